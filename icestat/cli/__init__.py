@@ -1,0 +1,83 @@
+"""The ``icestat`` command: one subcommand per module of this package.
+
+Each subcommand module has a docstring (its help text, first line = summary),
+``add_args(parser)`` and ``main(args) -> int`` (the exit code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import warnings
+
+from icestat import __version__
+
+SUBCOMMANDS = ("demo", "info")
+
+log = logging.getLogger("icestat")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the ``icestat`` argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="icestat",
+        description="Find particles and reject bad regions in cryo-EM micrographs by learning amorphous ice.",
+    )
+    parser.add_argument("--version", action="version", version=f"icestat {__version__}")
+    _add_verbosity(parser, default_from_here=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in SUBCOMMANDS:
+        module = importlib.import_module(f"icestat.cli.{name}")
+        doc = (module.__doc__ or "").strip()
+        sub = commands.add_parser(
+            name,
+            help=doc.splitlines()[0] if doc else None,
+            description=doc,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        _add_verbosity(sub, default_from_here=False)
+        module.add_args(sub)
+        sub.set_defaults(func=module.main)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``icestat`` command line; return its exit code."""
+    args = build_parser().parse_args(argv)
+    _configure_logging(verbose=args.verbose, quiet=args.quiet)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 130
+
+
+def _add_verbosity(parser: argparse.ArgumentParser, default_from_here: bool) -> None:
+    # The flags work before and after the subcommand; only the top level sets defaults.
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "-v", "--verbose", action="count",
+        default=0 if default_from_here else argparse.SUPPRESS,
+        help="say more (repeat for debug output)",
+    )
+    group.add_argument(
+        "-q", "--quiet", action="store_true",
+        default=False if default_from_here else argparse.SUPPRESS,
+        help="print only errors and results; no progress",
+    )
+
+
+def _configure_logging(verbose: int, quiet: bool) -> None:
+    level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
+
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        log.warning("%s", message)
+
+    warnings.showwarning = show_warning

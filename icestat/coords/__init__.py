@@ -1,0 +1,142 @@
+"""Pick tables in and out: RELION STAR, EMAN .box, crYOLO .cbox, Topaz TSV and CSV.
+
+A pick table is a :class:`pandas.DataFrame` with columns ``x_px, y_px, score,
+diameter_px``: particle centres in pixels of the original micrograph (x the
+column, y the row), whatever binning was used to find them. Tables that hold
+several micrographs, and every table read from a file, add a ``micrograph``
+column.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> from icestat.coords import pick_table, read_picks, write_picks
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> picks = pick_table([100.0, 250.5], [80.0, 300.0], score=[0.9, 0.7], diameter_px=64)
+>>> write_picks(picks, folder / "mic_autopick.star")
+>>> read_picks(folder / "mic_autopick.star")[["x_px", "y_px", "score", "micrograph"]]
+    x_px   y_px  score micrograph
+0  100.0   80.0    0.9        mic
+1  250.5  300.0    0.7        mic
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from icestat.coords.cryolo import read_cbox, write_cbox
+from icestat.coords.eman import read_box, write_box
+from icestat.coords.plain import read_csv, write_csv
+from icestat.coords.relion import (
+    read_autopick_index,
+    read_star,
+    write_autopick_index,
+    write_particles_star,
+    write_star,
+)
+from icestat.coords.table import MICROGRAPH_COLUMN, PICK_COLUMNS, as_pick_table, pick_table
+from icestat.coords.topaz import read_topaz, write_topaz
+
+#: Format name -> file suffix.
+FORMATS = {"star": ".star", "box": ".box", "cbox": ".cbox", "tsv": ".tsv", "csv": ".csv"}
+
+_READERS = {"star": read_star, "box": read_box, "cbox": read_cbox, "tsv": read_topaz, "csv": read_csv}
+_SUFFIX_FORMATS = {".star": "star", ".box": "box", ".cbox": "cbox", ".tsv": "tsv", ".txt": "tsv", ".csv": "csv"}
+
+
+def format_of(path: str | os.PathLike, fmt: str | None = None) -> str:
+    """Return the pick-file format named by `fmt`, or implied by the suffix of `path`.
+
+    Raises
+    ------
+    ValueError
+        If the format is unknown.
+    """
+    if fmt is None:
+        fmt = _SUFFIX_FORMATS.get(Path(path).suffix.lower())
+        if fmt is None:
+            raise ValueError(f"{path}: unknown pick-file suffix; use one of {', '.join(_SUFFIX_FORMATS)}")
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown pick format {fmt!r}; use one of {', '.join(FORMATS)}")
+    return fmt
+
+
+def read_picks(path: str | os.PathLike, fmt: str | None = None) -> pd.DataFrame:
+    """Read a pick file of any supported format.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The file: ``.star`` (coordinate file, ``autopick.star`` index or
+        combined particles file), ``.box``, ``.cbox``, ``.tsv``/``.txt`` (Topaz) or ``.csv``.
+    fmt : {"star", "box", "cbox", "tsv", "csv"}, optional
+        The format, when the suffix does not tell.
+
+    Returns
+    -------
+    DataFrame
+        Pick table with a ``micrograph`` column.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such pick file")
+    return _READERS[format_of(path, fmt)](path)
+
+
+def write_picks(
+    picks: pd.DataFrame, path: str | os.PathLike, fmt: str | None = None, *, box_size_px: float | None = None
+) -> None:
+    """Write a pick table in any supported format, atomically.
+
+    Parameters
+    ----------
+    picks : DataFrame
+        Pick table. STAR (``.star``) writes one micrograph's coordinate file
+        unless the table has a ``micrograph`` column with several names, then a
+        combined particles file. Topaz TSV needs the ``micrograph`` column.
+    path : str or PathLike
+        Output file.
+    fmt : {"star", "box", "cbox", "tsv", "csv"}, optional
+        The format, when the suffix does not tell.
+    box_size_px : float, optional
+        Box side for ``.box`` and ``.cbox``; each pick's diameter when omitted.
+    """
+    fmt = format_of(path, fmt)
+    picks = as_pick_table(picks, path)
+    if fmt == "star":
+        several = MICROGRAPH_COLUMN in picks.columns and picks[MICROGRAPH_COLUMN].nunique() > 1
+        (write_particles_star if several else write_star)(picks, path)
+    elif fmt == "box":
+        write_box(picks, path, box_size_px)
+    elif fmt == "cbox":
+        write_cbox(picks, path, box_size_px)
+    elif fmt == "tsv":
+        write_topaz(picks, path)
+    else:
+        write_csv(picks, path)
+
+
+__all__ = [
+    "FORMATS",
+    "MICROGRAPH_COLUMN",
+    "PICK_COLUMNS",
+    "as_pick_table",
+    "format_of",
+    "pick_table",
+    "read_autopick_index",
+    "read_box",
+    "read_cbox",
+    "read_csv",
+    "read_picks",
+    "read_star",
+    "read_topaz",
+    "write_autopick_index",
+    "write_box",
+    "write_cbox",
+    "write_csv",
+    "write_particles_star",
+    "write_picks",
+    "write_star",
+]

@@ -1,0 +1,24 @@
+"""Plain CSV pick tables: the pick-table columns as they are (``micrograph`` too, when present)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from icestat._atomic import atomic_path
+from icestat.coords.table import MICROGRAPH_COLUMN, as_pick_table
+
+
+def read_csv(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a CSV with columns ``x_px, y_px`` and optionally ``score, diameter_px, micrograph``."""
+    path = Path(path)
+    frame = pd.read_csv(path, dtype={MICROGRAPH_COLUMN: str})
+    return as_pick_table(frame, path)
+
+
+def write_csv(picks: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write a pick table as CSV (atomically)."""
+    with atomic_path(path) as tmp:
+        as_pick_table(picks, path).to_csv(tmp, index=False)

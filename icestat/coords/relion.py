@@ -1,0 +1,164 @@
+"""RELION STAR pick files, through ``starfile``.
+
+Three layouts are read and written:
+
+* a per-micrograph coordinate file (``<stem>_autopick.star``): one loop with
+  ``_rlnCoordinateX``, ``_rlnCoordinateY`` and ``_rlnAutopickFigureOfMerit``;
+* the RELION 4/5 index (``autopick.star``): block ``coordinate_files`` with
+  ``_rlnMicrographName`` and ``_rlnMicrographCoordinates``;
+* one combined file (``particles.star``): block ``particles`` that adds
+  ``_rlnMicrographName`` to each pick.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+import starfile
+
+from icestat._atomic import atomic_path
+from icestat.coords.table import MICROGRAPH_COLUMN, micrograph_name_from_pick_file, pick_table
+
+INDEX_BLOCK = "coordinate_files"
+PARTICLES_BLOCK = "particles"
+
+
+def read_star(path: str | os.PathLike) -> pd.DataFrame:
+    """Read picks from any of the three STAR layouts.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A coordinate file, an ``autopick.star`` index (its coordinate files are
+        read too, found relative to the index's folder, its parents, or the
+        working directory), or a combined particles file.
+
+    Returns
+    -------
+    DataFrame
+        A pick table with a ``micrograph`` column: the micrograph named in the
+        file, or for a single coordinate file the stem its name implies.
+    """
+    path = Path(path)
+    try:
+        blocks = starfile.read(path, always_dict=True)
+    except Exception as err:  # starfile raises many types on a damaged file
+        raise ValueError(f"{path}: not a readable STAR file ({err})") from None
+    if INDEX_BLOCK in blocks:
+        return _read_index(path, blocks[INDEX_BLOCK])
+    for block in blocks.values():
+        if isinstance(block, pd.DataFrame) and {"rlnCoordinateX", "rlnCoordinateY"} <= set(block.columns):
+            return _picks_from_block(block, path)
+    raise ValueError(f"{path}: no loop with _rlnCoordinateX and _rlnCoordinateY")
+
+
+def write_star(picks: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write one micrograph's picks as a RELION coordinate file (atomically)."""
+    frame = pd.DataFrame(
+        {
+            "rlnCoordinateX": picks["x_px"].to_numpy(dtype=np.float64),
+            "rlnCoordinateY": picks["y_px"].to_numpy(dtype=np.float64),
+            "rlnAutopickFigureOfMerit": picks["score"].to_numpy(dtype=np.float64),
+        }
+    )
+    _write_blocks({"": frame}, path)
+
+
+def write_particles_star(picks: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write picks of many micrographs to one STAR file (block ``particles``).
+
+    Parameters
+    ----------
+    picks : DataFrame
+        Pick table with a ``micrograph`` column (written as ``_rlnMicrographName``).
+    path : str or PathLike
+        Output file.
+    """
+    if MICROGRAPH_COLUMN not in picks.columns:
+        raise ValueError(f"{path}: a combined STAR file needs a '{MICROGRAPH_COLUMN}' column in the picks")
+    frame = pd.DataFrame(
+        {
+            "rlnMicrographName": picks[MICROGRAPH_COLUMN].astype(str).to_numpy(),
+            "rlnCoordinateX": picks["x_px"].to_numpy(dtype=np.float64),
+            "rlnCoordinateY": picks["y_px"].to_numpy(dtype=np.float64),
+            "rlnAutopickFigureOfMerit": picks["score"].to_numpy(dtype=np.float64),
+        }
+    )
+    _write_blocks({PARTICLES_BLOCK: frame}, path)
+
+
+def write_autopick_index(coordinate_files: Mapping[str, str], path: str | os.PathLike) -> None:
+    """Write the RELION 4/5 ``autopick.star`` index.
+
+    Parameters
+    ----------
+    coordinate_files : mapping of str to str
+        Micrograph path -> its coordinate file path, as RELION should see them
+        (usually relative to the RELION project folder).
+    path : str or PathLike
+        Output file.
+    """
+    frame = pd.DataFrame(
+        {
+            "rlnMicrographName": [str(name) for name in coordinate_files],
+            "rlnMicrographCoordinates": [str(coords) for coords in coordinate_files.values()],
+        }
+    )
+    _write_blocks({INDEX_BLOCK: frame}, path)
+
+
+def read_autopick_index(path: str | os.PathLike) -> pd.DataFrame:
+    """Read an ``autopick.star`` index as a DataFrame ``micrograph, coordinates``."""
+    blocks = starfile.read(path, always_dict=True)
+    if INDEX_BLOCK not in blocks:
+        raise ValueError(f"{path}: no data_{INDEX_BLOCK} block; not an autopick index")
+    block = blocks[INDEX_BLOCK]
+    return pd.DataFrame(
+        {
+            MICROGRAPH_COLUMN: block["rlnMicrographName"].astype(str).to_numpy(),
+            "coordinates": block["rlnMicrographCoordinates"].astype(str).to_numpy(),
+        }
+    )
+
+
+def _picks_from_block(block: pd.DataFrame, path: Path) -> pd.DataFrame:
+    if "rlnMicrographName" in block.columns:
+        micrograph = block["rlnMicrographName"].astype(str).to_numpy()
+    else:
+        micrograph = micrograph_name_from_pick_file(path)
+    score = block["rlnAutopickFigureOfMerit"] if "rlnAutopickFigureOfMerit" in block.columns else np.nan
+    return pick_table(block["rlnCoordinateX"], block["rlnCoordinateY"], score=score, micrograph=micrograph)
+
+
+def _read_index(path: Path, block: pd.DataFrame) -> pd.DataFrame:
+    tables = []
+    for micrograph, coords in zip(block["rlnMicrographName"], block["rlnMicrographCoordinates"]):
+        picks = read_star(_find_listed_file(path, str(coords)))
+        picks[MICROGRAPH_COLUMN] = str(micrograph)
+        tables.append(picks)
+    if not tables:
+        return pick_table([], [], micrograph=[])
+    return pd.concat(tables, ignore_index=True)
+
+
+def _find_listed_file(index_path: Path, listed: str) -> Path:
+    """Find a file an index lists: RELION paths are relative to its project folder."""
+    listed_path = Path(listed)
+    if listed_path.is_absolute():
+        candidates = [listed_path]
+    else:
+        folder = index_path.resolve().parent
+        candidates = [base / listed_path for base in (folder, *folder.parents, Path.cwd())]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"{index_path}: listed coordinate file {listed} not found")
+
+
+def _write_blocks(blocks: dict[str, pd.DataFrame], path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        starfile.write(blocks, tmp, overwrite=True)

@@ -1,0 +1,364 @@
+"""Micrographs: one 2D image with its pixel size and name; reading and writing.
+
+Reading accepts MRC (modes 0, 1, 2, 6 and 12, plain or gzip/bzip2-compressed,
+2D or a 3D file holding a single section), TIFF, and 8- or 16-bit PNG/JPEG.
+The format is recognised from the file's first bytes, not its name.
+
+Every problem that makes a file unusable raises :class:`MicrographError` (a
+``ValueError``) whose message is one line naming the file and the problem, so
+that a batch can report it and go on with the next micrograph.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import imageio.v3 as iio
+import mrcfile
+import numpy as np
+import tifffile
+
+from icestat._atomic import atomic_path
+
+#: The smallest side, in pixels, of an image icestat accepts: one feature patch.
+MIN_SIDE_PX = 64
+
+#: Pixel size (Å) that many programs write when they do not know the real one.
+PLACEHOLDER_PIXEL_SIZE_A = 1.0
+
+_COMPRESSION_SUFFIXES = {".gz": "gzip", ".bz2": "bzip2"}
+_MRC_DTYPES = (np.int8, np.int16, np.uint16, np.float16, np.float32)
+_TEXT_BYTES = frozenset(range(32, 127)) | {9, 10, 13}
+_PIXEL_SIZE_HINT = "pass the right one with pixel_size_A=... (on the command line: --pixel-size-A)"
+
+
+class MicrographError(ValueError):
+    """A file or array that cannot be used as a micrograph.
+
+    Parameters
+    ----------
+    source : str or PathLike
+        The file (or the name of the in-memory image) at fault.
+    problem : str
+        What is wrong, in words a user can act on.
+    """
+
+    def __init__(self, source: str | os.PathLike, problem: str):
+        self.source = str(source)
+        self.problem = problem
+        super().__init__(f"{source}: {problem}")
+
+
+class PixelSizeWarning(UserWarning):
+    """The pixel size is unknown or looks like a placeholder."""
+
+
+@dataclass(frozen=True, eq=False)
+class Micrograph:
+    """A single 2D micrograph.
+
+    Parameters
+    ----------
+    data : ndarray
+        The image, indexed ``[row, column]`` (``[y, x]``). Converted to a
+        float32 array; it must be 2D, finite and not constant.
+    pixel_size_A : float or None
+        Pixel size in ångström, or None when unknown.
+    name : str
+        Short name used for output files, usually the file's stem.
+    source : str
+        What the data was read from, for logs (e.g. ``"MRC mode 2 (float32)"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mic = Micrograph(np.arange(16.0).reshape(4, 4), pixel_size_A=1.5, name="toy")
+    >>> mic.shape, mic.data.dtype, mic.pixel_size_A
+    ((4, 4), dtype('float32'), 1.5)
+    """
+
+    data: np.ndarray
+    pixel_size_A: float | None = None
+    name: str = "micrograph"
+    source: str = "array"
+
+    def __post_init__(self):
+        data = np.asarray(self.data)
+        if data.ndim != 2:
+            raise MicrographError(self.name, f"expected a 2D image, got an array of shape {data.shape}")
+        if not (np.issubdtype(data.dtype, np.number) and not np.iscomplexobj(data)):
+            raise MicrographError(self.name, f"expected real numbers, got dtype {data.dtype}")
+        data = data.astype(np.float32, copy=False)
+        n_bad = data.size - int(np.count_nonzero(np.isfinite(data)))
+        if n_bad:
+            raise MicrographError(self.name, f"{n_bad} pixels are NaN or infinite")
+        low, high = float(data.min()), float(data.max())
+        if low == high:
+            raise MicrographError(self.name, f"the image is constant (every pixel is {low:g})")
+        object.__setattr__(self, "data", data)
+        if self.pixel_size_A is not None:
+            object.__setattr__(self, "pixel_size_A", _checked_pixel_size(self.pixel_size_A, self.name))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """The image shape, ``(rows, columns)``."""
+        return self.data.shape
+
+
+def micrograph_stem(path: str | os.PathLike) -> str:
+    """Return the name of a micrograph file without folder, compression or format suffix.
+
+    Examples
+    --------
+    >>> micrograph_stem("run1/mic_0001.mrc.gz")
+    'mic_0001'
+    """
+    path = Path(path)
+    name = path.name
+    if path.suffix.lower() in _COMPRESSION_SUFFIXES:
+        name = path.stem
+    return Path(name).stem
+
+
+def read_micrograph(
+    path: str | os.PathLike,
+    pixel_size_A: float | None = None,
+    *,
+    min_side_px: int = MIN_SIDE_PX,
+) -> Micrograph:
+    """Read one micrograph from an MRC, TIFF, PNG or JPEG file.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The file. Its format is recognised from its content.
+    pixel_size_A : float, optional
+        Pixel size in ångström. Overrides the file's header. When omitted, the
+        MRC header's value is used; a missing (0) or placeholder (1.0) value
+        gives a :class:`PixelSizeWarning` that says how to pass the right one.
+    min_side_px : int, optional
+        Images with a side shorter than this are refused.
+
+    Returns
+    -------
+    Micrograph
+        float32 data, pixel size (None when unknown) and the file's stem as name.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file.
+    MicrographError
+        If the file is not a readable micrograph: not an MRC/image file,
+        truncated, a stack or 3D volume, colour, complex, NaN/Inf, constant,
+        or smaller than `min_side_px`. The message names the file.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "toy.mrc"
+    >>> rng = np.random.default_rng(0)
+    >>> write_mrc(path, rng.normal(size=(64, 96)).astype(np.float32), pixel_size_A=1.3)
+    >>> mic = read_micrograph(path)
+    >>> mic.name, mic.shape, round(mic.pixel_size_A, 3)
+    ('toy', (64, 96), 1.3)
+    """
+    path = Path(path)
+    data, header_pixel_size_A, source = _read_2d(path)
+    if min(data.shape) < min_side_px:
+        raise MicrographError(
+            path, f"the image is {data.shape[0]}x{data.shape[1]} px, smaller than one {min_side_px}-px patch"
+        )
+    if pixel_size_A is None:
+        pixel_size_A = _header_pixel_size(path, header_pixel_size_A)
+    else:
+        pixel_size_A = _checked_pixel_size(pixel_size_A, path)
+    try:
+        return Micrograph(data, pixel_size_A=pixel_size_A, name=micrograph_stem(path), source=source)
+    except MicrographError as err:
+        raise MicrographError(path, err.problem) from None
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read the 2D array of any supported image file, with no checks on its values.
+
+    For label images (masks, probability maps), which may well be constant.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        MRC, TIFF, PNG or JPEG file holding one 2D image.
+
+    Returns
+    -------
+    ndarray
+        The image in its stored dtype, indexed ``[row, column]``.
+    """
+    return _read_2d(Path(path))[0]
+
+
+def write_mrc(path: str | os.PathLike, data: np.ndarray, pixel_size_A: float | None = None) -> None:
+    """Write a 2D array to an MRC file, atomically, with the voxel size set.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Output file; a ``.gz`` or ``.bz2`` suffix writes a compressed file.
+    data : ndarray
+        int8 (mode 0), int16 (1), float32 (2), uint16 (6) or float16 (12);
+        boolean masks are written as int8 and float64 as float32.
+    pixel_size_A : float, optional
+        Written to the header's voxel size; 0 (unknown) when omitted.
+    """
+    data = np.asarray(data)
+    if data.dtype == np.bool_:
+        data = data.astype(np.int8)
+    elif data.dtype == np.float64:
+        data = data.astype(np.float32)
+    if data.dtype.type not in _MRC_DTYPES:
+        names = ", ".join(np.dtype(t).name for t in _MRC_DTYPES)
+        raise ValueError(f"{path}: cannot write dtype {data.dtype} to MRC; use one of {names}")
+    compression = _COMPRESSION_SUFFIXES.get(Path(path).suffix.lower())
+    with atomic_path(path) as tmp:
+        with mrcfile.new(tmp, overwrite=True, compression=compression) as mrc:
+            mrc.set_data(data)
+            mrc.voxel_size = 0.0 if pixel_size_A is None else float(pixel_size_A)
+
+
+def _read_2d(path: Path) -> tuple[np.ndarray, float | None, str]:
+    """Return (2D array, header pixel size or None, description of the source)."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    if not path.is_file():
+        raise MicrographError(path, "is not a file")
+    kind = _sniff_format(path)
+    if kind == "mrc":
+        return _read_mrc(path)
+    if kind == "tiff":
+        return _read_tiff(path)
+    return _read_plain_image(path, kind)
+
+
+def _sniff_format(path: Path) -> str:
+    with open(path, "rb") as f:
+        head = f.read(1024)
+    magic = head[:8]
+    if magic.startswith(b"\x89PNG"):
+        return "png"
+    if magic.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if magic[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "tiff"
+    if head and all(byte in _TEXT_BYTES for byte in head):
+        raise MicrographError(path, "is a text file, not a micrograph")
+    return "mrc"  # plain, gzip or bzip2; mrcfile tells the rest
+
+
+def _read_mrc(path: Path) -> tuple[np.ndarray, float, str]:
+    try:
+        with mrcfile.open(path, mode="r", permissive=False) as mrc:
+            mode = int(mrc.header.mode)
+            space_group = int(mrc.header.ispg)
+            header_pixel_size_A = float(mrc.voxel_size.x)
+            data = np.asarray(mrc.data)
+    except EOFError as err:
+        raise MicrographError(path, f"truncated compressed MRC file ({err})") from None
+    except (ValueError, OSError) as err:
+        problem = str(err)
+        if "bytes for MRC header" in problem:
+            size = path.stat().st_size
+            raise MicrographError(path, f"not an MRC file: {size} bytes, shorter than an MRC header") from None
+        if "bytes in data block" in problem:
+            raise MicrographError(path, f"truncated MRC file ({problem})") from None
+        raise MicrographError(path, f"not a readable MRC file ({problem})") from None
+    if np.iscomplexobj(data):
+        raise MicrographError(path, f"MRC mode {mode} holds complex values, not a real-space micrograph")
+    if data.ndim == 3 and data.shape[0] == 1:
+        data = data[0]
+    if data.ndim != 2:
+        if space_group == 0:
+            what = f"a stack of {data.shape[0]} images"
+        else:
+            what = f"a 3D volume of {data.shape[0]} sections"
+        raise MicrographError(
+            path, f"holds {what} ({'x'.join(map(str, data.shape))}); icestat needs one 2D micrograph"
+        )
+    source = f"MRC mode {mode} ({data.dtype.name})"
+    compression = _compression_of(path)
+    if compression:
+        source = f"{compression} {source}"
+    return data, header_pixel_size_A, source
+
+
+def _compression_of(path: Path) -> str | None:
+    with open(path, "rb") as f:
+        magic = f.read(3)
+    if magic.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if magic == b"BZh":
+        return "bzip2"
+    return None
+
+
+def _read_tiff(path: Path) -> tuple[np.ndarray, None, str]:
+    try:
+        data = tifffile.imread(path)
+    except Exception as err:  # tifffile raises many types for a damaged file
+        raise MicrographError(path, f"not a readable TIFF file ({err})") from None
+    data = _grey_image(path, data)
+    return data, None, f"TIFF {data.dtype.name}"
+
+
+def _read_plain_image(path: Path, kind: str) -> tuple[np.ndarray, None, str]:
+    try:
+        data = iio.imread(path)
+    except Exception as err:  # image plugins raise many types for a damaged file
+        raise MicrographError(path, f"not a readable {kind.upper()} file ({err})") from None
+    data = _grey_image(path, data)
+    return data, None, f"{kind.upper()} {data.dtype.name}"
+
+
+def _grey_image(path: Path, data: np.ndarray) -> np.ndarray:
+    """Reduce an image array to one grey 2D plane, or explain why it is not one."""
+    data = np.asarray(data)
+    if data.ndim == 3 and data.shape[-1] in (3, 4):
+        colour = data[..., :3]
+        if np.array_equal(colour[..., 0], colour[..., 1]) and np.array_equal(colour[..., 0], colour[..., 2]):
+            data = colour[..., 0]
+        else:
+            raise MicrographError(path, "is a colour image, not a grey-scale micrograph")
+    while data.ndim > 2 and data.shape[0] == 1:
+        data = data[0]
+    if data.ndim != 2:
+        raise MicrographError(
+            path, f"holds {data.shape[0]} images ({'x'.join(map(str, data.shape))}); "
+            "icestat needs one 2D micrograph"
+        )
+    return data
+
+
+def _header_pixel_size(path: Path, header_pixel_size_A: float | None) -> float | None:
+    if header_pixel_size_A is None or not math.isfinite(header_pixel_size_A) or header_pixel_size_A <= 0:
+        warnings.warn(f"{path}: the file gives no pixel size; {_PIXEL_SIZE_HINT}", PixelSizeWarning, stacklevel=3)
+        return None
+    if math.isclose(header_pixel_size_A, PLACEHOLDER_PIXEL_SIZE_A):
+        warnings.warn(
+            f"{path}: header pixel size 1.0 Å is often a placeholder; if it is wrong, {_PIXEL_SIZE_HINT}",
+            PixelSizeWarning,
+            stacklevel=3,
+        )
+    return header_pixel_size_A
+
+
+def _checked_pixel_size(pixel_size_A: float, source: str | os.PathLike) -> float:
+    try:
+        value = float(pixel_size_A)
+    except (TypeError, ValueError):
+        raise MicrographError(source, f"pixel size must be a number of ångström, got {pixel_size_A!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise MicrographError(source, f"pixel size must be a positive number of ångström, got {pixel_size_A!r}")
+    return value

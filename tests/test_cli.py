@@ -1,0 +1,73 @@
+"""The icestat command as a user runs it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from icestat import __version__, write_mrc
+from icestat.cli import main
+
+
+def test_version_from_the_installed_console_script():
+    result = subprocess.run(["icestat", "--version"], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == f"icestat {__version__}"
+
+
+def test_help_lists_every_subcommand():
+    result = subprocess.run([sys.executable, "-m", "icestat", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    assert "demo" in result.stdout and "info" in result.stdout
+
+
+def test_info_describes_good_files_and_reports_bad_ones_without_stopping(tmp_path, rng, capsys):
+    good = tmp_path / "good.mrc"
+    write_mrc(good, rng.normal(5.0, 1.0, size=(100, 120)).astype(np.float32), pixel_size_A=1.34)
+    bad = tmp_path / "bad.mrc"
+    bad.write_text("not a micrograph\n")
+    also_good = tmp_path / "also_good.mrc"
+    write_mrc(also_good, rng.normal(size=(90, 90)).astype(np.float32), pixel_size_A=0.9)
+
+    code = main(["info", str(good), str(bad), str(also_good)])
+
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert code == 1
+    assert len(lines) == 3
+    fields = lines[0].split("\t")
+    assert fields[:4] == [str(good), "100x120", "MRC mode 2 (float32)", "1.34 Å/px"]
+    assert fields[5] == "ok"
+    assert lines[1] == f"{bad}\tUNUSABLE\tis a text file, not a micrograph"
+    assert lines[2].startswith(f"{also_good}\t90x90")
+
+
+def test_info_exit_code_is_0_when_all_files_are_usable_and_reports_warnings(tmp_path, rng, capsys):
+    path = tmp_path / "placeholder.mrc"
+    write_mrc(path, rng.normal(size=(64, 64)).astype(np.float32), pixel_size_A=1.0)
+    assert main(["info", str(path)]) == 0
+    assert "placeholder" in capsys.readouterr().out
+
+
+def test_info_pixel_size_override(tmp_path, rng, capsys):
+    path = tmp_path / "mic.mrc"
+    write_mrc(path, rng.normal(size=(64, 64)).astype(np.float32))
+    assert main(["info", "--pixel-size-A", "0.75", str(path)]) == 0
+    line = capsys.readouterr().out
+    assert "0.75 Å/px" in line and line.rstrip().endswith("ok")
+
+
+@pytest.mark.parametrize("argv", [["-q", "info"], ["info", "-q"], ["-v", "info"], ["info", "-vv"]])
+def test_verbosity_flags_work_before_and_after_the_subcommand(tmp_path, rng, argv):
+    path = tmp_path / "mic.mrc"
+    write_mrc(path, rng.normal(size=(64, 64)).astype(np.float32), pixel_size_A=1.5)
+    assert main(argv + [str(path)]) == 0
+
+
+def test_demo_runs_and_writes_its_files(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "-o", str(out)]) == 0
+    assert "all formats agree" in capsys.readouterr().out
+    assert (out / "demo_0000.mrc").is_file()
+    assert {p.suffix for p in out.iterdir()} >= {".mrc", ".star", ".box", ".cbox", ".tsv", ".csv"}

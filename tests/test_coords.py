@@ -1,0 +1,193 @@
+"""Pick tables: every writer round-trips through its reader, and bad tables fail clearly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import starfile
+
+from icestat.coords import (
+    FORMATS,
+    as_pick_table,
+    pick_table,
+    read_autopick_index,
+    read_picks,
+    write_autopick_index,
+    write_picks,
+)
+
+
+@pytest.fixture
+def picks(rng) -> pd.DataFrame:
+    n = 25
+    return pick_table(
+        rng.uniform(50, 4000, n), rng.uniform(50, 4000, n), score=rng.uniform(0, 1, n), diameter_px=96.0
+    )
+
+
+def _assert_same_centres(got, expected, atol):
+    np.testing.assert_allclose(got["x_px"].to_numpy(), expected["x_px"].to_numpy(), atol=atol)
+    np.testing.assert_allclose(got["y_px"].to_numpy(), expected["y_px"].to_numpy(), atol=atol)
+
+
+def test_star_coordinate_file_round_trip(tmp_path, picks):
+    path = tmp_path / "mic_0001_autopick.star"
+    write_picks(picks, path)
+    block = starfile.read(path)
+    assert list(block.columns) == ["rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit"]
+    back = read_picks(path)
+    _assert_same_centres(back, picks, atol=1e-6)
+    np.testing.assert_allclose(back["score"], picks["score"], atol=1e-6)
+    assert set(back["micrograph"]) == {"mic_0001"}
+
+
+def test_combined_particles_star_round_trip(tmp_path, picks):
+    picks["micrograph"] = np.where(np.arange(len(picks)) % 2, "MotionCorr/a.mrc", "MotionCorr/b.mrc")
+    path = tmp_path / "particles.star"
+    write_picks(picks, path)
+    blocks = starfile.read(path, always_dict=True)
+    assert list(blocks) == ["particles"]
+    assert "rlnMicrographName" in blocks["particles"].columns
+    back = read_picks(path)
+    _assert_same_centres(back, picks, atol=1e-6)
+    assert back["micrograph"].tolist() == picks["micrograph"].tolist()
+
+
+def test_autopick_index_round_trip_reads_every_listed_file(tmp_path, picks):
+    (tmp_path / "AutoPick").mkdir()
+    halves = {"Movies/mic_a.mrc": picks.iloc[:10], "Movies/mic_b.mrc": picks.iloc[10:]}
+    listing = {}
+    for name, part in halves.items():
+        coords = f"AutoPick/{name.split('/')[-1][:-4]}_autopick.star"
+        write_picks(part, tmp_path / coords)
+        listing[name] = coords
+    index = tmp_path / "AutoPick" / "autopick.star"
+    write_autopick_index(listing, index)
+
+    assert list(starfile.read(index, always_dict=True)) == ["coordinate_files"]
+    table = read_autopick_index(index)
+    assert table["micrograph"].tolist() == list(listing)
+    assert table["coordinates"].tolist() == list(listing.values())
+
+    back = read_picks(index)  # paths in the index are relative to the project folder (the index's parent)
+    _assert_same_centres(back, picks, atol=1e-6)
+    assert back["micrograph"].tolist() == ["Movies/mic_a.mrc"] * 10 + ["Movies/mic_b.mrc"] * 15
+
+
+def test_index_naming_a_missing_file_fails_clearly(tmp_path):
+    index = tmp_path / "autopick.star"
+    write_autopick_index({"a.mrc": "nowhere/a_autopick.star"}, index)
+    with pytest.raises(FileNotFoundError, match="nowhere/a_autopick.star not found"):
+        read_picks(index)
+
+
+def test_eman_box_round_trip(tmp_path, picks):
+    path = tmp_path / "mic_0001.box"
+    write_picks(picks, path)
+    rows = np.loadtxt(path)
+    assert rows.shape == (len(picks), 4)
+    np.testing.assert_array_equal(rows[:, 2:], 96)
+    # the file holds the lower-left corner: centre minus half the box
+    np.testing.assert_allclose(rows[:, 0], picks["x_px"] - 48, atol=0.5)
+    back = read_picks(path)
+    _assert_same_centres(back, picks, atol=0.5)
+    np.testing.assert_array_equal(back["diameter_px"], 96.0)
+    assert back["score"].isna().all()
+    assert set(back["micrograph"]) == {"mic_0001"}
+
+
+def test_eman_box_with_explicit_box_size(tmp_path, picks):
+    path = tmp_path / "mic.box"
+    write_picks(picks, path, box_size_px=128)
+    back = read_picks(path)
+    np.testing.assert_array_equal(back["diameter_px"], 128.0)
+    _assert_same_centres(back, picks, atol=0.5)
+
+
+def test_cryolo_cbox_round_trip(tmp_path, picks):
+    path = tmp_path / "mic_0001.cbox"
+    write_picks(picks, path, box_size_px=128)
+    block = starfile.read(path, always_dict=True)["cryolo"]
+    assert {"CoordinateX", "CoordinateY", "Width", "Height", "EstWidth", "Confidence"} <= set(block.columns)
+    np.testing.assert_allclose(block["CoordinateX"], picks["x_px"] - 64, atol=1e-5)
+    back = read_picks(path)
+    _assert_same_centres(back, picks, atol=1e-5)
+    np.testing.assert_allclose(back["score"], picks["score"], atol=1e-6)
+    np.testing.assert_array_equal(back["diameter_px"], 96.0)
+
+
+def test_topaz_tsv_round_trip(tmp_path, picks):
+    picks["micrograph"] = ["mic_a"] * 5 + ["mic_b"] * 20
+    path = tmp_path / "picks.tsv"
+    write_picks(picks, path)
+    assert path.read_text().splitlines()[0].split("\t") == ["image_name", "x_coord", "y_coord", "score"]
+    back = read_picks(path)
+    _assert_same_centres(back, picks, atol=0.5)  # Topaz stores whole pixels
+    np.testing.assert_allclose(back["score"], picks["score"], atol=1e-9)
+    assert back["micrograph"].tolist() == picks["micrograph"].tolist()
+
+
+def test_csv_round_trip_is_exact(tmp_path, picks):
+    picks["micrograph"] = "mic_a"
+    path = tmp_path / "picks.csv"
+    write_picks(picks, path)
+    back = read_picks(path)
+    pd.testing.assert_frame_equal(back, picks)
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_empty_table_round_trips_in_every_format(tmp_path, fmt):
+    empty = pick_table([], [], micrograph=[])
+    path = tmp_path / f"none{FORMATS[fmt]}"
+    write_picks(empty, path, box_size_px=64)
+    back = read_picks(path)
+    assert len(back) == 0
+    assert {"x_px", "y_px", "score", "diameter_px"} <= set(back.columns)
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_format_can_be_named_when_the_suffix_does_not_tell(tmp_path, picks, fmt):
+    picks["micrograph"] = "mic"
+    path = tmp_path / "picks.dat"
+    write_picks(picks, path, fmt)
+    _assert_same_centres(read_picks(path, fmt), picks, atol=0.5)
+
+
+class TestBadTables:
+    def test_unknown_suffix(self, tmp_path, picks):
+        with pytest.raises(ValueError, match="unknown pick-file suffix"):
+            write_picks(picks, tmp_path / "picks.xyz")
+
+    def test_topaz_needs_micrograph_names(self, tmp_path, picks):
+        with pytest.raises(ValueError, match="needs a 'micrograph' column"):
+            write_picks(picks, tmp_path / "picks.tsv")
+        assert not (tmp_path / "picks.tsv").exists()
+
+    def test_box_needs_a_size(self, tmp_path):
+        with pytest.raises(ValueError, match="give box_size_px"):
+            write_picks(pick_table([1.0], [2.0]), tmp_path / "mic.box")
+
+    def test_coordinates_must_be_finite(self):
+        with pytest.raises(ValueError, match="finite"):
+            as_pick_table(pd.DataFrame({"x_px": [1.0, np.nan], "y_px": [2.0, 3.0]}))
+
+    def test_coordinates_must_be_present(self):
+        with pytest.raises(ValueError, match="lacks column"):
+            as_pick_table(pd.DataFrame({"x": [1.0]}))
+
+    def test_missing_file(self, tmp_path):
+        with pytest.raises(FileNotFoundError, match="no such pick file"):
+            read_picks(tmp_path / "absent.star")
+
+    def test_star_without_coordinates(self, tmp_path):
+        path = tmp_path / "other.star"
+        starfile.write(pd.DataFrame({"rlnDefocusU": [1.0]}), path)
+        with pytest.raises(ValueError, match="no loop with _rlnCoordinateX"):
+            read_picks(path)
+
+    def test_not_a_topaz_table(self, tmp_path):
+        path = tmp_path / "wrong.tsv"
+        path.write_text("a\tb\n1\t2\n")
+        with pytest.raises(ValueError, match="not a Topaz pick table"):
+            read_picks(path)

@@ -1,0 +1,337 @@
+"""Reading and writing micrographs: every MRC mode, compression, TIFF/PNG/JPEG, and every bad input."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import warnings
+
+import imageio.v3 as iio
+import mrcfile
+import numpy as np
+import pytest
+import tifffile
+
+from icestat import (
+    Micrograph,
+    MicrographError,
+    PixelSizeWarning,
+    micrograph_stem,
+    read_image,
+    read_micrograph,
+    write_mrc,
+)
+
+MODES = [(0, np.int8), (1, np.int16), (2, np.float32), (6, np.uint16), (12, np.float16)]
+
+
+def _values_for(dtype, rng, shape=(80, 96)):
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
+    return rng.normal(0.0, 3.0, size=shape).astype(dtype)
+
+
+def _write_with_mrcfile(path, data, voxel_size=1.5, compression=None, stack=False):
+    with mrcfile.new(path, overwrite=True, compression=compression) as mrc:
+        mrc.set_data(data)
+        if stack:
+            mrc.set_image_stack()
+        mrc.voxel_size = voxel_size
+
+
+@pytest.mark.parametrize("mode, dtype", MODES)
+def test_every_mrc_mode_reads_as_float32_with_the_same_values(tmp_path, rng, mode, dtype):
+    data = _values_for(dtype, rng)
+    path = tmp_path / f"mode{mode}.mrc"
+    _write_with_mrcfile(path, data)
+    with mrcfile.open(path) as mrc:
+        assert int(mrc.header.mode) == mode
+
+    mic = read_micrograph(path)
+
+    assert mic.data.dtype == np.float32
+    assert mic.shape == data.shape
+    np.testing.assert_array_equal(mic.data, data.astype(np.float32))
+    assert mic.source.startswith(f"MRC mode {mode} ")
+    assert mic.pixel_size_A == pytest.approx(1.5)
+    assert mic.name == f"mode{mode}"
+
+
+@pytest.mark.parametrize("compression, suffix", [("gzip", ".mrc.gz"), ("bzip2", ".mrc.bz2")])
+def test_compressed_mrc_reads(tmp_path, image, compression, suffix):
+    path = tmp_path / f"mic{suffix}"
+    _write_with_mrcfile(path, image, compression=compression)
+    mic = read_micrograph(path)
+    np.testing.assert_array_equal(mic.data, image)
+    assert mic.name == "mic"
+    assert mic.source.startswith(compression)
+
+
+def test_3d_file_with_one_section_reads_as_2d(tmp_path, image):
+    path = tmp_path / "one_section.mrc"
+    _write_with_mrcfile(path, image[np.newaxis])
+    mic = read_micrograph(path)
+    assert mic.shape == image.shape
+    np.testing.assert_array_equal(mic.data, image)
+
+
+@pytest.mark.parametrize("stack, expected", [(True, "a stack of 3 images"), (False, "a 3D volume of 3 sections")])
+def test_stacks_and_volumes_are_refused(tmp_path, rng, stack, expected):
+    path = tmp_path / "several.mrc"
+    _write_with_mrcfile(path, rng.normal(size=(3, 80, 80)).astype(np.float32), stack=stack)
+    with pytest.raises(MicrographError, match=expected) as info:
+        read_micrograph(path)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "bad_value, expected", [(np.nan, "1 pixels are NaN or infinite"), (np.inf, "NaN or infinite")]
+)
+def test_non_finite_pixels_are_refused(tmp_path, image, bad_value, expected):
+    image[5, 7] = bad_value
+    path = tmp_path / "nan.mrc"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # mrcfile's own note on the bad values
+        write_mrc(path, image, pixel_size_A=1.2)
+    with pytest.raises(MicrographError, match=expected) as info:
+        read_micrograph(path)
+    assert str(info.value).startswith(str(path))
+
+
+def test_constant_image_is_refused(tmp_path):
+    path = tmp_path / "flat.mrc"
+    write_mrc(path, np.full((80, 80), 3.0, dtype=np.float32), pixel_size_A=1.2)
+    with pytest.raises(MicrographError, match="constant"):
+        read_micrograph(path)
+
+
+def test_image_smaller_than_a_patch_is_refused(tmp_path, rng):
+    path = tmp_path / "tiny.mrc"
+    write_mrc(path, rng.normal(size=(32, 200)).astype(np.float32), pixel_size_A=1.2)
+    with pytest.raises(MicrographError, match="32x200 px, smaller than one 64-px patch"):
+        read_micrograph(path)
+    assert read_micrograph(path, min_side_px=16).shape == (32, 200)
+
+
+def test_truncated_mrc_is_refused(tmp_path, image):
+    whole = tmp_path / "whole.mrc"
+    write_mrc(whole, image, pixel_size_A=1.2)
+    cut = tmp_path / "cut.mrc"
+    cut.write_bytes(whole.read_bytes()[: 1024 + image.nbytes // 2])
+    with pytest.raises(MicrographError, match="truncated MRC file") as info:
+        read_micrograph(cut)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("compress, suffix", [(gzip.compress, ".gz"), (bz2.compress, ".bz2")])
+def test_truncated_compressed_mrc_is_refused(tmp_path, image, compress, suffix):
+    whole = tmp_path / "whole.mrc"
+    write_mrc(whole, image, pixel_size_A=1.2)
+    packed = compress(whole.read_bytes())
+    cut = tmp_path / f"cut.mrc{suffix}"
+    cut.write_bytes(packed[: len(packed) // 2])
+    with pytest.raises(MicrographError, match="truncated"):
+        read_micrograph(cut)
+
+
+def test_header_only_file_is_refused(tmp_path):
+    path = tmp_path / "short.mrc"
+    path.write_bytes(b"\x00\x01" * 100)
+    with pytest.raises(MicrographError, match="not an MRC file: 200 bytes"):
+        read_micrograph(path)
+
+
+def test_binary_file_that_is_not_mrc_is_refused(tmp_path, rng):
+    path = tmp_path / "noise.mrc"
+    path.write_bytes(rng.integers(0, 256, size=4096, dtype=np.uint8).tobytes())
+    with pytest.raises(MicrographError, match="not a readable MRC file"):
+        read_micrograph(path)
+
+
+def test_text_file_is_refused(tmp_path):
+    path = tmp_path / "notes.mrc"
+    path.write_text("these are my notes, not a micrograph\n" * 50)
+    with pytest.raises(MicrographError, match="is a text file, not a micrograph"):
+        read_micrograph(path)
+
+
+def test_complex_mrc_is_refused(tmp_path, rng):
+    path = tmp_path / "fft.mrc"
+    data = (rng.normal(size=(80, 80)) + 1j * rng.normal(size=(80, 80))).astype(np.complex64)
+    _write_with_mrcfile(path, data)
+    with pytest.raises(MicrographError, match="complex"):
+        read_micrograph(path)
+
+
+def test_missing_file_and_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        read_micrograph(tmp_path / "absent.mrc")
+    with pytest.raises(MicrographError, match="is not a file"):
+        read_micrograph(tmp_path)
+
+
+class TestPixelSize:
+    def test_header_value_is_used_without_warning(self, tmp_path, image):
+        path = tmp_path / "mic.mrc"
+        write_mrc(path, image, pixel_size_A=1.37)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            mic = read_micrograph(path)
+        assert mic.pixel_size_A == pytest.approx(1.37, rel=1e-6)
+
+    def test_missing_header_value_warns_how_to_pass_it(self, tmp_path, image):
+        path = tmp_path / "mic.mrc"
+        write_mrc(path, image)
+        with pytest.warns(PixelSizeWarning, match="--pixel-size-A"):
+            mic = read_micrograph(path)
+        assert mic.pixel_size_A is None
+
+    def test_placeholder_header_value_warns(self, tmp_path, image):
+        path = tmp_path / "mic.mrc"
+        write_mrc(path, image, pixel_size_A=1.0)
+        with pytest.warns(PixelSizeWarning, match="placeholder"):
+            mic = read_micrograph(path)
+        assert mic.pixel_size_A == 1.0
+
+    def test_override_wins_silently(self, tmp_path, image):
+        path = tmp_path / "mic.mrc"
+        write_mrc(path, image, pixel_size_A=1.0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            mic = read_micrograph(path, pixel_size_A=0.83)
+        assert mic.pixel_size_A == 0.83
+
+    @pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), "abc"])
+    def test_bad_override_is_refused(self, tmp_path, image, bad):
+        path = tmp_path / "mic.mrc"
+        write_mrc(path, image, pixel_size_A=1.5)
+        with pytest.raises(MicrographError, match="pixel size must be"):
+            read_micrograph(path, pixel_size_A=bad)
+
+
+class TestOtherFormats:
+    def test_tiff_uint16(self, tmp_path, rng):
+        data = rng.integers(0, 4000, size=(70, 90), dtype=np.uint16)
+        path = tmp_path / "mic.tif"
+        tifffile.imwrite(path, data)
+        with pytest.warns(PixelSizeWarning):
+            mic = read_micrograph(path)
+        np.testing.assert_array_equal(mic.data, data.astype(np.float32))
+        assert mic.source == "TIFF uint16"
+
+    def test_multi_page_tiff_is_refused(self, tmp_path, rng):
+        path = tmp_path / "movie.tif"
+        tifffile.imwrite(path, rng.integers(0, 9, size=(3, 70, 90), dtype=np.uint16), photometric="minisblack")
+        with pytest.raises(MicrographError, match="holds 3 images"):
+            read_micrograph(path)
+
+    @pytest.mark.parametrize("suffix", [".png", ".jpg"])
+    def test_8_bit_grey_images(self, tmp_path, rng, suffix):
+        data = rng.integers(0, 256, size=(70, 90), dtype=np.uint8)
+        path = tmp_path / f"mic{suffix}"
+        iio.imwrite(path, data)
+        mic = read_micrograph(path, pixel_size_A=2.0)
+        assert mic.shape == (70, 90)
+        if suffix == ".png":  # JPEG is lossy
+            np.testing.assert_array_equal(mic.data, data.astype(np.float32))
+        assert mic.source == ("PNG uint8" if suffix == ".png" else "JPEG uint8")
+
+    def test_grey_stored_as_rgb_is_accepted(self, tmp_path, rng):
+        grey = rng.integers(0, 256, size=(70, 90), dtype=np.uint8)
+        path = tmp_path / "rgb_grey.png"
+        iio.imwrite(path, np.stack([grey] * 3, axis=-1))
+        np.testing.assert_array_equal(read_micrograph(path, pixel_size_A=2.0).data, grey)
+
+    def test_colour_image_is_refused(self, tmp_path, rng):
+        path = tmp_path / "photo.png"
+        iio.imwrite(path, rng.integers(0, 256, size=(70, 90, 3), dtype=np.uint8))
+        with pytest.raises(MicrographError, match="colour image"):
+            read_micrograph(path)
+
+    def test_truncated_png_is_refused(self, tmp_path, rng):
+        whole = tmp_path / "whole.png"
+        iio.imwrite(whole, rng.integers(0, 256, size=(200, 200), dtype=np.uint8))
+        cut = tmp_path / "cut.png"
+        cut.write_bytes(whole.read_bytes()[:500])
+        with pytest.raises(MicrographError, match="not a readable PNG file"):
+            read_micrograph(cut)
+
+    def test_format_is_recognised_by_content_not_suffix(self, tmp_path, rng):
+        data = rng.integers(0, 256, size=(70, 90), dtype=np.uint8)
+        path = tmp_path / "really_a_png.mrc"
+        iio.imwrite(path, data, extension=".png")
+        assert read_micrograph(path, pixel_size_A=1.0).source == "PNG uint8"
+
+
+class TestWriteMrc:
+    @pytest.mark.parametrize("dtype, mode", [(np.int8, 0), (np.float32, 2), (np.uint16, 6), (np.float16, 12)])
+    def test_round_trip_keeps_values_mode_and_voxel_size(self, tmp_path, rng, dtype, mode):
+        data = _values_for(dtype, rng)
+        path = tmp_path / "out.mrc"
+        write_mrc(path, data, pixel_size_A=2.25)
+        with mrcfile.open(path) as mrc:
+            assert int(mrc.header.mode) == mode
+            assert float(mrc.voxel_size.x) == pytest.approx(2.25)
+            assert float(mrc.voxel_size.y) == pytest.approx(2.25)
+            np.testing.assert_array_equal(mrc.data, data)
+        assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+    def test_boolean_mask_is_written_as_int8(self, tmp_path):
+        mask = np.zeros((8, 8), dtype=bool)
+        mask[2:4, 3:6] = True
+        path = tmp_path / "mask.mrc"
+        write_mrc(path, mask, pixel_size_A=1.0)
+        np.testing.assert_array_equal(read_image(path), mask.astype(np.int8))
+
+    def test_compressed_output(self, tmp_path, image):
+        path = tmp_path / "out.mrc.gz"
+        write_mrc(path, image, pixel_size_A=1.5)
+        assert path.read_bytes()[:2] == b"\x1f\x8b"
+        np.testing.assert_array_equal(read_micrograph(path).data, image)
+
+    def test_unsupported_dtype_is_refused_and_nothing_written(self, tmp_path):
+        path = tmp_path / "out.mrc"
+        with pytest.raises(ValueError, match="cannot write dtype int64"):
+            write_mrc(path, np.zeros((4, 4), dtype=np.int64))
+        assert not path.exists()
+
+    def test_failed_write_keeps_the_previous_file(self, tmp_path, image, monkeypatch):
+        path = tmp_path / "out.mrc"
+        write_mrc(path, image, pixel_size_A=1.5)
+        before = path.read_bytes()
+
+        def broken_set_data(self, data):
+            raise RuntimeError("disk full")
+
+        monkeypatch.setattr(mrcfile.mrcfile.MrcFile, "set_data", broken_set_data)
+        with pytest.raises(RuntimeError, match="disk full"):
+            write_mrc(path, image * 2, pixel_size_A=1.5)
+        assert path.read_bytes() == before
+        assert list(tmp_path.iterdir()) == [path]
+
+
+class TestMicrographObject:
+    def test_converts_to_float32(self):
+        mic = Micrograph(np.arange(12, dtype=np.float64).reshape(3, 4), pixel_size_A=1.0, name="a")
+        assert mic.data.dtype == np.float32
+
+    @pytest.mark.parametrize(
+        "data, expected",
+        [
+            (np.zeros((3, 4, 5)), "expected a 2D image"),
+            (np.ones((4, 4)), "constant"),
+            (np.array([["a", "b"], ["c", "d"]]), "expected real numbers"),
+        ],
+    )
+    def test_refuses_bad_arrays(self, data, expected):
+        with pytest.raises(MicrographError, match=expected):
+            Micrograph(data, name="bad")
+
+
+@pytest.mark.parametrize(
+    "path, stem",
+    [("a/b/mic_01.mrc", "mic_01"), ("mic.mrc.gz", "mic"), ("x.y.mrc.bz2", "x.y"), ("img.png", "img")],
+)
+def test_micrograph_stem(path, stem):
+    assert micrograph_stem(path) == stem
