@@ -10,6 +10,7 @@ import pytest
 
 from icestat import __version__, write_mrc
 from icestat.cli import main
+from icestat.manifest import iter_labelled
 
 
 def test_version_from_the_installed_console_script():
@@ -65,9 +66,35 @@ def test_verbosity_flags_work_before_and_after_the_subcommand(tmp_path, rng, arg
     assert main(argv + [str(path)]) == 0
 
 
-def test_demo_runs_and_writes_its_files(tmp_path, capsys):
+def test_demo_simulates_and_reads_back_a_labelled_set(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "-o", str(out)]) == 0
-    assert "all formats agree" in capsys.readouterr().out
-    assert (out / "demo_0000.mrc").is_file()
-    assert {p.suffix for p in out.iterdir()} >= {".mrc", ".star", ".box", ".cbox", ".tsv", ".csv"}
+    printed = capsys.readouterr().out
+    assert "2 simulated micrographs" in printed
+    rows = [line.split() for line in printed.splitlines() if line.startswith("demo_")]
+    assert [row[0] for row in rows] == ["demo_0000", "demo_0001"]
+    assert float(rows[0][4]) > 10 and float(rows[1][5]) > 1  # carbon on the first, contamination on the second
+    assert main(["info", *map(str, sorted(out.glob("demo_????.mrc")))]) == 0
+
+
+def test_simulate_writes_a_reproducible_labelled_set(tmp_path, capsys):
+    argv = ["simulate", "--n", "2", "--size", "256", "320", "--pixel-size-A", "1.2", "--particles", "5",
+            "--diameter-A", "60", "--carbon-fraction", "0.2", "--seed", "3"]
+    assert main([*argv, "-o", str(tmp_path / "a")]) == 0
+    assert main([*argv, "-o", str(tmp_path / "b")]) == 0
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert names == sorted(
+        [f"sim_000{i}{suffix}" for i in (0, 1) for suffix in (".mrc", "_labels.mrc", "_truth.star")]
+        + ["manifest.csv", "simulation.json"]
+    )
+    for name in names:
+        if name.endswith(".mrc"):
+            assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    (item, _) = iter_labelled(tmp_path / "a" / "manifest.csv")
+    assert item.micrograph.shape == (256, 320) and item.micrograph.pixel_size_A == 1.2
+    assert len(item.picks) == 5
+
+
+def test_simulate_refuses_bad_parameters(tmp_path, capsys):
+    assert main(["simulate", "-o", str(tmp_path), "--carbon-fraction", "2"]) == 2
+    assert "carbon_fraction must be in [0, 1)" in capsys.readouterr().err

@@ -14,7 +14,7 @@ import warnings
 
 from icestat import __version__
 
-SUBCOMMANDS = ("demo", "info")
+SUBCOMMANDS = ("demo", "info", "simulate")
 
 log = logging.getLogger("icestat")
 

@@ -25,6 +25,7 @@ from icestat.coords.table import MICROGRAPH_COLUMN, micrograph_name_from_pick_fi
 
 INDEX_BLOCK = "coordinate_files"
 PARTICLES_BLOCK = "particles"
+DIAMETER_LABEL = "icestatDiameterPx"
 
 
 def read_star(path: str | os.PathLike) -> pd.DataFrame:
@@ -56,8 +57,19 @@ def read_star(path: str | os.PathLike) -> pd.DataFrame:
     raise ValueError(f"{path}: no loop with _rlnCoordinateX and _rlnCoordinateY")
 
 
-def write_star(picks: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write one micrograph's picks as a RELION coordinate file (atomically)."""
+def write_star(picks: pd.DataFrame, path: str | os.PathLike, include_diameter: bool = False) -> None:
+    """Write one micrograph's picks as a RELION coordinate file (atomically).
+
+    Parameters
+    ----------
+    picks : DataFrame
+        Pick table.
+    path : str or PathLike
+        Output file.
+    include_diameter : bool
+        Add the column ``_icestatDiameterPx`` (RELION has no label for it and
+        keeps unknown labels as they are); used for ground truth.
+    """
     frame = pd.DataFrame(
         {
             "rlnCoordinateX": picks["x_px"].to_numpy(dtype=np.float64),
@@ -65,6 +77,8 @@ def write_star(picks: pd.DataFrame, path: str | os.PathLike) -> None:
             "rlnAutopickFigureOfMerit": picks["score"].to_numpy(dtype=np.float64),
         }
     )
+    if include_diameter:
+        frame[DIAMETER_LABEL] = picks["diameter_px"].to_numpy(dtype=np.float64)
     _write_blocks({"": frame}, path)
 
 
@@ -131,7 +145,10 @@ def _picks_from_block(block: pd.DataFrame, path: Path) -> pd.DataFrame:
     else:
         micrograph = micrograph_name_from_pick_file(path)
     score = block["rlnAutopickFigureOfMerit"] if "rlnAutopickFigureOfMerit" in block.columns else np.nan
-    return pick_table(block["rlnCoordinateX"], block["rlnCoordinateY"], score=score, micrograph=micrograph)
+    diameter = block[DIAMETER_LABEL] if DIAMETER_LABEL in block.columns else np.nan
+    return pick_table(
+        block["rlnCoordinateX"], block["rlnCoordinateY"], score=score, diameter_px=diameter, micrograph=micrograph
+    )
 
 
 def _read_index(path: Path, block: pd.DataFrame) -> pd.DataFrame:

@@ -17,7 +17,7 @@ PICK_COLUMNS = ("x_px", "y_px", "score", "diameter_px")
 MICROGRAPH_COLUMN = "micrograph"
 
 # Suffixes that per-micrograph coordinate files add to the micrograph's stem.
-_PICK_FILE_SUFFIXES = ("_autopick", "_manualpick", "_picks", "_coords", "_coordinates")
+_PICK_FILE_SUFFIXES = ("_autopick", "_manualpick", "_truth", "_picks", "_coords", "_coordinates")
 
 
 def pick_table(x_px, y_px, score=np.nan, diameter_px=np.nan, micrograph=None) -> pd.DataFrame:
