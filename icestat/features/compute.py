@@ -1,0 +1,268 @@
+"""compute_features: every selected feature of every patch, on the CPU or a CUDA GPU."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from icestat.backend import Device, array_module, ndimage_module, on_device, parse_device, to_host
+from icestat.features import cpu
+from icestat.features.grid import PatchGrid
+from icestat.features.maps import lbp_uniform, neighbour_means, patch_means, quantise
+from icestat.features.registry import (
+    BASE_FEATURES,
+    DOG_SIGMAS_PX,
+    GLCM_ANGLES_DEG,
+    GLCM_DISTANCES_PX,
+    GLCM_LEVELS,
+    LBP_CODES,
+    PERCENTILES,
+    select_features,
+)
+from icestat.features.spectra import SPECTRUM_COLUMNS, patch_periodograms, spectrum_features, spectrum_weights
+
+_MAD_TO_STD = 1.4826
+_EDGE_FACTOR = 3.0
+_GROUP_OF = {f.name: f.group for f in BASE_FEATURES}
+
+
+@dataclass(frozen=True, eq=False)
+class PatchFeatures:
+    """Features of every patch of an image.
+
+    Attributes
+    ----------
+    values : array (rows, cols, n_features), float32
+        On the device the features were computed on (NumPy or CuPy).
+    names : tuple of str
+        Feature names, in the order of the last axis.
+    grid : PatchGrid
+        The patches.
+    device : str
+        Where `values` lives.
+    pixel_size_A : float or None
+        Pixel size of the image the features describe.
+    """
+
+    values: object
+    names: tuple[str, ...]
+    grid: PatchGrid
+    device: str = "cpu"
+    pixel_size_A: float | None = None
+
+    def __getitem__(self, name: str):
+        """The grid of one feature (on the features' device)."""
+        return self.values[..., self.names.index(name)]
+
+    def to_frame(self) -> pd.DataFrame:
+        """A tidy table on the host: one row per patch, ``patch_row, patch_col, y_px, x_px`` then one column per feature."""
+        values = to_host(self.values)
+        rows, cols = self.grid.shape
+        patch_row, patch_col = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
+        y_px, x_px = self.grid.centres_px()
+        frame = pd.DataFrame(
+            {"patch_row": patch_row.ravel(), "patch_col": patch_col.ravel(), "y_px": y_px.ravel(), "x_px": x_px.ravel()}
+        )
+        features = pd.DataFrame(values.reshape(rows * cols, -1), columns=list(self.names))
+        return pd.concat([frame, features], axis=1)
+
+
+def compute_features(
+    image,
+    patch_px: int = 64,
+    stride_px: int = 32,
+    features=None,
+    device: str | Device = "cpu",
+    pixel_size_A: float | None = None,
+    batch_patches: int = 2048,
+) -> PatchFeatures:
+    """Compute per-patch features of an image.
+
+    Parameters
+    ----------
+    image : 2D array, Micrograph or WorkingImage
+        NumPy or CuPy array (moved to `device` if needed), or an object with
+        ``data`` and ``pixel_size_A``.
+    patch_px, stride_px : int
+        Patch side and step in pixels.
+    features : iterable of str, optional
+        Groups and/or feature names (see :func:`describe_features`); all when None.
+    device : {"cpu", "cuda", "cuda:N"}
+        Where to compute; the values stay there.
+    pixel_size_A : float, optional
+        Pixel size of `image`, for features in ångström (the iciness ratio).
+    batch_patches : int
+        Patches per batched FFT (bounds memory).
+
+    Returns
+    -------
+    PatchFeatures
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.random.default_rng(0).normal(size=(128, 160)).astype(np.float32)
+    >>> result = compute_features(image, patch_px=32, stride_px=32, features=["intensity"])
+    >>> result.values.shape[:2], result.names[:2]
+    ((4, 5), ('intensity_mean', 'intensity_std'))
+    """
+    if hasattr(image, "data") and hasattr(image, "pixel_size_A"):
+        pixel_size_A = pixel_size_A if pixel_size_A is not None else image.pixel_size_A
+        image = image.data
+    selected = select_features(features)
+    device = parse_device(device)
+    xp = array_module(device)
+    with on_device(device):
+        image = xp.asarray(image, dtype=xp.float32)
+        if image.ndim != 2:
+            raise ValueError(f"expected a 2D image, got shape {image.shape}")
+        if not bool(xp.isfinite(image).all()):
+            raise ValueError("the image holds NaN or infinite values")
+        grid = PatchGrid(tuple(image.shape), patch_px, stride_px)
+        context = _PatchContext(image, grid, device, xp)
+        base_needed = {f.name.removeprefix("context_") for f in selected}
+        groups = {_GROUP_OF[name] for name in base_needed}
+        computed = {}
+        for group in ("intensity", "gradient", "texture", "spectrum"):
+            if group in groups:
+                computed.update(_GROUP_FUNCTIONS[group](context, pixel_size_A, batch_patches))
+        if any(f.group == "context" for f in selected):
+            base_names = [f.name for f in BASE_FEATURES if f.name in computed]
+            around = neighbour_means(xp.stack([computed[name] for name in base_names], axis=-1), xp)
+            computed.update({f"context_{name}": around[..., i] for i, name in enumerate(base_names)})
+        values = xp.stack([xp.asarray(computed[f.name], dtype=xp.float32) for f in selected], axis=-1)
+    return PatchFeatures(values, tuple(f.name for f in selected), grid, str(device), pixel_size_A)
+
+
+@dataclass
+class _PatchContext:
+    image: object
+    grid: PatchGrid
+    device: Device
+    xp: object
+
+    @property
+    def row_starts(self):
+        return self.xp.asarray(self.grid.row_starts)
+
+    @property
+    def col_starts(self):
+        return self.xp.asarray(self.grid.col_starts)
+
+    @property
+    def kernels(self):
+        if self.device.is_gpu:
+            from icestat.features import gpu
+
+            return gpu
+        return cpu
+
+    def means(self, values):
+        return patch_means(values, self.row_starts, self.col_starts, self.grid.patch_px, self.xp)
+
+    def patches(self, first_row: int, last_row: int):
+        """The patches of grid rows ``first_row:last_row`` as a ``(n, p, p)`` stack."""
+        xp, p = self.xp, self.grid.patch_px
+        rows = self.row_starts[first_row:last_row, None] + xp.arange(p)
+        cols = self.col_starts[:, None] + xp.arange(p)
+        stack = self.image[rows[:, None, :, None], cols[None, :, None, :]]
+        return stack.reshape(-1, p, p)
+
+
+def _intensity(context: _PatchContext, pixel_size_A, batch_patches) -> dict:
+    xp, grid = context.xp, context.grid
+    moments = xp.zeros(grid.shape + (4,), dtype=xp.float64)
+    context.kernels.patch_moments(context.image, context.row_starts, context.col_starts, grid.patch_px, moments)
+    quantiles = np.asarray(PERCENTILES, dtype=np.float64) / 100
+    if context.device.is_gpu:
+        percentiles = xp.concatenate(
+            [xp.percentile(context.patches(start, start + _rows_per_batch(grid, batch_patches)).reshape(
+                -1, grid.patch_px**2), quantiles * 100, axis=1).T
+             for start in range(0, grid.shape[0], _rows_per_batch(grid, batch_patches))]
+        ).reshape(grid.shape + (len(quantiles),))
+    else:
+        percentiles = np.zeros(grid.shape + (len(quantiles),))
+        cpu.patch_percentiles(context.image, grid.row_starts, grid.col_starts, grid.patch_px, quantiles, percentiles)
+    median = xp.median(context.image)
+    spread = _MAD_TO_STD * xp.median(xp.abs(context.image - median))
+    spread = xp.where(spread > 0, spread, context.image.std())
+    out = {
+        "intensity_mean": moments[..., 0],
+        "intensity_std": moments[..., 1],
+        "intensity_skewness": moments[..., 2],
+        "intensity_kurtosis": moments[..., 3],
+        "contrast_mean": (moments[..., 0] - median) / spread,
+        "contrast_std": moments[..., 1] / spread,
+    }
+    out.update({f"intensity_p{q:02d}": percentiles[..., i] for i, q in enumerate(PERCENTILES)})
+    return out
+
+
+def _gradient(context: _PatchContext, pixel_size_A, batch_patches) -> dict:
+    xp = context.xp
+    ndi = ndimage_module(xp)
+    gy = ndi.sobel(context.image, axis=0, mode="reflect")
+    gx = ndi.sobel(context.image, axis=1, mode="reflect")
+    magnitude2 = gx * gx + gy * gy
+    threshold2 = (_EDGE_FACTOR * xp.median(xp.sqrt(magnitude2))) ** 2
+    jxx, jyy, jxy = (context.means(m) for m in (gx * gx, gy * gy, gx * gy))
+    coherence = xp.sqrt((jxx - jyy) ** 2 + 4 * jxy**2) / xp.maximum(jxx + jyy, 1e-20)
+    return {
+        "gradient_energy": jxx + jyy,
+        "gradient_coherence": coherence,
+        "edge_fraction": context.means(magnitude2 > threshold2),
+    }
+
+
+def glcm_offsets() -> np.ndarray:
+    """``(row, column)`` pixel offsets of the co-occurrence matrices, distance-major, as scikit-image rounds them."""
+    return np.array(
+        [[round(np.sin(np.deg2rad(a)) * d), round(np.cos(np.deg2rad(a)) * d)]
+         for d in GLCM_DISTANCES_PX for a in GLCM_ANGLES_DEG],
+        dtype=np.int64,
+    )
+
+
+def _texture(context: _PatchContext, pixel_size_A, batch_patches) -> dict:
+    xp, grid = context.xp, context.grid
+    ndi = ndimage_module(xp)
+    levels = quantise(context.image, GLCM_LEVELS, xp)
+    offsets = glcm_offsets()
+    glcm = xp.zeros(grid.shape + (len(offsets), 5), dtype=xp.float64)
+    context.kernels.glcm_features(
+        levels, context.row_starts, context.col_starts, grid.patch_px, xp.asarray(offsets), GLCM_LEVELS, glcm
+    )
+    glcm = glcm.reshape(grid.shape + (len(GLCM_DISTANCES_PX), len(GLCM_ANGLES_DEG), 5)).mean(axis=3)
+    out = {}
+    for d_index, distance in enumerate(GLCM_DISTANCES_PX):
+        for p_index, prop in enumerate(("contrast", "homogeneity", "energy", "correlation", "entropy")):
+            out[f"glcm_{prop}_d{distance}"] = glcm[..., d_index, p_index]
+    codes = lbp_uniform(context.image, xp)
+    for code in range(LBP_CODES):
+        out[f"lbp_{code}"] = context.means(codes == code)
+    for sigma in DOG_SIGMAS_PX:
+        dog = ndi.gaussian_filter(context.image, sigma, mode="reflect") - ndi.gaussian_filter(
+            context.image, 1.6 * sigma, mode="reflect")
+        out[f"dog_energy_s{sigma}"] = context.means(dog * dog)
+    return out
+
+
+def _spectrum(context: _PatchContext, pixel_size_A, batch_patches) -> dict:
+    xp, grid = context.xp, context.grid
+    weights = spectrum_weights(grid.patch_px, pixel_size_A)
+    step = _rows_per_batch(grid, batch_patches)
+    blocks = [
+        spectrum_features(patch_periodograms(context.patches(start, start + step), xp), weights, xp)
+        for start in range(0, grid.shape[0], step)
+    ]
+    table = xp.concatenate(blocks).reshape(grid.shape + (len(SPECTRUM_COLUMNS),))
+    return {name: table[..., i] for i, name in enumerate(SPECTRUM_COLUMNS)}
+
+
+def _rows_per_batch(grid: PatchGrid, batch_patches: int) -> int:
+    return max(1, batch_patches // grid.shape[1])
+
+
+_GROUP_FUNCTIONS = {"intensity": _intensity, "gradient": _gradient, "texture": _texture, "spectrum": _spectrum}

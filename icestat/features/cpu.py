@@ -1,0 +1,138 @@
+"""Numba CPU kernels: one patch per parallel iteration, reading the image in place (no patch copies).
+
+Every kernel takes ``(image, row_starts, col_starts, patch_px, ..., out)`` and
+fills ``out[i, j, ...]`` for patch ``(i, j)``; :mod:`icestat.features.gpu` has
+the same kernels for CUDA. Slow, obviously-correct references live in
+``tests/reference.py``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(parallel=True, cache=True)
+def patch_moments(image, row_starts, col_starts, patch_px, out):
+    """Mean, standard deviation, skewness and excess kurtosis of each patch (two passes, float64)."""
+    n_pixels = patch_px * patch_px
+    for index in prange(row_starts.size * col_starts.size):
+        i = index // col_starts.size
+        j = index % col_starts.size
+        top = row_starts[i]
+        left = col_starts[j]
+        total = 0.0
+        for r in range(top, top + patch_px):
+            for c in range(left, left + patch_px):
+                total += float(image[r, c])
+        mean = total / n_pixels
+        m2 = 0.0
+        m3 = 0.0
+        m4 = 0.0
+        for r in range(top, top + patch_px):
+            for c in range(left, left + patch_px):
+                d = float(image[r, c]) - mean
+                d2 = d * d
+                m2 += d2
+                m3 += d2 * d
+                m4 += d2 * d2
+        m2 /= n_pixels
+        m3 /= n_pixels
+        m4 /= n_pixels
+        out[i, j, 0] = mean
+        out[i, j, 1] = np.sqrt(m2)
+        if m2 > 0:
+            out[i, j, 2] = m3 / m2**1.5
+            out[i, j, 3] = m4 / (m2 * m2) - 3.0
+        else:
+            out[i, j, 2] = 0.0
+            out[i, j, 3] = 0.0
+
+
+@njit(parallel=True, cache=True)
+def patch_percentiles(image, row_starts, col_starts, patch_px, quantiles, out):
+    """Percentiles (``quantiles`` in [0, 1]) of each patch, interpolated linearly as ``numpy.percentile``."""
+    n_pixels = patch_px * patch_px
+    for index in prange(row_starts.size * col_starts.size):
+        i = index // col_starts.size
+        j = index % col_starts.size
+        values = image[row_starts[i]:row_starts[i] + patch_px, col_starts[j]:col_starts[j] + patch_px].copy()
+        ordered = np.sort(values.ravel())
+        for q in range(quantiles.size):
+            position = quantiles[q] * (n_pixels - 1)
+            below = int(np.floor(position))
+            above = min(below + 1, n_pixels - 1)
+            fraction = position - below
+            out[i, j, q] = ordered[below] + fraction * (ordered[above] - ordered[below])
+
+
+@njit(parallel=True, cache=True)
+def glcm_features(levels, row_starts, col_starts, patch_px, offsets, n_levels, out):
+    """Haralick features of the symmetric, normalised grey-level co-occurrence matrix of each patch.
+
+    Parameters
+    ----------
+    levels : 2D integer array
+        The image quantised to ``0 .. n_levels - 1``.
+    offsets : (n_offsets, 2) integer array
+        ``(row, column)`` displacement of each pixel pair.
+    out : (rows, cols, n_offsets, 5) array
+        Contrast, homogeneity, energy, correlation, entropy (natural log) per offset.
+    """
+    for index in prange(row_starts.size * col_starts.size):
+        i = index // col_starts.size
+        j = index % col_starts.size
+        top = row_starts[i]
+        left = col_starts[j]
+        counts = np.zeros((n_levels, n_levels))
+        for o in range(offsets.shape[0]):
+            dr = offsets[o, 0]
+            dc = offsets[o, 1]
+            counts[:, :] = 0.0
+            for r in range(max(0, -dr), patch_px - max(0, dr)):
+                for c in range(max(0, -dc), patch_px - max(0, dc)):
+                    a = levels[top + r, left + c]
+                    b = levels[top + r + dr, left + c + dc]
+                    counts[a, b] += 1.0
+                    counts[b, a] += 1.0
+            _haralick(counts, out[i, j, o])
+
+
+@njit(cache=True)
+def _haralick(counts, result):
+    """Fill ``result`` with contrast, homogeneity, energy, correlation and entropy of a co-occurrence matrix."""
+    n = counts.shape[0]
+    total = counts.sum()
+    contrast = 0.0
+    homogeneity = 0.0
+    asm = 0.0
+    entropy = 0.0
+    mean_i = 0.0
+    mean_j = 0.0
+    for a in range(n):
+        for b in range(n):
+            p = counts[a, b] / total
+            d = a - b
+            contrast += p * d * d
+            homogeneity += p / (1.0 + d * d)
+            asm += p * p
+            if p > 0:
+                entropy -= p * np.log(p)
+            mean_i += a * p
+            mean_j += b * p
+    var_i = 0.0
+    var_j = 0.0
+    cov = 0.0
+    for a in range(n):
+        for b in range(n):
+            p = counts[a, b] / total
+            var_i += p * (a - mean_i) ** 2
+            var_j += p * (b - mean_j) ** 2
+            cov += p * (a - mean_i) * (b - mean_j)
+    result[0] = contrast
+    result[1] = homogeneity
+    result[2] = np.sqrt(asm)
+    std_i = np.sqrt(var_i)
+    std_j = np.sqrt(var_j)
+    result[3] = 1.0 if std_i < 1e-15 or std_j < 1e-15 else cov / (std_i * std_j)
+    result[4] = entropy

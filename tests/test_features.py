@@ -1,0 +1,248 @@
+"""Feature kernels against slow references (tests/reference.py), on random input and real crops; CUDA twins too."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+import reference
+from icestat import read_micrograph
+from icestat.backend import parse_device
+from icestat.features import PatchGrid, compute_features, describe_features, select_features
+from icestat.features import cpu, gpu
+from icestat.features.compute import glcm_offsets
+from icestat.features.maps import lbp_uniform, neighbour_means, patch_means, quantise
+from icestat.features.registry import GLCM_ANGLES_DEG, GLCM_DISTANCES_PX, GLCM_LEVELS, PERCENTILES
+from icestat.features.spectra import patch_periodograms, spectrum_features, spectrum_weights
+from icestat.prepare import fourier_crop, prepare
+
+GRID = PatchGrid((96, 112), patch_px=32, stride_px=24)  # irregular last row and column
+
+
+@pytest.fixture
+def random_image(rng):
+    return rng.normal(size=GRID.image_shape).astype(np.float32) * 3 + 1
+
+
+@pytest.fixture(scope="module")
+def real_crops(shared_data):
+    """Crops of real micrographs of both kinds: raw float32 MRC and denoised 8-bit JPG."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        raw = read_micrograph(shared_data / "raw-contamination/micrographs/Ucsf_stack_1142_DW.mrc").data
+        jpg = read_micrograph(shared_data / "empiar-10017/micrographs/Falcon_2012_06_12-15_27_22_0.jpg").data
+    return {"raw": raw[100:196, 300:412].copy(), "jpg": jpg[2000:2096, 100:212].copy()}
+
+
+def _images(random_image, real_crops):
+    return {"random": random_image, **real_crops}
+
+
+def test_moments_kernel_matches_reference(random_image, real_crops):
+    for name, image in _images(random_image, real_crops).items():
+        out = np.zeros(GRID.shape + (4,))
+        cpu.patch_moments(image, GRID.row_starts, GRID.col_starts, GRID.patch_px, out)
+        np.testing.assert_allclose(out, reference.moments(image, GRID), rtol=1e-6, atol=1e-6, err_msg=name)
+
+
+def test_percentile_kernel_matches_numpy(random_image, real_crops):
+    quantiles = np.array(PERCENTILES) / 100
+    for name, image in _images(random_image, real_crops).items():
+        out = np.zeros(GRID.shape + (len(quantiles),))
+        cpu.patch_percentiles(image, GRID.row_starts, GRID.col_starts, GRID.patch_px, quantiles, out)
+        np.testing.assert_allclose(out, reference.percentiles(image, GRID, quantiles), rtol=1e-6, err_msg=name)
+
+
+def test_glcm_kernel_matches_scikit_image(random_image, real_crops):
+    offsets = glcm_offsets()
+    for name, image in _images(random_image, real_crops).items():
+        levels = quantise(image, GLCM_LEVELS)
+        assert levels.min() == 0 and levels.max() == GLCM_LEVELS - 1
+        out = np.zeros(GRID.shape + (len(offsets), 5))
+        cpu.glcm_features(levels, GRID.row_starts, GRID.col_starts, GRID.patch_px, offsets, GLCM_LEVELS, out)
+        expected = reference.glcm(levels, GRID, GLCM_DISTANCES_PX, GLCM_ANGLES_DEG, GLCM_LEVELS)
+        np.testing.assert_allclose(out, expected, rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.filterwarnings("ignore:Applying `local_binary_pattern` to floating-point images")
+def test_lbp_matches_scikit_image(random_image, real_crops):
+    for name, image in _images(random_image, real_crops).items():
+        np.testing.assert_array_equal(lbp_uniform(image), reference.lbp(image), err_msg=name)
+
+
+def test_patch_means_match_reference(random_image):
+    maps = np.stack([random_image, random_image**2])
+    out = patch_means(maps, GRID.row_starts, GRID.col_starts, GRID.patch_px)
+    for k in range(2):
+        np.testing.assert_allclose(out[k], reference.patch_means(maps[k], GRID), rtol=1e-9)
+
+
+@pytest.mark.parametrize("pixel_size_A", [None, 1.0, 4.0])
+def test_spectrum_features_match_reference(random_image, real_crops, pixel_size_A):
+    weights = spectrum_weights(GRID.patch_px, pixel_size_A)
+    for name, image in _images(random_image, real_crops).items():
+        stack = np.stack([patch for _, _, patch in reference.patches(image, GRID)]).astype(np.float32)
+        got = spectrum_features(patch_periodograms(stack), weights)
+        expected = np.stack([reference.spectrum(patch.astype(np.float64), pixel_size_A) for patch in stack])
+        np.testing.assert_allclose(got, expected, rtol=2e-4, atol=2e-4, err_msg=name)
+
+
+def test_iciness_needs_a_resolving_pixel_and_a_large_enough_patch():
+    assert spectrum_weights(64, 1.0).ice_resolved
+    assert not spectrum_weights(64, 2.0).ice_resolved  # 3.7 Å is beyond Nyquist (4 Å)
+    assert not spectrum_weights(16, 1.0).ice_resolved  # a 16 Å patch holds no 30-80 Å band
+    assert not spectrum_weights(64, None).ice_resolved
+
+
+def test_neighbour_means_match_reference(rng):
+    values = rng.normal(size=(5, 6, 3))
+    values[2, 3, 1] = np.nan
+    np.testing.assert_allclose(neighbour_means(values), reference.neighbour_means(values), rtol=1e-12)
+
+
+def test_compute_features_assembles_every_kernel(random_image):
+    result = compute_features(random_image, patch_px=32, stride_px=24, pixel_size_A=1.0)
+    assert result.values.shape == GRID.shape + (len(select_features()),)
+    assert result.values.dtype == np.float32
+    moments = reference.moments(random_image, GRID)
+    np.testing.assert_allclose(result["intensity_std"], moments[..., 1], rtol=1e-5)
+    np.testing.assert_allclose(
+        result["context_intensity_mean"], reference.neighbour_means(moments[..., :1])[..., 0], rtol=1e-4, atol=1e-5
+    )
+    frame = result.to_frame()
+    assert list(frame.columns[:4]) == ["patch_row", "patch_col", "y_px", "x_px"]
+    assert len(frame) == GRID.shape[0] * GRID.shape[1]
+    assert frame.loc[1, "x_px"] == 24 + 15.5
+    # only the spectrum's iciness may be missing, and only where it cannot be resolved
+    nan_columns = set(frame.columns[frame.isna().any()])
+    assert nan_columns <= {"spectrum_iciness", "context_spectrum_iciness"}
+
+
+def test_feature_selection_by_group_and_name(random_image):
+    result = compute_features(random_image, 32, 24, features=["gradient", "spectrum_slope"])
+    assert result.names == ("gradient_energy", "gradient_coherence", "edge_fraction", "spectrum_slope")
+    with pytest.raises(ValueError, match="unknown feature or group 'colour'"):
+        compute_features(random_image, 32, 24, features=["colour"])
+
+
+def test_features_tell_straight_edges_and_ice_rings(rng):
+    # a step edge is coherent; the ice ring raises the iciness
+    image = rng.normal(size=(128, 128)).astype(np.float32)
+    stepped = image.copy()
+    stepped[:, 32:] += 20  # a vertical edge inside the first patch column only
+    result = compute_features(stepped, 64, 64, features=["gradient_coherence"])
+    assert result["gradient_coherence"][0, 0] > 0.8 > 0.2 > result["gradient_coherence"][0, 1]
+    y, x = np.mgrid[:128, :128]
+    ring = image + 2 * np.cos(2 * np.pi * x / 3.7) + 2 * np.cos(2 * np.pi * y / 3.7)
+    plain = compute_features(image[:, 64:], 64, 64, features=["spectrum_iciness"], pixel_size_A=1.0)
+    icy = compute_features(ring[:, 64:], 64, 64, features=["spectrum_iciness"], pixel_size_A=1.0)
+    assert float(icy["spectrum_iciness"][0, 0]) > float(plain["spectrum_iciness"][0, 0]) + 1
+
+
+def test_bad_input_is_refused(random_image):
+    with pytest.raises(ValueError, match="2D"):
+        compute_features(random_image[None], 32, 24)
+    bad = random_image.copy()
+    bad[3, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        compute_features(bad, 32, 24)
+    with pytest.raises(ValueError, match="smaller than one 200-px patch"):
+        compute_features(random_image, 200, 24)
+
+
+def test_describe_features_lists_names_groups_units():
+    table = describe_features()
+    assert list(table.columns) == ["name", "group", "unit", "description"]
+    assert table["name"].is_unique
+    assert set(table["group"]) == {"intensity", "gradient", "texture", "spectrum", "context"}
+    assert (table["description"].str.len() > 10).all()
+    assert table["name"].str.fullmatch(r"[a-z0-9_]+").all()
+
+
+class TestCudaKernels:
+    """The numba.cuda twins, on the CUDA simulator in CI (NUMBA_ENABLE_CUDASIM=1) or a real GPU."""
+
+    grid = PatchGrid((24, 28), patch_px=12, stride_px=8)
+
+    @pytest.fixture(autouse=True)
+    def _needs_cuda(self):
+        from numba import cuda
+
+        if not (os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" or cuda.is_available()):
+            pytest.skip("no CUDA GPU and the CUDA simulator is off (NUMBA_ENABLE_CUDASIM=0)")
+
+    def test_moments(self, rng):
+        image = rng.normal(size=self.grid.image_shape).astype(np.float32)
+        out = np.zeros(self.grid.shape + (4,))
+        gpu.patch_moments(image, self.grid.row_starts, self.grid.col_starts, self.grid.patch_px, out)
+        np.testing.assert_allclose(out, reference.moments(image, self.grid), rtol=1e-6, atol=1e-9)
+
+    def test_glcm(self, rng):
+        levels = quantise(rng.normal(size=self.grid.image_shape), GLCM_LEVELS)
+        offsets = glcm_offsets()[:4]  # distance 1, four angles: keeps the simulator quick
+        out = np.zeros(self.grid.shape + (len(offsets), 5))
+        gpu.glcm_features(levels, self.grid.row_starts, self.grid.col_starts, self.grid.patch_px, offsets,
+                          GLCM_LEVELS, out)
+        expected = reference.glcm(levels, self.grid, (1,), GLCM_ANGLES_DEG, GLCM_LEVELS)
+        np.testing.assert_allclose(out, expected, rtol=1e-9, atol=1e-12)
+
+    def test_too_many_levels_refused(self):
+        with pytest.raises(ValueError, match="at most 16"):
+            gpu.glcm_features(None, np.zeros(1), np.zeros(1), 4, np.zeros((1, 2)), 32, None)
+
+
+def _cupy_available():
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+@pytest.mark.skipif(not _cupy_available(), reason="CuPy path needs CuPy and a CUDA GPU (pip install 'icestat[gpu]')")
+def test_cupy_path_matches_cpu(random_image):
+    import cupy
+
+    on_cpu = compute_features(random_image, 32, 24, pixel_size_A=1.0)
+    on_gpu = compute_features(cupy.asarray(random_image), 32, 24, device="cuda", pixel_size_A=1.0)
+    assert isinstance(on_gpu.values, cupy.ndarray)
+    np.testing.assert_allclose(on_gpu.values.get(), on_cpu.values, rtol=2e-3, atol=2e-3)
+
+
+def test_device_names():
+    assert str(parse_device("cuda")) == "cuda:0"
+    with pytest.raises(ValueError, match="unknown device"):
+        parse_device("gpu")
+
+
+class TestPrepare:
+    def test_fourier_crop_keeps_low_frequencies_exactly(self, rng):
+        image = rng.normal(size=(64, 64))
+        small = fourier_crop(image, (32, 32))
+        big_spectrum, small_spectrum = np.fft.fft2(image), np.fft.fft2(small)
+        # the frequencies both hold (below the new Nyquist) agree, scaled by the pixel count
+        np.testing.assert_allclose(small_spectrum[1:8, 1:8] * 4, big_spectrum[1:8, 1:8], rtol=1e-4, atol=1e-3)
+
+    def test_prepare_bins_to_the_working_pixel_size_and_normalises(self, rng):
+        from icestat import Micrograph
+
+        mic = Micrograph(rng.normal(50, 7, size=(400, 300)), pixel_size_A=1.0, name="m")
+        work = prepare(mic, working_pixel_size_A=4.0)
+        assert work.data.shape == (100, 74)
+        assert work.pixel_size_A == pytest.approx(300 / 74)
+        assert abs(np.median(work.data)) < 1e-5
+        assert np.median(np.abs(work.data)) * 1.4826 == pytest.approx(1.0, rel=1e-4)
+        y, x = work.to_original_px(np.array([0.0]), np.array([0.0]))
+        assert y[0] == pytest.approx(1.5) and x[0] == pytest.approx(300 / 74 / 2 - 0.5)
+
+    def test_unknown_pixel_size_needs_a_factor(self, rng):
+        from icestat import Micrograph
+
+        mic = Micrograph(rng.normal(size=(128, 128)), name="m")
+        with pytest.raises(ValueError, match="pixel size unknown"):
+            prepare(mic, working_pixel_size_A=4.0)
+        assert prepare(mic, bin_factor=2).data.shape == (64, 64)
