@@ -14,7 +14,7 @@ import warnings
 
 from icestat import __version__
 
-SUBCOMMANDS = ("demo", "info", "simulate")
+SUBCOMMANDS = ("demo", "features", "info", "simulate")
 
 log = logging.getLogger("icestat")
 
