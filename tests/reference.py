@@ -23,10 +23,10 @@ def moments(image, grid):
     return out
 
 
-def percentiles(image, grid, quantiles):
+def percentiles(image, grid, quantiles, step=1):
     out = np.zeros(grid.shape + (len(quantiles),))
     for i, j, patch in patches(image, grid):
-        out[i, j] = np.percentile(patch.astype(np.float64), np.asarray(quantiles) * 100)
+        out[i, j] = np.percentile(patch[::step, ::step].astype(np.float64), np.asarray(quantiles) * 100)
     return out
 
 
@@ -41,11 +41,33 @@ def glcm(levels, grid, distances, angles_deg, n_levels):
     return out
 
 
-def patch_means(values, grid):
-    out = np.zeros(grid.shape)
-    for i, j, patch in patches(values, grid):
-        out[i, j] = patch.astype(np.float64).mean()
+def gradient_stats(gx, gy, edge_threshold2, grid):
+    """Patch means of gx^2, gy^2, gx*gy and of the edge indicator, ``(4, rows, cols)``."""
+    gx, gy = gx.astype(np.float64), gy.astype(np.float64)
+    maps = [gx * gx, gy * gy, gx * gy, (gx * gx + gy * gy > edge_threshold2).astype(np.float64)]
+    out = np.zeros((4,) + grid.shape)
+    for k, values in enumerate(maps):
+        for i, j, patch in patches(values, grid):
+            out[k, i, j] = patch.mean()
     return out
+
+
+def histograms(codes, grid, n_codes):
+    out = np.zeros(grid.shape + (n_codes,))
+    for i, j, patch in patches(codes, grid):
+        out[i, j] = np.bincount(patch.ravel(), minlength=n_codes) / patch.size
+    return out
+
+
+def dog_energy(patch, sigma, ratio=1.6):
+    """Mean squared DoG response of the mean-removed, Hann-windowed patch, normalised by the window's energy."""
+    p = patch.shape[0]
+    window = np.outer(np.hanning(p), np.hanning(p))
+    ky, kx = np.meshgrid(np.fft.fftfreq(p), np.fft.fftfreq(p), indexing="ij")
+    k2 = kx**2 + ky**2
+    transfer = np.exp(-2 * np.pi**2 * sigma**2 * k2) - np.exp(-2 * np.pi**2 * (ratio * sigma) ** 2 * k2)
+    filtered = np.fft.ifft2(np.fft.fft2((patch - patch.mean()) * window) * transfer).real
+    return (filtered**2).sum() / (window**2).sum()
 
 
 def lbp(image):

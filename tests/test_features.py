@@ -14,9 +14,22 @@ from icestat.backend import parse_device
 from icestat.features import PatchGrid, compute_features, describe_features, select_features
 from icestat.features import cpu, gpu
 from icestat.features.compute import glcm_offsets
-from icestat.features.maps import lbp_uniform, neighbour_means, patch_means, quantise
-from icestat.features.registry import GLCM_ANGLES_DEG, GLCM_DISTANCES_PX, GLCM_LEVELS, PERCENTILES
-from icestat.features.spectra import patch_periodograms, spectrum_features, spectrum_weights
+from icestat.features.maps import neighbour_means, quantise, robust_centre_and_spread
+from icestat.features.registry import (
+    DOG_SIGMAS_PX,
+    GLCM_ANGLES_DEG,
+    GLCM_DISTANCES_PX,
+    GLCM_LEVELS,
+    LBP_CODES,
+    PERCENTILES,
+)
+from icestat.features.spectra import (
+    band_statistics,
+    dog_energies,
+    patch_periodograms,
+    spectrum_features,
+    spectrum_weights,
+)
 from icestat.prepare import fourier_crop, prepare
 
 GRID = PatchGrid((96, 112), patch_px=32, stride_px=24)  # irregular last row and column
@@ -48,12 +61,13 @@ def test_moments_kernel_matches_reference(random_image, real_crops):
         np.testing.assert_allclose(out, reference.moments(image, GRID), rtol=1e-6, atol=1e-6, err_msg=name)
 
 
-def test_percentile_kernel_matches_numpy(random_image, real_crops):
+@pytest.mark.parametrize("step", [1, 2])
+def test_percentile_kernel_matches_numpy(random_image, real_crops, step):
     quantiles = np.array(PERCENTILES) / 100
     for name, image in _images(random_image, real_crops).items():
         out = np.zeros(GRID.shape + (len(quantiles),))
-        cpu.patch_percentiles(image, GRID.row_starts, GRID.col_starts, GRID.patch_px, quantiles, out)
-        np.testing.assert_allclose(out, reference.percentiles(image, GRID, quantiles), rtol=1e-6, err_msg=name)
+        cpu.patch_percentiles(image, GRID.row_starts, GRID.col_starts, GRID.patch_px, step, quantiles, out)
+        np.testing.assert_allclose(out, reference.percentiles(image, GRID, quantiles, step), rtol=1e-6, err_msg=name)
 
 
 def test_glcm_kernel_matches_scikit_image(random_image, real_crops):
@@ -68,16 +82,49 @@ def test_glcm_kernel_matches_scikit_image(random_image, real_crops):
 
 
 @pytest.mark.filterwarnings("ignore:Applying `local_binary_pattern` to floating-point images")
-def test_lbp_matches_scikit_image(random_image, real_crops):
+def test_lbp_kernel_matches_scikit_image(random_image, real_crops, rng):
+    images = {**_images(random_image, real_crops), "few grey levels": rng.integers(0, 4, size=(40, 50)).astype(np.float32)}
+    for name, image in images.items():
+        codes = np.zeros(image.shape, np.uint8)
+        cpu.lbp_codes(image, codes)
+        np.testing.assert_array_equal(codes, reference.lbp(image), err_msg=name)
+
+
+def test_histogram_kernel_matches_bincount(rng):
+    codes = rng.integers(0, LBP_CODES, size=GRID.image_shape).astype(np.uint8)
+    out = np.zeros(GRID.shape + (LBP_CODES,))
+    cpu.patch_histograms(codes, GRID.row_starts, GRID.col_starts, GRID.patch_px, LBP_CODES, out)
+    np.testing.assert_allclose(out, reference.histograms(codes, GRID, LBP_CODES), rtol=1e-12)
+
+
+def test_gradient_kernel_matches_reference(random_image, real_crops):
+    from scipy import ndimage
+
     for name, image in _images(random_image, real_crops).items():
-        np.testing.assert_array_equal(lbp_uniform(image), reference.lbp(image), err_msg=name)
+        gy, gx = ndimage.sobel(image, axis=0), ndimage.sobel(image, axis=1)
+        threshold2 = float(np.median(gx**2 + gy**2))
+        out = np.zeros((4,) + GRID.shape)
+        cpu.patch_gradient_stats(gx, gy, threshold2, GRID.row_starts, GRID.col_starts, GRID.patch_px, out)
+        np.testing.assert_allclose(out, reference.gradient_stats(gx, gy, threshold2, GRID), rtol=1e-6, err_msg=name)
 
 
-def test_patch_means_match_reference(random_image):
-    maps = np.stack([random_image, random_image**2])
-    out = patch_means(maps, GRID.row_starts, GRID.col_starts, GRID.patch_px)
-    for k in range(2):
-        np.testing.assert_allclose(out[k], reference.patch_means(maps[k], GRID), rtol=1e-9)
+def test_dog_energies_match_filtering_each_patch(random_image, real_crops):
+    weights = spectrum_weights(GRID.patch_px, None)
+    for name, image in _images(random_image, real_crops).items():
+        stack = np.stack([patch for _, _, patch in reference.patches(image, GRID)]).astype(np.float32)
+        got = dog_energies(band_statistics(patch_periodograms(stack), weights))
+        expected = np.array([[reference.dog_energy(patch.astype(np.float64), s) for s in DOG_SIGMAS_PX]
+                             for patch in stack])
+        np.testing.assert_allclose(got, expected, rtol=2e-4, atol=1e-9, err_msg=name)
+
+
+def test_global_statistics(rng):
+    image = rng.normal(3.0, 2.0, size=(512, 512))
+    median, spread = robust_centre_and_spread(image)
+    assert median == pytest.approx(3.0, abs=0.02) and spread == pytest.approx(2.0, rel=0.02)
+    levels = quantise(image, GLCM_LEVELS)
+    # equal-population levels, up to the sampling error of quantiles taken on a 1/16 subsample
+    assert np.bincount(levels.ravel(), minlength=GLCM_LEVELS) == pytest.approx(image.size / GLCM_LEVELS, rel=0.1)
 
 
 @pytest.mark.parametrize("pixel_size_A", [None, 1.0, 4.0])
@@ -85,7 +132,7 @@ def test_spectrum_features_match_reference(random_image, real_crops, pixel_size_
     weights = spectrum_weights(GRID.patch_px, pixel_size_A)
     for name, image in _images(random_image, real_crops).items():
         stack = np.stack([patch for _, _, patch in reference.patches(image, GRID)]).astype(np.float32)
-        got = spectrum_features(patch_periodograms(stack), weights)
+        got = spectrum_features(band_statistics(patch_periodograms(stack), weights), weights)
         expected = np.stack([reference.spectrum(patch.astype(np.float64), pixel_size_A) for patch in stack])
         np.testing.assert_allclose(got, expected, rtol=2e-4, atol=2e-4, err_msg=name)
 
@@ -188,6 +235,23 @@ class TestCudaKernels:
                           GLCM_LEVELS, out)
         expected = reference.glcm(levels, self.grid, (1,), GLCM_ANGLES_DEG, GLCM_LEVELS)
         np.testing.assert_allclose(out, expected, rtol=1e-9, atol=1e-12)
+
+    def test_gradient_stats_and_histograms(self, rng):
+        gx, gy = rng.normal(size=(2,) + self.grid.image_shape).astype(np.float32)
+        out = np.zeros((4,) + self.grid.shape)
+        gpu.patch_gradient_stats(gx, gy, 1.0, self.grid.row_starts, self.grid.col_starts, self.grid.patch_px, out)
+        np.testing.assert_allclose(out, reference.gradient_stats(gx, gy, 1.0, self.grid), rtol=1e-6)
+        codes = rng.integers(0, LBP_CODES, size=self.grid.image_shape).astype(np.uint8)
+        hist = np.zeros(self.grid.shape + (LBP_CODES,))
+        gpu.patch_histograms(codes, self.grid.row_starts, self.grid.col_starts, self.grid.patch_px, LBP_CODES, hist)
+        np.testing.assert_allclose(hist, reference.histograms(codes, self.grid, LBP_CODES), rtol=1e-9)
+
+    @pytest.mark.filterwarnings("ignore:Applying `local_binary_pattern` to floating-point images")
+    def test_lbp(self, rng):
+        image = rng.integers(0, 4, size=(10, 12)).astype(np.float32)  # many ties
+        codes = np.zeros(image.shape, np.uint8)
+        gpu.lbp_codes(image, codes)
+        np.testing.assert_array_equal(codes, reference.lbp(image))
 
     def test_too_many_levels_refused(self):
         with pytest.raises(ValueError, match="at most 16"):

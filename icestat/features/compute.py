@@ -10,10 +10,9 @@ import pandas as pd
 from icestat.backend import Device, array_module, ndimage_module, on_device, parse_device, to_host
 from icestat.features import cpu
 from icestat.features.grid import PatchGrid
-from icestat.features.maps import lbp_uniform, neighbour_means, patch_means, quantise
+from icestat.features.maps import neighbour_means, quantise, robust_centre_and_spread, subsample
 from icestat.features.registry import (
     BASE_FEATURES,
-    DOG_SIGMAS_PX,
     GLCM_ANGLES_DEG,
     GLCM_DISTANCES_PX,
     GLCM_LEVELS,
@@ -21,10 +20,19 @@ from icestat.features.registry import (
     PERCENTILES,
     select_features,
 )
-from icestat.features.spectra import SPECTRUM_COLUMNS, patch_periodograms, spectrum_features, spectrum_weights
+from icestat.features.spectra import (
+    DOG_COLUMNS,
+    SPECTRUM_COLUMNS,
+    band_statistics,
+    dog_energies,
+    patch_periodograms,
+    spectrum_features,
+    spectrum_weights,
+)
 
-_MAD_TO_STD = 1.4826
 _EDGE_FACTOR = 3.0
+#: Percentiles are taken over the patch's pixels on a lattice of this step (a quarter of them for 2).
+PERCENTILE_STEP_PX = 2
 _GROUP_OF = {f.name: f.group for f in BASE_FEATURES}
 
 
@@ -121,13 +129,13 @@ def compute_features(
         if not bool(xp.isfinite(image).all()):
             raise ValueError("the image holds NaN or infinite values")
         grid = PatchGrid(tuple(image.shape), patch_px, stride_px)
-        context = _PatchContext(image, grid, device, xp)
+        context = _PatchContext(image, grid, device, xp, pixel_size_A, batch_patches)
         base_needed = {f.name.removeprefix("context_") for f in selected}
         groups = {_GROUP_OF[name] for name in base_needed}
         computed = {}
         for group in ("intensity", "gradient", "texture", "spectrum"):
             if group in groups:
-                computed.update(_GROUP_FUNCTIONS[group](context, pixel_size_A, batch_patches))
+                computed.update(_GROUP_FUNCTIONS[group](context))
         if any(f.group == "context" for f in selected):
             base_names = [f.name for f in BASE_FEATURES if f.name in computed]
             around = neighbour_means(xp.stack([computed[name] for name in base_names], axis=-1), xp)
@@ -138,10 +146,15 @@ def compute_features(
 
 @dataclass
 class _PatchContext:
+    """What the group functions share: the image on its device, the grid, the kernels, one spectral pass."""
+
     image: object
     grid: PatchGrid
     device: Device
     xp: object
+    pixel_size_A: float | None
+    batch_patches: int
+    _band_stats: object = None
 
     @property
     def row_starts(self):
@@ -159,35 +172,47 @@ class _PatchContext:
             return gpu
         return cpu
 
-    def means(self, values):
-        return patch_means(values, self.row_starts, self.col_starts, self.grid.patch_px, self.xp)
-
-    def patches(self, first_row: int, last_row: int):
-        """The patches of grid rows ``first_row:last_row`` as a ``(n, p, p)`` stack."""
+    def patches(self, first_row: int, last_row: int, step: int = 1):
+        """Patches of grid rows ``first_row:last_row`` as ``(n, p/step, p/step)``, pixels on a ``step`` lattice."""
         xp, p = self.xp, self.grid.patch_px
-        rows = self.row_starts[first_row:last_row, None] + xp.arange(p)
-        cols = self.col_starts[:, None] + xp.arange(p)
+        offsets = xp.arange(0, p, step)
+        rows = self.row_starts[first_row:last_row, None] + offsets
+        cols = self.col_starts[:, None] + offsets
         stack = self.image[rows[:, None, :, None], cols[None, :, None, :]]
-        return stack.reshape(-1, p, p)
+        return stack.reshape(-1, len(offsets), len(offsets))
+
+    def batches(self):
+        """``(first_row, last_row)`` ranges of grid rows holding about ``batch_patches`` patches each."""
+        step = max(1, self.batch_patches // self.grid.shape[1])
+        return [(start, start + step) for start in range(0, self.grid.shape[0], step)]
+
+    def band_stats(self):
+        """Band statistics of every patch's periodogram, ``(rows, cols, columns)``; computed once."""
+        if self._band_stats is None:
+            weights = spectrum_weights(self.grid.patch_px, self.pixel_size_A)
+            blocks = [band_statistics(patch_periodograms(self.patches(a, b), self.xp), weights, self.xp)
+                      for a, b in self.batches()]
+            self._band_stats = (self.xp.concatenate(blocks), weights)
+        return self._band_stats
 
 
-def _intensity(context: _PatchContext, pixel_size_A, batch_patches) -> dict:
+def _intensity(context: _PatchContext) -> dict:
     xp, grid = context.xp, context.grid
     moments = xp.zeros(grid.shape + (4,), dtype=xp.float64)
     context.kernels.patch_moments(context.image, context.row_starts, context.col_starts, grid.patch_px, moments)
     quantiles = np.asarray(PERCENTILES, dtype=np.float64) / 100
+    step = PERCENTILE_STEP_PX if grid.patch_px >= 8 * PERCENTILE_STEP_PX else 1
     if context.device.is_gpu:
-        percentiles = xp.concatenate(
-            [xp.percentile(context.patches(start, start + _rows_per_batch(grid, batch_patches)).reshape(
-                -1, grid.patch_px**2), quantiles * 100, axis=1).T
-             for start in range(0, grid.shape[0], _rows_per_batch(grid, batch_patches))]
-        ).reshape(grid.shape + (len(quantiles),))
+        n_values = len(range(0, grid.patch_px, step)) ** 2
+        percentiles = xp.concatenate([
+            xp.percentile(context.patches(a, b, step).reshape(-1, n_values), quantiles * 100, axis=1).T
+            for a, b in context.batches()
+        ]).reshape(grid.shape + (len(quantiles),))
     else:
         percentiles = np.zeros(grid.shape + (len(quantiles),))
-        cpu.patch_percentiles(context.image, grid.row_starts, grid.col_starts, grid.patch_px, quantiles, percentiles)
-    median = xp.median(context.image)
-    spread = _MAD_TO_STD * xp.median(xp.abs(context.image - median))
-    spread = xp.where(spread > 0, spread, context.image.std())
+        cpu.patch_percentiles(context.image, grid.row_starts, grid.col_starts, grid.patch_px, step, quantiles,
+                              percentiles)
+    median, spread = robust_centre_and_spread(context.image, xp)
     out = {
         "intensity_mean": moments[..., 0],
         "intensity_std": moments[..., 1],
@@ -200,20 +225,19 @@ def _intensity(context: _PatchContext, pixel_size_A, batch_patches) -> dict:
     return out
 
 
-def _gradient(context: _PatchContext, pixel_size_A, batch_patches) -> dict:
-    xp = context.xp
+def _gradient(context: _PatchContext) -> dict:
+    xp, grid = context.xp, context.grid
     ndi = ndimage_module(xp)
     gy = ndi.sobel(context.image, axis=0, mode="reflect")
     gx = ndi.sobel(context.image, axis=1, mode="reflect")
-    magnitude2 = gx * gx + gy * gy
-    threshold2 = (_EDGE_FACTOR * xp.median(xp.sqrt(magnitude2))) ** 2
-    jxx, jyy, jxy = (context.means(m) for m in (gx * gx, gy * gy, gx * gy))
+    sample_x, sample_y = subsample(gx), subsample(gy)
+    edge_threshold2 = float((_EDGE_FACTOR * xp.median(xp.sqrt(sample_x**2 + sample_y**2))) ** 2)
+    stats = xp.zeros((4,) + grid.shape, dtype=xp.float64)
+    context.kernels.patch_gradient_stats(gx, gy, edge_threshold2, context.row_starts, context.col_starts,
+                                         grid.patch_px, stats)
+    jxx, jyy, jxy, edges = stats
     coherence = xp.sqrt((jxx - jyy) ** 2 + 4 * jxy**2) / xp.maximum(jxx + jyy, 1e-20)
-    return {
-        "gradient_energy": jxx + jyy,
-        "gradient_coherence": coherence,
-        "edge_fraction": context.means(magnitude2 > threshold2),
-    }
+    return {"gradient_energy": jxx + jyy, "gradient_coherence": coherence, "edge_fraction": edges}
 
 
 def glcm_offsets() -> np.ndarray:
@@ -225,44 +249,33 @@ def glcm_offsets() -> np.ndarray:
     )
 
 
-def _texture(context: _PatchContext, pixel_size_A, batch_patches) -> dict:
-    xp, grid = context.xp, context.grid
-    ndi = ndimage_module(xp)
+def _texture(context: _PatchContext) -> dict:
+    xp, grid, kernels = context.xp, context.grid, context.kernels
     levels = quantise(context.image, GLCM_LEVELS, xp)
     offsets = glcm_offsets()
     glcm = xp.zeros(grid.shape + (len(offsets), 5), dtype=xp.float64)
-    context.kernels.glcm_features(
-        levels, context.row_starts, context.col_starts, grid.patch_px, xp.asarray(offsets), GLCM_LEVELS, glcm
-    )
+    kernels.glcm_features(levels, context.row_starts, context.col_starts, grid.patch_px, xp.asarray(offsets),
+                          GLCM_LEVELS, glcm)
     glcm = glcm.reshape(grid.shape + (len(GLCM_DISTANCES_PX), len(GLCM_ANGLES_DEG), 5)).mean(axis=3)
     out = {}
     for d_index, distance in enumerate(GLCM_DISTANCES_PX):
         for p_index, prop in enumerate(("contrast", "homogeneity", "energy", "correlation", "entropy")):
             out[f"glcm_{prop}_d{distance}"] = glcm[..., d_index, p_index]
-    codes = lbp_uniform(context.image, xp)
-    for code in range(LBP_CODES):
-        out[f"lbp_{code}"] = context.means(codes == code)
-    for sigma in DOG_SIGMAS_PX:
-        dog = ndi.gaussian_filter(context.image, sigma, mode="reflect") - ndi.gaussian_filter(
-            context.image, 1.6 * sigma, mode="reflect")
-        out[f"dog_energy_s{sigma}"] = context.means(dog * dog)
+    codes = xp.zeros(context.image.shape, dtype=xp.uint8)
+    kernels.lbp_codes(context.image, codes)
+    histograms = xp.zeros(grid.shape + (LBP_CODES,), dtype=xp.float64)
+    kernels.patch_histograms(codes, context.row_starts, context.col_starts, grid.patch_px, LBP_CODES, histograms)
+    out.update({f"lbp_{code}": histograms[..., code] for code in range(LBP_CODES)})
+    stats, _ = context.band_stats()
+    energies = dog_energies(stats, xp).reshape(grid.shape + (len(DOG_COLUMNS),))
+    out.update({name: energies[..., i] for i, name in enumerate(DOG_COLUMNS)})
     return out
 
 
-def _spectrum(context: _PatchContext, pixel_size_A, batch_patches) -> dict:
-    xp, grid = context.xp, context.grid
-    weights = spectrum_weights(grid.patch_px, pixel_size_A)
-    step = _rows_per_batch(grid, batch_patches)
-    blocks = [
-        spectrum_features(patch_periodograms(context.patches(start, start + step), xp), weights, xp)
-        for start in range(0, grid.shape[0], step)
-    ]
-    table = xp.concatenate(blocks).reshape(grid.shape + (len(SPECTRUM_COLUMNS),))
+def _spectrum(context: _PatchContext) -> dict:
+    stats, weights = context.band_stats()
+    table = spectrum_features(stats, weights, context.xp).reshape(context.grid.shape + (len(SPECTRUM_COLUMNS),))
     return {name: table[..., i] for i, name in enumerate(SPECTRUM_COLUMNS)}
-
-
-def _rows_per_batch(grid: PatchGrid, batch_patches: int) -> int:
-    return max(1, batch_patches // grid.shape[1])
 
 
 _GROUP_FUNCTIONS = {"intensity": _intensity, "gradient": _gradient, "texture": _texture, "spectrum": _spectrum}

@@ -50,20 +50,120 @@ def patch_moments(image, row_starts, col_starts, patch_px, out):
 
 
 @njit(parallel=True, cache=True)
-def patch_percentiles(image, row_starts, col_starts, patch_px, quantiles, out):
-    """Percentiles (``quantiles`` in [0, 1]) of each patch, interpolated linearly as ``numpy.percentile``."""
+def patch_percentiles(image, row_starts, col_starts, patch_px, step, quantiles, out):
+    """Percentiles (``quantiles`` in [0, 1]) of each patch's pixels on a ``step``-px lattice.
+
+    Interpolated linearly between order statistics, as ``numpy.percentile``.
+    """
+    for index in prange(row_starts.size * col_starts.size):
+        i = index // col_starts.size
+        j = index % col_starts.size
+        values = image[row_starts[i]:row_starts[i] + patch_px:step, col_starts[j]:col_starts[j] + patch_px:step]
+        ordered = np.sort(values.copy().ravel())
+        n = ordered.size
+        for q in range(quantiles.size):
+            position = quantiles[q] * (n - 1)
+            below = int(np.floor(position))
+            above = min(below + 1, n - 1)
+            fraction = position - below
+            out[i, j, q] = ordered[below] + fraction * (ordered[above] - ordered[below])
+
+
+@njit(parallel=True, cache=True)
+def patch_gradient_stats(gx, gy, edge_threshold2, row_starts, col_starts, patch_px, out):
+    """Patch means of gx^2, gy^2, gx*gy and of (gx^2 + gy^2 > edge_threshold2): ``out`` (4, rows, cols)."""
     n_pixels = patch_px * patch_px
     for index in prange(row_starts.size * col_starts.size):
         i = index // col_starts.size
         j = index % col_starts.size
-        values = image[row_starts[i]:row_starts[i] + patch_px, col_starts[j]:col_starts[j] + patch_px].copy()
-        ordered = np.sort(values.ravel())
-        for q in range(quantiles.size):
-            position = quantiles[q] * (n_pixels - 1)
-            below = int(np.floor(position))
-            above = min(below + 1, n_pixels - 1)
-            fraction = position - below
-            out[i, j, q] = ordered[below] + fraction * (ordered[above] - ordered[below])
+        xx = 0.0
+        yy = 0.0
+        xy = 0.0
+        edges = 0.0
+        for r in range(row_starts[i], row_starts[i] + patch_px):
+            for c in range(col_starts[j], col_starts[j] + patch_px):
+                x = float(gx[r, c])
+                y = float(gy[r, c])
+                xx += x * x
+                yy += y * y
+                xy += x * y
+                if x * x + y * y > edge_threshold2:
+                    edges += 1.0
+        out[0, i, j] = xx / n_pixels
+        out[1, i, j] = yy / n_pixels
+        out[2, i, j] = xy / n_pixels
+        out[3, i, j] = edges / n_pixels
+
+
+@njit(parallel=True, cache=True)
+def patch_histograms(codes, row_starts, col_starts, patch_px, n_codes, out):
+    """Fraction of each patch's pixels holding each code ``0 .. n_codes - 1``: ``out`` (rows, cols, n_codes)."""
+    n_pixels = patch_px * patch_px
+    for index in prange(row_starts.size * col_starts.size):
+        i = index // col_starts.size
+        j = index % col_starts.size
+        counts = np.zeros(n_codes)
+        for r in range(row_starts[i], row_starts[i] + patch_px):
+            for c in range(col_starts[j], col_starts[j] + patch_px):
+                counts[codes[r, c]] += 1.0
+        for k in range(n_codes):
+            out[i, j, k] = counts[k] / n_pixels
+
+
+@njit(parallel=True, cache=True)
+def lbp_codes(image, out):
+    """Uniform local binary pattern codes (8 neighbours, radius 1), exactly as scikit-image computes them.
+
+    Neighbours on the unit circle are interpolated bilinearly (zero outside
+    the image); a pattern with at most two 0/1 changes (not wrapping round)
+    gets its number of ones, any other the code 9.
+    """
+    rows, cols = image.shape
+    for r in prange(rows):
+        bits = np.zeros(8, np.int64)
+        for c in range(cols):
+            centre = float(image[r, c])
+            for p in range(8):
+                angle = 2 * np.pi * p / 8
+                sample_r = r + np.round(-np.sin(angle), 5)
+                sample_c = c + np.round(np.cos(angle), 5)
+                value = _bilinear(image, sample_r, sample_c)
+                bits[p] = 1 if value - centre >= 0 else 0
+            out[r, c] = _uniform_code(bits)
+
+
+@njit(cache=True)
+def _bilinear(image, r, c):
+    """scikit-image's bilinear interpolation with zero outside the image."""
+    min_r = np.floor(r)
+    min_c = np.floor(c)
+    max_r = np.ceil(r)
+    max_c = np.ceil(c)
+    dr = r - min_r
+    dc = c - min_c
+    top = (1 - dc) * _pixel(image, min_r, min_c) + dc * _pixel(image, min_r, max_c)
+    bottom = (1 - dc) * _pixel(image, max_r, min_c) + dc * _pixel(image, max_r, max_c)
+    return (1 - dr) * top + dr * bottom
+
+
+@njit(cache=True)
+def _pixel(image, r, c):
+    ri = int(r)
+    ci = int(c)
+    if ri < 0 or ci < 0 or ri >= image.shape[0] or ci >= image.shape[1]:
+        return 0.0
+    return float(image[ri, ci])
+
+
+@njit(cache=True)
+def _uniform_code(bits):
+    changes = 0
+    ones = 0
+    for p in range(8):
+        ones += bits[p]
+        if p < 7 and bits[p] != bits[p + 1]:
+            changes += 1
+    return ones if changes <= 2 else 9
 
 
 @njit(parallel=True, cache=True)

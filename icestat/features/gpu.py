@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import cuda
 
 from icestat.features.registry import GLCM_LEVELS as MAX_GLCM_LEVELS
@@ -117,6 +118,84 @@ def _glcm_features(levels, row_starts, col_starts, patch_px, offsets, n_levels, 
     out[i, j, o, 4] = entropy
 
 
+@cuda.jit
+def _patch_gradient_stats(gx, gy, edge_threshold2, row_starts, col_starts, patch_px, out):
+    index = cuda.grid(1)
+    if index >= row_starts.size * col_starts.size:
+        return
+    i = index // col_starts.size
+    j = index % col_starts.size
+    xx = 0.0
+    yy = 0.0
+    xy = 0.0
+    edges = 0.0
+    for r in range(row_starts[i], row_starts[i] + patch_px):
+        for c in range(col_starts[j], col_starts[j] + patch_px):
+            x = float(gx[r, c])
+            y = float(gy[r, c])
+            xx += x * x
+            yy += y * y
+            xy += x * y
+            if x * x + y * y > edge_threshold2:
+                edges += 1.0
+    n_pixels = patch_px * patch_px
+    out[0, i, j] = xx / n_pixels
+    out[1, i, j] = yy / n_pixels
+    out[2, i, j] = xy / n_pixels
+    out[3, i, j] = edges / n_pixels
+
+
+@cuda.jit
+def _patch_histograms(codes, row_starts, col_starts, patch_px, n_codes, out):
+    index = cuda.grid(1)
+    if index >= row_starts.size * col_starts.size:
+        return
+    i = index // col_starts.size
+    j = index % col_starts.size
+    for k in range(n_codes):
+        out[i, j, k] = 0.0
+    for r in range(row_starts[i], row_starts[i] + patch_px):
+        for c in range(col_starts[j], col_starts[j] + patch_px):
+            out[i, j, codes[r, c]] += 1.0 / (patch_px * patch_px)
+
+
+@cuda.jit(device=True)
+def _pixel(image, r, c):
+    ri = int(r)
+    ci = int(c)
+    if ri < 0 or ci < 0 or ri >= image.shape[0] or ci >= image.shape[1]:
+        return 0.0
+    return float(image[ri, ci])
+
+
+@cuda.jit
+def _lbp_codes(image, offsets, out):
+    r, c = cuda.grid(2)
+    if r >= image.shape[0] or c >= image.shape[1]:
+        return
+    centre = float(image[r, c])
+    changes = 0
+    ones = 0
+    previous = 0
+    for p in range(8):
+        sample_r = r + offsets[p, 0]
+        sample_c = c + offsets[p, 1]
+        min_r = math.floor(sample_r)
+        min_c = math.floor(sample_c)
+        max_r = math.ceil(sample_r)
+        max_c = math.ceil(sample_c)
+        dr = sample_r - min_r
+        dc = sample_c - min_c
+        top = (1 - dc) * _pixel(image, min_r, min_c) + dc * _pixel(image, min_r, max_c)
+        bottom = (1 - dc) * _pixel(image, max_r, min_c) + dc * _pixel(image, max_r, max_c)
+        bit = 1 if (1 - dr) * top + dr * bottom - centre >= 0 else 0
+        ones += bit
+        if p > 0 and bit != previous:
+            changes += 1
+        previous = bit
+    out[r, c] = ones if changes <= 2 else 9
+
+
 def _blocks(n_threads: int) -> int:
     return max(1, (n_threads + _THREADS_PER_BLOCK - 1) // _THREADS_PER_BLOCK)
 
@@ -126,6 +205,29 @@ def patch_moments(image, row_starts, col_starts, patch_px, out):
     _patch_moments[_blocks(row_starts.size * col_starts.size), _THREADS_PER_BLOCK](
         image, row_starts, col_starts, patch_px, out
     )
+
+
+def patch_gradient_stats(gx, gy, edge_threshold2, row_starts, col_starts, patch_px, out):
+    """CUDA twin of :func:`icestat.features.cpu.patch_gradient_stats`."""
+    _patch_gradient_stats[_blocks(row_starts.size * col_starts.size), _THREADS_PER_BLOCK](
+        gx, gy, edge_threshold2, row_starts, col_starts, patch_px, out
+    )
+
+
+def patch_histograms(codes, row_starts, col_starts, patch_px, n_codes, out):
+    """CUDA twin of :func:`icestat.features.cpu.patch_histograms`."""
+    _patch_histograms[_blocks(row_starts.size * col_starts.size), _THREADS_PER_BLOCK](
+        codes, row_starts, col_starts, patch_px, n_codes, out
+    )
+
+
+def lbp_codes(image, out):
+    """CUDA twin of :func:`icestat.features.cpu.lbp_codes`."""
+    offsets = np.array(
+        [[np.round(-np.sin(2 * np.pi * p / 8), 5), np.round(np.cos(2 * np.pi * p / 8), 5)] for p in range(8)]
+    )
+    blocks = ((image.shape[0] + 15) // 16, (image.shape[1] + 15) // 16)
+    _lbp_codes[blocks, (16, 16)](image, cuda.to_device(offsets), out)
 
 
 def glcm_features(levels, row_starts, col_starts, patch_px, offsets, n_levels, out):

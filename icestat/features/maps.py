@@ -1,82 +1,32 @@
-"""Whole-image maps and per-patch aggregation that run on NumPy or CuPy alike (``xp``).
-
-Local binary patterns, grey-level quantisation, and patch means by summed-area
-tables: array operations, so one code path serves the CPU and the GPU.
-"""
+"""Array operations that run on NumPy or CuPy alike (``xp``): global statistics, quantisation, neighbours."""
 
 from __future__ import annotations
 
 import numpy as np
 
 
-def patch_means(values, row_starts, col_starts, patch_px: int, xp=np):
-    """Mean of `values` over every patch, from a summed-area table (float64).
+#: Global statistics are taken on every n-th pixel along each axis of large images.
+SUBSAMPLE_STEP = 4
+_MAD_TO_STD = 1.4826
 
-    Parameters
-    ----------
-    values : 2D array (or 3D: maps stacked on the first axis)
-        The map(s) to average.
-    row_starts, col_starts : 1D integer arrays
-        Patch origins.
-    patch_px : int
-        Patch side.
 
-    Returns
-    -------
-    array of shape (rows, cols) or (maps, rows, cols)
-    """
-    table = xp.cumsum(xp.cumsum(values.astype(xp.float64), axis=-1), axis=-2)
-    pad = [(0, 0)] * (table.ndim - 2) + [(1, 0), (1, 0)]
-    table = xp.pad(table, pad)
-    top, left = row_starts[:, None], col_starts[None, :]
-    bottom, right = top + patch_px, left + patch_px
-    sums = (
-        table[..., bottom, right] - table[..., top, right] - table[..., bottom, left] + table[..., top, left]
-    )
-    return sums / (patch_px * patch_px)
+def subsample(image):
+    """Every ``SUBSAMPLE_STEP``-th pixel along each axis (the whole image when small): for global statistics."""
+    return image[::SUBSAMPLE_STEP, ::SUBSAMPLE_STEP] if min(image.shape) >= 64 * SUBSAMPLE_STEP else image
+
+
+def robust_centre_and_spread(image, xp=np):
+    """Median and robust standard deviation (1.4826 x MAD, or the sd where the MAD is 0) from a subsample."""
+    sample = subsample(image).astype(xp.float64)
+    median = xp.median(sample)
+    spread = _MAD_TO_STD * xp.median(xp.abs(sample - median))
+    return median, xp.where(spread > 0, spread, sample.std())
 
 
 def quantise(image, n_levels: int, xp=np):
-    """Grey levels ``0 .. n_levels - 1`` at the image's own quantiles (equal-population bins), as uint8."""
-    edges = xp.quantile(image.astype(xp.float64), xp.linspace(0, 1, n_levels + 1)[1:-1])
-    return xp.searchsorted(edges, image.astype(xp.float64), side="right").astype(xp.uint8)
-
-
-def lbp_uniform(image, xp=np):
-    """Uniform local binary pattern codes (8 neighbours, radius 1), as ``skimage.feature.local_binary_pattern``.
-
-    Neighbours are sampled on the unit circle by bilinear interpolation (zero
-    outside the image); a pattern with at most two 0/1 changes (not wrapping)
-    gets its number of ones, any other pattern the code 9.
-
-    Returns
-    -------
-    array of uint8, codes 0..9
-    """
-    image = image.astype(xp.float64)
-    rows, cols = image.shape
-    padded = xp.pad(image, 2)  # zeros outside, as skimage's constant mode
-    r = xp.arange(rows, dtype=xp.float64)[:, None]
-    c = xp.arange(cols, dtype=xp.float64)[None, :]
-    bits = []
-    for p in range(8):
-        angle = 2 * np.pi * p / 8
-        rp, cp = np.round(-np.sin(angle), 5), np.round(np.cos(angle), 5)
-        sample_r, sample_c = r + rp, c + cp
-        min_r, min_c = xp.floor(sample_r), xp.floor(sample_c)
-        max_r, max_c = xp.ceil(sample_r), xp.ceil(sample_c)
-        dr, dc = sample_r - min_r, sample_c - min_c
-        # shift by the padding of 2 to index the padded image
-        top_left = padded[(min_r + 2).astype(int), (min_c + 2).astype(int)]
-        top_right = padded[(min_r + 2).astype(int), (max_c + 2).astype(int)]
-        bottom_left = padded[(max_r + 2).astype(int), (min_c + 2).astype(int)]
-        bottom_right = padded[(max_r + 2).astype(int), (max_c + 2).astype(int)]
-        top = (1 - dc) * top_left + dc * top_right
-        bottom = (1 - dc) * bottom_left + dc * bottom_right
-        bits.append(((1 - dr) * top + dr * bottom - image) >= 0)
-    changes = sum((bits[p] != bits[p + 1]).astype(xp.uint8) for p in range(7))
-    ones = sum(bit.astype(xp.uint8) for bit in bits)
-    return xp.where(changes <= 2, ones, 9).astype(xp.uint8)
+    """Grey levels ``0 .. n_levels - 1`` at the image's own quantiles (equal-population bins, from a subsample), uint8."""
+    edges = xp.quantile(subsample(image).astype(xp.float64), xp.linspace(0, 1, n_levels + 1)[1:-1])
+    return xp.searchsorted(edges.astype(image.dtype), image, side="right").astype(xp.uint8)
 
 
 def neighbour_means(values, xp=np):

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.fft
 
-from icestat.features.registry import ICE_BAND_A, N_SPECTRUM_SHELLS, REFERENCE_BAND_A
+from icestat.features.registry import DOG_SIGMAS_PX, ICE_BAND_A, N_SPECTRUM_SHELLS, REFERENCE_BAND_A
 
 HIGH_BAND = (0.25, 0.5)  # cycles / px
 LOW_BAND = (0.03, 0.1)
@@ -27,6 +28,9 @@ SPECTRUM_COLUMNS = tuple(f"spectrum_shell_{s}" for s in range(N_SPECTRUM_SHELLS)
     "spectrum_thon_contrast",
     "spectrum_anisotropy",
 )
+#: Names of the band-pass energies :func:`dog_energies` returns, in order.
+DOG_COLUMNS = tuple(f"dog_energy_s{sigma}" for sigma in DOG_SIGMAS_PX)
+_DOG_RATIO = 1.6
 
 
 @dataclass(frozen=True)
@@ -34,8 +38,10 @@ class SpectrumWeights:
     """The weight matrix turning a flattened ``rfft2`` periodogram into band statistics.
 
     Columns: shell means (``n_shells``), fine radial means for the Thon band,
-    high, low, ice and reference band means, and the three power-weighted
-    second moments ``kx^2, ky^2, kx ky`` over the anisotropy band.
+    high, low, ice and reference band means, the three power-weighted
+    second moments ``kx^2, ky^2, kx ky`` over the anisotropy band, and one
+    column per difference-of-Gaussians scale (the mean over the full plane of
+    the power times the squared DoG transfer function).
     """
 
     matrix: np.ndarray  # (patch_px * (patch_px // 2 + 1), n_columns), float32
@@ -74,6 +80,9 @@ def spectrum_weights(patch_px: int, pixel_size_A: float | None) -> SpectrumWeigh
     band = (k >= ANISOTROPY_BAND[0]) & (k <= ANISOTROPY_BAND[1])
     kx_full, ky_full = np.broadcast_to(kx, k.shape), np.broadcast_to(ky, k.shape)
     columns += [(multiplicity * band * moment).ravel() for moment in (kx_full**2, ky_full**2, kx_full * ky_full)]
+    for sigma in DOG_SIGMAS_PX:
+        transfer = np.exp(-2 * np.pi**2 * sigma**2 * k**2) - np.exp(-2 * np.pi**2 * (_DOG_RATIO * sigma) ** 2 * k**2)
+        columns.append((multiplicity * transfer**2 / patch_px**2).ravel())
     return SpectrumWeights(
         matrix=np.stack(columns, axis=1).astype(np.float32),
         shell_centres=np.sqrt(shell_edges[:-1] * shell_edges[1:]),
@@ -88,14 +97,26 @@ def patch_periodograms(patches, xp=np):
     window = xp.asarray(np.outer(np.hanning(patch_px), np.hanning(patch_px)).astype(np.float32))
     # subtract the mean in float64: raw micrographs sit on large offsets that float32 would round away
     centred = (patches - patches.mean(axis=(1, 2), keepdims=True, dtype=xp.float64)).astype(xp.float32)
-    spectrum = xp.fft.rfft2(centred * window)
+    if xp is np:  # scipy.fft keeps float32 and uses every core
+        spectrum = scipy.fft.rfft2(centred * window, workers=-1)
+    else:
+        spectrum = xp.fft.rfft2(centred * window)
     power = (spectrum.real**2 + spectrum.imag**2) / float((window**2).sum())
     return power.reshape(n, -1).astype(xp.float32)
 
 
-def spectrum_features(periodograms, weights: SpectrumWeights, xp=np):
-    """Turn flattened periodograms ``(n, m)`` into the spectrum features ``(n, len(SPECTRUM_COLUMNS))``."""
-    stats = periodograms @ xp.asarray(weights.matrix)
+def band_statistics(periodograms, weights: SpectrumWeights, xp=np):
+    """Every band statistic of flattened periodograms ``(n, m)``: one matrix product, ``(n, columns)``."""
+    return periodograms @ xp.asarray(weights.matrix)
+
+
+def dog_energies(stats, xp=np):
+    """Mean squared difference-of-Gaussians response of each windowed patch, ``(n, len(DOG_COLUMNS))``."""
+    return stats[:, -len(DOG_COLUMNS):].astype(xp.float32)
+
+
+def spectrum_features(stats, weights: SpectrumWeights, xp=np):
+    """Turn band statistics (from :func:`band_statistics`) into the spectrum features ``(n, len(SPECTRUM_COLUMNS))``."""
     n_shells, n_thon = N_SPECTRUM_SHELLS, len(weights.thon_centres)
     shells = xp.log10(stats[:, :n_shells] + _TINY)
     thon = xp.log10(stats[:, n_shells:n_shells + n_thon] + _TINY)
