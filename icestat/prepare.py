@@ -16,7 +16,22 @@ import scipy.fft
 
 from icestat.micrograph import Micrograph
 
+#: Global statistics are taken on every n-th pixel along each axis of large images.
+SUBSAMPLE_STEP = 4
 _MAD_TO_STD = 1.4826
+
+
+def subsample(image):
+    """Every ``SUBSAMPLE_STEP``-th pixel along each axis (the whole image when small): for global statistics."""
+    return image[::SUBSAMPLE_STEP, ::SUBSAMPLE_STEP] if min(image.shape) >= 64 * SUBSAMPLE_STEP else image
+
+
+def robust_centre_and_spread(image, xp=np):
+    """Median and robust standard deviation (1.4826 x MAD, or the sd where the MAD is 0) from a subsample."""
+    sample = subsample(image).astype(xp.float64)
+    median = xp.median(sample)
+    spread = _MAD_TO_STD * xp.median(xp.abs(sample - median))
+    return median, xp.where(spread > 0, spread, sample.std())
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,6 +89,10 @@ def fourier_crop(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 def robust_normalise(image: np.ndarray, margin_px: int = 0) -> np.ndarray:
     """Subtract the median and divide by the robust standard deviation (1.4826 x MAD).
 
+    The statistics come from a 1/16 subsample of large images (see
+    :func:`robust_centre_and_spread`); the standard
+    deviation stands in where the MAD is 0 (images of few grey levels).
+
     Parameters
     ----------
     image : ndarray
@@ -87,13 +106,10 @@ def robust_normalise(image: np.ndarray, margin_px: int = 0) -> np.ndarray:
         If the image (within the margin) has no spread.
     """
     inner = image[margin_px: image.shape[0] - margin_px, margin_px: image.shape[1] - margin_px]
-    median = float(np.median(inner))
-    spread = _MAD_TO_STD * float(np.median(np.abs(inner - median)))
-    if spread == 0:
-        spread = float(inner.std())
+    median, spread = robust_centre_and_spread(inner)
     if spread == 0:
         raise ValueError("image has no contrast to normalise")
-    return ((image - median) / spread).astype(np.float32)
+    return ((image - np.float32(median)) / np.float32(spread)).astype(np.float32)
 
 
 def prepare(

@@ -14,7 +14,7 @@ from icestat.backend import parse_device
 from icestat.features import PatchGrid, compute_features, describe_features, select_features
 from icestat.features import cpu, gpu
 from icestat.features.compute import glcm_offsets
-from icestat.features.maps import neighbour_means, quantise, robust_centre_and_spread
+from icestat.features.maps import neighbour_means, quantise
 from icestat.features.registry import (
     DOG_SIGMAS_PX,
     GLCM_ANGLES_DEG,
@@ -30,7 +30,7 @@ from icestat.features.spectra import (
     spectrum_features,
     spectrum_weights,
 )
-from icestat.prepare import fourier_crop, prepare
+from icestat.prepare import fourier_crop, prepare, robust_centre_and_spread
 
 GRID = PatchGrid((96, 112), patch_px=32, stride_px=24)  # irregular last row and column
 
@@ -95,6 +95,22 @@ def test_histogram_kernel_matches_bincount(rng):
     out = np.zeros(GRID.shape + (LBP_CODES,))
     cpu.patch_histograms(codes, GRID.row_starts, GRID.col_starts, GRID.patch_px, LBP_CODES, out)
     np.testing.assert_allclose(out, reference.histograms(codes, GRID, LBP_CODES), rtol=1e-12)
+
+
+def test_sobel_and_quantise_kernels_match_scipy_and_numpy(random_image, real_crops):
+    from scipy import ndimage
+
+    from icestat.features.maps import quantile_edges
+
+    for name, image in _images(random_image, real_crops).items():
+        gx, gy = np.empty_like(image), np.empty_like(image)
+        cpu.sobel(image, gx, gy)
+        np.testing.assert_allclose(gx, ndimage.sobel(image.astype(np.float64), axis=1), rtol=1e-5, atol=1e-3, err_msg=name)
+        np.testing.assert_allclose(gy, ndimage.sobel(image.astype(np.float64), axis=0), rtol=1e-5, atol=1e-3, err_msg=name)
+        edges = quantile_edges(image, GLCM_LEVELS)
+        levels = np.empty(image.shape, np.uint8)
+        cpu.quantise(image, edges, levels)
+        np.testing.assert_array_equal(levels, np.searchsorted(edges, image, side="right"), err_msg=name)
 
 
 def test_gradient_kernel_matches_reference(random_image, real_crops):

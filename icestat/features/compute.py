@@ -10,7 +10,8 @@ import pandas as pd
 from icestat.backend import Device, array_module, ndimage_module, on_device, parse_device, to_host
 from icestat.features import cpu
 from icestat.features.grid import PatchGrid
-from icestat.features.maps import neighbour_means, quantise, robust_centre_and_spread, subsample
+from icestat.features.maps import neighbour_means, quantile_edges
+from icestat.prepare import robust_centre_and_spread, subsample
 from icestat.features.registry import (
     BASE_FEATURES,
     GLCM_ANGLES_DEG,
@@ -227,9 +228,13 @@ def _intensity(context: _PatchContext) -> dict:
 
 def _gradient(context: _PatchContext) -> dict:
     xp, grid = context.xp, context.grid
-    ndi = ndimage_module(xp)
-    gy = ndi.sobel(context.image, axis=0, mode="reflect")
-    gx = ndi.sobel(context.image, axis=1, mode="reflect")
+    if context.device.is_gpu:
+        ndi = ndimage_module(xp)
+        gy = ndi.sobel(context.image, axis=0, mode="reflect")
+        gx = ndi.sobel(context.image, axis=1, mode="reflect")
+    else:
+        gx, gy = np.empty_like(context.image), np.empty_like(context.image)
+        cpu.sobel(context.image, gx, gy)
     sample_x, sample_y = subsample(gx), subsample(gy)
     edge_threshold2 = float((_EDGE_FACTOR * xp.median(xp.sqrt(sample_x**2 + sample_y**2))) ** 2)
     stats = xp.zeros((4,) + grid.shape, dtype=xp.float64)
@@ -251,7 +256,12 @@ def glcm_offsets() -> np.ndarray:
 
 def _texture(context: _PatchContext) -> dict:
     xp, grid, kernels = context.xp, context.grid, context.kernels
-    levels = quantise(context.image, GLCM_LEVELS, xp)
+    edges = quantile_edges(context.image, GLCM_LEVELS, xp)
+    if context.device.is_gpu:
+        levels = xp.searchsorted(edges, context.image, side="right").astype(xp.uint8)
+    else:
+        levels = np.empty(context.image.shape, np.uint8)
+        cpu.quantise(context.image, edges, levels)
     offsets = glcm_offsets()
     glcm = xp.zeros(grid.shape + (len(offsets), 5), dtype=xp.float64)
     kernels.glcm_features(levels, context.row_starts, context.col_starts, grid.patch_px, xp.asarray(offsets),

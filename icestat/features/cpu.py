@@ -70,6 +70,47 @@ def patch_percentiles(image, row_starts, col_starts, patch_px, step, quantiles, 
 
 
 @njit(parallel=True, cache=True)
+def sobel(image, gx, gy):
+    """Sobel derivatives along columns (gx) and rows (gy), mirrored at the edges as ``scipy.ndimage.sobel``."""
+    rows, cols = image.shape
+    for r in prange(rows):
+        up = _mirror(r - 1, rows)
+        down = _mirror(r + 1, rows)
+        for c in range(cols):
+            left = _mirror(c - 1, cols)
+            right = _mirror(c + 1, cols)
+            a = float(image[up, left])
+            b = float(image[up, c])
+            d = float(image[up, right])
+            e = float(image[r, left])
+            f = float(image[r, right])
+            g = float(image[down, left])
+            h = float(image[down, c])
+            k = float(image[down, right])
+            gx[r, c] = (d + 2 * f + k) - (a + 2 * e + g)
+            gy[r, c] = (g + 2 * h + k) - (a + 2 * b + d)
+
+
+@njit(cache=True)
+def _mirror(index, length):
+    """scipy.ndimage's 'reflect' boundary for a step of one pixel (the edge pixel repeats)."""
+    if index < 0:
+        return 0
+    if index >= length:
+        return length - 1
+    return index
+
+
+@njit(parallel=True, cache=True)
+def quantise(image, edges, out):
+    """Grey level of each pixel: the number of ``edges`` (sorted) not above it, as ``searchsorted(side='right')``."""
+    rows, cols = image.shape
+    for r in prange(rows):
+        for c in range(cols):
+            out[r, c] = np.searchsorted(edges, image[r, c], side="right")
+
+
+@njit(parallel=True, cache=True)
 def patch_gradient_stats(gx, gy, edge_threshold2, row_starts, col_starts, patch_px, out):
     """Patch means of gx^2, gy^2, gx*gy and of (gx^2 + gy^2 > edge_threshold2): ``out`` (4, rows, cols)."""
     n_pixels = patch_px * patch_px
@@ -191,11 +232,8 @@ def glcm_features(levels, row_starts, col_starts, patch_px, offsets, n_levels, o
             counts[:, :] = 0.0
             for r in range(max(0, -dr), patch_px - max(0, dr)):
                 for c in range(max(0, -dc), patch_px - max(0, dc)):
-                    a = levels[top + r, left + c]
-                    b = levels[top + r + dr, left + c + dc]
-                    counts[a, b] += 1.0
-                    counts[b, a] += 1.0
-            _haralick(counts, out[i, j, o])
+                    counts[levels[top + r, left + c], levels[top + r + dr, left + c + dc]] += 1.0
+            _haralick(counts + counts.T, out[i, j, o])  # symmetric: each pair counted both ways
 
 
 @njit(cache=True)

@@ -4,29 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-
-#: Global statistics are taken on every n-th pixel along each axis of large images.
-SUBSAMPLE_STEP = 4
-_MAD_TO_STD = 1.4826
+from icestat.prepare import subsample
 
 
-def subsample(image):
-    """Every ``SUBSAMPLE_STEP``-th pixel along each axis (the whole image when small): for global statistics."""
-    return image[::SUBSAMPLE_STEP, ::SUBSAMPLE_STEP] if min(image.shape) >= 64 * SUBSAMPLE_STEP else image
-
-
-def robust_centre_and_spread(image, xp=np):
-    """Median and robust standard deviation (1.4826 x MAD, or the sd where the MAD is 0) from a subsample."""
-    sample = subsample(image).astype(xp.float64)
-    median = xp.median(sample)
-    spread = _MAD_TO_STD * xp.median(xp.abs(sample - median))
-    return median, xp.where(spread > 0, spread, sample.std())
+def quantile_edges(image, n_levels: int, xp=np):
+    """The ``n_levels - 1`` inner edges of equal-population grey-level bins, from a subsample, in the image's dtype."""
+    return xp.quantile(subsample(image).astype(xp.float64), xp.linspace(0, 1, n_levels + 1)[1:-1]).astype(image.dtype)
 
 
 def quantise(image, n_levels: int, xp=np):
-    """Grey levels ``0 .. n_levels - 1`` at the image's own quantiles (equal-population bins, from a subsample), uint8."""
-    edges = xp.quantile(subsample(image).astype(xp.float64), xp.linspace(0, 1, n_levels + 1)[1:-1])
-    return xp.searchsorted(edges.astype(image.dtype), image, side="right").astype(xp.uint8)
+    """Grey levels ``0 .. n_levels - 1`` at the image's own quantiles, uint8 (array operations; see also the kernels)."""
+    return xp.searchsorted(quantile_edges(image, n_levels, xp), image, side="right").astype(xp.uint8)
 
 
 def neighbour_means(values, xp=np):

@@ -1,0 +1,136 @@
+"""Feature speed: seconds per 4096x4096 micrograph, features per second, and the ratio to the reference.
+
+Usage:
+    python benchmarks/features_speed.py [--size 4096] [--repeats 3] [--reference-patches 60]
+
+Measures compute_features (all 112 features, 64-px patches at stride 32) on
+the full-resolution image and after Fourier binning to 2x and 4x, on every
+core of this machine (Numba threads), and the slow per-patch reference of
+tests/reference.py (NumPy, SciPy, scikit-image) on a sample of patches,
+extrapolated to the whole grid. Peak resident memory is the process's.
+Writes benchmarks/results/features_speed.md. With --device cuda it times the
+GPU path with the image already on the device.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+import reference  # noqa: E402
+from icestat import Micrograph  # noqa: E402
+from icestat.backend import array_module, parse_device, to_host  # noqa: E402
+from icestat.features import PatchGrid, compute_features  # noqa: E402
+from icestat.features.compute import glcm_offsets  # noqa: E402
+from icestat.features.maps import quantise  # noqa: E402
+from icestat.features.registry import DOG_SIGMAS_PX, GLCM_ANGLES_DEG, GLCM_DISTANCES_PX, GLCM_LEVELS  # noqa: E402
+from icestat.prepare import prepare  # noqa: E402
+from icestat.simulate import SimulationParams, simulate_micrograph  # noqa: E402
+
+RESULTS = HERE / "results"
+
+
+def _best(function, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def _reference_seconds_per_patch(image, patch_px, n_patches, rng):
+    """Time the slow reference on `n_patches` random patches (each computed alone, as a naive tool would)."""
+    grid = PatchGrid((patch_px, patch_px), patch_px, patch_px)
+    starts = rng.integers(0, image.shape[0] - patch_px, size=(n_patches, 2))
+    levels_all = quantise(image, GLCM_LEVELS)
+    start_time = time.perf_counter()
+    for top, left in starts:
+        patch = image[top:top + patch_px, left:left + patch_px]
+        reference.moments(patch, grid)
+        reference.percentiles(patch, grid, [0.05, 0.25, 0.5, 0.75, 0.95])
+        reference.glcm(levels_all[top:top + patch_px, left:left + patch_px], grid, GLCM_DISTANCES_PX,
+                       GLCM_ANGLES_DEG, GLCM_LEVELS)
+        reference.histograms(reference.lbp(patch), grid, 10)
+        gy, gx = ndimage.sobel(patch, axis=0), ndimage.sobel(patch, axis=1)
+        reference.gradient_stats(gx, gy, 1.0, grid)
+        reference.spectrum(patch.astype(np.float64), 1.0)
+        for sigma in DOG_SIGMAS_PX:
+            reference.dog_energy(patch.astype(np.float64), sigma)
+    return (time.perf_counter() - start_time) / n_patches
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=4096)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--reference-patches", type=int, default=60)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    assert len(glcm_offsets()) == len(GLCM_DISTANCES_PX) * len(GLCM_ANGLES_DEG)
+
+    params = SimulationParams(shape_px=(args.size, args.size), pixel_size_A=1.0, n_particles=400,
+                              particle_diameter_A=150.0, carbon_fraction=0.15, n_contamination=1)
+    micrograph = Micrograph(simulate_micrograph(params, seed=0).image, pixel_size_A=1.0, name="bench")
+    device = parse_device(args.device)
+    xp = array_module(device)
+    compute_features(micrograph.data[:256, :256], 64, 32, pixel_size_A=1.0, device=device)  # compile kernels
+
+    rows = []
+    for label, factor in (("full resolution", 1.0), ("binned 2x (Fourier)", 2.0), ("binned 4x (Fourier)", 4.0)):
+        def run(factor=factor):
+            working = prepare(micrograph, bin_factor=factor)
+            image = xp.asarray(working.data)
+            result = compute_features(image, 64, 32, pixel_size_A=working.pixel_size_A, device=device)
+            to_host(result.values[:1, :1])  # wait for the device
+            return result
+
+        seconds, result = _best(run, args.repeats)
+        n_patches = result.grid.shape[0] * result.grid.shape[1]
+        rows.append((label, result.values.shape[:2], n_patches, len(result.names), seconds))
+
+    per_patch = _reference_seconds_per_patch(micrograph.data, 64, args.reference_patches, np.random.default_rng(0))
+    full = rows[0]
+    reference_seconds = per_patch * full[2]
+    peak_rss_MB = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    lines = [
+        f"# Feature speed: {args.size}x{args.size} micrograph, 64-px patches at stride 32, all features",
+        "",
+        f"Device: {device} ({platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()});"
+        f" best of {args.repeats}. Peak resident memory of the whole benchmark process: {peak_rss_MB:.0f} MB.",
+        "",
+        "| image | grid | patches | features | seconds | patches x features / s |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for label, grid, n_patches, n_features, seconds in rows:
+        lines.append(f"| {label} (incl. binning) | {grid[0]}x{grid[1]} | {n_patches} | {n_features} | "
+                     f"{seconds:.2f} | {n_patches * n_features / seconds:,.0f} |")
+    lines += [
+        "",
+        f"Reference (tests/reference.py, per patch, NumPy/SciPy/scikit-image): {per_patch * 1e3:.1f} ms per patch, "
+        f"so {reference_seconds:.0f} s for the full-resolution grid of {full[2]} patches (measured on "
+        f"{args.reference_patches} patches, extrapolated).",
+        f"Speed-up over the reference at full resolution: **{reference_seconds / full[4]:.0f}x** "
+        "(goal: at least 20x).",
+    ]
+    table = "\n".join(lines)
+    print(table)
+    RESULTS.mkdir(exist_ok=True)
+    suffix = "" if not device.is_gpu else "_gpu"
+    (RESULTS / f"features_speed{suffix}.md").write_text(table + "\n")
+
+
+if __name__ == "__main__":
+    main()
