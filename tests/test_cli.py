@@ -123,3 +123,18 @@ def test_features_table_over_a_batch_with_a_bad_file(tmp_path, rng, capsys, suff
     assert table["micrograph"].value_counts().to_dict() == {"a": 12, "b": 12}  # 4 x 3 patches of the 128x96 binned image
     # patch centres are given in original pixels: the first at (15.5 + 0.5) * 2 - 0.5
     assert table["y_px"].min() == pytest.approx(31.5)
+
+
+def test_features_on_a_cuda_device_without_one_says_so_in_one_line(tmp_path, rng, capsys):
+    try:
+        import cupy  # noqa: F401
+
+        pytest.skip("CuPy is installed here: the error this test checks cannot happen")
+    except ImportError:
+        pass
+    path = tmp_path / "a.mrc"
+    write_mrc(path, rng.normal(size=(128, 128)).astype(np.float32), pixel_size_A=1.5)
+    assert main(["features", str(path), "-o", str(tmp_path / "f.csv"), "--device", "cuda"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == "ERROR: --device cuda: the CUDA device needs CuPy: pip install 'icestat[gpu]'"
+    assert not (tmp_path / "f.csv").exists()

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from icestat._atomic import atomic_path
+from icestat.backend import array_module
 from icestat.features import compute_features
 from icestat.micrograph import MicrographError, read_micrograph
 from icestat.prepare import prepare
@@ -45,6 +46,11 @@ def main(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.suffix.lower() not in (".parquet", ".csv"):
         log.error("%s: the output must end in .parquet or .csv", output)
+        return 2
+    try:
+        array_module(args.device)
+    except (ValueError, RuntimeError) as err:
+        log.error("--device %s: %s", args.device, err)
         return 2
     tables, n_failed = [], 0
     for path in args.micrographs:
