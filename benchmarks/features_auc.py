@@ -23,13 +23,13 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from _report import publish
 from icestat.classes import CARBON, ICE, IGNORE, PARTICLE
 from icestat.features import compute_features, describe_features
 from icestat.manifest import iter_labelled, read_manifest, resize_labels
 from icestat.prepare import prepare
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
 
 
 def patch_labels(regions: np.ndarray, grid) -> np.ndarray:
@@ -116,10 +116,7 @@ def main() -> None:
         lines += ["", f"## 15 best features, {task}", "", "| feature | group | AUC |", "| --- | --- | ---: |"]
         for _, row in auc.sort_values(task, ascending=False).head(15).iterrows():
             lines.append(f"| {row['feature']} | {row['group']} | {row[task]:.3f} |")
-    table = "\n".join(lines)
-    print(table)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "features_auc.md").write_text(table + "\n")
+    publish(lines, "features_auc.md")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 import reference  # noqa: E402
+from _report import publish  # noqa: E402
 from icestat import Micrograph  # noqa: E402
 from icestat.backend import array_module, parse_device, to_host  # noqa: E402
 from icestat.features import PatchGrid, compute_features  # noqa: E402
@@ -37,8 +38,6 @@ from icestat.features.maps import quantise  # noqa: E402
 from icestat.features.registry import DOG_SIGMAS_PX, GLCM_ANGLES_DEG, GLCM_DISTANCES_PX, GLCM_LEVELS  # noqa: E402
 from icestat.prepare import prepare  # noqa: E402
 from icestat.simulate import SimulationParams, simulate_micrograph  # noqa: E402
-
-RESULTS = HERE / "results"
 
 
 def _best(function, repeats):
@@ -125,11 +124,8 @@ def main() -> None:
         f"Speed-up over the reference at full resolution: **{reference_seconds / full[4]:.0f}x** "
         "(goal: at least 20x).",
     ]
-    table = "\n".join(lines)
-    print(table)
-    RESULTS.mkdir(exist_ok=True)
     suffix = "" if not device.is_gpu else "_gpu"
-    (RESULTS / f"features_speed{suffix}.md").write_text(table + "\n")
+    publish(lines, f"features_speed{suffix}.md")
 
 
 if __name__ == "__main__":

@@ -20,9 +20,8 @@ import mrcfile
 import numpy as np
 import tifffile
 
+from _report import publish
 from icestat import read_micrograph, write_mrc
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _best_seconds(function, repeats: int) -> float:
@@ -75,10 +74,7 @@ def main() -> None:
     ]
     megabytes = image.nbytes / 1e6
     lines += [f"| {label} | {seconds:.3f} | {megabytes / seconds:.0f} |" for label, seconds in rows]
-    table = "\n".join(lines)
-    print(table)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "read_speed.md").write_text(table + "\n")
+    publish(lines, "read_speed.md")
 
 
 if __name__ == "__main__":

@@ -20,11 +20,9 @@ if hasattr(os, "sched_setaffinity"):
 import argparse  # noqa: E402
 import platform  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
+from _report import publish  # noqa: E402
 from icestat.simulate import SimulationParams, simulate_micrograph  # noqa: E402
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def main() -> None:
@@ -57,10 +55,7 @@ def main() -> None:
             sim = simulate_micrograph(params, seed)
             times.append(time.perf_counter() - start)
         lines.append(f"| {label} | {sim.truth['n_particles_placed']} | {min(times):.2f} | {sum(times) / len(times):.2f} |")
-    table = "\n".join(lines)
-    print(table)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "simulate_speed.md").write_text(table + "\n")
+    publish(lines, "simulate_speed.md")
 
 
 if __name__ == "__main__":

@@ -23,12 +23,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy import ndimage, stats  # noqa: E402
 
+from _report import RESULTS, publish  # noqa: E402
 from icestat import read_micrograph  # noqa: E402
 from icestat.simulate import SimulationParams, simulate_micrograph  # noqa: E402
 from icestat.spectrum import radial_power_spectrum  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
 
 # real file (relative to the data folder), its pixel size if known, and a simulation of the same kind
 PAIRS = [
@@ -107,9 +107,7 @@ def main() -> None:
     for entry in rows:
         lines.append(f"| {entry['set']} | {entry['image']} | "
                      + " | ".join(f"{entry[key]:.3g}" for key in keys) + " |")
-    table = "\n".join(lines)
-    print(table)
-    (RESULTS / "simulate_vs_real.md").write_text(table + "\n")
+    publish(lines, "simulate_vs_real.md")
 
 
 if __name__ == "__main__":

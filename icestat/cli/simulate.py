@@ -34,7 +34,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     add("--diameter-A", type=float, default=defaults.particle_diameter_A, help="particle diameter (default: %(default)s)")
     add("--species", type=int, default=defaults.n_species, help="distinct particle shapes (default: %(default)s)")
     add("--ice-thickness-A", type=float, default=defaults.ice_thickness_A, help="mean ice thickness (default: %(default)s)")
-    add("--carbon-fraction", type=float, default=defaults.carbon_fraction, help="area under carbon film (default: %(default)s)")
+    add("--carbon-fraction", type=float, default=defaults.carbon_fraction,
+        help="area under carbon film (default: %(default)s)")
     add("--contamination", type=int, default=defaults.n_contamination, help="contamination blobs (default: %(default)s)")
     add("--crystalline-fraction", type=float, default=defaults.crystalline_fraction,
         help="share of blobs that are crystalline ice (default: %(default)s)")

@@ -87,7 +87,8 @@ def _base_features() -> list[Feature]:
         Feature("spectrum_high_low_ratio", "spectrum", "log10",
                 "power at 0.25-0.5 cycles/px over power at 0.03-0.1 cycles/px"),
         Feature("spectrum_iciness", "spectrum", "log10",
-                "power in the amorphous-ice band 3.5-3.9 Å over 30-80 Å; NaN where the pixel size or patch cannot resolve it"),
+                "power in the amorphous-ice band 3.5-3.9 Å over 30-80 Å; "
+                "NaN where the pixel size or patch cannot resolve it"),
         Feature("spectrum_thon_contrast", "spectrum", "log10",
                 "ring modulation: sd of the detrended log radial profile at 0.1-0.4 cycles/px"),
         Feature("spectrum_anisotropy", "spectrum", "1",

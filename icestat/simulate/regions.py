@@ -71,7 +71,11 @@ def carbon_film(params: SimulationParams, rng: np.random.Generator) -> tuple[np.
     signed_distance_px = (position - threshold).astype(np.float32)
     ramp = np.clip(signed_distance_px * params.pixel_size_A / _CARBON_EDGE_RAMP_A, 0, 1)
     thickness = (params.carbon_thickness_A * ramp).astype(np.float32)
-    geometry = {"edge": str(edge), "direction_deg": float(np.rad2deg(direction)), "fraction": float(np.mean(signed_distance_px > 0))}
+    geometry = {
+        "edge": str(edge),
+        "direction_deg": float(np.rad2deg(direction)),
+        "fraction": float(np.mean(signed_distance_px > 0)),
+    }
     return thickness, signed_distance_px, geometry
 
 
