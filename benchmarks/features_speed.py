@@ -5,7 +5,9 @@ Usage:
 
 Measures compute_features (all 112 features, 64-px patches at stride 32) on
 the full-resolution image and after Fourier binning to 2x and 4x, on every
-core of this machine (Numba threads), and the slow per-patch reference of
+core of this machine (Numba threads); the features alone with the image
+already on the device (on a GPU, against the memory-bandwidth floor of reading
+the image once); and the slow per-patch reference of
 tests/reference.py (NumPy, SciPy, scikit-image) on a sample of patches,
 extrapolated to the whole grid. Peak resident memory is the process's.
 Writes benchmarks/results/features_speed.md. With --device cuda it times the
@@ -70,6 +72,17 @@ def _reference_seconds_per_patch(image, patch_px, n_patches, rng):
     return (time.perf_counter() - start_time) / n_patches
 
 
+def _memory_floor_seconds(n_bytes: int, device) -> float | None:
+    """Time to read `n_bytes` once at the GPU's peak memory bandwidth (None on the CPU)."""
+    if not device.is_gpu:
+        return None
+    import cupy
+
+    properties = cupy.cuda.runtime.getDeviceProperties(device.index)
+    bytes_per_second = 2 * properties["memoryClockRate"] * 1e3 * properties["memoryBusWidth"] / 8
+    return n_bytes / bytes_per_second
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=4096)
@@ -99,6 +112,14 @@ def main() -> None:
         n_patches = result.grid.shape[0] * result.grid.shape[1]
         rows.append((label, result.values.shape[:2], n_patches, len(result.names), seconds))
 
+    working = prepare(micrograph)
+    on_device = xp.asarray(working.data)
+    seconds_on_device, _ = _best(
+        lambda: to_host(compute_features(on_device, 64, 32, pixel_size_A=1.0, device=device).values[:1, :1]),
+        args.repeats,
+    )
+    floor_seconds = _memory_floor_seconds(on_device.nbytes, device)
+
     per_patch = _reference_seconds_per_patch(micrograph.data, 64, args.reference_patches, np.random.default_rng(0))
     full = rows[0]
     reference_seconds = per_patch * full[2]
@@ -116,6 +137,13 @@ def main() -> None:
     for label, grid, n_patches, n_features, seconds in rows:
         lines.append(f"| {label} (incl. binning) | {grid[0]}x{grid[1]} | {n_patches} | {n_features} | "
                      f"{seconds:.2f} | {n_patches * n_features / seconds:,.0f} |")
+    lines += [
+        "",
+        f"Features only, full resolution, image already on the device: **{seconds_on_device * 1e3:.0f} ms** per "
+        "micrograph" + (f"; reading the image once from device memory takes at least {floor_seconds * 1e3:.3f} ms "
+                        f"(the bandwidth floor), so the run is {seconds_on_device / floor_seconds:.0f}x the floor."
+                        if floor_seconds else "."),
+    ]
     lines += [
         "",
         f"Reference (tests/reference.py, per patch, NumPy/SciPy/scikit-image): {per_patch * 1e3:.1f} ms per patch, "
