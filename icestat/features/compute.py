@@ -206,7 +206,7 @@ def _intensity(context: _PatchContext) -> dict:
     if context.device.is_gpu:
         n_values = len(range(0, grid.patch_px, step)) ** 2
         percentiles = xp.concatenate([
-            xp.percentile(context.patches(a, b, step).reshape(-1, n_values), quantiles * 100, axis=1).T
+            xp.percentile(context.patches(a, b, step).reshape(-1, n_values), xp.asarray(quantiles * 100), axis=1).T
             for a, b in context.batches()
         ]).reshape(grid.shape + (len(quantiles),))
     else:
