@@ -14,7 +14,7 @@ from icestat.backend import parse_device
 from icestat.features import PatchGrid, compute_features, describe_features, select_features
 from icestat.features import cpu, gpu
 from icestat.features.compute import glcm_offsets
-from icestat.features.maps import neighbour_means, quantise
+from icestat.features.maps import neighbour_means, quantile_edges
 from icestat.features.registry import (
     DOG_SIGMAS_PX,
     GLCM_ANGLES_DEG,
@@ -33,6 +33,11 @@ from icestat.features.spectra import (
 from icestat.prepare import fourier_crop, prepare, robust_centre_and_spread
 
 GRID = PatchGrid((96, 112), patch_px=32, stride_px=24)  # irregular last row and column
+
+
+def levels_of(image):
+    """The image quantised to GLCM_LEVELS equal-population grey levels (uint8), with NumPy alone."""
+    return np.searchsorted(quantile_edges(image, GLCM_LEVELS), image, side="right").astype(np.uint8)
 
 
 @pytest.fixture
@@ -73,7 +78,7 @@ def test_percentile_kernel_matches_numpy(random_image, real_crops, step):
 def test_glcm_kernel_matches_scikit_image(random_image, real_crops):
     offsets = glcm_offsets()
     for name, image in _images(random_image, real_crops).items():
-        levels = quantise(image, GLCM_LEVELS)
+        levels = levels_of(image)
         assert levels.min() == 0 and levels.max() == GLCM_LEVELS - 1
         out = np.zeros(GRID.shape + (len(offsets), 5))
         cpu.glcm_features(levels, GRID.row_starts, GRID.col_starts, GRID.patch_px, offsets, GLCM_LEVELS, out)
@@ -138,7 +143,7 @@ def test_global_statistics(rng):
     image = rng.normal(3.0, 2.0, size=(512, 512))
     median, spread = robust_centre_and_spread(image)
     assert median == pytest.approx(3.0, abs=0.02) and spread == pytest.approx(2.0, rel=0.02)
-    levels = quantise(image, GLCM_LEVELS)
+    levels = levels_of(image)
     # equal-population levels, up to the sampling error of quantiles taken on a 1/16 subsample
     assert np.bincount(levels.ravel(), minlength=GLCM_LEVELS) == pytest.approx(image.size / GLCM_LEVELS, rel=0.1)
 
@@ -216,6 +221,22 @@ def test_bad_input_is_refused(random_image):
         compute_features(random_image, 200, 24)
 
 
+def test_grid_maps_between_patches_and_pixels():
+    grid = PatchGrid((100, 130), patch_px=64, stride_px=32)
+    assert grid.shape == (3, 4)
+    y, x = grid.centres_px()
+    assert (y[:, 0].tolist(), x[0].tolist()) == ([31.5, 63.5, 67.5], [31.5, 63.5, 95.5, 97.5])
+    rows, cols = grid.patch_of(np.array([0.0, 99.0]), np.array([0.0, 129.0]))
+    assert rows.tolist() == [0, 2] and cols.tolist() == [0, 3]
+    values = np.arange(12, dtype=np.float32).reshape(3, 4)
+    nearest = grid.to_pixels(values, order=0)
+    assert nearest.shape == (100, 130)
+    assert nearest[0, 0] == 0 and nearest[99, 129] == 11
+    smooth = grid.to_pixels(values, order=1)
+    assert smooth[31, 31] == pytest.approx(0, abs=0.05)  # at a patch centre: that patch's value
+    assert smooth[31, 47] == pytest.approx(0.5, abs=0.05)  # half-way between two centres
+
+
 def test_describe_features_lists_names_groups_units():
     table = describe_features()
     assert list(table.columns) == ["name", "group", "unit", "description"]
@@ -244,7 +265,7 @@ class TestCudaKernels:
         np.testing.assert_allclose(out, reference.moments(image, self.grid), rtol=1e-6, atol=1e-9)
 
     def test_glcm(self, rng):
-        levels = quantise(rng.normal(size=self.grid.image_shape), GLCM_LEVELS)
+        levels = levels_of(rng.normal(size=self.grid.image_shape))
         offsets = glcm_offsets()[:4]  # distance 1, four angles: keeps the simulator quick
         out = np.zeros(self.grid.shape + (len(offsets), 5))
         gpu.glcm_features(levels, self.grid.row_starts, self.grid.col_starts, self.grid.patch_px, offsets,

@@ -12,11 +12,6 @@ def quantile_edges(image, n_levels: int, xp=np):
     return xp.quantile(subsample(image).astype(xp.float64), xp.linspace(0, 1, n_levels + 1)[1:-1]).astype(image.dtype)
 
 
-def quantise(image, n_levels: int, xp=np):
-    """Grey levels ``0 .. n_levels - 1`` at the image's own quantiles, uint8 (array operations; see also the kernels)."""
-    return xp.searchsorted(quantile_edges(image, n_levels, xp), image, side="right").astype(xp.uint8)
-
-
 def neighbour_means(values, xp=np):
     """Mean over the 8 neighbouring patches of each feature, ignoring NaN; the grid edge is replicated.
 
