@@ -32,6 +32,7 @@ PLACEHOLDER_PIXEL_SIZE_A = 1.0
 
 _COMPRESSION_SUFFIXES = {".gz": "gzip", ".bz2": "bzip2"}
 _MRC_DTYPES = (np.int8, np.int16, np.uint16, np.float16, np.float32)
+_MRC_KINDS = ("mrc", "gzip", "bzip2")  # mrcfile opens all three
 _TEXT_BYTES = frozenset(range(32, 127)) | {9, 10, 13}
 _PIXEL_SIZE_HINT = "pass the right one with pixel_size_A=... (on the command line: --pixel-size-A)"
 
@@ -236,8 +237,8 @@ def _read_2d(path: Path) -> tuple[np.ndarray, float | None, str]:
     if not path.is_file():
         raise MicrographError(path, "is not a file")
     kind = _sniff_format(path)
-    if kind == "mrc":
-        return _read_mrc(path)
+    if kind in _MRC_KINDS:
+        return _read_mrc(path, compression=None if kind == "mrc" else kind)
     if kind == "tiff":
         return _read_tiff(path)
     return _read_plain_image(path, kind)
@@ -255,10 +256,14 @@ def _sniff_format(path: Path) -> str:
         return "tiff"
     if head and all(byte in _TEXT_BYTES for byte in head):
         raise MicrographError(path, "is a text file, not a micrograph")
-    return "mrc"  # plain, gzip or bzip2; mrcfile tells the rest
+    if magic.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if magic.startswith(b"BZh"):
+        return "bzip2"
+    return "mrc"  # mrcfile tells the rest
 
 
-def _read_mrc(path: Path) -> tuple[np.ndarray, float, str]:
+def _read_mrc(path: Path, compression: str | None) -> tuple[np.ndarray, float, str]:
     try:
         with mrcfile.open(path, mode="r", permissive=False) as mrc:
             mode = int(mrc.header.mode)
@@ -288,20 +293,9 @@ def _read_mrc(path: Path) -> tuple[np.ndarray, float, str]:
             path, f"holds {what} ({'x'.join(map(str, data.shape))}); icestat needs one 2D micrograph"
         )
     source = f"MRC mode {mode} ({data.dtype.name})"
-    compression = _compression_of(path)
     if compression:
         source = f"{compression} {source}"
     return data, header_pixel_size_A, source
-
-
-def _compression_of(path: Path) -> str | None:
-    with open(path, "rb") as f:
-        magic = f.read(3)
-    if magic.startswith(b"\x1f\x8b"):
-        return "gzip"
-    if magic == b"BZh":
-        return "bzip2"
-    return None
 
 
 def _read_tiff(path: Path) -> tuple[np.ndarray, None, str]:

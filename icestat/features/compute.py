@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -157,13 +157,10 @@ class _PatchContext:
     batch_patches: int
     _band_stats: object = None
 
-    @property
-    def row_starts(self):
-        return self.xp.asarray(self.grid.row_starts)
-
-    @property
-    def col_starts(self):
-        return self.xp.asarray(self.grid.col_starts)
+    def __post_init__(self):
+        # patch origins on the device, made once: kernels and every FFT batch read them
+        self.row_starts = self.xp.asarray(self.grid.row_starts)
+        self.col_starts = self.xp.asarray(self.grid.col_starts)
 
     @property
     def kernels(self):
@@ -191,6 +188,7 @@ class _PatchContext:
         """Band statistics of every patch's periodogram, ``(rows, cols, columns)``; computed once."""
         if self._band_stats is None:
             weights = spectrum_weights(self.grid.patch_px, self.pixel_size_A)
+            weights = replace(weights, matrix=self.xp.asarray(weights.matrix))  # to the device once, not per batch
             blocks = [band_statistics(patch_periodograms(self.patches(a, b), self.xp), weights, self.xp)
                       for a, b in self.batches()]
             self._band_stats = (self.xp.concatenate(blocks), weights)

@@ -44,7 +44,7 @@ class SpectrumWeights:
     the power times the squared DoG transfer function).
     """
 
-    matrix: np.ndarray  # (patch_px * (patch_px // 2 + 1), n_columns), float32
+    matrix: np.ndarray  # (patch_px * (patch_px // 2 + 1), n_columns), float32; NumPy or CuPy
     shell_centres: np.ndarray  # cycles / px
     thon_centres: np.ndarray  # cycles / px
     ice_resolved: bool
