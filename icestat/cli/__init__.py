@@ -14,7 +14,7 @@ import warnings
 
 from icestat import __version__
 
-SUBCOMMANDS = ("demo", "features", "info", "simulate")
+SUBCOMMANDS = ("demo", "features", "info", "segment", "simulate", "train")
 
 log = logging.getLogger("icestat")
 

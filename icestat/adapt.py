@@ -1,0 +1,132 @@
+"""Adaptation to each micrograph: features relative to its own ice, and an unsupervised ice model.
+
+A model trained on one specimen must not depend on absolute grey levels,
+contrast or noise. Two things make it so:
+
+* every feature is expressed in robust units of the micrograph's majority of
+  patches (minus the median, divided by 1.4826 x the median absolute
+  deviation over the patches): most of a usable micrograph is ice, so this is
+  "relative to this micrograph's ice";
+* an unsupervised ice model per micrograph: a Gaussian fitted to the core of
+  the patches (the majority texture, found by repeated trimming, as in the
+  concentration steps of the minimum covariance determinant) and the
+  Mahalanobis distance of every patch from it, overall and per feature group.
+  What departs from the majority is not ice. These distances become extra
+  features for the classifier, which learns how to weigh them.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from icestat.features.compute import PatchFeatures
+from icestat.features.maps import neighbour_means
+from icestat.features.registry import FEATURES
+
+#: Robust z-scores are clipped to this magnitude before the ice model sees them.
+Z_CLIP = 8.0
+#: Fraction of patches taken as the core (majority) of the ice model.
+CORE_FRACTION = 0.6
+#: Principal components of the normalised features the ice model works in.
+N_COMPONENTS = 6
+_GROUP_OF = {f.name: f.group for f in FEATURES}
+_MAD_TO_STD = 1.4826
+ICE_MODEL_GROUPS = ("all", "intensity", "gradient", "texture", "spectrum")
+#: Names of the features :func:`adapt_features` adds.
+ICE_MODEL_FEATURES = tuple(f"ice_model_distance_{group}" for group in ICE_MODEL_GROUPS) + ("context_ice_model_distance_all",)
+
+
+def normalise_to_majority(values: np.ndarray) -> np.ndarray:
+    """Robust z-scores of each feature over the patches of one micrograph.
+
+    Parameters
+    ----------
+    values : ndarray (rows, cols, n_features)
+
+    Returns
+    -------
+    ndarray of float32, the same shape
+        ``(value - median) / spread``, the spread being 1.4826 x the median
+        absolute deviation (or the standard deviation where that is 0); a
+        feature without spread, and a missing value, become 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> z = normalise_to_majority(np.arange(12, dtype=float).reshape(3, 4, 1))
+    >>> round(float(z[1, 1, 0]), 3), round(float(z[1, 2, 0]), 3)
+    (-0.112, 0.112)
+    """
+    flat = np.asarray(values, dtype=np.float64).reshape(-1, values.shape[-1])
+    flat = np.where(np.isfinite(flat), flat, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN features
+        median = np.nanmedian(flat, axis=0)
+        spread = _MAD_TO_STD * np.nanmedian(np.abs(flat - median), axis=0)
+        spread = np.where(spread > 0, spread, np.nanstd(flat, axis=0))
+    usable = np.isfinite(median) & (spread > 0)
+    z = np.where(usable, (flat - median) / np.where(usable, spread, 1.0), 0.0)
+    return np.nan_to_num(z, nan=0.0).reshape(values.shape).astype(np.float32)
+
+
+def majority_distance(points: np.ndarray, core_fraction: float = CORE_FRACTION, n_steps: int = 4) -> np.ndarray:
+    """Mahalanobis distance of each point from a Gaussian fitted to the densest `core_fraction` of the points.
+
+    Parameters
+    ----------
+    points : ndarray (n, d)
+        Clipped robust z-scores.
+
+    Returns
+    -------
+    ndarray (n,) of float32
+        Distances divided by sqrt(d), so that the core sits near 1 whatever d is.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    n, d = points.shape
+    if d > N_COMPONENTS:  # work in the leading principal components of the whole set
+        centred = points - points.mean(axis=0)
+        _, _, components = np.linalg.svd(centred[:: max(1, n // 4000)], full_matrices=False)
+        points = centred @ components[:N_COMPONENTS].T
+        d = N_COMPONENTS
+    core = np.ones(n, dtype=bool)
+    distance = np.zeros(n)
+    for _ in range(n_steps):
+        centre = points[core].mean(axis=0)
+        covariance = np.cov(points[core], rowvar=False).reshape(d, d) + 1e-3 * np.eye(d)
+        offsets = points - centre
+        distance = np.sqrt(np.einsum("ij,jk,ik->i", offsets, np.linalg.inv(covariance), offsets))
+        core = distance <= np.quantile(distance, core_fraction)
+    return (distance / np.sqrt(d)).astype(np.float32)
+
+
+def adapt_features(features: PatchFeatures) -> PatchFeatures:
+    """Features relative to the micrograph's own ice, plus the distances of its unsupervised ice model.
+
+    Parameters
+    ----------
+    features : PatchFeatures
+        From :func:`icestat.features.compute_features` (any device; the
+        result is on the host).
+
+    Returns
+    -------
+    PatchFeatures
+        Robust z-scores of every feature, then :data:`ICE_MODEL_FEATURES`.
+    """
+    z = normalise_to_majority(features.values.get() if hasattr(features.values, "get") else features.values)
+    rows, cols, _ = z.shape
+    clipped = np.clip(z, -Z_CLIP, Z_CLIP).reshape(rows * cols, -1)
+    distances = []
+    for group in ICE_MODEL_GROUPS:
+        columns = [i for i, name in enumerate(features.names) if group == "all" or _GROUP_OF.get(name) == group]
+        if columns:
+            distance = majority_distance(clipped[:, columns])
+        else:
+            distance = np.full(rows * cols, np.nan, dtype=np.float32)
+        distances.append(distance.reshape(rows, cols))
+    distances.append(neighbour_means(distances[0][..., None])[..., 0].astype(np.float32))
+    values = np.concatenate([z, np.stack(distances, axis=-1)], axis=-1)
+    return PatchFeatures(values, features.names + ICE_MODEL_FEATURES, features.grid, "cpu", features.pixel_size_A)

@@ -1,0 +1,117 @@
+"""Training and evaluation examples: a labelled micrograph turned into working-scale features and targets."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from icestat.adapt import adapt_features
+from icestat.features import PatchFeatures, compute_features
+from icestat.manifest import iter_labelled
+from icestat.micrograph import Micrograph
+from icestat.prepare import WorkingImage
+from icestat.settings import SegmentationSettings
+from icestat.targets import patch_fractions, pixel_classes, working_classes
+
+log = logging.getLogger(__name__)
+
+#: Patches with less than this labelled fraction are left out of training and evaluation.
+MIN_LABELLED_FRACTION = 0.5
+
+
+@dataclass(frozen=True, eq=False)
+class Example:
+    """One labelled micrograph at working scale.
+
+    Attributes
+    ----------
+    name, dataset : str
+        Micrograph name and the set it belongs to (the unit of cross-validation).
+    working : WorkingImage
+        The prepared image.
+    features : PatchFeatures
+        Per-patch features on the host (adapted when the settings say so).
+    classes : ndarray of uint8
+        Class codes per working pixel (255 where unlabelled).
+    fractions : ndarray (rows, cols, 4)
+        Class fractions per patch.
+    labelled : ndarray (rows, cols)
+        Labelled fraction per patch.
+    """
+
+    name: str
+    dataset: str
+    working: WorkingImage
+    features: PatchFeatures
+    classes: np.ndarray
+    fractions: np.ndarray
+    labelled: np.ndarray
+
+
+def features_of(working: WorkingImage, settings: SegmentationSettings, device: str = "cpu") -> PatchFeatures:
+    """Per-patch features of a working image as the settings ask (adapted or not), on the host."""
+    features = compute_features(working, settings.patch_px, settings.stride_px, settings.features, device)
+    if settings.adapt:
+        return adapt_features(features)
+    values = features.values.get() if hasattr(features.values, "get") else features.values
+    return PatchFeatures(values, features.names, features.grid, "cpu", features.pixel_size_A)
+
+
+def make_example(micrograph: Micrograph, codes: np.ndarray, settings: SegmentationSettings,
+                 dataset: str = "", device: str = "cpu") -> Example:
+    """Build an :class:`Example` from a micrograph and its class codes per pixel."""
+    working = settings.prepare(micrograph)
+    features = features_of(working, settings, device)
+    classes = working_classes(codes, working.data.shape)
+    fractions, labelled = patch_fractions(classes, features.grid)
+    return Example(micrograph.name, dataset, working, features, classes, fractions, labelled)
+
+
+def examples_from_manifest(manifest, settings: SegmentationSettings, datasets: Iterable[str] | None = None,
+                           device: str = "cpu") -> list[Example]:
+    """Examples of every labelled micrograph of a manifest (rows without labels are skipped with a warning)."""
+    examples = []
+    for item in iter_labelled(manifest, datasets):
+        try:
+            codes = pixel_classes(item)
+        except ValueError as err:
+            log.warning("%s", err)
+            continue
+        examples.append(make_example(item.micrograph, codes, settings, item.dataset, device))
+    return examples
+
+
+def examples_from_simulation(simulated: Iterable, settings: SegmentationSettings, dataset: str = "simulated",
+                             device: str = "cpu") -> list[Example]:
+    """Examples of simulated micrographs (:class:`icestat.simulate.SimulatedMicrograph`), named ``sim_0000``..."""
+    examples = []
+    for index, item in enumerate(simulated):
+        micrograph = Micrograph(item.image, item.params.pixel_size_A, f"sim_{index:04d}")
+        examples.append(make_example(micrograph, item.labels.astype(np.uint8), settings, dataset, device))
+    return examples
+
+
+def patch_table(examples: Iterable[Example]) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Stack the labelled patches of several examples.
+
+    Returns
+    -------
+    features : DataFrame
+        One row per patch, one column per feature.
+    fractions : ndarray (n, 4)
+        Class fractions per patch.
+    groups : ndarray of str
+        The micrograph of each patch (for cross-validation over micrographs).
+    """
+    frames, fractions, groups = [], [], []
+    for example in examples:
+        keep = (example.labelled >= MIN_LABELLED_FRACTION).ravel()
+        values = example.features.values.reshape(-1, len(example.features.names))[keep]
+        frames.append(pd.DataFrame(values, columns=list(example.features.names)))
+        fractions.append(example.fractions.reshape(-1, example.fractions.shape[-1])[keep])
+        groups.append(np.full(int(keep.sum()), f"{example.dataset}/{example.name}", dtype=object))
+    return pd.concat(frames, ignore_index=True), np.concatenate(fractions), np.concatenate(groups)

@@ -1,0 +1,48 @@
+"""Overlay images: a micrograph in grey with its classes drawn over it in colour, written as PNG."""
+
+from __future__ import annotations
+
+import os
+
+import imageio.v3 as iio
+import numpy as np
+from skimage.color import label2rgb
+
+from icestat._atomic import atomic_path
+from icestat.classes import CARBON, CONTAMINATION, PARTICLE
+from icestat.prepare import robust_centre_and_spread
+
+#: Colours of the non-ice classes (ice is left uncoloured).
+CLASS_COLOURS = {PARTICLE: (0.1, 0.9, 0.2), CARBON: (0.2, 0.4, 1.0), CONTAMINATION: (1.0, 0.2, 0.1)}
+#: Overlays are shrunk so that their longer side is at most this.
+MAX_SIDE_PX = 1024
+
+
+def overlay_image(image: np.ndarray, labels: np.ndarray, alpha: float = 0.35) -> np.ndarray:
+    """An RGB uint8 picture of `image` with the non-ice `labels` tinted (shrunk to at most 1024 px).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> labels = np.zeros((8, 8), dtype=np.int8); labels[:, 4:] = 2
+    >>> rgb = overlay_image(np.random.default_rng(0).normal(size=(8, 8)), labels)
+    >>> rgb.shape, bool(rgb[:, 4:, 2].mean() > rgb[:, 4:, 0].mean())
+    ((8, 8, 3), True)
+    """
+    step = max(1, int(np.ceil(max(image.shape) / MAX_SIDE_PX)))
+    image, labels = np.asarray(image, dtype=np.float32)[::step, ::step], np.asarray(labels)[::step, ::step]
+    centre, spread = robust_centre_and_spread(image)
+    grey = np.clip((image - centre) / (6 * spread) + 0.5, 0, 1) if spread > 0 else np.full(image.shape, 0.5)
+    codes = sorted(CLASS_COLOURS)
+    index = np.zeros(labels.shape, dtype=np.int64)
+    for i, code in enumerate(codes, start=1):
+        index[labels == code] = i
+    rgb = label2rgb(index, image=grey, colors=[CLASS_COLOURS[c] for c in codes], alpha=alpha, bg_label=0,
+                    bg_color=None, image_alpha=1.0)
+    return (np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+
+
+def write_overlay(path: str | os.PathLike, image: np.ndarray, labels: np.ndarray) -> None:
+    """Write :func:`overlay_image` to a PNG file, atomically."""
+    with atomic_path(path) as tmp:
+        iio.imwrite(tmp, overlay_image(image, labels), extension=".png")

@@ -1,0 +1,59 @@
+"""Settings shared by training and segmentation: the working scale, the patch grid and the features."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from icestat.micrograph import PLACEHOLDER_PIXEL_SIZE_A, Micrograph
+from icestat.prepare import WorkingImage, prepare
+
+
+@dataclass(frozen=True)
+class SegmentationSettings:
+    """How a micrograph becomes per-patch features; stored in every model so inputs match training.
+
+    Attributes
+    ----------
+    working_pixel_size_A : float
+        Micrographs of known pixel size are binned (never enlarged) to this.
+    unknown_pixel_size_side_px : int
+        Micrographs of unknown pixel size are binned so that their longer side
+        is at most this many pixels (a typical field of view is 4000-7000 Å wide,
+        so this lands near the working pixel size). A header value of 1.0 Å, the
+        usual placeholder, counts as unknown.
+    patch_px, stride_px : int
+        Patch grid on the working image.
+    features : tuple of str or None
+        Feature groups or names (:func:`icestat.features.select_features`); all when None.
+    adapt : bool
+        Normalise features to each micrograph's own ice and add the distances of
+        its unsupervised ice model (:mod:`icestat.adapt`).
+    """
+
+    working_pixel_size_A: float = 7.0
+    unknown_pixel_size_side_px: int = 1024
+    patch_px: int = 32
+    stride_px: int = 16
+    features: tuple[str, ...] | None = None
+    adapt: bool = True
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def prepare(self, micrograph: Micrograph) -> WorkingImage:
+        """The working image of a micrograph at these settings' scale."""
+        if micrograph.pixel_size_A not in (None, PLACEHOLDER_PIXEL_SIZE_A):
+            return prepare(micrograph, bin_factor=max(1.0, self.working_pixel_size_A / micrograph.pixel_size_A))
+        return prepare(micrograph, bin_factor=max(1.0, max(micrograph.shape) / self.unknown_pixel_size_side_px))
+
+    def to_dict(self) -> dict:
+        """JSON-ready values."""
+        values = asdict(self)
+        values["features"] = None if self.features is None else list(self.features)
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "SegmentationSettings":
+        """Inverse of :meth:`to_dict`; unknown keys are an error."""
+        values = dict(values)
+        if values.get("features") is not None:
+            values["features"] = tuple(values["features"])
+        return cls(**values)

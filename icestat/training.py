@@ -1,0 +1,146 @@
+"""Train an :class:`~icestat.model.IceModel` from examples, and measure a model on labelled examples.
+
+Training fits the patch classifier on every labelled patch; the boundary
+refiner learns from *out-of-fold* patch probabilities (each micrograph's from a
+classifier that did not see it, folds over micrographs), so it learns how far
+patch-level probabilities can be trusted on new data.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import GroupKFold
+
+from icestat import __version__
+from icestat.classes import CARBON, ICE, IGNORE, PARTICLE
+from icestat.classify import IceClassifier
+from icestat.examples import Example, patch_table
+from icestat.metrics import boundary_f1, confusion_matrix, scores_from_confusion
+from icestat.model import IceModel
+from icestat.refine import BoundaryRefiner
+from icestat.segment import pixel_probabilities
+from icestat.settings import SegmentationSettings
+
+log = logging.getLogger(__name__)
+
+#: Boundaries are scored within this many working pixels.
+BOUNDARY_TOLERANCE_PX = 2.0
+
+
+def train_model(examples: list[Example], settings: SegmentationSettings, classifier: IceClassifier | None = None,
+                refiner: BoundaryRefiner | None = None, n_folds: int = 3, metadata: dict | None = None) -> IceModel:
+    """Train the patch classifier and the boundary refiner.
+
+    Parameters
+    ----------
+    examples : list of Example
+        Built with the same `settings` (:mod:`icestat.examples`).
+    settings : SegmentationSettings
+    classifier : IceClassifier, optional
+        Unfitted estimator with the wanted parameters (defaults otherwise).
+    refiner : BoundaryRefiner, optional
+        Unfitted refiner with the wanted parameters (defaults otherwise).
+    n_folds : int
+        Folds over micrographs for the refiner's out-of-fold probabilities; 0
+        trains no refiner.
+    metadata : dict, optional
+        Stored in the model (training data, notes).
+
+    Returns
+    -------
+    IceModel
+    """
+    classifier = IceClassifier() if classifier is None else classifier
+    features, fractions, groups = patch_table(examples)
+    started = time.perf_counter()
+    log.info("training the classifier on %d patches of %d micrographs", len(features), len(examples))
+    classifier.fit(features, fractions)
+    seconds = {"classifier": time.perf_counter() - started}
+    model = IceModel(settings, classifier, None, dict(metadata or {}))
+    if n_folds:
+        started = time.perf_counter()
+        coarse = out_of_fold_probabilities(examples, classifier, n_folds)
+        refiner = BoundaryRefiner() if refiner is None else refiner
+        log.info("training the boundary refiner (%d parameters)", refiner.n_parameters)
+        refiner.fit([e.working.data for e in examples], coarse, [e.classes for e in examples])
+        model.refiner = refiner
+        seconds["refiner"] = time.perf_counter() - started
+    model.metadata.update({
+        "icestat_version": __version__,
+        "training_micrographs": [f"{e.dataset}/{e.name}" for e in examples],
+        "training_patches": int(len(features)),
+        "training_seconds": {key: round(value, 1) for key, value in seconds.items()},
+    })
+    return model
+
+
+def out_of_fold_probabilities(examples: list[Example], classifier: IceClassifier, n_folds: int) -> list[np.ndarray]:
+    """Coarse class probabilities per working pixel ``(4, h, w)`` of each example, from a classifier not trained on it."""
+    n_folds = min(n_folds, len(examples))
+    if n_folds < 2:
+        raise ValueError("out-of-fold probabilities need at least 2 micrographs")
+    folds = GroupKFold(n_splits=n_folds).split(np.arange(len(examples)), groups=np.arange(len(examples)))
+    coarse: list[np.ndarray | None] = [None] * len(examples)
+    for train_index, test_index in folds:
+        features, fractions, _ = patch_table([examples[i] for i in train_index])
+        fold_model = IceModel(SegmentationSettings(), _clone(classifier).fit(features, fractions))
+        for i in test_index:
+            coarse[i] = pixel_probabilities(examples[i].working, predict_example(fold_model, examples[i]),
+                                            examples[i].features, fold_model, refine=False)
+    return coarse
+
+
+def predict_example(model: IceModel, example: Example) -> np.ndarray:
+    """The classifier's class probabilities per patch ``(rows, cols, 4)`` of an example."""
+    table = pd.DataFrame(example.features.values.reshape(-1, len(example.features.names)),
+                         columns=list(example.features.names))
+    return model.classifier.predict_proba(table).reshape(example.features.grid.shape + (-1,)).astype(np.float32)
+
+
+def evaluate_model(model: IceModel, examples: list[Example], refine: bool = True) -> dict:
+    """Segmentation accuracy of a model on labelled examples, at the working scale, pooled over micrographs.
+
+    Returns
+    -------
+    dict
+        ``carbon_iou``, ``contamination_iou``, ``particle_iou``, ``ice_iou``,
+        ``non_ice_iou`` (pixels pooled over the examples), ``particle_recall``
+        (fraction of true particle pixels called non-ice), ``boundary_f1``
+        (mean over micrographs of the non-ice boundary F1 within
+        :data:`BOUNDARY_TOLERANCE_PX` working pixels) and ``n_micrographs``.
+    """
+    confusion = np.zeros((4, 4), dtype=np.int64)
+    f1s, particle_hits, particle_total = [], 0, 0
+    for example in examples:
+        probabilities = pixel_probabilities(example.working, predict_example(model, example), example.features,
+                                            model, refine)
+        predicted = probabilities.argmax(axis=0).astype(np.uint8)
+        confusion += confusion_matrix(example.classes, predicted)
+        true_particle = example.classes == PARTICLE
+        particle_hits += int(np.count_nonzero(true_particle & (predicted != ICE)))
+        particle_total += int(np.count_nonzero(true_particle))
+        labelled = example.classes != IGNORE
+        f1s.append(boundary_f1((example.classes != ICE) & labelled, (predicted != ICE) & labelled,
+                               BOUNDARY_TOLERANCE_PX)["f1"])
+    scores = scores_from_confusion(confusion)
+    non_ice_hits = confusion[1:, 1:].sum()
+    non_ice_union = confusion[1:, :].sum() + confusion[:, 1:].sum() - non_ice_hits
+    return {
+        "n_micrographs": len(examples),
+        "carbon_iou": float(scores.loc["carbon", "iou"]),
+        "contamination_iou": float(scores.loc["contamination", "iou"]),
+        "particle_iou": float(scores.loc["particle", "iou"]),
+        "ice_iou": float(scores.loc["ice", "iou"]),
+        "non_ice_iou": float(non_ice_hits / non_ice_union) if non_ice_union else float("nan"),
+        "particle_recall": particle_hits / particle_total if particle_total else float("nan"),
+        "boundary_f1": float(np.nanmean(f1s)) if np.isfinite(f1s).any() else float("nan"),
+        "carbon_px": int(confusion[CARBON].sum()),
+    }
+
+
+def _clone(classifier: IceClassifier) -> IceClassifier:
+    return IceClassifier(**classifier.get_params())

@@ -1,0 +1,179 @@
+"""Targets, adaptation, the classifier, the refiner, the model file and segment(), on small simulations."""
+
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from icestat.adapt import ICE_MODEL_FEATURES, adapt_features, majority_distance, normalise_to_majority
+from icestat.classes import CARBON, ICE, IGNORE, PARTICLE
+from icestat.classify import IceClassifier
+from icestat.examples import examples_from_simulation
+from icestat.features import PatchGrid, compute_features
+from icestat.manifest import LabelledMicrograph
+from icestat.micrograph import Micrograph
+from icestat.model import FORMAT_VERSION, ModelError, load_model
+from icestat.refine import BoundaryRefiner, RefinerNet
+from icestat.segment import segment
+from icestat.settings import SegmentationSettings
+from icestat.simulate import SimulationParams, simulate_micrograph
+from icestat.targets import patch_fractions, pixel_classes
+from icestat.training import evaluate_model, train_model
+
+SETTINGS = SegmentationSettings()
+SMALL = dict(shape_px=(512, 512), pixel_size_A=3.5, n_particles=30, particle_diameter_A=150.0)
+
+
+def _simulations(seeds, carbon_fraction=0.35):
+    return [simulate_micrograph(SimulationParams(**SMALL, carbon_fraction=carbon_fraction), seed) for seed in seeds]
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A small model trained end to end on four simulated micrographs with carbon."""
+    examples = examples_from_simulation(_simulations([11, 12, 13, 14]), SETTINGS)
+    model = train_model(examples, SETTINGS, IceClassifier(n_estimators=40, n_jobs=2),
+                        BoundaryRefiner(n_steps=30, crop_px=64, batch_size=4), n_folds=2)
+    return model, examples
+
+
+def test_patch_fractions_match_counting_each_patch(rng):
+    codes = rng.choice([0, 1, 2, 3, IGNORE], size=(40, 50), p=[0.4, 0.2, 0.2, 0.1, 0.1]).astype(np.uint8)
+    grid = PatchGrid(codes.shape, 16, 8)
+    fractions, labelled = patch_fractions(codes, grid)
+    for i, top in enumerate(grid.row_starts):
+        for j, left in enumerate(grid.col_starts):
+            patch = codes[top:top + 16, left:left + 16]
+            kept = patch[patch != IGNORE]
+            assert labelled[i, j] == pytest.approx(kept.size / 256)
+            expected = [np.mean(kept == code) for code in range(4)]
+            np.testing.assert_allclose(fractions[i, j], expected, atol=1e-6)
+
+
+def test_pixel_classes_from_coordinates_draws_disks():
+    micrograph = Micrograph(np.arange(64 * 64, dtype=np.float32).reshape(64, 64), 1.0, "m")
+    picks = pd.DataFrame({"x_px": [20.0], "y_px": [30.0], "score": [1.0], "diameter_px": [np.nan]})
+    codes = pixel_classes(LabelledMicrograph(micrograph, picks=picks, particle_diameter_px=10.0))
+    assert codes[30, 20] == PARTICLE and codes[30, 26] == ICE
+    assert abs(np.count_nonzero(codes) - np.pi * 25) < 12
+    with pytest.raises(ValueError, match="no labels"):
+        pixel_classes(LabelledMicrograph(micrograph))
+
+
+def test_normalisation_removes_grey_level_and_contrast(rng):
+    values = rng.normal(size=(20, 30, 3))
+    scaled = 7.0 * values + 100.0  # another detector's grey levels
+    np.testing.assert_allclose(normalise_to_majority(values), normalise_to_majority(scaled), atol=1e-4)
+    constant = normalise_to_majority(np.ones((4, 4, 1)))
+    assert np.all(constant == 0)
+
+
+def test_majority_distance_flags_the_minority(rng):
+    majority = rng.normal(size=(900, 4))
+    minority = rng.normal(loc=6.0, size=(100, 4))
+    distance = majority_distance(np.vstack([majority, minority]))
+    assert np.median(distance[:900]) < 1.2
+    assert np.mean(distance[900:] > distance[:900].max() * 0.5) > 0.9
+
+
+def test_adapted_features_are_unchanged_by_a_linear_grey_scale(rng):
+    image = rng.normal(size=(128, 128)).astype(np.float32)
+    image[:, :40] += 2 * rng.normal(size=(128, 40)).astype(np.float32)  # a rougher region
+    a = adapt_features(compute_features(image, 32, 16, ["intensity", "gradient"]))
+    b = adapt_features(compute_features(3 * image + 50, 32, 16, ["intensity", "gradient"]))
+    assert a.names[-len(ICE_MODEL_FEATURES):] == ICE_MODEL_FEATURES
+    np.testing.assert_allclose(a.values, b.values, atol=1e-3)
+    rough = a["ice_model_distance_all"][:, :2].mean()
+    assert rough > a["ice_model_distance_all"][:, 4:].mean()
+
+
+def test_classifier_learns_fractions_and_explains_itself(rng):
+    X = pd.DataFrame({"signal": rng.uniform(size=2000), "noise": rng.normal(size=2000)})
+    fractions = np.zeros((2000, 4))
+    fractions[:, CARBON] = X["signal"]
+    fractions[:, ICE] = 1 - X["signal"]
+    model = IceClassifier(n_estimators=60, class_weight=None).fit(X, fractions)
+    probabilities = model.predict_proba(X)
+    assert probabilities.shape == (2000, 4)
+    assert np.corrcoef(probabilities[:, CARBON], X["signal"])[0, 1] > 0.95
+    assert model.importance().index[0] == "signal"
+    assert model.feature_importances_.sum() == pytest.approx(1.0)
+    contributions = model.explain(X.iloc[:5], class_code=CARBON)
+    assert list(contributions.columns) == ["signal", "noise", "bias"]
+    margins = model.booster_.predict(model._matrix(X.iloc[:5]), output_margin=True)[:, CARBON]
+    np.testing.assert_allclose(contributions.sum(axis=1), margins, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="missing"):
+        model.predict_proba(X[["noise"]])
+    with pytest.raises(ValueError, match="class codes"):
+        IceClassifier().fit(X, np.full(2000, 7))
+
+
+def test_refiner_starts_as_the_identity_and_is_small():
+    net = RefinerNet()
+    assert sum(p.numel() for p in net.parameters()) < 1_000_000
+    coarse = torch.softmax(torch.randn(1, 4, 32, 40), dim=1)
+    with torch.no_grad():
+        out = net.eval()(torch.randn(1, 1, 32, 40), coarse).exp()
+    torch.testing.assert_close(out, coarse.clamp_min(1e-4) / coarse.clamp_min(1e-4).sum(1, keepdim=True))
+
+
+def test_refiner_predicts_any_image_size():
+    refiner = BoundaryRefiner()
+    coarse = np.full((4, 50, 37), 0.25, dtype=np.float32)
+    probabilities = refiner.predict_proba(np.zeros((50, 37), np.float32), coarse)
+    assert probabilities.shape == (4, 50, 37)
+    np.testing.assert_allclose(probabilities.sum(axis=0), 1.0, rtol=1e-5)
+
+
+def test_trained_model_separates_carbon_from_ice(trained):
+    model, _ = trained
+    fresh = examples_from_simulation(_simulations([101, 102]), SETTINGS)
+    scores = evaluate_model(model, fresh)
+    assert scores["carbon_iou"] > 0.6
+    assert scores["ice_iou"] > 0.6
+
+
+def test_segment_returns_maps_at_the_micrograph_size(trained):
+    model, _ = trained
+    simulated = _simulations([103])[0]
+    micrograph = Micrograph(simulated.image, 3.5, "fresh")
+    result = segment(micrograph, model)
+    assert result.labels.shape == micrograph.shape and result.labels.dtype == np.int8
+    assert result.ice_probability.shape == micrograph.shape
+    assert 0 <= result.ice_probability.min() and result.ice_probability.max() <= 1
+    carbon = simulated.labels == CARBON
+    assert np.mean(result.labels[carbon] == CARBON) > 0.7
+    assert np.mean(result.labels[simulated.labels == ICE] == CARBON) < 0.1
+    fractions = result.class_fractions()
+    assert sum(fractions.values()) == pytest.approx(1.0)
+
+
+def test_model_file_round_trip_gives_the_same_segmentation(trained, tmp_path):
+    model, examples = trained
+    path = model.save(tmp_path / "small.icestat")
+    loaded = load_model(path)
+    assert loaded.settings == model.settings and loaded.refiner is not None
+    micrograph = Micrograph(examples[0].working.data, 7.0, "again")
+    np.testing.assert_array_equal(segment(micrograph, loaded).labels, segment(micrograph, model).labels)
+
+
+def test_bad_model_files_get_one_line_errors(trained, tmp_path):
+    model, _ = trained
+    not_zip = tmp_path / "text.icestat"
+    not_zip.write_text("hello")
+    with pytest.raises(ModelError, match="text.icestat: not an icestat model"):
+        load_model(not_zip)
+    with pytest.raises(ModelError, match="no such model file"):
+        load_model(tmp_path / "absent.icestat")
+    other = tmp_path / "other.icestat"
+    with zipfile.ZipFile(other, "w") as archive:
+        archive.writestr("model.json", f'{{"format_version": {FORMAT_VERSION + 1}}}')
+    with pytest.raises(ModelError, match="format version"):
+        load_model(other)
+    empty = tmp_path / "empty.icestat"
+    with zipfile.ZipFile(empty, "w") as archive:
+        archive.writestr("readme.txt", "nothing")
+    with pytest.raises(ModelError, match="missing"):
+        load_model(empty)
