@@ -147,8 +147,9 @@ class BoundaryRefiner:
         pad = ((0, -rows % 4), (0, -cols % 4))
         image = np.pad(image, pad, mode="reflect")
         coarse = np.pad(coarse, ((0, 0),) + pad, mode="edge")
-        as_tensor = lambda array: torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))[None].to(device)  # noqa: E731
-        log_prob = net(as_tensor(image[None]), as_tensor(coarse))
+        image_tensor, coarse_tensor = (torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))[None].to(device)
+                                       for a in (image[None], coarse))
+        log_prob = net(image_tensor, coarse_tensor)
         return log_prob.exp()[0, :, :rows, :cols].cpu().numpy()
 
     def state_dict(self) -> dict:

@@ -88,4 +88,3 @@ def patch_fractions(codes: np.ndarray, grid: PatchGrid) -> tuple[np.ndarray, np.
     with np.errstate(invalid="ignore", divide="ignore"):
         fractions = np.where(n_labelled[..., None] > 0, counts / n_labelled[..., None], 0.0)
     return fractions.astype(np.float32), (n_labelled / (p * p)).astype(np.float32)
-

@@ -63,8 +63,8 @@ def shared_training_rows(shared: Path):
     """The manifest rows the default model trains on (the developers' split)."""
     manifest = read_manifest(shared / "manifest.csv")
     held_out = manifest["note"].fillna("").str.contains("source split: test")
-    return manifest[~held_out & manifest["dataset"].isin(["empiar-10017", "empiar-10028", "empiar-10059",
-                                                           "raw-contamination"])]
+    datasets = ["empiar-10017", "empiar-10028", "empiar-10059", "raw-contamination"]
+    return manifest[~held_out & manifest["dataset"].isin(datasets)]
 
 
 def shared_examples(rows, settings: SegmentationSettings = SETTINGS):

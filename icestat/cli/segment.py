@@ -17,6 +17,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from icestat.backend import array_module
 from icestat.micrograph import MicrographError, micrograph_stem, read_micrograph, write_mrc
 from icestat.model import ModelError, load_model
 from icestat.overlay import write_overlay
@@ -38,6 +39,11 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Segment every micrograph; 2 for an unusable model, 1 if any micrograph failed, else 0."""
+    try:
+        array_module(args.device)
+    except (ValueError, RuntimeError) as err:
+        log.error("--device %s: %s", args.device, err)
+        return 2
     try:
         model = load_model(args.model, device=args.device)
     except (ModelError, RuntimeError, ValueError) as err:

@@ -1,0 +1,76 @@
+"""``icestat train`` and ``icestat segment`` as a user runs them, on small simulated files."""
+
+from __future__ import annotations
+
+import imageio.v3 as iio
+import mrcfile
+import numpy as np
+import pytest
+
+from icestat.classes import CARBON
+from icestat.cli import main
+from icestat.model import load_model
+from icestat.simulate import SimulationParams, simulate_set, write_simulation
+
+PARAMS = SimulationParams(shape_px=(512, 512), pixel_size_A=3.5, n_particles=30, carbon_fraction=0.35)
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory):
+    """Three simulated micrographs for training and one for validation, each with a manifest."""
+    folder = tmp_path_factory.mktemp("sim")
+    train = write_simulation(folder / "train", simulate_set(3, PARAMS, seed=5), prefix="train")
+    validation = write_simulation(folder / "validation", simulate_set(1, PARAMS, seed=6), prefix="val")
+    return train, validation
+
+
+def test_train_writes_a_model_and_prints_validation_scores(labelled, tmp_path, capsys):
+    train, validation = labelled
+    output = tmp_path / "small.icestat"
+    code = main(["train", str(train), "-o", str(output), "--validation", str(validation),
+                 "--n-estimators", "30", "--refiner-steps", "20"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "carbon_iou" in printed and "boundary_f1" in printed
+    model = load_model(output)
+    assert model.metadata["validation"]["n_micrographs"] == 1
+    assert model.metadata["validation"]["carbon_iou"] > 0.5
+    assert len(model.metadata["training_micrographs"]) == 3
+
+
+def test_train_reports_a_manifest_without_labels(tmp_path, capsys):
+    manifest = tmp_path / "empty.csv"
+    manifest.write_text("micrograph\n")
+    assert main(["train", str(manifest), "-o", str(tmp_path / "m.icestat")]) == 2
+    assert not (tmp_path / "m.icestat").exists()
+
+
+def test_segment_writes_labels_probabilities_and_overlays_with_the_default_model(labelled, tmp_path, capsys):
+    folder = labelled[1].parent
+    micrograph = folder / "val_0000.mrc"
+    broken = tmp_path / "broken.mrc"
+    broken.write_bytes(micrograph.read_bytes()[:2000])
+    out = tmp_path / "out"
+    code = main(["segment", str(micrograph), str(broken), "-o", str(out)])
+    assert code == 1  # the broken file fails, the good one is done
+    assert "broken.mrc" in capsys.readouterr().err
+    with mrcfile.open(out / "val_0000_labels.mrc") as labels, mrcfile.open(out / "val_0000_ice.mrc") as ice:
+        assert labels.data.shape == (512, 512) and labels.data.dtype == np.int8
+        assert ice.data.dtype == np.float32 and 0 <= ice.data.min() and ice.data.max() <= 1
+        assert float(labels.voxel_size.x) == pytest.approx(3.5)
+        with mrcfile.open(folder / "val_0000_labels.mrc") as truth:
+            true_carbon = truth.data == CARBON
+            assert np.mean(labels.data[true_carbon] == CARBON) > 0.5
+    overlay = iio.imread(out / "val_0000_overlay.png")
+    assert overlay.shape == (512, 512, 3)
+    assert not (out / "broken_labels.mrc").exists()
+
+
+def test_segment_refuses_a_wrong_model_file_and_a_missing_gpu(labelled, tmp_path, capsys):
+    micrograph = labelled[1].parent / "val_0000.mrc"
+    wrong = tmp_path / "wrong.icestat"
+    wrong.write_text("{}")
+    assert main(["segment", str(micrograph), "-o", str(tmp_path), "--model", str(wrong)]) == 2
+    assert "wrong.icestat: not an icestat model" in capsys.readouterr().err
+    assert main(["segment", str(micrograph), "-o", str(tmp_path), "--device", "cuda"]) == 2
+    assert "--device cuda" in capsys.readouterr().err
