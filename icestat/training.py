@@ -102,41 +102,47 @@ def predict_example(model: IceModel, example: Example) -> np.ndarray:
 
 
 def evaluate_model(model: IceModel, examples: list[Example], refine: bool = True) -> dict:
-    """Segmentation accuracy of a model on labelled examples, at the working scale, pooled over micrographs.
+    """Segmentation accuracy of a model on labelled examples, at the working scale (see :func:`segmentation_scores`)."""
+    return segmentation_scores([e.classes for e in examples], [predict_classes(model, e, refine) for e in examples])
+
+
+def predict_classes(model: IceModel, example: Example, refine: bool = True) -> np.ndarray:
+    """Class codes per working pixel of an example, as the model segments it."""
+    probabilities = pixel_probabilities(example.working, predict_example(model, example), example.features,
+                                        model, refine)
+    return probabilities.argmax(axis=0).astype(np.uint8)
+
+
+def segmentation_scores(truths: list[np.ndarray], predictions: list[np.ndarray]) -> dict:
+    """Segmentation accuracy pooled over micrographs.
 
     Returns
     -------
     dict
         ``carbon_iou``, ``contamination_iou``, ``particle_iou``, ``ice_iou``,
-        ``non_ice_iou`` (pixels pooled over the examples), ``particle_recall``
+        ``non_ice_iou`` (pixels pooled over the micrographs), ``particle_recall``
         (fraction of true particle pixels called non-ice), ``boundary_f1``
         (mean over micrographs of the non-ice boundary F1 within
-        :data:`BOUNDARY_TOLERANCE_PX` working pixels) and ``n_micrographs``.
+        :data:`BOUNDARY_TOLERANCE_PX` pixels), ``n_micrographs`` and ``carbon_px``.
     """
     confusion = np.zeros((4, 4), dtype=np.int64)
-    f1s, particle_hits, particle_total = [], 0, 0
-    for example in examples:
-        probabilities = pixel_probabilities(example.working, predict_example(model, example), example.features,
-                                            model, refine)
-        predicted = probabilities.argmax(axis=0).astype(np.uint8)
-        confusion += confusion_matrix(example.classes, predicted)
-        true_particle = example.classes == PARTICLE
-        particle_hits += int(np.count_nonzero(true_particle & (predicted != ICE)))
-        particle_total += int(np.count_nonzero(true_particle))
-        labelled = example.classes != IGNORE
-        f1s.append(boundary_f1((example.classes != ICE) & labelled, (predicted != ICE) & labelled,
-                               BOUNDARY_TOLERANCE_PX)["f1"])
+    f1s = []
+    for truth, predicted in zip(truths, predictions):
+        confusion += confusion_matrix(truth, predicted)
+        labelled = truth != IGNORE
+        f1s.append(boundary_f1((truth != ICE) & labelled, (predicted != ICE) & labelled, BOUNDARY_TOLERANCE_PX)["f1"])
     scores = scores_from_confusion(confusion)
     non_ice_hits = confusion[1:, 1:].sum()
     non_ice_union = confusion[1:, :].sum() + confusion[:, 1:].sum() - non_ice_hits
+    true_particle = confusion[PARTICLE].sum()
     return {
-        "n_micrographs": len(examples),
+        "n_micrographs": len(truths),
         "carbon_iou": float(scores.loc["carbon", "iou"]),
         "contamination_iou": float(scores.loc["contamination", "iou"]),
         "particle_iou": float(scores.loc["particle", "iou"]),
         "ice_iou": float(scores.loc["ice", "iou"]),
         "non_ice_iou": float(non_ice_hits / non_ice_union) if non_ice_union else float("nan"),
-        "particle_recall": particle_hits / particle_total if particle_total else float("nan"),
+        "particle_recall": float(confusion[PARTICLE, 1:].sum() / true_particle) if true_particle else float("nan"),
         "boundary_f1": float(np.nanmean(f1s)) if np.isfinite(f1s).any() else float("nan"),
         "carbon_px": int(confusion[CARBON].sum()),
     }
