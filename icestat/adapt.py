@@ -21,6 +21,7 @@ import warnings
 
 import numpy as np
 
+from icestat.backend import to_host
 from icestat.features.compute import PatchFeatures
 from icestat.features.maps import neighbour_means
 from icestat.features.registry import FEATURES
@@ -116,7 +117,7 @@ def adapt_features(features: PatchFeatures) -> PatchFeatures:
     PatchFeatures
         Robust z-scores of every feature, then :data:`ICE_MODEL_FEATURES`.
     """
-    z = normalise_to_majority(features.values.get() if hasattr(features.values, "get") else features.values)
+    z = normalise_to_majority(to_host(features.values))
     rows, cols, _ = z.shape
     clipped = np.clip(z, -Z_CLIP, Z_CLIP).reshape(rows * cols, -1)
     distances = []

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from icestat.adapt import adapt_features
+from icestat.backend import to_host
 from icestat.features import PatchFeatures, compute_features
 from icestat.manifest import iter_labelled
 from icestat.micrograph import Micrograph
@@ -57,8 +58,7 @@ def features_of(working: WorkingImage, settings: SegmentationSettings, device: s
     features = compute_features(working, settings.patch_px, settings.stride_px, settings.features, device)
     if settings.adapt:
         return adapt_features(features)
-    values = features.values.get() if hasattr(features.values, "get") else features.values
-    return PatchFeatures(values, features.names, features.grid, "cpu", features.pixel_size_A)
+    return PatchFeatures(to_host(features.values), features.names, features.grid, "cpu", features.pixel_size_A)
 
 
 def make_example(micrograph: Micrograph, codes: np.ndarray, settings: SegmentationSettings,
