@@ -9,10 +9,12 @@ from scipy import ndimage
 
 from icestat.classes import CLASS_NAMES, ICE
 from icestat.examples import features_of
-from icestat.features import PatchFeatures
+from icestat.classify import IceClassifier
+from icestat.features import PatchFeatures, PatchGrid
 from icestat.micrograph import Micrograph
 from icestat.model import IceModel, load_model
 from icestat.prepare import WorkingImage
+from icestat.refine import BoundaryRefiner
 
 N_CLASSES = len(CLASS_NAMES)
 
@@ -75,32 +77,32 @@ def segment(micrograph: Micrograph, model: IceModel | None = None, device: str =
     """
     model = load_model(device=device) if model is None else model
     working = model.settings.prepare(micrograph)
-    patch_probabilities, features = classify_patches(working, model, device)
-    probabilities = pixel_probabilities(working, patch_probabilities, features, model, refine)
+    features = features_of(working, model.settings, device)
+    per_patch = patch_probabilities(model.classifier, features)
+    probabilities = pixel_probabilities(working, per_patch, features.grid, model.refiner if refine else None)
     working_labels = probabilities.argmax(axis=0).astype(np.int8)
     zoom = (micrograph.shape[0] / working.data.shape[0], micrograph.shape[1] / working.data.shape[1])
     ice_probability = _resize(probabilities[ICE], micrograph.shape, zoom, order=1)
     labels = _resize(working_labels, micrograph.shape, zoom, order=0)
     return Segmentation(micrograph.name, ice_probability.astype(np.float32), labels.astype(np.int8), working,
-                        probabilities, patch_probabilities, features)
+                        probabilities, per_patch, features)
 
 
-def classify_patches(working: WorkingImage, model: IceModel, device: str = "cpu") -> tuple[np.ndarray, PatchFeatures]:
-    """The classifier's class probabilities per patch ``(rows, cols, 4)``, and the features it saw."""
-    features = features_of(working, model.settings, device)
+def patch_probabilities(classifier: IceClassifier, features: PatchFeatures) -> np.ndarray:
+    """The classifier's class probabilities per patch ``(rows, cols, 4)``."""
     table = features.values.reshape(-1, len(features.names))
-    index = [features.names.index(name) for name in model.classifier.feature_names_in_]
-    probabilities = model.classifier.predict_proba(table[:, index])
-    return probabilities.reshape(features.grid.shape + (N_CLASSES,)).astype(np.float32), features
+    index = [features.names.index(name) for name in classifier.feature_names_in_]
+    probabilities = classifier.predict_proba(table[:, index])
+    return probabilities.reshape(features.grid.shape + (N_CLASSES,)).astype(np.float32)
 
 
-def pixel_probabilities(working: WorkingImage, patch_probabilities: np.ndarray, features: PatchFeatures,
-                        model: IceModel, refine: bool = True) -> np.ndarray:
-    """Class probabilities per working pixel ``(4, h, w)``: interpolated from the patches, then refined."""
-    coarse = np.stack([features.grid.to_pixels(patch_probabilities[..., code]) for code in range(N_CLASSES)])
+def pixel_probabilities(working: WorkingImage, per_patch: np.ndarray, grid: PatchGrid,
+                        refiner: BoundaryRefiner | None = None) -> np.ndarray:
+    """Class probabilities per working pixel ``(4, h, w)``: interpolated from the patches, then refined (with a refiner)."""
+    coarse = np.stack([grid.to_pixels(per_patch[..., code]) for code in range(N_CLASSES)])
     coarse /= coarse.sum(axis=0, keepdims=True)
-    if refine and model.refiner is not None:
-        return model.refiner.predict_proba(working.data, coarse)
+    if refiner is not None:
+        return refiner.predict_proba(working.data, coarse)
     return coarse
 
 

@@ -12,7 +12,7 @@ import logging
 import time
 
 import numpy as np
-import pandas as pd
+from sklearn.base import clone
 from sklearn.model_selection import GroupKFold
 
 from icestat import __version__
@@ -22,7 +22,7 @@ from icestat.examples import Example, patch_table
 from icestat.metrics import boundary_f1, confusion_matrix, scores_from_confusion
 from icestat.model import IceModel
 from icestat.refine import BoundaryRefiner
-from icestat.segment import pixel_probabilities
+from icestat.segment import patch_probabilities, pixel_probabilities
 from icestat.settings import SegmentationSettings
 
 log = logging.getLogger(__name__)
@@ -87,18 +87,12 @@ def out_of_fold_probabilities(examples: list[Example], classifier: IceClassifier
     coarse: list[np.ndarray | None] = [None] * len(examples)
     for train_index, test_index in folds:
         features, fractions, _ = patch_table([examples[i] for i in train_index])
-        fold_model = IceModel(SegmentationSettings(), _clone(classifier).fit(features, fractions))
+        fold_classifier = clone(classifier).fit(features, fractions)
         for i in test_index:
-            coarse[i] = pixel_probabilities(examples[i].working, predict_example(fold_model, examples[i]),
-                                            examples[i].features, fold_model, refine=False)
+            example = examples[i]
+            coarse[i] = pixel_probabilities(example.working, patch_probabilities(fold_classifier, example.features),
+                                            example.features.grid)
     return coarse
-
-
-def predict_example(model: IceModel, example: Example) -> np.ndarray:
-    """The classifier's class probabilities per patch ``(rows, cols, 4)`` of an example."""
-    table = pd.DataFrame(example.features.values.reshape(-1, len(example.features.names)),
-                         columns=list(example.features.names))
-    return model.classifier.predict_proba(table).reshape(example.features.grid.shape + (-1,)).astype(np.float32)
 
 
 def evaluate_model(model: IceModel, examples: list[Example], refine: bool = True) -> dict:
@@ -108,8 +102,9 @@ def evaluate_model(model: IceModel, examples: list[Example], refine: bool = True
 
 def predict_classes(model: IceModel, example: Example, refine: bool = True) -> np.ndarray:
     """Class codes per working pixel of an example, as the model segments it."""
-    probabilities = pixel_probabilities(example.working, predict_example(model, example), example.features,
-                                        model, refine)
+    per_patch = patch_probabilities(model.classifier, example.features)
+    probabilities = pixel_probabilities(example.working, per_patch, example.features.grid,
+                                        model.refiner if refine else None)
     return probabilities.argmax(axis=0).astype(np.uint8)
 
 
@@ -146,7 +141,3 @@ def segmentation_scores(truths: list[np.ndarray], predictions: list[np.ndarray])
         "boundary_f1": float(np.nanmean(f1s)) if np.isfinite(f1s).any() else float("nan"),
         "carbon_px": int(confusion[CARBON].sum()),
     }
-
-
-def _clone(classifier: IceClassifier) -> IceClassifier:
-    return IceClassifier(**classifier.get_params())

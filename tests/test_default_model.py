@@ -40,7 +40,8 @@ def test_default_model_finds_particles_on_a_held_out_specimen_micrograph(shared_
 
 @pytest.mark.shared_data
 def test_default_model_sees_the_contamination_of_the_raw_micrograph(shared_data):
-    # this micrograph is in the training data (the only real contamination there is): a check of function, not of generalisation
+    # this micrograph is in the training data (the only real contamination there is):
+    # a check of function, not of generalisation
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PixelSizeWarning)
         item = load_labelled(_row(shared_data, "Ucsf_stack_1142_DW.mrc"))
