@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from icestat._atomic import atomic_path
-from icestat.backend import array_module
+from icestat.cli._common import device_usable, file_error
 from icestat.features import compute_features
 from icestat.micrograph import MicrographError, read_micrograph
 from icestat.prepare import prepare
@@ -47,10 +47,7 @@ def main(args: argparse.Namespace) -> int:
     if output.suffix.lower() not in (".parquet", ".csv"):
         log.error("%s: the output must end in .parquet or .csv", output)
         return 2
-    try:
-        array_module(args.device)
-    except (ValueError, RuntimeError) as err:
-        log.error("--device %s: %s", args.device, err)
+    if not device_usable(args.device):
         return 2
     tables, n_failed = [], 0
     for path in args.micrographs:
@@ -59,7 +56,7 @@ def main(args: argparse.Namespace) -> int:
             working = prepare(micrograph, args.working_pixel_size_A, args.bin)
             result = compute_features(working, args.patch_px, args.stride_px, args.features, args.device)
         except (MicrographError, OSError, ValueError, RuntimeError) as err:
-            log.error("%s", err if str(path) in str(err) else f"{path}: {err}")
+            log.error("%s", file_error(path, err))
             n_failed += 1
             continue
         table = result.to_frame()

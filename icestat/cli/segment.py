@@ -17,7 +17,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from icestat.backend import array_module
+from icestat.cli._common import device_usable, file_error
 from icestat.micrograph import MicrographError, micrograph_stem, read_micrograph, write_mrc
 from icestat.model import ModelError, load_model
 from icestat.overlay import write_overlay
@@ -39,10 +39,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Segment every micrograph; 2 for an unusable model, 1 if any micrograph failed, else 0."""
-    try:
-        array_module(args.device)
-    except (ValueError, RuntimeError) as err:
-        log.error("--device %s: %s", args.device, err)
+    if not device_usable(args.device):
         return 2
     try:
         model = load_model(args.model, device=args.device)
@@ -58,7 +55,7 @@ def main(args: argparse.Namespace) -> int:
             micrograph = read_micrograph(path, pixel_size_A=args.pixel_size_A)
             result = segment(micrograph, model, device=args.device, refine=not args.no_refine)
         except (MicrographError, OSError, ValueError, RuntimeError) as err:
-            log.error("%s", err if str(path) in str(err) else f"{path}: {err}")
+            log.error("%s", file_error(path, err))
             n_failed += 1
             continue
         stem = output / micrograph_stem(path)

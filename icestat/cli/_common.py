@@ -1,0 +1,24 @@
+"""What several subcommands share: checking --device, and one-line messages for files that failed."""
+
+from __future__ import annotations
+
+import logging
+
+from icestat.backend import array_module
+
+log = logging.getLogger("icestat.cli")
+
+
+def device_usable(device: str) -> bool:
+    """True when `device` can run here; otherwise log one line saying why."""
+    try:
+        array_module(device)
+    except (ValueError, RuntimeError) as err:
+        log.error("--device %s: %s", device, err)
+        return False
+    return True
+
+
+def file_error(path, err: Exception) -> str:
+    """The error's message, prefixed with the file's path unless it already names it."""
+    return str(err) if str(path) in str(err) else f"{path}: {err}"
