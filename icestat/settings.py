@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from icestat.micrograph import PLACEHOLDER_PIXEL_SIZE_A, Micrograph
 from icestat.prepare import WorkingImage, prepare
@@ -36,7 +36,6 @@ class SegmentationSettings:
     stride_px: int = 16
     features: tuple[str, ...] | None = None
     adapt: bool = True
-    extra: dict = field(default_factory=dict, compare=False)
 
     def prepare(self, micrograph: Micrograph) -> WorkingImage:
         """The working image of a micrograph at these settings' scale."""
