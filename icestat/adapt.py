@@ -24,7 +24,7 @@ import numpy as np
 from icestat.backend import to_host
 from icestat.features.compute import PatchFeatures
 from icestat.features.maps import neighbour_means
-from icestat.features.registry import FEATURES
+from icestat.features.registry import GROUP_OF
 
 #: Robust z-scores are clipped to this magnitude before the ice model sees them.
 Z_CLIP = 8.0
@@ -32,7 +32,6 @@ Z_CLIP = 8.0
 CORE_FRACTION = 0.6
 #: Principal components of the normalised features the ice model works in.
 N_COMPONENTS = 6
-_GROUP_OF = {f.name: f.group for f in FEATURES}
 _MAD_TO_STD = 1.4826
 ICE_MODEL_GROUPS = ("all", "intensity", "gradient", "texture", "spectrum")
 #: Names of the features :func:`adapt_features` adds.
@@ -122,7 +121,7 @@ def adapt_features(features: PatchFeatures) -> PatchFeatures:
     clipped = np.clip(z, -Z_CLIP, Z_CLIP).reshape(rows * cols, -1)
     distances = []
     for group in ICE_MODEL_GROUPS:
-        columns = [i for i, name in enumerate(features.names) if group == "all" or _GROUP_OF.get(name) == group]
+        columns = [i for i, name in enumerate(features.names) if group == "all" or GROUP_OF.get(name) == group]
         if columns:
             distance = majority_distance(clipped[:, columns])
         else:

@@ -112,6 +112,8 @@ def load_model(path: str | os.PathLike | None = None, device: str = "cpu") -> Ic
                 weights = torch.load(io.BytesIO(archive.read("refiner.pt")), weights_only=True, map_location="cpu")
                 refiner = BoundaryRefiner(**{**description["refiner"], "device": device}).load_state_dict(weights)
             settings = SegmentationSettings.from_dict(description["settings"])
+    except ModelError:
+        raise
     except FileNotFoundError:
         raise ModelError(f"{path}: no such model file") from None
     except zipfile.BadZipFile:
@@ -119,8 +121,6 @@ def load_model(path: str | os.PathLike | None = None, device: str = "cpu") -> Ic
     except KeyError as err:
         raise ModelError(f"{path}: not an icestat model (missing {err})") from None
     except (json.JSONDecodeError, TypeError, ValueError, RuntimeError) as err:
-        if isinstance(err, ModelError):
-            raise
         raise ModelError(f"{path}: damaged model file ({str(err).splitlines()[0][:200]})") from None
     return IceModel(settings, classifier, refiner, description.get("metadata", {}))
 

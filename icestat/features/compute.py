@@ -17,6 +17,7 @@ from icestat.features.registry import (
     GLCM_ANGLES_DEG,
     GLCM_DISTANCES_PX,
     GLCM_LEVELS,
+    GROUP_OF,
     LBP_CODES,
     PERCENTILES,
     select_features,
@@ -34,7 +35,6 @@ from icestat.features.spectra import (
 _EDGE_FACTOR = 3.0
 #: Percentiles are taken over the patch's pixels on a lattice of this step (a quarter of them for 2).
 PERCENTILE_STEP_PX = 2
-_GROUP_OF = {f.name: f.group for f in BASE_FEATURES}
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,7 +132,7 @@ def compute_features(
         grid = PatchGrid(tuple(image.shape), patch_px, stride_px)
         context = _PatchContext(image, grid, device, xp, pixel_size_A, batch_patches)
         base_needed = {f.name.removeprefix("context_") for f in selected}
-        groups = {_GROUP_OF[name] for name in base_needed}
+        groups = {GROUP_OF[name] for name in base_needed}
         computed = {}
         for group in ("intensity", "gradient", "texture", "spectrum"):
             if group in groups:

@@ -104,6 +104,8 @@ CONTEXT_FEATURES = tuple(
 )
 FEATURES = BASE_FEATURES + CONTEXT_FEATURES
 _BY_NAME = {f.name: f for f in FEATURES}
+#: Feature name -> group.
+GROUP_OF = {f.name: f.group for f in FEATURES}
 
 
 def select_features(features=None) -> list[Feature]:
