@@ -1,4 +1,4 @@
-"""Overlay images: a micrograph in grey with its classes drawn over it in colour, written as PNG."""
+"""Overlay images: a micrograph in grey with its classes drawn over it in colour, and its picks circled, as PNG."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import os
 
 import imageio.v3 as iio
 import numpy as np
+import pandas as pd
 from skimage.color import label2rgb
+from skimage.draw import circle_perimeter
 
 from icestat._atomic import atomic_path
 from icestat.classes import CARBON, CONTAMINATION, PARTICLE
@@ -14,12 +16,18 @@ from icestat.prepare import robust_centre_and_spread
 
 #: Colours of the non-ice classes (ice is left uncoloured).
 CLASS_COLOURS = {PARTICLE: (0.1, 0.9, 0.2), CARBON: (0.2, 0.4, 1.0), CONTAMINATION: (1.0, 0.2, 0.1)}
+#: Colour of the circles around picks.
+PICK_COLOUR = (255, 230, 0)
 #: Overlays are shrunk so that their longer side is at most this.
 MAX_SIDE_PX = 1024
 
 
-def overlay_image(image: np.ndarray, labels: np.ndarray, alpha: float = 0.35) -> np.ndarray:
+def overlay_image(image: np.ndarray, labels: np.ndarray, picks: pd.DataFrame | None = None,
+                  alpha: float = 0.35) -> np.ndarray:
     """An RGB uint8 picture of `image` with the non-ice `labels` tinted (shrunk to at most 1024 px).
+
+    Picks (a pick table, :mod:`icestat.coords`) are circled in yellow, with their
+    diameter (or 20 px of the picture where it is unknown).
 
     Examples
     --------
@@ -39,10 +47,17 @@ def overlay_image(image: np.ndarray, labels: np.ndarray, alpha: float = 0.35) ->
         index[labels == code] = i
     rgb = label2rgb(index, image=grey, colors=[CLASS_COLOURS[c] for c in codes], alpha=alpha, bg_label=0,
                     bg_color=None, image_alpha=1.0)
-    return (np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+    rgb = (np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+    if picks is not None:
+        for x_px, y_px, diameter_px in picks[["x_px", "y_px", "diameter_px"]].to_numpy():
+            radius = 10 if np.isnan(diameter_px) else max(2, int(round(diameter_px / 2 / step)))
+            rows, cols = circle_perimeter(int(round(y_px / step)), int(round(x_px / step)), radius, shape=labels.shape)
+            rgb[rows, cols] = PICK_COLOUR
+    return rgb
 
 
-def write_overlay(path: str | os.PathLike, image: np.ndarray, labels: np.ndarray) -> None:
+def write_overlay(path: str | os.PathLike, image: np.ndarray, labels: np.ndarray,
+                  picks: pd.DataFrame | None = None) -> None:
     """Write :func:`overlay_image` to a PNG file, atomically."""
     with atomic_path(path) as tmp:
-        iio.imwrite(tmp, overlay_image(image, labels), extension=".png")
+        iio.imwrite(tmp, overlay_image(image, labels, picks), extension=".png")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy import ndimage
@@ -23,14 +24,13 @@ N_CLASSES = len(CLASS_NAMES)
 class Segmentation:
     """The segmentation of one micrograph.
 
+    The maps at the micrograph's own size, :attr:`ice_probability` and
+    :attr:`labels`, are made from the working-scale maps when first asked for.
+
     Attributes
     ----------
     name : str
         The micrograph's name.
-    ice_probability : ndarray of float32
-        Probability of ice per pixel, the micrograph's shape.
-    labels : ndarray of int8
-        Class code per pixel (:mod:`icestat.classes`), the micrograph's shape.
     working : WorkingImage
         The working image the model saw (binned, normalised).
     working_probabilities : ndarray (4, h, w) of float32
@@ -42,12 +42,25 @@ class Segmentation:
     """
 
     name: str
-    ice_probability: np.ndarray
-    labels: np.ndarray
     working: WorkingImage
     working_probabilities: np.ndarray
     patch_probabilities: np.ndarray
     features: PatchFeatures
+
+    @cached_property
+    def working_labels(self) -> np.ndarray:
+        """Class code per working pixel (int8): the most probable class."""
+        return self.working_probabilities.argmax(axis=0).astype(np.int8)
+
+    @cached_property
+    def ice_probability(self) -> np.ndarray:
+        """Probability of ice per pixel (float32), the micrograph's shape."""
+        return _resize(self.working_probabilities[ICE], self.working.original_shape, order=1).astype(np.float32)
+
+    @cached_property
+    def labels(self) -> np.ndarray:
+        """Class code per pixel (int8, :mod:`icestat.classes`), the micrograph's shape."""
+        return _resize(self.working_labels, self.working.original_shape, order=0)
 
     def class_fractions(self) -> dict[str, float]:
         """Fraction of the micrograph's pixels in each class, by class name."""
@@ -80,12 +93,7 @@ def segment(micrograph: Micrograph, model: IceModel | None = None, device: str =
     features = features_of(working, model.settings, device)
     per_patch = patch_probabilities(model.classifier, features)
     probabilities = pixel_probabilities(working, per_patch, features.grid, model.refiner if refine else None)
-    working_labels = probabilities.argmax(axis=0).astype(np.int8)
-    zoom = (micrograph.shape[0] / working.data.shape[0], micrograph.shape[1] / working.data.shape[1])
-    ice_probability = _resize(probabilities[ICE], micrograph.shape, zoom, order=1)
-    labels = _resize(working_labels, micrograph.shape, zoom, order=0)
-    return Segmentation(micrograph.name, ice_probability.astype(np.float32), labels.astype(np.int8), working,
-                        probabilities, per_patch, features)
+    return Segmentation(micrograph.name, working, probabilities, per_patch, features)
 
 
 def patch_probabilities(classifier: IceClassifier, features: PatchFeatures) -> np.ndarray:
@@ -106,13 +114,16 @@ def pixel_probabilities(working: WorkingImage, per_patch: np.ndarray, grid: Patc
     return coarse
 
 
-def _resize(values: np.ndarray, shape: tuple[int, int], zoom: tuple[float, float], order: int) -> np.ndarray:
-    """Resample a working-scale map to `shape` (pixel centres aligned, as in :meth:`WorkingImage.to_original_px`)."""
-    rows = (np.arange(shape[0]) + 0.5) / zoom[0] - 0.5
-    cols = (np.arange(shape[1]) + 0.5) / zoom[1] - 0.5
+def _resize(values: np.ndarray, shape: tuple[int, int], order: int) -> np.ndarray:
+    """Resample a working-scale map to `shape` (pixel centres aligned, as in :meth:`WorkingImage.to_original_px`).
+
+    ``order`` 0 takes the nearest working pixel, 1 interpolates linearly.
+    """
     if order == 0:
+        rows = (np.arange(shape[0]) + 0.5) * values.shape[0] / shape[0] - 0.5
+        cols = (np.arange(shape[1]) + 0.5) * values.shape[1] / shape[1] - 0.5
         rows_i = np.clip(np.rint(rows).astype(np.int64), 0, values.shape[0] - 1)
         cols_i = np.clip(np.rint(cols).astype(np.int64), 0, values.shape[1] - 1)
         return values[np.ix_(rows_i, cols_i)]
-    grid_rows, grid_cols = np.meshgrid(rows.astype(np.float32), cols.astype(np.float32), indexing="ij", sparse=False)
-    return ndimage.map_coordinates(values, [grid_rows, grid_cols], order=1, mode="nearest")
+    zoom = (shape[0] / values.shape[0], shape[1] / values.shape[1])
+    return ndimage.zoom(values, zoom, order=1, mode="nearest", grid_mode=True)

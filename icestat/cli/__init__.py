@@ -14,7 +14,7 @@ import warnings
 
 from icestat import __version__
 
-SUBCOMMANDS = ("demo", "features", "info", "segment", "simulate", "train")
+SUBCOMMANDS = ("demo", "evaluate", "features", "info", "pick", "segment", "simulate", "train")
 
 log = logging.getLogger("icestat")
 

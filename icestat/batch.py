@@ -1,0 +1,239 @@
+"""Picking many micrographs: one job per micrograph, its files written atomically, a record of what was done.
+
+Every micrograph's outputs go into the run's output folder, the record
+``<stem>_summary.json`` last, so a micrograph is done exactly when its record
+exists, names the same settings, and every output it lists is there. A rerun
+(:func:`is_done`) skips those; an interrupted run leaves no half-written file
+(each is written to a temporary name and renamed). The run's own files
+(``summary.csv``, ``autopick.star``, ``particles.star``) are rebuilt from the
+records and coordinate files at the end (:func:`write_run_files`), so they
+always cover every micrograph done so far.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+from icestat._atomic import atomic_path
+from icestat.coords import read_star, write_autopick_index, write_particles_star, write_picks
+from icestat.coords.table import MICROGRAPH_COLUMN, pick_table
+from icestat.micrograph import MicrographError, micrograph_stem, read_micrograph, write_mrc
+from icestat.model import IceModel, ModelError, load_model
+from icestat.overlay import write_overlay
+from icestat.pick import DEFAULT_THRESHOLD, pick
+from icestat.segment import segment
+
+log = logging.getLogger(__name__)
+
+#: Columns of ``summary.csv``, one row per micrograph.
+SUMMARY_COLUMNS = (
+    "micrograph", "status", "n_picks", "ice_fraction", "particle_fraction", "carbon_fraction",
+    "contamination_fraction", "diameter_px", "diameter_estimated", "seconds", "error",
+)
+#: Values of the ``status`` column.
+PICKED, DONE_BEFORE, FAILED = "picked", "done before", "failed"
+#: Pick formats written besides RELION STAR; file name ending per format.
+EXTRA_FORMAT_ENDINGS = {"box": ".box", "cbox": ".cbox", "tsv": ".tsv", "csv": ".csv"}
+
+
+@dataclass(frozen=True)
+class PickSettings:
+    """How every micrograph of a run is picked and what is written for it.
+
+    Attributes
+    ----------
+    model_path : str or None
+        Model file; the default model when None.
+    device : str
+        ``cpu``, ``cuda`` or ``cuda:N``.
+    diameter_A, diameter_px : float or None
+        Particle diameter in ångström (needs the pixel size) or in pixels; at
+        most one; estimated per micrograph when both are None.
+    threshold : float
+        Lowest pick score kept.
+    formats : tuple of str
+        Pick formats written besides STAR (``box``, ``cbox``, ``tsv``, ``csv``).
+    write_segmentation : bool
+        Also write ``<stem>_labels.mrc``, ``<stem>_ice.mrc`` and ``<stem>_overlay.png``.
+    pixel_size_A : float or None
+        Pixel size overriding the micrographs' headers.
+    """
+
+    model_path: str | None = None
+    device: str = "cpu"
+    diameter_A: float | None = None
+    diameter_px: float | None = None
+    threshold: float = DEFAULT_THRESHOLD
+    formats: tuple[str, ...] = field(default=())
+    write_segmentation: bool = False
+    pixel_size_A: float | None = None
+
+    def __post_init__(self):
+        if self.diameter_A is not None and self.diameter_px is not None:
+            raise ValueError("give the particle diameter in ångström or in pixels, not both")
+        unknown = set(self.formats) - set(EXTRA_FORMAT_ENDINGS) - {"star"}
+        if unknown:
+            raise ValueError(f"unknown pick format(s) {', '.join(sorted(unknown))}; "
+                             f"use star, {', '.join(EXTRA_FORMAT_ENDINGS)}")
+
+    def outputs(self, output: Path, stem: str) -> dict[str, Path]:
+        """The files written for the micrograph of `stem`, by kind, the STAR coordinate file last."""
+        files = {fmt: output / f"{stem}{EXTRA_FORMAT_ENDINGS[fmt]}" for fmt in self.formats if fmt != "star"}
+        if self.write_segmentation:
+            files.update(labels=output / f"{stem}_labels.mrc", ice=output / f"{stem}_ice.mrc",
+                         overlay=output / f"{stem}_overlay.png")
+        files["star"] = coordinate_file(output, stem)
+        return files
+
+    def to_dict(self) -> dict:
+        """JSON-ready values."""
+        values = asdict(self)
+        values["formats"] = sorted(self.formats)
+        return values
+
+
+def coordinate_file(output: Path, stem: str) -> Path:
+    """The RELION coordinate file of a micrograph: ``<output>/<stem>_autopick.star``."""
+    return Path(output) / f"{stem}_autopick.star"
+
+
+def record_file(output: Path, stem: str) -> Path:
+    """The record of a micrograph done: ``<output>/<stem>_summary.json``."""
+    return Path(output) / f"{stem}_summary.json"
+
+
+def check_stems(paths: list[str]) -> None:
+    """Raise ValueError when two micrographs would write the same output files."""
+    seen: dict[str, str] = {}
+    for path in paths:
+        stem = micrograph_stem(path)
+        if stem in seen and seen[stem] != str(path):
+            raise ValueError(f"{seen[stem]} and {path} share the name {stem!r}; their outputs would collide")
+        seen[stem] = str(path)
+
+
+def is_done(path: str, output: Path, settings: PickSettings) -> dict | None:
+    """The summary row of a micrograph already picked with these settings, or None when it must be (re)done."""
+    record = record_file(output, micrograph_stem(path))
+    try:
+        done = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return None
+    if done.get("settings") != settings.to_dict():
+        log.info("%s: picked before with other settings; picking again", path)
+        return None
+    if not all(Path(name).is_file() for name in done.get("outputs", [])):
+        return None
+    return dict(done["row"], status=DONE_BEFORE)
+
+
+@lru_cache(maxsize=2)
+def cached_model(model_path: str | None, device: str) -> IceModel:
+    """Load a model once per process (and per device)."""
+    return load_model(model_path, device=device)
+
+
+def pick_micrograph(path: str, output: Path, settings: PickSettings) -> dict:
+    """Pick one micrograph and write its files; never raises for a bad micrograph.
+
+    Parameters
+    ----------
+    path : str
+        Micrograph file.
+    output : Path
+        The run's output folder (it must exist).
+    settings : PickSettings
+
+    Returns
+    -------
+    dict
+        Its summary row (``SUMMARY_COLUMNS``); ``status`` is ``failed`` with
+        the one-line ``error`` when the micrograph could not be picked.
+    """
+    start = time.perf_counter()
+    name = micrograph_stem(path)
+    try:
+        micrograph = read_micrograph(path, pixel_size_A=settings.pixel_size_A)
+        diameter_px = _diameter_px(settings, micrograph.pixel_size_A, path)
+        model = cached_model(settings.model_path, settings.device)
+        segmentation = segment(micrograph, model, device=settings.device)
+        picks = pick(segmentation, diameter_px=diameter_px, threshold=settings.threshold)
+        files = settings.outputs(output, name)
+        table = picks.table.assign(**{MICROGRAPH_COLUMN: str(path)})
+        for fmt in settings.formats:
+            if fmt != "star":
+                write_picks(table, files[fmt], fmt)
+        if settings.write_segmentation:
+            write_mrc(files["labels"], segmentation.labels, micrograph.pixel_size_A)
+            write_mrc(files["ice"], segmentation.ice_probability, micrograph.pixel_size_A)
+            write_overlay(files["overlay"], micrograph.data, segmentation.labels, picks.table)
+        write_picks(table, files["star"], "star")
+    except (MicrographError, ModelError, OSError, ValueError, RuntimeError, MemoryError) as err:
+        message = str(err) if str(path) in str(err) else f"{path}: {err}"
+        return _row(name, FAILED, seconds=time.perf_counter() - start, error=message.splitlines()[0])
+    fractions = segmentation.class_fractions()
+    row = _row(name, PICKED, n_picks=len(picks), ice_fraction=fractions["ice"],
+               particle_fraction=fractions["particle"], carbon_fraction=fractions["carbon"],
+               contamination_fraction=fractions["contamination"], diameter_px=picks.diameter_px,
+               diameter_estimated=picks.diameter_estimated, seconds=time.perf_counter() - start)
+    record = {"micrograph": str(path), "settings": settings.to_dict(),
+              "outputs": [str(f) for f in files.values()], "row": row}
+    with atomic_path(record_file(output, name)) as tmp:
+        tmp.write_text(json.dumps(record, indent=1))
+    return row
+
+
+def write_run_files(paths: list[str], output: Path, rows: list[dict]) -> pd.DataFrame:
+    """Write ``summary.csv``, ``autopick.star`` and ``particles.star`` for the micrographs of a run.
+
+    Parameters
+    ----------
+    paths : list of str
+        The run's micrographs, in order.
+    output : Path
+        The run's output folder.
+    rows : list of dict
+        Summary rows, one per micrograph (any order).
+
+    Returns
+    -------
+    DataFrame
+        The summary, in the order of `paths`.
+    """
+    by_name = {row["micrograph"]: row for row in rows}
+    summary = pd.DataFrame([by_name[micrograph_stem(path)] for path in paths], columns=list(SUMMARY_COLUMNS))
+    with atomic_path(output / "summary.csv") as tmp:
+        summary.to_csv(tmp, index=False, float_format="%.6g")
+    done = [path for path in paths if by_name[micrograph_stem(path)]["status"] != FAILED]
+    coordinate_files = {str(path): str(coordinate_file(output, micrograph_stem(path))) for path in done}
+    write_autopick_index(coordinate_files, output / "autopick.star")
+    tables = [read_star(coordinates).assign(**{MICROGRAPH_COLUMN: micrograph})
+              for micrograph, coordinates in coordinate_files.items()]
+    tables = [table for table in tables if len(table)]
+    particles = pd.concat(tables, ignore_index=True) if tables else pick_table([], [], micrograph=[])
+    write_particles_star(particles, output / "particles.star")
+    return summary
+
+
+def _diameter_px(settings: PickSettings, pixel_size_A: float | None, path: str) -> float | None:
+    if settings.diameter_A is None:
+        return settings.diameter_px
+    if pixel_size_A is None:
+        raise ValueError(f"{path}: pixel size unknown, so --diameter-A cannot be used; "
+                         "give --pixel-size-A or --diameter-px")
+    return settings.diameter_A / pixel_size_A
+
+
+def _row(name: str, status: str, **values) -> dict:
+    row = {column: math.nan for column in SUMMARY_COLUMNS}
+    row.update(micrograph=name, status=status, n_picks=0, error="")
+    row.update(values)
+    return row

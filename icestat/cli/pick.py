@@ -1,0 +1,113 @@
+"""Pick particles in many micrographs: the compact non-ice blobs inside ice.
+
+Writes into the output folder, per micrograph:
+  <stem>_autopick.star   RELION coordinate file (x, y, figure of merit)
+  <stem>.box/.cbox/...   the other formats asked for with --format
+  <stem>_labels.mrc, <stem>_ice.mrc, <stem>_overlay.png   with --segmentation
+  <stem>_summary.json    the record that the micrograph is done (written last)
+and per run:
+  autopick.star   RELION 4/5 index of the coordinate files (Import or Extract in RELION)
+  particles.star  every pick with its micrograph
+  summary.csv     one row per micrograph: status, picks, class fractions, diameter, seconds
+
+A rerun skips micrographs already done with the same settings unless
+--overwrite. A micrograph that cannot be read or picked is reported in the
+summary and on stderr; the others finish and the exit code is then 1.
+
+Examples:
+    icestat pick mics/*.mrc -o picks/ --diameter-A 150
+    icestat pick mics/*.mrc -o picks/ --format star,cbox --workers 2 --segmentation
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from icestat.batch import FAILED, PICKED, PickSettings, check_stems, is_done, pick_micrograph, write_run_files
+from icestat.cli._common import device_usable
+from icestat.model import ModelError, load_model
+from icestat.pick import DEFAULT_THRESHOLD
+from icestat.workers import map_unordered
+
+log = logging.getLogger(__name__)
+
+
+def add_args(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``icestat pick``."""
+    add = parser.add_argument
+    add("micrographs", nargs="+", metavar="MIC", help="micrograph files (MRC, TIFF, PNG, JPG)")
+    add("-o", "--output", required=True, help="output folder (made if needed)")
+    add("--model", help="model file from `icestat train` (default: the model shipped with icestat)")
+    add("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--diameter-A", type=float, help="particle diameter in ångström")
+    size.add_argument("--diameter-px", type=float, help="particle diameter in pixels of the micrographs")
+    add("--threshold", type=float, default=DEFAULT_THRESHOLD,
+        help="lowest pick score kept, 0 to 1 (default: %(default)s)")
+    add("--format", default="star", help="pick formats, comma-separated: star, box, cbox, tsv, csv "
+        "(default: %(default)s; STAR is always written)")
+    add("--segmentation", action="store_true", help="also write the labels, ice probability and overlay")
+    add("--pixel-size-A", type=float, help="pixel size of the micrographs, overriding their headers")
+    add("--workers", type=int, default=1, help="micrographs picked at once, each in its own process "
+        "(default: %(default)s)")
+    add("--overwrite", action="store_true", help="pick again micrographs already done")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Pick every micrograph; 2 for unusable arguments or model, 1 if any micrograph failed, else 0."""
+    try:
+        settings = PickSettings(
+            model_path=args.model, device=args.device, diameter_A=args.diameter_A, diameter_px=args.diameter_px,
+            threshold=args.threshold, formats=tuple(f.strip() for f in args.format.split(",") if f.strip()),
+            write_segmentation=args.segmentation, pixel_size_A=args.pixel_size_A,
+        )
+        if not 0 <= args.threshold <= 1:
+            raise ValueError(f"--threshold must be between 0 and 1, got {args.threshold}")
+        if args.workers < 1:
+            raise ValueError(f"--workers must be at least 1, got {args.workers}")
+        check_stems(args.micrographs)
+    except ValueError as err:
+        log.error("%s", err)
+        return 2
+    if not device_usable(args.device):
+        return 2
+    try:
+        load_model(args.model, device=args.device)  # fail once, here, rather than once per micrograph
+    except (ModelError, RuntimeError, ValueError) as err:
+        log.error("%s", err)
+        return 2
+    output = Path(args.output)
+    output.mkdir(parents=True, exist_ok=True)
+
+    rows, to_pick = [], []
+    for path in args.micrographs:
+        done = None if args.overwrite else is_done(path, output, settings)
+        (rows.append(done) if done else to_pick.append(path))
+    if rows:
+        log.warning("%d of %d micrographs already done in %s (skipped; --overwrite picks them again)",
+                    len(rows), len(args.micrographs), output)
+
+    n_picks = sum(row["n_picks"] for row in rows)
+    bar = tqdm(total=len(to_pick), unit="mic", desc="picking", disable=args.quiet or not to_pick)
+    with bar, logging_redirect_tqdm(loggers=[logging.getLogger("icestat")]):
+        for row in map_unordered(pick_micrograph, to_pick, workers=args.workers, args=(output, settings)):
+            rows.append(row)
+            if row["status"] == FAILED:
+                log.error("%s", row["error"])
+            n_picks += row["n_picks"]
+            bar.set_postfix(picks=n_picks)
+            bar.update()
+
+    summary = write_run_files(args.micrographs, output, rows)
+    n_failed = int((summary["status"] == FAILED).sum())
+    n_picked = int((summary["status"] == PICKED).sum())
+    print(f"{n_picks} particles in {len(summary) - n_failed} of {len(summary)} micrographs "
+          f"({n_picked} picked now, {len(summary) - n_failed - n_picked} done before, {n_failed} failed); "
+          f"see {output / 'summary.csv'} and {output / 'particles.star'}")
+    return 1 if n_failed else 0
+

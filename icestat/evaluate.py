@@ -1,0 +1,134 @@
+"""Score picks of many micrographs against the truth: per micrograph and pooled over all of them.
+
+The truth is either true centres (a pick table of several micrographs, from any
+pick file) or a manifest of labelled micrographs (:mod:`icestat.manifest`),
+whose coordinate files are used where given and particle masks (or the particle
+pixels of region masks) otherwise. Micrographs are matched by name
+(:func:`icestat.micrograph.micrograph_stem`); a true micrograph without picks
+counts with no picks.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+import pandas as pd
+
+from icestat.classes import PARTICLE
+from icestat.coords import MICROGRAPH_COLUMN
+from icestat.manifest import iter_labelled
+from icestat.metrics import mark_picks, mark_picks_on_mask, pick_scores
+from icestat.micrograph import micrograph_stem
+
+log = logging.getLogger(__name__)
+
+#: Name of the pooled row of an evaluation table.
+OVERALL = "overall"
+
+
+def evaluate_coordinates(picks: pd.DataFrame, truth: pd.DataFrame, radius_px: float | None = None) -> pd.DataFrame:
+    """Score picks against true centres, micrograph by micrograph.
+
+    Parameters
+    ----------
+    picks, truth : DataFrame
+        Pick tables with a ``micrograph`` column.
+    radius_px : float, optional
+        Matching radius; half the true particle diameter (the ``diameter_px``
+        column of the truth, else of the picks) when None.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by micrograph, then ``overall``: ``n_picks, n_true, n_correct,
+        precision, recall, f1, average_precision``.
+
+    Raises
+    ------
+    ValueError
+        If no radius is given and neither table knows the diameter.
+    """
+    if radius_px is None:
+        diameters = pd.concat([truth["diameter_px"], picks["diameter_px"]]).dropna()
+        if diameters.empty:
+            raise ValueError("the particle diameter is in neither the picks nor the truth; give --radius-px")
+        radius_px = float(truth["diameter_px"].dropna().median() if truth["diameter_px"].notna().any()
+                          else diameters.median()) / 2
+    picks_by_name = _by_stem(picks)
+    marked = {}
+    for name, true_centres in _by_stem(truth).items():
+        marked[name] = mark_picks(picks_by_name.pop(name, picks.iloc[:0]), true_centres, radius_px)
+    _warn_unmatched(picks_by_name)
+    return _table(marked)
+
+
+def evaluate_manifest(picks: pd.DataFrame, manifest: str | os.PathLike,
+                      radius_px: float | None = None) -> pd.DataFrame:
+    """Score picks against a manifest of labelled micrographs.
+
+    Parameters
+    ----------
+    picks : DataFrame
+        Pick table with a ``micrograph`` column.
+    manifest : str or PathLike
+        Manifest CSV (:func:`icestat.manifest.read_manifest`).
+    radius_px : float, optional
+        Matching radius for micrographs with true centres; half their
+        particle diameter when None. Mask-based scoring uses the diameter.
+
+    Returns
+    -------
+    DataFrame
+        As :func:`evaluate_coordinates`.
+    """
+    picks_by_name = _by_stem(picks)
+    marked = {}
+    for item in iter_labelled(manifest):
+        name = item.micrograph.name
+        mine = picks_by_name.pop(name, picks.iloc[:0])
+        if item.picks is not None:
+            radius = radius_px if radius_px is not None else _half(item.particle_diameter_px, item.picks, name)
+            marked[name] = mark_picks(mine, item.picks, radius)
+            continue
+        mask = item.particle_mask if item.particle_mask is not None else (
+            item.regions == PARTICLE if item.regions is not None else None)
+        if mask is None or item.particle_diameter_px is None:
+            log.warning("%s: no coordinates, or no particle mask with a particle diameter; not scored", name)
+            continue
+        marked[name] = mark_picks_on_mask(mine, mask, item.particle_diameter_px)
+    _warn_unmatched(picks_by_name)
+    return _table(marked)
+
+
+def _half(diameter_px: float | None, truth: pd.DataFrame, name: str) -> float:
+    if diameter_px is None:
+        diameter_px = truth["diameter_px"].median()
+    if diameter_px is None or not np.isfinite(diameter_px):
+        raise ValueError(f"{name}: particle diameter unknown; give --radius-px")
+    return float(diameter_px) / 2
+
+
+def _by_stem(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    if MICROGRAPH_COLUMN not in table.columns:
+        raise ValueError(f"picks need a '{MICROGRAPH_COLUMN}' column to be matched to the truth")
+    stems = table[MICROGRAPH_COLUMN].astype(str).map(micrograph_stem)
+    return {name: group.reset_index(drop=True) for name, group in table.groupby(stems, sort=False)}
+
+
+def _warn_unmatched(picks_by_name: dict) -> None:
+    if picks_by_name:
+        names = sorted(picks_by_name)
+        log.warning("picks of %d micrographs have no truth and are not scored: %s%s", len(names),
+                    ", ".join(names[:5]), " ..." if len(names) > 5 else "")
+
+
+def _table(marked: dict[str, tuple[pd.DataFrame, int]]) -> pd.DataFrame:
+    rows = {name: pick_scores(*pair) for name, pair in marked.items()}
+    if marked:
+        pooled = pd.concat([pair[0] for pair in marked.values()], ignore_index=True)
+        rows[OVERALL] = pick_scores(pooled, sum(pair[1] for pair in marked.values()))
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = MICROGRAPH_COLUMN
+    return table

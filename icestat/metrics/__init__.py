@@ -1,0 +1,24 @@
+"""Accuracy of segmentations (per-class IoU and Dice, boundary F1) and of picks (precision, recall, F1, AP)."""
+
+from icestat.metrics.picking import (
+    average_precision,
+    mark_picks,
+    mark_picks_on_mask,
+    match_picks,
+    pick_scores,
+    score_picks,
+    score_picks_on_mask,
+)
+from icestat.metrics.segmentation import (
+    boundaries,
+    boundary_f1,
+    class_scores,
+    confusion_matrix,
+    ice_iou,
+    scores_from_confusion,
+)
+
+__all__ = [
+    "average_precision", "boundaries", "boundary_f1", "class_scores", "confusion_matrix", "ice_iou",
+    "mark_picks", "mark_picks_on_mask", "match_picks", "pick_scores", "score_picks", "score_picks_on_mask", "scores_from_confusion",
+]
