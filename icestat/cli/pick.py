@@ -110,4 +110,3 @@ def main(args: argparse.Namespace) -> int:
           f"({n_picked} picked now, {len(summary) - n_failed - n_picked} done before, {n_failed} failed); "
           f"see {output / 'summary.csv'} and {output / 'particles.star'}")
     return 1 if n_failed else 0
-

@@ -1,0 +1,144 @@
+"""``icestat pick``, ``icestat evaluate`` and ``icestat demo`` as a user runs them, on small simulated files."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import starfile
+
+from icestat.cli import main
+from icestat.coords import read_picks
+from icestat.simulate import SimulationParams, simulate_set, write_simulation
+
+PARAMS = SimulationParams(shape_px=(768, 768), pixel_size_A=2.0, n_particles=40, particle_diameter_A=150.0,
+                          carbon_fraction=0.2)
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    """Three simulated micrographs with their truth, and a truncated copy of one."""
+    folder = tmp_path_factory.mktemp("sim")
+    manifest = write_simulation(folder, simulate_set(3, PARAMS, seed=11), prefix="mic")
+    broken = folder / "broken.mrc"
+    broken.write_bytes((folder / "mic_0000.mrc").read_bytes()[:5000])
+    return manifest, sorted(str(p) for p in folder.glob("mic_000?.mrc")), str(broken)
+
+
+def test_pick_writes_star_files_a_summary_and_other_formats_and_reports_a_broken_file(simulated, tmp_path, capsys):
+    manifest, micrographs, broken = simulated
+    out = tmp_path / "picks"
+    code = main(["pick", *micrographs, broken, "-o", str(out), "--diameter-A", "150", "--format", "star,cbox,tsv",
+                 "--quiet"])
+    assert code == 1  # the broken micrograph fails, the others are picked
+    err = capsys.readouterr().err
+    assert "broken.mrc" in err and "truncated" in err
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(summary["micrograph"]) == ["mic_0000", "mic_0001", "mic_0002", "broken"]
+    assert list(summary["status"]) == ["picked"] * 3 + ["failed"]
+    assert "broken.mrc" in summary["error"].iloc[3]
+    assert (summary["n_picks"].iloc[:3] > 5).all()
+    assert summary["diameter_px"].iloc[:3].tolist() == pytest.approx([75.0] * 3)
+    assert (summary["carbon_fraction"].iloc[:3] > 0.05).all()
+
+    for name, n_picks in zip(summary["micrograph"].iloc[:3], summary["n_picks"].iloc[:3]):
+        coordinates = starfile.read(out / f"{name}_autopick.star")
+        assert len(coordinates) == n_picks
+        assert {"rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit"} <= set(coordinates.columns)
+        assert coordinates["rlnAutopickFigureOfMerit"].between(0, 1).all()
+        assert coordinates["rlnCoordinateX"].between(0, 767).all()
+        assert len(read_picks(out / f"{name}.cbox")) == n_picks
+        assert len(read_picks(out / f"{name}.tsv")) == n_picks
+    index = starfile.read(out / "autopick.star")
+    assert len(index) == 3 and index["rlnMicrographName"].tolist() == micrographs
+    particles = starfile.read(out / "particles.star")
+    assert len(particles) == summary["n_picks"].sum()
+    assert set(particles["rlnMicrographName"]) == set(micrographs)
+    assert not list(out.glob(".*"))  # no temporary files left behind
+
+
+def test_rerun_skips_what_is_done_and_redoes_what_changed(simulated, tmp_path, capsys):
+    _, micrographs, _ = simulated
+    out = tmp_path / "picks"
+    assert main(["pick", *micrographs[:2], "-o", str(out), "--diameter-px", "75", "--quiet"]) == 0
+    first = (out / "mic_0000_autopick.star").stat().st_mtime_ns
+    (out / "mic_0001_autopick.star").unlink()  # as if the run had been stopped before it was written
+
+    assert main(["pick", *micrographs, "-o", str(out), "--diameter-px", "75", "--quiet"]) == 0
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(summary["status"]) == ["done before", "picked", "picked"]
+    assert (out / "mic_0000_autopick.star").stat().st_mtime_ns == first
+    assert len(starfile.read(out / "autopick.star")) == 3
+
+    # Other settings make the earlier outputs stale; --overwrite redoes everything.
+    assert main(["pick", micrographs[0], "-o", str(out), "--diameter-px", "75", "--threshold", "0.9", "--quiet"]) == 0
+    assert pd.read_csv(out / "summary.csv")["status"].tolist() == ["picked"]
+    assert main(["pick", micrographs[0], "-o", str(out), "--diameter-px", "75", "--threshold", "0.9", "--overwrite",
+                 "--quiet"]) == 0
+    record = json.loads((out / "mic_0000_summary.json").read_text())
+    assert record["settings"]["threshold"] == 0.9
+
+
+def test_two_workers_give_the_same_picks_as_one(simulated, tmp_path):
+    _, micrographs, _ = simulated
+    assert main(["pick", *micrographs[:2], "-o", str(tmp_path / "one"), "--diameter-px", "75", "--quiet"]) == 0
+    assert main(["pick", *micrographs[:2], "-o", str(tmp_path / "two"), "--diameter-px", "75", "--workers", "2",
+                 "--quiet"]) == 0
+    for name in ("mic_0000", "mic_0001"):
+        one = starfile.read(tmp_path / "one" / f"{name}_autopick.star")
+        two = starfile.read(tmp_path / "two" / f"{name}_autopick.star")
+        pd.testing.assert_frame_equal(one, two)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--device", "cuda:7"], "--device cuda:7"),
+    (["--model", "no-such-model.icestat"], "no-such-model.icestat"),
+    (["--threshold", "2"], "--threshold"),
+    (["--format", "star,pdf"], "pdf"),
+])
+def test_unusable_arguments_fail_in_one_line_before_any_work(simulated, tmp_path, capsys, arguments, message):
+    _, micrographs, _ = simulated
+    assert main(["pick", micrographs[0], "-o", str(tmp_path / "out"), *arguments]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out" / "summary.csv").exists()
+
+
+def test_evaluate_scores_picks_against_the_simulated_truth(simulated, tmp_path, capsys):
+    manifest, micrographs, _ = simulated
+    out = tmp_path / "picks"
+    assert main(["pick", *micrographs, "-o", str(out), "--diameter-A", "150", "--quiet"]) == 0
+    capsys.readouterr()
+    table_file = tmp_path / "scores.csv"
+    assert main(["evaluate", str(out / "autopick.star"), "--truth", str(manifest), "-o", str(table_file)]) == 0
+    assert "average_precision" in capsys.readouterr().out
+    scores = pd.read_csv(table_file, index_col=0)
+    assert list(scores.index) == ["mic_0000", "mic_0001", "mic_0002", "overall"]
+    overall = scores.loc["overall"]
+    assert overall["n_true"] == sum(len(read_picks(manifest.parent / f"mic_000{i}_truth.star")) for i in range(3))
+    assert overall["precision"] > 0.7 and overall["recall"] > 0.4
+
+    # The same truth as coordinate files gives the same scores.
+    truth_files = [str(manifest.parent / f"mic_000{i}_truth.star") for i in range(3)]
+    assert main(["evaluate", str(out / "particles.star"), "--truth", *truth_files, "-o", str(table_file)]) == 0
+    again = pd.read_csv(table_file, index_col=0)
+    pd.testing.assert_series_equal(again.loc["overall"], overall)
+
+
+def test_evaluate_without_a_diameter_asks_for_a_radius(tmp_path, capsys):
+    picks, truth = tmp_path / "a.csv", tmp_path / "b.csv"
+    picks.write_text("micrograph,x_px,y_px\nm,1,1\n")
+    truth.write_text("micrograph,x_px,y_px\nm,2,1\n")
+    assert main(["evaluate", str(picks), "--truth", str(truth)]) == 2
+    assert "--radius-px" in capsys.readouterr().err
+    assert main(["evaluate", str(picks), "--truth", str(truth), "--radius-px", "3"]) == 0
+    assert "1.000" in capsys.readouterr().out
+
+
+def test_demo_picks_and_scores_simulated_micrographs(tmp_path, capsys):
+    assert main(["demo", "-o", str(tmp_path / "demo")]) == 0
+    printed = capsys.readouterr().out
+    assert "overall" in printed and "precision" in printed
+    assert len(list((tmp_path / "demo" / "picks").glob("demo_*_overlay.png"))) == 3
+    assert len(starfile.read(tmp_path / "demo" / "picks" / "particles.star")) > 100
