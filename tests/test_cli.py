@@ -67,17 +67,6 @@ def test_verbosity_flags_work_before_and_after_the_subcommand(tmp_path, rng, arg
     assert main(argv + [str(path)]) == 0
 
 
-def test_demo_simulates_and_reads_back_a_labelled_set(tmp_path, capsys):
-    out = tmp_path / "demo"
-    assert main(["demo", "-o", str(out)]) == 0
-    printed = capsys.readouterr().out
-    assert "2 simulated micrographs" in printed
-    rows = [line.split() for line in printed.splitlines() if line.startswith("demo_")]
-    assert [row[0] for row in rows] == ["demo_0000", "demo_0001"]
-    assert float(rows[0][4]) > 10 and float(rows[1][5]) > 1  # carbon on the first, contamination on the second
-    assert main(["info", *map(str, sorted(out.glob("demo_????.mrc")))]) == 0
-
-
 def test_simulate_writes_a_reproducible_labelled_set(tmp_path, capsys):
     argv = ["simulate", "--n", "2", "--size", "256", "320", "--pixel-size-A", "1.2", "--particles", "5",
             "--diameter-A", "60", "--carbon-fraction", "0.2", "--seed", "3"]

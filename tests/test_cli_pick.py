@@ -137,8 +137,14 @@ def test_evaluate_without_a_diameter_asks_for_a_radius(tmp_path, capsys):
 
 
 def test_demo_picks_and_scores_simulated_micrographs(tmp_path, capsys):
-    assert main(["demo", "-o", str(tmp_path / "demo")]) == 0
+    out = tmp_path / "demo"
+    assert main(["demo", "-o", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "overall" in printed and "precision" in printed
-    assert len(list((tmp_path / "demo" / "picks").glob("demo_*_overlay.png"))) == 3
-    assert len(starfile.read(tmp_path / "demo" / "picks" / "particles.star")) > 100
+    overall = next(line.split() for line in printed.splitlines() if line.startswith("overall"))
+    n_picks, n_true, n_correct, precision, recall = map(float, overall[1:6])
+    assert n_true == 420 and precision > 0.8 and recall > 0.6
+    summary = pd.read_csv(out / "picks" / "summary.csv")
+    assert summary["carbon_fraction"][0] > 0.1 and summary["contamination_fraction"][1] > 0.02
+    assert len(list((out / "picks").glob("demo_*_overlay.png"))) == 3
+    assert len(starfile.read(out / "picks" / "particles.star")) == n_picks
+    assert main(["info", *map(str, sorted((out / "micrographs").glob("demo_????.mrc")))]) == 0

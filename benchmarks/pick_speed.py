@@ -1,0 +1,116 @@
+"""Seconds per 4096x4096 micrograph end to end (read to files written) and peak memory of `icestat pick`'s work.
+
+Usage:
+    python benchmarks/pick_speed.py [--n 3] [--device cpu]
+
+Simulates float32 MRC micrographs of 4096x4096 at two pixel sizes (1.0 Å, binned
+7x to the working scale, and 1.77 Å, binned 4x, the heavier case), then picks
+them in a fresh Python process exactly as one `icestat pick` worker does
+(icestat.batch.pick_micrograph: read, segment, pick, write the STAR file and the
+record), the model loaded once first. Reports the median seconds per micrograph,
+a breakdown by stage of one more micrograph, and the process's peak resident
+memory (imports and model included). Goals (issue 7): under 5 s per micrograph
+on 2 CPU cores and under 2 GB.
+
+Writes benchmarks/results/pick_speed.md (or pick_speed_<device>.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _report import publish
+
+from icestat.micrograph import write_mrc
+from icestat.simulate import SimulationParams, simulate_micrograph
+
+# Run in a fresh process: its peak memory is that of one picking worker.
+_WORKER = r"""
+import json, resource, sys, time
+from pathlib import Path
+t0 = time.perf_counter()
+from icestat.batch import PickSettings, cached_model, pick_micrograph
+from icestat.examples import features_of
+from icestat.micrograph import read_micrograph
+from icestat.pick import pick
+from icestat.segment import Segmentation, patch_probabilities, pixel_probabilities
+paths, output, device = json.loads(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+settings = PickSettings(device=device, diameter_A=150.0)
+model = cached_model(None, device)
+load_s = time.perf_counter() - t0
+seconds = []
+for path in paths[:-1]:
+    start = time.perf_counter()
+    row = pick_micrograph(path, output, settings)
+    assert row["status"] == "picked", row
+    seconds.append(time.perf_counter() - start)
+stages, mark = {}, time.perf_counter()
+def lap(name):
+    global mark
+    now = time.perf_counter(); stages[name] = now - mark; mark = now
+micrograph = read_micrograph(paths[-1]); lap("read")
+working = model.settings.prepare(micrograph); lap("bin and normalise")
+features = features_of(working, model.settings, device); lap("features")
+per_patch = patch_probabilities(model.classifier, features); lap("classifier")
+probabilities = pixel_probabilities(working, per_patch, features.grid, model.refiner); lap("CNN refiner")
+picks = pick(Segmentation(micrograph.name, working, probabilities, per_patch, features), 150.0 / micrograph.pixel_size_A)
+lap("pick")
+peak_MB = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"load_s": load_s, "seconds": seconds, "stages": stages, "peak_MB": peak_MB, "n_picks": len(picks)}))
+"""
+
+
+def measure(pixel_size_A: float, n: int, device: str, folder: Path) -> dict:
+    """Simulate n + 1 micrographs at `pixel_size_A` and time picking them in a fresh process."""
+    paths = []
+    for i in range(n + 1):
+        params = SimulationParams(shape_px=(4096, 4096), pixel_size_A=pixel_size_A, n_particles=300,
+                                  particle_diameter_A=150.0, carbon_fraction=0.2 if i % 2 else 0.0, n_contamination=1)
+        path = folder / f"mic_{pixel_size_A:g}A_{i}.mrc"
+        write_mrc(path, simulate_micrograph(params, seed=i).image, pixel_size_A)
+        paths.append(str(path))
+    output = folder / f"out_{pixel_size_A:g}"
+    output.mkdir()
+    result = subprocess.run([sys.executable, "-c", _WORKER, json.dumps(paths), str(output), device],
+                            capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=3, help="micrographs timed end to end per pixel size")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    cores = len(os.sched_getaffinity(0))
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for pixel_size_A in (1.0, 1.77):
+            results[pixel_size_A] = measure(pixel_size_A, args.n, args.device, Path(tmp))
+    lines = ["# End-to-end picking speed and memory", "",
+             f"4096x4096 float32 MRC, {args.device}, {cores} CPU cores, {time.strftime('%Y-%m-%d')}. "
+             "Written by benchmarks/pick_speed.py.", "",
+             "| pixel size | s per micrograph (median) | all runs (s) | model load + imports (s) | peak memory (MB) |",
+             "| --- | --- | --- | --- | --- |"]
+    for pixel_size_A, r in results.items():
+        runs = sorted(r["seconds"])
+        lines.append(f"| {pixel_size_A:g} Å | {runs[len(runs) // 2]:.2f} | {', '.join(f'{s:.2f}' for s in r['seconds'])} "
+                     f"| {r['load_s']:.1f} | {r['peak_MB']:.0f} |")
+    lines += ["", "Stages of one micrograph (s):", "",
+              "| pixel size | " + " | ".join(next(iter(results.values()))["stages"]) + " |",
+              "|" + " --- |" * (1 + len(next(iter(results.values()))["stages"]))]
+    for pixel_size_A, r in results.items():
+        lines.append(f"| {pixel_size_A:g} Å | " + " | ".join(f"{s:.2f}" for s in r["stages"].values()) + " |")
+    lines += ["", "Goals: under 5 s per micrograph on 2 CPU cores, under 2 GB (Topaz: about 15 s and 2.5 GB)."]
+    suffix = "" if args.device == "cpu" else f"_{args.device.replace(':', '')}"
+    publish(lines, f"pick_speed{suffix}.md")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""Picking accuracy of the default recipe on ../shared/data (mask-based) and on fresh simulations (coordinates).
+
+Usage:
+    python benchmarks/picking.py [--shared ../shared/data] [--folds 4]
+
+1. Every micrograph of ../shared/data with a particle mask, picked by the
+   shipped default model at the default threshold, with the particle diameter
+   of the manifest (as a user gives it) and estimated from the non-ice blobs.
+   A pick is right when it lands on a particle of the mask; a mask blob holds
+   round(area / one particle's area) particles (icestat.metrics). Rows say
+   whether the micrographs were in the default model's training.
+2. EMPIAR-10017 held out: the default recipe retrained without each fold of a
+   K-fold split of its micrographs (all of them are in the default model).
+3. Fresh simulated micrographs (seeds the default model never saw), scored
+   against the true centres within half a particle diameter.
+
+Writes benchmarks/results/picking.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import KFold
+
+from _report import publish
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import train_default_model as recipe  # noqa: E402
+
+from icestat.classify import IceClassifier  # noqa: E402
+from icestat.manifest import load_labelled, read_manifest  # noqa: E402
+from icestat.metrics import mark_picks, mark_picks_on_mask, pick_scores  # noqa: E402
+from icestat.micrograph import Micrograph  # noqa: E402
+from icestat.model import load_model  # noqa: E402
+from icestat.pick import pick  # noqa: E402
+from icestat.refine import BoundaryRefiner  # noqa: E402
+from icestat.segment import segment  # noqa: E402
+from icestat.simulate import SimulationParams, simulate_micrograph  # noqa: E402
+from icestat.training import train_model  # noqa: E402
+
+HEADER = ["| data | micrographs | true particles | precision | recall | F1 | AP | F1, estimated diameter "
+          "| estimated / true diameter |", "|" + " --- |" * 9]
+
+
+def _pick_both_ways(model, micrograph, diameter_px, mark):
+    """Marked picks with the given diameter and with the estimated one, and the estimate."""
+    segmentation = segment(micrograph, model)
+    given = pick(segmentation, diameter_px=diameter_px)
+    estimated = pick(segmentation)
+    return mark(given.table), mark(estimated.table), estimated.diameter_px / diameter_px
+
+
+def _row(label, results):
+    given = pick_scores(pd.concat([r[0][0] for r in results], ignore_index=True), sum(r[0][1] for r in results))
+    estimated = pick_scores(pd.concat([r[1][0] for r in results], ignore_index=True), sum(r[1][1] for r in results))
+    ratio = np.nanmedian([r[2] for r in results])
+    return (f"| {label} | {len(results)} | {given['n_true']} | {given['precision']:.3f} | {given['recall']:.3f} | "
+            f"{given['f1']:.3f} | {given['average_precision']:.3f} | {estimated['f1']:.3f} | {ratio:.2f} |")
+
+
+def _mask_results(model, rows):
+    results = []
+    for _, row in rows.iterrows():
+        item = load_labelled(row)
+        diameter = item.particle_diameter_px
+        results.append(_pick_both_ways(model, item.micrograph, diameter,
+                                       lambda table: mark_picks_on_mask(table, item.particle_mask, diameter)))
+    return results
+
+
+def default_model_on_shared(manifest: pd.DataFrame) -> list[str]:
+    """The shipped model on every masked micrograph, split by whether it trained on them."""
+    model = load_model()
+    trained = set(model.metadata["training_micrographs"])
+    lines = []
+    for dataset, rows in manifest[manifest["particle_mask"].notna()].groupby("dataset"):
+        names = rows["micrograph"].map(lambda path: f"{dataset}/{Path(path).stem}")
+        for in_training, part in rows.groupby(names.isin(trained).to_numpy()):
+            label = f"{dataset}, {'in training' if in_training else 'held out'}"
+            lines.append(_row(label, _mask_results(model, part)))
+            print(label, "done", flush=True)
+    return lines
+
+
+def held_out_10017(manifest: pd.DataFrame, n_folds: int) -> list[str]:
+    """The default recipe retrained without each fold of EMPIAR-10017."""
+    training_rows = recipe.shared_training_rows(recipe.REPO.parent / "shared" / "data")
+    examples = recipe.shared_examples(training_rows)
+    simulated = recipe.simulated_examples()
+    target = [i for i in range(len(training_rows)) if training_rows.iloc[i]["dataset"] == "empiar-10017"]
+    results = []
+    for fold, (_, test) in enumerate(KFold(n_folds, shuffle=True, random_state=0).split(target)):
+        held = {target[i] for i in test}
+        model = train_model(simulated + [e for i, e in enumerate(examples) if i not in held], recipe.SETTINGS,
+                            IceClassifier(**recipe.CLASSIFIER, random_state=recipe.SEED),
+                            BoundaryRefiner(**recipe.REFINER, random_state=recipe.SEED))
+        results += _mask_results(model, training_rows.iloc[sorted(held)])
+        print(f"fold {fold + 1}/{n_folds} done", flush=True)
+    return [_row(f"empiar-10017, held out ({n_folds}-fold CV over micrographs)", results)]
+
+
+def fresh_simulations(n: int = 8) -> list[str]:
+    """The shipped model on simulated micrographs of varied size, crowding, carbon and contamination."""
+    model = load_model()
+    results = []
+    for i in range(n):
+        rng = np.random.default_rng([recipe.SEED + 2, i])
+        params = SimulationParams(
+            shape_px=(2048, 2048), pixel_size_A=float(rng.uniform(1.0, 2.5)), n_particles=int(rng.integers(50, 300)),
+            particle_diameter_A=float(rng.uniform(100, 250)), carbon_fraction=float(rng.choice([0.0, 0.2, 0.4])),
+            n_contamination=int(rng.integers(0, 3)), ice_thickness_A=float(rng.uniform(250, 700)),
+        )
+        sim = simulate_micrograph(params, seed=[recipe.SEED + 2, i])
+        diameter = params.particle_diameter_A / params.pixel_size_A
+        results.append(_pick_both_ways(model, Micrograph(sim.image, params.pixel_size_A, f"sim_{i}"), diameter,
+                                       lambda table: mark_picks(table, sim.picks, diameter / 2)))
+    return [_row("fresh simulations, default model (true centres within half a diameter)", results)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shared", type=Path, default=recipe.REPO.parent / "shared" / "data")
+    parser.add_argument("--folds", type=int, default=4, help="folds over EMPIAR-10017 (0 skips the retraining)")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    started = time.perf_counter()
+    manifest = read_manifest(args.shared / "manifest.csv")
+    lines = ["# Picking accuracy", "",
+             "Default threshold; diameter from the manifest (what a user gives) or estimated from the non-ice blobs.",
+             "Real data: a pick is right when it lands on a particle of the mask, a mask blob holding",
+             "round(area / one particle's area) particles. Simulations: one-to-one matching (Hungarian) to the true",
+             "centres within half a particle diameter. Written by benchmarks/picking.py.", ""] + HEADER
+    lines += default_model_on_shared(manifest)
+    if args.folds:
+        lines += held_out_10017(manifest, args.folds)
+    lines += fresh_simulations()
+    lines += ["", f"Whole run: {time.perf_counter() - started:.0f} s on {len(os.sched_getaffinity(0))} cores."]
+    publish(lines, "picking.md")
+
+
+if __name__ == "__main__":
+    main()

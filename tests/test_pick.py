@@ -1,0 +1,107 @@
+"""pick() on hand-made segmentations whose particles, carbon and edges are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from icestat.classes import CARBON, ICE, PARTICLE
+from icestat.pick import estimate_diameter_px, pick
+from icestat.prepare import WorkingImage
+from icestat.segment import Segmentation
+
+RADIUS_WORKING_PX = 8
+SCALE = 2.0  # original pixels per working pixel
+IN_ICE = [(40, 40), (40, 100), (100, 60), (150, 40), (150, 100)]
+TOUCHING = [(100, 105), (100, 119)]   # 14 px apart: one merged blob in the probability map
+ON_CARBON = [(60, 175)]
+NEAR_EDGE = [(180, 3)]
+
+
+def _segmentation(bright_particles: bool = False, seed: int = 0) -> Segmentation:
+    """A 200 x 200 working image at 2 original px per pixel: dark balls in noisy ice, carbon on the right."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:200, :200]
+    disks = np.zeros((200, 200), dtype=bool)
+    thickness = np.zeros((200, 200))
+    for row, col in IN_ICE + TOUCHING + ON_CARBON + NEAR_EDGE:
+        distance = np.hypot(yy - row, xx - col)
+        disks |= distance <= RADIUS_WORKING_PX
+        thickness += np.sqrt(np.clip(RADIUS_WORKING_PX ** 2 - distance ** 2, 0, None)) / RADIUS_WORKING_PX
+    carbon = xx >= 150
+    image = rng.normal(0.0, 0.3, (200, 200)) - thickness - 0.5 * carbon
+    if bright_particles:
+        image = -image
+    probabilities = np.zeros((4, 200, 200), dtype=np.float32)
+    probabilities[PARTICLE] = np.where(disks, 0.85, 0.05)
+    probabilities[CARBON] = np.where(carbon, 0.9, 0.0)
+    probabilities[PARTICLE][carbon] = np.where(disks[carbon], 0.1, 0.0)
+    probabilities[ICE] = 1 - probabilities[PARTICLE] - probabilities[CARBON]
+    working = WorkingImage(image.astype(np.float32), 2.0, (SCALE, SCALE), (400, 400))
+    return Segmentation("synthetic", working, probabilities, probabilities.mean(axis=(1, 2)), None)
+
+
+def _original_px(row, col):
+    return (row + 0.5) * SCALE - 0.5, (col + 0.5) * SCALE - 0.5
+
+
+def _found(picks, centres, tolerance_px=4.0):
+    """How many of `centres` (working px) have a pick within `tolerance_px` original pixels."""
+    xy = picks.table[["x_px", "y_px"]].to_numpy()
+    found = 0
+    for row, col in centres:
+        y, x = _original_px(row, col)
+        found += bool(len(xy)) and np.hypot(xy[:, 0] - x, xy[:, 1] - y).min() <= tolerance_px
+    return found
+
+
+def test_picks_every_particle_in_ice_and_only_those():
+    picks = pick(_segmentation(), diameter_px=2 * RADIUS_WORKING_PX * SCALE)
+    assert _found(picks, IN_ICE) == len(IN_ICE)
+    assert _found(picks, TOUCHING) == 2          # located in the image, not in the merged probability blob
+    assert _found(picks, ON_CARBON, 20) == 0 and picks.n_rejected["carbon"] >= 1
+    assert _found(picks, NEAR_EDGE, 20) == 0 and picks.n_rejected["edge"] >= 1
+    assert len(picks) == len(IN_ICE) + len(TOUCHING)
+    scores = picks.table["score"].to_numpy()
+    assert np.all((0 <= scores) & (scores <= 1)) and np.all(np.diff(scores) <= 0)
+    assert scores.min() > 0.5  # 0.85 particle probability in the core, no carbon around
+    assert (picks.table["diameter_px"] == 32).all() and (picks.table["micrograph"] == "synthetic").all()
+    assert not picks.diameter_estimated
+
+
+def test_bright_particles_are_picked_the_same_way():
+    dark, bright = pick(_segmentation(), diameter_px=32), pick(_segmentation(bright_particles=True), diameter_px=32)
+    assert len(dark) == len(bright)
+    np.testing.assert_allclose(dark.table.sort_values("x_px")[["x_px", "y_px"]].to_numpy(),
+                               bright.table.sort_values("x_px")[["x_px", "y_px"]].to_numpy(), atol=2.0)
+
+
+def test_threshold_removes_low_scores():
+    everything = pick(_segmentation(), diameter_px=32, threshold=0.0)
+    assert len(pick(_segmentation(), diameter_px=32, threshold=0.99)) == 0
+    assert len(everything) >= len(IN_ICE) + len(TOUCHING)
+
+
+def test_the_diameter_is_estimated_from_the_solid_blobs_when_not_given():
+    segmentation = _segmentation()
+    # Disks of radius 8 working px (area 197 px, equivalent diameter 15.8) at 2 original px per pixel.
+    assert estimate_diameter_px(segmentation) == pytest.approx(2 * np.sqrt(197 / np.pi) * SCALE, rel=0.05)
+    picks = pick(segmentation)
+    assert picks.diameter_estimated and picks.diameter_px == pytest.approx(31.7, rel=0.05)
+    assert _found(picks, IN_ICE) == len(IN_ICE)
+
+
+def test_no_particle_blobs_means_no_estimate_and_no_picks():
+    segmentation = _segmentation()
+    probabilities = segmentation.working_probabilities.copy()
+    probabilities[ICE] += probabilities[PARTICLE]
+    probabilities[PARTICLE] = 0
+    empty = Segmentation("empty", segmentation.working, probabilities, None, None)
+    picks = pick(empty)
+    assert np.isnan(picks.diameter_px) and len(picks) == 0
+
+
+@pytest.mark.parametrize("arguments", [{"diameter_px": 0}, {"diameter_px": -5}, {"threshold": 1.5}])
+def test_bad_arguments_are_refused(arguments):
+    with pytest.raises(ValueError):
+        pick(_segmentation(), **arguments)
