@@ -25,7 +25,7 @@ import pandas as pd
 from icestat._atomic import atomic_path
 from icestat.coords import read_star, write_autopick_index, write_particles_star, write_picks
 from icestat.coords.table import MICROGRAPH_COLUMN, pick_table
-from icestat.micrograph import MicrographError, micrograph_stem, read_micrograph, write_mrc
+from icestat.micrograph import MicrographError, file_error, micrograph_stem, read_micrograph, write_mrc
 from icestat.model import IceModel, ModelError, load_model
 from icestat.overlay import write_overlay
 from icestat.pick import DEFAULT_THRESHOLD, pick
@@ -177,8 +177,7 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings) -> dict:
             write_overlay(files["overlay"], micrograph.data, segmentation.labels, picks.table)
         write_picks(table, files["star"], "star")
     except (MicrographError, ModelError, OSError, ValueError, RuntimeError, MemoryError) as err:
-        message = str(err) if str(path) in str(err) else f"{path}: {err}"
-        return _row(name, FAILED, seconds=time.perf_counter() - start, error=message.splitlines()[0])
+        return _row(name, FAILED, seconds=time.perf_counter() - start, error=file_error(path, err))
     fractions = segmentation.class_fractions()
     row = _row(name, PICKED, n_picks=len(picks), ice_fraction=fractions["ice"],
                particle_fraction=fractions["particle"], carbon_fraction=fractions["carbon"],

@@ -54,6 +54,18 @@ class MicrographError(ValueError):
         super().__init__(f"{source}: {problem}")
 
 
+def file_error(path: str | os.PathLike, err: Exception) -> str:
+    """One line for a file that failed: the error's message, prefixed with the path unless it already names it.
+
+    Examples
+    --------
+    >>> file_error("a.mrc", ValueError("not an MRC file"))
+    'a.mrc: not an MRC file'
+    """
+    message = str(err) if str(path) in str(err) else f"{path}: {err}"
+    return message.splitlines()[0] if message else str(path)
+
+
 class PixelSizeWarning(UserWarning):
     """The pixel size is unknown or looks like a placeholder."""
 

@@ -1,4 +1,4 @@
-"""What several subcommands share: checking --device, and one-line messages for files that failed."""
+"""What several subcommands share: checking --device."""
 
 from __future__ import annotations
 
@@ -17,8 +17,3 @@ def device_usable(device: str) -> bool:
         log.error("--device %s: %s", device, err)
         return False
     return True
-
-
-def file_error(path, err: Exception) -> str:
-    """The error's message, prefixed with the file's path unless it already names it."""
-    return str(err) if str(path) in str(err) else f"{path}: {err}"

@@ -18,9 +18,9 @@ from pathlib import Path
 import pandas as pd
 
 from icestat._atomic import atomic_path
-from icestat.cli._common import device_usable, file_error
+from icestat.cli._common import device_usable
 from icestat.features import compute_features
-from icestat.micrograph import MicrographError, read_micrograph
+from icestat.micrograph import MicrographError, file_error, read_micrograph
 from icestat.prepare import prepare
 
 log = logging.getLogger(__name__)

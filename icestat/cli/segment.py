@@ -17,8 +17,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from icestat.cli._common import device_usable, file_error
-from icestat.micrograph import MicrographError, micrograph_stem, read_micrograph, write_mrc
+from icestat.cli._common import device_usable
+from icestat.micrograph import MicrographError, file_error, micrograph_stem, read_micrograph, write_mrc
 from icestat.model import ModelError, load_model
 from icestat.overlay import write_overlay
 from icestat.segment import segment
