@@ -166,3 +166,14 @@ def test_pick_and_evaluate_a_real_held_out_micrograph_against_its_particle_mask(
     # Mask-based: 311_10028 is held out of the default model's training (benchmarks: P 0.75, R 0.99 on its set).
     assert overall["n_true"] > 50
     assert overall["recall"] > 0.8 and overall["precision"] > 0.5
+
+
+def test_without_a_diameter_it_is_estimated_and_reported(simulated, tmp_path, capsys):
+    _, micrographs, _ = simulated
+    out = tmp_path / "picks"
+    assert main(["pick", micrographs[0], "-o", str(out), "--quiet"]) == 0
+    assert "diameter estimated" in capsys.readouterr().out
+    summary = pd.read_csv(out / "summary.csv")
+    assert bool(summary["diameter_estimated"][0])
+    assert 0.4 * 75 < summary["diameter_px"][0] < 1.2 * 75   # true diameter 150 Å at 2 Å/px
+    assert summary["n_picks"][0] > 5

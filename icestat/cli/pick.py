@@ -106,6 +106,10 @@ def main(args: argparse.Namespace) -> int:
     summary = write_run_files(args.micrographs, output, rows)
     n_failed = int((summary["status"] == FAILED).sum())
     n_picked = int((summary["status"] == PICKED).sum())
+    estimated = summary.loc[summary["diameter_estimated"].astype(bool) & summary["diameter_px"].notna(), "diameter_px"]
+    if len(estimated):
+        print(f"particle diameter estimated per micrograph from the non-ice blobs: median {estimated.median():.1f} px "
+              f"(range {estimated.min():.1f}-{estimated.max():.1f}); give --diameter-A or --diameter-px if you know it")
     print(f"{n_picks} particles in {len(summary) - n_failed} of {len(summary)} micrographs "
           f"({n_picked} picked now, {len(summary) - n_failed - n_picked} done before, {n_failed} failed); "
           f"see {output / 'summary.csv'} and {output / 'particles.star'}")
