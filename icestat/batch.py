@@ -177,7 +177,7 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings) -> dict:
             write_overlay(files["overlay"], micrograph.data, segmentation.labels, picks.table)
         write_picks(table, files["star"], "star")
     except (MicrographError, ModelError, OSError, ValueError, RuntimeError, MemoryError) as err:
-        return _row(name, FAILED, seconds=time.perf_counter() - start, error=file_error(path, err))
+        return failed_row(path, err, seconds=time.perf_counter() - start)
     fractions = segmentation.class_fractions()
     row = _row(name, PICKED, n_picks=len(picks), ice_fraction=fractions["ice"],
                particle_fraction=fractions["particle"], carbon_fraction=fractions["carbon"],
@@ -188,6 +188,11 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings) -> dict:
     with atomic_path(record_file(output, name)) as tmp:
         tmp.write_text(json.dumps(record, indent=1))
     return row
+
+
+def failed_row(path: str, err: Exception, seconds: float = math.nan) -> dict:
+    """The summary row of a micrograph that could not be picked, with the error in one line."""
+    return _row(micrograph_stem(path), FAILED, seconds=seconds, error=file_error(path, err))
 
 
 def write_run_files(paths: list[str], output: Path, rows: list[dict]) -> pd.DataFrame:

@@ -28,7 +28,16 @@ from pathlib import Path
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from icestat.batch import FAILED, PICKED, PickSettings, check_stems, is_done, pick_micrograph, write_run_files
+from icestat.batch import (
+    FAILED,
+    PICKED,
+    PickSettings,
+    check_stems,
+    failed_row,
+    is_done,
+    pick_micrograph,
+    write_run_files,
+)
 from icestat.cli._common import device_usable
 from icestat.model import ModelError, load_model
 from icestat.pick import DEFAULT_THRESHOLD
@@ -53,8 +62,10 @@ def add_args(parser: argparse.ArgumentParser) -> None:
         "(default: %(default)s; STAR is always written)")
     add("--segmentation", action="store_true", help="also write the labels, ice probability and overlay")
     add("--pixel-size-A", type=float, help="pixel size of the micrographs, overriding their headers")
-    add("--workers", type=int, default=1, help="micrographs picked at once, each in its own process "
-        "(default: %(default)s)")
+    add("--workers", type=int, default=1, help="micrographs picked at once: more than 1 starts a local Dask "
+        "cluster of that many worker processes (default: %(default)s)")
+    add("--scheduler", metavar="ADDRESS", help="send one task per micrograph to a running Dask scheduler, "
+        "e.g. tcp://host:8786 (workers must see the micrographs and the output folder)")
     add("--overwrite", action="store_true", help="pick again micrographs already done")
 
 
@@ -94,14 +105,20 @@ def main(args: argparse.Namespace) -> int:
 
     n_picks = sum(row["n_picks"] for row in rows)
     bar = tqdm(total=len(to_pick), unit="mic", desc="picking", disable=args.quiet or not to_pick)
-    with bar, logging_redirect_tqdm(loggers=[logging.getLogger("icestat")]):
-        for row in map_unordered(pick_micrograph, to_pick, workers=args.workers, args=(output, settings)):
-            rows.append(row)
-            if row["status"] == FAILED:
-                log.error("%s", row["error"])
-            n_picks += row["n_picks"]
-            bar.set_postfix(picks=n_picks)
-            bar.update()
+    results = map_unordered(pick_micrograph, to_pick, args=(output, settings), workers=args.workers,
+                            scheduler=args.scheduler, on_error=failed_row)
+    try:
+        with bar, logging_redirect_tqdm(loggers=[logging.getLogger("icestat")]):
+            for row in results:
+                rows.append(row)
+                if row["status"] == FAILED:
+                    log.error("%s", row["error"])
+                n_picks += row["n_picks"]
+                bar.set_postfix(picks=n_picks)
+                bar.update()
+    except RuntimeError as err:  # Dask asked for but not installed
+        log.error("%s", err)
+        return 2
 
     summary = write_run_files(args.micrographs, output, rows)
     n_failed = int((summary["status"] == FAILED).sum())
