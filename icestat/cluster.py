@@ -44,7 +44,8 @@ def run_on_dask(function: Callable, items: list, args: tuple, workers: int, sche
         Further arguments, the same for every task.
     workers : int
         Worker processes of the local cluster started when `scheduler` is None
-        (one thread each; their torch and numba threads share the cores).
+        (one task at a time each; their torch and numba threads share this
+        machine's cores). Workers of a running cluster keep their own settings.
     scheduler : str or None
         Address of a running scheduler (``tcp://host:8786``).
     on_error : callable
@@ -56,8 +57,8 @@ def run_on_dask(function: Callable, items: list, args: tuple, workers: int, sche
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
     try:
         with Client(cluster if cluster is not None else scheduler) as client:
-            n_workers = max(1, len(client.scheduler_info()["workers"]) if scheduler is None else workers)
-            client.register_plugin(ThreadLimit(max(1, (os.cpu_count() or 1) // n_workers)), name="icestat-threads")
+            if cluster is not None:
+                client.register_plugin(ThreadLimit(max(1, (os.cpu_count() or 1) // workers)), name="icestat-threads")
             futures = {client.submit(function, item, *args, pure=False, retries=RETRIES): item for item in items}
             for future in as_completed(futures):
                 try:

@@ -51,11 +51,8 @@ def evaluate_coordinates(picks: pd.DataFrame, truth: pd.DataFrame, radius_px: fl
         If no radius is given and neither table knows the diameter.
     """
     if radius_px is None:
-        diameters = pd.concat([truth["diameter_px"], picks["diameter_px"]]).dropna()
-        if diameters.empty:
-            raise ValueError("the particle diameter is in neither the picks nor the truth; give --radius-px")
-        radius_px = float(truth["diameter_px"].dropna().median() if truth["diameter_px"].notna().any()
-                          else diameters.median()) / 2
+        radius_px = _half_diameter(truth["diameter_px"], picks["diameter_px"],
+                                   unknown="the particle diameter is in neither the picks nor the truth")
     picks_by_name = _by_stem(picks)
     marked = {}
     for name, true_centres in _by_stem(truth).items():
@@ -89,7 +86,8 @@ def evaluate_manifest(picks: pd.DataFrame, manifest: str | os.PathLike,
         name = item.micrograph.name
         mine = picks_by_name.pop(name, picks.iloc[:0])
         if item.picks is not None:
-            radius = radius_px if radius_px is not None else _half(item.particle_diameter_px, item.picks, name)
+            radius = radius_px if radius_px is not None else _half_diameter(
+                item.particle_diameter_px, item.picks["diameter_px"], unknown=f"{name}: particle diameter unknown")
             marked[name] = mark_picks(mine, item.picks, radius)
             continue
         mask = item.particle_mask if item.particle_mask is not None else (
@@ -102,12 +100,13 @@ def evaluate_manifest(picks: pd.DataFrame, manifest: str | os.PathLike,
     return _table(marked)
 
 
-def _half(diameter_px: float | None, truth: pd.DataFrame, name: str) -> float:
-    if diameter_px is None:
-        diameter_px = truth["diameter_px"].median()
-    if diameter_px is None or not np.isfinite(diameter_px):
-        raise ValueError(f"{name}: particle diameter unknown; give --radius-px")
-    return float(diameter_px) / 2
+def _half_diameter(*sources, unknown: str) -> float:
+    """Half the first known particle diameter; each source a number (None when unknown) or a column (its median)."""
+    for source in sources:
+        diameter = pd.Series(np.atleast_1d(np.asarray(source, dtype=np.float64))).median()
+        if np.isfinite(diameter):
+            return float(diameter) / 2
+    raise ValueError(f"{unknown}; give --radius-px")
 
 
 def _by_stem(table: pd.DataFrame) -> dict[str, pd.DataFrame]:

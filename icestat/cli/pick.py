@@ -32,6 +32,7 @@ from icestat.batch import (
     FAILED,
     PICKED,
     PickSettings,
+    cached_model,
     check_stems,
     failed_row,
     is_done,
@@ -39,7 +40,7 @@ from icestat.batch import (
     write_run_files,
 )
 from icestat.cli._common import device_usable
-from icestat.model import ModelError, load_model
+from icestat.model import ModelError
 from icestat.pick import DEFAULT_THRESHOLD
 from icestat.workers import map_unordered
 
@@ -88,7 +89,7 @@ def main(args: argparse.Namespace) -> int:
     if not device_usable(args.device):
         return 2
     try:
-        load_model(args.model, device=args.device)  # fail once, here, rather than once per micrograph
+        cached_model(args.model, args.device)  # fail once, here; kept for the micrographs picked in this process
     except (ModelError, RuntimeError, ValueError) as err:
         log.error("%s", err)
         return 2
