@@ -25,7 +25,8 @@ N_CLASSES = len(CLASS_NAMES)
 _EPS = 1e-4
 
 
-def _block(n_in: int, n_out: int) -> nn.Sequential:
+def conv_block(n_in: int, n_out: int) -> nn.Sequential:
+    """Two 3x3 convolutions, each followed by batch normalisation and ReLU: one level of a U-Net."""
     return nn.Sequential(
         nn.Conv2d(n_in, n_out, 3, padding=1), nn.BatchNorm2d(n_out), nn.ReLU(inplace=True),
         nn.Conv2d(n_out, n_out, 3, padding=1), nn.BatchNorm2d(n_out), nn.ReLU(inplace=True),
@@ -40,11 +41,11 @@ class RefinerNet(nn.Module):
 
     def __init__(self, width: int = 16):
         super().__init__()
-        self.down1 = _block(1 + N_CLASSES, width)
-        self.down2 = _block(width, 2 * width)
-        self.bottom = _block(2 * width, 3 * width)
-        self.up2 = _block(3 * width + 2 * width, 2 * width)
-        self.up1 = _block(2 * width + width, width)
+        self.down1 = conv_block(1 + N_CLASSES, width)
+        self.down2 = conv_block(width, 2 * width)
+        self.bottom = conv_block(2 * width, 3 * width)
+        self.up2 = conv_block(3 * width + 2 * width, 2 * width)
+        self.up1 = conv_block(2 * width + width, width)
         self.head = nn.Conv2d(width, N_CLASSES, 1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
@@ -118,10 +119,7 @@ class BoundaryRefiner:
         device = _torch_device(self.device)
         net = self.net.to(device).train()
         optimiser = torch.optim.Adam(net.parameters(), lr=self.learning_rate)
-        counts = np.bincount(np.concatenate([c[c != IGNORE].ravel() for c in classes]), minlength=N_CLASSES)
-        weights = np.where(counts > 0, (counts.sum() / np.maximum(counts, 1)) ** 0.5, 0.0)
-        loss_fn = nn.NLLLoss(weight=torch.tensor(weights / weights.max(), dtype=torch.float32, device=device),
-                             ignore_index=IGNORE)
+        loss_fn = nn.NLLLoss(weight=torch.tensor(class_weights(classes), device=device), ignore_index=IGNORE)
         usable = [i for i, image in enumerate(images) if min(image.shape) >= self.crop_px]
         if not usable:
             raise ValueError(f"no working image is as large as one {self.crop_px}-px crop")
@@ -161,6 +159,29 @@ class BoundaryRefiner:
         self.net.load_state_dict(weights)
         self.net.eval()
         return self
+
+
+def class_weights(classes: list[np.ndarray]) -> np.ndarray:
+    """Loss weight of each class: the square root of its inverse frequency among labelled pixels, largest 1.
+
+    Parameters
+    ----------
+    classes : list of ndarray of uint8
+        Class codes per pixel; ``IGNORE`` pixels do not count.
+
+    Returns
+    -------
+    ndarray (4,) of float32
+        0 for a class that no pixel has.
+
+    Examples
+    --------
+    >>> class_weights([np.array([[0, 0, 0, 0], [1, 255, 255, 255]], dtype=np.uint8)]).tolist()
+    [0.5, 1.0, 0.0, 0.0]
+    """
+    counts = np.bincount(np.concatenate([c[c != IGNORE].ravel() for c in classes]), minlength=N_CLASSES)[:N_CLASSES]
+    weights = np.where(counts > 0, (counts.sum() / np.maximum(counts, 1)) ** 0.5, 0.0)
+    return (weights / weights.max()).astype(np.float32)
 
 
 def _torch_device(device: str) -> torch.device:

@@ -35,17 +35,18 @@ class Segmentation:
         The working image the model saw (binned, normalised).
     working_probabilities : ndarray (4, h, w) of float32
         Class probabilities per working pixel (refined, when the model has a refiner).
-    patch_probabilities : ndarray (rows, cols, 4) of float32
-        The classifier's class probabilities per patch.
-    features : PatchFeatures
-        The features the classifier saw.
+    patch_probabilities : ndarray (rows, cols, 4) of float32, optional
+        The classifier's class probabilities per patch (None for a segmentation
+        made without patches, such as the benchmarks' deep-only baseline).
+    features : PatchFeatures, optional
+        The features the classifier saw (None likewise).
     """
 
     name: str
     working: WorkingImage
     working_probabilities: np.ndarray
-    patch_probabilities: np.ndarray
-    features: PatchFeatures
+    patch_probabilities: np.ndarray | None = None
+    features: PatchFeatures | None = None
 
     @cached_property
     def working_labels(self) -> np.ndarray:

@@ -38,13 +38,16 @@ N_SIMULATED = 12
 SEED = 2026
 
 
-def simulation_params(index: int) -> SimulationParams:
-    """Varied simulated micrographs: particle size, carbon and contamination change from one to the next."""
-    rng = np.random.default_rng([SEED, index])
+def simulation_params(index: int, seed: int = SEED, side_px: int = 1024) -> SimulationParams:
+    """Varied simulated micrographs: particle size, carbon and contamination change from one to the next.
+
+    `side_px` sets the micrograph's size (the number of particles follows its area).
+    """
+    rng = np.random.default_rng([seed, index])
     return SimulationParams(
-        shape_px=(1024, 1024),
+        shape_px=(side_px, side_px),
         pixel_size_A=float(rng.uniform(3.0, 4.0)),
-        n_particles=int(rng.integers(40, 160)),
+        n_particles=int(rng.integers(40, 160) * (side_px / 1024) ** 2),
         particle_diameter_A=float(rng.uniform(110, 300)),
         ice_thickness_A=float(rng.uniform(250, 700)),
         carbon_fraction=float(rng.choice([0.0, 0.2, 0.4])),

@@ -1,0 +1,128 @@
+"""The labelled micrographs the comparison trains and tests on, and their fixed splits.
+
+A :class:`Case` is one micrograph with everything any system needs: the
+micrograph itself (what a system is given at test time), its working-scale
+example (image, features and class codes, for training and for segmentation
+scores), the particle diameter, and the truth its picks are scored against:
+the true centres of a simulation (one-to-one within half a diameter) or the
+particle mask of a real micrograph (mask-based, :mod:`icestat.metrics`).
+
+Each dataset is split once, by a seeded permutation of its micrographs, into
+training, validation (early stopping) and test parts; every system sees the
+same parts.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+import train_default_model as recipe  # noqa: E402
+
+from icestat.examples import Example, make_example  # noqa: E402
+from icestat.manifest import iter_labelled, read_manifest  # noqa: E402
+from icestat.metrics import mark_picks, mark_picks_on_mask  # noqa: E402
+from icestat.micrograph import Micrograph, PixelSizeWarning  # noqa: E402
+from icestat.settings import SegmentationSettings  # noqa: E402
+from icestat.simulate import simulate_micrograph  # noqa: E402
+from icestat.targets import pixel_classes  # noqa: E402
+
+#: The real datasets of ../shared/data with particle masks.
+REAL_DATASETS = ("empiar-10017", "empiar-10028", "empiar-10059")
+SIMULATED = "simulated"
+#: Fractions of each dataset held out for testing and for validation.
+TEST_FRACTION = 0.35
+VALIDATION_FRACTION = 0.125
+
+
+@dataclass(frozen=True, eq=False)
+class Case:
+    """One labelled micrograph of the comparison.
+
+    Attributes
+    ----------
+    micrograph : Micrograph
+    example : Example
+        Working image, features and class codes per working pixel.
+    diameter_px : float
+        Particle diameter in the micrograph's pixels (given to every picker).
+    true_centres : DataFrame or None
+        True particle centres (simulations).
+    particle_mask : ndarray of bool or None
+        True on particle pixels, the micrograph's shape (real data).
+    """
+
+    micrograph: Micrograph
+    example: Example
+    diameter_px: float
+    true_centres: pd.DataFrame | None = None
+    particle_mask: np.ndarray | None = None
+
+    @property
+    def name(self) -> str:
+        return self.micrograph.name
+
+    def mark(self, picks: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+        """Picks marked right or wrong against this micrograph's truth, and the number of true particles."""
+        if self.true_centres is not None:
+            return mark_picks(picks, self.true_centres, self.diameter_px / 2)
+        return mark_picks_on_mask(picks, self.particle_mask, self.diameter_px)
+
+
+@dataclass(frozen=True)
+class Split:
+    """The training, validation and test cases of one dataset."""
+
+    train: list[Case]
+    validation: list[Case]
+    test: list[Case]
+
+
+def split(cases: list[Case], seed: int, limit: tuple[int, int, int] | None = None) -> Split:
+    """Split cases by a seeded permutation: ``TEST_FRACTION`` for test, ``VALIDATION_FRACTION`` (at least 1) for validation.
+
+    `limit`, when given, keeps at most that many (train, validation, test) cases (the quick mode).
+    """
+    order = np.random.default_rng(seed).permutation(len(cases))
+    n_test = int(round(TEST_FRACTION * len(cases)))
+    n_validation = max(1, int(round(VALIDATION_FRACTION * len(cases))))
+    shuffled = [cases[i] for i in order]
+    parts = [shuffled[n_test + n_validation:], shuffled[n_test:n_test + n_validation], shuffled[:n_test]]
+    if limit is not None:
+        parts = [part[:n] for part, n in zip(parts, limit)]
+    return Split(*parts)
+
+
+def real_cases(shared: Path, dataset: str, settings: SegmentationSettings, max_cases: int | None = None) -> list[Case]:
+    """The micrographs of one dataset of ``../shared/data`` that have particle masks, in manifest order."""
+    manifest = read_manifest(shared / "manifest.csv")
+    rows = manifest[(manifest["dataset"] == dataset) & manifest["particle_mask"].notna()].iloc[:max_cases]
+    cases = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PixelSizeWarning)
+        for item in iter_labelled(rows):
+            example = make_example(item.micrograph, pixel_classes(item), settings, dataset)
+            cases.append(Case(item.micrograph, example, item.particle_diameter_px, particle_mask=item.particle_mask))
+    return cases
+
+
+def simulated_cases(n: int, seed: int, side_px: int, settings: SegmentationSettings) -> list[Case]:
+    """`n` simulated micrographs of `side_px` pixels a side, named ``sim_0000``...
+
+    Varied as the default model's training micrographs are (:func:`train_default_model.simulation_params`).
+    """
+    cases = []
+    for index in range(n):
+        params = recipe.simulation_params(index, seed, side_px)
+        sim = simulate_micrograph(params, seed=[seed, index])
+        micrograph = Micrograph(sim.image, params.pixel_size_A, f"sim_{index:04d}")
+        example = make_example(micrograph, sim.labels.astype(np.uint8), settings, SIMULATED)
+        cases.append(Case(micrograph, example, params.particle_diameter_A / params.pixel_size_A,
+                          true_centres=sim.picks))
+    return cases
