@@ -121,18 +121,25 @@ def check_stems(paths: list[str]) -> None:
 
 
 def is_done(path: str, output: Path, settings: PickSettings) -> dict | None:
-    """The summary row of a micrograph already picked with these settings, or None when it must be (re)done."""
+    """The summary row of a micrograph already picked with these settings, or None when it must be (re)done.
+
+    The device does not count: CPU and GPU pick the same particles.
+    """
     record = record_file(output, micrograph_stem(path))
     try:
         done = json.loads(record.read_text())
     except (OSError, ValueError):
         return None
-    if done.get("settings") != settings.to_dict():
+    if _ignoring_device(done.get("settings")) != _ignoring_device(settings.to_dict()):
         log.info("%s: picked before with other settings; picking again", path)
         return None
     if not all(Path(name).is_file() for name in done.get("outputs", [])):
         return None
     return dict(done["row"], status=DONE_BEFORE)
+
+
+def _ignoring_device(settings: dict | None) -> dict | None:
+    return None if settings is None else {key: value for key, value in settings.items() if key != "device"}
 
 
 @lru_cache(maxsize=2)

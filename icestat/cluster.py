@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Callable, Iterator
 
-from dask.distributed import Client, LocalCluster, WorkerPlugin, as_completed
+from dask.distributed import Client, LocalCluster, Nanny, Scheduler, SpecCluster, WorkerPlugin, as_completed
 
 #: How often a task is retried on another worker after its worker died, or it raised.
 RETRIES = 2
@@ -30,8 +30,24 @@ class ThreadLimit(WorkerPlugin):
         numba.set_num_threads(min(self.n_threads, numba.config.NUMBA_NUM_THREADS))
 
 
+def gpu_cluster(workers: int, gpus: list[int]) -> SpecCluster:
+    """A local cluster of `workers` processes on loopback, worker i seeing only GPU ``gpus[i % len(gpus)]``.
+
+    Each worker's ``CUDA_VISIBLE_DEVICES`` names its one GPU, so ``cuda`` in it is
+    that GPU (as dask-cuda's clusters do); workers share GPUs round-robin when
+    there are more workers than GPUs.
+    """
+    specs = {
+        f"gpu-{i}": {"cls": Nanny, "options": {"nthreads": 1, "host": "127.0.0.1",
+                                               "env": {"CUDA_VISIBLE_DEVICES": str(gpus[i % len(gpus)])}}}
+        for i in range(workers)
+    }
+    scheduler = {"cls": Scheduler, "options": {"host": "127.0.0.1", "dashboard_address": None}}
+    return SpecCluster(workers=specs, scheduler=scheduler)
+
+
 def run_on_dask(function: Callable, items: list, args: tuple, workers: int, scheduler: str | None,
-                on_error: Callable) -> Iterator:
+                on_error: Callable, gpus: list[int] | None = None) -> Iterator:
     """Yield ``function(item, *args)`` for every item as Dask tasks finish.
 
     Parameters
@@ -51,9 +67,14 @@ def run_on_dask(function: Callable, items: list, args: tuple, workers: int, sche
     on_error : callable
         ``on_error(item, exception)`` gives the result of a task that failed on
         every try (its workers died, or it raised).
+    gpus : list of int, optional
+        GPUs the workers of the local cluster are pinned to, one each
+        (:func:`gpu_cluster`); ignored with a `scheduler`.
     """
     cluster = None
-    if scheduler is None:
+    if scheduler is None and gpus:
+        cluster = gpu_cluster(workers, gpus)
+    elif scheduler is None:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
     try:
         with Client(cluster if cluster is not None else scheduler) as client:

@@ -1,9 +1,12 @@
-"""Picking on a real Dask LocalCluster (2 worker processes on loopback), with a worker killed mid-run."""
+"""Picking on a real Dask cluster (2 worker processes on loopback): a worker killed, a run interrupted, GPU pinning."""
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -59,3 +62,54 @@ def test_a_killed_worker_has_its_micrograph_retried_and_every_output_is_complete
     for row in rows:
         name = f"{row['micrograph']}_autopick.star"
         pd.testing.assert_frame_equal(starfile.read(output / name), starfile.read(alone / name))
+
+
+def visible_gpu(item: int) -> tuple[str, str]:
+    """The worker that ran a task and the GPUs it was allowed to see."""
+    import time
+
+    from dask.distributed import get_worker
+
+    time.sleep(0.3)  # long enough for both workers to get tasks
+    return get_worker().name, os.environ.get("CUDA_VISIBLE_DEVICES", "")
+
+
+@pytest.mark.parametrize("gpus, expected", [([0, 1], {"gpu-0": "0", "gpu-1": "1"}),
+                                            ([3], {"gpu-0": "3", "gpu-1": "3"})])
+def test_local_gpu_workers_see_one_gpu_each(gpus, expected):
+    # No GPU is needed: the pinning is each worker process's CUDA_VISIBLE_DEVICES.
+    seen = list(map_unordered(visible_gpu, range(8), workers=2, gpus=gpus))
+    assert len(seen) == 8
+    assert dict(seen) == expected  # every worker ran tasks, each always with its own GPU
+    assert len(set(seen)) == 2
+
+
+def test_an_interrupted_cluster_run_is_finished_by_a_rerun_doing_only_what_is_missing(tmp_path):
+    folder = tmp_path / "sim"
+    write_simulation(folder, simulate_set(12, PARAMS, seed=5), prefix="mic")
+    micrographs = sorted(str(p) for p in folder.glob("mic_00??.mrc"))
+    output = tmp_path / "picks"
+    command = [sys.executable, "-m", "icestat", "pick", *micrographs, "-o", str(output), "--diameter-A", "150",
+               "--workers", "2", "--quiet"]
+    run = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not list(output.glob("*_summary.json")) and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(run.pid, signal.SIGKILL)  # the client, its cluster and its workers, as a scheduler's kill would
+    run.wait()
+    done_before = {p.name.removesuffix("_summary.json") for p in output.glob("*_summary.json")}
+    assert 0 < len(done_before) < 12, "the run must be interrupted part way for this test to say anything"
+    assert not (output / "summary.csv").exists()
+
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    summary = pd.read_csv(output / "summary.csv")
+    assert sorted(summary["micrograph"]) == [f"mic_{i:04d}" for i in range(12)]
+    statuses = dict(zip(summary["micrograph"], summary["status"]))
+    assert {name for name, status in statuses.items() if status == "done before"} == done_before
+    assert {name for name, status in statuses.items() if status == "picked"} == set(statuses) - done_before
+    particles = starfile.read(output / "particles.star")
+    for _, row in summary.iterrows():
+        picks = starfile.read(output / f"{row['micrograph']}_autopick.star")
+        assert len(picks) == row["n_picks"] > 0
+        assert (particles["rlnMicrographName"].str.contains(row["micrograph"])).sum() == row["n_picks"]

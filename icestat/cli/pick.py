@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from tqdm import tqdm
@@ -42,7 +43,7 @@ from icestat.batch import (
 from icestat.cli._common import device_usable
 from icestat.model import ModelError
 from icestat.pick import DEFAULT_THRESHOLD
-from icestat.workers import map_unordered
+from icestat.workers import gpu_pinning, map_unordered
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,10 @@ def main(args: argparse.Namespace) -> int:
     except (ModelError, RuntimeError, ValueError) as err:
         log.error("%s", err)
         return 2
+    gpus = None
+    if args.workers > 1 and args.scheduler is None:  # a local cluster's GPU workers: one GPU each
+        gpus, worker_device = gpu_pinning(args.device)
+        settings = replace(settings, device=worker_device)
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
 
@@ -107,7 +112,7 @@ def main(args: argparse.Namespace) -> int:
     n_picks = sum(row["n_picks"] for row in rows)
     bar = tqdm(total=len(to_pick), unit="mic", desc="picking", disable=args.quiet or not to_pick)
     results = map_unordered(pick_micrograph, to_pick, args=(output, settings), workers=args.workers,
-                            scheduler=args.scheduler, on_error=failed_row)
+                            scheduler=args.scheduler, on_error=failed_row, gpus=gpus)
     try:
         with bar, logging_redirect_tqdm(loggers=[logging.getLogger("icestat")]):
             for row in results:
