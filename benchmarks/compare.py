@@ -4,8 +4,8 @@ Usage:
     python benchmarks/compare.py [--shared ../shared/data] [--device cpu] [--quick] [--output benchmarks/results]
 
 Every dataset (EMPIAR-10017, -10028, -10059 of ../shared/data, and simulated
-micrographs) is split once, by a seeded permutation, into training,
-validation and test micrographs (baselines/cases.py). Then:
+micrographs, with and without carbon in each part) is split once into
+training, validation and test micrographs (baselines/cases.py). Then:
 
 1. Each learned system (icestat's recipe, the U-Net) is trained afresh on the
    training micrographs of each dataset alone (the U-Net stops early on the
@@ -68,7 +68,7 @@ class Budget:
 
 
 FULL = Budget(12, 1024, None, None, (1, 2, 4), recipe.CLASSIFIER, recipe.REFINER,
-              dict(width=16, depth=3, max_steps=1000, eval_every=50, patience=4, crop_px=128))
+              dict(width=16, depth=3, max_steps=1500, eval_every=50, patience=4, crop_px=128))
 QUICK = Budget(4, 512, 4, (2, 1, 1), (1,), dict(n_estimators=20, max_depth=4), dict(n_steps=10, crop_px=64),
                dict(width=8, depth=2, max_steps=20, eval_every=10, patience=1, crop_px=64))
 
@@ -76,8 +76,8 @@ QUICK = Budget(4, 512, 4, (2, 1, 1), (1,), dict(n_estimators=20, max_depth=4), d
 def load_splits(shared: Path, budget: Budget) -> dict[str, Split]:
     """The split of every dataset, simulated first."""
     settings = recipe.SETTINGS
-    splits = {SIMULATED: split(simulated_cases(budget.n_simulated, SEED, budget.simulated_side_px, settings), SEED,
-                               budget.limit)}
+    simulated = simulated_cases(budget.n_simulated, SEED + 1, budget.simulated_side_px, settings)
+    splits = {SIMULATED: split(simulated, None, budget.limit)}
     for dataset in REAL_DATASETS:
         splits[dataset] = split(real_cases(shared, dataset, settings, budget.max_real), SEED, budget.limit)
         logging.info("%s loaded", dataset)

@@ -7,16 +7,17 @@ scores), the particle diameter, and the truth its picks are scored against:
 the true centres of a simulation (one-to-one within half a diameter) or the
 particle mask of a real micrograph (mask-based, :mod:`icestat.metrics`).
 
-Each dataset is split once, by a seeded permutation of its micrographs, into
-training, validation (early stopping) and test parts; every system sees the
-same parts.
+Each real dataset is split once, by a seeded permutation of its micrographs,
+into training, validation (early stopping) and test parts; the simulated
+micrographs, independent draws already, are split in order. Every system sees
+the same parts.
 """
 
 from __future__ import annotations
 
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,8 @@ from icestat.targets import pixel_classes  # noqa: E402
 #: The real datasets of ../shared/data with particle masks.
 REAL_DATASETS = ("empiar-10017", "empiar-10028", "empiar-10059")
 SIMULATED = "simulated"
+#: Carbon fractions of the simulated micrographs, in turn.
+SIMULATED_CARBON_FRACTIONS = (0.0, 0.2, 0.4)
 #: Fractions of each dataset held out for testing and for validation.
 TEST_FRACTION = 0.35
 VALIDATION_FRACTION = 0.125
@@ -84,12 +87,14 @@ class Split:
     test: list[Case]
 
 
-def split(cases: list[Case], seed: int, limit: tuple[int, int, int] | None = None) -> Split:
-    """Split cases by a seeded permutation: ``TEST_FRACTION`` for test, ``VALIDATION_FRACTION`` (at least 1) for validation.
+def split(cases: list, seed: int | None, limit: tuple[int, int, int] | None = None) -> Split:
+    """Split cases: ``TEST_FRACTION`` for test, ``VALIDATION_FRACTION`` (at least 1) for validation, the rest to train.
 
-    `limit`, when given, keeps at most that many (train, validation, test) cases (the quick mode).
+    The cases are shuffled by a permutation seeded with `seed` first, or taken
+    in order when it is None (the test part first). `limit`, when given, keeps
+    at most that many (train, validation, test) cases (the quick mode).
     """
-    order = np.random.default_rng(seed).permutation(len(cases))
+    order = np.arange(len(cases)) if seed is None else np.random.default_rng(seed).permutation(len(cases))
     n_test = int(round(TEST_FRACTION * len(cases)))
     n_validation = max(1, int(round(VALIDATION_FRACTION * len(cases))))
     shuffled = [cases[i] for i in order]
@@ -115,11 +120,14 @@ def real_cases(shared: Path, dataset: str, settings: SegmentationSettings, max_c
 def simulated_cases(n: int, seed: int, side_px: int, settings: SegmentationSettings) -> list[Case]:
     """`n` simulated micrographs of `side_px` pixels a side, named ``sim_0000``...
 
-    Varied as the default model's training micrographs are (:func:`train_default_model.simulation_params`).
+    Varied as the default model's training micrographs are (:func:`train_default_model.simulation_params`),
+    but with the carbon fraction going through ``SIMULATED_CARBON_FRACTIONS`` in turn, so that any run of
+    consecutive micrographs (a part of an unshuffled :func:`split`) has micrographs with and without carbon.
     """
     cases = []
     for index in range(n):
-        params = recipe.simulation_params(index, seed, side_px)
+        params = replace(recipe.simulation_params(index, seed, side_px),
+                         carbon_fraction=SIMULATED_CARBON_FRACTIONS[index % len(SIMULATED_CARBON_FRACTIONS)])
         sim = simulate_micrograph(params, seed=[seed, index])
         micrograph = Micrograph(sim.image, params.pixel_size_A, f"sim_{index:04d}")
         example = make_example(micrograph, sim.labels.astype(np.uint8), settings, SIMULATED)
