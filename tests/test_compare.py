@@ -15,13 +15,14 @@ import torch
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
-from baselines.cases import Split, split  # noqa: E402
+from baselines.cases import Split, simulated_cases, split  # noqa: E402
 from baselines.log_picker import log_pick  # noqa: E402
 from baselines.measure import measured  # noqa: E402
 from baselines.unet import UNet, UNetSegmenter  # noqa: E402
 
 from icestat.classes import CARBON, ICE, IGNORE  # noqa: E402
 from icestat.prepare import WorkingImage  # noqa: E402
+from icestat.settings import SegmentationSettings  # noqa: E402
 
 
 @pytest.mark.parametrize("depth", [2, 3])
@@ -113,6 +114,16 @@ def test_split_is_seeded_disjoint_and_sized_by_the_fractions():
     assert (len(small.train), len(small.validation), len(small.test)) == (5, 1, 4)
     limited = split(items, 1, limit=(2, 1, 1))
     assert limited == Split(first.train[:2], first.validation[:1], first.test[:1])
+    assert split(list(range(12)), None) == Split(list(range(6, 12)), [4, 5], [0, 1, 2, 3])  # in order
+
+
+def test_every_part_of_the_simulated_split_has_micrographs_with_and_without_carbon():
+    parts = split(simulated_cases(12, seed=0, side_px=256, settings=SegmentationSettings()), None)
+    for part in (parts.train, parts.validation, parts.test):
+        has_carbon = [bool((case.example.classes == CARBON).any()) for case in part]
+        assert any(has_carbon)
+        assert not all(has_carbon) or part is parts.validation
+        assert all(case.true_centres is not None and case.diameter_px > 0 for case in part)
 
 
 def test_measured_returns_the_result_time_and_peak_memory():

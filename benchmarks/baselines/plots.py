@@ -23,9 +23,9 @@ def plot_picking(results: pd.DataFrame, datasets: list[str], path: Path) -> None
             values = same[same["system"] == system].set_index("tested_on")[metric].reindex(datasets)
             ax.bar(np.arange(len(datasets)) + (i - (len(systems) - 1) / 2) * width, values, width, label=system)
         ax.set_xticks(np.arange(len(datasets)), datasets, rotation=15)
-        ax.set_ylim(0, 1)
+        ax.set_ylim(0, 1.15)
         ax.set_title(f"{title}, trained and tested on the same dataset")
-    axes[0].legend(loc="lower left")
+    axes[0].legend(loc="upper center", ncol=len(systems))
     _save(figure, path)
 
 
