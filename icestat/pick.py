@@ -127,8 +127,7 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
     radius_px = diameter_px / 2
     on_carbon = carbon > MAX_EXCLUDED_PROBABILITY
     on_contamination = ~on_carbon & (contamination > MAX_EXCLUDED_PROBABILITY)
-    near_edge = ((y_px < radius_px) | (x_px < radius_px) | (y_px > working.original_shape[0] - 1 - radius_px)
-                 | (x_px > working.original_shape[1] - 1 - radius_px))
+    near_edge = near_edge_at(y_px, x_px, working.original_shape, radius_px)
     excluded = on_carbon | on_contamination
     keep = ~excluded & ~near_edge & (score >= threshold)
     n_rejected = {
@@ -177,10 +176,27 @@ def particle_contrast(image: np.ndarray, particle_probability: np.ndarray, radiu
     bright = -(sigma ** 2) * ndimage.gaussian_laplace(np.asarray(image, dtype=np.float32), sigma, mode="nearest")
     with np.errstate(divide="ignore", invalid="ignore"):  # a constant probability map: undecided (NaN)
         agreement = np.corrcoef(bright[::4, ::4].ravel(), np.asarray(particle_probability)[::4, ::4].ravel())[0, 1]
-    response = bright if agreement > 0 else -bright
+    return robust_z(bright if agreement > 0 else -bright)
+
+
+def robust_z(response: np.ndarray) -> np.ndarray:
+    """A response map minus its median, over 1.4826 times its median absolute deviation (zeros without spread).
+
+    Examples
+    --------
+    >>> [round(float(z), 2) for z in robust_z(np.array([0.0, 1.0, 2.0, 3.0, 10.0]))]
+    [-1.35, -0.67, 0.0, 0.67, 5.4]
+    """
     centre = np.median(response)
     spread = 1.4826 * np.median(np.abs(response - centre))
     return ((response - centre) / spread if spread > 0 else np.zeros_like(response)).astype(np.float32)
+
+
+def near_edge_at(y_px, x_px, shape: tuple[int, int], radius_px: float) -> np.ndarray:
+    """True for the centres (in pixels of an image of `shape`) closer than `radius_px` to its edge."""
+    y_px, x_px = np.asarray(y_px), np.asarray(x_px)
+    return ((y_px < radius_px) | (x_px < radius_px) | (y_px > shape[0] - 1 - radius_px)
+            | (x_px > shape[1] - 1 - radius_px))
 
 
 def estimate_diameter_px(segmentation: Segmentation) -> float:

@@ -18,6 +18,7 @@ from scipy import ndimage
 from skimage.feature import peak_local_max
 
 from icestat.coords import pick_table
+from icestat.pick import near_edge_at, robust_z
 from icestat.prepare import WorkingImage
 
 #: Particle diameters tried, as fractions of the given one.
@@ -43,11 +44,8 @@ def log_response(image: np.ndarray, radius_px: float, dark_particles: bool = Tru
     """
     image = np.asarray(image, dtype=np.float32)
     sign = 1.0 if dark_particles else -1.0
-    response = np.max([sign * sigma ** 2 * ndimage.gaussian_laplace(image, sigma, mode="nearest")
-                       for sigma in np.multiply(DIAMETER_RANGE, radius_px / np.sqrt(2))], axis=0)
-    centre = np.median(response)
-    spread = 1.4826 * np.median(np.abs(response - centre))
-    return ((response - centre) / spread if spread > 0 else np.zeros_like(response)).astype(np.float32)
+    return robust_z(np.max([sign * sigma ** 2 * ndimage.gaussian_laplace(image, sigma, mode="nearest")
+                            for sigma in np.multiply(DIAMETER_RANGE, radius_px / np.sqrt(2))], axis=0))
 
 
 def log_pick(working: WorkingImage, diameter_px: float, name: str = "", threshold_sd: float = 1.5,
@@ -78,9 +76,7 @@ def log_pick(working: WorkingImage, diameter_px: float, name: str = "", threshol
     rows, cols = peak_local_max(response, min_distance=max(1, int(round(radius_working_px))),
                                 threshold_abs=threshold_sd, exclude_border=False).T
     y_px, x_px = working.to_original_px(rows, cols)
-    radius_px = diameter_px / 2
-    inside = ((y_px >= radius_px) & (x_px >= radius_px) & (y_px <= working.original_shape[0] - 1 - radius_px)
-              & (x_px <= working.original_shape[1] - 1 - radius_px))
+    inside = ~near_edge_at(y_px, x_px, working.original_shape, diameter_px / 2)
     height = response[rows, cols][inside]
     order = np.argsort(-height, kind="stable")
     return pick_table(x_px[inside][order], y_px[inside][order], score=height[order] / (1 + height[order]),
