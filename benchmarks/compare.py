@@ -154,7 +154,7 @@ def device_name(device: str) -> str:
 def report(results: pd.DataFrame, splits: dict[str, Split], mode: str, device: str,
            seconds: float) -> list[str]:
     """The Markdown report."""
-    same = results[(results["trained_on"] == results["tested_on"]) | (results["system"] == "LoG")]
+    same = same_dataset(results)
     lines = [
         "# icestat against a deep-only U-Net and a classical LoG picker", "",
         f"Written by `python benchmarks/compare.py{' --quick' if mode == 'quick' else ''}` ({mode} mode) on "
@@ -199,6 +199,11 @@ def report(results: pd.DataFrame, splits: dict[str, Split], mode: str, device: s
     return lines
 
 
+def same_dataset(results: pd.DataFrame) -> pd.DataFrame:
+    """The rows of learned systems tested on the dataset they trained on, and the LoG picker's."""
+    return results[(results["trained_on"] == results["tested_on"]) | (results["system"] == "LoG")]
+
+
 def _efficiency(results: pd.DataFrame) -> pd.DataFrame:
     """F1 on the efficiency dataset's test part per number of training micrographs (rows) and system (columns)."""
     tested = results[results["tested_on"] == EFFICIENCY_DATASET]
@@ -232,7 +237,7 @@ def main(argv: list[str] | None = None) -> None:
     results = run_all(splits, budget, args.device)
     args.output.mkdir(parents=True, exist_ok=True)
     results.to_csv(args.output / "compare.csv", index=False)
-    plot_picking(results, list(splits), args.output / "compare_picking.png")
+    plot_picking(same_dataset(results), list(splits), args.output / "compare_picking.png")
     plot_generalisation(results, list(splits), args.output / "compare_generalisation.png")
     plot_data_efficiency(_efficiency(results), EFFICIENCY_DATASET, args.output / "compare_data_efficiency.png")
     text = "\n".join(report(results, splits, mode, args.device, time.perf_counter() - started))

@@ -12,10 +12,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 
-def plot_picking(results: pd.DataFrame, datasets: list[str], path: Path) -> None:
-    """Bars of picking F1 and AP per test dataset and system, each learned system trained on that dataset."""
-    same = results[(results["trained_on"] == results["tested_on"]) | (results["system"] == "LoG")]
-    systems = list(results["system"].unique())
+def plot_picking(same: pd.DataFrame, datasets: list[str], path: Path) -> None:
+    """Bars of picking F1 and AP per test dataset and system, from the rows of systems trained on that dataset."""
+    systems = list(same["system"].unique())
     figure, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
     width = 0.8 / len(systems)
     for ax, metric, title in zip(axes, ("f1", "average_precision"), ("picking F1", "picking AP")):
