@@ -1,7 +1,8 @@
-"""What several subcommands share: checking --device."""
+"""What several subcommands share: the arguments of a run of a model over micrographs, and checking --device."""
 
 from __future__ import annotations
 
+import argparse
 import logging
 
 from icestat.backend import array_module
@@ -17,3 +18,12 @@ def device_usable(device: str) -> bool:
         log.error("--device %s: %s", device, err)
         return False
     return True
+
+
+def add_model_run_args(parser: argparse.ArgumentParser) -> None:
+    """Add the micrographs, ``-o/--output`` folder, ``--model`` and ``--device`` of a run of a model over micrographs."""
+    add = parser.add_argument
+    add("micrographs", nargs="+", metavar="MIC", help="micrograph files (MRC, TIFF, PNG, JPG)")
+    add("-o", "--output", required=True, help="output folder (made if needed)")
+    add("--model", help="model file from `icestat train` (default: the model shipped with icestat)")
+    add("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")

@@ -40,7 +40,7 @@ from icestat.batch import (
     pick_micrograph,
     write_run_files,
 )
-from icestat.cli._common import device_usable
+from icestat.cli._common import add_model_run_args, device_usable
 from icestat.model import ModelError
 from icestat.pick import DEFAULT_THRESHOLD
 from icestat.workers import gpu_pinning, map_unordered
@@ -50,11 +50,8 @@ log = logging.getLogger(__name__)
 
 def add_args(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``icestat pick``."""
+    add_model_run_args(parser)
     add = parser.add_argument
-    add("micrographs", nargs="+", metavar="MIC", help="micrograph files (MRC, TIFF, PNG, JPG)")
-    add("-o", "--output", required=True, help="output folder (made if needed)")
-    add("--model", help="model file from `icestat train` (default: the model shipped with icestat)")
-    add("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--diameter-A", type=float, help="particle diameter in ångström")
     size.add_argument("--diameter-px", type=float, help="particle diameter in pixels of the micrographs")

@@ -17,7 +17,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from icestat.cli._common import device_usable
+from icestat.cli._common import add_model_run_args, device_usable
 from icestat.micrograph import MicrographError, file_error, micrograph_stem, read_micrograph, write_mrc
 from icestat.model import ModelError, load_model
 from icestat.overlay import write_overlay
@@ -28,11 +28,8 @@ log = logging.getLogger(__name__)
 
 def add_args(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``icestat segment``."""
+    add_model_run_args(parser)
     add = parser.add_argument
-    add("micrographs", nargs="+", metavar="MIC", help="micrograph files")
-    add("-o", "--output", required=True, help="output folder (made if needed)")
-    add("--model", help="model file from `icestat train` (default: the model shipped with icestat)")
-    add("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
     add("--pixel-size-A", type=float, help="pixel size of the micrographs, overriding their headers")
     add("--no-refine", action="store_true", help="skip the CNN boundary refiner (patch-level boundaries)")
 
