@@ -121,7 +121,8 @@ def adapt_features(features: PatchFeatures) -> PatchFeatures:
     clipped = np.clip(z, -Z_CLIP, Z_CLIP).reshape(rows * cols, -1)
     distances = []
     for group in ICE_MODEL_GROUPS:
-        columns = [i for i, name in enumerate(features.names) if group == "all" or GROUP_OF.get(name) == group]
+        columns = [i for i, name in enumerate(features.names)
+                   if GROUP_OF.get(name) == group or (group == "all" and GROUP_OF.get(name) != "region")]  # "all": the patch and its neighbours
         if columns:
             distance = majority_distance(clipped[:, columns])
         else:

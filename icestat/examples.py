@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable
 
 import numpy as np
@@ -42,6 +42,10 @@ class Example:
         Class fractions per patch.
     labelled : ndarray (rows, cols)
         Labelled fraction per patch.
+    complete : bool
+        True when every class is labelled (region masks, simulations); False
+        when only the particles are (particle masks, coordinates), so that
+        unlabelled carbon or contamination may hide in the background.
     """
 
     name: str
@@ -51,6 +55,12 @@ class Example:
     classes: np.ndarray
     fractions: np.ndarray
     labelled: np.ndarray
+    complete: bool = True
+
+    def with_classes(self, classes: np.ndarray) -> "Example":
+        """The same example with other class codes per working pixel (fractions recomputed)."""
+        fractions, labelled = patch_fractions(classes, self.features.grid)
+        return replace(self, classes=classes, fractions=fractions, labelled=labelled)
 
 
 def features_of(working: WorkingImage, settings: SegmentationSettings, device: str = "cpu") -> PatchFeatures:
@@ -62,13 +72,13 @@ def features_of(working: WorkingImage, settings: SegmentationSettings, device: s
 
 
 def make_example(micrograph: Micrograph, codes: np.ndarray, settings: SegmentationSettings,
-                 dataset: str = "", device: str = "cpu") -> Example:
-    """Build an :class:`Example` from a micrograph and its class codes per pixel."""
+                 dataset: str = "", device: str = "cpu", complete: bool = True) -> Example:
+    """Build an :class:`Example` from a micrograph and its class codes per pixel (`complete`: see :class:`Example`)."""
     working = settings.prepare(micrograph)
     features = features_of(working, settings, device)
     classes = working_classes(codes, working.data.shape)
     fractions, labelled = patch_fractions(classes, features.grid)
-    return Example(micrograph.name, dataset, working, features, classes, fractions, labelled)
+    return Example(micrograph.name, dataset, working, features, classes, fractions, labelled, complete)
 
 
 def examples_from_manifest(manifest, settings: SegmentationSettings, datasets: Iterable[str] | None = None,
@@ -81,7 +91,8 @@ def examples_from_manifest(manifest, settings: SegmentationSettings, datasets: I
         except ValueError as err:
             log.warning("%s", err)
             continue
-        examples.append(make_example(item.micrograph, codes, settings, item.dataset, device))
+        examples.append(make_example(item.micrograph, codes, settings, item.dataset, device,
+                                     complete=item.regions is not None))
     return examples
 
 

@@ -3,26 +3,37 @@
 Labels come as region masks (class codes), particle masks, particle
 coordinates (turned into disks of the particle diameter) or a simulator's
 ground truth; all become one image of class codes (:mod:`icestat.classes`).
+
+Particle labels alone say where particles are, not where the ice is: the
+rest of such a micrograph may hold carbon film, contamination or the frame
+border of the camera. Particles sit in ice, so only the background near a
+particle is taught as ice; what lies farther is left unlabelled, so that an
+unlabelled carbon corner is never taught as ice.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 from skimage.draw import disk
+from skimage.measure import regionprops
 
-from icestat.classes import CLASS_NAMES, ICE, PARTICLE
+from icestat.classes import CLASS_NAMES, ICE, IGNORE, PARTICLE
 from icestat.features.grid import PatchGrid
 from icestat.manifest import LabelledMicrograph, resize_labels
 
 N_CLASSES = len(CLASS_NAMES)
+#: Without region labels, background counts as ice up to this many particle diameters from a particle's edge.
+ICE_REACH_DIAMETERS = 1.0
 
 
 def pixel_classes(item: LabelledMicrograph) -> np.ndarray:
     """Class codes per pixel of a labelled micrograph (uint8, its shape).
 
-    Region masks win; otherwise particle-mask pixels are particles and the rest
-    ice; otherwise disks of the particle diameter around the true centres are
-    particles and the rest ice.
+    Region masks win; otherwise particle-mask pixels are particles; otherwise
+    disks of the particle diameter around the true centres are. Without region
+    masks, the background within ``ICE_REACH_DIAMETERS`` particle diameters of
+    a particle is ice and the rest is ``IGNORE`` (see the module's notes).
 
     Raises
     ------
@@ -32,19 +43,60 @@ def pixel_classes(item: LabelledMicrograph) -> np.ndarray:
     shape = item.micrograph.shape
     if item.regions is not None:
         return item.regions.astype(np.uint8)
-    codes = np.full(shape, ICE, dtype=np.uint8)
     if item.particle_mask is not None:
-        codes[item.particle_mask] = PARTICLE
-        return codes
+        particles = np.asarray(item.particle_mask, dtype=bool)
+        diameter_px = item.particle_diameter_px or _median_blob_diameter_px(particles)
+        return ice_near_particles(particles, diameter_px)
     if item.picks is not None:
         diameters = item.picks["diameter_px"].fillna(item.particle_diameter_px or np.nan).to_numpy(float)
         if np.isnan(diameters).any():
             raise ValueError(f"{item.micrograph.source}: particle coordinates need a diameter (particle_diameter_px)")
+        particles = np.zeros(shape, dtype=bool)
         for y, x, diameter in zip(item.picks["y_px"], item.picks["x_px"], diameters):
-            rows, cols = disk((y, x), diameter / 2, shape=shape)
-            codes[rows, cols] = PARTICLE
-        return codes
+            particles[disk((y, x), diameter / 2, shape=shape)] = True
+        return ice_near_particles(particles, float(np.median(diameters)) if len(diameters) else 0.0)
     raise ValueError(f"{item.micrograph.source}: no labels (regions, particle_mask or coords)")
+
+
+def ice_near_particles(particles: np.ndarray, diameter_px: float,
+                       reach_diameters: float = ICE_REACH_DIAMETERS) -> np.ndarray:
+    """Class codes from particle pixels alone: particles, ice near them, ``IGNORE`` elsewhere.
+
+    Parameters
+    ----------
+    particles : ndarray of bool
+        True on particle pixels.
+    diameter_px : float
+        Particle diameter in pixels.
+    reach_diameters : float
+        Background up to this many diameters from a particle pixel is ice.
+
+    Returns
+    -------
+    ndarray of uint8, the shape of `particles`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> particles = np.zeros((1, 12), dtype=bool); particles[0, :2] = True
+    >>> ice_near_particles(particles, diameter_px=2, reach_diameters=2)[0].tolist()
+    [1, 1, 0, 0, 0, 0, 255, 255, 255, 255, 255, 255]
+    """
+    codes = np.full(particles.shape, IGNORE, dtype=np.uint8)
+    if particles.any():
+        # coarse steps keep the distance transform cheap on a 4096x4096 mask
+        step = max(1, int(diameter_px * reach_diameters / 8))
+        coarse = ndimage.distance_transform_edt(~particles[::step, ::step]) * step
+        near = np.repeat(np.repeat(coarse <= diameter_px * reach_diameters, step, 0), step, 1)
+        codes[near[:particles.shape[0], :particles.shape[1]]] = ICE
+    codes[particles] = PARTICLE
+    return codes
+
+
+def _median_blob_diameter_px(particles: np.ndarray) -> float:
+    """Median equivalent diameter of the connected blobs of a particle mask (0 when there are none)."""
+    blobs = regionprops(ndimage.label(particles)[0])
+    return float(np.median([blob.equivalent_diameter_area for blob in blobs])) if blobs else 0.0
 
 
 def working_classes(codes: np.ndarray, working_shape: tuple[int, int]) -> np.ndarray:

@@ -4,6 +4,12 @@ Training fits the patch classifier on every labelled patch; the boundary
 refiner learns from *out-of-fold* patch probabilities (each micrograph's from a
 classifier that did not see it, folds over micrographs), so it learns how far
 patch-level probabilities can be trusted on new data.
+
+Micrographs labelled by their particles alone (``Example.complete`` False)
+say nothing of carbon or contamination in their background. Before training,
+a classifier fitted to the completely labelled micrographs (region masks,
+simulations) looks at that background: where it sees carbon or contamination,
+the background is set aside (``IGNORE``) instead of being taught as ice.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GroupKFold
 
 from icestat import __version__
-from icestat.classes import CARBON, ICE, IGNORE, PARTICLE
+from icestat.classes import CARBON, CONTAMINATION, ICE, IGNORE, PARTICLE
 from icestat.classify import IceClassifier
 from icestat.examples import Example, patch_table
 from icestat.metrics import boundary_f1, confusion_matrix, scores_from_confusion
@@ -29,6 +35,9 @@ log = logging.getLogger(__name__)
 
 #: Boundaries are scored within this many working pixels.
 BOUNDARY_TOLERANCE_PX = 2.0
+#: Background of a particle-labelled micrograph is set aside where the complete-label classifier gives
+#: carbon plus contamination at least this probability.
+SET_ASIDE_PROBABILITY = 0.2
 
 
 def train_model(examples: list[Example], settings: SegmentationSettings, classifier: IceClassifier | None = None,
@@ -55,6 +64,7 @@ def train_model(examples: list[Example], settings: SegmentationSettings, classif
     IceModel
     """
     classifier = IceClassifier() if classifier is None else classifier
+    examples = set_aside_unlabelled_non_ice(examples, classifier)
     features, fractions, groups = patch_table(examples)
     started = time.perf_counter()
     log.info("training the classifier on %d patches of %d micrographs", len(features), len(examples))
@@ -76,6 +86,44 @@ def train_model(examples: list[Example], settings: SegmentationSettings, classif
         "training_seconds": {key: round(value, 1) for key, value in seconds.items()},
     })
     return model
+
+
+def set_aside_unlabelled_non_ice(examples: list[Example], classifier: IceClassifier,
+                                 min_probability: float = SET_ASIDE_PROBABILITY) -> list[Example]:
+    """Unlabel the background of particle-labelled examples where it looks like carbon or contamination.
+
+    Parameters
+    ----------
+    examples : list of Example
+    classifier : IceClassifier
+        Unfitted; a clone is fitted to the complete examples.
+    min_probability : float
+        Background ice pixels of incomplete examples become ``IGNORE`` where
+        the clone gives their patch at least this probability of carbon or
+        contamination.
+
+    Returns
+    -------
+    list of Example
+        The examples, the incomplete ones changed (all unchanged when there
+        are no complete or no incomplete examples).
+    """
+    complete = [e for e in examples if e.complete]
+    if not complete or len(complete) == len(examples):
+        return examples
+    features, fractions, _ = patch_table(complete)
+    judge = clone(classifier).fit(features, fractions)
+    out = []
+    for example in examples:
+        if not example.complete:
+            probabilities = patch_probabilities(judge, example.features)
+            non_ice = probabilities[..., [CARBON, CONTAMINATION]].sum(axis=-1) >= min_probability
+            aside = (example.features.grid.to_pixels(non_ice, order=0) > 0.5) & (example.classes == ICE)
+            log.info("%s: %.1f%% of the pixels set aside as possible carbon or contamination",
+                     example.name, 100 * aside.mean())
+            example = example.with_classes(np.where(aside, IGNORE, example.classes).astype(np.uint8))
+        out.append(example)
+    return out
 
 
 def out_of_fold_probabilities(examples: list[Example], classifier: IceClassifier, n_folds: int) -> list[np.ndarray]:

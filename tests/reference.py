@@ -107,6 +107,20 @@ def spectrum(patch, pixel_size_A, n_shells=8):
     return np.concatenate([shells, [slope, high_low, iciness, residual.std(), anisotropy]])
 
 
+def window_means(values, size):
+    rows, cols, _ = values.shape
+    half = size // 2
+    out = np.zeros(values.shape)
+    for i in range(rows):
+        for j in range(cols):
+            # the grid edge is replicated: clamp each window position into the grid
+            window = [values[min(max(a, 0), rows - 1), min(max(b, 0), cols - 1)]
+                      for a in range(i - half, i + half + 1) for b in range(j - half, j + half + 1)]
+            with np.errstate(all="ignore"):
+                out[i, j] = np.nanmean(np.array(window), axis=0)
+    return out
+
+
 def neighbour_means(values):
     rows, cols, _ = values.shape
     padded = np.pad(values, ((1, 1), (1, 1), (0, 0)), mode="edge")

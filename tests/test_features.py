@@ -14,7 +14,7 @@ from icestat.backend import parse_device
 from icestat.features import PatchGrid, compute_features, describe_features, select_features
 from icestat.features import cpu, gpu
 from icestat.features.compute import glcm_offsets
-from icestat.features.maps import neighbour_means, quantile_edges
+from icestat.features.maps import neighbour_means, quantile_edges, window_means
 from icestat.features.registry import (
     DOG_SIGMAS_PX,
     GLCM_ANGLES_DEG,
@@ -171,6 +171,15 @@ def test_neighbour_means_match_reference(rng):
     np.testing.assert_allclose(neighbour_means(values), reference.neighbour_means(values), rtol=1e-12)
 
 
+@pytest.mark.parametrize("size", [1, 3, 7])
+def test_window_means_match_reference(rng, size):
+    values = rng.normal(size=(6, 9, 2))
+    values[2, 3, 1] = values[0, 0, 0] = np.nan
+    np.testing.assert_allclose(window_means(values, size), reference.window_means(values, size), rtol=1e-10)
+    with pytest.raises(ValueError, match="odd"):
+        window_means(values, 4)
+
+
 def test_compute_features_assembles_every_kernel(random_image):
     result = compute_features(random_image, patch_px=32, stride_px=24, pixel_size_A=1.0)
     assert result.values.shape == GRID.shape + (len(select_features()),)
@@ -180,13 +189,16 @@ def test_compute_features_assembles_every_kernel(random_image):
     np.testing.assert_allclose(
         result["context_intensity_mean"], reference.neighbour_means(moments[..., :1])[..., 0], rtol=1e-4, atol=1e-5
     )
+    np.testing.assert_allclose(
+        result["region_intensity_std"], reference.window_means(moments[..., 1:2], 7)[..., 0], rtol=1e-4, atol=1e-5
+    )
     frame = result.to_frame()
     assert list(frame.columns[:4]) == ["patch_row", "patch_col", "y_px", "x_px"]
     assert len(frame) == GRID.shape[0] * GRID.shape[1]
     assert frame.loc[1, "x_px"] == 24 + 15.5
     # only the spectrum's iciness may be missing, and only where it cannot be resolved
     nan_columns = set(frame.columns[frame.isna().any()])
-    assert nan_columns <= {"spectrum_iciness", "context_spectrum_iciness"}
+    assert nan_columns <= {"spectrum_iciness", "context_spectrum_iciness", "region_spectrum_iciness"}
 
 
 def test_feature_selection_by_group_and_name(random_image):
@@ -241,7 +253,7 @@ def test_describe_features_lists_names_groups_units():
     table = describe_features()
     assert list(table.columns) == ["name", "group", "unit", "description"]
     assert table["name"].is_unique
-    assert set(table["group"]) == {"intensity", "gradient", "texture", "spectrum", "context"}
+    assert set(table["group"]) == {"intensity", "gradient", "texture", "spectrum", "context", "region"}
     assert (table["description"].str.len() > 10).all()
     assert table["name"].str.fullmatch(r"[a-z0-9_]+").all()
 

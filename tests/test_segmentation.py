@@ -1,6 +1,7 @@
 """Targets, adaptation, the classifier, the refiner, the model file and segment(), on small simulations."""
 
 import zipfile
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -19,8 +20,8 @@ from icestat.refine import BoundaryRefiner, RefinerNet
 from icestat.segment import segment
 from icestat.settings import SegmentationSettings
 from icestat.simulate import SimulationParams, simulate_micrograph
-from icestat.targets import patch_fractions, pixel_classes
-from icestat.training import evaluate_model, train_model
+from icestat.targets import patch_fractions, pixel_classes, working_classes
+from icestat.training import evaluate_model, set_aside_unlabelled_non_ice, train_model
 
 SETTINGS = SegmentationSettings()
 SMALL = dict(shape_px=(512, 512), pixel_size_A=3.5, n_particles=30, particle_diameter_A=150.0)
@@ -57,7 +58,19 @@ def test_pixel_classes_from_coordinates_draws_disks():
     picks = pd.DataFrame({"x_px": [20.0], "y_px": [30.0], "score": [1.0], "diameter_px": [np.nan]})
     codes = pixel_classes(LabelledMicrograph(micrograph, picks=picks, particle_diameter_px=10.0))
     assert codes[30, 20] == PARTICLE and codes[30, 26] == ICE
-    assert abs(np.count_nonzero(codes) - np.pi * 25) < 12
+    assert abs(np.count_nonzero(codes == PARTICLE) - np.pi * 25) < 12
+    # the background counts as ice only near a particle (within a diameter); far away it is unknown
+    assert codes[30, 34] == ICE and codes[30, 38] == IGNORE and codes[0, 63] == IGNORE
+
+
+def test_particle_masks_teach_ice_only_near_particles():
+    particles = np.zeros((200, 300), dtype=bool)
+    particles[90:110, 40:60] = True  # one 20-px particle
+    micrograph = Micrograph(np.random.default_rng(0).normal(size=(200, 300)).astype(np.float32), 1.0, "m")
+    codes = pixel_classes(LabelledMicrograph(micrograph, particle_mask=particles))  # diameter from the blob
+    assert (codes[particles] == PARTICLE).all()
+    assert codes[100, 75] == ICE and codes[100, 95] == IGNORE and codes[10, 250] == IGNORE
+    assert (codes[~particles] != PARTICLE).all()
     with pytest.raises(ValueError, match="no labels"):
         pixel_classes(LabelledMicrograph(micrograph))
 
@@ -133,6 +146,22 @@ def test_trained_model_separates_carbon_from_ice(trained):
     scores = evaluate_model(model, fresh)
     assert scores["carbon_iou"] > 0.6
     assert scores["ice_iou"] > 0.6
+
+
+def test_carbon_hidden_in_a_particle_labelled_background_is_set_aside(trained):
+    _, complete = trained
+    # another carbon micrograph whose labels, like a particle mask's, call everything but particles ice
+    item = _simulations([21])[0]
+    truth = item.labels.copy()
+    labels = np.where(truth == PARTICLE, PARTICLE, ICE).astype(np.uint8)
+    partial = examples_from_simulation([item], SETTINGS)[0]
+    partial = replace(partial, complete=False).with_classes(working_classes(labels, partial.working.data.shape))
+    cleaned = set_aside_unlabelled_non_ice(complete + [partial], IceClassifier(n_estimators=40, n_jobs=2))
+    assert cleaned[:len(complete)] == complete  # complete examples are left as they are
+    codes, carbon = cleaned[-1].classes, working_classes(truth, partial.working.data.shape) == CARBON
+    assert (codes[carbon] == IGNORE).mean() > 0.8     # the hidden carbon is no longer taught as ice
+    assert (codes[~carbon] == IGNORE).mean() < 0.2    # most of the ice still is
+    assert (codes == PARTICLE).sum() == (partial.classes == PARTICLE).sum()
 
 
 def test_segment_returns_maps_at_the_micrograph_size(trained):

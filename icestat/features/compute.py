@@ -10,7 +10,7 @@ import pandas as pd
 from icestat.backend import Device, array_module, ndimage_module, on_device, parse_device, to_host
 from icestat.features import cpu
 from icestat.features.grid import PatchGrid
-from icestat.features.maps import neighbour_means, quantile_edges
+from icestat.features.maps import neighbour_means, quantile_edges, window_means
 from icestat.prepare import robust_centre_and_spread, subsample
 from icestat.features.registry import (
     BASE_FEATURES,
@@ -20,6 +20,8 @@ from icestat.features.registry import (
     GROUP_OF,
     LBP_CODES,
     PERCENTILES,
+    REGION_PATCHES,
+    REGION_SOURCE_GROUPS,
     select_features,
 )
 from icestat.features.spectra import (
@@ -131,7 +133,7 @@ def compute_features(
             raise ValueError("the image holds NaN or infinite values")
         grid = PatchGrid(tuple(image.shape), patch_px, stride_px)
         context = _PatchContext(image, grid, device, xp, pixel_size_A, batch_patches)
-        base_needed = {f.name.removeprefix("context_") for f in selected}
+        base_needed = {f.name.removeprefix("context_").removeprefix("region_") for f in selected}
         groups = {GROUP_OF[name] for name in base_needed}
         computed = {}
         for group in ("intensity", "gradient", "texture", "spectrum"):
@@ -141,6 +143,10 @@ def compute_features(
             base_names = [f.name for f in BASE_FEATURES if f.name in computed]
             around = neighbour_means(xp.stack([computed[name] for name in base_names], axis=-1), xp)
             computed.update({f"context_{name}": around[..., i] for i, name in enumerate(base_names)})
+        if any(f.group == "region" for f in selected):
+            base_names = [f.name for f in BASE_FEATURES if f.name in computed and f.group in REGION_SOURCE_GROUPS]
+            region = window_means(xp.stack([computed[name] for name in base_names], axis=-1), REGION_PATCHES, xp)
+            computed.update({f"region_{name}": region[..., i] for i, name in enumerate(base_names)})
         values = xp.stack([xp.asarray(computed[f.name], dtype=xp.float32) for f in selected], axis=-1)
     return PatchFeatures(values, tuple(f.name for f in selected), grid, str(device), pixel_size_A)
 

@@ -37,3 +37,33 @@ def neighbour_means(values, xp=np):
             count += finite[dr:dr + rows, dc:dc + cols]
     with np.errstate(invalid="ignore", divide="ignore"):
         return xp.where(count > 0, total / xp.maximum(count, 1), xp.nan)
+
+
+def window_means(values, size: int, xp=np):
+    """Mean over the ``size x size`` patches centred on each patch, ignoring NaN; the grid edge is replicated.
+
+    Parameters
+    ----------
+    values : array (rows, cols, features)
+    size : int
+        Odd window side, in patches.
+
+    Returns
+    -------
+    array of the same shape (float64)
+    """
+    if size < 1 or size % 2 == 0:
+        raise ValueError(f"the window side must be a positive odd number of patches, got {size}")
+    half = size // 2
+    padded = xp.pad(values, ((half, half), (half, half), (0, 0)), mode="edge")
+    finite = xp.isfinite(padded)
+    rows, cols = values.shape[:2]
+
+    def box_sums(array):  # summed-area table, then each window's sum from its four corners
+        table = xp.pad(array.astype(xp.float64).cumsum(0).cumsum(1), ((1, 0), (1, 0), (0, 0)))
+        return (table[size:size + rows, size:size + cols] - table[:rows, size:size + cols]
+                - table[size:size + rows, :cols] + table[:rows, :cols])
+
+    total, count = box_sums(xp.where(finite, padded, 0)), box_sums(finite)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return xp.where(count > 0, total / xp.maximum(count, 1), xp.nan)

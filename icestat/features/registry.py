@@ -27,7 +27,11 @@ PERCENTILES = (5, 25, 50, 75, 95)
 ICE_BAND_A = (3.5, 3.9)
 REFERENCE_BAND_A = (30.0, 80.0)
 
-GROUPS = ("intensity", "gradient", "texture", "spectrum", "context")
+GROUPS = ("intensity", "gradient", "texture", "spectrum", "context", "region")
+#: The region group: means of these groups' features over a square of this many patches a side (about 800 Å
+#: at the default working scale), which tells a large region (carbon film, thick ice) from one object in it.
+REGION_SOURCE_GROUPS = ("intensity", "spectrum")
+REGION_PATCHES = 7
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,11 @@ CONTEXT_FEATURES = tuple(
     Feature(f"context_{f.name}", "context", f.unit, f"mean of {f.name} over the 8 neighbouring patches")
     for f in BASE_FEATURES
 )
-FEATURES = BASE_FEATURES + CONTEXT_FEATURES
+REGION_FEATURES = tuple(
+    Feature(f"region_{f.name}", "region", f.unit, f"mean of {f.name} over the {REGION_PATCHES}x{REGION_PATCHES} patches around")
+    for f in BASE_FEATURES if f.group in REGION_SOURCE_GROUPS
+)
+FEATURES = BASE_FEATURES + CONTEXT_FEATURES + REGION_FEATURES
 _BY_NAME = {f.name: f for f in FEATURES}
 #: Feature name -> group.
 GROUP_OF = {f.name: f.group for f in FEATURES}
