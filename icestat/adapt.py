@@ -121,8 +121,9 @@ def adapt_features(features: PatchFeatures) -> PatchFeatures:
     clipped = np.clip(z, -Z_CLIP, Z_CLIP).reshape(rows * cols, -1)
     distances = []
     for group in ICE_MODEL_GROUPS:
+        # "all": the patch's own features and its neighbours', not the region means
         columns = [i for i, name in enumerate(features.names)
-                   if GROUP_OF.get(name) == group or (group == "all" and GROUP_OF.get(name) != "region")]  # "all": the patch and its neighbours
+                   if GROUP_OF.get(name) == group or (group == "all" and GROUP_OF.get(name) != "region")]
         if columns:
             distance = majority_distance(clipped[:, columns])
         else:

@@ -8,6 +8,9 @@ exists, names the same settings, and every output it lists is there. A rerun
 (``summary.csv``, ``autopick.star``, ``particles.star``) are rebuilt from the
 records and coordinate files at the end (:func:`write_run_files`), so they
 always cover every micrograph done so far.
+
+Picked in one process (:func:`pick_in_turn`), the next micrographs are read
+in a background thread while one is picked, so reading overlaps computing.
 """
 
 from __future__ import annotations
@@ -16,9 +19,13 @@ import json
 import logging
 import math
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import pandas as pd
 
@@ -40,6 +47,8 @@ SUMMARY_COLUMNS = (
 )
 #: Values of the ``status`` column.
 PICKED, DONE_BEFORE, FAILED = "picked", "done before", "failed"
+#: Micrographs read ahead of the one being picked, in one process.
+READ_AHEAD = 2
 #: Pick formats written besides RELION STAR; file name ending per format.
 EXTRA_FORMAT_ENDINGS = {"box": ".box", "cbox": ".cbox", "tsv": ".tsv", "csv": ".csv"}
 
@@ -148,7 +157,7 @@ def cached_model(model_path: str | None, device: str) -> IceModel:
     return load_model(model_path, device=device)
 
 
-def pick_micrograph(path: str, output: Path, settings: PickSettings) -> dict:
+def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Future | None = None) -> dict:
     """Pick one micrograph and write its files; never raises for a bad micrograph.
 
     Parameters
@@ -158,6 +167,8 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings) -> dict:
     output : Path
         The run's output folder (it must exist).
     settings : PickSettings
+    reading : Future, optional
+        The micrograph being read already (:func:`pick_in_turn`); read here when None.
 
     Returns
     -------
@@ -168,7 +179,7 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings) -> dict:
     start = time.perf_counter()
     name = micrograph_stem(path)
     try:
-        micrograph = read_micrograph(path, pixel_size_A=settings.pixel_size_A)
+        micrograph = reading.result() if reading is not None else read_micrograph(path, settings.pixel_size_A)
         diameter_px = _diameter_px(settings, micrograph.pixel_size_A, path)
         model = cached_model(settings.model_path, settings.device)
         segmentation = segment(micrograph, model, device=settings.device)
@@ -195,6 +206,30 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings) -> dict:
     with atomic_path(record_file(output, name)) as tmp:
         tmp.write_text(json.dumps(record, indent=1))
     return row
+
+
+def pick_in_turn(paths: Iterable[str], output: Path, settings: PickSettings,
+                 read_ahead: int = READ_AHEAD) -> Iterator[dict]:
+    """Pick micrographs one after another in this process, the next `read_ahead` read meanwhile.
+
+    Yields
+    ------
+    dict
+        Each micrograph's summary row (:func:`pick_micrograph`), in order.
+    """
+    paths = iter(paths)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="icestat-read") as reader:
+        def start_reading(path: str) -> tuple[str, Future]:
+            return path, reader.submit(read_micrograph, path, settings.pixel_size_A)
+
+        queue = deque(start_reading(path) for path in islice(paths, 1 + read_ahead))
+        while queue:
+            path, reading = queue.popleft()
+            row = pick_micrograph(path, output, settings, reading)
+            following = next(paths, None)
+            if following is not None:
+                queue.append(start_reading(following))
+            yield row
 
 
 def failed_row(path: str, err: Exception, seconds: float = math.nan) -> dict:

@@ -177,3 +177,34 @@ def test_without_a_diameter_it_is_estimated_and_reported(simulated, tmp_path, ca
     assert bool(summary["diameter_estimated"][0])
     assert 0.4 * 75 < summary["diameter_px"][0] < 1.2 * 75   # true diameter 150 Å at 2 Å/px
     assert summary["n_picks"][0] > 5
+
+
+def test_one_process_reads_the_next_micrographs_while_picking(simulated, tmp_path, monkeypatch):
+    import threading
+
+    import icestat.batch as batch
+
+    _, micrographs, broken = simulated
+    events = []
+    read, segment = batch.read_micrograph, batch.segment
+
+    def reading(path, *args, **kwargs):
+        events.append(("read", path, threading.current_thread().name))
+        return read(path, *args, **kwargs)
+
+    def segmenting(micrograph, *args, **kwargs):
+        result = segment(micrograph, *args, **kwargs)
+        events.append(("segmented", micrograph.name, threading.current_thread().name))
+        return result
+
+    monkeypatch.setattr(batch, "read_micrograph", reading)
+    monkeypatch.setattr(batch, "segment", segmenting)
+    paths = micrographs + [broken]
+    rows = list(batch.pick_in_turn(paths, tmp_path, batch.PickSettings(diameter_A=150.0), read_ahead=2))
+    assert [row["micrograph"] for row in rows] == ["mic_0000", "mic_0001", "mic_0002", "broken"]
+    assert [row["status"] for row in rows] == ["picked"] * 3 + ["failed"]  # a bad file still fails in its turn
+    reads = [e for e in events if e[0] == "read"]
+    assert [e[1] for e in reads] == paths  # each read once, in order, in the reading thread
+    assert all(e[2].startswith("icestat-read") for e in reads)
+    first_done = events.index(next(e for e in events if e[0] == "segmented"))
+    assert {e[1] for e in events[:first_done] if e[0] == "read"} == set(paths[:3])  # read while the first is picked

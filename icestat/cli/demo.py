@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from icestat.batch import FAILED, PickSettings, pick_micrograph, write_run_files
+from icestat.batch import FAILED, PickSettings, pick_in_turn, write_run_files
 from icestat.coords import read_picks
 from icestat.evaluate import evaluate_manifest
 from icestat.manifest import read_manifest
@@ -51,7 +51,7 @@ def main(args: argparse.Namespace) -> int:
     picks_folder = out / "picks"
     picks_folder.mkdir(parents=True, exist_ok=True)
     settings = PickSettings(diameter_A=DIAMETER_A, write_segmentation=True)
-    rows = [pick_micrograph(path, picks_folder, settings) for path in paths]
+    rows = list(pick_in_turn(paths, picks_folder, settings))
     summary = write_run_files(paths, picks_folder, rows)
     print(summary[["micrograph", "status", "n_picks", "carbon_fraction", "contamination_fraction", "seconds"]]
           .to_string(index=False, float_format=lambda value: f"{value:.2f}"))

@@ -37,6 +37,7 @@ from icestat.batch import (
     check_stems,
     failed_row,
     is_done,
+    pick_in_turn,
     pick_micrograph,
     write_run_files,
 )
@@ -108,8 +109,11 @@ def main(args: argparse.Namespace) -> int:
 
     n_picks = sum(row["n_picks"] for row in rows)
     bar = tqdm(total=len(to_pick), unit="mic", desc="picking", disable=args.quiet or not to_pick)
-    results = map_unordered(pick_micrograph, to_pick, args=(output, settings), workers=args.workers,
-                            scheduler=args.scheduler, on_error=failed_row, gpus=gpus)
+    if args.workers <= 1 and args.scheduler is None:  # here, reading the next micrographs meanwhile
+        results = pick_in_turn(to_pick, output, settings)
+    else:
+        results = map_unordered(pick_micrograph, to_pick, args=(output, settings), workers=args.workers,
+                                scheduler=args.scheduler, on_error=failed_row, gpus=gpus)
     try:
         with bar, logging_redirect_tqdm(loggers=[logging.getLogger("icestat")]):
             for row in results:

@@ -107,7 +107,8 @@ CONTEXT_FEATURES = tuple(
     for f in BASE_FEATURES
 )
 REGION_FEATURES = tuple(
-    Feature(f"region_{f.name}", "region", f.unit, f"mean of {f.name} over the {REGION_PATCHES}x{REGION_PATCHES} patches around")
+    Feature(f"region_{f.name}", "region", f.unit,
+            f"mean of {f.name} over the {REGION_PATCHES}x{REGION_PATCHES} patches around")
     for f in BASE_FEATURES if f.group in REGION_SOURCE_GROUPS
 )
 FEATURES = BASE_FEATURES + CONTEXT_FEATURES + REGION_FEATURES
