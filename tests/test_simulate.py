@@ -164,11 +164,39 @@ def test_particles_are_dark_in_underfocus():
     assert smooth[sim.labels == PARTICLE].mean() < smooth[sim.labels == ICE].mean()
 
 
+def _band_pass_sd(image, pixel_size_A, size_A):
+    """Standard deviation of the image's texture at about `size_A` (difference of Gaussians)."""
+    sigma_px = size_A / 2 / pixel_size_A
+    return float(np.std(ndimage.gaussian_filter(image, sigma_px) - ndimage.gaussian_filter(image, 3 * sigma_px)))
+
+
+def test_debris_textures_the_ice_and_follows_its_thickness():
+    base = dict(shape_px=(512, 512), pixel_size_A=2.0, n_particles=0, dose_e_per_A2=400, ice_gradient=0.0,
+                ice_thickness_variation=0.0, debris_size_A=40.0)
+    clean, some, more = (simulate_micrograph(SimulationParams(**base, debris_phase_sd_rad=sd), seed=4,
+                                             keep_expected_intensity=True).expected_intensity
+                         for sd in (0.0, 0.05, 0.15))
+    clean_sd, some_sd, more_sd = (_band_pass_sd(image, 2.0, 40.0) for image in (clean, some, more))
+    assert some_sd > 3 * clean_sd
+    assert more_sd == pytest.approx(3 * some_sd, rel=0.1)  # the texture is linear in the debris phase
+
+    # over carbon the ice is a tenth as thick: the debris texture there is about sqrt(0.1) as strong
+    on_carbon = SimulationParams(**base, debris_phase_sd_rad=0.15, carbon_fraction=0.5, carbon_edge="straight",
+                                 ice_on_carbon=0.1, carbon_thickness_A=0.0)
+    sim = simulate_micrograph(on_carbon, seed=4, keep_expected_intensity=True)
+    carbon, ice = (ndimage.binary_erosion(sim.labels == code, iterations=40) for code in (CARBON, ICE))
+    band = ndimage.gaussian_filter(sim.expected_intensity, 10) - ndimage.gaussian_filter(sim.expected_intensity, 30)
+    ratio = band[carbon].std() / band[ice].std()
+    assert 0.2 < ratio < 0.5
+
+
 def test_parameters_are_checked():
     with pytest.raises(ValueError, match="carbon_fraction"):
         SimulationParams(carbon_fraction=1.5)
     with pytest.raises(ValueError, match="defocus_range_um"):
         SimulationParams(defocus_range_um=(2.0, 1.0))
+    with pytest.raises(ValueError, match="debris"):
+        SimulationParams(debris_phase_sd_rad=-0.1)
     assert SimulationParams(shape_px=300).shape_px == (300, 300)
     params = SimulationParams(**SMALL)
     assert SimulationParams.from_dict(json.loads(json.dumps(params.to_dict()))) == params

@@ -89,6 +89,8 @@ def simulate_micrograph(
     textures = imaging.ice_texture(ice_A, params.pixel_size_A, rng) + lattice_phase
     if params.carbon_fraction > 0:
         textures += imaging.carbon_texture(carbon_A, params.pixel_size_A, rng)
+    if params.debris_phase_sd_rad > 0:
+        textures += imaging.debris_texture(ice_A, params, rng)
     phase = imaging.phase_of(params, protein_A, carbon_A, textures)
     intensity = (1 + imaging.transfer(phase, params, ctf)) * imaging.attenuation(params, ice_A, carbon_A, contamination_A)
     image = imaging.detect(intensity, params, rng)

@@ -59,6 +59,24 @@ def carbon_texture(carbon_thickness_A: np.ndarray, pixel_size_A: float, rng: np.
     return unit * np.sqrt(carbon_thickness_A)
 
 
+def debris_texture(ice_thickness_A: np.ndarray, params: SimulationParams, rng: np.random.Generator) -> np.ndarray:
+    """Phase fluctuations (rad) of unresolved debris in the ice: blobs about ``debris_size_A`` across.
+
+    The standard deviation is ``debris_phase_sd_rad`` where the ice has its mean
+    thickness and grows with the square root of the thickness (debris is spread
+    through the slab, so thin ice over carbon holds little of it).
+    """
+    size_A = params.debris_size_A
+
+    def psd(k):  # a Gaussian blob of sd size_A / 2 per unit of area
+        return np.exp(-2 * (np.pi * k * size_A / 2) ** 2)
+
+    unit = noise_with_spectrum(ice_thickness_A.shape, params.pixel_size_A, psd, rng)
+    unit /= max(float(unit.std()), 1e-12)
+    relative_thickness = ice_thickness_A / max(params.ice_thickness_A, 1e-6)
+    return params.debris_phase_sd_rad * unit * np.sqrt(relative_thickness)
+
+
 def phase_of(
     params: SimulationParams,
     protein_thickness_A: np.ndarray,

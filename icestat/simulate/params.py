@@ -47,6 +47,12 @@ class SimulationParams:
         Diameter of the hole whose rim a curved edge follows.
     ice_on_carbon : float
         Thickness of ice over the carbon, as a fraction of the local ice thickness.
+    debris_phase_sd_rad : float
+        Standard deviation of the phase of unresolved debris in the ice (protein
+        fragments, aggregates, solutes) where the ice has its mean thickness;
+        0 for clean ice. It grows with the square root of the local thickness.
+    debris_size_A : float
+        Typical size of the debris (the Gaussian smoothing scale of its texture).
     n_contamination : int
         Contamination blobs (ice crystals and debris).
     contamination_diameter_A : float
@@ -84,6 +90,8 @@ class SimulationParams:
     carbon_edge: str = "random"
     hole_diameter_A: float = 12_000.0
     ice_on_carbon: float = 0.2
+    debris_phase_sd_rad: float = 0.0
+    debris_size_A: float = 40.0
     n_contamination: int = 0
     contamination_diameter_A: float = 600.0
     contamination_thickness_A: float = 3000.0
@@ -112,6 +120,7 @@ class SimulationParams:
             (0 <= self.particle_elongation <= 0.8, "particle_elongation must be in [0, 0.8]"),
             (0 <= self.max_overlap < 1, "max_overlap must be in [0, 1)"),
             (self.ice_thickness_A >= 0 and self.carbon_thickness_A >= 0, "thicknesses must not be negative"),
+            (self.debris_phase_sd_rad >= 0 and self.debris_size_A > 0, "debris needs a phase sd >= 0 and a size > 0"),
             (0 <= self.carbon_fraction < 1, "carbon_fraction must be in [0, 1)"),
             (self.carbon_edge in ("curved", "straight", "random"), "carbon_edge must be curved, straight or random"),
             (0 <= self.crystalline_fraction <= 1, "crystalline_fraction must be in [0, 1]"),
