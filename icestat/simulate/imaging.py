@@ -66,10 +66,10 @@ def debris_texture(ice_thickness_A: np.ndarray, params: SimulationParams, rng: n
     thickness and grows with the square root of the thickness (debris is spread
     through the slab, so thin ice over carbon holds little of it).
     """
-    size_A = params.debris_size_A
+    sigma_A = params.debris_size_A / 2
 
-    def psd(k):  # a Gaussian blob of sd size_A / 2 per unit of area
-        return np.exp(-2 * (np.pi * k * size_A / 2) ** 2)
+    def psd(k):  # white noise smoothed by a Gaussian of sd sigma_A (scaled to unit sd below)
+        return np.exp(-((2 * np.pi * k * sigma_A) ** 2))
 
     unit = noise_with_spectrum(ice_thickness_A.shape, params.pixel_size_A, psd, rng)
     unit /= max(float(unit.std()), 1e-12)

@@ -52,7 +52,8 @@ class SimulationParams:
         fragments, aggregates, solutes) where the ice has its mean thickness;
         0 for clean ice. It grows with the square root of the local thickness.
     debris_size_A : float
-        Typical size of the debris (the Gaussian smoothing scale of its texture).
+        Typical size of the debris: its texture is white noise smoothed by a
+        Gaussian of sd ``debris_size_A / 2``.
     n_contamination : int
         Contamination blobs (ice crystals and debris).
     contamination_diameter_A : float
