@@ -11,6 +11,7 @@ import pandas as pd
 
 from icestat.adapt import adapt_features
 from icestat.backend import to_host
+from icestat.classes import IGNORE
 from icestat.features import PatchFeatures, compute_features
 from icestat.manifest import iter_labelled
 from icestat.micrograph import Micrograph
@@ -73,10 +74,13 @@ def features_of(working: WorkingImage, settings: SegmentationSettings, device: s
 
 def make_example(micrograph: Micrograph, codes: np.ndarray, settings: SegmentationSettings,
                  dataset: str = "", device: str = "cpu", complete: bool = True) -> Example:
-    """Build an :class:`Example` from a micrograph and its class codes per pixel (`complete`: see :class:`Example`)."""
+    """Build an :class:`Example` from a micrograph and its class codes per pixel (`complete`: see :class:`Example`).
+
+    The frame border (:mod:`icestat.frame`) is left unlabelled (``IGNORE``).
+    """
     working = settings.prepare(micrograph)
     features = features_of(working, settings, device)
-    classes = working_classes(codes, working.data.shape)
+    classes = np.where(working.data_mask(), working_classes(codes, working.data.shape), IGNORE).astype(np.uint8)
     fractions, labelled = patch_fractions(classes, features.grid)
     return Example(micrograph.name, dataset, working, features, classes, fractions, labelled, complete)
 

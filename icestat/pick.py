@@ -30,6 +30,7 @@ from skimage.measure import regionprops
 
 from icestat.classes import CARBON, CONTAMINATION, PARTICLE
 from icestat.coords import pick_table
+from icestat.frame import FrameBorder
 from icestat.segment import Segmentation
 
 #: Default score threshold of :func:`pick`.
@@ -127,7 +128,7 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
     radius_px = diameter_px / 2
     on_carbon = carbon > MAX_EXCLUDED_PROBABILITY
     on_contamination = ~on_carbon & (contamination > MAX_EXCLUDED_PROBABILITY)
-    near_edge = near_edge_at(y_px, x_px, working.original_shape, radius_px)
+    near_edge = near_edge_at(y_px, x_px, working.original_shape, radius_px, working.frame_border)
     excluded = on_carbon | on_contamination
     keep = ~excluded & ~near_edge & (score >= threshold)
     n_rejected = {
@@ -192,11 +193,21 @@ def robust_z(response: np.ndarray) -> np.ndarray:
     return ((response - centre) / spread if spread > 0 else np.zeros_like(response)).astype(np.float32)
 
 
-def near_edge_at(y_px, x_px, shape: tuple[int, int], radius_px: float) -> np.ndarray:
-    """True for the centres (in pixels of an image of `shape`) closer than `radius_px` to its edge."""
+def near_edge_at(y_px, x_px, shape: tuple[int, int], radius_px: float,
+                 frame_border: FrameBorder = FrameBorder()) -> np.ndarray:
+    """True for the centres (in pixels of an image of `shape`) closer than `radius_px` to the edge of its data.
+
+    The data end at the image's edge, or at its frame border (:mod:`icestat.frame`) where it has one.
+
+    Examples
+    --------
+    >>> near_edge_at([50, 50, 50], [5, 30, 95], (100, 100), 10, FrameBorder(left_px=15)).tolist()
+    [True, False, True]
+    """
     y_px, x_px = np.asarray(y_px), np.asarray(x_px)
-    return ((y_px < radius_px) | (x_px < radius_px) | (y_px > shape[0] - 1 - radius_px)
-            | (x_px > shape[1] - 1 - radius_px))
+    top, bottom, left, right = frame_border
+    return ((y_px < top + radius_px) | (x_px < left + radius_px) | (y_px > shape[0] - 1 - bottom - radius_px)
+            | (x_px > shape[1] - 1 - right - radius_px))
 
 
 def estimate_diameter_px(segmentation: Segmentation) -> float:

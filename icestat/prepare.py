@@ -4,7 +4,10 @@ Binning by Fourier cropping keeps every frequency below the new Nyquist
 untouched and removes those above it (no aliasing), which is what the power
 spectrum features need. Normalisation by the median and the median absolute
 deviation makes grey levels and contrast of different detectors and file
-formats comparable.
+formats comparable. A frame border without data that motion correction left
+along the edges (:mod:`icestat.frame`) is replaced by the mirror image of the
+data next to it before binning, so that no feature sees it; the working image
+remembers where it was.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft
 
+from icestat.frame import FrameBorder, detect_frame_border, fill_frame_border
 from icestat.micrograph import Micrograph
 
 #: Global statistics are taken on every n-th pixel along each axis of large images.
@@ -48,12 +52,20 @@ class WorkingImage:
         Original pixels per working pixel along rows and columns.
     original_shape : (int, int)
         Shape of the micrograph it came from.
+    frame_border : FrameBorder
+        The micrograph's border without data, in its own pixels (mirrored data
+        stands in for it in `data`).
     """
 
     data: np.ndarray
     pixel_size_A: float | None
     scale: tuple[float, float]
     original_shape: tuple[int, int]
+    frame_border: FrameBorder = FrameBorder()
+
+    def data_mask(self) -> np.ndarray:
+        """True for the working pixels with recorded data (False in the frame border)."""
+        return self.frame_border.scaled(self.scale).data_mask(self.data.shape)
 
     def to_original_px(self, y_px, x_px):
         """Map working-image pixel coordinates (pixel centres) to original micrograph pixels."""
@@ -115,7 +127,7 @@ def robust_normalise(image: np.ndarray, margin_px: int = 0) -> np.ndarray:
 def prepare(
     micrograph: Micrograph, working_pixel_size_A: float | None = None, bin_factor: float | None = None
 ) -> WorkingImage:
-    """Bin a micrograph to the working pixel size (or by a factor) and normalise it.
+    """Fill a micrograph's frame border, bin it to the working pixel size (or by a factor) and normalise it.
 
     Parameters
     ----------
@@ -142,7 +154,9 @@ def prepare(
     bin_factor = max(1.0, float(bin_factor or 1.0))
     rows, cols = micrograph.shape
     shape = (2 * int(rows / bin_factor / 2), 2 * int(cols / bin_factor / 2))
-    data = micrograph.data if bin_factor == 1.0 else fourier_crop(micrograph.data, shape)
+    frame_border = detect_frame_border(micrograph.data)
+    data = fill_frame_border(micrograph.data, frame_border)
+    data = data if bin_factor == 1.0 else fourier_crop(data, shape)
     scale = (rows / data.shape[0], cols / data.shape[1])
     pixel_size_A = None if micrograph.pixel_size_A is None else micrograph.pixel_size_A * scale[1]
-    return WorkingImage(robust_normalise(data), pixel_size_A, scale, (rows, cols))
+    return WorkingImage(robust_normalise(data), pixel_size_A, scale, (rows, cols), frame_border)

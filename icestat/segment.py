@@ -8,7 +8,7 @@ from functools import cached_property
 import numpy as np
 from scipy import ndimage
 
-from icestat.classes import CLASS_NAMES, ICE
+from icestat.classes import CLASS_NAMES, ICE, NO_DATA
 from icestat.examples import features_of
 from icestat.classify import IceClassifier
 from icestat.features import PatchFeatures, PatchGrid
@@ -34,7 +34,8 @@ class Segmentation:
     working : WorkingImage
         The working image the model saw (binned, normalised).
     working_probabilities : ndarray (4, h, w) of float32
-        Class probabilities per working pixel (refined, when the model has a refiner).
+        Class probabilities per working pixel (refined, when the model has a
+        refiner); in the frame border, those of the mirrored data that fills it.
     patch_probabilities : ndarray (rows, cols, 4) of float32, optional
         The classifier's class probabilities per patch (None for a segmentation
         made without patches, such as the benchmarks' deep-only baseline).
@@ -50,13 +51,16 @@ class Segmentation:
 
     @cached_property
     def working_labels(self) -> np.ndarray:
-        """Class code per working pixel (int8): the most probable class."""
-        return self.working_probabilities.argmax(axis=0).astype(np.int8)
+        """Class code per working pixel (int8): the most probable class, ``NO_DATA`` in the frame border."""
+        labels = self.working_probabilities.argmax(axis=0).astype(np.int8)
+        labels[~self.working.data_mask()] = NO_DATA
+        return labels
 
     @cached_property
     def ice_probability(self) -> np.ndarray:
-        """Probability of ice per pixel (float32), the micrograph's shape."""
-        return _resize(self.working_probabilities[ICE], self.working.original_shape, order=1).astype(np.float32)
+        """Probability of ice per pixel (float32, 0 in the frame border), the micrograph's shape."""
+        ice = np.where(self.working.data_mask(), self.working_probabilities[ICE], np.float32(0))
+        return _resize(ice, self.working.original_shape, order=1).astype(np.float32)
 
     @cached_property
     def labels(self) -> np.ndarray:
@@ -64,9 +68,10 @@ class Segmentation:
         return _resize(self.working_labels, self.working.original_shape, order=0)
 
     def class_fractions(self) -> dict[str, float]:
-        """Fraction of the micrograph's pixels in each class, by class name."""
-        counts = np.bincount(self.labels.ravel().astype(np.int64), minlength=N_CLASSES)
-        return {name: float(counts[code] / self.labels.size) for code, name in CLASS_NAMES.items()}
+        """Fraction of the micrograph's pixels with data (outside the frame border) in each class, by class name."""
+        with_data = self.labels[self.labels != NO_DATA].astype(np.int64)
+        counts = np.bincount(with_data, minlength=N_CLASSES)
+        return {name: float(counts[code] / max(1, with_data.size)) for code, name in CLASS_NAMES.items()}
 
 
 def segment(micrograph: Micrograph, model: IceModel | None = None, device: str = "cpu",

@@ -25,7 +25,7 @@ from icestat import __version__
 from icestat.classes import CARBON, CONTAMINATION, ICE, IGNORE, PARTICLE
 from icestat.classify import IceClassifier
 from icestat.examples import Example, patch_table
-from icestat.metrics import boundary_f1, confusion_matrix, scores_from_confusion
+from icestat.metrics import boundary_f1, confusion_matrix, scored_pixels, scores_from_confusion
 from icestat.model import IceModel
 from icestat.refine import BoundaryRefiner
 from icestat.segment import patch_probabilities, pixel_probabilities
@@ -172,8 +172,8 @@ def segmentation_scores(truths: list[np.ndarray], predictions: list[np.ndarray])
     f1s = []
     for truth, predicted in zip(truths, predictions):
         confusion += confusion_matrix(truth, predicted)
-        labelled = truth != IGNORE
-        f1s.append(boundary_f1((truth != ICE) & labelled, (predicted != ICE) & labelled, BOUNDARY_TOLERANCE_PX)["f1"])
+        scored = scored_pixels(truth, predicted)
+        f1s.append(boundary_f1((truth != ICE) & scored, (predicted != ICE) & scored, BOUNDARY_TOLERANCE_PX)["f1"])
     scores = scores_from_confusion(confusion)
     non_ice_hits = confusion[1:, 1:].sum()
     non_ice_union = confusion[1:, :].sum() + confusion[:, 1:].sum() - non_ice_hits

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from icestat.classes import CARBON, ICE, IGNORE, PARTICLE
+from icestat.classes import CARBON, ICE, IGNORE, NO_DATA, PARTICLE
 from icestat.metrics import boundaries, boundary_f1, class_scores, confusion_matrix, ice_iou
 
 
@@ -14,6 +14,14 @@ def test_confusion_matrix_counts_pairs_and_skips_ignored_pixels():
     assert confusion.sum() == 5  # the ignored pixel is not counted
     assert confusion[0, 0] == 1 and confusion[0, 1] == 1 and confusion[1, 1] == 1
     assert confusion[2, 2] == 1 and confusion[2, 0] == 1 and confusion[:, 3].sum() == 0
+
+
+def test_pixels_a_segmentation_marks_without_data_count_for_nothing():
+    truth = np.array([[0, 0, 1], [2, 2, 0]], dtype=np.uint8)
+    predicted = np.array([[NO_DATA, 0, 1], [NO_DATA, 0, 1]], dtype=np.int8)
+    confusion = confusion_matrix(truth, predicted)
+    assert confusion.sum() == 4 and confusion[0, 0] == 1 and confusion[2, 0] == 1 and confusion[0, 1] == 1
+    assert ice_iou(truth, predicted) == pytest.approx(1 / 3)  # non-ice: true {(0,2), (1,1)}, predicted {(0,2), (1,2)}
 
 
 def test_class_scores_iou_and_dice_by_hand():

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from icestat.classes import CARBON, ICE, PARTICLE
+from icestat.frame import FrameBorder
 from icestat.pick import estimate_diameter_px, pick
 from icestat.prepare import WorkingImage
 from icestat.segment import Segmentation
@@ -18,7 +19,7 @@ ON_CARBON = [(60, 175)]
 NEAR_EDGE = [(180, 3)]
 
 
-def _segmentation(bright_particles: bool = False, seed: int = 0) -> Segmentation:
+def _segmentation(bright_particles: bool = False, seed: int = 0, frame_border=FrameBorder()) -> Segmentation:
     """A 200 x 200 working image at 2 original px per pixel: dark balls in noisy ice, carbon on the right."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[:200, :200]
@@ -37,7 +38,7 @@ def _segmentation(bright_particles: bool = False, seed: int = 0) -> Segmentation
     probabilities[CARBON] = np.where(carbon, 0.9, 0.0)
     probabilities[PARTICLE][carbon] = np.where(disks[carbon], 0.1, 0.0)
     probabilities[ICE] = 1 - probabilities[PARTICLE] - probabilities[CARBON]
-    working = WorkingImage(image.astype(np.float32), 2.0, (SCALE, SCALE), (400, 400))
+    working = WorkingImage(image.astype(np.float32), 2.0, (SCALE, SCALE), (400, 400), frame_border)
     return Segmentation("synthetic", working, probabilities, probabilities.mean(axis=(1, 2)), None)
 
 
@@ -67,6 +68,15 @@ def test_picks_every_particle_in_ice_and_only_those():
     assert scores.min() > 0.5  # 0.85 particle probability in the core, no carbon around
     assert (picks.table["diameter_px"] == 32).all() and (picks.table["micrograph"] == "synthetic").all()
     assert not picks.diameter_estimated
+
+
+def test_particles_reaching_into_the_frame_border_are_rejected_as_at_an_edge():
+    # the two particles at working column 40 (original x 80.5) lie within a radius (16 px) of a 70 px border
+    picks = pick(_segmentation(frame_border=FrameBorder(left_px=70)), diameter_px=2 * RADIUS_WORKING_PX * SCALE)
+    at_border = [centre for centre in IN_ICE if centre[1] == 40]
+    assert _found(picks, at_border) == 0
+    assert _found(picks, [centre for centre in IN_ICE if centre[1] != 40]) == len(IN_ICE) - len(at_border)
+    assert picks.n_rejected["edge"] >= len(at_border) + 1
 
 
 def test_bright_particles_are_picked_the_same_way():

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from icestat.adapt import ICE_MODEL_FEATURES, adapt_features, majority_distance, normalise_to_majority
-from icestat.classes import CARBON, ICE, IGNORE, PARTICLE
+from icestat.classes import CARBON, ICE, IGNORE, NO_DATA, PARTICLE
 from icestat.classify import IceClassifier
-from icestat.examples import examples_from_simulation
+from icestat.examples import examples_from_simulation, make_example
 from icestat.features import PatchGrid, compute_features
 from icestat.manifest import LabelledMicrograph
 from icestat.micrograph import Micrograph
@@ -177,6 +177,25 @@ def test_segment_returns_maps_at_the_micrograph_size(trained):
     assert np.mean(result.labels[simulated.labels == ICE] == CARBON) < 0.1
     fractions = result.class_fractions()
     assert sum(fractions.values()) == pytest.approx(1.0)
+
+
+def test_a_frame_border_is_labelled_no_data_and_never_taught(trained):
+    model, _ = trained
+    simulated = _simulations([104])[0]
+    striped = np.pad(simulated.image[:, 40:], ((0, 0), (40, 0)), mode="edge")   # stripes as motion correction leaves
+    micrograph = Micrograph(striped, 3.5, "striped")
+    result = segment(micrograph, model)
+    left_px = result.working.frame_border.left_px
+    assert 40 <= left_px <= 41 and result.working.frame_border[:2] == (0, 0)
+    assert (result.labels[:, :left_px] == NO_DATA).all() and not (result.labels[:, left_px + 2:] == NO_DATA).any()
+    assert (result.ice_probability[:, :left_px] == 0).all()
+    assert sum(result.class_fractions().values()) == pytest.approx(1.0)
+    carbon = simulated.labels[:, left_px + 2:] == CARBON
+    assert np.mean(result.labels[:, left_px + 2:][carbon] == CARBON) > 0.7
+    example = make_example(micrograph, simulated.labels, SETTINGS)
+    no_data = ~example.working.data_mask()
+    assert no_data[:, 0].all() and (example.classes[no_data] == IGNORE).all()
+    assert (example.classes[~no_data] != IGNORE).all()
 
 
 def test_model_file_round_trip_gives_the_same_segmentation(trained, tmp_path):

@@ -76,7 +76,7 @@ def log_pick(working: WorkingImage, diameter_px: float, name: str = "", threshol
     rows, cols = peak_local_max(response, min_distance=max(1, int(round(radius_working_px))),
                                 threshold_abs=threshold_sd, exclude_border=False).T
     y_px, x_px = working.to_original_px(rows, cols)
-    inside = ~near_edge_at(y_px, x_px, working.original_shape, diameter_px / 2)
+    inside = ~near_edge_at(y_px, x_px, working.original_shape, diameter_px / 2, working.frame_border)
     height = response[rows, cols][inside]
     order = np.argsort(-height, kind="stable")
     return pick_table(x_px[inside][order], y_px[inside][order], score=height[order] / (1 + height[order]),

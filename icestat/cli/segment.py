@@ -1,8 +1,9 @@
 """Segment micrographs into ice, particles, carbon and contamination.
 
 Writes per micrograph, into the output folder:
-  <stem>_labels.mrc   int8 class codes (0 ice, 1 particle, 2 carbon, 3 contamination), the micrograph's shape
-  <stem>_ice.mrc      float32 probability of ice per pixel
+  <stem>_labels.mrc   int8 class codes (0 ice, 1 particle, 2 carbon, 3 contamination, -1 no data: the
+                      frame border motion correction left), the micrograph's shape
+  <stem>_ice.mrc      float32 probability of ice per pixel (0 in the frame border)
   <stem>_overlay.png  the micrograph with particles (green), carbon (blue) and contamination (red) drawn over it
 and prints the class fractions. Micrographs that cannot be read are reported on
 stderr and skipped; the exit code is then 1.

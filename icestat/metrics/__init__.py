@@ -15,11 +15,12 @@ from icestat.metrics.segmentation import (
     class_scores,
     confusion_matrix,
     ice_iou,
+    scored_pixels,
     scores_from_confusion,
 )
 
 __all__ = [
     "average_precision", "boundaries", "boundary_f1", "class_scores", "confusion_matrix", "ice_iou",
     "mark_picks", "mark_picks_on_mask", "match_picks", "pick_scores", "score_picks", "score_picks_on_mask",
-    "scores_from_confusion",
+    "scored_pixels", "scores_from_confusion",
 ]

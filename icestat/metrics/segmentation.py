@@ -1,7 +1,8 @@
 """Accuracy of segmentations: per-class IoU and Dice, ice vs non-ice IoU, boundary F1.
 
 Label images hold the class codes of :mod:`icestat.classes`; pixels whose true
-code is ``IGNORE`` (255) count for nothing. Scores of a class absent from both
+code is ``IGNORE`` (255), and those a segmentation marks ``NO_DATA`` (its frame
+border, where the micrograph holds no data), count for nothing. Scores of a class absent from both
 images are NaN (nothing to get right or wrong), so averages should skip NaN.
 """
 
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from icestat.classes import CLASS_NAMES, ICE, IGNORE
+from icestat.classes import CLASS_NAMES, ICE, IGNORE, NO_DATA
 
 
 def confusion_matrix(truth: np.ndarray, predicted: np.ndarray, n_classes: int = len(CLASS_NAMES)) -> np.ndarray:
@@ -20,12 +21,12 @@ def confusion_matrix(truth: np.ndarray, predicted: np.ndarray, n_classes: int = 
     Examples
     --------
     >>> import numpy as np
-    >>> confusion_matrix(np.array([0, 0, 1, 255]), np.array([0, 1, 1, 0]), n_classes=2)
+    >>> confusion_matrix(np.array([0, 0, 1, 255, 1]), np.array([0, 1, 1, 0, -1]), n_classes=2)
     array([[1, 1],
            [0, 1]])
     """
     truth, predicted = _check_pair(truth, predicted)
-    keep = truth != IGNORE
+    keep = scored_pixels(truth, predicted)
     pairs = truth[keep].astype(np.int64) * n_classes + predicted[keep].astype(np.int64)
     return np.bincount(pairs, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
@@ -55,7 +56,7 @@ def scores_from_confusion(confusion: np.ndarray) -> pd.DataFrame:
 
 
 def ice_iou(truth: np.ndarray, predicted: np.ndarray) -> float:
-    """IoU of the non-ice pixels (particle, carbon and contamination together), ignoring ``IGNORE``.
+    """IoU of the non-ice pixels (particle, carbon and contamination together) over the :func:`scored_pixels`.
 
     Examples
     --------
@@ -64,10 +65,15 @@ def ice_iou(truth: np.ndarray, predicted: np.ndarray) -> float:
     0.5
     """
     truth, predicted = _check_pair(truth, predicted)
-    keep = truth != IGNORE
+    keep = scored_pixels(truth, predicted)
     true_non_ice, predicted_non_ice = (truth != ICE) & keep, (predicted != ICE) & keep
     union = np.count_nonzero(true_non_ice | predicted_non_ice)
     return np.count_nonzero(true_non_ice & predicted_non_ice) / union if union else float("nan")
+
+
+def scored_pixels(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """True where a pixel counts: labelled in the truth (not ``IGNORE``), with data in the prediction (not ``NO_DATA``)."""
+    return (np.asarray(truth) != IGNORE) & (np.asarray(predicted).astype(np.int64) != NO_DATA)
 
 
 def boundaries(mask: np.ndarray) -> np.ndarray:

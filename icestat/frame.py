@@ -1,0 +1,130 @@
+"""The frame border: bands along a micrograph's edges that hold no recorded data.
+
+Motion correction shifts the frames of a movie before summing them, and some
+programs fill the strip that the shift uncovers by repeating the edge pixel
+(stripes: each row of a left or right band, each column of a top or bottom
+band, is constant along the band) or with a constant. Such a band looks like
+nothing in a real specimen and, if left in, patches that straddle it look like
+carbon. The band is found as the columns (rows) near each edge along which the
+image does not change: the mean absolute difference between neighbouring
+columns, over the middle half of the rows, stays below ``FLAT_FRACTION`` of
+its median over the middle of the image. The border extends from the edge to
+where that difference has recovered to ``RECOVERED_FRACTION`` of the median,
+so that the blur that denoising or binning puts across the band's inner edge
+is left out too; it is never narrower than the fill and at most a pixel wider
+where the band ends sharply.
+
+Examples
+--------
+>>> import numpy as np
+>>> noise = np.random.default_rng(0).normal(size=(256, 256))
+>>> padded = np.pad(noise[:240, 10:], ((0, 16), (10, 0)), mode="edge")
+>>> detect_frame_border(padded)
+FrameBorder(top_px=0, bottom_px=17, left_px=11, right_px=0)
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+#: A column (row) is flat when its difference to the next is below this fraction of the median.
+FLAT_FRACTION = 0.1
+#: The border ends where the difference is back to this fraction of the median.
+RECOVERED_FRACTION = 0.75
+#: Flat runs shorter than this many pixels are not a border.
+MIN_FLAT_RUN_PX = 4
+#: A border is looked for within this fraction of each side from its edge.
+MAX_BORDER_FRACTION = 0.125
+#: Profiles average every n-th row (column) of the middle half.
+PROFILE_STEP = 2
+
+
+class FrameBorder(NamedTuple):
+    """Widths, in pixels, of the bands without data along each edge of an image."""
+
+    top_px: int = 0
+    bottom_px: int = 0
+    left_px: int = 0
+    right_px: int = 0
+
+    def scaled(self, scale: tuple[float, float]) -> "FrameBorder":
+        """The border of an image binned by `scale` (rows, columns): widths divided and rounded up."""
+        rows, cols = scale
+        return FrameBorder(int(np.ceil(self.top_px / rows)), int(np.ceil(self.bottom_px / rows)),
+                           int(np.ceil(self.left_px / cols)), int(np.ceil(self.right_px / cols)))
+
+    def data_mask(self, shape: tuple[int, int]) -> np.ndarray:
+        """True for the pixels of an image of `shape` inside the border (those with data)."""
+        mask = np.zeros(shape, dtype=bool)
+        mask[self.top_px: shape[0] - self.bottom_px, self.left_px: shape[1] - self.right_px] = True
+        return mask
+
+
+def detect_frame_border(image: np.ndarray) -> FrameBorder:
+    """Find the bands without data along the edges of an image (see the module's notes).
+
+    Parameters
+    ----------
+    image : ndarray (h, w)
+        The micrograph at its own size.
+
+    Returns
+    -------
+    FrameBorder
+        Zero widths where an edge has no such band.
+    """
+    image = np.asarray(image, dtype=np.float32)
+    top, bottom = _edge_widths(image.T)
+    left, right = _edge_widths(image)
+    return FrameBorder(top, bottom, left, right)
+
+
+def fill_frame_border(image: np.ndarray, border: FrameBorder) -> np.ndarray:
+    """The image with its border replaced by the mirror image of the data next to it (the image when no border)."""
+    if not any(border):
+        return image
+    rows, cols = image.shape
+    inside = image[border.top_px: rows - border.bottom_px, border.left_px: cols - border.right_px]
+    return np.pad(inside, ((border.top_px, border.bottom_px), (border.left_px, border.right_px)), mode="symmetric")
+
+
+def _edge_widths(image: np.ndarray) -> tuple[int, int]:
+    """Widths of the left and right bands of `image` whose rows are constant along the band."""
+    rows, cols = image.shape
+    search_px = int(cols * MAX_BORDER_FRACTION)
+    if search_px < MIN_FLAT_RUN_PX:
+        return 0, 0
+    middle = image[rows // 4: 3 * rows // 4: PROFILE_STEP]
+    difference = np.abs(np.diff(middle, axis=1)).mean(axis=0)
+    typical = np.median(difference[cols // 4: 3 * cols // 4])
+    if not typical > 0:
+        return 0, 0
+    profile = difference / typical
+    return _band_width(profile[:search_px]), _band_width(profile[::-1][:search_px])
+
+
+def _band_width(profile: np.ndarray) -> int:
+    """Pixels from the edge (index 0 of `profile`) to where it recovers after its innermost flat run.
+
+    ``profile[i]`` is the difference between pixels ``i`` and ``i + 1``, so the
+    band takes in both pixels of the first recovered difference: one of them may
+    be the last of a constant fill, which no difference tells from data.
+
+    Examples
+    --------
+    >>> _band_width(np.array([0.0, 0, 0, 0, 0, 0.3, 0.8, 1, 1, 1]))
+    7
+    >>> _band_width(np.array([1.0, 0, 0, 1, 1, 1]))  # a flat run too short
+    0
+    """
+    flat = np.concatenate([[False], profile < FLAT_FRACTION, [False]])
+    edges = np.flatnonzero(np.diff(flat.astype(np.int8)))
+    starts, ends = edges[::2], edges[1::2]
+    long_runs = ends[ends - starts >= MIN_FLAT_RUN_PX]
+    if long_runs.size == 0:
+        return 0
+    after = long_runs[-1]
+    recovered = np.flatnonzero(profile[after:] >= RECOVERED_FRACTION)
+    return int(after + recovered[0]) + 1 if recovered.size else len(profile)

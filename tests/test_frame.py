@@ -1,0 +1,87 @@
+"""The frame border that motion correction leaves: found on padded images and real EMPIAR-10017, filled, remembered."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+from skimage.io import imread
+
+from icestat.classes import IGNORE
+from icestat.frame import FrameBorder, detect_frame_border, fill_frame_border
+from icestat.micrograph import Micrograph, read_micrograph
+from icestat.prepare import prepare
+from icestat.simulate import SimulationParams, simulate_micrograph
+
+WIDTHS = FrameBorder(top_px=9, bottom_px=5, left_px=14, right_px=7)
+FALCON = "Falcon_2012_06_12-15_27_22_0"
+
+
+def _padded(image: np.ndarray, border: FrameBorder, mode: str) -> np.ndarray:
+    """`image` cropped by `border` and padded back to its shape as motion correction fills the uncovered strip."""
+    rows, cols = image.shape
+    inside = image[border.top_px: rows - border.bottom_px, border.left_px: cols - border.right_px]
+    return np.pad(inside, ((border.top_px, border.bottom_px), (border.left_px, border.right_px)), mode=mode)
+
+
+@pytest.mark.parametrize("mode", ["edge", "constant"])
+@pytest.mark.parametrize("blur_px", [0.0, 2.0])
+def test_stripes_and_constant_fills_are_found_to_the_pixel(rng, mode, blur_px):
+    noise = ndimage.gaussian_filter(rng.normal(size=(300, 260)), blur_px) if blur_px else rng.normal(size=(300, 260))
+    found = np.array(detect_frame_border(_padded(noise, WIDTHS, mode)))
+    assert np.all((found >= WIDTHS) & (found <= np.array(WIDTHS) + 1))   # never narrower, at most a pixel wider
+
+
+def test_a_blurred_band_edge_is_left_out_with_the_band(rng):
+    """Denoising blurs the inner edge of a stripe band: the border ends where the blurred stripes do."""
+    noise = rng.normal(size=(300, 300))
+    blurred = ndimage.gaussian_filter(_padded(noise, FrameBorder(left_px=30), "edge"), 3.0)
+    border = detect_frame_border(blurred)
+    assert 30 - 2 * 3 <= border.left_px <= 30 + 2 * 3 and (border.top_px, border.bottom_px, border.right_px) == (0, 0, 0)
+
+
+def test_images_without_a_border_have_none(rng):
+    yy, xx = np.mgrid[:256, :256]
+    carbon_edge = rng.normal(size=(256, 256)) - 3.0 * (xx < 40)            # a straight dark band of carbon
+    dark_blob = rng.normal(size=(256, 256)) - 5.0 * (np.hypot(yy - 128, xx - 10) < 30)
+    simulated = simulate_micrograph(SimulationParams(shape_px=(256, 256), pixel_size_A=3.5, n_particles=5), 3).image
+    for image in (rng.normal(size=(256, 256)), carbon_edge, dark_blob, simulated, np.zeros((256, 256))):
+        assert detect_frame_border(image) == FrameBorder()
+
+
+def test_fill_mirrors_the_data_next_to_the_border(rng):
+    image = _padded(rng.normal(size=(40, 50)), WIDTHS, "constant")
+    filled = fill_frame_border(image, WIDTHS)
+    top, bottom, left, right = WIDTHS
+    np.testing.assert_array_equal(filled[top:-bottom, left:-right], image[top:-bottom, left:-right])
+    np.testing.assert_array_equal(filled[top:-bottom, left - 3], image[top:-bottom, left + 2])   # mirrored
+    np.testing.assert_array_equal(filled[-bottom, left:-right], image[-bottom - 1, left:-right])
+    assert fill_frame_border(image, FrameBorder()) is image
+
+
+def test_a_border_scales_outward_and_masks_what_it_covers():
+    border = WIDTHS.scaled((2.0, 2.0))
+    assert border == FrameBorder(5, 3, 7, 4)          # 9, 5, 14 and 7 pixels halved, rounded up
+    mask = border.data_mask((20, 30))
+    assert mask.sum() == (20 - 5 - 3) * (30 - 7 - 4)
+    assert mask[5, 7] and mask[-4, -5] and not mask[4, 7] and not mask[5, 6] and not mask[-3, -5] and not mask[-4, -4]
+
+
+def test_prepare_fills_the_border_and_remembers_it(rng):
+    data = _padded(rng.normal(size=(256, 256)), WIDTHS, "constant").astype(np.float32)
+    working = prepare(Micrograph(data, 1.0, "padded"), bin_factor=2)
+    found = np.array(working.frame_border)
+    assert np.all((found >= WIDTHS) & (found <= np.array(WIDTHS) + 1))
+    np.testing.assert_array_equal(working.data_mask(), working.frame_border.scaled((2.0, 2.0)).data_mask((128, 128)))
+    left_band = working.data[20:-20, :6]
+    assert np.abs(np.diff(left_band, axis=1)).mean() > 0.3   # mirrored data, no longer constant along rows
+
+
+@pytest.mark.shared_data
+def test_the_real_stripe_border_lies_in_the_frame_the_labeller_left_out(shared_data):
+    folder = shared_data / "empiar-10017"
+    micrograph = read_micrograph(folder / "micrographs" / f"{FALCON}.jpg", pixel_size_A=1.77)
+    regions = imread(folder / "regions" / f"{FALCON}.png")
+    border = detect_frame_border(micrograph.data)
+    assert min(border) >= 40                                 # every edge of these micrographs has stripes
+    assert np.mean(regions[~border.data_mask(regions.shape)] == IGNORE) > 0.99
