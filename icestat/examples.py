@@ -11,7 +11,6 @@ import pandas as pd
 
 from icestat.adapt import adapt_features
 from icestat.backend import to_host
-from icestat.classes import IGNORE
 from icestat.features import PatchFeatures, compute_features
 from icestat.manifest import iter_labelled
 from icestat.micrograph import Micrograph
@@ -76,11 +75,12 @@ def make_example(micrograph: Micrograph, codes: np.ndarray, settings: Segmentati
                  dataset: str = "", device: str = "cpu", complete: bool = True) -> Example:
     """Build an :class:`Example` from a micrograph and its class codes per pixel (`complete`: see :class:`Example`).
 
-    The frame border (:mod:`icestat.frame`) is left unlabelled (``IGNORE``).
+    Only the codes inside the micrograph's frame border (:mod:`icestat.frame`) are used, as only that part of
+    it is seen.
     """
     working = settings.prepare(micrograph)
     features = features_of(working, settings, device)
-    classes = np.where(working.data_mask(), working_classes(codes, working.data.shape), IGNORE).astype(np.uint8)
+    classes = working_classes(np.asarray(codes)[working.frame_border.inside(working.original_shape)], working.data.shape)
     fractions, labelled = patch_fractions(classes, features.grid)
     return Example(micrograph.name, dataset, working, features, classes, fractions, labelled, complete)
 

@@ -4,15 +4,19 @@ Motion correction shifts the frames of a movie before summing them, and some
 programs fill the strip that the shift uncovers by repeating the edge pixel
 (stripes: each row of a left or right band, each column of a top or bottom
 band, is constant along the band) or with a constant. Such a band looks like
-nothing in a real specimen and, if left in, patches that straddle it look like
-carbon. The band is found as the columns (rows) near each edge along which the
-image does not change: the mean absolute difference between neighbouring
-columns, over the middle half of the rows, stays below ``FLAT_FRACTION`` of
-its median over the middle of the image. The border extends from the edge to
-where that difference has recovered to ``RECOVERED_FRACTION`` of the median,
-so that the blur that denoising or binning puts across the band's inner edge
-is left out too; it is never narrower than the fill and at most a pixel wider
-where the band ends sharply.
+nothing in a real specimen, and patches that straddle it look like carbon; so
+would the mirror-symmetric structures of a band filled with the mirror image
+of the data beside it. icestat therefore works on the rectangle inside the
+border alone, as if it were the whole micrograph.
+
+The band is found as the columns (rows) near each edge along which the image
+does not change: the mean absolute difference between neighbouring columns,
+over the middle half of the rows, stays below ``FLAT_FRACTION`` of its median
+over the middle of the image. The border extends from the edge to where that
+difference has recovered to ``RECOVERED_FRACTION`` of the median, so that the
+blur that denoising or binning puts across the band's inner edge is left out
+too; it is never narrower than the fill and at most a pixel wider where the
+band ends sharply.
 
 Examples
 --------
@@ -49,17 +53,15 @@ class FrameBorder(NamedTuple):
     left_px: int = 0
     right_px: int = 0
 
-    def scaled(self, scale: tuple[float, float]) -> "FrameBorder":
-        """The border of an image binned by `scale` (rows, columns): widths divided and rounded up."""
-        rows, cols = scale
-        return FrameBorder(int(np.ceil(self.top_px / rows)), int(np.ceil(self.bottom_px / rows)),
-                           int(np.ceil(self.left_px / cols)), int(np.ceil(self.right_px / cols)))
+    def inside(self, shape: tuple[int, int]) -> tuple[slice, slice]:
+        """Row and column slices of the part of an image of `shape` with data.
 
-    def data_mask(self, shape: tuple[int, int]) -> np.ndarray:
-        """True for the pixels of an image of `shape` inside the border (those with data)."""
-        mask = np.zeros(shape, dtype=bool)
-        mask[self.top_px: shape[0] - self.bottom_px, self.left_px: shape[1] - self.right_px] = True
-        return mask
+        Examples
+        --------
+        >>> FrameBorder(top_px=2, left_px=3).inside((10, 12))
+        (slice(2, 10, None), slice(3, 12, None))
+        """
+        return slice(self.top_px, shape[0] - self.bottom_px), slice(self.left_px, shape[1] - self.right_px)
 
 
 def detect_frame_border(image: np.ndarray) -> FrameBorder:
@@ -79,15 +81,6 @@ def detect_frame_border(image: np.ndarray) -> FrameBorder:
     top, bottom = _edge_widths(image.T)
     left, right = _edge_widths(image)
     return FrameBorder(top, bottom, left, right)
-
-
-def fill_frame_border(image: np.ndarray, border: FrameBorder) -> np.ndarray:
-    """The image with its border replaced by the mirror image of the data next to it (the image when no border)."""
-    if not any(border):
-        return image
-    rows, cols = image.shape
-    inside = image[border.top_px: rows - border.bottom_px, border.left_px: cols - border.right_px]
-    return np.pad(inside, ((border.top_px, border.bottom_px), (border.left_px, border.right_px)), mode="symmetric")
 
 
 def _edge_widths(image: np.ndarray) -> tuple[int, int]:

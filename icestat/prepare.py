@@ -4,10 +4,9 @@ Binning by Fourier cropping keeps every frequency below the new Nyquist
 untouched and removes those above it (no aliasing), which is what the power
 spectrum features need. Normalisation by the median and the median absolute
 deviation makes grey levels and contrast of different detectors and file
-formats comparable. A frame border without data that motion correction left
-along the edges (:mod:`icestat.frame`) is replaced by the mirror image of the
-data next to it before binning, so that no feature sees it; the working image
-remembers where it was.
+formats comparable. Where motion correction left a frame border without data
+along the edges (:mod:`icestat.frame`), the working image covers only the
+rectangle inside it.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft
 
-from icestat.frame import FrameBorder, detect_frame_border, fill_frame_border
+from icestat.frame import FrameBorder, detect_frame_border
 from icestat.micrograph import Micrograph
 
 #: Global statistics are taken on every n-th pixel along each axis of large images.
@@ -45,16 +44,17 @@ class WorkingImage:
     Attributes
     ----------
     data : ndarray of float32
-        The binned, normalised image (median 0, robust standard deviation 1).
+        The binned, normalised image (median 0, robust standard deviation 1) of
+        the micrograph inside its frame border.
     pixel_size_A : float or None
         Working pixel size, None when the micrograph's is unknown.
     scale : (float, float)
-        Original pixels per working pixel along rows and columns.
+        Micrograph pixels per working pixel along rows and columns.
     original_shape : (int, int)
         Shape of the micrograph it came from.
     frame_border : FrameBorder
-        The micrograph's border without data, in its own pixels (mirrored data
-        stands in for it in `data`).
+        The micrograph's border without data, in its own pixels (zero widths
+        where it has none).
     """
 
     data: np.ndarray
@@ -63,13 +63,11 @@ class WorkingImage:
     original_shape: tuple[int, int]
     frame_border: FrameBorder = FrameBorder()
 
-    def data_mask(self) -> np.ndarray:
-        """True for the working pixels with recorded data (False in the frame border)."""
-        return self.frame_border.scaled(self.scale).data_mask(self.data.shape)
-
     def to_original_px(self, y_px, x_px):
         """Map working-image pixel coordinates (pixel centres) to original micrograph pixels."""
-        return (np.asarray(y_px) + 0.5) * self.scale[0] - 0.5, (np.asarray(x_px) + 0.5) * self.scale[1] - 0.5
+        top, _, left, _ = self.frame_border
+        return ((np.asarray(y_px) + 0.5) * self.scale[0] - 0.5 + top,
+                (np.asarray(x_px) + 0.5) * self.scale[1] - 0.5 + left)
 
 
 def fourier_crop(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -127,7 +125,7 @@ def robust_normalise(image: np.ndarray, margin_px: int = 0) -> np.ndarray:
 def prepare(
     micrograph: Micrograph, working_pixel_size_A: float | None = None, bin_factor: float | None = None
 ) -> WorkingImage:
-    """Fill a micrograph's frame border, bin it to the working pixel size (or by a factor) and normalise it.
+    """Bin a micrograph, inside its frame border, to the working pixel size (or by a factor) and normalise it.
 
     Parameters
     ----------
@@ -152,11 +150,11 @@ def prepare(
             )
         bin_factor = working_pixel_size_A / micrograph.pixel_size_A
     bin_factor = max(1.0, float(bin_factor or 1.0))
-    rows, cols = micrograph.shape
-    shape = (2 * int(rows / bin_factor / 2), 2 * int(cols / bin_factor / 2))
     frame_border = detect_frame_border(micrograph.data)
-    data = fill_frame_border(micrograph.data, frame_border)
-    data = data if bin_factor == 1.0 else fourier_crop(data, shape)
+    inside = micrograph.data[frame_border.inside(micrograph.shape)]
+    rows, cols = inside.shape
+    shape = (2 * int(rows / bin_factor / 2), 2 * int(cols / bin_factor / 2))
+    data = inside if bin_factor == 1.0 else fourier_crop(inside, shape)
     scale = (rows / data.shape[0], cols / data.shape[1])
     pixel_size_A = None if micrograph.pixel_size_A is None else micrograph.pixel_size_A * scale[1]
-    return WorkingImage(robust_normalise(data), pixel_size_A, scale, (rows, cols), frame_border)
+    return WorkingImage(robust_normalise(data), pixel_size_A, scale, micrograph.shape, frame_border)

@@ -34,8 +34,7 @@ class Segmentation:
     working : WorkingImage
         The working image the model saw (binned, normalised).
     working_probabilities : ndarray (4, h, w) of float32
-        Class probabilities per working pixel (refined, when the model has a
-        refiner); in the frame border, those of the mirrored data that fills it.
+        Class probabilities per working pixel (refined, when the model has a refiner).
     patch_probabilities : ndarray (rows, cols, 4) of float32, optional
         The classifier's class probabilities per patch (None for a segmentation
         made without patches, such as the benchmarks' deep-only baseline).
@@ -51,27 +50,31 @@ class Segmentation:
 
     @cached_property
     def working_labels(self) -> np.ndarray:
-        """Class code per working pixel (int8): the most probable class, ``NO_DATA`` in the frame border."""
-        labels = self.working_probabilities.argmax(axis=0).astype(np.int8)
-        labels[~self.working.data_mask()] = NO_DATA
-        return labels
+        """Class code per working pixel (int8): the most probable class."""
+        return self.working_probabilities.argmax(axis=0).astype(np.int8)
 
     @cached_property
     def ice_probability(self) -> np.ndarray:
         """Probability of ice per pixel (float32, 0 in the frame border), the micrograph's shape."""
-        ice = np.where(self.working.data_mask(), self.working_probabilities[ICE], np.float32(0))
-        return _resize(ice, self.working.original_shape, order=1).astype(np.float32)
+        return self._to_original(self.working_probabilities[ICE].astype(np.float32), order=1, outside=0.0)
 
     @cached_property
     def labels(self) -> np.ndarray:
-        """Class code per pixel (int8, :mod:`icestat.classes`), the micrograph's shape."""
-        return _resize(self.working_labels, self.working.original_shape, order=0)
+        """Class code per pixel (int8, :mod:`icestat.classes`; ``NO_DATA`` in the frame border), the micrograph's shape."""
+        return self._to_original(self.working_labels, order=0, outside=NO_DATA)
 
     def class_fractions(self) -> dict[str, float]:
         """Fraction of the micrograph's pixels with data (outside the frame border) in each class, by class name."""
         with_data = self.labels[self.labels != NO_DATA].astype(np.int64)
         counts = np.bincount(with_data, minlength=N_CLASSES)
         return {name: float(counts[code] / max(1, with_data.size)) for code, name in CLASS_NAMES.items()}
+
+    def _to_original(self, values: np.ndarray, order: int, outside: float) -> np.ndarray:
+        """A working-scale map resampled onto the micrograph inside its frame border, `outside` in the border."""
+        original = np.full(self.working.original_shape, outside, dtype=values.dtype)
+        inside = self.working.frame_border.inside(original.shape)
+        original[inside] = _resize(values, original[inside].shape, order)
+        return original
 
 
 def segment(micrograph: Micrograph, model: IceModel | None = None, device: str = "cpu",

@@ -8,7 +8,7 @@ from scipy import ndimage
 from skimage.io import imread
 
 from icestat.classes import IGNORE
-from icestat.frame import FrameBorder, detect_frame_border, fill_frame_border
+from icestat.frame import FrameBorder, detect_frame_border
 from icestat.micrograph import Micrograph, read_micrograph
 from icestat.prepare import prepare
 from icestat.simulate import SimulationParams, simulate_micrograph
@@ -49,32 +49,21 @@ def test_images_without_a_border_have_none(rng):
         assert detect_frame_border(image) == FrameBorder()
 
 
-def test_fill_mirrors_the_data_next_to_the_border(rng):
-    image = _padded(rng.normal(size=(40, 50)), WIDTHS, "constant")
-    filled = fill_frame_border(image, WIDTHS)
-    top, bottom, left, right = WIDTHS
-    np.testing.assert_array_equal(filled[top:-bottom, left:-right], image[top:-bottom, left:-right])
-    np.testing.assert_array_equal(filled[top:-bottom, left - 3], image[top:-bottom, left + 2])   # mirrored
-    np.testing.assert_array_equal(filled[-bottom, left:-right], image[-bottom - 1, left:-right])
-    assert fill_frame_border(image, FrameBorder()) is image
-
-
-def test_a_border_scales_outward_and_masks_what_it_covers():
-    border = WIDTHS.scaled((2.0, 2.0))
-    assert border == FrameBorder(5, 3, 7, 4)          # 9, 5, 14 and 7 pixels halved, rounded up
-    mask = border.data_mask((20, 30))
-    assert mask.sum() == (20 - 5 - 3) * (30 - 7 - 4)
-    assert mask[5, 7] and mask[-4, -5] and not mask[4, 7] and not mask[5, 6] and not mask[-3, -5] and not mask[-4, -4]
-
-
-def test_prepare_fills_the_border_and_remembers_it(rng):
+def test_prepare_bins_only_what_lies_inside_the_border(rng):
     data = _padded(rng.normal(size=(256, 256)), WIDTHS, "constant").astype(np.float32)
     working = prepare(Micrograph(data, 1.0, "padded"), bin_factor=2)
-    found = np.array(working.frame_border)
-    assert np.all((found >= WIDTHS) & (found <= np.array(WIDTHS) + 1))
-    np.testing.assert_array_equal(working.data_mask(), working.frame_border.scaled((2.0, 2.0)).data_mask((128, 128)))
-    left_band = working.data[20:-20, :6]
-    assert np.abs(np.diff(left_band, axis=1)).mean() > 0.3   # mirrored data, no longer constant along rows
+    border = working.frame_border
+    assert np.all((np.array(border) >= WIDTHS) & (np.array(border) <= np.array(WIDTHS) + 1))
+    inside_rows, inside_cols = 256 - border.top_px - border.bottom_px, 256 - border.left_px - border.right_px
+    assert working.data.shape == (2 * (inside_rows // 4), 2 * (inside_cols // 4))
+    assert working.original_shape == (256, 256)
+    # working pixel (0, 0) covers the first pixels inside the border; the last reaches its far side
+    y_px, x_px = working.to_original_px([0, working.data.shape[0] - 1], [0, working.data.shape[1] - 1])
+    assert y_px[0] == pytest.approx(border.top_px + working.scale[0] / 2 - 0.5)
+    assert x_px[0] == pytest.approx(border.left_px + working.scale[1] / 2 - 0.5)
+    assert y_px[1] == pytest.approx(256 - border.bottom_px - working.scale[0] / 2 - 0.5)
+    assert x_px[1] == pytest.approx(256 - border.right_px - working.scale[1] / 2 - 0.5)
+    assert np.abs(working.data).max() < 8          # no stripes or constant fill left to normalise
 
 
 @pytest.mark.shared_data
@@ -84,4 +73,6 @@ def test_the_real_stripe_border_lies_in_the_frame_the_labeller_left_out(shared_d
     regions = imread(folder / "regions" / f"{FALCON}.png")
     border = detect_frame_border(micrograph.data)
     assert min(border) >= 40                                 # every edge of these micrographs has stripes
-    assert np.mean(regions[~border.data_mask(regions.shape)] == IGNORE) > 0.99
+    outside = np.ones(regions.shape, dtype=bool)
+    outside[border.inside(regions.shape)] = False
+    assert np.mean(regions[outside] == IGNORE) > 0.99

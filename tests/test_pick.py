@@ -38,7 +38,9 @@ def _segmentation(bright_particles: bool = False, seed: int = 0, frame_border=Fr
     probabilities[CARBON] = np.where(carbon, 0.9, 0.0)
     probabilities[PARTICLE][carbon] = np.where(disks[carbon], 0.1, 0.0)
     probabilities[ICE] = 1 - probabilities[PARTICLE] - probabilities[CARBON]
-    working = WorkingImage(image.astype(np.float32), 2.0, (SCALE, SCALE), (400, 400), frame_border)
+    top, bottom, left, right = frame_border   # original pixels around the 400 x 400 the working image covers
+    original_shape = (400 + top + bottom, 400 + left + right)
+    working = WorkingImage(image.astype(np.float32), 2.0, (SCALE, SCALE), original_shape, frame_border)
     return Segmentation("synthetic", working, probabilities, probabilities.mean(axis=(1, 2)), None)
 
 
@@ -70,13 +72,14 @@ def test_picks_every_particle_in_ice_and_only_those():
     assert not picks.diameter_estimated
 
 
-def test_particles_reaching_into_the_frame_border_are_rejected_as_at_an_edge():
-    # the two particles at working column 40 (original x 80.5) lie within a radius (16 px) of a 70 px border
-    picks = pick(_segmentation(frame_border=FrameBorder(left_px=70)), diameter_px=2 * RADIUS_WORKING_PX * SCALE)
-    at_border = [centre for centre in IN_ICE if centre[1] == 40]
-    assert _found(picks, at_border) == 0
-    assert _found(picks, [centre for centre in IN_ICE if centre[1] != 40]) == len(IN_ICE) - len(at_border)
-    assert picks.n_rejected["edge"] >= len(at_border) + 1
+def test_picks_inside_a_frame_border_land_in_the_micrograph_and_keep_off_the_border():
+    diameter_px = 2 * RADIUS_WORKING_PX * SCALE
+    plain = pick(_segmentation(), diameter_px=diameter_px).table.sort_values(["x_px", "y_px"])
+    framed = pick(_segmentation(frame_border=FrameBorder(top_px=30, left_px=70)), diameter_px=diameter_px)
+    assert framed.n_rejected["edge"] >= 1      # the particle 3 working px from the border, as from an edge
+    shifted = framed.table.sort_values(["x_px", "y_px"])
+    np.testing.assert_allclose(shifted["x_px"].to_numpy(), plain["x_px"].to_numpy() + 70)
+    np.testing.assert_allclose(shifted["y_px"].to_numpy(), plain["y_px"].to_numpy() + 30)
 
 
 def test_bright_particles_are_picked_the_same_way():
