@@ -67,7 +67,7 @@ class Segmentation:
         """Fraction of the micrograph's pixels with data (outside the frame border) in each class, by class name."""
         with_data = self.labels[self.labels != NO_DATA].astype(np.int64)
         counts = np.bincount(with_data, minlength=N_CLASSES)
-        return {name: float(counts[code] / max(1, with_data.size)) for code, name in CLASS_NAMES.items()}
+        return {name: float(counts[code] / with_data.size) for code, name in CLASS_NAMES.items()}
 
     def _to_original(self, values: np.ndarray, order: int, outside: float) -> np.ndarray:
         """A working-scale map resampled onto the micrograph inside its frame border, `outside` in the border."""
