@@ -11,7 +11,7 @@ otherwise latch onto one look: carbon film of any thickness from thin to thick,
 with more or less ice over it, and every other micrograph low-pass filtered as
 the denoised micrographs that public sets (EMPIAR-10017 here) often share are.
 
-Takes about 2 minutes on 2 CPU cores (122 s measured).
+Takes about 3 minutes on 2 CPU cores (173 s measured).
 
 Usage:
     python scripts/train_default_model.py [--shared ../shared/data] [-o icestat/models/default.icestat]
@@ -41,7 +41,9 @@ from icestat.training import train_model
 REPO = Path(__file__).resolve().parents[1]
 SETTINGS = SegmentationSettings()
 CLASSIFIER = dict(n_estimators=200, max_depth=6, learning_rate=0.1)
-REFINER = dict(n_steps=300)
+#: 300 steps left the refiner's picking recall on fresh simulations anywhere from 0.55 to 0.79 between trainings;
+#: 1200 gave 0.76-0.81 (two refiner seeds, see benchmarks/results/picking.md for the shipped one).
+REFINER = dict(n_steps=1200)
 N_SIMULATED = 12
 SEED = 2026
 #: Gaussian low-pass (sigma, Å) drawn for the simulated micrographs shown as denoised ones.
