@@ -8,6 +8,7 @@ from functools import cached_property
 import numpy as np
 from scipy import ndimage
 
+from icestat.carbon import consolidate_carbon
 from icestat.classes import CLASS_NAMES, ICE, NO_DATA
 from icestat.examples import features_of
 from icestat.classify import IceClassifier
@@ -101,8 +102,23 @@ def segment(micrograph: Micrograph, model: IceModel | None = None, device: str =
     working = model.settings.prepare(micrograph)
     features = features_of(working, model.settings, device)
     per_patch = patch_probabilities(model.classifier, features)
-    probabilities = pixel_probabilities(working, per_patch, features.grid, model.refiner if refine else None)
+    probabilities = model_probabilities(model, working, per_patch, features.grid, refine)
     return Segmentation(micrograph.name, working, probabilities, per_patch, features)
+
+
+def model_probabilities(model: IceModel, working: WorkingImage, per_patch: np.ndarray, grid: PatchGrid,
+                        refine: bool = True) -> np.ndarray:
+    """Class probabilities per working pixel ``(4, h, w)`` as the model gives them.
+
+    The patch probabilities are interpolated to the pixels, refined by the
+    model's boundary refiner (when it has one and `refine` is True), and carbon
+    is decided per region (:func:`icestat.carbon.consolidate_carbon`) when the
+    model's settings say so.
+    """
+    probabilities = pixel_probabilities(working, per_patch, grid, model.refiner if refine else None)
+    if model.settings.carbon_regions:
+        probabilities = consolidate_carbon(working.data, probabilities, model.settings.patch_px)
+    return probabilities
 
 
 def patch_probabilities(classifier: IceClassifier, features: PatchFeatures) -> np.ndarray:

@@ -28,6 +28,10 @@ class SegmentationSettings:
     adapt : bool
         Normalise features to each micrograph's own ice and add the distances of
         its unsupervised ice model (:mod:`icestat.adapt`).
+    carbon_regions : bool
+        Decide carbon per region after the per-pixel classes: drop small carbon
+        regions, complete the large ones (:mod:`icestat.carbon`). Models saved
+        before this setting existed get it too.
     """
 
     working_pixel_size_A: float = 7.0
@@ -36,6 +40,7 @@ class SegmentationSettings:
     stride_px: int = 16
     features: tuple[str, ...] | None = None
     adapt: bool = True
+    carbon_regions: bool = True
 
     def prepare(self, micrograph: Micrograph) -> WorkingImage:
         """The working image of a micrograph at these settings' scale."""

@@ -28,7 +28,7 @@ from icestat.examples import Example, patch_table
 from icestat.metrics import boundary_f1, confusion_matrix, scored_pixels, scores_from_confusion
 from icestat.model import IceModel
 from icestat.refine import BoundaryRefiner
-from icestat.segment import patch_probabilities, pixel_probabilities
+from icestat.segment import model_probabilities, patch_probabilities, pixel_probabilities
 from icestat.settings import SegmentationSettings
 
 log = logging.getLogger(__name__)
@@ -151,8 +151,7 @@ def evaluate_model(model: IceModel, examples: list[Example], refine: bool = True
 def predict_classes(model: IceModel, example: Example, refine: bool = True) -> np.ndarray:
     """Class codes per working pixel of an example, as the model segments it."""
     per_patch = patch_probabilities(model.classifier, example.features)
-    probabilities = pixel_probabilities(example.working, per_patch, example.features.grid,
-                                        model.refiner if refine else None)
+    probabilities = model_probabilities(model, example.working, per_patch, example.features.grid, refine)
     return probabilities.argmax(axis=0).astype(np.uint8)
 
 

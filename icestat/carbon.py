@@ -1,0 +1,125 @@
+"""Carbon film as whole regions: keep the large ones, complete them, drop the small ones.
+
+The patch classifier and the boundary refiner judge carbon from what they see
+within a few hundred ångströms, so on a real micrograph they find most of a
+carbon film but leave holes and gaps in it, and they call carbon in scattered
+dark blotches of ice (crowded particles, darker corners). Carbon film is not
+like that: beyond the edge of a hole it covers a large, contiguous part of the
+field of view. :func:`consolidate_carbon` turns the per-pixel decision into one
+about regions:
+
+1. connected carbon regions smaller than ``MIN_CARBON_FRACTION`` of the
+   micrograph are not carbon: their carbon probability goes to the other
+   classes;
+2. the regions that are left teach a per-micrograph model what this
+   micrograph's carbon looks like: a Gaussian of the local mean and standard
+   deviation of the working image (smoothed over half a patch) over the core of
+   those regions (eroded by a quarter patch, away from their uncertain edges),
+   against a Gaussian of the same over the pixels called ice. Pixels that the
+   model finds more likely carbon than ice, connected to a kept region, join
+   it; a small opening removes threads, and holes are filled.
+
+Learning the look of carbon from the micrograph itself, rather than from
+training data, follows the idea of :mod:`icestat.adapt`: whatever grey level,
+contrast or thickness this carbon has, it is the same film on both sides of
+a gap. Contamination is left as the classifier called it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from icestat.classes import CARBON, CONTAMINATION, ICE
+
+#: Connected carbon regions below this fraction of the micrograph's pixels are not carbon film.
+MIN_CARBON_FRACTION = 0.02
+#: The opening that removes threads from the grown regions, in iterations of a 3x3 cross.
+OPENING_ITERATIONS = 3
+#: Fewer pixels than this in a class leave the per-micrograph model unfitted.
+MIN_MODEL_PX = 50
+
+
+def consolidate_carbon(image: np.ndarray, probabilities: np.ndarray, patch_px: int) -> np.ndarray:
+    """Class probabilities with carbon decided per region (see the module's notes).
+
+    Parameters
+    ----------
+    image : ndarray (h, w)
+        The working image.
+    probabilities : ndarray (4, h, w)
+        Class probabilities per working pixel (:func:`icestat.segment.pixel_probabilities`).
+    patch_px : int
+        Side of the classifier's patches, in working pixels: the image is
+        smoothed over half of it, and the regions' cores are eroded by a quarter.
+
+    Returns
+    -------
+    ndarray (4, h, w) of float32
+        A copy in which small carbon regions have no carbon probability (the
+        rest renormalised), and pixels that complete a large region are carbon
+        with probability 1.
+
+    Examples
+    --------
+    A carbon blotch of 1 % of the image is not carbon film:
+
+    >>> probabilities = np.zeros((4, 100, 100), np.float32)
+    >>> probabilities[0] = 0.7; probabilities[1] = 0.3
+    >>> probabilities[:, :10, :10] = np.array([0.3, 0.1, 0.6, 0.0])[:, None, None]
+    >>> labels = consolidate_carbon(np.zeros((100, 100)), probabilities, 32).argmax(axis=0)
+    >>> int((labels == 2).sum())
+    0
+    """
+    probabilities = np.array(probabilities, dtype=np.float32)
+    labels = probabilities.argmax(axis=0)
+    regions, n_regions = ndimage.label(labels == CARBON)
+    if n_regions == 0:
+        return probabilities
+    areas = np.bincount(regions.ravel(), minlength=n_regions + 1)[1:]
+    kept = np.isin(regions, 1 + np.flatnonzero(areas >= MIN_CARBON_FRACTION * labels.size))
+    small = (regions > 0) & ~kept
+    probabilities[CARBON][small] = 0.0
+    probabilities[:, small] /= np.maximum(probabilities[:, small].sum(axis=0), 1e-12)
+    grown = _grow(image, kept, labels == ICE, patch_px) & (labels != CONTAMINATION)
+    probabilities[:, grown] = 0.0
+    probabilities[CARBON][grown] = 1.0
+    return probabilities
+
+
+def _grow(image: np.ndarray, carbon: np.ndarray, ice: np.ndarray, patch_px: int) -> np.ndarray:
+    """Carbon regions completed by the per-micrograph model of their look (``carbon`` where it cannot be fitted)."""
+    core = ndimage.binary_erosion(carbon, iterations=max(1, patch_px // 4))
+    if core.sum() < MIN_MODEL_PX or ice.sum() < MIN_MODEL_PX:
+        return carbon
+    look = local_mean_and_sd(image, patch_px / 2)
+    more_like_carbon = _log_likelihood(look, look[core]) > _log_likelihood(look, look[ice])
+    joined, _ = ndimage.label(more_like_carbon | carbon)
+    touching = np.unique(joined[carbon])
+    grown = np.isin(joined, touching[touching > 0])
+    grown = ndimage.binary_opening(grown, iterations=OPENING_ITERATIONS) | carbon
+    return ndimage.binary_fill_holes(grown)
+
+
+def local_mean_and_sd(image: np.ndarray, sigma_px: float) -> np.ndarray:
+    """Gaussian-weighted local mean and standard deviation of an image, ``(h, w, 2)`` float64.
+
+    Examples
+    --------
+    >>> look = local_mean_and_sd(np.full((20, 20), 3.0), 2.0)
+    >>> look[10, 10].round(6).tolist()
+    [3.0, 0.0]
+    """
+    image = np.asarray(image, dtype=np.float64)
+    mean = ndimage.gaussian_filter(image, sigma_px)
+    variance = ndimage.gaussian_filter(image**2, sigma_px) - mean**2
+    return np.stack([mean, np.sqrt(np.maximum(variance, 0.0))], axis=-1)
+
+
+def _log_likelihood(points: np.ndarray, sample: np.ndarray) -> np.ndarray:
+    """Log density (up to a shared constant) of `points` under a Gaussian fitted to `sample` ``(n, d)``."""
+    centre = sample.mean(axis=0)
+    covariance = np.cov(sample, rowvar=False) + 1e-3 * np.eye(sample.shape[1])
+    offsets = points - centre
+    mahalanobis = np.einsum("...i,ij,...j->...", offsets, np.linalg.inv(covariance), offsets)
+    return -0.5 * (mahalanobis + np.linalg.slogdet(covariance)[1])
