@@ -5,7 +5,8 @@ Usage:
 
 Three measurements, all at the working scale (7 Å/px, or the longer side
 binned to 1024 px when the pixel size is unknown), boundary F1 within 2
-working pixels, with and without the CNN boundary refiner:
+working pixels, with and without the CNN boundary refiner, and (for the first
+two) with and without carbon decided per region (:mod:`icestat.carbon`):
 
 1. EMPIAR-10017 micrographs with region labels, each held out of training by
    cross-validation over micrographs (the default model's recipe of
@@ -25,6 +26,7 @@ import argparse
 import sys
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 from sklearn.model_selection import KFold
@@ -43,11 +45,19 @@ from icestat.simulate import simulate_micrograph  # noqa: E402
 from icestat.training import evaluate_model, predict_classes, segmentation_scores, train_model  # noqa: E402
 
 COLUMNS = ("carbon_iou", "non_ice_iou", "particle_recall", "particle_iou", "boundary_f1")
+#: (CNN refiner, carbon regions) of each row of the default recipe, and how the row says it.
+VARIANTS = {(True, True): "with CNN", (True, False): "with CNN, carbon per pixel",
+            (False, True): "without CNN", (False, False): "without CNN, carbon per pixel"}
 
 
 def _train(examples, settings):
     return train_model(examples, settings, IceClassifier(**recipe.CLASSIFIER, random_state=recipe.SEED),
                        BoundaryRefiner(**recipe.REFINER, random_state=recipe.SEED))
+
+
+def _variant(model, regions: bool):
+    """The model with carbon decided per region or per pixel."""
+    return replace(model, settings=replace(model.settings, carbon_regions=regions))
 
 
 def _row(label, scores):
@@ -61,17 +71,17 @@ def held_out_10017(shared: Path, n_folds: int) -> list[str]:
     simulated = recipe.simulated_examples()
     regions = [i for i, e in enumerate(examples) if e.dataset == "empiar-10017" and
                rows.iloc[i]["regions"] and isinstance(rows.iloc[i]["regions"], str)]
-    truths, predicted = [], {True: [], False: []}
+    truths, predicted = [], {variant: [] for variant in VARIANTS}
     for fold, (_, test) in enumerate(KFold(n_folds, shuffle=True, random_state=0).split(regions)):
         held = {regions[i] for i in test}
         model = _train(simulated + [e for i, e in enumerate(examples) if i not in held], recipe.SETTINGS)
         for i in sorted(held):
             truths.append(examples[i].classes)
-            for refine in (True, False):
-                predicted[refine].append(predict_classes(model, examples[i], refine))
+            for refine, regions_on in VARIANTS:
+                predicted[refine, regions_on].append(predict_classes(_variant(model, regions_on), examples[i], refine))
         print(f"fold {fold + 1}/{n_folds} done", flush=True)
-    return [_row(f"EMPIAR-10017, held out ({n_folds}-fold CV), {'with' if r else 'without'} CNN",
-                 segmentation_scores(truths, predicted[r])) for r in (True, False)]
+    return [_row(f"EMPIAR-10017, held out ({n_folds}-fold CV), {label}", segmentation_scores(truths, predicted[variant]))
+            for variant, label in VARIANTS.items()]
 
 
 def fresh_simulations(n: int = 6) -> list[str]:
@@ -80,8 +90,8 @@ def fresh_simulations(n: int = 6) -> list[str]:
     simulated = (recipe.denoised(simulate_micrograph(recipe.simulation_params(1000 + i), seed=[recipe.SEED + 1, i]), i)
                  for i in range(n))
     examples = examples_from_simulation(simulated, model.settings)
-    return [_row(f"fresh simulations, default model, {'with' if r else 'without'} CNN", evaluate_model(model, examples, r))
-            for r in (True, False)]
+    return [_row(f"fresh simulations, default model, {label}", evaluate_model(_variant(model, regions), examples, refine))
+            for (refine, regions), label in VARIANTS.items()]
 
 
 def across_specimens(shared: Path) -> list[str]:
