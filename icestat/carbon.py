@@ -57,7 +57,7 @@ def consolidate_carbon(image: np.ndarray, probabilities: np.ndarray, patch_px: i
     -------
     ndarray (4, h, w) of float32
         A copy in which small carbon regions have no carbon probability (the
-        rest renormalised), and pixels that complete a large region are carbon
+        rest renormalised), and the large regions, as completed, are carbon
         with probability 1.
 
     Examples
@@ -102,7 +102,7 @@ def _grow(image: np.ndarray, carbon: np.ndarray, ice: np.ndarray, patch_px: int)
 
 
 def local_mean_and_sd(image: np.ndarray, sigma_px: float) -> np.ndarray:
-    """Gaussian-weighted local mean and standard deviation of an image, ``(h, w, 2)`` float64.
+    """Gaussian-weighted local mean and standard deviation of an image, ``(h, w, 2)`` float32.
 
     Examples
     --------
@@ -110,7 +110,7 @@ def local_mean_and_sd(image: np.ndarray, sigma_px: float) -> np.ndarray:
     >>> look[10, 10].round(6).tolist()
     [3.0, 0.0]
     """
-    image = np.asarray(image, dtype=np.float64)
+    image = np.asarray(image, dtype=np.float32)
     mean = ndimage.gaussian_filter(image, sigma_px)
     variance = ndimage.gaussian_filter(image**2, sigma_px) - mean**2
     return np.stack([mean, np.sqrt(np.maximum(variance, 0.0))], axis=-1)
@@ -121,5 +121,5 @@ def _log_likelihood(points: np.ndarray, sample: np.ndarray) -> np.ndarray:
     centre = sample.mean(axis=0)
     covariance = np.cov(sample, rowvar=False) + 1e-3 * np.eye(sample.shape[1])
     offsets = points - centre
-    mahalanobis = np.einsum("...i,ij,...j->...", offsets, np.linalg.inv(covariance), offsets)
+    mahalanobis = np.sum((offsets @ np.linalg.inv(covariance)) * offsets, axis=-1)
     return -0.5 * (mahalanobis + np.linalg.slogdet(covariance)[1])
