@@ -11,7 +11,8 @@ otherwise latch onto one look: carbon film of any thickness from thin to thick,
 with more or less ice over it, and every other micrograph low-pass filtered as
 the denoised micrographs that public sets (EMPIAR-10017 here) often share are.
 
-Takes about 3 minutes on 2 CPU cores (173 s measured).
+Takes 3-10 minutes on 2 CPU cores (173 s measured on one machine; the same recipe took about 9 minutes
+per model on the slower 2-core machine of 2026-12-01).
 
 Usage:
     python scripts/train_default_model.py [--shared ../shared/data] [-o icestat/models/default.icestat]
