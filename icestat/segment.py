@@ -35,7 +35,8 @@ class Segmentation:
     working : WorkingImage
         The working image the model saw (binned, normalised).
     working_probabilities : ndarray (4, h, w) of float32
-        Class probabilities per working pixel (refined, when the model has a refiner).
+        Class probabilities per working pixel (refined when the model has a refiner;
+        carbon decided per region when its settings say so, :mod:`icestat.carbon`).
     patch_probabilities : ndarray (rows, cols, 4) of float32, optional
         The classifier's class probabilities per patch (None for a segmentation
         made without patches, such as the benchmarks' deep-only baseline).
