@@ -93,7 +93,8 @@ def segment(micrograph: Micrograph, model: IceModel | None = None, device: str =
         Where the features are computed (the model runs where it was loaded for).
     refine : bool
         Use the model's boundary refiner (when it has one); False keeps the
-        patch-level probabilities, bilinearly interpolated.
+        patch-level probabilities, bilinearly interpolated (carbon is decided
+        per region either way when the model's settings say so).
 
     Returns
     -------
