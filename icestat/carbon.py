@@ -1,4 +1,4 @@
-"""Carbon film as whole regions: keep the large ones, complete them, drop the small ones.
+"""Carbon film as whole regions: bounded by a hole's rim, or the large regions completed.
 
 The patch classifier and the boundary refiner judge carbon from what they see
 within a few hundred ångströms, so on a real micrograph they find most of a
@@ -17,7 +17,13 @@ about regions:
    those regions (eroded by a quarter patch, away from their uncertain edges),
    against a Gaussian of the same over the pixels called ice. Pixels that the
    model finds more likely carbon than ice, connected to a kept region, join
-   it; a small opening removes threads, and holes are filled.
+   it; a small opening removes threads, and holes are filled;
+3. where the film's edge is a hole's rim seen in the image
+   (:func:`icestat.rim.find_hole_rim`), the rim decides instead: the film is
+   everything on its far side, plus what steps 1-2 made carbon within a
+   quarter patch of it (the edge's bright or dark fringe, which the classifier
+   sees better than a circle does). Carbon elsewhere is dropped, however
+   large, and slivers of film too thin to be a region are kept.
 
 Learning the look of carbon from the micrograph itself, rather than from
 training data, follows the idea of :mod:`icestat.adapt`: whatever grey level,
@@ -31,6 +37,7 @@ import numpy as np
 from scipy import ndimage
 
 from icestat.classes import CARBON, CONTAMINATION, ICE
+from icestat.rim import find_hole_rim
 
 #: Connected carbon regions below this fraction of the micrograph's pixels are not carbon film.
 MIN_CARBON_FRACTION = 0.02
@@ -51,14 +58,15 @@ def consolidate_carbon(image: np.ndarray, probabilities: np.ndarray, patch_px: i
         Class probabilities per working pixel (:func:`icestat.segment.pixel_probabilities`).
     patch_px : int
         Side of the classifier's patches, in working pixels: the image is
-        smoothed over half of it, and the regions' cores are eroded by a quarter.
+        smoothed over half of it, the regions' cores are eroded by a quarter,
+        and the rim is looked for as :func:`icestat.rim.find_hole_rim` says.
 
     Returns
     -------
     ndarray (4, h, w) of float32
-        A copy in which small carbon regions have no carbon probability (the
-        rest renormalised), and the large regions, as completed, are carbon
-        with probability 1.
+        A copy in which the film (a hole rim's far side, or the large regions
+        as completed) is carbon with probability 1, and the rest of what was
+        called carbon has no carbon probability (the other classes renormalised).
 
     Examples
     --------
@@ -73,23 +81,39 @@ def consolidate_carbon(image: np.ndarray, probabilities: np.ndarray, patch_px: i
     """
     probabilities = np.array(probabilities, dtype=np.float32)
     labels = probabilities.argmax(axis=0)
-    regions, n_regions = ndimage.label(labels == CARBON)
-    if n_regions == 0:
+    called = labels == CARBON
+    if not called.any():
         return probabilities
-    areas = np.bincount(regions.ravel(), minlength=n_regions + 1)[1:]
-    kept = np.isin(regions, 1 + np.flatnonzero(areas >= MIN_CARBON_FRACTION * labels.size))
-    small = (regions > 0) & ~kept
-    probabilities[CARBON][small] = 0.0
-    probabilities[:, small] /= np.maximum(probabilities[:, small].sum(axis=0), 1e-12)
-    grown = _grow(image, kept, labels == ICE, patch_px) & (labels != CONTAMINATION)
-    probabilities[:, grown] = 0.0
-    probabilities[CARBON][grown] = 1.0
+    film = _large_regions_grown(image, called, labels == ICE, patch_px)
+    rim = find_hole_rim(image, probabilities[CARBON], patch_px)
+    if rim is not None:
+        on_film_side = rim.film(labels.shape)
+        film = on_film_side | (film & ndimage.binary_dilation(on_film_side, iterations=_quarter(patch_px)))
+    film &= labels != CONTAMINATION
+    dropped = called & ~film
+    probabilities[CARBON][dropped] = 0.0
+    probabilities[:, dropped] /= np.maximum(probabilities[:, dropped].sum(axis=0), 1e-12)
+    probabilities[:, film] = 0.0
+    probabilities[CARBON][film] = 1.0
     return probabilities
+
+
+def _large_regions_grown(image: np.ndarray, called: np.ndarray, ice: np.ndarray, patch_px: int) -> np.ndarray:
+    """The carbon regions of at least ``MIN_CARBON_FRACTION`` of the image, completed by :func:`_grow`."""
+    regions, n_regions = ndimage.label(called)
+    areas = np.bincount(regions.ravel(), minlength=n_regions + 1)[1:]
+    kept = np.isin(regions, 1 + np.flatnonzero(areas >= MIN_CARBON_FRACTION * called.size))
+    return _grow(image, kept, ice, patch_px)
+
+
+def _quarter(patch_px: int) -> int:
+    """A quarter patch, at least one pixel: the uncertain margin of the classifier's carbon."""
+    return max(1, patch_px // 4)
 
 
 def _grow(image: np.ndarray, carbon: np.ndarray, ice: np.ndarray, patch_px: int) -> np.ndarray:
     """Carbon regions completed by the per-micrograph model of their look (``carbon`` where it cannot be fitted)."""
-    core = ndimage.binary_erosion(carbon, iterations=max(1, patch_px // 4))
+    core = ndimage.binary_erosion(carbon, iterations=_quarter(patch_px))
     if core.sum() < MIN_MODEL_PX or ice.sum() < MIN_MODEL_PX:
         return carbon
     look = local_mean_and_sd(image, patch_px / 2)
