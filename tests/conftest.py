@@ -23,6 +23,38 @@ def shared_data() -> Path:
     pytest.skip(reason)
 
 
+@pytest.fixture(scope="session")
+def labelled_micrograph(shared_data):
+    """Loads a real micrograph with its labels, by a part of its name: ``labelled_micrograph("15_27_22")``."""
+    from icestat.manifest import load_labelled, read_manifest
+
+    manifest = read_manifest(shared_data / "manifest.csv")
+
+    def load(name: str):
+        return load_labelled(manifest[manifest["micrograph"].str.contains(name, regex=False)].iloc[0])
+
+    return load
+
+
+@pytest.fixture(scope="session")
+def working_regions(labelled_micrograph):
+    """Loads a region-labelled micrograph at the default working scale, by a part of its name.
+
+    Returns ``(working, truth)``: the :class:`icestat.prepare.WorkingImage` and
+    its class codes per working pixel (IGNORE where unlabelled).
+    """
+    from icestat.settings import SegmentationSettings
+    from icestat.targets import working_classes
+
+    def load(name: str):
+        item = labelled_micrograph(name)
+        working = SegmentationSettings().prepare(item.micrograph)
+        inside = working.frame_border.inside(item.micrograph.shape)
+        return working, working_classes(item.regions[inside], working.data.shape)
+
+    return load
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)

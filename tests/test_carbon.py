@@ -6,12 +6,10 @@ from scipy import ndimage
 
 from icestat.carbon import MIN_CARBON_FRACTION, consolidate_carbon, local_mean_and_sd
 from icestat.classes import CARBON, CONTAMINATION, ICE, IGNORE, PARTICLE
-from icestat.manifest import load_labelled, read_manifest
 from icestat.settings import SegmentationSettings
-from icestat.targets import working_classes
 
 SIDE_PX = 200
-PATCH_PX = 32
+PATCH_PX = SegmentationSettings().patch_px
 
 
 def _probabilities(labels: np.ndarray, confidence: float = 0.7) -> np.ndarray:
@@ -93,21 +91,15 @@ def test_local_mean_and_sd_match_a_weighted_sum_per_pixel(rng):
 
 
 @pytest.mark.shared_data
-def test_the_real_film_of_a_hole_edge_is_completed_from_a_partial_detection(shared_data):
+def test_the_real_film_of_a_hole_edge_is_completed_from_a_partial_detection(working_regions):
     # EMPIAR-10017 15_27_22: carbon film beyond a hole's edge over 13 % of the micrograph. Only a patchy part of it
     # is called carbon (as a classifier trained elsewhere does); the per-micrograph model must find the rest.
-    manifest = read_manifest(shared_data / "manifest.csv")
-    row = manifest[manifest["micrograph"].str.contains("15_27_22", regex=False)].iloc[0]
-    item = load_labelled(row)
-    settings = SegmentationSettings()
-    working = settings.prepare(item.micrograph)
-    inside = working.frame_border.inside(item.micrograph.shape)
-    truth = working_classes(item.regions[inside], working.data.shape)
+    working, truth = working_regions("15_27_22")
     carbon = truth == CARBON
     patchy = ndimage.gaussian_filter(np.random.default_rng(0).normal(size=carbon.shape), 6) > 0
     called = np.where(carbon & patchy, CARBON, np.where(truth == PARTICLE, PARTICLE, ICE))
     assert 0.3 < (called == CARBON).sum() / carbon.sum() < 0.7
-    labels = consolidate_carbon(working.data, _probabilities(called), settings.patch_px).argmax(axis=0)
+    labels = consolidate_carbon(working.data, _probabilities(called), PATCH_PX).argmax(axis=0)
     scored = truth != IGNORE
     found = labels == CARBON
     assert (found & carbon & scored).sum() / ((found | carbon) & scored).sum() > 0.9   # IoU of the film

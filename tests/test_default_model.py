@@ -6,15 +6,9 @@ import numpy as np
 import pytest
 
 from icestat.classes import CARBON, CONTAMINATION, ICE
-from icestat.manifest import load_labelled, read_manifest
 from icestat.micrograph import PixelSizeWarning
 from icestat.model import FORMAT_VERSION, default_model_path, load_model
 from icestat.segment import segment
-
-
-def _row(shared_data, name):
-    manifest = read_manifest(shared_data / "manifest.csv")
-    return manifest[manifest["micrograph"].str.contains(name, regex=False)].iloc[0]
 
 
 def test_default_model_is_shipped_with_its_recipe():
@@ -27,9 +21,9 @@ def test_default_model_is_shipped_with_its_recipe():
 
 
 @pytest.mark.shared_data
-def test_default_model_finds_particles_on_a_held_out_specimen_micrograph(shared_data):
+def test_default_model_finds_particles_on_a_held_out_specimen_micrograph(labelled_micrograph):
     # 311_10028 is in the source's test split, which the default model's recipe leaves out
-    item = load_labelled(_row(shared_data, "311_10028.png"))
+    item = labelled_micrograph("311_10028.png")
     assert "311_10028" not in " ".join(load_model().metadata["training_micrographs"])
     result = segment(item.micrograph)
     non_ice = result.labels != ICE
@@ -39,12 +33,12 @@ def test_default_model_finds_particles_on_a_held_out_specimen_micrograph(shared_
 
 
 @pytest.mark.shared_data
-def test_default_model_sees_the_contamination_of_the_raw_micrograph(shared_data):
+def test_default_model_sees_the_contamination_of_the_raw_micrograph(labelled_micrograph):
     # this micrograph is in the training data (the only real contamination there is):
     # a check of function, not of generalisation
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PixelSizeWarning)
-        item = load_labelled(_row(shared_data, "Ucsf_stack_1142_DW.mrc"))
+        item = labelled_micrograph("Ucsf_stack_1142_DW.mrc")
     result = segment(item.micrograph)
     contamination = item.regions == CONTAMINATION
     assert (result.labels[contamination] != ICE).mean() > 0.8

@@ -6,13 +6,11 @@ from scipy import ndimage
 
 from icestat.carbon import MIN_CARBON_FRACTION, consolidate_carbon
 from icestat.classes import CARBON, ICE, IGNORE, PARTICLE
-from icestat.manifest import load_labelled, read_manifest
 from icestat.rim import find_hole_rim
 from icestat.settings import SegmentationSettings
-from icestat.targets import working_classes
 
 SIDE_PX = 200
-PATCH_PX = 32
+PATCH_PX = SegmentationSettings().patch_px
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -109,17 +107,11 @@ def test_consolidation_takes_the_film_side_of_a_rim_over_regions(hole):
 
 
 @pytest.mark.shared_data
-def test_the_thin_film_slivers_of_a_real_hole_edge_are_found(shared_data):
+def test_the_thin_film_slivers_of_a_real_hole_edge_are_found(working_regions):
     # EMPIAR-10017 16_59_12: two slivers of film (0.9 % and 0.7 % of the micrograph) beyond one hole's edge, each
     # smaller than a region of film may be. Called patchily and bulging into the thicker ice beside the edge
     # (as the classifier does), they are found whole from the edge in the image.
-    manifest = read_manifest(shared_data / "manifest.csv")
-    row = manifest[manifest["micrograph"].str.contains("16_59_12", regex=False)].iloc[0]
-    item = load_labelled(row)
-    settings = SegmentationSettings()
-    working = settings.prepare(item.micrograph)
-    inside = working.frame_border.inside(item.micrograph.shape)
-    truth = working_classes(item.regions[inside], working.data.shape)
+    working, truth = working_regions("16_59_12")
     carbon = truth == CARBON
     assert carbon.mean() < 2 * MIN_CARBON_FRACTION
     patchy = ndimage.gaussian_filter(np.random.default_rng(0).normal(size=carbon.shape), 4) > -0.3
@@ -129,6 +121,6 @@ def test_the_thin_film_slivers_of_a_real_hole_edge_are_found(shared_data):
     probabilities = np.full((4,) + carbon.shape, 0.05, dtype=np.float32)
     for code in (ICE, PARTICLE, CARBON):
         probabilities[code][called == code] = 0.85
-    labels = consolidate_carbon(working.data, probabilities, settings.patch_px).argmax(axis=0)
+    labels = consolidate_carbon(working.data, probabilities, PATCH_PX).argmax(axis=0)
     scored = truth != IGNORE
     assert _iou((labels == CARBON) & scored, carbon & scored) > 0.8
