@@ -26,7 +26,6 @@ import argparse
 import sys
 import time
 import warnings
-from dataclasses import replace
 from pathlib import Path
 
 from sklearn.model_selection import KFold
@@ -55,11 +54,6 @@ def _train(examples, settings):
                        BoundaryRefiner(**recipe.REFINER, random_state=recipe.SEED))
 
 
-def _variant(model, regions: bool):
-    """The model with carbon decided per region or per pixel."""
-    return replace(model, settings=replace(model.settings, carbon_regions=regions))
-
-
 def _row(label, scores):
     return f"| {label} | {scores['n_micrographs']} | " + " | ".join(f"{scores[c]:.3f}" for c in COLUMNS) + " |"
 
@@ -78,7 +72,7 @@ def held_out_10017(shared: Path, n_folds: int) -> list[str]:
         for i in sorted(held):
             truths.append(examples[i].classes)
             for refine, regions_on in VARIANTS:
-                predicted[refine, regions_on].append(predict_classes(_variant(model, regions_on), examples[i], refine))
+                predicted[refine, regions_on].append(predict_classes(model.with_carbon_regions(regions_on), examples[i], refine))
         print(f"fold {fold + 1}/{n_folds} done", flush=True)
     return [_row(f"EMPIAR-10017, held out ({n_folds}-fold CV), {label}", segmentation_scores(truths, predicted[variant]))
             for variant, label in VARIANTS.items()]
@@ -90,7 +84,7 @@ def fresh_simulations(n: int = 6) -> list[str]:
     simulated = (recipe.denoised(simulate_micrograph(recipe.simulation_params(1000 + i), seed=[recipe.SEED + 1, i]), i)
                  for i in range(n))
     examples = examples_from_simulation(simulated, model.settings)
-    return [_row(f"fresh simulations, default model, {label}", evaluate_model(_variant(model, regions), examples, refine))
+    return [_row(f"fresh simulations, default model, {label}", evaluate_model(model.with_carbon_regions(regions), examples, refine))
             for (refine, regions), label in VARIANTS.items()]
 
 

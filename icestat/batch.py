@@ -74,6 +74,8 @@ class PickSettings:
         Also write ``<stem>_labels.mrc``, ``<stem>_ice.mrc`` and ``<stem>_overlay.png``.
     pixel_size_A : float or None
         Pixel size overriding the micrographs' headers.
+    carbon_regions : bool
+        Carbon decided per region (:mod:`icestat.carbon`), or per pixel when False.
     """
 
     model_path: str | None = None
@@ -84,6 +86,7 @@ class PickSettings:
     formats: tuple[str, ...] = field(default=())
     write_segmentation: bool = False
     pixel_size_A: float | None = None
+    carbon_regions: bool = True
 
     def __post_init__(self):
         if self.diameter_A is not None and self.diameter_px is not None:
@@ -181,7 +184,7 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
     try:
         micrograph = reading.result() if reading is not None else read_micrograph(path, settings.pixel_size_A)
         diameter_px = _diameter_px(settings, micrograph.pixel_size_A, path)
-        model = cached_model(settings.model_path, settings.device)
+        model = cached_model(settings.model_path, settings.device).with_carbon_regions(settings.carbon_regions)
         segmentation = segment(micrograph, model, device=settings.device)
         picks = pick(segmentation, diameter_px=diameter_px, threshold=settings.threshold)
         files = settings.outputs(output, name)

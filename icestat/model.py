@@ -20,7 +20,7 @@ import io
 import json
 import os
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -60,6 +60,10 @@ class IceModel:
     classifier: IceClassifier
     refiner: BoundaryRefiner | None = None
     metadata: dict = field(default_factory=dict)
+
+    def with_carbon_regions(self, carbon_regions: bool) -> IceModel:
+        """This model with carbon decided per region (:mod:`icestat.carbon`) or, when False, per pixel."""
+        return replace(self, settings=replace(self.settings, carbon_regions=carbon_regions))
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the model to one file (atomically); return its path."""

@@ -29,9 +29,10 @@ class SegmentationSettings:
         Normalise features to each micrograph's own ice and add the distances of
         its unsupervised ice model (:mod:`icestat.adapt`).
     carbon_regions : bool
-        Decide carbon per region after the per-pixel classes: drop small carbon
-        regions, complete the large ones (:mod:`icestat.carbon`). Models saved
-        before this setting existed get it too.
+        Decide carbon per region after the per-pixel classes: the far side of a
+        hole's rim, or else the large carbon regions completed and the small ones
+        dropped (:mod:`icestat.carbon`). Models saved before this setting existed
+        get it too. Turn it off for lacey or continuous carbon.
     """
 
     working_pixel_size_A: float = 7.0

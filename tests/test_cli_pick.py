@@ -78,6 +78,10 @@ def test_rerun_skips_what_is_done_and_redoes_what_changed(simulated, tmp_path, c
                  "--quiet"]) == 0
     record = json.loads((out / "mic_0000_summary.json").read_text())
     assert record["settings"]["threshold"] == 0.9
+    assert main(["pick", micrographs[0], "-o", str(out), "--diameter-px", "75", "--threshold", "0.9",
+                 "--carbon-per-pixel", "--quiet"]) == 0
+    assert pd.read_csv(out / "summary.csv")["status"].tolist() == ["picked"]   # carbon decided otherwise: redone
+    assert json.loads((out / "mic_0000_summary.json").read_text())["settings"]["carbon_regions"] is False
 
 
 def test_two_workers_give_the_same_picks_as_one(simulated, tmp_path):

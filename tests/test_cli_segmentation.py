@@ -9,7 +9,9 @@ import pytest
 
 from icestat.classes import CARBON
 from icestat.cli import main
+from icestat.micrograph import read_micrograph
 from icestat.model import load_model
+from icestat.segment import segment
 from icestat.simulate import SimulationParams, simulate_set, write_simulation
 
 PARAMS = SimulationParams(shape_px=(512, 512), pixel_size_A=3.5, n_particles=30, carbon_fraction=0.35)
@@ -64,6 +66,20 @@ def test_segment_writes_labels_probabilities_and_overlays_with_the_default_model
     overlay = iio.imread(out / "val_0000_overlay.png")
     assert overlay.shape == (512, 512, 3)
     assert not (out / "broken_labels.mrc").exists()
+
+
+def test_segment_carbon_per_pixel_is_the_model_without_carbon_regions(labelled, tmp_path):
+    micrograph = labelled[1].parent / "val_0000.mrc"
+    assert main(["segment", str(micrograph), "-o", str(tmp_path / "regions")]) == 0
+    assert main(["segment", str(micrograph), "-o", str(tmp_path / "pixels"), "--carbon-per-pixel"]) == 0
+    written = {}
+    for kind in ("regions", "pixels"):
+        with mrcfile.open(tmp_path / kind / "val_0000_labels.mrc") as labels:
+            written[kind] = labels.data.copy()
+    model, image = load_model(), read_micrograph(micrograph)
+    np.testing.assert_array_equal(written["regions"], segment(image, model).labels)
+    np.testing.assert_array_equal(written["pixels"], segment(image, model.with_carbon_regions(False)).labels)
+    assert (written["regions"] != written["pixels"]).any()
 
 
 def test_segment_refuses_a_wrong_model_file_and_a_missing_gpu(labelled, tmp_path, capsys):

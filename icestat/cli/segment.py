@@ -40,7 +40,7 @@ def main(args: argparse.Namespace) -> int:
     if not device_usable(args.device):
         return 2
     try:
-        model = load_model(args.model, device=args.device)
+        model = load_model(args.model, device=args.device).with_carbon_regions(not args.carbon_per_pixel)
     except (ModelError, RuntimeError, ValueError) as err:
         log.error("%s", err)
         return 2
