@@ -7,9 +7,11 @@ film on the outside and ice in the hole. :func:`find_hole_rim` looks for that
 arc among the long curves of strong edges in the image near where the
 classifier called carbon (Canny edges, a circle fitted by RANSAC), and accepts it only when the
 classifier agrees: carbon probability high on one side of the arc and low on
-the other. The arc's shape comes from the image; its exact position is moved
-by up to half a patch to where the classifier's carbon probability crosses
-one half along it.
+the other, and only when a strong edge follows the circle wherever it crosses
+the image (a wavy or torn film edge is not a hole's rim, and the region rule
+of :mod:`icestat.carbon` serves it better). The arc's shape comes from the
+image; its exact position is moved by up to half a patch to where the
+classifier's carbon probability crosses one half along it.
 
 The film may lie inside the circle only when the circle is wider than the
 micrograph (a nearly straight edge, which a fit can curve either way): a
@@ -37,6 +39,9 @@ RANSAC_TRIALS = 500
 MIN_ARC_PATCHES = 4
 #: Least difference in mean carbon probability between the film's side and the hole's.
 MIN_CONTRAST = 0.5
+#: Least fraction of the circle inside the image that a strong edge follows within half a patch: where the
+#: film's edge is rough or wavy rather than round, a circle fitted to part of it strays from the rest.
+MIN_EDGE_SUPPORT = 0.75
 
 
 @dataclass(frozen=True)
@@ -97,8 +102,9 @@ def find_hole_rim(image: np.ndarray, carbon_probability: np.ndarray, patch_px: i
     -------
     HoleRim or None
         None when too few edges lie near the called carbon, when no arc of
-        ``MIN_ARC_PATCHES`` patch sides is found, or when the classifier does
-        not put carbon on one side of it (``MIN_CONTRAST``).
+        ``MIN_ARC_PATCHES`` patch sides is found, when a strong edge does not
+        follow the whole circle inside the image (``MIN_EDGE_SUPPORT``), or
+        when the classifier does not put carbon on one side of it (``MIN_CONTRAST``).
     """
     called = carbon_probability > 0.5
     if not called.any():
@@ -112,6 +118,8 @@ def find_hole_rim(image: np.ndarray, carbon_probability: np.ndarray, patch_px: i
     if circle is None or on_arc.sum() < min_arc_px:
         return None
     centre, radius = (float(circle.center[0]), float(circle.center[1])), float(circle.radius)
+    if _edge_support(image, centre, radius, patch_px) < MIN_EDGE_SUPPORT:
+        return None
     sides = [True] if radius < np.hypot(*image.shape) else [True, False]
     candidates = [_placed(centre, radius, outside, carbon_probability, patch_px / 2, int(on_arc.sum()))
                   for outside in sides]
@@ -134,6 +142,28 @@ def _long_edges(image: np.ndarray, called: np.ndarray, patch_px: int) -> np.ndar
     spans = [max(rows.stop - rows.start, cols.stop - cols.start) for rows, cols in ndimage.find_objects(curves)]
     long_curves = 1 + np.flatnonzero(np.array(spans, dtype=int) >= MIN_CURVE_PATCHES * patch_px)
     return np.argwhere(np.isin(curves, long_curves)).astype(float)
+
+
+def _edge_support(image: np.ndarray, centre, radius: float, patch_px: int) -> float:
+    """Fraction of the circle's pixels in the image with a strong edge across it within half a patch.
+
+    Strong: a gradient across the circle (of the image smoothed as for the
+    Canny edges) at least the image's ``EDGE_QUANTILE`` of gradient magnitude.
+    """
+    smooth = ndimage.gaussian_filter(np.asarray(image, dtype=np.float32), patch_px / 10)
+    gradient_rows, gradient_cols = np.gradient(smooth)
+    strong = np.quantile(np.hypot(gradient_rows, gradient_cols), EDGE_QUANTILE)
+    from_centre = _depth_into_film(image.shape, centre, radius, film_outside=True) + radius
+    ring_rows, ring_cols = np.nonzero(np.abs(from_centre - radius) < 0.5)
+    if len(ring_rows) == 0:
+        return 0.0
+    normal_rows = (ring_rows - centre[0]) / from_centre[ring_rows, ring_cols]
+    normal_cols = (ring_cols - centre[1]) / from_centre[ring_rows, ring_cols]
+    steps = np.arange(-(patch_px // 2), patch_px // 2 + 1)
+    at = [ring_rows[:, None] + steps * normal_rows[:, None], ring_cols[:, None] + steps * normal_cols[:, None]]
+    across = (ndimage.map_coordinates(gradient_rows, at, order=1, mode="nearest") * normal_rows[:, None]
+              + ndimage.map_coordinates(gradient_cols, at, order=1, mode="nearest") * normal_cols[:, None])
+    return float(np.mean(np.abs(across).max(axis=1) >= strong))
 
 
 def _placed(centre, radius, film_outside, carbon_probability, max_offset_px, arc_px) -> HoleRim | None:

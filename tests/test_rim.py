@@ -71,6 +71,17 @@ def test_a_straight_film_edge_is_found_on_either_side(rng):
     assert _iou(rim.film(film.shape), film) > 0.97
 
 
+def test_a_wavy_film_edge_is_not_a_rim(rng):
+    # A torn or wavy edge: a circle fitted to one stretch of it strays from the rest (the region rule serves it).
+    rows, cols = np.indices((SIDE_PX, SIDE_PX))
+    film = rows > 100 + 25 * np.sin(cols / 40)
+    image = _drawn(rng, film)
+    carbon_probability = np.where(film, 0.8, 0.05).astype(np.float32)
+    assert find_hole_rim(image, carbon_probability, PATCH_PX) is None
+    round_edge = _drawn(rng, rows > 100)                        # the same film with a straight edge is taken
+    assert find_hole_rim(round_edge, np.where(rows > 100, 0.8, 0.05).astype(np.float32), PATCH_PX) is not None
+
+
 def test_a_dark_compact_object_is_not_a_rim(rng):
     # Contamination: dark, sharp edged, called carbon inside. Film never lies inside a circle smaller than the image.
     blob = _outward_px((100, 100), 60) < 0
