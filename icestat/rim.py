@@ -7,9 +7,9 @@ film on the outside and ice in the hole. :func:`find_hole_rim` looks for that
 arc among the long curves of strong edges in the image near where the
 classifier called carbon (Canny edges, a circle fitted by RANSAC), and accepts it only when the
 classifier agrees: carbon probability high on one side of the arc and low on
-the other, and only when a strong edge follows the circle wherever it crosses
-the image (a wavy or torn film edge is not a hole's rim, and the region rule
-of :mod:`icestat.carbon` serves it better). The arc's shape comes from the
+the other, and only when a strong edge follows the circle along most of its
+way across the image (a wavy or torn film edge is not a hole's rim, and the
+region rule of :mod:`icestat.carbon` serves it better). The arc's shape comes from the
 image; its exact position is moved by up to half a patch to where the
 classifier's carbon probability crosses one half along it.
 
@@ -102,8 +102,8 @@ def find_hole_rim(image: np.ndarray, carbon_probability: np.ndarray, patch_px: i
     -------
     HoleRim or None
         None when too few edges lie near the called carbon, when no arc of
-        ``MIN_ARC_PATCHES`` patch sides is found, when a strong edge does not
-        follow the whole circle inside the image (``MIN_EDGE_SUPPORT``), or
+        ``MIN_ARC_PATCHES`` patch sides is found, when a strong edge follows
+        less than ``MIN_EDGE_SUPPORT`` of the circle inside the image, or
         when the classifier does not put carbon on one side of it (``MIN_CONTRAST``).
     """
     called = carbon_probability > 0.5
