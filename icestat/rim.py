@@ -5,13 +5,13 @@ C-flat), and where the film shows, its edge is the rim of the hole: an arc of a
 circle, far sharper than anything the patch classifier can localise, with
 film on the outside and ice in the hole. :func:`find_hole_rim` looks for that
 arc among the long curves of strong edges in the image near where the
-classifier called carbon (Canny edges, a circle fitted by RANSAC), and accepts it only when the
-classifier agrees: carbon probability high on one side of the arc and low on
-the other, and only when a strong edge follows the circle along most of its
-way across the image (a wavy or torn film edge is not a hole's rim, and the
-region rule of :mod:`icestat.carbon` serves it better). The arc's shape comes from the
-image; its exact position is moved by up to half a patch to where the
-classifier's carbon probability crosses one half along it.
+classifier called carbon (Canny edges, a circle fitted by RANSAC), and accepts
+it only when the classifier agrees: carbon probability high on one side of the
+arc and low on the other, and only when a strong edge follows the circle along
+most of its way across the image (a wavy or torn film edge is not a hole's
+rim, and the region rule of :mod:`icestat.carbon` serves it better). The arc's
+shape comes from the image; its exact position is moved by up to half a patch
+to where the classifier's carbon probability crosses one half along it.
 
 The film may lie inside the circle only when the circle is wider than the
 micrograph (a nearly straight edge, which a fit can curve either way): a
@@ -153,7 +153,7 @@ def _edge_support(image: np.ndarray, centre, radius: float, patch_px: int) -> fl
     smooth = ndimage.gaussian_filter(np.asarray(image, dtype=np.float32), patch_px / 10)
     gradient_rows, gradient_cols = np.gradient(smooth)
     strong = np.quantile(np.hypot(gradient_rows, gradient_cols), EDGE_QUANTILE)
-    from_centre = _depth_into_film(image.shape, centre, radius, film_outside=True) + radius
+    from_centre = _distance_from(image.shape, centre)
     ring_rows, ring_cols = np.nonzero(np.abs(from_centre - radius) < 0.5)
     if len(ring_rows) == 0:
         return 0.0
@@ -182,6 +182,11 @@ def _placed(centre, radius, film_outside, carbon_probability, max_offset_px, arc
 
 def _depth_into_film(shape, centre, radius, film_outside) -> np.ndarray:
     """Signed distance of each pixel from the circle, positive on the film's side."""
-    rows, cols = np.indices(shape, dtype=np.float64)
-    outward = np.hypot(rows - centre[0], cols - centre[1]) - radius
+    outward = _distance_from(shape, centre) - radius
     return outward if film_outside else -outward
+
+
+def _distance_from(shape, centre) -> np.ndarray:
+    """Distance of each pixel of an image of `shape` from `centre` (row, column)."""
+    rows, cols = np.indices(shape, dtype=np.float64)
+    return np.hypot(rows - centre[0], cols - centre[1])
