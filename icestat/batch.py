@@ -135,14 +135,16 @@ def check_stems(paths: list[str]) -> None:
 def is_done(path: str, output: Path, settings: PickSettings) -> dict | None:
     """The summary row of a micrograph already picked with these settings, or None when it must be (re)done.
 
-    The device does not count: CPU and GPU pick the same particles.
+    The device does not count: CPU and GPU pick the same particles. A setting
+    added to icestat after the record was written counts as its default, so an
+    upgrade does not redo earlier runs.
     """
     record = record_file(output, micrograph_stem(path))
     try:
         done = json.loads(record.read_text())
     except (OSError, ValueError):
         return None
-    if _ignoring_device(done.get("settings")) != _ignoring_device(settings.to_dict()):
+    if _comparable(done.get("settings")) != _comparable(settings.to_dict()):
         log.info("%s: picked before with other settings; picking again", path)
         return None
     if not all(Path(name).is_file() for name in done.get("outputs", [])):
@@ -150,8 +152,13 @@ def is_done(path: str, output: Path, settings: PickSettings) -> dict | None:
     return dict(done["row"], status=DONE_BEFORE)
 
 
-def _ignoring_device(settings: dict | None) -> dict | None:
-    return None if settings is None else {key: value for key, value in settings.items() if key != "device"}
+def _comparable(settings: dict | None) -> dict | None:
+    """Recorded settings as compared: without the device, and with any setting the record lacks at its default."""
+    if settings is None:
+        return None
+    values = {**PickSettings().to_dict(), **settings}
+    del values["device"]
+    return values
 
 
 @lru_cache(maxsize=2)

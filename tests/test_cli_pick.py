@@ -84,6 +84,21 @@ def test_rerun_skips_what_is_done_and_redoes_what_changed(simulated, tmp_path, c
     assert json.loads((out / "mic_0000_summary.json").read_text())["settings"]["carbon_regions"] is False
 
 
+def test_a_record_from_before_a_setting_existed_counts_as_that_setting_at_its_default(simulated, tmp_path):
+    _, micrographs, _ = simulated
+    out = tmp_path / "picks"
+    assert main(["pick", micrographs[0], "-o", str(out), "--diameter-px", "75", "--quiet"]) == 0
+    record_path = out / "mic_0000_summary.json"
+    record = json.loads(record_path.read_text())
+    del record["settings"]["carbon_regions"]  # as an icestat from before --carbon-per-pixel wrote it
+    record_path.write_text(json.dumps(record))
+
+    assert main(["pick", micrographs[0], "-o", str(out), "--diameter-px", "75", "--quiet"]) == 0
+    assert pd.read_csv(out / "summary.csv")["status"].tolist() == ["done before"]
+    assert main(["pick", micrographs[0], "-o", str(out), "--diameter-px", "75", "--carbon-per-pixel", "--quiet"]) == 0
+    assert pd.read_csv(out / "summary.csv")["status"].tolist() == ["picked"]
+
+
 def test_two_workers_give_the_same_picks_as_one(simulated, tmp_path):
     _, micrographs, _ = simulated
     assert main(["pick", *micrographs[:2], "-o", str(tmp_path / "one"), "--diameter-px", "75", "--quiet"]) == 0
