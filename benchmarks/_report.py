@@ -13,3 +13,24 @@ def publish(lines: list[str], file_name: str) -> None:
     print(text)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / file_name).write_text(text + "\n")
+
+
+def machine_speed_line() -> str:
+    """A sentence giving the seconds of a fixed NumPy/SciPy workload here, so that runs on other machines compare.
+
+    The workload (best of 3): a 2048x2048 float32 FFT and a Gaussian filter (sigma 8 px) of the same image.
+    """
+    import time
+
+    import numpy as np
+    from scipy import ndimage
+
+    image = np.random.default_rng(0).random((2048, 2048), dtype=np.float32)
+    seconds = []
+    for _ in range(3):
+        start = time.perf_counter()
+        np.fft.rfft2(image)
+        ndimage.gaussian_filter(image, 8.0)
+        seconds.append(time.perf_counter() - start)
+    return (f"Machine speed: {min(seconds):.3f} s for a fixed workload (a 2048x2048 FFT and Gaussian filter, "
+            "benchmarks/_report.py); compare runs on other machines by it.")
