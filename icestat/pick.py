@@ -20,6 +20,7 @@ above the threshold are the picks.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,8 @@ from icestat.classes import CARBON, CONTAMINATION, PARTICLE
 from icestat.coords import pick_table
 from icestat.frame import FrameBorder
 from icestat.segment import Segmentation
+
+log = logging.getLogger(__name__)
 
 #: Default score threshold of :func:`pick`.
 DEFAULT_THRESHOLD = 0.3
@@ -50,6 +53,9 @@ MAX_EXCLUDED_PROBABILITY = 0.5
 MIN_BLOB_SOLIDITY = 0.85
 #: ... and at least this many working pixels.
 MIN_BLOB_AREA_PX = 12
+#: Where more than this fraction of a micrograph is labelled particle, the particles have merged into one region
+#: and the diameter estimated from its blobs is unreliable (a warning says so).
+CROWDED_PARTICLE_FRACTION = 0.5
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,6 +117,10 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
     estimated = diameter_px is None
     if estimated:
         diameter_px = estimate_diameter_px(segmentation)
+        particle_fraction = float(np.mean(segmentation.working_labels == PARTICLE))
+        if particle_fraction > CROWDED_PARTICLE_FRACTION:
+            log.warning("%s: crowded (%.0f%% labelled particle), so the estimated particle diameter (%.0f px) is "
+                        "unreliable; give the diameter", segmentation.name, 100 * particle_fraction, diameter_px)
     radius_working_px = diameter_px / 2 / float(np.mean(working.scale))
     if not np.isfinite(radius_working_px) or radius_working_px < 1:
         return Picks(_empty_table(segmentation.name), float(diameter_px), estimated, _no_rejections())
@@ -219,8 +229,10 @@ def estimate_diameter_px(segmentation: Segmentation) -> float:
     pixels give their equivalent diameters, whose median weighted by area (so
     that specks of noise count little) is the estimate. Segmented blobs are
     smaller than the particles' outlines: on real micrographs the estimate has
-    been 0.55-0.9 of the diameter of hand-drawn particle masks, so give the
-    diameter when it is known.
+    been 0.55-0.9 of the diameter of hand-drawn particle masks, and on crowded
+    ones (more than ``CROWDED_PARTICLE_FRACTION`` labelled particle, where few
+    single particles stand apart) anything from 0.2 to 1; so give the diameter
+    when it is known.
 
     Returns
     -------

@@ -187,11 +187,22 @@ def test_pick_and_evaluate_a_real_held_out_micrograph_against_its_particle_mask(
     assert overall["recall"] > 0.8 and overall["precision"] > 0.5
 
 
+def test_an_estimated_diameter_on_a_crowded_real_micrograph_is_reported_unreliable(shared_data, tmp_path, capsys):
+    # EMPIAR-10059 (TRPV1) is packed with particles: the model labels 60-80 % of each micrograph particle.
+    micrograph = shared_data / "empiar-10059" / "micrographs" / "stack_0001_2x_dfpt_10059.png"
+    assert main(["pick", str(micrograph), "-o", str(tmp_path / "picks")]) == 0
+    captured = capsys.readouterr()
+    assert "stack_0001_2x_dfpt_10059: crowded" in captured.err
+    assert "unreliable on 1 crowded micrograph)" in captured.out
+    assert pd.read_csv(tmp_path / "picks" / "summary.csv")["particle_fraction"][0] > 0.5
+
+
 def test_without_a_diameter_it_is_estimated_and_reported(simulated, tmp_path, capsys):
     _, micrographs, _ = simulated
     out = tmp_path / "picks"
     assert main(["pick", micrographs[0], "-o", str(out), "--quiet"]) == 0
-    assert "diameter estimated" in capsys.readouterr().out
+    out_text = capsys.readouterr().out
+    assert "diameter estimated" in out_text and "crowded" not in out_text
     summary = pd.read_csv(out / "summary.csv")
     assert bool(summary["diameter_estimated"][0])
     assert 0.4 * 75 < summary["diameter_px"][0] < 1.2 * 75   # true diameter 150 Å at 2 Å/px

@@ -104,6 +104,19 @@ def test_the_diameter_is_estimated_from_the_solid_blobs_when_not_given():
     assert _found(picks, IN_ICE) == len(IN_ICE)
 
 
+def test_an_estimate_on_a_crowded_micrograph_is_called_unreliable(caplog):
+    segmentation = _segmentation()
+    assert pick(segmentation).diameter_estimated and "crowded" not in caplog.text
+    probabilities = segmentation.working_probabilities.copy()
+    probabilities[PARTICLE, :, :120] += probabilities[ICE, :, :120]   # 60 % of the image labelled particle
+    probabilities[ICE, :, :120] = 0
+    crowded = Segmentation("packed", segmentation.working, probabilities, None, None)
+    pick(crowded, diameter_px=30.0)
+    assert "crowded" not in caplog.text   # a given diameter needs no warning
+    pick(crowded)
+    assert "packed: crowded (60% labelled particle)" in caplog.text
+
+
 def test_no_particle_blobs_means_no_estimate_and_no_picks():
     segmentation = _segmentation()
     probabilities = segmentation.working_probabilities.copy()

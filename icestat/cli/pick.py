@@ -43,7 +43,7 @@ from icestat.batch import (
 )
 from icestat.cli._common import add_model_run_args, device_usable
 from icestat.model import ModelError
-from icestat.pick import DEFAULT_THRESHOLD
+from icestat.pick import CROWDED_PARTICLE_FRACTION, DEFAULT_THRESHOLD
 from icestat.workers import gpu_pinning, map_unordered
 
 log = logging.getLogger(__name__)
@@ -131,10 +131,14 @@ def main(args: argparse.Namespace) -> int:
     summary = write_run_files(args.micrographs, output, rows)
     n_failed = int((summary["status"] == FAILED).sum())
     n_picked = int((summary["status"] == PICKED).sum())
-    estimated = summary.loc[summary["diameter_estimated"].astype(bool) & summary["diameter_px"].notna(), "diameter_px"]
+    estimated = summary[summary["diameter_estimated"].astype(bool) & summary["diameter_px"].notna()]
     if len(estimated):
-        print(f"particle diameter estimated per micrograph from the non-ice blobs: median {estimated.median():.1f} px "
-              f"(range {estimated.min():.1f}-{estimated.max():.1f}); give --diameter-A or --diameter-px if you know it")
+        diameters = estimated["diameter_px"]
+        n_crowded = int((estimated["particle_fraction"] > CROWDED_PARTICLE_FRACTION).sum())
+        crowded = f", unreliable on {n_crowded} crowded micrograph{'s' * (n_crowded > 1)}" if n_crowded else ""
+        print(f"particle diameter estimated per micrograph from the non-ice blobs: median {diameters.median():.1f} px "
+              f"(range {diameters.min():.1f}-{diameters.max():.1f}{crowded}); "
+              "give --diameter-A or --diameter-px if you know it")
     print(f"{n_picks} particles in {len(summary) - n_failed} of {len(summary)} micrographs "
           f"({n_picked} picked now, {len(summary) - n_failed - n_picked} done before, {n_failed} failed); "
           f"see {output / 'summary.csv'} and {output / 'particles.star'}")
