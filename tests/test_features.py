@@ -307,6 +307,48 @@ class TestCudaKernels:
             gpu.glcm_features(None, np.zeros(1), np.zeros(1), 4, np.zeros((1, 2)), 32, None)
 
 
+# Compiles every CUDA kernel to PTX for compute capability 9.0 (H100/H200) in a process with the simulator off.
+# NVVM (from the CUDA toolkit) is all it needs; without a GPU the device query is answered with that capability.
+_COMPILE_FOR_GPU = """
+import sys
+from types import SimpleNamespace
+try:
+    from numba.cuda.cudadrv.nvvm import NVVM
+    NVVM()
+except Exception as err:
+    print(f"NVVM (CUDA toolkit) not found, so CUDA kernels cannot be compiled here: {err}".splitlines()[0])
+    sys.exit(3)
+import numba.cuda.dispatcher
+from numba import cuda
+numba.cuda.dispatcher.get_current_device = lambda: SimpleNamespace(compute_capability=(9, 0))
+from icestat.features import gpu
+signatures = {  # the types icestat.features.compute passes
+    "_patch_moments": "void(float32[:, :], int64[:], int64[:], int64, float64[:, :, :])",
+    "_glcm_features": "void(uint8[:, :], int64[:], int64[:], int64, int64[:, :], int64, float64[:, :, :, :])",
+    "_patch_gradient_stats": "void(float32[:, :], float32[:, :], float64, int64[:], int64[:], int64, float64[:, :, :])",
+    "_patch_histograms": "void(uint8[:, :], int64[:], int64[:], int64, int64, float64[:, :, :])",
+    "_lbp_codes": "void(float32[:, :], float64[:, :], uint8[:, :])",
+}
+for name, signature in signatures.items():
+    ptx, _ = cuda.compile_ptx(getattr(gpu, name).py_func, signature, cc=(9, 0))
+    assert ".entry" in ptx, name
+    print("compiled", name)
+"""
+
+
+def test_cuda_kernels_compile_for_a_real_gpu():
+    """The simulator runs the kernels as Python; this checks that numba.cuda can compile them for a GPU."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", _COMPILE_FOR_GPU], capture_output=True, text=True,
+                            env={**os.environ, "NUMBA_ENABLE_CUDASIM": "0"})
+    if result.returncode == 3:
+        pytest.skip(result.stdout.strip())
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("compiled") == 5
+
+
 def _cupy_available():
     try:
         import cupy

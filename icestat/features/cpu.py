@@ -2,7 +2,8 @@
 
 Every kernel takes ``(image, row_starts, col_starts, patch_px, ..., out)`` and
 fills ``out[i, j, ...]`` for patch ``(i, j)``; :mod:`icestat.features.gpu` has
-the same kernels for CUDA. Slow, obviously-correct references live in
+the same kernels for CUDA. What is computed per patch is written once, in
+:mod:`icestat.features.patch_bodies`, and compiled here for the CPU. Slow, obviously-correct references live in
 ``tests/reference.py``.
 """
 
@@ -11,42 +12,22 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from icestat.features import patch_bodies
+
+_moments = njit(cache=True)(patch_bodies.moments)
+_gradient_stats = njit(cache=True)(patch_bodies.gradient_stats)
+_histogram = njit(cache=True)(patch_bodies.histogram)
+_cooccurrences = njit(cache=True)(patch_bodies.cooccurrences)
+_haralick = njit(cache=True)(patch_bodies.haralick)
+
 
 @njit(parallel=True, cache=True)
 def patch_moments(image, row_starts, col_starts, patch_px, out):
     """Mean, standard deviation, skewness and excess kurtosis of each patch (two passes, float64)."""
-    n_pixels = patch_px * patch_px
     for index in prange(row_starts.size * col_starts.size):
         i = index // col_starts.size
         j = index % col_starts.size
-        top = row_starts[i]
-        left = col_starts[j]
-        total = 0.0
-        for r in range(top, top + patch_px):
-            for c in range(left, left + patch_px):
-                total += float(image[r, c])
-        mean = total / n_pixels
-        m2 = 0.0
-        m3 = 0.0
-        m4 = 0.0
-        for r in range(top, top + patch_px):
-            for c in range(left, left + patch_px):
-                d = float(image[r, c]) - mean
-                d2 = d * d
-                m2 += d2
-                m3 += d2 * d
-                m4 += d2 * d2
-        m2 /= n_pixels
-        m3 /= n_pixels
-        m4 /= n_pixels
-        out[i, j, 0] = mean
-        out[i, j, 1] = np.sqrt(m2)
-        if m2 > 0:
-            out[i, j, 2] = m3 / m2**1.5
-            out[i, j, 3] = m4 / (m2 * m2) - 3.0
-        else:
-            out[i, j, 2] = 0.0
-            out[i, j, 3] = 0.0
+        _moments(image, row_starts[i], col_starts[j], patch_px, out, i, j)
 
 
 @njit(parallel=True, cache=True)
@@ -113,42 +94,19 @@ def quantise(image, edges, out):
 @njit(parallel=True, cache=True)
 def patch_gradient_stats(gx, gy, edge_threshold2, row_starts, col_starts, patch_px, out):
     """Patch means of gx^2, gy^2, gx*gy and of (gx^2 + gy^2 > edge_threshold2): ``out`` (4, rows, cols)."""
-    n_pixels = patch_px * patch_px
     for index in prange(row_starts.size * col_starts.size):
         i = index // col_starts.size
         j = index % col_starts.size
-        xx = 0.0
-        yy = 0.0
-        xy = 0.0
-        edges = 0.0
-        for r in range(row_starts[i], row_starts[i] + patch_px):
-            for c in range(col_starts[j], col_starts[j] + patch_px):
-                x = float(gx[r, c])
-                y = float(gy[r, c])
-                xx += x * x
-                yy += y * y
-                xy += x * y
-                if x * x + y * y > edge_threshold2:
-                    edges += 1.0
-        out[0, i, j] = xx / n_pixels
-        out[1, i, j] = yy / n_pixels
-        out[2, i, j] = xy / n_pixels
-        out[3, i, j] = edges / n_pixels
+        _gradient_stats(gx, gy, edge_threshold2, row_starts[i], col_starts[j], patch_px, out, i, j)
 
 
 @njit(parallel=True, cache=True)
 def patch_histograms(codes, row_starts, col_starts, patch_px, n_codes, out):
     """Fraction of each patch's pixels holding each code ``0 .. n_codes - 1``: ``out`` (rows, cols, n_codes)."""
-    n_pixels = patch_px * patch_px
     for index in prange(row_starts.size * col_starts.size):
         i = index // col_starts.size
         j = index % col_starts.size
-        counts = np.zeros(n_codes)
-        for r in range(row_starts[i], row_starts[i] + patch_px):
-            for c in range(col_starts[j], col_starts[j] + patch_px):
-                counts[codes[r, c]] += 1.0
-        for k in range(n_codes):
-            out[i, j, k] = counts[k] / n_pixels
+        _histogram(codes, row_starts[i], col_starts[j], patch_px, n_codes, out, i, j)
 
 
 @njit(parallel=True, cache=True)
@@ -223,54 +181,8 @@ def glcm_features(levels, row_starts, col_starts, patch_px, offsets, n_levels, o
     for index in prange(row_starts.size * col_starts.size):
         i = index // col_starts.size
         j = index % col_starts.size
-        top = row_starts[i]
-        left = col_starts[j]
-        counts = np.zeros((n_levels, n_levels))
+        counts = np.empty((n_levels, n_levels))
         for o in range(offsets.shape[0]):
-            dr = offsets[o, 0]
-            dc = offsets[o, 1]
-            counts[:, :] = 0.0
-            for r in range(max(0, -dr), patch_px - max(0, dr)):
-                for c in range(max(0, -dc), patch_px - max(0, dc)):
-                    counts[levels[top + r, left + c], levels[top + r + dr, left + c + dc]] += 1.0
-            _haralick(counts + counts.T, out[i, j, o])  # symmetric: each pair counted both ways
-
-
-@njit(cache=True)
-def _haralick(counts, result):
-    """Fill ``result`` with contrast, homogeneity, energy, correlation and entropy of a co-occurrence matrix."""
-    n = counts.shape[0]
-    total = counts.sum()
-    contrast = 0.0
-    homogeneity = 0.0
-    asm = 0.0
-    entropy = 0.0
-    mean_i = 0.0
-    mean_j = 0.0
-    for a in range(n):
-        for b in range(n):
-            p = counts[a, b] / total
-            d = a - b
-            contrast += p * d * d
-            homogeneity += p / (1.0 + d * d)
-            asm += p * p
-            if p > 0:
-                entropy -= p * np.log(p)
-            mean_i += a * p
-            mean_j += b * p
-    var_i = 0.0
-    var_j = 0.0
-    cov = 0.0
-    for a in range(n):
-        for b in range(n):
-            p = counts[a, b] / total
-            var_i += p * (a - mean_i) ** 2
-            var_j += p * (b - mean_j) ** 2
-            cov += p * (a - mean_i) * (b - mean_j)
-    result[0] = contrast
-    result[1] = homogeneity
-    result[2] = np.sqrt(asm)
-    std_i = np.sqrt(var_i)
-    std_j = np.sqrt(var_j)
-    result[3] = 1.0 if std_i < 1e-15 or std_j < 1e-15 else cov / (std_i * std_j)
-    result[4] = entropy
+            _cooccurrences(levels, row_starts[i], col_starts[j], patch_px, offsets[o, 0], offsets[o, 1], n_levels,
+                           counts)
+            _haralick(counts, n_levels, out, i, j, o)

@@ -1,0 +1,135 @@
+"""What each kernel computes for one patch, written once for both Numba targets.
+
+These are plain Python functions in the subset that ``numba.njit`` and
+``numba.cuda.jit(device=True)`` both compile (scalar loops, ``math``, writes
+into arrays passed in, no allocation and no calls to other functions);
+:mod:`icestat.features.cpu` compiles them for the CPU and loops over the
+patches in parallel, :mod:`icestat.features.gpu` compiles them as CUDA device
+functions and runs one thread per patch. Each fills ``out[i, j, ...]`` for the
+patch whose top-left pixel is ``(top, left)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def moments(image, top, left, patch_px, out, i, j):
+    """Mean, standard deviation, skewness and excess kurtosis of one patch (two passes, float64)."""
+    n_pixels = patch_px * patch_px
+    total = 0.0
+    for r in range(top, top + patch_px):
+        for c in range(left, left + patch_px):
+            total += float(image[r, c])
+    mean = total / n_pixels
+    m2 = 0.0
+    m3 = 0.0
+    m4 = 0.0
+    for r in range(top, top + patch_px):
+        for c in range(left, left + patch_px):
+            d = float(image[r, c]) - mean
+            d2 = d * d
+            m2 += d2
+            m3 += d2 * d
+            m4 += d2 * d2
+    m2 /= n_pixels
+    m3 /= n_pixels
+    m4 /= n_pixels
+    out[i, j, 0] = mean
+    out[i, j, 1] = math.sqrt(m2)
+    if m2 > 0:
+        out[i, j, 2] = m3 / m2**1.5
+        out[i, j, 3] = m4 / (m2 * m2) - 3.0
+    else:
+        out[i, j, 2] = 0.0
+        out[i, j, 3] = 0.0
+
+
+def gradient_stats(gx, gy, edge_threshold2, top, left, patch_px, out, i, j):
+    """Means of gx^2, gy^2, gx*gy and of (gx^2 + gy^2 > edge_threshold2) over one patch: ``out[:, i, j]``."""
+    xx = 0.0
+    yy = 0.0
+    xy = 0.0
+    edges = 0.0
+    for r in range(top, top + patch_px):
+        for c in range(left, left + patch_px):
+            x = float(gx[r, c])
+            y = float(gy[r, c])
+            xx += x * x
+            yy += y * y
+            xy += x * y
+            if x * x + y * y > edge_threshold2:
+                edges += 1.0
+    n_pixels = patch_px * patch_px
+    out[0, i, j] = xx / n_pixels
+    out[1, i, j] = yy / n_pixels
+    out[2, i, j] = xy / n_pixels
+    out[3, i, j] = edges / n_pixels
+
+
+def histogram(codes, top, left, patch_px, n_codes, out, i, j):
+    """Fraction of one patch's pixels holding each code ``0 .. n_codes - 1``: ``out[i, j, :n_codes]``."""
+    for k in range(n_codes):
+        out[i, j, k] = 0.0
+    share = 1.0 / (patch_px * patch_px)
+    for r in range(top, top + patch_px):
+        for c in range(left, left + patch_px):
+            out[i, j, codes[r, c]] += share
+
+
+def cooccurrences(levels, top, left, patch_px, dr, dc, n_levels, counts):
+    """The grey-level co-occurrence counts of one patch at offset ``(dr, dc)``, one way round, into ``counts``."""
+    for a in range(n_levels):
+        for b in range(n_levels):
+            counts[a, b] = 0.0
+    # rows and columns whose partner at (dr, dc) lies in the patch (not max(): numba 0.68's CUDA target fails on it)
+    for r in range(-dr if dr < 0 else 0, patch_px - dr if dr > 0 else patch_px):
+        for c in range(-dc if dc < 0 else 0, patch_px - dc if dc > 0 else patch_px):
+            a = levels[top + r, left + c]
+            b = levels[top + r + dr, left + c + dc]
+            counts[a, b] += 1.0
+
+
+def haralick(counts, n_levels, out, i, j, o):
+    """Contrast, homogeneity, energy, correlation and entropy (natural log): ``out[i, j, o]``.
+
+    Of the symmetric, normalised co-occurrence matrix made from `counts`
+    (:func:`cooccurrences`): each pair counted both ways round.
+    """
+    total = 0.0
+    for a in range(n_levels):
+        for b in range(n_levels):
+            total += 2.0 * counts[a, b]
+    contrast = 0.0
+    homogeneity = 0.0
+    asm = 0.0
+    entropy = 0.0
+    mean_i = 0.0
+    mean_j = 0.0
+    for a in range(n_levels):
+        for b in range(n_levels):
+            p = (counts[a, b] + counts[b, a]) / total
+            d = a - b
+            contrast += p * d * d
+            homogeneity += p / (1.0 + d * d)
+            asm += p * p
+            if p > 0:
+                entropy -= p * math.log(p)
+            mean_i += a * p
+            mean_j += b * p
+    var_i = 0.0
+    var_j = 0.0
+    cov = 0.0
+    for a in range(n_levels):
+        for b in range(n_levels):
+            p = (counts[a, b] + counts[b, a]) / total
+            var_i += p * (a - mean_i) ** 2
+            var_j += p * (b - mean_j) ** 2
+            cov += p * (a - mean_i) * (b - mean_j)
+    std_i = math.sqrt(var_i)
+    std_j = math.sqrt(var_j)
+    out[i, j, o, 0] = contrast
+    out[i, j, o, 1] = homogeneity
+    out[i, j, o, 2] = math.sqrt(asm)
+    out[i, j, o, 3] = 1.0 if std_i < 1e-15 or std_j < 1e-15 else cov / (std_i * std_j)
+    out[i, j, o, 4] = entropy
