@@ -140,6 +140,20 @@ def test_refiner_predicts_any_image_size():
     np.testing.assert_allclose(probabilities.sum(axis=0), 1.0, rtol=1e-5)
 
 
+def test_predicting_first_changes_neither_predictions_nor_what_training_learns(rng):
+    image = rng.normal(size=(64, 72)).astype(np.float32)
+    coarse = rng.dirichlet(np.ones(4), size=(64, 72)).transpose(2, 0, 1).astype(np.float32)
+    classes = rng.integers(0, 4, size=(64, 72)).astype(np.uint8)
+    fresh, predicted_first = (BoundaryRefiner(n_steps=3, crop_px=32, batch_size=2) for _ in range(2))
+    with torch.no_grad():   # the network as it stands, in PyTorch's default layout
+        expected = fresh.net.eval()(torch.from_numpy(image)[None, None], torch.from_numpy(coarse)[None]).exp()[0]
+    np.testing.assert_allclose(predicted_first.predict_proba(image, coarse), expected.numpy(), atol=1e-5)
+    fresh.fit([image], [coarse], [classes])
+    predicted_first.fit([image], [coarse], [classes])
+    for key, weights in fresh.state_dict().items():
+        torch.testing.assert_close(predicted_first.state_dict()[key], weights, rtol=0, atol=0)
+
+
 def test_trained_model_separates_carbon_from_ice(trained):
     model, _ = trained
     fresh = examples_from_simulation(_simulations([101, 102]), SETTINGS)
