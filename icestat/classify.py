@@ -9,6 +9,8 @@ holds, weighted by its fraction).
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import xgboost as xgb
@@ -17,6 +19,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from icestat.backend import parse_device
 from icestat.classes import CLASS_NAMES, ICE
+
+log = logging.getLogger(__name__)
 
 N_CLASSES = len(CLASS_NAMES)
 IMPORTANCE_KINDS = ("gain", "total_gain", "weight", "cover", "total_cover")
@@ -161,7 +165,6 @@ class IceClassifier(ClassifierMixin, BaseEstimator):
         return model
 
     def _xgb_params(self) -> dict:
-        device = parse_device(self.device)
         return {
             "objective": "multi:softprob",
             "num_class": N_CLASSES,
@@ -170,7 +173,7 @@ class IceClassifier(ClassifierMixin, BaseEstimator):
             "eta": self.learning_rate,
             "subsample": self.subsample,
             "colsample_bytree": self.colsample_bytree,
-            "device": "cpu" if not device.is_gpu else f"cuda:{device.index}",
+            "device": xgboost_device(self.device),
             "nthread": self.n_jobs or 0,
             "seed": self.random_state,
             "verbosity": 1,
@@ -187,6 +190,23 @@ class IceClassifier(ClassifierMixin, BaseEstimator):
         if features.shape[1] != self.n_features_in_:
             raise ValueError(f"expected {self.n_features_in_} features, got {features.shape[1]}")
         return xgb.DMatrix(features, feature_names=list(self.feature_names_in_))
+
+
+def xgboost_device(device: str) -> str:
+    """XGBoost's name for `device`; the CPU, with a warning, where this XGBoost was built without CUDA.
+
+    Examples
+    --------
+    >>> xgboost_device("cpu")
+    'cpu'
+    """
+    parsed = parse_device(device)
+    if not parsed.is_gpu:
+        return "cpu"
+    if not xgb.build_info().get("USE_CUDA", False):
+        log.warning("this XGBoost was built without CUDA (xgboost-cpu?), so the patch classifier runs on the CPU")
+        return "cpu"
+    return f"cuda:{parsed.index}"
 
 
 def _as_matrix(X) -> tuple[np.ndarray, list[str]]:

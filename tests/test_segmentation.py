@@ -10,7 +10,7 @@ import torch
 
 from icestat.adapt import ICE_MODEL_FEATURES, adapt_features, majority_distance, normalise_to_majority
 from icestat.classes import CARBON, ICE, IGNORE, NO_DATA, PARTICLE
-from icestat.classify import IceClassifier
+from icestat.classify import IceClassifier, xgboost_device
 from icestat.examples import examples_from_simulation, make_example
 from icestat.features import PatchGrid, compute_features
 from icestat.manifest import LabelledMicrograph
@@ -121,6 +121,16 @@ def test_classifier_learns_fractions_and_explains_itself(rng):
         model.predict_proba(X[["noise"]])
     with pytest.raises(ValueError, match="class codes"):
         IceClassifier().fit(X, np.full(2000, 7))
+
+
+@pytest.mark.parametrize("with_cuda, expected", [(True, "cuda:1"), (False, "cpu")])
+def test_an_xgboost_without_cuda_classifies_on_the_cpu_and_says_so(monkeypatch, caplog, with_cuda, expected):
+    import xgboost
+
+    monkeypatch.setattr(xgboost, "build_info", lambda: {"USE_CUDA": with_cuda})
+    assert xgboost_device("cuda:1") == expected
+    assert ("built without CUDA" in caplog.text) == (not with_cuda)
+    assert xgboost_device("cpu") == "cpu"
 
 
 def test_refiner_starts_as_the_identity_and_is_small():
