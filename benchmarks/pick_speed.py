@@ -15,8 +15,10 @@ without and with the next ones read in a background thread meanwhile (files in
 the page cache, so reading costs least here),
 a breakdown by stage of one more micrograph (with carbon film, so the carbon
 regions stage looks for a hole's rim), and the process's peak resident
-memory (imports and model included). Goals (issue 7): under 5 s per micrograph
-on 2 CPU cores and under 2 GB.
+memory (imports and model included), and with a GPU the GPU memory in use at the
+end (the pools keep what they took: the peak). Goals (issue 7): under 5 s per
+micrograph on 2 CPU cores and under 2 GB; over 30 micrographs/s on an H100 with
+reading overlapped (use --n 8 or more there, so the rate is over many).
 
 Writes benchmarks/results/pick_speed.md (or pick_speed_<device>.md).
 """
@@ -77,8 +79,13 @@ probabilities = consolidate_carbon(working.data, probabilities, model.settings.p
 picks = pick(Segmentation(micrograph.name, working, probabilities, per_patch, features), 150.0 / micrograph.pixel_size_A)
 lap("pick")
 peak_MB = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+gpu_MB = None
+if device != "cpu":  # PyTorch's and CuPy's pools keep what they took, so what the GPU has in use now is the peak
+    import torch
+    free, total = torch.cuda.mem_get_info()
+    gpu_MB = (total - free) / 2**20
 print(json.dumps({"load_s": load_s, "seconds": seconds, "per_second": per_second, "stages": stages, "peak_MB": peak_MB,
-                  "n_picks": len(picks)}))
+                  "gpu_MB": gpu_MB, "n_picks": len(picks)}))
 """
 
 
@@ -98,6 +105,15 @@ def measure(pixel_size_A: float, n: int, device: str, folder: Path) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def _gpu_name(device: str) -> str:
+    """`` (NVIDIA H200)`` for a GPU device, nothing for the CPU."""
+    if device == "cpu":
+        return ""
+    import torch
+
+    return f" ({torch.cuda.get_device_name(torch.device(device))})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=3, help="micrographs timed end to end per pixel size")
@@ -109,15 +125,18 @@ def main() -> None:
         for pixel_size_A in (1.06, 1.77):
             results[pixel_size_A] = measure(pixel_size_A, args.n, args.device, Path(tmp))
     lines = ["# End-to-end picking speed and memory", "",
-             f"4096x4096 float32 MRC, {args.device}, {cores} CPU cores, {time.strftime('%Y-%m-%d')}. "
+             f"4096x4096 float32 MRC, {args.device}{_gpu_name(args.device)}, {cores} CPU cores, "
+             f"{time.strftime('%Y-%m-%d')}, {args.n} micrographs timed per pixel size. "
              "Written by benchmarks/pick_speed.py.", machine_speed_line(), "",
              "| pixel size | s per micrograph (median) | all runs (s) | micrographs/s in turn | "
-             "micrographs/s, reading overlapped | model load + imports (s) | peak memory (MB) |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+             "micrographs/s, reading overlapped | model load + imports (s) | peak memory (MB) | GPU memory (MB) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for pixel_size_A, r in results.items():
         runs = sorted(r["seconds"])
+        gpu = "-" if r["gpu_MB"] is None else f"{r['gpu_MB']:.0f}"
         lines.append(f"| {pixel_size_A:g} Å | {runs[len(runs) // 2]:.2f} | {', '.join(f'{s:.2f}' for s in r['seconds'])} "
-                     f"| {r['per_second']['0']:.2f} | {r['per_second']['2']:.2f} | {r['load_s']:.1f} | {r['peak_MB']:.0f} |")
+                     f"| {r['per_second']['0']:.2f} | {r['per_second']['2']:.2f} | {r['load_s']:.1f} | {r['peak_MB']:.0f} "
+                     f"| {gpu} |")
     lines += ["", "Stages of one micrograph (s):", "",
               "| pixel size | " + " | ".join(next(iter(results.values()))["stages"]) + " |",
               "|" + " --- |" * (1 + len(next(iter(results.values()))["stages"]))]
