@@ -10,7 +10,7 @@
 # On the GPU it runs the CUDA kernel tests with the simulator off (numba.cuda on the GPU, and the CuPy path
 # against the CPU), features_speed.py --device cuda and pick_speed.py --device cuda, and copies the result tables
 # and logs to $OUT (or benchmarks/results/ alone without $OUT). The image there has PyTorch, CuPy, numba-cuda,
-# SciPy, scikit-image, scikit-learn and pandas, but not XGBoost, mrcfile or starfile: those come as wheels
+# SciPy, scikit-learn and pandas, but not XGBoost, mrcfile, starfile or (maybe) scikit-image >= 0.26: wheels
 # (xgboost-cpu, since XGBoost's CUDA wheel is too large to carry: the patch classifier then runs on the CPU).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +20,7 @@ if [ "${1:-}" = "--fetch-wheels" ]; then
     grep -qx "/.wheels/" .git/info/exclude 2>/dev/null || echo "/.wheels/" >>.git/info/exclude
     exec python -m pip download --only-binary :all: --no-deps --python-version 3.12 \
         --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-        -d .wheels xgboost-cpu mrcfile starfile
+        -d .wheels xgboost-cpu mrcfile starfile "scikit-image>=0.26"
 fi
 
 out="${OUT:-}"
