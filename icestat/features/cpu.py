@@ -3,8 +3,8 @@
 Every kernel takes ``(image, row_starts, col_starts, patch_px, ..., out)`` and
 fills ``out[i, j, ...]`` for patch ``(i, j)``; :mod:`icestat.features.gpu` has
 the same kernels for CUDA. What is computed per patch is written once, in
-:mod:`icestat.features.patch_bodies`, and compiled here for the CPU. Slow, obviously-correct references live in
-``tests/reference.py``.
+:mod:`icestat.features.patch_bodies`, and compiled here for the CPU. Slow,
+obviously-correct references live in ``tests/reference.py``.
 """
 
 from __future__ import annotations

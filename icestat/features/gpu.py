@@ -2,9 +2,9 @@
 
 One thread per patch (per patch and offset for the co-occurrence matrix), each
 running the per-patch computation of :mod:`icestat.features.patch_bodies`
-compiled as a CUDA device function (the LBP codes, per pixel, are written here). The
-arrays may be CuPy arrays (they stay on the device) or, under the CUDA
-simulator (``NUMBA_ENABLE_CUDASIM=1``), NumPy arrays.
+compiled as a CUDA device function; the LBP codes, one thread per pixel, are
+written here. The arrays may be CuPy arrays (they stay on the device) or, under
+the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``), NumPy arrays.
 """
 
 from __future__ import annotations
