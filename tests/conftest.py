@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,18 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("ICESTAT_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(autouse=True)
+def _icestat_logging_as_before():
+    """Undo what a CLI run in a test does to logging (its own stderr handler, no propagation, warnings routed)."""
+    logger = logging.getLogger("icestat")
+    handlers, level, propagate, show_warning = logger.handlers[:], logger.level, logger.propagate, warnings.showwarning
+    yield
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
+    logger.propagate = propagate
+    warnings.showwarning = show_warning
 
 
 @pytest.fixture(scope="session")
