@@ -73,7 +73,11 @@ class WorkingImage:
 def fourier_crop(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Resample `image` to a smaller `shape` by keeping only its lowest frequencies.
 
-    The mean grey level is kept. Sides of the output should be even.
+    The mean grey level is kept. Sides of the output should be even. Output
+    pixel ``k`` is centred where its input pixels are, at input position
+    ``(k + 1/2) * n / n_out - 1/2`` along each axis (as
+    :meth:`WorkingImage.to_original_px` maps it back): the kept frequencies are
+    phase-shifted by that offset from input pixel ``k * n / n_out``.
 
     Examples
     --------
@@ -90,8 +94,12 @@ def fourier_crop(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         raise ValueError(f"fourier_crop only shrinks: {image.shape} -> {shape}")
     spectrum = scipy.fft.rfft2(np.asarray(image, dtype=np.float32))
     half = new_rows // 2
-    kept_rows = np.concatenate([spectrum[:half], spectrum[rows - (new_rows - half):]]) if new_rows < rows else spectrum
-    kept = kept_rows[:, : new_cols // 2 + 1]
+    kept_rows = np.r_[0:half, rows - (new_rows - half):rows] if new_rows < rows else np.arange(rows)
+    kept_cols = np.arange(new_cols // 2 + 1)
+    offset_rows, offset_cols = (rows / new_rows - 1) / 2, (cols / new_cols - 1) / 2
+    phase = np.exp(2j * np.pi * (scipy.fft.fftfreq(rows)[kept_rows, None] * offset_rows
+                                 + scipy.fft.rfftfreq(cols)[None, kept_cols] * offset_cols))
+    kept = spectrum[np.ix_(kept_rows, kept_cols)] * phase
     out = scipy.fft.irfft2(kept, s=shape) * (new_rows * new_cols / (rows * cols))
     return out.astype(np.float32)
 

@@ -379,8 +379,25 @@ class TestPrepare:
         image = rng.normal(size=(64, 64))
         small = fourier_crop(image, (32, 32))
         big_spectrum, small_spectrum = np.fft.fft2(image), np.fft.fft2(small)
-        # the frequencies both hold (below the new Nyquist) agree, scaled by the pixel count
-        np.testing.assert_allclose(small_spectrum[1:8, 1:8] * 4, big_spectrum[1:8, 1:8], rtol=1e-4, atol=1e-3)
+        # the frequencies both hold (below the new Nyquist) agree, scaled by the pixel count, once the output's
+        # half-pixel shift (its pixel 0 is centred at input position 0.5) is taken out
+        frequencies = np.fft.fftfreq(64)[1:8]
+        half_pixel = np.exp(2j * np.pi * 0.5 * (frequencies[:, None] + frequencies[None, :]))
+        np.testing.assert_allclose(small_spectrum[1:8, 1:8] * 4, big_spectrum[1:8, 1:8] * half_pixel,
+                                   rtol=1e-4, atol=1e-3)
+
+    @pytest.mark.parametrize("bin_factor", [2.0, 4.0, 4.675, 7.0])
+    def test_a_binned_blob_maps_back_to_where_it_was(self, bin_factor):
+        from icestat import Micrograph
+
+        rows, cols = np.mgrid[:700, :640]
+        centre_y, centre_x = 333.0, 301.0
+        blob = np.exp(-((rows - centre_y) ** 2 + (cols - centre_x) ** 2) / (2 * 15.0**2))
+        working = prepare(Micrograph(1.0 + blob, pixel_size_A=1.0, name="blob"), bin_factor=bin_factor)
+        weight = np.clip(working.data - np.median(working.data), 0, None)
+        work_rows, work_cols = np.mgrid[:weight.shape[0], :weight.shape[1]]
+        y, x = working.to_original_px((weight * work_rows).sum() / weight.sum(), (weight * work_cols).sum() / weight.sum())
+        assert y == pytest.approx(centre_y, abs=0.1) and x == pytest.approx(centre_x, abs=0.1)
 
     def test_prepare_bins_to_the_working_pixel_size_and_normalises(self, rng):
         from icestat import Micrograph
