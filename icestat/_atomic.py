@@ -8,6 +8,7 @@ new complete version.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
 from pathlib import Path
@@ -51,3 +52,23 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def remove_leftovers(paths) -> None:
+    """Delete the temporary files that a writer killed mid-write (no clean-up runs then) left beside `paths`.
+
+    Call it before writing `paths` again; a temporary of :func:`atomic_path` for
+    ``dir/name.ext`` is the hidden ``dir/.name.ext.<random>.tmp.ext``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / ".out.txt.k3j2a1.tmp.txt").write_text("half")
+    >>> remove_leftovers([folder / "out.txt"])
+    >>> list(folder.iterdir())
+    []
+    """
+    for path in map(Path, paths):
+        for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp{glob.escape(path.suffix)}"):
+            leftover.unlink(missing_ok=True)

@@ -29,7 +29,7 @@ from typing import Iterable, Iterator
 
 import pandas as pd
 
-from icestat._atomic import atomic_path
+from icestat._atomic import atomic_path, remove_leftovers
 from icestat.coords import read_star, write_autopick_index, write_particles_star, write_picks
 from icestat.coords.table import MICROGRAPH_COLUMN, pick_table
 from icestat.micrograph import MicrographError, file_error, micrograph_stem, read_micrograph, write_mrc
@@ -195,6 +195,7 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
         segmentation = segment(micrograph, model, device=settings.device)
         picks = pick(segmentation, diameter_px=diameter_px, threshold=settings.threshold)
         files = settings.outputs(output, name)
+        remove_leftovers([*files.values(), record_file(output, name)])   # of a worker killed while writing them
         table = picks.table.assign(**{MICROGRAPH_COLUMN: str(path)})
         for fmt in settings.formats:
             if fmt != "star":

@@ -99,6 +99,24 @@ def test_a_record_from_before_a_setting_existed_counts_as_that_setting_at_its_de
     assert pd.read_csv(out / "summary.csv")["status"].tolist() == ["picked"]
 
 
+def test_a_rerun_removes_what_a_writer_killed_mid_write_left(simulated, tmp_path):
+    import subprocess
+    import sys
+
+    _, micrographs, _ = simulated
+    out = tmp_path / "picks"
+    out.mkdir()
+    killed_mid_write = ("import os, sys\nfrom icestat._atomic import atomic_path\n"
+                        "with atomic_path(sys.argv[1]) as tmp:\n    tmp.write_text('half')\n    os._exit(9)\n")
+    for name in ("mic_0000_autopick.star", "mic_0000_summary.json", "mic_0001_autopick.star"):
+        subprocess.run([sys.executable, "-c", killed_mid_write, str(out / name)], check=False)
+    assert len(list(out.glob(".*.tmp*"))) == 3   # what the killed writers left
+
+    assert main(["pick", micrographs[0], "-o", str(out), "--diameter-px", "75", "--quiet"]) == 0
+    left = [leftover.name for leftover in out.glob(".*")]
+    assert len(left) == 1 and left[0].startswith(".mic_0001_autopick.star.")   # only the micrograph not redone
+
+
 def test_two_workers_give_the_same_picks_as_one(simulated, tmp_path):
     _, micrographs, _ = simulated
     assert main(["pick", *micrographs[:2], "-o", str(tmp_path / "one"), "--diameter-px", "75", "--quiet"]) == 0
