@@ -140,7 +140,7 @@ class BoundaryRefiner:
     def predict_proba(self, image: np.ndarray, coarse: np.ndarray) -> np.ndarray:
         """Class probabilities per pixel, ``(4, H, W)`` float32, of one working image.
 
-        The network runs channels-last (1.5-1.9x faster on CPU than the default layout for 600-1000-px images).
+        The network runs channels-last (1.4-1.9x faster on CPU than the default layout for 600-1000-px images).
         """
         device = _torch_device(self.device)
         net = self.net.to(device, memory_format=torch.channels_last).eval()
