@@ -26,8 +26,9 @@ from sklearn.metrics import roc_auc_score
 from _report import publish
 from icestat.classes import CARBON, ICE, IGNORE, PARTICLE
 from icestat.features import compute_features, describe_features
-from icestat.manifest import iter_labelled, read_manifest, resize_labels
+from icestat.manifest import iter_labelled, read_manifest
 from icestat.prepare import prepare
+from icestat.targets import working_classes
 
 HERE = Path(__file__).resolve().parent
 
@@ -69,7 +70,8 @@ def main() -> None:
             working = prepare(item.micrograph, bin_factor=args.bin)
             result = compute_features(working, args.patch_px, args.stride_px)
             table = result.to_frame()
-            table["label"] = patch_labels(resize_labels(item.regions, working.data.shape), result.grid).ravel()
+            inside = item.regions[working.frame_border.inside(working.original_shape)]  # what the working image covers
+            table["label"] = patch_labels(working_classes(inside, working.data.shape), result.grid).ravel()
             table["micrograph"] = item.micrograph.name
             tables.append(table[table["label"] != ""])
     data = pd.concat(tables, ignore_index=True)
