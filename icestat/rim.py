@@ -81,7 +81,8 @@ class HoleRim:
         >>> rim.film((8, 8))[0].astype(int).tolist()
         [0, 0, 0, 0, 0, 0, 1, 1]
         """
-        return _depth_into_film(shape, self.centre_px, self.radius_px, self.film_outside) > self.offset_px
+        from_centre = _distance_from(shape, self.centre_px)
+        return _depth_into_film(from_centre, self.radius_px, self.film_outside) > self.offset_px
 
 
 def find_hole_rim(image: np.ndarray, carbon_probability: np.ndarray, patch_px: int) -> HoleRim | None:
@@ -118,10 +119,11 @@ def find_hole_rim(image: np.ndarray, carbon_probability: np.ndarray, patch_px: i
     if circle is None or on_arc.sum() < min_arc_px:
         return None
     centre, radius = (float(circle.center[0]), float(circle.center[1])), float(circle.radius)
-    if _edge_support(image, centre, radius, patch_px) < MIN_EDGE_SUPPORT:
+    from_centre = _distance_from(image.shape, centre)   # one distance map serves the support and both sides
+    if _edge_support(image, from_centre, centre, radius, patch_px) < MIN_EDGE_SUPPORT:
         return None
     sides = [True] if radius < np.hypot(*image.shape) else [True, False]
-    candidates = [_placed(centre, radius, outside, carbon_probability, patch_px / 2, int(on_arc.sum()))
+    candidates = [_placed(from_centre, centre, radius, outside, carbon_probability, patch_px / 2, int(on_arc.sum()))
                   for outside in sides]
     best = max((rim for rim in candidates if rim is not None), key=lambda rim: rim.contrast, default=None)
     return best if best is not None and best.contrast >= MIN_CONTRAST else None
@@ -144,16 +146,16 @@ def _long_edges(image: np.ndarray, called: np.ndarray, patch_px: int) -> np.ndar
     return np.argwhere(np.isin(curves, long_curves)).astype(float)
 
 
-def _edge_support(image: np.ndarray, centre, radius: float, patch_px: int) -> float:
+def _edge_support(image: np.ndarray, from_centre: np.ndarray, centre, radius: float, patch_px: int) -> float:
     """Fraction of the circle's pixels in the image with a strong edge across it within half a patch.
 
     Strong: a gradient across the circle (of the image smoothed as for the
     Canny edges) at least the image's ``EDGE_QUANTILE`` of gradient magnitude.
+    `from_centre` is each pixel's distance from `centre` (:func:`_distance_from`).
     """
     smooth = ndimage.gaussian_filter(np.asarray(image, dtype=np.float32), patch_px / 10)
     gradient_rows, gradient_cols = np.gradient(smooth)
     strong = np.quantile(np.hypot(gradient_rows, gradient_cols), EDGE_QUANTILE)
-    from_centre = _distance_from(image.shape, centre)
     ring_rows, ring_cols = np.nonzero(np.abs(from_centre - radius) < 0.5)
     if len(ring_rows) == 0:
         return 0.0
@@ -166,9 +168,9 @@ def _edge_support(image: np.ndarray, centre, radius: float, patch_px: int) -> fl
     return float(np.mean(np.abs(across).max(axis=1) >= strong))
 
 
-def _placed(centre, radius, film_outside, carbon_probability, max_offset_px, arc_px) -> HoleRim | None:
+def _placed(from_centre, centre, radius, film_outside, carbon_probability, max_offset_px, arc_px) -> HoleRim | None:
     """The rim on one side, moved to where carbon probability crosses a half (None if one side is empty)."""
-    depth = _depth_into_film(carbon_probability.shape, centre, radius, film_outside)
+    depth = _depth_into_film(from_centre, radius, film_outside)
     offsets = np.arange(-np.floor(max_offset_px), np.floor(max_offset_px) + 1)
     # Gain of calling carbon everything deeper than each offset: sum of (p - 1/2) there.
     gains = [float(np.sum(carbon_probability[depth > offset] - 0.5)) for offset in offsets]
@@ -180,9 +182,9 @@ def _placed(centre, radius, film_outside, carbon_probability, max_offset_px, arc
     return HoleRim(centre, radius, film_outside, offset, arc_px, contrast)
 
 
-def _depth_into_film(shape, centre, radius, film_outside) -> np.ndarray:
-    """Signed distance of each pixel from the circle, positive on the film's side."""
-    outward = _distance_from(shape, centre) - radius
+def _depth_into_film(from_centre, radius, film_outside) -> np.ndarray:
+    """Signed distance of each pixel from the circle, positive on the film's side, from its distance from the centre."""
+    outward = from_centre - radius
     return outward if film_outside else -outward
 
 
