@@ -34,3 +34,12 @@ def machine_speed_line() -> str:
         seconds.append(time.perf_counter() - start)
     return (f"Machine speed: {min(seconds):.3f} s for a fixed workload (a 2048x2048 FFT and Gaussian filter, "
             "benchmarks/_report.py); compare runs on other machines by it.")
+
+
+def gpu_name(device: str) -> str:
+    """`` (NVIDIA H200)`` for a GPU device (``cuda``, ``cuda:N``), nothing for ``cpu``."""
+    if device == "cpu":
+        return ""
+    import torch
+
+    return f" ({torch.cuda.get_device_name(torch.device(device))})"

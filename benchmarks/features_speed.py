@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 import reference  # noqa: E402
-from _report import publish  # noqa: E402
+from _report import gpu_name, publish  # noqa: E402
 from icestat import Micrograph  # noqa: E402
 from icestat.backend import array_module, parse_device, to_host  # noqa: E402
 from icestat.features import PatchGrid, compute_features  # noqa: E402
@@ -83,15 +83,6 @@ def _memory_floor_seconds(n_bytes: int, device) -> float | None:
     return n_bytes / bytes_per_second
 
 
-def _gpu_name(device) -> str:
-    """`` (NVIDIA H200)`` for a GPU device, nothing for the CPU."""
-    if not device.is_gpu:
-        return ""
-    import cupy
-
-    return f" ({cupy.cuda.runtime.getDeviceProperties(device.index)['name'].decode()})"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=4096)
@@ -137,7 +128,7 @@ def main() -> None:
     lines = [
         f"# Feature speed: {args.size}x{args.size} micrograph, 64-px patches at stride 32, all features",
         "",
-        f"Device: {device}{_gpu_name(device)} ({platform.machine()}, {os.cpu_count()} cores, "
+        f"Device: {device}{gpu_name(str(device))} ({platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()});"
         f" best of {args.repeats}. Peak resident memory of the whole benchmark process: {peak_rss_MB:.0f} MB.",
         "",

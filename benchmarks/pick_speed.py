@@ -34,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _report import machine_speed_line, publish
+from _report import gpu_name, machine_speed_line, publish
 
 from icestat.micrograph import write_mrc
 from icestat.simulate import SimulationParams, simulate_micrograph
@@ -75,7 +75,8 @@ working = model.settings.prepare(micrograph); lap("bin and normalise")
 features = features_of(working, model.settings, device); lap("features")
 per_patch = patch_probabilities(model.classifier, features); lap("classifier")
 probabilities = pixel_probabilities(working, per_patch, features.grid, model.refiner); lap("CNN refiner")
-probabilities = consolidate_carbon(working.data, probabilities, model.settings.patch_px); lap("carbon regions")
+if model.settings.carbon_regions:  # as icestat.segment.model_probabilities does
+    probabilities = consolidate_carbon(working.data, probabilities, model.settings.patch_px); lap("carbon regions")
 picks = pick(Segmentation(micrograph.name, working, probabilities, per_patch, features), 150.0 / micrograph.pixel_size_A)
 lap("pick")
 peak_MB = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -105,15 +106,6 @@ def measure(pixel_size_A: float, n: int, device: str, folder: Path) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def _gpu_name(device: str) -> str:
-    """`` (NVIDIA H200)`` for a GPU device, nothing for the CPU."""
-    if device == "cpu":
-        return ""
-    import torch
-
-    return f" ({torch.cuda.get_device_name(torch.device(device))})"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=3, help="micrographs timed end to end per pixel size")
@@ -125,7 +117,7 @@ def main() -> None:
         for pixel_size_A in (1.06, 1.77):
             results[pixel_size_A] = measure(pixel_size_A, args.n, args.device, Path(tmp))
     lines = ["# End-to-end picking speed and memory", "",
-             f"4096x4096 float32 MRC, {args.device}{_gpu_name(args.device)}, {cores} CPU cores, "
+             f"4096x4096 float32 MRC, {args.device}{gpu_name(args.device)}, {cores} CPU cores, "
              f"{time.strftime('%Y-%m-%d')}, {args.n} micrographs timed per pixel size. "
              "Written by benchmarks/pick_speed.py.", machine_speed_line(), "",
              "| pixel size | s per micrograph (median) | all runs (s) | micrographs/s in turn | "
