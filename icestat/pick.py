@@ -117,7 +117,7 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
     estimated = diameter_px is None
     if estimated:
         diameter_px = estimate_diameter_px(segmentation)
-        particle_fraction = float(np.mean(segmentation.working_labels == PARTICLE))
+        particle_fraction = segmentation.class_fractions()["particle"]   # as summary.csv reports it
         if particle_fraction > CROWDED_PARTICLE_FRACTION:
             log.warning("%s: crowded (%.0f%% labelled particle), so the estimated particle diameter (%.0f px) is "
                         "unreliable; give the diameter", segmentation.name, 100 * particle_fraction, diameter_px)
