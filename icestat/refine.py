@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 N_CLASSES = len(CLASS_NAMES)
 _EPS = 1e-4
+#: Random batches over which the batch-normalisation statistics are averaged after training.
+BATCH_NORM_BATCHES = 50
 
 
 def conv_block(n_in: int, n_out: int) -> nn.Sequential:
@@ -123,16 +125,32 @@ class BoundaryRefiner:
         usable = [i for i, image in enumerate(images) if min(image.shape) >= self.crop_px]
         if not usable:
             raise ValueError(f"no working image is as large as one {self.crop_px}-px crop")
-        for step in range(self.n_steps):
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=self.n_steps)
+
+        def random_batch():
             batch = [_random_crop(images[i], coarse[i], classes[i], self.crop_px, rng)
                      for i in rng.choice(usable, self.batch_size)]
-            image, prob, target = (torch.from_numpy(np.stack(parts)).to(device) for parts in zip(*batch))
+            return (torch.from_numpy(np.stack(parts)).to(device) for parts in zip(*batch))
+
+        for step in range(self.n_steps):
+            image, prob, target = random_batch()
             loss = loss_fn(net(image[:, None], prob), target.long())
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
+            schedule.step()
             if step % 100 == 0:
                 log.info("refiner step %d: loss %.4f", step, loss.item())
+        with torch.no_grad():   # normalisation statistics of many batches, not of the last few
+            batch_norms = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
+            for norm in batch_norms:
+                norm.reset_running_stats()
+                norm.momentum = None   # a plain average over the batches below
+            for _ in range(BATCH_NORM_BATCHES):
+                image, prob, _ = random_batch()
+                net(image[:, None], prob)
+            for norm in batch_norms:
+                norm.momentum = 0.1
         net.eval()
         return self
 

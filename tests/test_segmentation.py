@@ -150,6 +150,21 @@ def test_refiner_predicts_any_image_size():
     np.testing.assert_allclose(probabilities.sum(axis=0), 1.0, rtol=1e-5)
 
 
+def test_refiner_normalises_with_statistics_of_the_data_not_of_the_last_batches(rng):
+    # after a short training the first batch normalisation's running mean is the mean of its input over the
+    # training images (here homogeneous, so any crop's mean is close to it), not a mean pulled towards its
+    # starting value of 0 as PyTorch's running average (momentum 0.1) leaves it after few batches
+    images = [(3.0 + rng.normal(size=(96, 96))).astype(np.float32) for _ in range(3)]
+    coarse = [rng.dirichlet(np.ones(4), size=(96, 96)).transpose(2, 0, 1).astype(np.float32) for _ in images]
+    classes = [rng.integers(0, 4, size=(96, 96)).astype(np.uint8) for _ in images]
+    refiner = BoundaryRefiner(n_steps=3, crop_px=32, batch_size=2).fit(images, coarse, classes)
+    first_conv, first_norm = refiner.net.down1[0], refiner.net.down1[1]
+    with torch.no_grad():
+        inputs = torch.cat([torch.from_numpy(np.stack(images))[:, None], torch.from_numpy(np.stack(coarse))], dim=1)
+        data_mean = first_conv(inputs).mean(dim=(0, 2, 3))
+    torch.testing.assert_close(first_norm.running_mean, data_mean, rtol=0.05, atol=0.02)
+
+
 def test_predicting_first_changes_neither_predictions_nor_what_training_learns(rng):
     image = rng.normal(size=(64, 72)).astype(np.float32)
     coarse = rng.dirichlet(np.ones(4), size=(64, 72)).transpose(2, 0, 1).astype(np.float32)
