@@ -75,7 +75,10 @@ class BoundaryRefiner:
     batch_size : int
         Crops per step.
     learning_rate : float
-        Adam's step size.
+        Adam's first step size, annealed to zero over the steps (cosine).
+        After training, the batch-normalisation statistics are averaged over
+        ``BATCH_NORM_BATCHES`` random batches, so that the network does not
+        depend on which crops came last.
     device : {"cpu", "cuda", "cuda:N"}
     random_state : int
         Seed of the crops and of the weights.
