@@ -8,7 +8,8 @@
 #     bash benchmarks/gpu_check.sh
 #
 # On the GPU it runs the CUDA kernel tests with the simulator off (numba.cuda on the GPU, and the CuPy path
-# against the CPU), features_speed.py --device cuda and pick_speed.py --device cuda, and copies the result tables
+# against the CPU), features_speed.py --device cuda and pick_speed.py --device cuda (one process, and 8 sharing the
+# GPU, as `icestat pick --workers 8` would), and copies the result tables
 # and logs to $OUT (or benchmarks/results/ alone without $OUT). The image there has PyTorch, CuPy, numba-cuda,
 # SciPy, scikit-learn and pandas, but not XGBoost, mrcfile, starfile or (maybe) scikit-image >= 0.26: wheels
 # (xgboost-cpu, since XGBoost's CUDA wheel is too large to carry: the patch classifier then runs on the CPU).
@@ -34,7 +35,7 @@ export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD"
     NUMBA_ENABLE_CUDASIM=0 python3 -m pytest -q -p no:cacheprovider tests/test_features.py \
         -k "Cuda or cupy or compile" -o addopts="-ra"
     python3 benchmarks/features_speed.py --device cuda --repeats 5
-    python3 benchmarks/pick_speed.py --device cuda --n 8
+    python3 benchmarks/pick_speed.py --device cuda --n 8 --processes 8
 } 2>&1 | log
 status=$?
 if [ -n "$out" ]; then

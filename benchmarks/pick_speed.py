@@ -1,7 +1,7 @@
 """Seconds per 4096x4096 micrograph end to end (read to files written) and peak memory of `icestat pick`'s work.
 
 Usage:
-    python benchmarks/pick_speed.py [--n 3] [--device cpu]
+    python benchmarks/pick_speed.py [--n 3] [--device cpu] [--processes 1]
 
 Simulates float32 MRC micrographs of 4096x4096 at two pixel sizes (1.06 Å, binned
 6.6x to the 7 Å working scale, and 1.77 Å, binned 4x, the heavier case; not
@@ -19,6 +19,11 @@ memory (imports and model included), and with a GPU the GPU memory in use at the
 end (the pools keep what they took: the peak). Goals (issue 7): under 5 s per
 micrograph on 2 CPU cores and under 2 GB; over 30 micrographs/s on an H100 with
 reading overlapped (use --n 8 or more there, so the rate is over many).
+With ``--processes K`` (K > 1) it also measures K such processes picking at once
+(each its own copy of the run, reading overlapped, all starting together once
+every one has loaded the model): the throughput of one node whose CPU stages
+(binning, carbon regions, picking) would otherwise leave its GPU waiting, as
+`icestat pick --workers K --device cuda` runs it on a node with one GPU.
 
 Writes benchmarks/results/pick_speed.md (or pick_speed_<device>.md).
 """
@@ -89,8 +94,45 @@ print(json.dumps({"load_s": load_s, "seconds": seconds, "per_second": per_second
                   "gpu_MB": gpu_MB, "n_picks": len(picks)}))
 """
 
+# One of K processes picking at once: waits until all have loaded the model, then picks its copy of the run.
+_SHARING_WORKER = r"""
+import json, sys, time
+from pathlib import Path
+from icestat.batch import PickSettings, cached_model, pick_in_turn
+paths, output, device, ready, n_processes = json.loads(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], Path(sys.argv[4]), int(sys.argv[5])
+settings = PickSettings(device=device, diameter_A=150.0)
+cached_model(None, device)
+(ready / output.name).touch()
+while len(list(ready.iterdir())) < n_processes:
+    time.sleep(0.01)
+start = time.time()
+rows = list(pick_in_turn(paths, output, settings, read_ahead=2))
+assert all(row["status"] == "picked" for row in rows), rows
+print(json.dumps({"start": start, "end": time.time(), "n": len(rows)}))
+"""
 
-def measure(pixel_size_A: float, n: int, device: str, folder: Path) -> dict:
+
+def measure_shared(paths: list[str], n_processes: int, device: str, folder: Path) -> float:
+    """Micrographs per second of `n_processes` processes picking `paths` at once (each into its own folder)."""
+    ready = folder / "ready"
+    ready.mkdir()
+    workers = []
+    for k in range(n_processes):
+        output = folder / f"out_{k}"
+        output.mkdir()
+        workers.append(subprocess.Popen([sys.executable, "-c", _SHARING_WORKER, json.dumps(paths), str(output), device,
+                                         str(ready), str(n_processes)], stdout=subprocess.PIPE, text=True))
+    results = []
+    for worker in workers:
+        stdout, _ = worker.communicate()
+        if worker.returncode:
+            raise RuntimeError(f"a picking process failed (exit code {worker.returncode})")
+        results.append(json.loads(stdout.strip().splitlines()[-1]))
+    seconds = max(r["end"] for r in results) - min(r["start"] for r in results)
+    return sum(r["n"] for r in results) / seconds
+
+
+def measure(pixel_size_A: float, n: int, device: str, folder: Path, n_processes: int = 1) -> dict:
     """Simulate n + 1 micrographs at `pixel_size_A` and time picking them in a fresh process."""
     paths = []
     for i in range(n + 1):
@@ -103,32 +145,40 @@ def measure(pixel_size_A: float, n: int, device: str, folder: Path) -> dict:
     output.mkdir()
     result = subprocess.run([sys.executable, "-c", _WORKER, json.dumps(paths), str(output), device],
                             capture_output=True, text=True, check=True)
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    measured = json.loads(result.stdout.strip().splitlines()[-1])
+    if n_processes > 1:
+        shared = folder / f"shared_{pixel_size_A:g}"
+        shared.mkdir()
+        measured["shared_per_second"] = measure_shared(paths[:-1], n_processes, device, shared)
+    return measured
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=3, help="micrographs timed end to end per pixel size")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="also measure this many picking processes at once (sharing the device)")
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0))
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for pixel_size_A in (1.06, 1.77):
-            results[pixel_size_A] = measure(pixel_size_A, args.n, args.device, Path(tmp))
+            results[pixel_size_A] = measure(pixel_size_A, args.n, args.device, Path(tmp), args.processes)
     lines = ["# End-to-end picking speed and memory", "",
              f"4096x4096 float32 MRC, {args.device}{gpu_name(args.device)}, {cores} CPU cores, "
              f"{time.strftime('%Y-%m-%d')}, {args.n} micrographs timed per pixel size. "
              "Written by benchmarks/pick_speed.py.", machine_speed_line(), "",
              "| pixel size | s per micrograph (median) | all runs (s) | micrographs/s in turn | "
-             "micrographs/s, reading overlapped | model load + imports (s) | peak memory (MB) | GPU memory (MB) |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "micrographs/s, reading overlapped | model load + imports (s) | peak memory (MB) | GPU memory (MB) |"
+             + (f" micrographs/s, {args.processes} processes at once |" if args.processes > 1 else ""),
+             "| --- | --- | --- | --- | --- | --- | --- | --- |" + " --- |" * (args.processes > 1)]
     for pixel_size_A, r in results.items():
         runs = sorted(r["seconds"])
         gpu = "-" if r["gpu_MB"] is None else f"{r['gpu_MB']:.0f}"
         lines.append(f"| {pixel_size_A:g} Å | {runs[len(runs) // 2]:.2f} | {', '.join(f'{s:.2f}' for s in r['seconds'])} "
                      f"| {r['per_second']['0']:.2f} | {r['per_second']['2']:.2f} | {r['load_s']:.1f} | {r['peak_MB']:.0f} "
-                     f"| {gpu} |")
+                     f"| {gpu} |" + (f" {r['shared_per_second']:.2f} |" if "shared_per_second" in r else ""))
     lines += ["", "Stages of one micrograph (s):", "",
               "| pixel size | " + " | ".join(next(iter(results.values()))["stages"]) + " |",
               "|" + " --- |" * (1 + len(next(iter(results.values()))["stages"]))]

@@ -2,7 +2,8 @@
 
 Binning by Fourier cropping keeps every frequency below the new Nyquist
 untouched and removes those above it (no aliasing), which is what the power
-spectrum features need. Normalisation by the median and the median absolute
+spectrum features need; the crop is taken in the cosine transform, so the
+edges do not ring. Normalisation by the median and the median absolute
 deviation makes grey levels and contrast of different detectors and file
 formats comparable. Where motion correction left a frame border without data
 along the edges (:mod:`icestat.frame`), the working image covers only the
