@@ -103,7 +103,10 @@ paths, output, device, ready, n_processes = json.loads(sys.argv[1]), Path(sys.ar
 settings = PickSettings(device=device, diameter_A=150.0)
 cached_model(None, device)
 (ready / output.name).touch()
+deadline = time.time() + 600   # a process that failed before it was ready must not leave the others waiting
 while len(list(ready.iterdir())) < n_processes:
+    if time.time() > deadline:
+        sys.exit("the other picking processes did not get ready")
     time.sleep(0.01)
 start = time.time()
 rows = list(pick_in_turn(paths, output, settings, read_ahead=2))
