@@ -65,11 +65,15 @@ class Segmentation:
         """Class code per pixel (int8, :mod:`icestat.classes`; ``NO_DATA`` in the frame border), the micrograph's shape."""
         return self._to_original(self.working_labels, order=0, outside=NO_DATA)
 
+    @cached_property
+    def _class_counts(self) -> np.ndarray:
+        """Pixels with data (outside the frame border) in each class, by class code (counted once: 0.15 s at 4096x4096)."""
+        return np.bincount(self.labels[self.labels != NO_DATA].astype(np.int64), minlength=N_CLASSES)
+
     def class_fractions(self) -> dict[str, float]:
         """Fraction of the micrograph's pixels with data (outside the frame border) in each class, by class name."""
-        with_data = self.labels[self.labels != NO_DATA].astype(np.int64)
-        counts = np.bincount(with_data, minlength=N_CLASSES)
-        return {name: float(counts[code] / with_data.size) for code, name in CLASS_NAMES.items()}
+        counts = self._class_counts
+        return {name: float(counts[code] / counts.sum()) for code, name in CLASS_NAMES.items()}
 
     def _to_original(self, values: np.ndarray, order: int, outside: float) -> np.ndarray:
         """A working-scale map resampled onto the micrograph inside its frame border, `outside` in the border."""
