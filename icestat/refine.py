@@ -146,14 +146,15 @@ class BoundaryRefiner:
                 log.info("refiner step %d: loss %.4f", step, loss.item())
         with torch.no_grad():   # normalisation statistics of many batches, not of the last few
             batch_norms = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
+            momenta = [norm.momentum for norm in batch_norms]
             for norm in batch_norms:
                 norm.reset_running_stats()
                 norm.momentum = None   # a plain average over the batches below
             for _ in range(BATCH_NORM_BATCHES):
                 image, prob, _ = random_batch()
                 net(image[:, None], prob)
-            for norm in batch_norms:
-                norm.momentum = 0.1
+            for norm, momentum in zip(batch_norms, momenta):
+                norm.momentum = momentum
         net.eval()
         return self
 
