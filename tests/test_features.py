@@ -389,8 +389,8 @@ class TestPrepare:
         low = [(int(u), int(v)) for u, v in zip(rng.integers(0, 32, 6), rng.integers(0, 40, 6))]
         high = [(int(u), int(v)) for u, v in zip(rng.integers(32, 96, 6), rng.integers(0, 80, 6))]
         amplitudes = rng.normal(size=6)
-        image = (band_limited(np.arange(96.0), np.arange(80.0), low, amplitudes)
-                 + band_limited(np.arange(96.0), np.arange(80.0), high, amplitudes))
+        pixels = [np.arange(float(n)) for n in shape]
+        image = band_limited(*pixels, low, amplitudes) + band_limited(*pixels, high, amplitudes)
         np.testing.assert_allclose(fourier_crop(image, small_shape),
                                    band_limited(*centres, low, amplitudes), atol=1e-4)
 
