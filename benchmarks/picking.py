@@ -14,6 +14,9 @@ Usage:
 3. Fresh simulated micrographs (seeds the default model never saw), scored
    against the true centres within half a particle diameter.
 
+A second table gives, for 1 and 3, F1 with the true diameter times each of
+DIAMETER_FACTORS: how much an estimate off by that much would cost.
+
 Writes benchmarks/results/picking.md.
 """
 
@@ -24,6 +27,7 @@ import os
 import sys
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -48,22 +52,47 @@ from icestat.training import train_model  # noqa: E402
 
 HEADER = ["| data | micrographs | true particles | precision | recall | F1 | AP | F1, estimated diameter "
           "| estimated / true diameter |", "|" + " --- |" * 9]
+#: The true diameter is scaled by these for the table of F1 against the diameter used.
+DIAMETER_FACTORS = (0.6, 0.7, 0.8, 0.9, 1.0, 1.15, 1.3, 1.5)
+FACTOR_HEADER = ["| data | " + " | ".join(f"{factor:g}" for factor in DIAMETER_FACTORS) + " |",
+                 "|" + " --- |" * (len(DIAMETER_FACTORS) + 1)]
 
 
-def _pick_both_ways(model, micrograph, diameter_px, mark):
-    """Marked picks with the given diameter and with the estimated one, and the estimate."""
+@dataclass
+class Marked:
+    """One micrograph picked several ways: each a (marked picks, number of true particles) pair."""
+
+    estimated: tuple
+    scaled: list[tuple]    # with the true diameter times each of DIAMETER_FACTORS
+    ratio: float           # estimated / true diameter
+
+    @property
+    def given(self):
+        return self.scaled[DIAMETER_FACTORS.index(1.0)]
+
+
+def _pick_ways(model, micrograph, diameter_px, mark) -> Marked:
+    """Marked picks with the estimated diameter and with the given one times each of DIAMETER_FACTORS."""
     segmentation = segment(micrograph, model)
-    given = pick(segmentation, diameter_px=diameter_px)
     estimated = pick(segmentation)
-    return mark(given.table), mark(estimated.table), estimated.diameter_px / diameter_px
+    scaled = [mark(pick(segmentation, diameter_px=factor * diameter_px).table) for factor in DIAMETER_FACTORS]
+    return Marked(mark(estimated.table), scaled, estimated.diameter_px / diameter_px)
 
 
-def _row(label, results):
-    given = pick_scores(pd.concat([r[0][0] for r in results], ignore_index=True), sum(r[0][1] for r in results))
-    estimated = pick_scores(pd.concat([r[1][0] for r in results], ignore_index=True), sum(r[1][1] for r in results))
-    ratio = np.nanmedian([r[2] for r in results])
+def _scores(marked: list[tuple]) -> dict:
+    return pick_scores(pd.concat([table for table, _ in marked], ignore_index=True), sum(n for _, n in marked))
+
+
+def _row(label: str, results: list[Marked]) -> str:
+    given, estimated = _scores([r.given for r in results]), _scores([r.estimated for r in results])
+    ratio = np.nanmedian([r.ratio for r in results])
     return (f"| {label} | {len(results)} | {given['n_true']} | {given['precision']:.3f} | {given['recall']:.3f} | "
             f"{given['f1']:.3f} | {given['average_precision']:.3f} | {estimated['f1']:.3f} | {ratio:.2f} |")
+
+
+def _factor_row(label: str, results: list[Marked]) -> str:
+    f1 = [_scores([r.scaled[i] for r in results])["f1"] for i in range(len(DIAMETER_FACTORS))]
+    return f"| {label} | " + " | ".join(f"{value:.3f}" for value in f1) + " |"
 
 
 def _mask_results(model, rows):
@@ -71,26 +100,26 @@ def _mask_results(model, rows):
     for _, row in rows.iterrows():
         item = load_labelled(row)
         diameter = item.particle_diameter_px
-        results.append(_pick_both_ways(model, item.micrograph, diameter,
-                                       lambda table: mark_picks_on_mask(table, item.particle_mask, diameter)))
+        results.append(_pick_ways(model, item.micrograph, diameter,
+                                  lambda table: mark_picks_on_mask(table, item.particle_mask, diameter)))
     return results
 
 
-def default_model_on_shared(manifest: pd.DataFrame) -> list[str]:
-    """The shipped model on every masked micrograph, split by whether it trained on them."""
+def default_model_on_shared(manifest: pd.DataFrame) -> list[tuple[str, list[Marked]]]:
+    """The shipped model on every masked micrograph, split by whether it trained on them: (label, results) pairs."""
     model = load_model()
     trained = set(model.metadata["training_micrographs"])
-    lines = []
+    groups = []
     for dataset, rows in manifest[manifest["particle_mask"].notna()].groupby("dataset"):
         names = rows["micrograph"].map(lambda path: f"{dataset}/{Path(path).stem}")
         for in_training, part in rows.groupby(names.isin(trained).to_numpy()):
             label = f"{dataset}, {'in training' if in_training else 'held out'}"
-            lines.append(_row(label, _mask_results(model, part)))
+            groups.append((label, _mask_results(model, part)))
             print(label, "done", flush=True)
-    return lines
+    return groups
 
 
-def held_out_10017(manifest: pd.DataFrame, n_folds: int) -> list[str]:
+def held_out_10017(manifest: pd.DataFrame, n_folds: int) -> tuple[str, list[Marked]]:
     """The default recipe retrained without each fold of EMPIAR-10017."""
     training_rows = recipe.shared_training_rows(recipe.REPO.parent / "shared" / "data")
     examples = recipe.shared_examples(training_rows)
@@ -104,10 +133,10 @@ def held_out_10017(manifest: pd.DataFrame, n_folds: int) -> list[str]:
                             BoundaryRefiner(**recipe.REFINER, random_state=recipe.SEED))
         results += _mask_results(model, training_rows.iloc[sorted(held)])
         print(f"fold {fold + 1}/{n_folds} done", flush=True)
-    return [_row(f"empiar-10017, held out ({n_folds}-fold CV over micrographs)", results)]
+    return f"empiar-10017, held out ({n_folds}-fold CV over micrographs)", results
 
 
-def fresh_simulations(n: int = 8) -> list[str]:
+def fresh_simulations(n: int = 8) -> tuple[str, list[Marked]]:
     """The shipped model on simulated micrographs of varied size, crowding, carbon and contamination."""
     model = load_model()
     results = []
@@ -120,9 +149,9 @@ def fresh_simulations(n: int = 8) -> list[str]:
         )
         sim = simulate_micrograph(params, seed=[recipe.SEED + 2, i])
         diameter = params.particle_diameter_A / params.pixel_size_A
-        results.append(_pick_both_ways(model, Micrograph(sim.image, params.pixel_size_A, f"sim_{i}"), diameter,
-                                       lambda table: mark_picks(table, sim.picks, diameter / 2)))
-    return [_row("fresh simulations, default model (true centres within half a diameter)", results)]
+        results.append(_pick_ways(model, Micrograph(sim.image, params.pixel_size_A, f"sim_{i}"), diameter,
+                                  lambda table: mark_picks(table, sim.picks, diameter / 2)))
+    return "fresh simulations, default model (true centres within half a diameter)", results
 
 
 def main() -> None:
@@ -138,10 +167,12 @@ def main() -> None:
              "Real data: a pick is right when it lands on a particle of the mask, a mask blob holding",
              "round(area / one particle's area) particles. Simulations: one-to-one matching (Hungarian) to the true",
              "centres within half a particle diameter. Written by benchmarks/picking.py.", ""] + HEADER
-    lines += default_model_on_shared(manifest)
-    if args.folds:
-        lines += held_out_10017(manifest, args.folds)
-    lines += fresh_simulations()
+    shared = default_model_on_shared(manifest)
+    cross_validated = [held_out_10017(manifest, args.folds)] if args.folds else []
+    simulated = fresh_simulations()
+    lines += [_row(label, results) for label, results in shared + cross_validated + [simulated]]
+    lines += ["", "F1 with the true diameter times a factor (the default model; what a wrong diameter costs):", ""]
+    lines += FACTOR_HEADER + [_factor_row(label, results) for label, results in shared + [simulated]]
     lines += ["", f"Whole run: {time.perf_counter() - started:.0f} s on {len(os.sched_getaffinity(0))} cores."]
     publish(lines, "picking.md")
 

@@ -53,6 +53,11 @@ MAX_EXCLUDED_PROBABILITY = 0.5
 MIN_BLOB_SOLIDITY = 0.85
 #: ... and at least this many working pixels.
 MIN_BLOB_AREA_PX = 12
+#: A particle's outline over the equivalent diameter of its segmented blob. A globular particle's projected
+#: thickness falls to zero towards its outline, so the segmentation keeps its thick core: with the shipped model
+#: the blobs' median equivalent diameter was 0.71 of the hand-drawn particles' on EMPIAR-10017, 0.88 on 10028,
+#: 0.73 on 10059 (micrographs it did not train on) and 0.75 on fresh simulations (benchmarks/results/picking.md).
+BLOB_TO_PARTICLE_DIAMETER = 4 / 3
 #: Where more than this fraction of a micrograph is labelled particle, the particles have merged into one region
 #: and the diameter estimated from its blobs is unreliable (a warning says so).
 CROWDED_PARTICLE_FRACTION = 0.5
@@ -227,12 +232,13 @@ def estimate_diameter_px(segmentation: Segmentation) -> float:
     the solid ones (solidity at least ``MIN_BLOB_SOLIDITY``, so touching
     particles and ragged regions do not count) of at least ``MIN_BLOB_AREA_PX``
     pixels give their equivalent diameters, whose median weighted by area (so
-    that specks of noise count little) is the estimate. Segmented blobs are
-    smaller than the particles' outlines: on real micrographs the estimate has
-    been 0.55-0.9 of the diameter of hand-drawn particle masks, and on crowded
-    ones (more than ``CROWDED_PARTICLE_FRACTION`` labelled particle, where few
-    single particles stand apart) anything from 0.2 to 1; so give the diameter
-    when it is known.
+    that specks of noise count little), times ``BLOB_TO_PARTICLE_DIAMETER``
+    (segmented blobs are the particles' thick cores), is the estimate. With the
+    shipped model it has been 0.95-1.2 of the true diameter in the median over
+    a dataset and 0.7-1.3 on single micrographs, but anything from 0.3 to 1.2 on
+    crowded ones (more than ``CROWDED_PARTICLE_FRACTION`` labelled particle,
+    where few single particles stand apart); so give the diameter when it is
+    known.
 
     Returns
     -------
@@ -247,7 +253,7 @@ def estimate_diameter_px(segmentation: Segmentation) -> float:
     areas = np.array([blob.area for blob in solid], dtype=np.float64)
     order = np.argsort(diameters)
     weighted_median = diameters[order][np.searchsorted(np.cumsum(areas[order]), areas.sum() / 2)]
-    return float(weighted_median * np.mean(segmentation.working.scale))
+    return float(BLOB_TO_PARTICLE_DIAMETER * weighted_median * np.mean(segmentation.working.scale))
 
 
 def _disk_mean_at(values: np.ndarray, rows: np.ndarray, cols: np.ndarray, radius_px: float) -> np.ndarray:

@@ -19,15 +19,19 @@ ON_CARBON = [(60, 175)]
 NEAR_EDGE = [(180, 3)]
 
 
-def _segmentation(bright_particles: bool = False, seed: int = 0, frame_border=FrameBorder()) -> Segmentation:
-    """A 200 x 200 working image at 2 original px per pixel: dark balls in noisy ice, carbon on the right."""
+def _segmentation(bright_particles: bool = False, seed: int = 0, frame_border=FrameBorder(),
+                  segmented_radius_px: float = RADIUS_WORKING_PX) -> Segmentation:
+    """A 200 x 200 working image at 2 original px per pixel: dark balls in noisy ice, carbon on the right.
+
+    The particle probability is high on the disks of `segmented_radius_px` working pixels around the balls' centres.
+    """
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[:200, :200]
     disks = np.zeros((200, 200), dtype=bool)
     thickness = np.zeros((200, 200))
     for row, col in IN_ICE + TOUCHING + ON_CARBON + NEAR_EDGE:
         distance = np.hypot(yy - row, xx - col)
-        disks |= distance <= RADIUS_WORKING_PX
+        disks |= distance <= segmented_radius_px
         thickness += np.sqrt(np.clip(RADIUS_WORKING_PX ** 2 - distance ** 2, 0, None)) / RADIUS_WORKING_PX
     carbon = xx >= 150
     image = rng.normal(0.0, 0.3, (200, 200)) - thickness - 0.5 * carbon
@@ -96,11 +100,12 @@ def test_threshold_removes_low_scores():
 
 
 def test_the_diameter_is_estimated_from_the_solid_blobs_when_not_given():
-    segmentation = _segmentation()
-    # Disks of radius 8 working px (area 197 px, equivalent diameter 15.8) at 2 original px per pixel.
-    assert estimate_diameter_px(segmentation) == pytest.approx(2 * np.sqrt(197 / np.pi) * SCALE, rel=0.05)
+    # The model segments a particle's thick core: here disks of 3/4 of the balls' radius of 8 working px (area
+    # 113 px, equivalent diameter 12.0) at 2 original px per pixel, so the balls' diameter is 32 original px.
+    segmentation = _segmentation(segmented_radius_px=0.75 * RADIUS_WORKING_PX)
+    assert estimate_diameter_px(segmentation) == pytest.approx(2 * RADIUS_WORKING_PX * SCALE, rel=0.02)
     picks = pick(segmentation)
-    assert picks.diameter_estimated and picks.diameter_px == pytest.approx(31.7, rel=0.05)
+    assert picks.diameter_estimated and picks.diameter_px == estimate_diameter_px(segmentation)
     assert _found(picks, IN_ICE) == len(IN_ICE)
 
 
