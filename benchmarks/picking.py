@@ -14,8 +14,9 @@ Usage:
 3. Fresh simulated micrographs (seeds the default model never saw), scored
    against the true centres within half a particle diameter.
 
-A second table gives, for 1 and 3, F1 with the true diameter times each of
-DIAMETER_FACTORS: how much an estimate off by that much would cost.
+Two more tables give, for 1 and 3, F1 with the true diameter times each of
+DIAMETER_FACTORS (how much an estimate off by that much would cost), and F1
+(precision / recall) at each of THRESHOLDS (what --threshold trades).
 
 Writes benchmarks/results/picking.md.
 """
@@ -44,7 +45,7 @@ from icestat.manifest import load_labelled, read_manifest  # noqa: E402
 from icestat.metrics import mark_picks, mark_picks_on_mask, pick_scores  # noqa: E402
 from icestat.micrograph import Micrograph  # noqa: E402
 from icestat.model import load_model  # noqa: E402
-from icestat.pick import pick  # noqa: E402
+from icestat.pick import DEFAULT_THRESHOLD, pick  # noqa: E402
 from icestat.refine import BoundaryRefiner  # noqa: E402
 from icestat.segment import segment  # noqa: E402
 from icestat.simulate import SimulationParams, simulate_micrograph  # noqa: E402
@@ -54,8 +55,12 @@ HEADER = ["| data | micrographs | true particles | precision | recall | F1 | AP 
           "| estimated / true diameter |", "|" + " --- |" * 9]
 #: The true diameter is scaled by these for the table of F1 against the diameter used.
 DIAMETER_FACTORS = (0.6, 0.7, 0.8, 0.9, 1.0, 1.15, 1.3, 1.5)
-FACTOR_HEADER = ["| data | " + " | ".join(f"{factor:g}" for factor in DIAMETER_FACTORS) + " |",
-                 "|" + " --- |" * (len(DIAMETER_FACTORS) + 1)]
+#: Score thresholds of the table of F1 against the threshold.
+THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+
+
+def _header(columns) -> list[str]:
+    return ["| data | " + " | ".join(f"{column:g}" for column in columns) + " |", "|" + " --- |" * (len(columns) + 1)]
 
 
 @dataclass
@@ -63,8 +68,9 @@ class Marked:
     """One micrograph picked several ways: each a (marked picks, number of true particles) pair."""
 
     estimated: tuple
-    scaled: list[tuple]    # with the true diameter times each of DIAMETER_FACTORS
-    ratio: float           # estimated / true diameter
+    scaled: list[tuple]        # with the true diameter times each of DIAMETER_FACTORS
+    thresholded: list[tuple]   # with the true diameter, at each of THRESHOLDS
+    ratio: float               # estimated / true diameter
 
     @property
     def given(self):
@@ -72,11 +78,13 @@ class Marked:
 
 
 def _pick_ways(model, micrograph, diameter_px, mark) -> Marked:
-    """Marked picks with the estimated diameter and with the given one times each of DIAMETER_FACTORS."""
+    """Marked picks with the estimated diameter, the given one times each factor, and at each threshold."""
     segmentation = segment(micrograph, model)
     estimated = pick(segmentation)
     scaled = [mark(pick(segmentation, diameter_px=factor * diameter_px).table) for factor in DIAMETER_FACTORS]
-    return Marked(mark(estimated.table), scaled, estimated.diameter_px / diameter_px)
+    everything = pick(segmentation, diameter_px=diameter_px, threshold=0.0).table
+    thresholded = [mark(everything[everything["score"] >= threshold]) for threshold in THRESHOLDS]
+    return Marked(mark(estimated.table), scaled, thresholded, estimated.diameter_px / diameter_px)
 
 
 def _scores(marked: list[tuple]) -> dict:
@@ -93,6 +101,12 @@ def _row(label: str, results: list[Marked]) -> str:
 def _factor_row(label: str, results: list[Marked]) -> str:
     f1 = [_scores([r.scaled[i] for r in results])["f1"] for i in range(len(DIAMETER_FACTORS))]
     return f"| {label} | " + " | ".join(f"{value:.3f}" for value in f1) + " |"
+
+
+def _threshold_row(label: str, results: list[Marked]) -> str:
+    scores = [_scores([r.thresholded[i] for r in results]) for i in range(len(THRESHOLDS))]
+    return f"| {label} | " + " | ".join(f"{s['f1']:.3f} ({s['precision']:.2f} / {s['recall']:.2f})"
+                                         for s in scores) + " |"
 
 
 def _mask_results(model, rows):
@@ -172,7 +186,9 @@ def main() -> None:
     simulated = fresh_simulations()
     lines += [_row(label, results) for label, results in shared + cross_validated + [simulated]]
     lines += ["", "F1 with the true diameter times a factor (the default model; what a wrong diameter costs):", ""]
-    lines += FACTOR_HEADER + [_factor_row(label, results) for label, results in shared + [simulated]]
+    lines += _header(DIAMETER_FACTORS) + [_factor_row(label, results) for label, results in shared + [simulated]]
+    lines += ["", f"F1 (precision / recall) at each score threshold, true diameter (default {DEFAULT_THRESHOLD}):", ""]
+    lines += _header(THRESHOLDS) + [_threshold_row(label, results) for label, results in shared + [simulated]]
     lines += ["", f"Whole run: {time.perf_counter() - started:.0f} s on {len(os.sched_getaffinity(0))} cores."]
     publish(lines, "picking.md")
 
