@@ -26,10 +26,12 @@ fi
 
 out="${OUT:-}"
 log() { if [ -n "$out" ]; then tee -a "$out/gpu_check.log"; else cat; fi; }
-export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD"
+# The wheels go to a folder of their own, ahead of the image's packages (as the device tool's notes advise).
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+    .wheels/*.whl 2>&1 | log || exit
+export PYTHONUNBUFFERED=1 PYTHONPATH="/tmp/site:$PWD"
 {
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
-    python3 -m pip install --quiet --no-index --no-deps .wheels/*.whl
     python3 -c "import cupy, numba, torch, xgboost; print('torch', torch.__version__, 'cupy', cupy.__version__, \
 'numba', numba.__version__, 'xgboost', xgboost.__version__)"
     NUMBA_ENABLE_CUDASIM=0 python3 -m pytest -q -p no:cacheprovider tests/test_features.py \
