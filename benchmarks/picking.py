@@ -11,6 +11,9 @@ Usage:
    whether the micrographs were in the default model's training.
 2. EMPIAR-10017 held out: the default recipe retrained without each fold of a
    K-fold split of its micrographs (all of them are in the default model).
+   Each specimen held out: the default recipe retrained without any
+   micrograph of one dataset and tested on all of that dataset's masked
+   micrographs: how icestat does on a specimen it has never seen.
 3. Fresh simulated micrographs (seeds the default model never saw), scored
    against the true centres within half a particle diameter.
 
@@ -24,6 +27,7 @@ Writes benchmarks/results/picking.md.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -133,21 +137,42 @@ def default_model_on_shared(manifest: pd.DataFrame) -> list[tuple[str, list[Mark
     return groups
 
 
+@functools.cache
+def _training_data() -> tuple[pd.DataFrame, list, list]:
+    """The default recipe's manifest rows, their examples, and its simulated examples (made once)."""
+    training_rows = recipe.shared_training_rows(recipe.REPO.parent / "shared" / "data")
+    return training_rows, recipe.shared_examples(training_rows), recipe.simulated_examples()
+
+
+def _retrained(examples: list):
+    """The default recipe trained on `examples`."""
+    return train_model(examples, recipe.SETTINGS, IceClassifier(**recipe.CLASSIFIER, random_state=recipe.SEED),
+                       BoundaryRefiner(**recipe.REFINER, random_state=recipe.SEED))
+
+
 def held_out_10017(manifest: pd.DataFrame, n_folds: int) -> tuple[str, list[Marked]]:
     """The default recipe retrained without each fold of EMPIAR-10017."""
-    training_rows = recipe.shared_training_rows(recipe.REPO.parent / "shared" / "data")
-    examples = recipe.shared_examples(training_rows)
-    simulated = recipe.simulated_examples()
+    training_rows, examples, simulated = _training_data()
     target = [i for i in range(len(training_rows)) if training_rows.iloc[i]["dataset"] == "empiar-10017"]
     results = []
     for fold, (_, test) in enumerate(KFold(n_folds, shuffle=True, random_state=0).split(target)):
         held = {target[i] for i in test}
-        model = train_model(simulated + [e for i, e in enumerate(examples) if i not in held], recipe.SETTINGS,
-                            IceClassifier(**recipe.CLASSIFIER, random_state=recipe.SEED),
-                            BoundaryRefiner(**recipe.REFINER, random_state=recipe.SEED))
+        model = _retrained(simulated + [e for i, e in enumerate(examples) if i not in held])
         results += _mask_results(model, training_rows.iloc[sorted(held)])
         print(f"fold {fold + 1}/{n_folds} done", flush=True)
     return f"empiar-10017, held out ({n_folds}-fold CV over micrographs)", results
+
+
+def held_out_specimens(manifest: pd.DataFrame) -> list[tuple[str, list[Marked]]]:
+    """The default recipe retrained without each masked dataset, tested on all of that dataset's masked micrographs."""
+    _, examples, simulated = _training_data()
+    masked = manifest[manifest["particle_mask"].notna()]
+    groups = []
+    for dataset, rows in masked.groupby("dataset"):
+        model = _retrained(simulated + [example for example in examples if example.dataset != dataset])
+        groups.append((f"{dataset}, specimen held out (recipe retrained without it)", _mask_results(model, rows)))
+        print(dataset, "held out done", flush=True)
+    return groups
 
 
 def fresh_simulations(n: int = 8) -> tuple[str, list[Marked]]:
@@ -172,6 +197,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", type=Path, default=recipe.REPO.parent / "shared" / "data")
     parser.add_argument("--folds", type=int, default=4, help="folds over EMPIAR-10017 (0 skips the retraining)")
+    parser.add_argument("--no-specimens", dest="specimens", action="store_false",
+                        help="skip retraining without each specimen (one training per masked dataset)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     started = time.perf_counter()
@@ -183,6 +210,7 @@ def main() -> None:
              "centres within half a particle diameter. Written by benchmarks/picking.py.", ""] + HEADER
     shared = default_model_on_shared(manifest)
     cross_validated = [held_out_10017(manifest, args.folds)] if args.folds else []
+    cross_validated += held_out_specimens(manifest) if args.specimens else []
     simulated = fresh_simulations()
     lines += [_row(label, results) for label, results in shared + cross_validated + [simulated]]
     lines += ["", "F1 with the true diameter times a factor (the default model; what a wrong diameter costs):", ""]
