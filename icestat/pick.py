@@ -235,10 +235,10 @@ def estimate_diameter_px(segmentation: Segmentation) -> float:
     that specks of noise count little), times ``BLOB_TO_PARTICLE_DIAMETER``
     (segmented blobs are the particles' thick cores), is the estimate. With the
     shipped model it has been 0.95-1.2 of the true diameter in the median over
-    a dataset and 0.7-1.3 on single micrographs, but anything from 0.3 to 1.2 on
+    a dataset and 0.7-1.3 on single micrographs, but anything from 0.1 to 1.2 on
     crowded ones (more than ``CROWDED_PARTICLE_FRACTION`` labelled particle,
-    where few single particles stand apart); so give the diameter when it is
-    known.
+    where the solid blobs are fragments between merged particles); so give the
+    diameter when it is known.
 
     Returns
     -------
