@@ -82,13 +82,21 @@ class Marked:
 
 
 def _pick_ways(model, micrograph, diameter_px, mark) -> Marked:
-    """Marked picks with the estimated diameter, the given one times each factor, and at each threshold."""
+    """Marked picks with the estimated diameter, the given one times each factor, and at each threshold.
+
+    Each diameter is picked once, at threshold 0: a threshold only drops the picks scored below it.
+    """
     segmentation = segment(micrograph, model)
     estimated = pick(segmentation)
-    scaled = [mark(pick(segmentation, diameter_px=factor * diameter_px).table) for factor in DIAMETER_FACTORS]
-    everything = pick(segmentation, diameter_px=diameter_px, threshold=0.0).table
-    thresholded = [mark(everything[everything["score"] >= threshold]) for threshold in THRESHOLDS]
+    unthresholded = {factor: pick(segmentation, diameter_px=factor * diameter_px, threshold=0.0).table
+                     for factor in DIAMETER_FACTORS}
+    scaled = [mark(_scored_at_least(unthresholded[factor], DEFAULT_THRESHOLD)) for factor in DIAMETER_FACTORS]
+    thresholded = [mark(_scored_at_least(unthresholded[1.0], threshold)) for threshold in THRESHOLDS]
     return Marked(mark(estimated.table), scaled, thresholded, estimated.diameter_px / diameter_px)
+
+
+def _scored_at_least(picks: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    return picks[picks["score"] >= threshold]
 
 
 def _scores(marked: list[tuple]) -> dict:
@@ -209,10 +217,10 @@ def main() -> None:
              "round(area / one particle's area) particles. Simulations: one-to-one matching (Hungarian) to the true",
              "centres within half a particle diameter. Written by benchmarks/picking.py.", ""] + HEADER
     shared = default_model_on_shared(manifest)
-    cross_validated = [held_out_10017(manifest, args.folds)] if args.folds else []
-    cross_validated += held_out_specimens(manifest) if args.specimens else []
+    held_out = [held_out_10017(manifest, args.folds)] if args.folds else []
+    held_out += held_out_specimens(manifest) if args.specimens else []
     simulated = fresh_simulations()
-    lines += [_row(label, results) for label, results in shared + cross_validated + [simulated]]
+    lines += [_row(label, results) for label, results in shared + held_out + [simulated]]
     lines += ["", "F1 with the true diameter times a factor (the default model; what a wrong diameter costs):", ""]
     lines += _header(DIAMETER_FACTORS) + [_factor_row(label, results) for label, results in shared + [simulated]]
     lines += ["", f"F1 (precision / recall) at each score threshold, true diameter (default {DEFAULT_THRESHOLD}):", ""]
