@@ -10,12 +10,24 @@ Its local maxima at least ``MIN_DISTANCE_RADII`` radii apart and
 particles, which the patch-based probability map merges into one region, are
 still told apart this way.
 
-Each candidate is scored by the ice model: the mean probability of the
-particle class over the core of the particle (half its radius), times the
-probability that the disk around it is neither carbon nor contamination, so
-scores lie in [0, 1]. Candidates whose disk is mostly carbon or contamination,
-or closer than a radius to the micrograph's edge, are rejected; the rest at or
-above the threshold are the picks.
+Each candidate's score, in [0, 1], weighs what the image shows against what
+the ice model says. Its model score is the mean probability of the particle
+class over the core of the particle (half its radius), times the probability
+that the disk around it is neither carbon nor contamination. Its contrast
+score rises linearly from 0 at ``MIN_CONTRAST`` robust standard deviations to
+1 at the median contrast of the micrograph's candidates that the model is sure
+of (model score at least ``SURE_MODEL_SCORE``; never below
+``FULL_CONTRAST``), so a candidate is judged against the particles of its own
+micrograph. The score is their weighted geometric mean, the contrast weighing
+``CONTRAST_WEIGHT``: on a specimen it never saw, the model's particle
+probability is miscalibrated (0.01-0.1 on the TRPV1 particles of EMPIAR-10059
+with the recipe retrained without them, 0.3-0.8 on the ice between the
+particles of EMPIAR-10017 without those), while the contrast at the
+particle's scale needs no knowledge of the specimen; the model still ranks the
+candidates and vetoes those it is sure are not particles
+(benchmarks/results/picking.md). Candidates whose disk is mostly carbon or
+contamination, or closer than a radius to the micrograph's edge, are
+rejected; the rest at or above the threshold are the picks.
 """
 
 from __future__ import annotations
@@ -37,14 +49,21 @@ from icestat.segment import Segmentation
 log = logging.getLogger(__name__)
 
 #: Default score threshold of :func:`pick`.
-DEFAULT_THRESHOLD = 0.3
+DEFAULT_THRESHOLD = 0.2
 #: Width of the locating Laplacian of Gaussian, in particle radii (narrower than the 1 / sqrt 2 that answers
 #: most strongly to a disk of that radius, to tell touching particles apart).
 SIGMA_RADII = 0.5
 #: Candidates at least this many particle radii apart survive non-maximum suppression.
 MIN_DISTANCE_RADII = 0.75
-#: Candidates answer at least this many robust standard deviations of the image's response.
+#: Candidates answer at least this many robust standard deviations of the image's response ...
 MIN_CONTRAST = 1.5
+#: ... and have the full contrast score from the median contrast of the candidates with at least this model
+#: score on ...
+SURE_MODEL_SCORE = 0.5
+#: ... or from this contrast, where that median is lower or there are no such candidates.
+FULL_CONTRAST = 2.5
+#: Weight of the contrast score in a candidate's score (a weighted geometric mean); the model score has the rest.
+CONTRAST_WEIGHT = 0.75
 #: The particle probability is averaged over a disk of this many radii around a candidate.
 CORE_RADII = 0.5
 #: A candidate is rejected when the mean probability of carbon or contamination over its disk is above this.
@@ -138,7 +157,7 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
     particle = _disk_mean_at(probabilities[PARTICLE], rows, cols, CORE_RADII * radius_working_px)
     carbon = _disk_mean_at(probabilities[CARBON], rows, cols, radius_working_px)
     contamination = _disk_mean_at(probabilities[CONTAMINATION], rows, cols, radius_working_px)
-    score = particle * (1.0 - carbon - contamination)
+    score = candidate_score(contrast[rows, cols], particle * (1.0 - carbon - contamination))
     y_px, x_px = working.to_original_px(rows, cols)
     radius_px = diameter_px / 2
     on_carbon = carbon > MAX_EXCLUDED_PROBABILITY
@@ -193,6 +212,30 @@ def particle_contrast(image: np.ndarray, particle_probability: np.ndarray, radiu
     with np.errstate(divide="ignore", invalid="ignore"):  # a constant probability map: undecided (NaN)
         agreement = np.corrcoef(bright[::4, ::4].ravel(), np.asarray(particle_probability)[::4, ::4].ravel())[0, 1]
     return robust_z(bright if agreement > 0 else -bright)
+
+
+def candidate_score(contrast: np.ndarray, model_score: np.ndarray) -> np.ndarray:
+    """Scores in [0, 1] of one micrograph's candidates from their `contrast` (robust SDs) and `model_score` ([0, 1]).
+
+    The weighted geometric mean of the contrast score (weight ``CONTRAST_WEIGHT``)
+    and the model score. The contrast score is 0 at ``MIN_CONTRAST`` and 1 from
+    the median contrast of the candidates with a model score of at least
+    ``SURE_MODEL_SCORE`` on (``FULL_CONTRAST`` where that is lower or there is
+    no such candidate), linear in between.
+
+    Examples
+    --------
+    >>> contrast, model_score = np.array([2.0, 9.0, 9.0, 9.0, 3.0]), np.array([0.9, 0.9, 0.9, 0.0, 0.4])
+    >>> candidate_score(contrast, model_score).round(3).tolist()   # full contrast from 9, the sure ones' median
+    [0.128, 0.974, 0.974, 0.0, 0.238]
+    >>> candidate_score(np.array([2.0, 3.0]), np.array([0.05, 0.05])).round(3).tolist()   # none sure: from 2.5
+    [0.281, 0.473]
+    """
+    contrast, model_score = np.asarray(contrast, dtype=np.float64), np.clip(model_score, 0.0, 1.0)
+    sure = contrast[model_score >= SURE_MODEL_SCORE]
+    full_contrast = max(FULL_CONTRAST, float(np.median(sure))) if len(sure) else FULL_CONTRAST
+    contrast_score = np.clip((contrast - MIN_CONTRAST) / (full_contrast - MIN_CONTRAST), 0.0, 1.0)
+    return contrast_score ** CONTRAST_WEIGHT * model_score ** (1.0 - CONTRAST_WEIGHT)
 
 
 def robust_z(response: np.ndarray) -> np.ndarray:

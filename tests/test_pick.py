@@ -93,6 +93,21 @@ def test_bright_particles_are_picked_the_same_way():
                                bright.table.sort_values("x_px")[["x_px", "y_px"]].to_numpy(), atol=2.0)
 
 
+def test_particles_an_unsure_model_calls_ice_are_picked_by_their_contrast_and_outrank_the_ice():
+    # A model that never saw the specimen: 0.15 particle probability on the particles, 0.05 on the ice.
+    segmentation = _segmentation()
+    probabilities = segmentation.working_probabilities.copy()
+    on_particles = probabilities[PARTICLE] == 0.85
+    probabilities[PARTICLE][on_particles] = 0.15
+    probabilities[ICE] = 1 - probabilities[PARTICLE] - probabilities[CARBON]
+    unsure = Segmentation("unsure", segmentation.working, probabilities, None, None)
+    picks = pick(unsure, diameter_px=2 * RADIUS_WORKING_PX * SCALE)
+    assert _found(picks, IN_ICE) == len(IN_ICE) and _found(picks, TOUCHING) == 2
+    centres = np.array([_original_px(row, col) for row, col in IN_ICE + TOUCHING])   # (y, x)
+    best = picks.table.head(len(centres))[["y_px", "x_px"]].to_numpy()
+    assert np.hypot(*(best[:, None, :] - centres[None]).transpose(2, 0, 1)).min(axis=1).max() <= 4.0
+
+
 def test_threshold_removes_low_scores():
     everything = pick(_segmentation(), diameter_px=32, threshold=0.0)
     assert len(pick(_segmentation(), diameter_px=32, threshold=0.99)) == 0
