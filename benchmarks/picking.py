@@ -16,6 +16,7 @@ Usage:
    micrographs: how icestat does on a specimen it has never seen.
 3. Fresh simulated micrographs (seeds the default model never saw), scored
    against the true centres within half a particle diameter.
+4. Simulated micrographs of empty ice: every pick there is wrong.
 
 Two more tables give, for 1 and 3, F1 with the true diameter times each of
 DIAMETER_FACTORS (how much an estimate off by that much would cost), and F1
@@ -201,6 +202,23 @@ def fresh_simulations(n: int = 8) -> tuple[str, list[Marked]]:
     return "fresh simulations, default model (true centres within half a diameter)", results
 
 
+def empty_simulations(n: int = 4) -> list[str]:
+    """Picks per simulated micrograph of empty ice (no particle, carbon or contamination), default model: table lines."""
+    model = load_model()
+    lines = ["| micrograph | pixel size (Å) | ice thickness (Å) | particle fraction | picks (diameter 150 Å) |",
+             "|" + " --- |" * 5]
+    for i in range(n):
+        rng = np.random.default_rng([recipe.SEED + 3, i])
+        params = SimulationParams(shape_px=(2048, 2048), pixel_size_A=float(rng.uniform(1.0, 2.5)), n_particles=0,
+                                  carbon_fraction=0.0, n_contamination=0, ice_thickness_A=float(rng.uniform(250, 700)))
+        sim = simulate_micrograph(params, seed=[recipe.SEED + 3, i])
+        segmentation = segment(Micrograph(sim.image, params.pixel_size_A, f"empty_{i}"), model)
+        picks = pick(segmentation, diameter_px=150 / params.pixel_size_A)
+        lines.append(f"| empty_{i} | {params.pixel_size_A:.2f} | {params.ice_thickness_A:.0f} | "
+                     f"{segmentation.class_fractions()['particle']:.3f} | {len(picks)} |")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", type=Path, default=recipe.REPO.parent / "shared" / "data")
@@ -225,6 +243,8 @@ def main() -> None:
     lines += _header(DIAMETER_FACTORS) + [_factor_row(label, results) for label, results in shared + [simulated]]
     lines += ["", f"F1 (precision / recall) at each score threshold, true diameter (default {DEFAULT_THRESHOLD}):", ""]
     lines += _header(THRESHOLDS) + [_threshold_row(label, results) for label, results in shared + [simulated]]
+    lines += ["", "Simulated micrographs of empty ice (2048 x 2048, default model and threshold; every pick is wrong):", ""]
+    lines += empty_simulations()
     lines += ["", f"Whole run: {time.perf_counter() - started:.0f} s on {len(os.sched_getaffinity(0))} cores."]
     publish(lines, "picking.md")
 

@@ -49,7 +49,7 @@ from icestat.segment import Segmentation
 log = logging.getLogger(__name__)
 
 #: Default score threshold of :func:`pick`.
-DEFAULT_THRESHOLD = 0.2
+DEFAULT_THRESHOLD = 0.3
 #: Width of the locating Laplacian of Gaussian, in particle radii (narrower than the 1 / sqrt 2 that answers
 #: most strongly to a disk of that radius, to tell touching particles apart).
 SIGMA_RADII = 0.5
@@ -63,7 +63,7 @@ SURE_MODEL_SCORE = 0.5
 #: ... or from this contrast, where that median is lower or there are no such candidates.
 FULL_CONTRAST = 2.5
 #: Weight of the contrast score in a candidate's score (a weighted geometric mean); the model score has the rest.
-CONTRAST_WEIGHT = 0.75
+CONTRAST_WEIGHT = 0.5
 #: The particle probability is averaged over a disk of this many radii around a candidate.
 CORE_RADII = 0.5
 #: A candidate is rejected when the mean probability of carbon or contamination over its disk is above this.
@@ -227,9 +227,9 @@ def candidate_score(contrast: np.ndarray, model_score: np.ndarray) -> np.ndarray
     --------
     >>> contrast, model_score = np.array([2.0, 9.0, 9.0, 9.0, 3.0]), np.array([0.9, 0.9, 0.9, 0.0, 0.4])
     >>> candidate_score(contrast, model_score).round(3).tolist()   # full contrast from 9, the sure ones' median
-    [0.128, 0.974, 0.974, 0.0, 0.238]
+    [0.245, 0.949, 0.949, 0.0, 0.283]
     >>> candidate_score(np.array([2.0, 3.0]), np.array([0.05, 0.05])).round(3).tolist()   # none sure: from 2.5
-    [0.281, 0.473]
+    [0.158, 0.224]
     """
     contrast, model_score = np.asarray(contrast, dtype=np.float64), np.clip(model_score, 0.0, 1.0)
     sure = contrast[model_score >= SURE_MODEL_SCORE]
