@@ -20,9 +20,9 @@ of (model score at least ``SURE_MODEL_SCORE``; never below
 ``FULL_CONTRAST``), so a candidate is judged against the particles of its own
 micrograph. The score is their weighted geometric mean, the contrast weighing
 ``CONTRAST_WEIGHT``: on a specimen it never saw, the model's particle
-probability is miscalibrated (0.01-0.1 on the TRPV1 particles of EMPIAR-10059
-with the recipe retrained without them, 0.3-0.8 on the ice between the
-particles of EMPIAR-10017 without those), while the contrast at the
+probability is miscalibrated (a median of 0.12 on the TRPV1 particles of
+EMPIAR-10059 with the recipe retrained without them, 0.81 on the false
+candidates in the ice of EMPIAR-10017 without those), while the contrast at the
 particle's scale needs no knowledge of the specimen; the model still ranks the
 candidates and vetoes those it is sure are not particles
 (benchmarks/results/picking.md). Candidates whose disk is mostly carbon or
