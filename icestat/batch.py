@@ -11,6 +11,11 @@ always cover every micrograph done so far.
 
 Picked in one process (:func:`pick_in_turn`), the next micrographs are read
 in a background thread while one is picked, so reading overlaps computing.
+
+Without a given diameter, each micrograph is first picked with its own
+estimate; then the run's diameter is the median of those estimates
+(:func:`icestat.pick.run_diameter`), and the micrographs whose diameter is
+far from it (:func:`to_pick_with_run_diameter`) are picked again with it.
 """
 
 from __future__ import annotations
@@ -35,22 +40,49 @@ from icestat.coords.table import MICROGRAPH_COLUMN, pick_table
 from icestat.micrograph import MicrographError, file_error, micrograph_stem, read_micrograph, write_mrc
 from icestat.model import IceModel, ModelError, load_model
 from icestat.overlay import write_overlay
-from icestat.pick import DEFAULT_THRESHOLD, pick
+from icestat.pick import DEFAULT_THRESHOLD, estimate_diameter_px, far_from_run_diameter, pick, run_diameter
 from icestat.segment import segment
 
 log = logging.getLogger(__name__)
 
 #: Columns of ``summary.csv``, one row per micrograph.
 SUMMARY_COLUMNS = (
-    "micrograph", "status", "n_picks", "ice_fraction", "particle_fraction", "carbon_fraction",
-    "contamination_fraction", "diameter_px", "diameter_estimated", "seconds", "error",
+    "micrograph", "status", "pixel_size_A", "n_picks", "ice_fraction", "particle_fraction", "carbon_fraction",
+    "contamination_fraction", "diameter_px", "diameter_source", "blob_diameter_px", "seconds", "error",
 )
+#: Values of the ``diameter_source`` column: the diameter used was given, estimated from the micrograph's own
+#: non-ice blobs (``blob_diameter_px``, also reported when the diameter is given), or the run's diameter.
+GIVEN, BLOBS, RUN = "given", "blobs", "run"
 #: Values of the ``status`` column.
 PICKED, DONE_BEFORE, FAILED = "picked", "done before", "failed"
 #: Micrographs read ahead of the one being picked, in one process.
 READ_AHEAD = 2
 #: Pick formats written besides RELION STAR; file name ending per format.
 EXTRA_FORMAT_ENDINGS = {"box": ".box", "cbox": ".cbox", "tsv": ".tsv", "csv": ".csv"}
+
+
+@dataclass(frozen=True)
+class RunDiameter:
+    """The particle diameter of a run (:func:`to_pick_with_run_diameter`).
+
+    Attributes
+    ----------
+    value : float
+        In ångström where every micrograph it was estimated from has a pixel
+        size, else in pixels (the micrographs are then taken to share one).
+    in_A : bool
+        True when `value` is in ångström.
+    """
+
+    value: float
+    in_A: bool
+
+    def px(self, pixel_size_A: float | None) -> float:
+        """The diameter in pixels of a micrograph of `pixel_size_A`."""
+        return self.value / pixel_size_A if self.in_A else self.value
+
+    def __str__(self) -> str:
+        return f"{self.value:.1f} {'Å' if self.in_A else 'px'}"
 
 
 @dataclass(frozen=True)
@@ -65,7 +97,7 @@ class PickSettings:
         ``cpu``, ``cuda`` or ``cuda:N``.
     diameter_A, diameter_px : float or None
         Particle diameter in ångström (needs the pixel size) or in pixels; at
-        most one; estimated per micrograph when both are None.
+        most one; estimated from the non-ice blobs when both are None.
     threshold : float
         Lowest pick score kept.
     formats : tuple of str
@@ -167,7 +199,8 @@ def cached_model(model_path: str | None, device: str) -> IceModel:
     return load_model(model_path, device=device)
 
 
-def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Future | None = None) -> dict:
+def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Future | None = None,
+                    run_diameter: RunDiameter | None = None) -> dict:
     """Pick one micrograph and write its files; never raises for a bad micrograph.
 
     Parameters
@@ -179,6 +212,9 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
     settings : PickSettings
     reading : Future, optional
         The micrograph being read already (:func:`pick_in_turn`); read here when None.
+    run_diameter : RunDiameter, optional
+        The run's particle diameter, used when `settings` give none
+        (:func:`to_pick_with_run_diameter`); the micrograph's own estimate when None.
 
     Returns
     -------
@@ -191,9 +227,13 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
     try:
         micrograph = reading.result() if reading is not None else read_micrograph(path, settings.pixel_size_A)
         diameter_px = _diameter_px(settings, micrograph.pixel_size_A, path)
+        source = GIVEN if diameter_px is not None else RUN if run_diameter is not None else BLOBS
+        if source == RUN:
+            diameter_px = run_diameter.px(micrograph.pixel_size_A)
         model = cached_model(settings.model_path, settings.device).with_carbon_regions(settings.carbon_regions)
         segmentation = segment(micrograph, model, device=settings.device)
         picks = pick(segmentation, diameter_px=diameter_px, threshold=settings.threshold)
+        blob_diameter_px = picks.diameter_px if source == BLOBS else estimate_diameter_px(segmentation)
         files = settings.outputs(output, name)
         remove_leftovers([*files.values(), record_file(output, name)])   # of a worker killed while writing them
         table = picks.table.assign(**{MICROGRAPH_COLUMN: str(path)})
@@ -208,10 +248,10 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
     except (MicrographError, ModelError, OSError, ValueError, RuntimeError, MemoryError) as err:
         return failed_row(path, err, seconds=time.perf_counter() - start)
     fractions = segmentation.class_fractions()
-    row = _row(name, PICKED, n_picks=len(picks), ice_fraction=fractions["ice"],
+    row = _row(name, PICKED, pixel_size_A=micrograph.pixel_size_A, n_picks=len(picks), ice_fraction=fractions["ice"],
                particle_fraction=fractions["particle"], carbon_fraction=fractions["carbon"],
                contamination_fraction=fractions["contamination"], diameter_px=picks.diameter_px,
-               diameter_estimated=picks.diameter_estimated, seconds=time.perf_counter() - start)
+               diameter_source=source, blob_diameter_px=blob_diameter_px, seconds=time.perf_counter() - start)
     record = {"micrograph": str(path), "settings": settings.to_dict(),
               "outputs": [str(f) for f in files.values()], "row": row}
     with atomic_path(record_file(output, name)) as tmp:
@@ -219,9 +259,11 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
     return row
 
 
-def pick_in_turn(paths: Iterable[str], output: Path, settings: PickSettings,
-                 read_ahead: int = READ_AHEAD) -> Iterator[dict]:
+def pick_in_turn(paths: Iterable[str], output: Path, settings: PickSettings, read_ahead: int = READ_AHEAD,
+                 run_diameter: RunDiameter | None = None) -> Iterator[dict]:
     """Pick micrographs one after another in this process, the next `read_ahead` read meanwhile.
+
+    `run_diameter` is passed on to :func:`pick_micrograph`.
 
     Yields
     ------
@@ -236,11 +278,49 @@ def pick_in_turn(paths: Iterable[str], output: Path, settings: PickSettings,
         queue = deque(start_reading(path) for path in islice(paths, 1 + read_ahead))
         while queue:
             path, reading = queue.popleft()
-            row = pick_micrograph(path, output, settings, reading)
+            row = pick_micrograph(path, output, settings, reading, run_diameter)
             following = next(paths, None)
             if following is not None:
                 queue.append(start_reading(following))
             yield row
+
+
+def to_pick_with_run_diameter(paths: list[str], rows: list[dict]) -> tuple[RunDiameter | None, list[str]]:
+    """The run's particle diameter, and the micrographs to pick (again) with it.
+
+    The run's diameter is the median of its micrographs' own estimates
+    (:func:`icestat.pick.run_diameter`; micrographs picked with it before
+    count with their own estimate), in ångström where they all have a pixel size. The micrographs picked with an estimate,
+    their own or an earlier run's diameter, that is more than
+    ``RUN_DIAMETER_TOLERANCE`` times off it, or that had none, are to be picked with it.
+
+    Parameters
+    ----------
+    paths : list of str
+        The run's micrographs.
+    rows : list of dict
+        Their summary rows (any order; ``failed`` ones and those picked with a
+        given diameter do not count).
+
+    Returns
+    -------
+    run_diameter : RunDiameter or None
+        None when no micrograph has an estimate.
+    paths : list of str
+        Micrographs to pick with it, in the order of `paths`.
+    """
+    by_name = {row["micrograph"]: row for row in rows
+               if row["status"] != FAILED and row.get("diameter_source") in (BLOBS, RUN)}
+    estimated = [path for path in paths if micrograph_stem(path) in by_name]
+    table = pd.DataFrame([by_name[micrograph_stem(path)] for path in estimated],
+                         columns=list(SUMMARY_COLUMNS))
+    in_A = bool(table["pixel_size_A"].notna().all())
+    scale = table["pixel_size_A"] if in_A else 1.0
+    value = run_diameter(table["blob_diameter_px"] * scale, table["particle_fraction"])
+    if not math.isfinite(value):
+        return None, []
+    far = far_from_run_diameter(table["diameter_px"] * scale, value)
+    return RunDiameter(value, in_A), [path for path, again in zip(estimated, far) if again]
 
 
 def failed_row(path: str, err: Exception, seconds: float = math.nan) -> dict:

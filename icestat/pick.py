@@ -80,6 +80,10 @@ BLOB_TO_PARTICLE_DIAMETER = 4 / 3
 #: Where more than this fraction of a micrograph is labelled particle, the particles have merged into one region
 #: and the diameter estimated from its blobs is unreliable (a warning says so).
 CROWDED_PARTICLE_FRACTION = 0.5
+#: In a run of micrographs of one specimen, those whose own estimate is more than this factor off the run's
+#: diameter (:func:`run_diameter`) are picked with the run's: F1 is flat within about 0.8-1.15 of the true
+#: diameter and falls beyond (benchmarks/results/picking.md).
+RUN_DIAMETER_TOLERANCE = 1.2
 
 
 @dataclass(frozen=True, eq=False)
@@ -297,6 +301,56 @@ def estimate_diameter_px(segmentation: Segmentation) -> float:
     order = np.argsort(diameters)
     weighted_median = diameters[order][np.searchsorted(np.cumsum(areas[order]), areas.sum() / 2)]
     return float(BLOB_TO_PARTICLE_DIAMETER * weighted_median * np.mean(segmentation.working.scale))
+
+
+def run_diameter(estimates, particle_fractions) -> float:
+    """One particle diameter for a run of micrographs of one specimen, from each micrograph's own estimate.
+
+    The median of the estimates (:func:`estimate_diameter_px`) of the
+    micrographs that are not crowded (at most ``CROWDED_PARTICLE_FRACTION``
+    labelled particle), or of all of them when every one is crowded. A single
+    micrograph's estimate strays (0.7-1.3 of the truth) and on a crowded one
+    can be a fraction of it; the median over a run's uncrowded micrographs has
+    been 0.88-1.22 of the truth on each dataset here, also with the model
+    retrained without that specimen (benchmarks/results/picking.md).
+
+    Parameters
+    ----------
+    estimates : array_like of float
+        Each micrograph's estimate (in pixels where the micrographs share a
+        pixel size, else in ångström), NaN where it had none.
+    particle_fractions : array_like of float
+        Each micrograph's fraction labelled particle.
+
+    Returns
+    -------
+    float
+        The run's diameter in the unit of `estimates`, NaN when no micrograph has one.
+
+    Examples
+    --------
+    >>> run_diameter([60.0, 64.0, 12.0, 70.0, float("nan")], [0.2, 0.3, 0.7, 0.3, 0.1])
+    64.0
+    >>> run_diameter([30.0, 12.0, 20.0], [0.6, 0.7, 0.8])
+    20.0
+    """
+    estimates = np.asarray(estimates, dtype=np.float64)
+    known = np.isfinite(estimates)
+    uncrowded = known & (np.asarray(particle_fractions) <= CROWDED_PARTICLE_FRACTION)
+    chosen = estimates[uncrowded if uncrowded.any() else known]
+    return float(np.median(chosen)) if len(chosen) else float("nan")
+
+
+def far_from_run_diameter(diameters, run_diameter: float) -> np.ndarray:
+    """Which diameters are more than ``RUN_DIAMETER_TOLERANCE`` times off `run_diameter` (NaN ones are).
+
+    Examples
+    --------
+    >>> far_from_run_diameter([52.0, 60.0, 74.0, float("nan")], 60.0)
+    array([False, False,  True,  True])
+    """
+    ratio = np.asarray(diameters, dtype=np.float64) / run_diameter
+    return ~((ratio >= 1 / RUN_DIAMETER_TOLERANCE) & (ratio <= RUN_DIAMETER_TOLERANCE))
 
 
 def _disk_mean_at(values: np.ndarray, rows: np.ndarray, cols: np.ndarray, radius_px: float) -> np.ndarray:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 
 import pandas as pd
@@ -14,6 +16,21 @@ from icestat.simulate import SimulationParams, simulate_set, write_simulation
 
 PARAMS = SimulationParams(shape_px=(768, 768), pixel_size_A=2.0, n_particles=40, particle_diameter_A=150.0,
                           carbon_fraction=0.2)
+
+
+@pytest.fixture(scope="module")
+def trpv1_run(shared_data, tmp_path_factory):
+    """Two EMPIAR-10059 micrographs picked in one process without a diameter: (output folder, paths, stdout).
+
+    The model labels 45 % of stack_0005 particle, and 63 % of stack_0002: there the solid blobs are the fragments
+    between merged particles, and the micrograph's own estimate is a third of the true diameter (50 px).
+    """
+    folder = shared_data / "empiar-10059" / "micrographs"
+    micrographs = [str(folder / f"stack_000{i}_2x_dfpt_10059.png") for i in (5, 2)]
+    output = tmp_path_factory.mktemp("trpv1") / "run"
+    with contextlib.redirect_stdout(io.StringIO()) as stdout:
+        assert main(["pick", *micrographs, "-o", str(output), "--quiet"]) == 0
+    return output, micrographs, stdout.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -117,15 +134,16 @@ def test_a_rerun_removes_what_a_writer_killed_mid_write_left(simulated, tmp_path
     assert len(left) == 1 and left[0].startswith(".mic_0001_autopick.star.")   # only the micrograph not redone
 
 
-def test_two_workers_give_the_same_picks_as_one(simulated, tmp_path):
-    _, micrographs, _ = simulated
-    assert main(["pick", *micrographs[:2], "-o", str(tmp_path / "one"), "--diameter-px", "75", "--quiet"]) == 0
-    assert main(["pick", *micrographs[:2], "-o", str(tmp_path / "two"), "--diameter-px", "75", "--workers", "2",
-                 "--quiet"]) == 0
-    for name in ("mic_0000", "mic_0001"):
-        one = starfile.read(tmp_path / "one" / f"{name}_autopick.star")
-        two = starfile.read(tmp_path / "two" / f"{name}_autopick.star")
-        pd.testing.assert_frame_equal(one, two)
+def test_two_workers_give_the_same_picks_as_one(trpv1_run, tmp_path):
+    # Without a diameter, so both rounds (each micrograph's own estimate, then the run's) run on the cluster.
+    one, micrographs, _ = trpv1_run
+    two = tmp_path / "two"
+    assert main(["pick", *micrographs, "-o", str(two), "--workers", "2", "--quiet"]) == 0
+    for name in ("stack_0005_2x_dfpt_10059", "stack_0002_2x_dfpt_10059"):
+        pd.testing.assert_frame_equal(starfile.read(one / f"{name}_autopick.star"),
+                                      starfile.read(two / f"{name}_autopick.star"))
+    columns = ["micrograph", "n_picks", "diameter_px", "diameter_source", "blob_diameter_px"]
+    pd.testing.assert_frame_equal(pd.read_csv(one / "summary.csv")[columns], pd.read_csv(two / "summary.csv")[columns])
 
 
 @pytest.mark.parametrize("arguments, message", [
@@ -205,14 +223,43 @@ def test_pick_and_evaluate_a_real_held_out_micrograph_against_its_particle_mask(
     assert overall["recall"] > 0.8 and overall["precision"] > 0.5
 
 
-def test_an_estimated_diameter_on_a_crowded_real_micrograph_is_reported_unreliable(shared_data, tmp_path, capsys):
-    # EMPIAR-10059 (TRPV1) is packed with particles: the model labels 60-80 % of each micrograph particle.
-    micrograph = shared_data / "empiar-10059" / "micrographs" / "stack_0001_2x_dfpt_10059.png"
-    assert main(["pick", str(micrograph), "-o", str(tmp_path / "picks")]) == 0
+def _precision_on_mask(shared_data, tmp_path, picks_folder, stem: str) -> float:
+    """Mask-based precision of the picks of one micrograph of the shared data (``icestat evaluate``)."""
+    manifest = pd.read_csv(shared_data / "manifest.csv")
+    row = manifest[manifest["micrograph"].str.contains(stem)].iloc[0].copy()
+    for column in ("micrograph", "particle_mask"):
+        row[column] = str(shared_data / row[column])
+    truth = tmp_path / f"{stem}_truth.csv"
+    row.to_frame().T.to_csv(truth, index=False)
+    scores = tmp_path / f"{stem}_scores.csv"
+    assert main(["evaluate", str(picks_folder / f"{stem}_autopick.star"), "--truth", str(truth), "-o", str(scores)]) == 0
+    return float(pd.read_csv(scores, index_col=0).loc["overall", "precision"])
+
+
+def test_a_crowded_micrograph_is_picked_with_the_diameter_of_the_run(trpv1_run, shared_data, tmp_path, capsys):
+    # The two files give no pixel size, so the run's diameter is in pixels: stack_0005's own estimate.
+    run, (_, crowded), stdout = trpv1_run
+    alone = tmp_path / "alone"
+    assert main(["pick", crowded, "-o", str(alone)]) == 0
     captured = capsys.readouterr()
-    assert "stack_0001_2x_dfpt_10059: crowded" in captured.err
-    assert "unreliable on 1 crowded micrograph)" in captured.out
-    assert pd.read_csv(tmp_path / "picks" / "summary.csv")["particle_fraction"][0] > 0.5
+    assert "stack_0002_2x_dfpt_10059: crowded" in captured.err
+    assert "unreliable: all are crowded" in captured.out
+    own = pd.read_csv(alone / "summary.csv").iloc[0]
+    assert own["diameter_source"] == "blobs" and own["particle_fraction"] > 0.5 and own["diameter_px"] < 25
+
+    assert "px (median over 1 micrograph not crowded); 1 micrograph whose own" in stdout
+    summary = pd.read_csv(run / "summary.csv").set_index("micrograph")
+    assert summary["diameter_source"].tolist() == ["blobs", "run"]
+    run_px = summary["blob_diameter_px"]["stack_0005_2x_dfpt_10059"]
+    assert summary["diameter_px"].tolist() == pytest.approx([run_px, run_px])
+    assert summary["blob_diameter_px"]["stack_0002_2x_dfpt_10059"] == pytest.approx(own["diameter_px"])
+    assert (json.loads((run / "stack_0002_2x_dfpt_10059_summary.json").read_text())["row"]["diameter_source"]
+            == "run")   # so a rerun keeps it
+    # With its own estimate most picks are fragments of particles; with the run's, most are particles.
+    assert summary["n_picks"]["stack_0002_2x_dfpt_10059"] < own["n_picks"] / 2
+    precision_own = _precision_on_mask(shared_data, tmp_path, alone, "stack_0002_2x_dfpt_10059")
+    precision_run = _precision_on_mask(shared_data, tmp_path, run, "stack_0002_2x_dfpt_10059")
+    assert precision_run > max(0.5, precision_own + 0.2)
 
 
 def test_without_a_diameter_it_is_estimated_and_reported(simulated, tmp_path, capsys):
@@ -220,9 +267,11 @@ def test_without_a_diameter_it_is_estimated_and_reported(simulated, tmp_path, ca
     out = tmp_path / "picks"
     assert main(["pick", micrographs[0], "-o", str(out), "--quiet"]) == 0
     out_text = capsys.readouterr().out
-    assert "diameter estimated" in out_text and "crowded" not in out_text
+    assert "diameter estimated from the non-ice blobs: 1" in out_text and "Å (median over 1 micrograph not" in out_text
+    assert "unreliable" not in out_text and "picked with it" not in out_text
     summary = pd.read_csv(out / "summary.csv")
-    assert bool(summary["diameter_estimated"][0])
+    assert summary["diameter_source"][0] == "blobs" and summary["pixel_size_A"][0] == 2.0
+    assert summary["diameter_px"][0] == summary["blob_diameter_px"][0]
     assert 0.8 * 75 < summary["diameter_px"][0] < 1.25 * 75   # true diameter 150 Å at 2 Å/px
     assert summary["n_picks"][0] > 5
 

@@ -10,6 +10,12 @@ and per run:
   particles.star  every pick with its micrograph
   summary.csv     one row per micrograph: status, picks, class fractions, diameter, seconds
 
+Without --diameter-A or --diameter-px, each micrograph is picked with the
+diameter estimated from its own non-ice blobs; then the run's diameter is the
+median of those estimates (over the micrographs not crowded with particles,
+where the estimate is unreliable), and those whose own estimate is more than
+20 % off it are picked again with it.
+
 A rerun skips micrographs already done with the same settings unless
 --overwrite. A micrograph that cannot be read or picked is reported in the
 summary and on stderr; the others finish and the exit code is then 1.
@@ -26,12 +32,16 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from icestat.batch import (
+    BLOBS,
     FAILED,
     PICKED,
+    RUN,
+    RunDiameter,
     PickSettings,
     cached_model,
     check_stems,
@@ -39,11 +49,12 @@ from icestat.batch import (
     is_done,
     pick_in_turn,
     pick_micrograph,
+    to_pick_with_run_diameter,
     write_run_files,
 )
 from icestat.cli._common import add_model_run_args, device_usable
 from icestat.model import ModelError
-from icestat.pick import CROWDED_PARTICLE_FRACTION, DEFAULT_THRESHOLD
+from icestat.pick import CROWDED_PARTICLE_FRACTION, DEFAULT_THRESHOLD, RUN_DIAMETER_TOLERANCE
 from icestat.workers import gpu_pinning, map_unordered
 
 log = logging.getLogger(__name__)
@@ -100,46 +111,78 @@ def main(args: argparse.Namespace) -> int:
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
 
-    rows, to_pick = [], []
+    rows, to_pick = {}, []   # summary rows by micrograph name; micrographs to pick
     for path in args.micrographs:
         done = None if args.overwrite else is_done(path, output, settings)
-        (rows.append(done) if done else to_pick.append(path))
+        if done:
+            rows[done["micrograph"]] = done
+        else:
+            to_pick.append(path)
     if rows:
         log.warning("%d of %d micrographs already done in %s (skipped; --overwrite picks them again)",
                     len(rows), len(args.micrographs), output)
 
-    n_picks = sum(row["n_picks"] for row in rows)
-    bar = tqdm(total=len(to_pick), unit="mic", desc="picking", disable=args.quiet or not to_pick)
-    if args.workers <= 1 and args.scheduler is None:  # here, reading the next micrographs meanwhile
-        results = pick_in_turn(to_pick, output, settings)
-    else:
-        results = map_unordered(pick_micrograph, to_pick, args=(output, settings), workers=args.workers,
-                                scheduler=args.scheduler, on_error=failed_row, gpus=gpus)
-    try:
+    def pick_all(paths: list[str], run_diameter: RunDiameter | None = None, desc: str = "picking") -> None:
+        """Pick `paths`, their rows replacing any earlier ones in `rows`."""
+        if args.workers <= 1 and args.scheduler is None:  # here, reading the next micrographs meanwhile
+            results = pick_in_turn(paths, output, settings, run_diameter=run_diameter)
+        else:
+            results = map_unordered(pick_micrograph, paths, args=(output, settings, None, run_diameter),
+                                    workers=args.workers, scheduler=args.scheduler, on_error=failed_row, gpus=gpus)
+        bar = tqdm(total=len(paths), unit="mic", desc=desc, disable=args.quiet or not paths)
+        n_picks = sum(row["n_picks"] for row in rows.values())
         with bar, logging_redirect_tqdm(loggers=[logging.getLogger("icestat")]):
             for row in results:
-                rows.append(row)
+                earlier = rows.get(row["micrograph"])
+                n_picks += row["n_picks"] - (earlier["n_picks"] if earlier else 0)
+                rows[row["micrograph"]] = row
                 if row["status"] == FAILED:
                     log.error("%s", row["error"])
-                n_picks += row["n_picks"]
                 bar.set_postfix(picks=n_picks)
                 bar.update()
+
+    estimating = settings.diameter_A is None and settings.diameter_px is None
+    try:
+        pick_all(to_pick)
+        if estimating:
+            run_diameter, again = to_pick_with_run_diameter(args.micrographs, list(rows.values()))
+            if again:
+                log.info("the run's particle diameter is %s; picking again %s whose own estimate is far from it",
+                         run_diameter, _micrographs(len(again)))
+                pick_all(again, run_diameter, desc="picking with the run's diameter")
     except RuntimeError as err:  # Dask asked for but not installed
         log.error("%s", err)
         return 2
 
-    summary = write_run_files(args.micrographs, output, rows)
+    summary = write_run_files(args.micrographs, output, list(rows.values()))
     n_failed = int((summary["status"] == FAILED).sum())
     n_picked = int((summary["status"] == PICKED).sum())
-    estimated = summary[summary["diameter_estimated"].astype(bool) & summary["diameter_px"].notna()]
-    if len(estimated):
-        diameters = estimated["diameter_px"]
-        n_crowded = int((estimated["particle_fraction"] > CROWDED_PARTICLE_FRACTION).sum())
-        crowded = f", unreliable on {n_crowded} crowded micrograph{'s' * (n_crowded > 1)}" if n_crowded else ""
-        print(f"particle diameter estimated per micrograph from the non-ice blobs: median {diameters.median():.1f} px "
-              f"(range {diameters.min():.1f}-{diameters.max():.1f}{crowded}); "
-              "give --diameter-A or --diameter-px if you know it")
+    n_picks = int(summary["n_picks"].sum())
+    if estimating:
+        _report_estimated_diameter(summary, run_diameter)
     print(f"{n_picks} particles in {len(summary) - n_failed} of {len(summary)} micrographs "
           f"({n_picked} picked now, {len(summary) - n_failed - n_picked} done before, {n_failed} failed); "
           f"see {output / 'summary.csv'} and {output / 'particles.star'}")
     return 1 if n_failed else 0
+
+
+def _report_estimated_diameter(summary: pd.DataFrame, run_diameter: RunDiameter | None) -> None:
+    """Print the particle diameter estimated for the run, what it rests on, and how many were picked with it."""
+    if run_diameter is None:
+        if (summary["status"] != FAILED).any():
+            print("the particle diameter could not be estimated (no compact non-ice blobs); "
+                  "give --diameter-A or --diameter-px")
+        return
+    estimated = summary[summary["diameter_source"].isin([BLOBS, RUN]) & summary["blob_diameter_px"].notna()]
+    n_uncrowded = int((estimated["particle_fraction"] <= CROWDED_PARTICLE_FRACTION).sum())
+    basis = (f"median over {_micrographs(n_uncrowded)} not crowded" if n_uncrowded else
+             f"median over {_micrographs(len(estimated))}, unreliable: all are crowded with particles")
+    n_run = int((summary["diameter_source"] == RUN).sum())
+    repicked = (f"; {_micrographs(n_run)} whose own estimate was more than {RUN_DIAMETER_TOLERANCE - 1:.0%} off "
+                "picked with it" if n_run else "")
+    print(f"particle diameter estimated from the non-ice blobs: {run_diameter} ({basis}){repicked}; "
+          "give --diameter-A or --diameter-px if you know it")
+
+
+def _micrographs(n: int) -> str:
+    return f"{n} micrograph{'s' * (n != 1)}"

@@ -1,0 +1,50 @@
+"""The run-level decisions of :mod:`icestat.batch`, on summary rows as pick_micrograph writes them."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from icestat.batch import BLOBS, FAILED, GIVEN, PICKED, RUN, RunDiameter, failed_row, to_pick_with_run_diameter
+
+
+def _row(name, source, diameter_px, blob_diameter_px, particle_fraction=0.3, pixel_size_A=None):
+    return dict(micrograph=name, status=PICKED, pixel_size_A=pixel_size_A, n_picks=10,
+                particle_fraction=particle_fraction, diameter_px=diameter_px, diameter_source=source,
+                blob_diameter_px=blob_diameter_px)
+
+
+def test_the_run_diameter_is_the_median_over_uncrowded_micrographs_and_far_ones_are_picked_again():
+    rows = [
+        _row("a", BLOBS, 60.0, 60.0),
+        _row("b", BLOBS, 64.0, 64.0),
+        _row("c", BLOBS, 40.0, 40.0),                          # 0.69 of the run's: picked again
+        _row("d", BLOBS, 12.0, 12.0, particle_fraction=0.7),   # crowded: not counted, picked again
+        _row("e", BLOBS, math.nan, math.nan),                  # no estimate: picked again
+        _row("f", RUN, 62.0, 56.0),                            # picked with an earlier run's diameter: counts by 56
+        _row("i", RUN, 80.0, 58.0),                            # ... whose diameter was far from this run's
+        _row("g", GIVEN, 200.0, 150.0),                        # a given diameter is left alone
+        failed_row("h.mrc", ValueError("unreadable")),
+    ]
+    paths = [f"/data/{name}.mrc" for name in "ihgfedcba"]
+    run, again = to_pick_with_run_diameter(paths, rows)
+    assert run == RunDiameter(58.0, in_A=False)    # median of 60, 64, 40, 56 and 58 (no pixel sizes: pixels)
+    assert again == ["/data/i.mrc", "/data/e.mrc", "/data/d.mrc", "/data/c.mrc"]
+    assert run.px(2.0) == 58.0
+
+
+def test_with_pixel_sizes_the_run_diameter_is_in_angstrom():
+    # The same particles, 150 Å, on micrographs of 1.5 and 3 Å per pixel: 100 and 50 px.
+    rows = [_row("a", BLOBS, 100.0, 100.0, pixel_size_A=1.5), _row("b", BLOBS, 52.0, 52.0, pixel_size_A=3.0),
+            _row("c", BLOBS, 20.0, 20.0, pixel_size_A=3.0, particle_fraction=0.8)]
+    run, again = to_pick_with_run_diameter(["a.mrc", "b.mrc", "c.mrc"], rows)
+    assert run.in_A and run.value == pytest.approx(153.0)
+    assert again == ["c.mrc"] and run.px(3.0) == pytest.approx(51.0)
+    assert str(run) == "153.0 Å"
+
+
+def test_without_estimates_there_is_no_run_diameter():
+    rows = [_row("a", GIVEN, 50.0, 40.0), _row("b", BLOBS, math.nan, math.nan), failed_row("c.mrc", OSError("gone"))]
+    assert to_pick_with_run_diameter(["a.mrc", "b.mrc", "c.mrc"], rows) == (None, [])
+    assert rows[2]["status"] == FAILED
