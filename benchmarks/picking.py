@@ -5,7 +5,10 @@ Usage:
 
 1. Every micrograph of ../shared/data with a particle mask, picked by the
    shipped default model at the default threshold, with the particle diameter
-   of the manifest (as a user gives it) and estimated from the non-ice blobs.
+   of the manifest (as a user gives it) and estimated from the non-ice blobs:
+   each micrograph's own estimate, and the run's as `icestat pick` uses it
+   (each row's micrographs taken as one run: the median of the uncrowded
+   micrographs' estimates, for those whose own is more than 20 % off).
    A pick is right when it lands on a particle of the mask; a mask blob holds
    round(area / one particle's area) particles (icestat.metrics). Rows say
    whether the micrographs were in the default model's training.
@@ -50,14 +53,14 @@ from icestat.manifest import load_labelled, read_manifest  # noqa: E402
 from icestat.metrics import mark_picks, mark_picks_on_mask, pick_scores  # noqa: E402
 from icestat.micrograph import Micrograph  # noqa: E402
 from icestat.model import load_model  # noqa: E402
-from icestat.pick import DEFAULT_THRESHOLD, pick  # noqa: E402
+from icestat.pick import DEFAULT_THRESHOLD, estimate_diameter_px, far_from_run_diameter, pick, run_diameter  # noqa: E402
 from icestat.refine import BoundaryRefiner  # noqa: E402
 from icestat.segment import segment  # noqa: E402
 from icestat.simulate import SimulationParams, simulate_micrograph  # noqa: E402
 from icestat.training import train_model  # noqa: E402
 
-HEADER = ["| data | micrographs | true particles | precision | recall | F1 | AP | F1, estimated diameter "
-          "| estimated / true diameter |", "|" + " --- |" * 9]
+HEADER = ["| data | micrographs | true particles | precision | recall | F1 | AP | F1, own estimated diameter "
+          "| own estimated / true diameter | F1, run's estimated diameter | diameter used / true |", "|" + " --- |" * 11]
 #: The true diameter is scaled by these for the table of F1 against the diameter used.
 DIAMETER_FACTORS = (0.6, 0.7, 0.8, 0.9, 1.0, 1.15, 1.3, 1.5)
 #: Score thresholds of the table of F1 against the threshold.
@@ -75,19 +78,20 @@ class Marked:
     estimated: tuple
     scaled: list[tuple]        # with the true diameter times each of DIAMETER_FACTORS
     thresholded: list[tuple]   # with the true diameter, at each of THRESHOLDS
-    ratio: float               # estimated / true diameter
+    ratio: float               # own estimated / true diameter
+    run_estimated: tuple | None = None   # with the run's diameter where its own is far from it (_with_run_diameter)
+    run_ratio: float = float("nan")      # diameter used there / true diameter
 
     @property
     def given(self):
         return self.scaled[DIAMETER_FACTORS.index(1.0)]
 
 
-def _pick_ways(model, micrograph, diameter_px, mark) -> Marked:
+def _pick_ways(segmentation, diameter_px, mark) -> Marked:
     """Marked picks with the estimated diameter, the given one times each factor, and at each threshold.
 
     Each diameter is picked once, at threshold 0: a threshold only drops the picks scored below it.
     """
-    segmentation = segment(micrograph, model)
     estimated = pick(segmentation)
     unthresholded = {factor: pick(segmentation, diameter_px=factor * diameter_px, threshold=0.0).table
                      for factor in DIAMETER_FACTORS}
@@ -104,11 +108,31 @@ def _scores(marked: list[tuple]) -> dict:
     return pick_scores(pd.concat([table for table, _ in marked], ignore_index=True), sum(n for _, n in marked))
 
 
+def _with_run_diameter(segmentations: list, results: list[Marked], diameters_px: list[float], marks: list) -> None:
+    """Pick again, with the run's diameter, the micrographs whose own estimate is far from it (as icestat pick does).
+
+    `segmentations`, `results`, `diameters_px` (true) and `marks` are one run's, micrograph by micrograph; the
+    micrographs are taken to share a pixel size (the shared data gives none for most), so the run's diameter is in
+    pixels. Sets each result's ``run_estimated`` and ``run_ratio``.
+    """
+    own_px = [estimate_diameter_px(segmentation) for segmentation in segmentations]
+    fractions = [segmentation.class_fractions()["particle"] for segmentation in segmentations]
+    run_px = run_diameter(own_px, fractions)
+    for segmentation, result, own, true_px, mark, far in zip(segmentations, results, own_px, diameters_px, marks,
+                                                             far_from_run_diameter(own_px, run_px)):
+        used = run_px if far else own
+        result.run_estimated = mark(pick(segmentation, diameter_px=used).table) if far else result.estimated
+        result.run_ratio = used / true_px
+
+
 def _row(label: str, results: list[Marked]) -> str:
     given, estimated = _scores([r.given for r in results]), _scores([r.estimated for r in results])
     ratio = np.nanmedian([r.ratio for r in results])
+    run = "— | —"   # the fresh simulations are each of another specimen: no run
+    if all(r.run_estimated is not None for r in results):
+        run = f"{_scores([r.run_estimated for r in results])['f1']:.3f} | {np.nanmedian([r.run_ratio for r in results]):.2f}"
     return (f"| {label} | {len(results)} | {given['n_true']} | {given['precision']:.3f} | {given['recall']:.3f} | "
-            f"{given['f1']:.3f} | {given['average_precision']:.3f} | {estimated['f1']:.3f} | {ratio:.2f} |")
+            f"{given['f1']:.3f} | {given['average_precision']:.3f} | {estimated['f1']:.3f} | {ratio:.2f} | {run} |")
 
 
 def _factor_row(label: str, results: list[Marked]) -> str:
@@ -122,13 +146,18 @@ def _threshold_row(label: str, results: list[Marked]) -> str:
                                          for s in scores) + " |"
 
 
-def _mask_results(model, rows):
-    results = []
+def _mask_results(model, rows) -> list[Marked]:
+    """Each manifest row's micrograph picked every way (:func:`_pick_ways`), the rows taken as one run."""
+    segmentations, results, diameters, marks = [], [], [], []
     for _, row in rows.iterrows():
         item = load_labelled(row)
         diameter = item.particle_diameter_px
-        results.append(_pick_ways(model, item.micrograph, diameter,
-                                  lambda table: mark_picks_on_mask(table, item.particle_mask, diameter)))
+        marks.append(functools.partial(mark_picks_on_mask, particle_mask=item.particle_mask,
+                                       particle_diameter_px=diameter))
+        segmentations.append(segment(item.micrograph, model))
+        results.append(_pick_ways(segmentations[-1], diameter, marks[-1]))
+        diameters.append(diameter)
+    _with_run_diameter(segmentations, results, diameters, marks)
     return results
 
 
@@ -197,8 +226,8 @@ def fresh_simulations(n: int = 8) -> tuple[str, list[Marked]]:
         )
         sim = simulate_micrograph(params, seed=[recipe.SEED + 2, i])
         diameter = params.particle_diameter_A / params.pixel_size_A
-        results.append(_pick_ways(model, Micrograph(sim.image, params.pixel_size_A, f"sim_{i}"), diameter,
-                                  lambda table: mark_picks(table, sim.picks, diameter / 2)))
+        segmentation = segment(Micrograph(sim.image, params.pixel_size_A, f"sim_{i}"), model)
+        results.append(_pick_ways(segmentation, diameter, lambda table: mark_picks(table, sim.picks, diameter / 2)))
     return "fresh simulations, default model (true centres within half a diameter)", results
 
 
