@@ -285,7 +285,8 @@ def estimate_diameter_px(segmentation: Segmentation) -> float:
     a dataset and 0.7-1.3 on single micrographs, but anything from 0.1 to 1.2 on
     crowded ones (more than ``CROWDED_PARTICLE_FRACTION`` labelled particle,
     where the solid blobs are fragments between merged particles); so give the
-    diameter when it is known.
+    diameter when it is known. Over a run of micrographs of one specimen,
+    :func:`run_diameter` is steadier.
 
     Returns
     -------
