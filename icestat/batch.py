@@ -290,9 +290,10 @@ def to_pick_with_run_diameter(paths: list[str], rows: list[dict]) -> tuple[RunDi
 
     The run's diameter is the median of its micrographs' own estimates
     (:func:`icestat.pick.run_diameter`; micrographs picked with it before
-    count with their own estimate), in ångström where they all have a pixel size. The micrographs picked with an estimate,
-    their own or an earlier run's diameter, that is more than
-    ``RUN_DIAMETER_TOLERANCE`` times off it, or that had none, are to be picked with it.
+    count with their own estimate), in ångström where they all have a pixel
+    size. The micrographs picked with an estimate (their own, or an earlier
+    run's diameter) more than ``RUN_DIAMETER_TOLERANCE`` times off it, or
+    without one, are to be picked with it.
 
     Parameters
     ----------
