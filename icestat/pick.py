@@ -311,9 +311,10 @@ def run_diameter(estimates, particle_fractions) -> float:
     micrographs that are not crowded (at most ``CROWDED_PARTICLE_FRACTION``
     labelled particle), or of all of them when every one is crowded. A single
     micrograph's estimate strays (0.7-1.3 of the truth) and on a crowded one
-    can be a fraction of it; the median over a run's uncrowded micrographs has
-    been 0.88-1.22 of the truth on each dataset here, also with the model
-    retrained without that specimen (benchmarks/results/picking.md).
+    can be a fraction of it (0.14-0.49 on half the micrographs of EMPIAR-10028
+    with the model retrained without it; the run's median, 1.22). A bias
+    shared by every micrograph stays (0.75 on EMPIAR-10017 without it, every
+    micrograph crowded; benchmarks/results/picking.md).
 
     Parameters
     ----------
