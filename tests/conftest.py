@@ -14,12 +14,20 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("ICESTAT_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
-@pytest.fixture(autouse=True)
-def _icestat_logging_as_before():
-    """Undo what a CLI run in a test does to logging (its own stderr handler, no propagation, warnings routed)."""
+@pytest.fixture(scope="session", autouse=True)
+def _icestat_logging_at_start():
+    """How logging was set up before any test (or fixture of a wider scope) ran a CLI command."""
     logger = logging.getLogger("icestat")
-    handlers, level, propagate, show_warning = logger.handlers[:], logger.level, logger.propagate, warnings.showwarning
+    return logger.handlers[:], logger.level, logger.propagate, warnings.showwarning
+
+
+@pytest.fixture(autouse=True)
+def _icestat_logging_as_before(_icestat_logging_at_start):
+    """Undo what a CLI run in a test or a fixture does to logging (its own stderr handler, no propagation,
+    warnings routed)."""
     yield
+    handlers, level, propagate, show_warning = _icestat_logging_at_start
+    logger = logging.getLogger("icestat")
     logger.handlers[:] = handlers
     logger.setLevel(level)
     logger.propagate = propagate
