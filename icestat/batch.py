@@ -40,7 +40,8 @@ from icestat.coords.table import MICROGRAPH_COLUMN, pick_table
 from icestat.micrograph import MicrographError, file_error, micrograph_stem, read_micrograph, write_mrc
 from icestat.model import IceModel, ModelError, load_model
 from icestat.overlay import write_overlay
-from icestat.pick import DEFAULT_THRESHOLD, estimate_diameter_px, far_from_run_diameter, pick, run_diameter
+from icestat.pick import (CROWDED_PARTICLE_FRACTION, DEFAULT_THRESHOLD, estimate_diameter_px, far_from_run_diameter,
+                          pick, run_diameter, run_diameter_basis)
 from icestat.segment import segment
 
 log = logging.getLogger(__name__)
@@ -72,10 +73,17 @@ class RunDiameter:
         size, else in pixels (the micrographs are then taken to share one).
     in_A : bool
         True when `value` is in ångström.
+    n_micrographs : int
+        How many micrographs' own estimates its median is over.
+    all_crowded : bool
+        True when those micrographs are all crowded with particles (then the
+        estimate is unreliable; :func:`icestat.pick.run_diameter`).
     """
 
     value: float
     in_A: bool
+    n_micrographs: int
+    all_crowded: bool
 
     def px(self, pixel_size_A: float | None) -> float:
         """The diameter in pixels of a micrograph of `pixel_size_A`."""
@@ -317,11 +325,15 @@ def to_pick_with_run_diameter(paths: list[str], rows: list[dict]) -> tuple[RunDi
                          columns=list(SUMMARY_COLUMNS))
     in_A = bool(table["pixel_size_A"].notna().all())
     scale = table["pixel_size_A"] if in_A else 1.0
-    value = run_diameter(table["blob_diameter_px"] * scale, table["particle_fraction"])
+    estimates, fractions = table["blob_diameter_px"] * scale, table["particle_fraction"]
+    value = run_diameter(estimates, fractions)
     if not math.isfinite(value):
         return None, []
+    basis = run_diameter_basis(estimates, fractions)
+    diameter = RunDiameter(value, in_A, n_micrographs=int(basis.sum()),
+                           all_crowded=bool((fractions[basis] > CROWDED_PARTICLE_FRACTION).all()))
     far = far_from_run_diameter(table["diameter_px"] * scale, value)
-    return RunDiameter(value, in_A), [path for path, again in zip(estimated, far) if again]
+    return diameter, [path for path, again in zip(estimated, far) if again]
 
 
 def failed_row(path: str, err: Exception, seconds: float = math.nan) -> dict:

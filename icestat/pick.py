@@ -336,11 +336,29 @@ def run_diameter(estimates, particle_fractions) -> float:
     >>> run_diameter([30.0, 12.0, 20.0], [0.6, 0.7, 0.8])
     20.0
     """
-    estimates = np.asarray(estimates, dtype=np.float64)
-    known = np.isfinite(estimates)
-    uncrowded = known & (np.asarray(particle_fractions) <= CROWDED_PARTICLE_FRACTION)
-    chosen = estimates[uncrowded if uncrowded.any() else known]
+    chosen = np.asarray(estimates, dtype=np.float64)[run_diameter_basis(estimates, particle_fractions)]
     return float(np.median(chosen)) if len(chosen) else float("nan")
+
+
+def run_diameter_basis(estimates, particle_fractions) -> np.ndarray:
+    """Which micrographs :func:`run_diameter` takes the median over.
+
+    Those with an estimate that are not crowded, or all those with an
+    estimate when every one is crowded.
+
+    Parameters
+    ----------
+    estimates, particle_fractions : array_like of float
+        As for :func:`run_diameter`.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        One per micrograph.
+    """
+    known = np.isfinite(np.asarray(estimates, dtype=np.float64))
+    uncrowded = known & (np.asarray(particle_fractions) <= CROWDED_PARTICLE_FRACTION)
+    return uncrowded if uncrowded.any() else known
 
 
 def far_from_run_diameter(diameters, run_diameter: float) -> np.ndarray:

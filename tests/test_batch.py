@@ -29,7 +29,8 @@ def test_the_run_diameter_is_the_median_over_uncrowded_micrographs_and_far_ones_
     ]
     paths = [f"/data/{name}.mrc" for name in "ihgfedcba"]
     run, again = to_pick_with_run_diameter(paths, rows)
-    assert run == RunDiameter(58.0, in_A=False)    # median of 60, 64, 40, 56 and 58 (no pixel sizes: pixels)
+    # The median of a, b, c, f and i (60, 64, 40, 56, 58); no pixel sizes: pixels.
+    assert run == RunDiameter(58.0, in_A=False, n_micrographs=5, all_crowded=False)
     assert again == ["/data/i.mrc", "/data/e.mrc", "/data/d.mrc", "/data/c.mrc"]
     assert run.px(2.0) == 58.0
 
@@ -42,6 +43,15 @@ def test_with_pixel_sizes_the_run_diameter_is_in_angstrom():
     assert run.in_A and run.value == pytest.approx(153.0)
     assert again == ["c.mrc"] and run.px(3.0) == pytest.approx(51.0)
     assert str(run) == "153.0 Å"
+    assert run.n_micrographs == 2 and not run.all_crowded
+
+
+def test_when_every_micrograph_is_crowded_the_run_diameter_rests_on_all_of_them():
+    rows = [_row("a", BLOBS, 30.0, 30.0, particle_fraction=0.6), _row("b", BLOBS, 12.0, 12.0, particle_fraction=0.7),
+            _row("c", BLOBS, 20.0, 20.0, particle_fraction=0.8), _row("d", GIVEN, 50.0, 40.0, particle_fraction=0.1)]
+    run, again = to_pick_with_run_diameter(["a.mrc", "b.mrc", "c.mrc", "d.mrc"], rows)
+    assert run == RunDiameter(20.0, in_A=False, n_micrographs=3, all_crowded=True)
+    assert again == ["a.mrc", "b.mrc"]
 
 
 def test_without_estimates_there_is_no_run_diameter():

@@ -37,7 +37,6 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from icestat.batch import (
-    BLOBS,
     FAILED,
     PICKED,
     RUN,
@@ -54,7 +53,7 @@ from icestat.batch import (
 )
 from icestat.cli._common import add_model_run_args, device_usable
 from icestat.model import ModelError
-from icestat.pick import CROWDED_PARTICLE_FRACTION, DEFAULT_THRESHOLD, RUN_DIAMETER_TOLERANCE
+from icestat.pick import DEFAULT_THRESHOLD, RUN_DIAMETER_TOLERANCE
 from icestat.workers import gpu_pinning, map_unordered
 
 log = logging.getLogger(__name__)
@@ -173,10 +172,8 @@ def _report_estimated_diameter(summary: pd.DataFrame, run_diameter: RunDiameter 
             print("the particle diameter could not be estimated (no compact non-ice blobs); "
                   "give --diameter-A or --diameter-px")
         return
-    estimated = summary[summary["diameter_source"].isin([BLOBS, RUN]) & summary["blob_diameter_px"].notna()]
-    n_uncrowded = int((estimated["particle_fraction"] <= CROWDED_PARTICLE_FRACTION).sum())
-    basis = (f"median over {_micrographs(n_uncrowded)} not crowded" if n_uncrowded else
-             f"median over {_micrographs(len(estimated))}, unreliable: all are crowded with particles")
+    basis = (f"median over {_micrographs(run_diameter.n_micrographs)}"
+             + (", unreliable: all are crowded with particles" if run_diameter.all_crowded else " not crowded"))
     n_run = int((summary["diameter_source"] == RUN).sum())
     repicked = (f"; {_micrographs(n_run)} whose own estimate was more than {RUN_DIAMETER_TOLERANCE - 1:.0%} off "
                 "picked with it" if n_run else "")
