@@ -84,6 +84,9 @@ CROWDED_PARTICLE_FRACTION = 0.5
 #: diameter (:func:`run_diameter`) are picked with the run's: F1 is flat within about 0.8-1.15 of the true
 #: diameter and falls beyond (benchmarks/results/picking.md).
 RUN_DIAMETER_TOLERANCE = 1.2
+#: What :func:`pick` logs (a warning) when it estimates the diameter on a crowded micrograph.
+CROWDED_WARNING = ("%s: crowded (%.0f%% labelled particle), so the estimated particle diameter (%.0f px) is "
+                   "unreliable; give the diameter")
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,8 +150,7 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
         diameter_px = estimate_diameter_px(segmentation)
         particle_fraction = segmentation.class_fractions()["particle"]   # as summary.csv reports it
         if particle_fraction > CROWDED_PARTICLE_FRACTION:
-            log.warning("%s: crowded (%.0f%% labelled particle), so the estimated particle diameter (%.0f px) is "
-                        "unreliable; give the diameter", segmentation.name, 100 * particle_fraction, diameter_px)
+            log.warning(CROWDED_WARNING, segmentation.name, 100 * particle_fraction, diameter_px)
     radius_working_px = diameter_px / 2 / float(np.mean(working.scale))
     if not np.isfinite(radius_working_px) or radius_working_px < 1:
         return Picks(_empty_table(segmentation.name), float(diameter_px), estimated, _no_rejections())
