@@ -12,7 +12,8 @@ import starfile
 
 from icestat.cli import main
 from icestat.coords import read_picks
-from icestat.simulate import SimulationParams, simulate_set, write_simulation
+from icestat.micrograph import write_mrc
+from icestat.simulate import SimulationParams, simulate_micrograph, simulate_set, write_simulation
 
 PARAMS = SimulationParams(shape_px=(768, 768), pixel_size_A=2.0, n_particles=40, particle_diameter_A=150.0,
                           carbon_fraction=0.2)
@@ -275,6 +276,27 @@ def test_without_a_diameter_it_is_estimated_and_reported(simulated, tmp_path, ca
     assert summary["diameter_px"][0] == summary["blob_diameter_px"][0]
     assert 0.8 * 75 < summary["diameter_px"][0] < 1.25 * 75   # true diameter 150 Å at 2 Å/px
     assert summary["n_picks"][0] > 5
+
+
+def test_a_run_of_several_pixel_sizes_shares_one_diameter_in_angstrom(tmp_path, capsys):
+    # 150 Å particles at 2.0 and 2.5 Å/px, and 300 Å ones at 3.0 Å/px: the odd micrograph's own estimate is far
+    # from the run's (the median in Å), so it is picked again with the run's diameter in its own pixels.
+    paths = []
+    for name, pixel_size_A, diameter_A in [("a", 2.0, 150.0), ("b", 2.5, 150.0), ("c", 3.0, 300.0)]:
+        params = SimulationParams(shape_px=(768, 768), pixel_size_A=pixel_size_A, n_particles=int(6000 // diameter_A),
+                                  particle_diameter_A=diameter_A)
+        paths.append(str(tmp_path / f"{name}.mrc"))
+        write_mrc(paths[-1], simulate_micrograph(params, seed=len(paths)).image, pixel_size_A)
+    out = tmp_path / "picks"
+    assert main(["pick", *paths, "-o", str(out), "--quiet"]) == 0
+    summary = pd.read_csv(out / "summary.csv").set_index("micrograph")
+    own_A = summary["blob_diameter_px"] * summary["pixel_size_A"]
+    run_A = own_A.median()
+    assert own_A["c"] > 1.2 * run_A and 0.8 * 150 < run_A < 1.5 * 150
+    assert summary["diameter_source"].tolist() == ["blobs", "blobs", "run"]
+    assert summary["diameter_px"].tolist() == pytest.approx([*summary["blob_diameter_px"][:2], run_A / 3.0])
+    assert (f"non-ice blobs: {run_A:.1f} Å (median over 3 micrographs not crowded); 1 micrograph whose own"
+            in capsys.readouterr().out)
 
 
 def test_one_process_reads_the_next_micrographs_while_picking(simulated, tmp_path, monkeypatch):
