@@ -53,7 +53,7 @@ from icestat.manifest import load_labelled, read_manifest  # noqa: E402
 from icestat.metrics import mark_picks, mark_picks_on_mask, pick_scores  # noqa: E402
 from icestat.micrograph import Micrograph  # noqa: E402
 from icestat.model import load_model  # noqa: E402
-from icestat.pick import DEFAULT_THRESHOLD, estimate_diameter_px, far_from_run_diameter, pick, run_diameter  # noqa: E402
+from icestat.pick import DEFAULT_THRESHOLD, far_from_run_diameter, pick, run_diameter  # noqa: E402
 from icestat.refine import BoundaryRefiner  # noqa: E402
 from icestat.segment import segment  # noqa: E402
 from icestat.simulate import SimulationParams, simulate_micrograph  # noqa: E402
@@ -78,6 +78,7 @@ class Marked:
     estimated: tuple
     scaled: list[tuple]        # with the true diameter times each of DIAMETER_FACTORS
     thresholded: list[tuple]   # with the true diameter, at each of THRESHOLDS
+    own_diameter_px: float     # estimated from the micrograph's own blobs
     ratio: float               # own estimated / true diameter
     run_estimated: tuple | None = None   # with the run's diameter where its own is far from it (_with_run_diameter)
     run_ratio: float = float("nan")      # diameter used there / true diameter
@@ -97,7 +98,8 @@ def _pick_ways(segmentation, diameter_px, mark) -> Marked:
                      for factor in DIAMETER_FACTORS}
     scaled = [mark(_scored_at_least(unthresholded[factor], DEFAULT_THRESHOLD)) for factor in DIAMETER_FACTORS]
     thresholded = [mark(_scored_at_least(unthresholded[1.0], threshold)) for threshold in THRESHOLDS]
-    return Marked(mark(estimated.table), scaled, thresholded, estimated.diameter_px / diameter_px)
+    return Marked(mark(estimated.table), scaled, thresholded, estimated.diameter_px,
+                  estimated.diameter_px / diameter_px)
 
 
 def _scored_at_least(picks: pd.DataFrame, threshold: float) -> pd.DataFrame:
@@ -115,7 +117,7 @@ def _with_run_diameter(segmentations: list, results: list[Marked], diameters_px:
     micrographs are taken to share a pixel size (the shared data gives none for most), so the run's diameter is in
     pixels. Sets each result's ``run_estimated`` and ``run_ratio``.
     """
-    own_px = [estimate_diameter_px(segmentation) for segmentation in segmentations]
+    own_px = [result.own_diameter_px for result in results]
     fractions = [segmentation.class_fractions()["particle"] for segmentation in segmentations]
     run_px = run_diameter(own_px, fractions)
     for segmentation, result, own, true_px, mark, far in zip(segmentations, results, own_px, diameters_px, marks,
