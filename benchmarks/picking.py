@@ -51,7 +51,7 @@ import train_default_model as recipe  # noqa: E402
 from icestat.classify import IceClassifier  # noqa: E402
 from icestat.manifest import load_labelled, read_manifest  # noqa: E402
 from icestat.metrics import mark_picks, mark_picks_on_mask, pick_scores  # noqa: E402
-from icestat.micrograph import Micrograph  # noqa: E402
+from icestat.micrograph import Micrograph, micrograph_stem  # noqa: E402
 from icestat.model import load_model  # noqa: E402
 from icestat.pick import DEFAULT_THRESHOLD, far_from_run_diameter, pick, run_diameter  # noqa: E402
 from icestat.refine import BoundaryRefiner  # noqa: E402
@@ -193,12 +193,14 @@ def _retrained(examples: list):
 def held_out_10017(manifest: pd.DataFrame, n_folds: int) -> tuple[str, list[Marked]]:
     """The default recipe retrained without each fold of EMPIAR-10017."""
     training_rows, examples, simulated = _training_data()
-    target = [i for i in range(len(training_rows)) if training_rows.iloc[i]["dataset"] == "empiar-10017"]
+    target = training_rows[training_rows["dataset"] == "empiar-10017"]
     results = []
     for fold, (_, test) in enumerate(KFold(n_folds, shuffle=True, random_state=0).split(target)):
-        held = {target[i] for i in test}
-        model = _retrained(simulated + [e for i, e in enumerate(examples) if i not in held])
-        results += _mask_results(model, training_rows.iloc[sorted(held)])
+        held = target.iloc[test]
+        held_names = set(held["micrograph"].map(micrograph_stem))
+        model = _retrained(simulated + [example for example in examples
+                                        if not (example.dataset == "empiar-10017" and example.name in held_names)])
+        results += _mask_results(model, held)
         print(f"fold {fold + 1}/{n_folds} done", flush=True)
     return f"empiar-10017, held out ({n_folds}-fold CV over micrographs)", results
 
