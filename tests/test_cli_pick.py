@@ -58,6 +58,7 @@ def test_pick_writes_star_files_a_summary_and_other_formats_and_reports_a_broken
     assert "broken.mrc" in summary["error"].iloc[3]
     assert (summary["n_picks"].iloc[:3] > 5).all()
     assert summary["diameter_px"].iloc[:3].tolist() == pytest.approx([75.0] * 3)
+    assert (summary["diameter_source"].iloc[:3] == "given").all() and summary["blob_diameter_px"].isna().all()
     assert (summary["carbon_fraction"].iloc[:3] > 0.05).all()
 
     for name, n_picks in zip(summary["micrograph"].iloc[:3], summary["n_picks"].iloc[:3]):
