@@ -178,13 +178,13 @@ def default_model_on_shared(manifest: pd.DataFrame) -> list[tuple[str, list[Mark
 
 
 @functools.cache
-def _training_data() -> tuple[pd.DataFrame, list, list]:
+def training_data() -> tuple[pd.DataFrame, list, list]:
     """The default recipe's manifest rows, their examples, and its simulated examples (made once)."""
     training_rows = recipe.shared_training_rows(recipe.REPO.parent / "shared" / "data")
     return training_rows, recipe.shared_examples(training_rows), recipe.simulated_examples()
 
 
-def _retrained(examples: list):
+def retrained(examples: list):
     """The default recipe trained on `examples`."""
     return train_model(examples, recipe.SETTINGS, IceClassifier(**recipe.CLASSIFIER, random_state=recipe.SEED),
                        BoundaryRefiner(**recipe.REFINER, random_state=recipe.SEED))
@@ -192,13 +192,13 @@ def _retrained(examples: list):
 
 def held_out_10017(manifest: pd.DataFrame, n_folds: int) -> tuple[str, list[Marked]]:
     """The default recipe retrained without each fold of EMPIAR-10017."""
-    training_rows, examples, simulated = _training_data()
+    training_rows, examples, simulated = training_data()
     target = training_rows[training_rows["dataset"] == "empiar-10017"]
     results = []
     for fold, (_, test) in enumerate(KFold(n_folds, shuffle=True, random_state=0).split(target)):
         held = target.iloc[test]
         held_names = set(held["micrograph"].map(micrograph_stem))
-        model = _retrained(simulated + [example for example in examples
+        model = retrained(simulated + [example for example in examples
                                         if not (example.dataset == "empiar-10017" and example.name in held_names)])
         results += _mask_results(model, held)
         print(f"fold {fold + 1}/{n_folds} done", flush=True)
@@ -207,11 +207,11 @@ def held_out_10017(manifest: pd.DataFrame, n_folds: int) -> tuple[str, list[Mark
 
 def held_out_specimens(manifest: pd.DataFrame) -> list[tuple[str, list[Marked]]]:
     """The default recipe retrained without each masked dataset, tested on all of that dataset's masked micrographs."""
-    _, examples, simulated = _training_data()
+    _, examples, simulated = training_data()
     masked = manifest[manifest["particle_mask"].notna()]
     groups = []
     for dataset, rows in masked.groupby("dataset"):
-        model = _retrained(simulated + [example for example in examples if example.dataset != dataset])
+        model = retrained(simulated + [example for example in examples if example.dataset != dataset])
         groups.append((f"{dataset}, specimen held out (recipe retrained without it)", _mask_results(model, rows)))
         print(dataset, "held out done", flush=True)
     return groups
@@ -235,19 +235,29 @@ def fresh_simulations(n: int = 8) -> tuple[str, list[Marked]]:
     return "fresh simulations, default model (true centres within half a diameter)", results
 
 
-def empty_simulations(n: int = 4) -> list[str]:
-    """Picks per simulated micrograph of empty ice (no particle, carbon or contamination), default model: table lines."""
-    model = load_model()
-    lines = ["| micrograph | pixel size (Å) | ice thickness (Å) | particle fraction | picks (diameter 150 Å) |",
-             "|" + " --- |" * 5]
+#: Particle diameter the empty-ice micrographs are picked with.
+EMPTY_ICE_DIAMETER_A = 150.0
+
+
+def empty_ice_micrographs(n: int = 4):
+    """Simulated micrographs of empty ice (no particle, carbon or contamination): (micrograph, params) pairs."""
     for i in range(n):
         rng = np.random.default_rng([recipe.SEED + 3, i])
         params = SimulationParams(shape_px=(2048, 2048), pixel_size_A=float(rng.uniform(1.0, 2.5)), n_particles=0,
                                   carbon_fraction=0.0, n_contamination=0, ice_thickness_A=float(rng.uniform(250, 700)))
         sim = simulate_micrograph(params, seed=[recipe.SEED + 3, i])
-        segmentation = segment(Micrograph(sim.image, params.pixel_size_A, f"empty_{i}"), model)
-        picks = pick(segmentation, diameter_px=150 / params.pixel_size_A)
-        lines.append(f"| empty_{i} | {params.pixel_size_A:.2f} | {params.ice_thickness_A:.0f} | "
+        yield Micrograph(sim.image, params.pixel_size_A, f"empty_{i}"), params
+
+
+def empty_simulations(n: int = 4) -> list[str]:
+    """Picks per simulated micrograph of empty ice (no particle, carbon or contamination), default model: table lines."""
+    model = load_model()
+    lines = [f"| micrograph | pixel size (Å) | ice thickness (Å) | particle fraction | picks (diameter "
+             f"{EMPTY_ICE_DIAMETER_A:g} Å) |", "|" + " --- |" * 5]
+    for micrograph, params in empty_ice_micrographs(n):
+        segmentation = segment(micrograph, model)
+        picks = pick(segmentation, diameter_px=EMPTY_ICE_DIAMETER_A / params.pixel_size_A)
+        lines.append(f"| {micrograph.name} | {params.pixel_size_A:.2f} | {params.ice_thickness_A:.0f} | "
                      f"{segmentation.class_fractions()['particle']:.3f} | {len(picks)} |")
     return lines
 

@@ -117,6 +117,9 @@ class PickSettings:
         Pixel size overriding the micrographs' headers.
     carbon_regions : bool
         Carbon decided per region (:mod:`icestat.carbon`), or per pixel when False.
+    refine : bool
+        Use the model's CNN boundary refiner; False scores the picks from the
+        patch classifier's probabilities alone (:func:`icestat.segment.segment`).
     """
 
     model_path: str | None = None
@@ -128,6 +131,7 @@ class PickSettings:
     write_segmentation: bool = False
     pixel_size_A: float | None = None
     carbon_regions: bool = True
+    refine: bool = True
 
     def __post_init__(self):
         if self.diameter_A is not None and self.diameter_px is not None:
@@ -240,7 +244,7 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
         if source == RUN:
             diameter_px = run_diameter.px(micrograph.pixel_size_A)
         model = cached_model(settings.model_path, settings.device).with_carbon_regions(settings.carbon_regions)
-        segmentation = segment(micrograph, model, device=settings.device)
+        segmentation = segment(micrograph, model, device=settings.device, refine=settings.refine)
         picks = pick(segmentation, diameter_px=diameter_px, threshold=settings.threshold)
         if source == BLOBS:
             blob_diameter_px = picks.diameter_px

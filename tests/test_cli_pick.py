@@ -12,7 +12,9 @@ import starfile
 
 from icestat.cli import main
 from icestat.coords import read_picks
-from icestat.micrograph import write_mrc
+from icestat.micrograph import read_micrograph, write_mrc
+from icestat.pick import pick
+from icestat.segment import segment
 from icestat.simulate import SimulationParams, simulate_micrograph, simulate_set, write_simulation
 
 PARAMS = SimulationParams(shape_px=(768, 768), pixel_size_A=2.0, n_particles=40, particle_diameter_A=150.0,
@@ -116,6 +118,24 @@ def test_a_record_from_before_a_setting_existed_counts_as_that_setting_at_its_de
     assert pd.read_csv(out / "summary.csv")["status"].tolist() == ["done before"]
     assert main(["pick", micrographs[0], "-o", str(out), "--diameter-px", "75", "--carbon-per-pixel", "--quiet"]) == 0
     assert pd.read_csv(out / "summary.csv")["status"].tolist() == ["picked"]
+
+
+def test_no_refine_picks_from_the_patch_classifier_alone(simulated, tmp_path):
+    _, micrographs, _ = simulated
+    out = tmp_path / "picks"
+    assert main(["pick", micrographs[0], "-o", str(out), "--diameter-px", "75", "--no-refine", "--quiet"]) == 0
+    written = starfile.read(out / "mic_0000_autopick.star")
+    micrograph = read_micrograph(micrographs[0])
+    expected = pick(segment(micrograph, refine=False), diameter_px=75.0).table
+    refined = pick(segment(micrograph), diameter_px=75.0).table
+    assert written["rlnCoordinateX"].to_numpy() == pytest.approx(expected["x_px"].to_numpy(), abs=1e-3)
+    assert written["rlnAutopickFigureOfMerit"].to_numpy() == pytest.approx(expected["score"].to_numpy(), abs=1e-4)
+    assert len(expected) != len(refined) or not (expected["x_px"].to_numpy() == refined["x_px"].to_numpy()).all()
+    assert json.loads((out / "mic_0000_summary.json").read_text())["settings"]["refine"] is False
+
+    assert main(["pick", micrographs[0], "-o", str(out), "--diameter-px", "75", "--quiet"]) == 0
+    assert pd.read_csv(out / "summary.csv")["status"].tolist() == ["picked"]   # with the refiner: redone
+    assert len(starfile.read(out / "mic_0000_autopick.star")) == len(refined)
 
 
 def test_a_rerun_removes_what_a_writer_killed_mid_write_left(simulated, tmp_path):

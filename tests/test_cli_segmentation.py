@@ -82,6 +82,16 @@ def test_segment_carbon_per_pixel_is_the_model_without_carbon_regions(labelled, 
     assert (written["regions"] != written["pixels"]).any()
 
 
+def test_segment_no_refine_writes_the_patch_classifier_alone(labelled, tmp_path):
+    micrograph = labelled[1].parent / "val_0000.mrc"
+    assert main(["segment", str(micrograph), "-o", str(tmp_path), "--no-refine"]) == 0
+    with mrcfile.open(tmp_path / "val_0000_labels.mrc") as labels:
+        written = labels.data.copy()
+    image = read_micrograph(micrograph)
+    np.testing.assert_array_equal(written, segment(image, refine=False).labels)
+    assert (written != segment(image).labels).any()
+
+
 def test_segment_refuses_a_wrong_model_file_and_a_missing_gpu(labelled, tmp_path, capsys):
     micrograph = labelled[1].parent / "val_0000.mrc"
     wrong = tmp_path / "wrong.icestat"

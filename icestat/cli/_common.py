@@ -21,8 +21,8 @@ def device_usable(device: str) -> bool:
 
 
 def add_model_run_args(parser: argparse.ArgumentParser) -> None:
-    """Add the micrographs, ``-o/--output`` folder, ``--model``, ``--device`` and ``--carbon-per-pixel`` of a run of a
-    model over micrographs."""
+    """Add the micrographs, ``-o/--output`` folder, ``--model``, ``--device``, ``--carbon-per-pixel`` and ``--no-refine``
+    of a run of a model over micrographs."""
     add = parser.add_argument
     add("micrographs", nargs="+", metavar="MIC", help="micrograph files (MRC, TIFF, PNG, JPG)")
     add("-o", "--output", required=True, help="output folder (made if needed)")
@@ -30,3 +30,5 @@ def add_model_run_args(parser: argparse.ArgumentParser) -> None:
     add("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
     add("--carbon-per-pixel", action="store_true", help="carbon as the classifier calls each pixel, not as "
         "whole film regions bounded by a hole's rim (for lacey or continuous carbon)")
+    add("--no-refine", action="store_true", help="skip the CNN boundary refiner: the patch classifier's "
+        "probabilities, interpolated (patch-level boundaries)")

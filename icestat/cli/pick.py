@@ -89,7 +89,7 @@ def main(args: argparse.Namespace) -> int:
             model_path=args.model, device=args.device, diameter_A=args.diameter_A, diameter_px=args.diameter_px,
             threshold=args.threshold, formats=tuple(f.strip() for f in args.format.split(",") if f.strip()),
             write_segmentation=args.segmentation, pixel_size_A=args.pixel_size_A,
-            carbon_regions=not args.carbon_per_pixel,
+            carbon_regions=not args.carbon_per_pixel, refine=not args.no_refine,
         )
         if not 0 <= args.threshold <= 1:
             raise ValueError(f"--threshold must be between 0 and 1, got {args.threshold}")

@@ -32,7 +32,6 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     add_model_run_args(parser)
     add = parser.add_argument
     add("--pixel-size-A", type=float, help="pixel size of the micrographs, overriding their headers")
-    add("--no-refine", action="store_true", help="skip the CNN boundary refiner (patch-level boundaries)")
 
 
 def main(args: argparse.Namespace) -> int:
