@@ -178,9 +178,9 @@ def default_model_on_shared(manifest: pd.DataFrame) -> list[tuple[str, list[Mark
 
 
 @functools.cache
-def training_data() -> tuple[pd.DataFrame, list, list]:
-    """The default recipe's manifest rows, their examples, and its simulated examples (made once)."""
-    training_rows = recipe.shared_training_rows(recipe.REPO.parent / "shared" / "data")
+def training_data(shared: Path) -> tuple[pd.DataFrame, list, list]:
+    """The default recipe's manifest rows of the `shared` data folder, their examples, and its simulated examples (made once)."""
+    training_rows = recipe.shared_training_rows(shared)
     return training_rows, recipe.shared_examples(training_rows), recipe.simulated_examples()
 
 
@@ -190,9 +190,9 @@ def retrained(examples: list):
                        BoundaryRefiner(**recipe.REFINER, random_state=recipe.SEED))
 
 
-def held_out_10017(manifest: pd.DataFrame, n_folds: int) -> tuple[str, list[Marked]]:
+def held_out_10017(shared: Path, n_folds: int) -> tuple[str, list[Marked]]:
     """The default recipe retrained without each fold of EMPIAR-10017."""
-    training_rows, examples, simulated = training_data()
+    training_rows, examples, simulated = training_data(shared)
     target = training_rows[training_rows["dataset"] == "empiar-10017"]
     results = []
     for fold, (_, test) in enumerate(KFold(n_folds, shuffle=True, random_state=0).split(target)):
@@ -205,9 +205,9 @@ def held_out_10017(manifest: pd.DataFrame, n_folds: int) -> tuple[str, list[Mark
     return f"empiar-10017, held out ({n_folds}-fold CV over micrographs)", results
 
 
-def held_out_specimens(manifest: pd.DataFrame) -> list[tuple[str, list[Marked]]]:
+def held_out_specimens(shared: Path, manifest: pd.DataFrame) -> list[tuple[str, list[Marked]]]:
     """The default recipe retrained without each masked dataset, tested on all of that dataset's masked micrographs."""
-    _, examples, simulated = training_data()
+    _, examples, simulated = training_data(shared)
     masked = manifest[manifest["particle_mask"].notna()]
     groups = []
     for dataset, rows in masked.groupby("dataset"):
@@ -278,8 +278,8 @@ def main() -> None:
              "round(area / one particle's area) particles. Simulations: one-to-one matching (Hungarian) to the true",
              "centres within half a particle diameter. Written by benchmarks/picking.py.", ""] + HEADER
     shared = default_model_on_shared(manifest)
-    held_out = [held_out_10017(manifest, args.folds)] if args.folds else []
-    held_out += held_out_specimens(manifest) if args.specimens else []
+    held_out = [held_out_10017(args.shared, args.folds)] if args.folds else []
+    held_out += held_out_specimens(args.shared, manifest) if args.specimens else []
     simulated = fresh_simulations()
     lines += [_row(label, results) for label, results in shared + held_out + [simulated]]
     lines += ["", "F1 with the true diameter times a factor (the default model; what a wrong diameter costs):", ""]

@@ -1,7 +1,7 @@
 """What the boundary refiner does on a specimen never seen in training, against the patch classifier alone.
 
 Usage:
-    python benchmarks/specimen_transfer.py
+    python benchmarks/specimen_transfer.py [--shared ../shared/data]
 
 For each masked dataset of ../shared/data the default recipe is retrained without any micrograph of it (as
 picking.py's "specimen held out" rows), and all of that dataset's masked micrographs are picked with the true
@@ -20,6 +20,7 @@ import argparse
 import os
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -75,11 +76,13 @@ def empty_ice_cells(model) -> list[str]:
 
 
 def main() -> None:
-    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shared", type=Path, default=recipe.REPO.parent / "shared" / "data")
+    args = parser.parse_args()
     warnings.simplefilter("ignore")
     started = time.perf_counter()
-    manifest = read_manifest(recipe.REPO.parent / "shared" / "data" / "manifest.csv")
-    _, examples, simulated = training_data()
+    manifest = read_manifest(args.shared / "manifest.csv")
+    _, examples, simulated = training_data(args.shared)
     lines = ["# A new specimen: the boundary refiner against the patch classifier alone", "",
              "Written by benchmarks/specimen_transfer.py. Each dataset's micrographs picked (true diameter, default",
              "threshold) by the default recipe retrained without that dataset, from the model's probabilities (with",
