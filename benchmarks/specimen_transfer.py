@@ -7,9 +7,9 @@ For each masked dataset of ../shared/data the default recipe is retrained withou
 picking.py's "specimen held out" rows), and all of that dataset's masked micrographs are picked with the true
 diameter at the default threshold twice: from the model's probabilities (the patch classifier, then the
 boundary refiner; what `icestat pick` does) and from the patch classifier's alone (interpolated patch
-probabilities, as ``segment(..., refine=False)`` gives them). Each model, and the shipped one, also picks the
-simulated micrographs of empty ice of picking.py, where every pick is wrong: a score that finds faint particles
-only by calling everything particle shows there.
+probabilities, as ``segment(..., refine=False)`` and `icestat pick --no-refine` give them). Each model, and the
+shipped one, also picks the simulated micrographs of empty ice of picking.py, where every pick is wrong: a score
+that finds faint particles only by calling everything particle shows there.
 
 Writes benchmarks/results/specimen_transfer.md.
 """
