@@ -106,7 +106,8 @@ def _scored_at_least(picks: pd.DataFrame, threshold: float) -> pd.DataFrame:
     return picks[picks["score"] >= threshold]
 
 
-def _scores(marked: list[tuple]) -> dict:
+def pooled_scores(marked: list[tuple]) -> dict:
+    """Picking scores pooled over micrographs, from their (marked picks, number of true particles) pairs."""
     return pick_scores(pd.concat([table for table, _ in marked], ignore_index=True), sum(n for _, n in marked))
 
 
@@ -128,22 +129,22 @@ def _with_run_diameter(segmentations: list, results: list[Marked], diameters_px:
 
 
 def _row(label: str, results: list[Marked]) -> str:
-    given, estimated = _scores([r.given for r in results]), _scores([r.estimated for r in results])
+    given, estimated = pooled_scores([r.given for r in results]), pooled_scores([r.estimated for r in results])
     ratio = np.nanmedian([r.ratio for r in results])
     run = "— | —"   # the fresh simulations are each of another specimen: no run
     if all(r.run_estimated is not None for r in results):
-        run = f"{_scores([r.run_estimated for r in results])['f1']:.3f} | {np.nanmedian([r.run_ratio for r in results]):.2f}"
+        run = f"{pooled_scores([r.run_estimated for r in results])['f1']:.3f} | {np.nanmedian([r.run_ratio for r in results]):.2f}"
     return (f"| {label} | {len(results)} | {given['n_true']} | {given['precision']:.3f} | {given['recall']:.3f} | "
             f"{given['f1']:.3f} | {given['average_precision']:.3f} | {estimated['f1']:.3f} | {ratio:.2f} | {run} |")
 
 
 def _factor_row(label: str, results: list[Marked]) -> str:
-    f1 = [_scores([r.scaled[i] for r in results])["f1"] for i in range(len(DIAMETER_FACTORS))]
+    f1 = [pooled_scores([r.scaled[i] for r in results])["f1"] for i in range(len(DIAMETER_FACTORS))]
     return f"| {label} | " + " | ".join(f"{value:.3f}" for value in f1) + " |"
 
 
 def _threshold_row(label: str, results: list[Marked]) -> str:
-    scores = [_scores([r.thresholded[i] for r in results]) for i in range(len(THRESHOLDS))]
+    scores = [pooled_scores([r.thresholded[i] for r in results]) for i in range(len(THRESHOLDS))]
     return f"| {label} | " + " | ".join(f"{s['f1']:.3f} ({s['precision']:.2f} / {s['recall']:.2f})"
                                          for s in scores) + " |"
 
@@ -190,6 +191,12 @@ def retrained(examples: list):
                        BoundaryRefiner(**recipe.REFINER, random_state=recipe.SEED))
 
 
+def retrained_without(shared: Path, dataset: str):
+    """The default recipe retrained without any micrograph of `dataset` (a specimen it has never seen)."""
+    _, examples, simulated = training_data(shared)
+    return retrained(simulated + [example for example in examples if example.dataset != dataset])
+
+
 def held_out_10017(shared: Path, n_folds: int) -> tuple[str, list[Marked]]:
     """The default recipe retrained without each fold of EMPIAR-10017."""
     training_rows, examples, simulated = training_data(shared)
@@ -199,7 +206,7 @@ def held_out_10017(shared: Path, n_folds: int) -> tuple[str, list[Marked]]:
         held = target.iloc[test]
         held_names = set(held["micrograph"].map(micrograph_stem))
         model = retrained(simulated + [example for example in examples
-                                        if not (example.dataset == "empiar-10017" and example.name in held_names)])
+                                       if not (example.dataset == "empiar-10017" and example.name in held_names)])
         results += _mask_results(model, held)
         print(f"fold {fold + 1}/{n_folds} done", flush=True)
     return f"empiar-10017, held out ({n_folds}-fold CV over micrographs)", results
@@ -207,11 +214,10 @@ def held_out_10017(shared: Path, n_folds: int) -> tuple[str, list[Marked]]:
 
 def held_out_specimens(shared: Path, manifest: pd.DataFrame) -> list[tuple[str, list[Marked]]]:
     """The default recipe retrained without each masked dataset, tested on all of that dataset's masked micrographs."""
-    _, examples, simulated = training_data(shared)
     masked = manifest[manifest["particle_mask"].notna()]
     groups = []
     for dataset, rows in masked.groupby("dataset"):
-        model = retrained(simulated + [example for example in examples if example.dataset != dataset])
+        model = retrained_without(shared, dataset)
         groups.append((f"{dataset}, specimen held out (recipe retrained without it)", _mask_results(model, rows)))
         print(dataset, "held out done", flush=True)
     return groups

@@ -26,10 +26,10 @@ import numpy as np
 import pandas as pd
 
 from _report import publish
-from picking import EMPTY_ICE_DIAMETER_A, empty_ice_micrographs, recipe, retrained, training_data
+from picking import EMPTY_ICE_DIAMETER_A, empty_ice_micrographs, pooled_scores, recipe, retrained_without
 
 from icestat.manifest import load_labelled, read_manifest
-from icestat.metrics import mark_picks_on_mask, pick_scores
+from icestat.metrics import mark_picks_on_mask
 from icestat.model import load_model
 from icestat.pick import pick
 from icestat.segment import Segmentation, model_probabilities, segment
@@ -59,8 +59,7 @@ def held_out_cells(model, rows: pd.DataFrame) -> list[str]:
             called[way].append(segmentation.class_fractions()["particle"])
     cells = []
     for way in WAYS:
-        scores = pick_scores(pd.concat([table for table, _ in marked[way]], ignore_index=True),
-                             sum(n for _, n in marked[way]))
+        scores = pooled_scores(marked[way])
         cells.append(f"{scores['f1']:.3f} ({scores['precision']:.2f} / {scores['recall']:.2f})")
     cells.append(" / ".join(f"{np.mean(called[way]):.2f}" for way in WAYS) + f" / {np.mean(true_fractions):.2f}")
     return cells
@@ -82,7 +81,6 @@ def main() -> None:
     warnings.simplefilter("ignore")
     started = time.perf_counter()
     manifest = read_manifest(args.shared / "manifest.csv")
-    _, examples, simulated = training_data(args.shared)
     lines = ["# A new specimen: the boundary refiner against the patch classifier alone", "",
              "Written by benchmarks/specimen_transfer.py. Each dataset's micrographs picked (true diameter, default",
              "threshold) by the default recipe retrained without that dataset, from the model's probabilities (with",
@@ -94,7 +92,7 @@ def main() -> None:
              "empty-ice picks, " + " | empty-ice picks, ".join(WAYS) + " |", "|" + " --- |" * 6]
     masked = manifest[manifest["particle_mask"].notna()]
     for dataset, rows in masked.groupby("dataset"):
-        model = retrained(simulated + [example for example in examples if example.dataset != dataset])
+        model = retrained_without(args.shared, dataset)
         cells = held_out_cells(model, rows) + empty_ice_cells(model)
         lines.append(f"| retrained without {dataset} ({len(rows)} micrographs) | " + " | ".join(cells) + " |")
         print(lines[-1], flush=True)
