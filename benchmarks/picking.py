@@ -223,10 +223,11 @@ def held_out_specimens(shared: Path, manifest: pd.DataFrame) -> list[tuple[str, 
     return groups
 
 
-def fresh_simulations(n: int = 8) -> tuple[str, list[Marked]]:
-    """The shipped model on simulated micrographs of varied size, crowding, carbon and contamination."""
-    model = load_model()
-    results = []
+def fresh_simulation_micrographs(n: int = 8):
+    """Simulated micrographs of varied size, crowding, carbon and contamination (seeds the default model never saw).
+
+    Yields (micrograph, particle diameter in pixels, true centres) triples.
+    """
     for i in range(n):
         rng = np.random.default_rng([recipe.SEED + 2, i])
         params = SimulationParams(
@@ -235,9 +236,17 @@ def fresh_simulations(n: int = 8) -> tuple[str, list[Marked]]:
             n_contamination=int(rng.integers(0, 3)), ice_thickness_A=float(rng.uniform(250, 700)),
         )
         sim = simulate_micrograph(params, seed=[recipe.SEED + 2, i])
-        diameter = params.particle_diameter_A / params.pixel_size_A
-        segmentation = segment(Micrograph(sim.image, params.pixel_size_A, f"sim_{i}"), model)
-        results.append(_pick_ways(segmentation, diameter, lambda table: mark_picks(table, sim.picks, diameter / 2)))
+        diameter_px = params.particle_diameter_A / params.pixel_size_A
+        yield Micrograph(sim.image, params.pixel_size_A, f"sim_{i}"), diameter_px, sim.picks
+
+
+def fresh_simulations(n: int = 8) -> tuple[str, list[Marked]]:
+    """The shipped model on :func:`fresh_simulation_micrographs`."""
+    model = load_model()
+    results = []
+    for micrograph, diameter, truth in fresh_simulation_micrographs(n):
+        results.append(_pick_ways(segment(micrograph, model), diameter,
+                                  lambda table: mark_picks(table, truth, diameter / 2)))
     return "fresh simulations, default model (true centres within half a diameter)", results
 
 

@@ -11,9 +11,13 @@ particles, which the patch-based probability map merges into one region, are
 still told apart this way.
 
 Each candidate's score, in [0, 1], weighs what the image shows against what
-the ice model says. Its model score is the mean probability of the particle
-class over the core of the particle (half its radius), times the probability
-that the disk around it is neither carbon nor contamination. Its contrast
+the ice model says. Its model score is the mean particle evidence over the
+core of the particle (half its radius), times the probability that the disk
+around it is neither carbon nor contamination. The particle evidence is the
+mean of the segmentation's (refined) particle probability and the patch
+classifier's (:func:`particle_evidence`): the boundary refiner places
+particles at pixel level, but on a specimen it never saw it can erase faint
+ones that the patches see (benchmarks/results/specimen_transfer.md). Its contrast
 score rises linearly from 0 at ``MIN_CONTRAST`` robust standard deviations to
 1 at the median contrast of the micrograph's candidates that the model is sure
 of (model score at least ``SURE_MODEL_SCORE``; never below
@@ -64,8 +68,13 @@ SURE_MODEL_SCORE = 0.5
 FULL_CONTRAST = 2.5
 #: Weight of the contrast score in a candidate's score (a weighted geometric mean); the model score has the rest.
 CONTRAST_WEIGHT = 0.5
-#: The particle probability is averaged over a disk of this many radii around a candidate.
+#: The particle evidence is averaged over a disk of this many radii around a candidate.
 CORE_RADII = 0.5
+#: Share of the segmentation's particle probability in the particle evidence; the patch classifier's has the rest.
+#: With the recipe retrained without EMPIAR-10059, F1 on its faint TRPV1 particles was 0.50 from the refined map
+#: alone, 0.70 with half of each, 0.75 from the patches alone; the patches alone lose 0.08-0.18 on simulations and
+#: call particles on empty ice almost everywhere (benchmarks/results/specimen_transfer.md).
+SEGMENTATION_SHARE = 0.5
 #: A candidate is rejected when the mean probability of carbon or contamination over its disk is above this.
 MAX_EXCLUDED_PROBABILITY = 0.5
 #: Non-ice blobs used to estimate the diameter: at least this solid (area / convex area) ...
@@ -155,12 +164,13 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
     if not np.isfinite(radius_working_px) or radius_working_px < 1:
         return Picks(_empty_table(segmentation.name), float(diameter_px), estimated, _no_rejections())
     probabilities = segmentation.working_probabilities
-    contrast = particle_contrast(working.data, probabilities[PARTICLE], radius_working_px)
+    evidence = particle_evidence(segmentation)
+    contrast = particle_contrast(working.data, evidence, radius_working_px)
     rows, cols = peak_local_max(
         contrast, min_distance=max(1, int(round(MIN_DISTANCE_RADII * radius_working_px))),
         threshold_abs=MIN_CONTRAST, exclude_border=False,
     ).T
-    particle = _disk_mean_at(probabilities[PARTICLE], rows, cols, CORE_RADII * radius_working_px)
+    particle = _disk_mean_at(evidence, rows, cols, CORE_RADII * radius_working_px)
     carbon = _disk_mean_at(probabilities[CARBON], rows, cols, radius_working_px)
     contamination = _disk_mean_at(probabilities[CONTAMINATION], rows, cols, radius_working_px)
     score = candidate_score(contrast[rows, cols], particle * (1.0 - carbon - contamination))
@@ -180,6 +190,22 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
     table = pick_table(x_px[keep][order], y_px[keep][order], score=np.clip(score[keep][order], 0, 1),
                        diameter_px=diameter_px, micrograph=segmentation.name)
     return Picks(table, float(diameter_px), estimated, n_rejected)
+
+
+def particle_evidence(segmentation: Segmentation) -> np.ndarray:
+    """Particle evidence per working pixel, in [0, 1]: what candidates are scored by.
+
+    ``SEGMENTATION_SHARE`` of the segmentation's particle probability plus the
+    rest of the patch classifier's, interpolated
+    (:attr:`~icestat.segment.Segmentation.patch_particle_probability`); the
+    segmentation's alone when it was made without patches. Where the
+    segmentation is the patches' (``refine=False``) the two are the same.
+    """
+    segmented = segmentation.working_probabilities[PARTICLE]
+    from_patches = segmentation.patch_particle_probability
+    if from_patches is None:
+        return segmented
+    return (SEGMENTATION_SHARE * segmented + (1.0 - SEGMENTATION_SHARE) * from_patches).astype(np.float32)
 
 
 def particle_contrast(image: np.ndarray, particle_probability: np.ndarray, radius_px: float) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 from scipy import ndimage
 
 from icestat.carbon import consolidate_carbon
-from icestat.classes import CLASS_NAMES, ICE, NO_DATA
+from icestat.classes import CLASS_NAMES, ICE, NO_DATA, PARTICLE
 from icestat.examples import features_of
 from icestat.classify import IceClassifier
 from icestat.features import PatchFeatures, PatchGrid
@@ -54,6 +54,16 @@ class Segmentation:
     def working_labels(self) -> np.ndarray:
         """Class code per working pixel (int8): the most probable class."""
         return self.working_probabilities.argmax(axis=0).astype(np.int8)
+
+    @cached_property
+    def patch_particle_probability(self) -> np.ndarray | None:
+        """The patch classifier's particle probability, bilinearly interpolated to every working pixel (float32).
+
+        None for a segmentation made without patches.
+        """
+        if self.patch_probabilities is None or self.features is None:
+            return None
+        return self.features.grid.to_pixels(self.patch_probabilities[..., PARTICLE])
 
     @cached_property
     def ice_probability(self) -> np.ndarray:

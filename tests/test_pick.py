@@ -7,6 +7,7 @@ import pytest
 from scipy.spatial.distance import cdist
 
 from icestat.classes import CARBON, ICE, PARTICLE
+from icestat.features import PatchFeatures, PatchGrid
 from icestat.frame import FrameBorder
 from icestat.pick import estimate_diameter_px, pick
 from icestat.prepare import WorkingImage
@@ -107,6 +108,30 @@ def test_particles_an_unsure_model_calls_ice_are_picked_by_their_contrast_and_ou
     centres = np.array([_original_px(row, col) for row, col in IN_ICE + TOUCHING])   # (y, x)
     best = picks.table.head(len(centres))[["y_px", "x_px"]].to_numpy()
     assert cdist(best, centres).min(axis=1).max() <= 4.0   # each of the best picks is within 4 px of a particle
+
+
+def test_particles_the_refiner_erased_are_picked_where_the_patches_see_them():
+    # The refined map calls the particles ice (0.02); the patch classifier says particle on every patch holding a
+    # particle's centre. The particle evidence is half of each, so they are picked; carbon still comes from the map.
+    segmentation = _segmentation()
+    erased = segmentation.working_probabilities.copy()
+    erased[PARTICLE] = np.where(erased[CARBON] > 0.5, 0.0, 0.02)
+    erased[ICE] = 1 - erased[PARTICLE] - erased[CARBON]
+    grid = PatchGrid((200, 200), patch_px=32, stride_px=16)
+    holding = np.zeros(grid.shape, dtype=bool)
+    for row, col in IN_ICE + TOUCHING + ON_CARBON + NEAR_EDGE:
+        holding |= np.outer((grid.row_starts <= row) & (row < grid.row_starts + grid.patch_px),
+                            (grid.col_starts <= col) & (col < grid.col_starts + grid.patch_px))
+    per_patch = np.zeros(grid.shape + (4,), dtype=np.float32)
+    per_patch[..., PARTICLE] = np.where(holding, 0.85, 0.05)
+    per_patch[..., ICE] = 1 - per_patch[..., PARTICLE]
+    features = PatchFeatures(np.zeros(grid.shape + (0,), dtype=np.float32), (), grid)
+    diameter_px = 2 * RADIUS_WORKING_PX * SCALE
+    refined_alone = pick(Segmentation("erased", segmentation.working, erased, None, None), diameter_px)
+    with_patches = pick(Segmentation("erased", segmentation.working, erased, per_patch, features), diameter_px)
+    assert len(refined_alone) == 0
+    assert _found(with_patches, IN_ICE) == len(IN_ICE) and _found(with_patches, TOUCHING) == 2
+    assert _found(with_patches, ON_CARBON, 20) == 0 and with_patches.n_rejected["carbon"] >= 1
 
 
 def test_threshold_removes_low_scores():

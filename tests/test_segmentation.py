@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy.interpolate import RegularGridInterpolator
 
 from icestat.adapt import ICE_MODEL_FEATURES, adapt_features, majority_distance, normalise_to_majority
 from icestat.classes import CARBON, ICE, IGNORE, NO_DATA, PARTICLE
@@ -216,6 +217,21 @@ def test_segment_returns_maps_at_the_micrograph_size(trained):
     assert np.mean(result.labels[simulated.labels == ICE] == CARBON) < 0.1
     fractions = result.class_fractions()
     assert sum(fractions.values()) == pytest.approx(1.0)
+
+
+def test_the_patch_particle_probability_is_the_patches_interpolated_to_the_working_pixels(trained):
+    model, _ = trained
+    micrograph = Micrograph(_simulations([104])[0].image, 3.5, "fresh")
+    result = segment(micrograph, model)
+    per_patch, grid = result.patch_probabilities[..., PARTICLE], result.features.grid
+    centre_rows, centre_cols = grid.centres_px()
+    reference = RegularGridInterpolator((centre_rows[:, 0], centre_cols[0]), per_patch)   # bilinear, clamped
+    rows, cols = np.mgrid[:grid.image_shape[0], :grid.image_shape[1]]
+    clamped = np.stack([np.clip(rows, centre_rows.min(), centre_rows.max()),
+                        np.clip(cols, centre_cols.min(), centre_cols.max())], axis=-1)
+    np.testing.assert_allclose(result.patch_particle_probability, reference(clamped), atol=1e-5)
+    unrefined = segment(micrograph, model.with_carbon_regions(False), refine=False)
+    np.testing.assert_allclose(unrefined.working_probabilities[PARTICLE], result.patch_particle_probability, atol=1e-5)
 
 
 def test_a_frame_border_is_labelled_no_data_and_never_taught(trained):
