@@ -245,7 +245,9 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
             diameter_px = run_diameter.px(micrograph.pixel_size_A)
         model = cached_model(settings.model_path, settings.device).with_carbon_regions(settings.carbon_regions)
         segmentation = segment(micrograph, model, device=settings.device, refine=settings.refine)
-        picks = pick(segmentation, diameter_px=diameter_px, threshold=settings.threshold)
+        # No warning per crowded micrograph: the run's diameter settles them (to_pick_with_run_diameter), and
+        # `icestat pick` says once whether it rests on crowded micrographs only.
+        picks = pick(segmentation, diameter_px=diameter_px, threshold=settings.threshold, warn_if_crowded=False)
         if source == BLOBS:
             blob_diameter_px = picks.diameter_px
         elif source == RUN:   # the run's diameter rests on each micrograph's own estimate

@@ -126,7 +126,7 @@ class Picks:
 
 
 def pick(segmentation: Segmentation, diameter_px: float | None = None,
-         threshold: float = DEFAULT_THRESHOLD) -> Picks:
+         threshold: float = DEFAULT_THRESHOLD, warn_if_crowded: bool = True) -> Picks:
     """Pick particles from a segmentation.
 
     Parameters
@@ -139,6 +139,11 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
         (:func:`estimate_diameter_px`).
     threshold : float
         Lowest score kept, in [0, 1].
+    warn_if_crowded : bool
+        Log a warning when the diameter is estimated on a crowded micrograph
+        (more than ``CROWDED_PARTICLE_FRACTION`` labelled particle), where the
+        estimate is unreliable. False where the caller settles such micrographs
+        itself (a batch picks them again with the run's diameter).
 
     Returns
     -------
@@ -158,7 +163,7 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
     if estimated:
         diameter_px = estimate_diameter_px(segmentation)
         particle_fraction = segmentation.class_fractions()["particle"]   # as summary.csv reports it
-        if particle_fraction > CROWDED_PARTICLE_FRACTION:
+        if warn_if_crowded and particle_fraction > CROWDED_PARTICLE_FRACTION:
             log.warning(CROWDED_WARNING, segmentation.name, 100 * particle_fraction, diameter_px)
     radius_working_px = diameter_px / 2 / float(np.mean(working.scale))
     if not np.isfinite(radius_working_px) or radius_working_px < 1:

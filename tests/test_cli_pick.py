@@ -156,11 +156,12 @@ def test_a_rerun_removes_what_a_writer_killed_mid_write_left(simulated, tmp_path
     assert len(left) == 1 and left[0].startswith(".mic_0001_autopick.star.")   # only the micrograph not redone
 
 
-def test_two_workers_give_the_same_picks_as_one(trpv1_run, tmp_path):
+def test_two_workers_give_the_same_picks_as_one(trpv1_run, tmp_path, capfd):
     # Without a diameter, so both rounds (each micrograph's own estimate, then the run's) run on the cluster.
     one, micrographs, _, _ = trpv1_run
     two = tmp_path / "two"
     assert main(["pick", *micrographs, "-o", str(two), "--workers", "2", "--quiet"]) == 0
+    assert "crowded (" not in capfd.readouterr().err   # no warning per crowded micrograph from the workers either
     for name in ("stack_0005_2x_dfpt_10059", "stack_0002_2x_dfpt_10059"):
         pd.testing.assert_frame_equal(starfile.read(one / f"{name}_autopick.star"),
                                       starfile.read(two / f"{name}_autopick.star"))

@@ -159,6 +159,8 @@ def test_an_estimate_on_a_crowded_micrograph_is_called_unreliable(caplog):
     crowded = Segmentation("packed", segmentation.working, probabilities, None, None)
     pick(crowded, diameter_px=30.0)
     assert "crowded" not in caplog.text   # a given diameter needs no warning
+    pick(crowded, warn_if_crowded=False)
+    assert "crowded" not in caplog.text   # a caller that settles crowded micrographs itself
     pick(crowded)
     assert "packed: crowded (60% labelled particle)" in caplog.text
 

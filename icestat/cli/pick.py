@@ -29,11 +29,9 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 from tqdm import tqdm
@@ -56,7 +54,7 @@ from icestat.batch import (
 )
 from icestat.cli._common import add_model_run_args, device_usable
 from icestat.model import ModelError
-from icestat.pick import CROWDED_WARNING, DEFAULT_THRESHOLD, RUN_DIAMETER_TOLERANCE
+from icestat.pick import DEFAULT_THRESHOLD, RUN_DIAMETER_TOLERANCE
 from icestat.workers import gpu_pinning, map_unordered
 
 log = logging.getLogger(__name__)
@@ -145,8 +143,7 @@ def main(args: argparse.Namespace) -> int:
 
     estimating = settings.diameter_A is None and settings.diameter_px is None
     try:
-        with _without_crowded_warnings(estimating):
-            pick_all(to_pick)
+        pick_all(to_pick)
         if estimating:
             run_diameter, again = to_pick_with_run_diameter(args.micrographs, list(rows.values()))
             if again:
@@ -183,27 +180,6 @@ def _report_estimated_diameter(summary: pd.DataFrame, run_diameter: RunDiameter 
                 "picked with it" if n_run else "")
     print(f"particle diameter estimated from the non-ice blobs: {run_diameter} ({basis}){repicked}; "
           "give --diameter-A or --diameter-px if you know it")
-
-
-@contextlib.contextmanager
-def _without_crowded_warnings(dropping: bool) -> Iterator[None]:
-    """Drop pick()'s warning on each crowded micrograph (when `dropping`) while in this context.
-
-    In a run whose diameter is estimated, the run's diameter settles those
-    micrographs, and the report at the end says whether it rests on crowded
-    ones only; a warning per micrograph would be thousands of lines on a run
-    of a crowded specimen.
-    """
-    def not_crowded_warning(record: logging.LogRecord) -> bool:
-        return record.msg != CROWDED_WARNING
-
-    logger = logging.getLogger("icestat.pick")
-    if dropping:
-        logger.addFilter(not_crowded_warning)
-    try:
-        yield
-    finally:
-        logger.removeFilter(not_crowded_warning)
 
 
 def _micrographs(n: int) -> str:
