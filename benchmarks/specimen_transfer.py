@@ -61,17 +61,16 @@ def _f1_cells(marked: dict) -> list[str]:
 def held_out_cells(model, rows: pd.DataFrame) -> list[str]:
     """F1 (precision / recall) each way, and the particle fraction called, on the rows' masked micrographs."""
     marked = {way: [] for way in WAYS}
-    called = {way: [] for way in WAYS}
-    true_fractions = []
+    called = []   # particle fractions: default (the refined map alone has the same map), patches alone, masks
     for _, row in rows.iterrows():
         item = load_labelled(row)
-        true_fractions.append(float(np.mean(item.particle_mask)))
-        for way, segmentation in zip(WAYS, three_ways(model, item.micrograph)):
+        default, refined_alone, patches = three_ways(model, item.micrograph)
+        for way, segmentation in zip(WAYS, (default, refined_alone, patches)):
             picks = pick(segmentation, diameter_px=item.particle_diameter_px).table
             marked[way].append(mark_picks_on_mask(picks, item.particle_mask, item.particle_diameter_px))
-            called[way].append(segmentation.class_fractions()["particle"])
-    fractions = [np.mean(called[WAYS[0]]), np.mean(called[WAYS[2]]), np.mean(true_fractions)]
-    return _f1_cells(marked) + [" / ".join(f"{fraction:.2f}" for fraction in fractions)]
+        called.append([default.class_fractions()["particle"], patches.class_fractions()["particle"],
+                       float(np.mean(item.particle_mask))])
+    return _f1_cells(marked) + [" / ".join(f"{fraction:.2f}" for fraction in np.mean(called, axis=0))]
 
 
 def simulation_cells(model) -> list[str]:
