@@ -80,8 +80,12 @@ SEGMENTATION_SHARE = 0.5
 MAX_EXCLUDED_PROBABILITY = 0.5
 #: Non-ice blobs used to estimate the diameter: at least this solid (area / convex area) ...
 MIN_BLOB_SOLIDITY = 0.85
-#: ... and at least this many working pixels.
+#: ... and at least this many working pixels ...
 MIN_BLOB_AREA_PX = 12
+#: ... and an equivalent diameter of at most this fraction of the working image's shorter side: wider is a region
+#: labelled particle (a model calling most of a packed micrograph particle can make one solid region of it), not a
+#: particle, and picking with its diameter would reject every candidate as too near the edge.
+MAX_BLOB_SIDE_FRACTION = 1 / 3
 #: A particle's outline over the equivalent diameter of its segmented blob. A globular particle's projected
 #: thickness falls to zero towards its outline, so the segmentation keeps its thick core: with the shipped model
 #: the blobs' median equivalent diameter was 0.71 of the hand-drawn particles' on EMPIAR-10017, 0.88 on 10028,
@@ -312,7 +316,8 @@ def estimate_diameter_px(segmentation: Segmentation) -> float:
     The blobs are the connected regions labelled particle on the working image;
     the solid ones (solidity at least ``MIN_BLOB_SOLIDITY``, so touching
     particles and ragged regions do not count) of at least ``MIN_BLOB_AREA_PX``
-    pixels give their equivalent diameters, whose median weighted by area (so
+    pixels and at most ``MAX_BLOB_SIDE_FRACTION`` of the image's shorter side
+    across give their equivalent diameters, whose median weighted by area (so
     that specks of noise count little), times ``BLOB_TO_PARTICLE_DIAMETER``
     (segmented blobs are the particles' thick cores), is the estimate. With the
     shipped model it has been 0.95-1.2 of the true diameter in the median over
@@ -328,7 +333,9 @@ def estimate_diameter_px(segmentation: Segmentation) -> float:
         The estimate, NaN when there is no such blob.
     """
     blobs, _ = ndimage.label(segmentation.working_labels == PARTICLE)
-    solid = [blob for blob in regionprops(blobs) if blob.area >= MIN_BLOB_AREA_PX and blob.solidity >= MIN_BLOB_SOLIDITY]
+    widest_px = MAX_BLOB_SIDE_FRACTION * min(blobs.shape)
+    solid = [blob for blob in regionprops(blobs) if blob.area >= MIN_BLOB_AREA_PX and blob.solidity >= MIN_BLOB_SOLIDITY
+             and blob.equivalent_diameter_area <= widest_px]
     if not solid:
         return float("nan")
     diameters = np.array([blob.equivalent_diameter_area for blob in solid])

@@ -165,6 +165,22 @@ def test_an_estimate_on_a_crowded_micrograph_is_called_unreliable(caplog):
     assert "packed: crowded (60% labelled particle)" in caplog.text
 
 
+def test_a_solid_region_labelled_particle_is_not_taken_for_a_particle():
+    # A model that calls most of a packed micrograph particle can make one solid region of it (seen on EMPIAR-10059,
+    # 86 % particle: an estimate of 1.4 times the micrograph's side, and no pick at all).
+    segmentation = _segmentation(segmented_radius_px=0.75 * RADIUS_WORKING_PX)
+    probabilities = segmentation.working_probabilities.copy()
+    region = np.zeros((200, 200), dtype=bool)
+    region[:, :75] = True   # a solid block 75 px wide, equivalent diameter 138 px: over a third of the 200 px side
+    probabilities[PARTICLE][region] = 0.85
+    probabilities[ICE][region] = 1 - probabilities[PARTICLE][region] - probabilities[CARBON][region]
+    flooded = Segmentation("flooded", segmentation.working, probabilities, None, None)
+    assert flooded.working_labels[region].tolist().count(PARTICLE) == region.sum()
+    # The balls outside the block still give the estimate.
+    assert estimate_diameter_px(flooded) == pytest.approx(2 * RADIUS_WORKING_PX * SCALE, rel=0.02)
+    assert _found(pick(flooded, warn_if_crowded=False), [centre for centre in IN_ICE if centre[1] >= 75 + 16]) > 0
+
+
 def test_no_particle_blobs_means_no_estimate_and_no_picks():
     segmentation = _segmentation()
     probabilities = segmentation.working_probabilities.copy()
