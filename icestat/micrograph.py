@@ -85,6 +85,11 @@ class Micrograph:
         Short name used for output files, usually the file's stem.
     source : str
         What the data was read from, for logs (e.g. ``"MRC mode 2 (float32)"``).
+    placeholder_pixel_size : bool
+        True when `pixel_size_A` is a file header's ``PLACEHOLDER_PIXEL_SIZE_A``
+        that nobody confirmed (:func:`read_micrograph` sets it): it still turns
+        diameters in ångström into pixels, but the working scale treats the pixel
+        size as unknown. A pixel size that a user gives is never a placeholder.
 
     Examples
     --------
@@ -98,6 +103,7 @@ class Micrograph:
     pixel_size_A: float | None = None
     name: str = "micrograph"
     source: str = "array"
+    placeholder_pixel_size: bool = False
 
     def __post_init__(self):
         data = np.asarray(self.data)
@@ -152,7 +158,8 @@ def read_micrograph(
     pixel_size_A : float, optional
         Pixel size in ångström. Overrides the file's header. When omitted, the
         MRC header's value is used; a missing (0) or placeholder (1.0) value
-        gives a :class:`PixelSizeWarning` that says how to pass the right one.
+        gives a :class:`PixelSizeWarning` that says how to pass the right one,
+        and a placeholder is marked so (``placeholder_pixel_size``).
     min_side_px : int, optional
         Images with a side shorter than this are refused.
 
@@ -186,12 +193,14 @@ def read_micrograph(
         raise MicrographError(
             path, f"the image is {data.shape[0]}x{data.shape[1]} px, smaller than one {min_side_px}-px patch"
         )
+    placeholder = False
     if pixel_size_A is None:
-        pixel_size_A = _header_pixel_size(path, header_pixel_size_A)
+        pixel_size_A, placeholder = _header_pixel_size(path, header_pixel_size_A)
     else:
         pixel_size_A = _checked_pixel_size(pixel_size_A, path)
     try:
-        return Micrograph(data, pixel_size_A=pixel_size_A, name=micrograph_stem(path), source=source)
+        return Micrograph(data, pixel_size_A=pixel_size_A, name=micrograph_stem(path), source=source,
+                          placeholder_pixel_size=placeholder)
     except MicrographError as err:
         raise MicrographError(path, err.problem) from None
 
@@ -347,17 +356,20 @@ def _grey_image(path: Path, data: np.ndarray) -> np.ndarray:
     return data
 
 
-def _header_pixel_size(path: Path, header_pixel_size_A: float | None) -> float | None:
+def _header_pixel_size(path: Path, header_pixel_size_A: float | None) -> tuple[float | None, bool]:
+    """The header's pixel size (None when it gives none) and whether it is the placeholder, with a warning if so."""
     if header_pixel_size_A is None or not math.isfinite(header_pixel_size_A) or header_pixel_size_A <= 0:
         warnings.warn(f"{path}: the file gives no pixel size; {_PIXEL_SIZE_HINT}", PixelSizeWarning, stacklevel=3)
-        return None
-    if math.isclose(header_pixel_size_A, PLACEHOLDER_PIXEL_SIZE_A):
+        return None, False
+    placeholder = math.isclose(header_pixel_size_A, PLACEHOLDER_PIXEL_SIZE_A)
+    if placeholder:
         warnings.warn(
-            f"{path}: header pixel size 1.0 Å is often a placeholder; if it is wrong, {_PIXEL_SIZE_HINT}",
+            f"{path}: header pixel size 1.0 Å is often a placeholder, so the working scale takes it as unknown; "
+            f"give the real one, even if it is 1.0: {_PIXEL_SIZE_HINT}",
             PixelSizeWarning,
             stacklevel=3,
         )
-    return header_pixel_size_A
+    return header_pixel_size_A, placeholder
 
 
 def _checked_pixel_size(pixel_size_A: float, source: str | os.PathLike) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from icestat.micrograph import PLACEHOLDER_PIXEL_SIZE_A, Micrograph
+from icestat.micrograph import Micrograph
 from icestat.prepare import WorkingImage, prepare
 
 
@@ -19,8 +19,9 @@ class SegmentationSettings:
     unknown_pixel_size_side_px : int
         Micrographs of unknown pixel size are binned so that their longer side
         is at most this many pixels (a typical field of view is 4000-7000 Å wide,
-        so this lands near the working pixel size). A header value of 1.0 Å, the
-        usual placeholder, counts as unknown.
+        so this lands near the working pixel size). A header's 1.0 Å, the usual
+        placeholder, counts as unknown unless the user gives it
+        (``Micrograph.placeholder_pixel_size``).
     patch_px, stride_px : int
         Patch grid on the working image.
     features : tuple of str or None
@@ -45,7 +46,7 @@ class SegmentationSettings:
 
     def prepare(self, micrograph: Micrograph) -> WorkingImage:
         """The working image of a micrograph at these settings' scale."""
-        if micrograph.pixel_size_A not in (None, PLACEHOLDER_PIXEL_SIZE_A):
+        if micrograph.pixel_size_A is not None and not micrograph.placeholder_pixel_size:
             return prepare(micrograph, bin_factor=max(1.0, self.working_pixel_size_A / micrograph.pixel_size_A))
         return prepare(micrograph, bin_factor=max(1.0, max(micrograph.shape) / self.unknown_pixel_size_side_px))
 

@@ -193,14 +193,30 @@ class TestPixelSize:
         with pytest.warns(PixelSizeWarning, match="placeholder"):
             mic = read_micrograph(path)
         assert mic.pixel_size_A == 1.0
+        assert mic.placeholder_pixel_size
 
-    def test_override_wins_silently(self, tmp_path, image):
+    @pytest.mark.parametrize("given_A", [0.83, 1.0])
+    def test_override_wins_silently_and_is_no_placeholder(self, tmp_path, image, given_A):
         path = tmp_path / "mic.mrc"
         write_mrc(path, image, pixel_size_A=1.0)
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            mic = read_micrograph(path, pixel_size_A=0.83)
-        assert mic.pixel_size_A == 0.83
+            mic = read_micrograph(path, pixel_size_A=given_A)
+        assert mic.pixel_size_A == given_A
+        assert not mic.placeholder_pixel_size
+
+    def test_working_scale_ignores_a_placeholder_but_not_a_given_1_A(self, tmp_path, rng):
+        from icestat.settings import SegmentationSettings
+
+        path = tmp_path / "mic.mrc"
+        write_mrc(path, rng.normal(size=(256, 256)).astype(np.float32), pixel_size_A=1.0)
+        settings = SegmentationSettings(working_pixel_size_A=4.0, unknown_pixel_size_side_px=128)
+        with pytest.warns(PixelSizeWarning):
+            from_header = settings.prepare(read_micrograph(path))
+        given = settings.prepare(read_micrograph(path, pixel_size_A=1.0))
+        assert from_header.data.shape == (128, 128)   # unknown: longer side binned to 128 px
+        assert given.data.shape == (64, 64)           # 1.0 Å given: binned to 4 Å
+        assert given.pixel_size_A == pytest.approx(4.0)
 
     @pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), "abc"])
     def test_bad_override_is_refused(self, tmp_path, image, bad):
