@@ -7,12 +7,26 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def publish(lines: list[str], file_name: str) -> None:
-    """Print the lines and write them to ``benchmarks/results/<file_name>``."""
+#: Heading above the earlier runs that a results file keeps below its latest run.
+EARLIER_RUNS_HEADING = "## Earlier runs (kept by benchmarks/_report.py's publish; the latest run is above)"
+
+
+def publish(lines: list[str], file_name: str, folder: Path = RESULTS) -> None:
+    """Print the lines and write them to ``<folder>/<file_name>``, above the runs the file already held.
+
+    The earlier runs stay below ``EARLIER_RUNS_HEADING`` (one such heading, the newest run first), so that a
+    rerun never loses the figures and notes of the ones before it.
+    """
     text = "\n".join(lines)
     print(text)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / file_name).write_text(text + "\n")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / file_name
+    earlier = path.read_text().strip() if path.exists() else ""
+    if earlier:
+        latest, _, older = earlier.partition(EARLIER_RUNS_HEADING)
+        earlier = "\n\n".join(part.strip() for part in (latest, older) if part.strip())
+        text += f"\n\n{EARLIER_RUNS_HEADING}\n\n{earlier}"
+    path.write_text(text + "\n")
 
 
 def machine_speed_line() -> str:

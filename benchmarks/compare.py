@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from _report import RESULTS
+from _report import RESULTS, publish
 from baselines.cases import REAL_DATASETS, SIMULATED, Split, real_cases, recipe, simulated_cases, split
 from baselines.measure import measured
 from baselines.plots import plot_data_efficiency, plot_generalisation, plot_picking
@@ -240,9 +240,7 @@ def main(argv: list[str] | None = None) -> None:
     plot_picking(same_dataset(results), list(splits), args.output / "compare_picking.png")
     plot_generalisation(results, list(splits), args.output / "compare_generalisation.png")
     plot_data_efficiency(_efficiency(results), EFFICIENCY_DATASET, args.output / "compare_data_efficiency.png")
-    text = "\n".join(report(results, splits, mode, args.device, time.perf_counter() - started))
-    (args.output / "compare.md").write_text(text + "\n")
-    print(text)
+    publish(report(results, splits, mode, args.device, time.perf_counter() - started), "compare.md", args.output)
 
 
 if __name__ == "__main__":
