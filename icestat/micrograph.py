@@ -365,7 +365,8 @@ def _header_pixel_size(path: Path, header_pixel_size_A: float | None) -> tuple[f
     if placeholder:
         warnings.warn(
             f"{path}: header pixel size 1.0 Å is often a placeholder, so the working scale takes it as unknown; "
-            f"give the real one, even if it is 1.0: {_PIXEL_SIZE_HINT}",
+            "pass the real pixel size, even if it is 1.0 Å, with pixel_size_A=... (on the command line: "
+            "--pixel-size-A)",
             PixelSizeWarning,
             stacklevel=3,
         )
