@@ -9,7 +9,7 @@ micrographs (1.06 and 1.6 Å/px, a field of view of about 4300 Å, 12 % of it
 covered by particles, ice 300 Å thick or 1.3 particle diameters where that is
 more, no carbon) are picked with the true diameter and with the estimated one,
 and scored against the true centres within half a diameter. The class
-fractions say what the model took the particles for. About 3 minutes on 2 cores.
+fractions say what the model took the particles for. About 1 minute on 2 cores.
 
 Writes benchmarks/results/particle_size.md.
 """

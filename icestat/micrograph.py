@@ -34,7 +34,7 @@ _COMPRESSION_SUFFIXES = {".gz": "gzip", ".bz2": "bzip2"}
 _MRC_DTYPES = (np.int8, np.int16, np.uint16, np.float16, np.float32)
 _MRC_KINDS = ("mrc", "gzip", "bzip2")  # mrcfile opens all three
 _TEXT_BYTES = frozenset(range(32, 127)) | {9, 10, 13}
-_PIXEL_SIZE_HINT = "pass the right one with pixel_size_A=... (on the command line: --pixel-size-A)"
+_HOW_TO_GIVE_PIXEL_SIZE = "with pixel_size_A=... (on the command line: --pixel-size-A)"
 
 
 class MicrographError(ValueError):
@@ -359,14 +359,14 @@ def _grey_image(path: Path, data: np.ndarray) -> np.ndarray:
 def _header_pixel_size(path: Path, header_pixel_size_A: float | None) -> tuple[float | None, bool]:
     """The header's pixel size (None when it gives none) and whether it is the placeholder, with a warning if so."""
     if header_pixel_size_A is None or not math.isfinite(header_pixel_size_A) or header_pixel_size_A <= 0:
-        warnings.warn(f"{path}: the file gives no pixel size; {_PIXEL_SIZE_HINT}", PixelSizeWarning, stacklevel=3)
+        warnings.warn(f"{path}: the file gives no pixel size; pass the right one {_HOW_TO_GIVE_PIXEL_SIZE}",
+                      PixelSizeWarning, stacklevel=3)
         return None, False
     placeholder = math.isclose(header_pixel_size_A, PLACEHOLDER_PIXEL_SIZE_A)
     if placeholder:
         warnings.warn(
             f"{path}: header pixel size 1.0 Å is often a placeholder, so the working scale takes it as unknown; "
-            "pass the real pixel size, even if it is 1.0 Å, with pixel_size_A=... (on the command line: "
-            "--pixel-size-A)",
+            f"pass the real pixel size, even if it is 1.0 Å, {_HOW_TO_GIVE_PIXEL_SIZE}",
             PixelSizeWarning,
             stacklevel=3,
         )
