@@ -300,6 +300,35 @@ def test_without_a_diameter_it_is_estimated_and_reported(simulated, tmp_path, ca
     assert summary["n_picks"][0] > 5
 
 
+def test_pick_the_micrographs_of_a_relion_star_file_with_its_pixel_size(simulated, tmp_path, monkeypatch, capsys):
+    # A RELION project: micrographs whose headers say 4 Å/px, listed by a CtfFind STAR file that says 2 Å/px.
+    _, micrographs, _ = simulated
+    names = [f"MotionCorr/job002/Movies/mic_{i}.mrc" for i in range(2)]
+    for source, name in zip(micrographs, names):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        write_mrc(tmp_path / name, read_micrograph(source).data, pixel_size_A=4.0)
+    star = tmp_path / "CtfFind" / "job003" / "micrographs_ctf.star"
+    star.parent.mkdir(parents=True)
+    starfile.write({"optics": pd.DataFrame({"rlnOpticsGroup": [1], "rlnMicrographPixelSize": [2.0]}),
+                    "micrographs": pd.DataFrame({"rlnMicrographName": names, "rlnOpticsGroup": [1, 1]})}, star)
+    monkeypatch.chdir(tmp_path)
+
+    assert main(["info", str(star)]) == 0
+    assert [line.split("\t")[3] for line in capsys.readouterr().out.splitlines()] == ["2 Å/px"] * 2
+    assert main(["pick", "CtfFind/job003/micrographs_ctf.star", "-o", "External/job010", "--diameter-A", "150",
+                 "--quiet"]) == 0
+    summary = pd.read_csv("External/job010/summary.csv")
+    assert summary["micrograph"].tolist() == ["mic_0", "mic_1"] and (summary["status"] == "picked").all()
+    assert summary["pixel_size_A"].tolist() == [2.0, 2.0] and summary["diameter_px"].tolist() == [75.0, 75.0]
+    assert (summary["n_picks"] > 5).all()
+    index = starfile.read("External/job010/autopick.star")   # names as RELION's, for an Extract job to pair
+    assert index["rlnMicrographName"].tolist() == names
+    assert set(starfile.read("External/job010/particles.star")["rlnMicrographName"]) == set(names)
+
+    assert main(["pick", "CtfFind/job003/missing.star", "-o", "x", "--quiet"]) == 2
+    assert "missing.star: no such file" in capsys.readouterr().err
+
+
 def test_a_run_of_several_pixel_sizes_shares_one_diameter_in_angstrom(tmp_path, capsys):
     # 150 Å particles at 2.0 and 2.5 Å/px, and 300 Å ones at 3.0 Å/px: the odd micrograph's own estimate is far
     # from the run's (the median in Å), so it is picked again with the run's diameter in its own pixels.

@@ -1,4 +1,5 @@
-"""What several subcommands share: the arguments of a run of a model over micrographs, and checking --device."""
+"""What several subcommands share: the arguments of a run of a model over micrographs, the micrographs they name
+(files or RELION STAR files), and checking --device."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import logging
 
 from icestat.backend import array_module
+from icestat.micrograph_list import list_micrographs
 
 log = logging.getLogger("icestat.cli")
 
@@ -20,11 +22,34 @@ def device_usable(device: str) -> bool:
     return True
 
 
+#: Help for the micrographs argument of every subcommand that reads micrographs.
+MICROGRAPHS_HELP = ("micrograph files (MRC, TIFF, PNG, JPG), or RELION STAR files listing them (such as "
+                    "CtfFind/job003/micrographs_ctf.star: their pixel size is used)")
+
+
+def expand_micrographs(args: argparse.Namespace) -> bool:
+    """Replace RELION STAR files among ``args.micrographs`` by the micrographs they list.
+
+    Their pixel size becomes ``args.pixel_size_A`` unless that was given.
+    Returns True when done; otherwise logs one line saying why
+    (:func:`icestat.micrograph_list.list_micrographs`) and returns False.
+    """
+    try:
+        listed = list_micrographs(args.micrographs)
+    except ValueError as err:
+        log.error("%s", err)
+        return False
+    args.micrographs = listed.paths
+    if args.pixel_size_A is None:
+        args.pixel_size_A = listed.pixel_size_A
+    return True
+
+
 def add_model_run_args(parser: argparse.ArgumentParser) -> None:
     """Add the micrographs, ``-o/--output`` folder, ``--model``, ``--device``, ``--carbon-per-pixel`` and ``--no-refine``
     of a run of a model over micrographs."""
     add = parser.add_argument
-    add("micrographs", nargs="+", metavar="MIC", help="micrograph files (MRC, TIFF, PNG, JPG)")
+    add("micrographs", nargs="+", metavar="MIC", help=MICROGRAPHS_HELP)
     add("-o", "--output", required=True, help="output folder (made if needed)")
     add("--model", help="model file from `icestat train` (default: the model shipped with icestat)")
     add("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from icestat._atomic import atomic_path
-from icestat.cli._common import device_usable
+from icestat.cli._common import MICROGRAPHS_HELP, device_usable, expand_micrographs
 from icestat.features import compute_features
 from icestat.micrograph import MicrographError, file_error, read_micrograph
 from icestat.prepare import prepare
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 def add_args(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``icestat features``."""
     add = parser.add_argument
-    add("micrographs", nargs="+", metavar="MIC", help="micrograph files")
+    add("micrographs", nargs="+", metavar="MIC", help=MICROGRAPHS_HELP)
     add("-o", "--output", required=True, help="output table: .parquet or .csv")
     add("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
     add("--patch-px", type=int, default=64, help="patch side in working pixels (default: %(default)s)")
@@ -37,7 +37,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     binning = parser.add_mutually_exclusive_group()
     binning.add_argument("--working-pixel-size-A", type=float, help="bin to this pixel size first")
     binning.add_argument("--bin", type=float, help="bin by this factor first (for unknown pixel sizes)")
-    add("--pixel-size-A", type=float, help="pixel size of the micrographs, overriding their headers")
+    add("--pixel-size-A", type=float, help="pixel size of the micrographs, overriding their headers or STAR files")
     add("--features", nargs="+", metavar="NAME", help="groups or feature names (default: all)")
 
 
@@ -47,7 +47,7 @@ def main(args: argparse.Namespace) -> int:
     if output.suffix.lower() not in (".parquet", ".csv"):
         log.error("%s: the output must end in .parquet or .csv", output)
         return 2
-    if not device_usable(args.device):
+    if not expand_micrographs(args) or not device_usable(args.device):
         return 2
     tables, n_failed = [], 0
     for path in args.micrographs:

@@ -4,8 +4,9 @@ Each line gives the file, its shape, how it is stored, the pixel size, the
 minimum/mean/maximum value and any problem. Unusable files are reported and the
 others still described; the exit code is 1 if any file is unusable.
 
-Example:
+Examples:
     icestat info micrographs/*.mrc
+    icestat info CtfFind/job003/micrographs_ctf.star   # in a RELION project
 """
 
 from __future__ import annotations
@@ -14,22 +15,25 @@ import argparse
 import warnings
 from pathlib import Path
 
+from icestat.cli._common import MICROGRAPHS_HELP, expand_micrographs
 from icestat.micrograph import MicrographError, read_micrograph
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``icestat info``."""
-    parser.add_argument("files", nargs="+", metavar="FILE", help="micrograph files (MRC, TIFF, PNG, JPEG)")
+    parser.add_argument("micrographs", nargs="+", metavar="FILE", help=MICROGRAPHS_HELP)
     parser.add_argument(
         "--pixel-size-A", type=float, default=None, metavar="A",
-        help="pixel size in ångström, overriding the files' headers",
+        help="pixel size in ångström, overriding the files' headers or STAR files",
     )
 
 
 def main(args: argparse.Namespace) -> int:
-    """Print one line per file; return 1 if any file is unusable, else 0."""
+    """Print one line per file; return 2 for an unusable STAR file, 1 if any micrograph is unusable, else 0."""
+    if not expand_micrographs(args):
+        return 2
     n_unusable = 0
-    for path in args.files:
+    for path in args.micrographs:
         line, usable = describe(path, args.pixel_size_A)
         print(line, flush=True)
         n_unusable += not usable

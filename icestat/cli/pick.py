@@ -24,6 +24,7 @@ summary and on stderr; the others finish and the exit code is then 1.
 Examples:
     icestat pick mics/*.mrc -o picks/ --diameter-A 150
     icestat pick mics/*.mrc -o picks/ --format star,cbox --workers 2 --segmentation
+    icestat pick CtfFind/job003/micrographs_ctf.star -o picks/ --diameter-A 150   # in a RELION project
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from icestat.batch import (
     to_pick_with_run_diameter,
     write_run_files,
 )
-from icestat.cli._common import add_model_run_args, device_usable
+from icestat.cli._common import add_model_run_args, device_usable, expand_micrographs
 from icestat.model import ModelError
 from icestat.pick import DEFAULT_THRESHOLD, RUN_DIAMETER_TOLERANCE
 from icestat.workers import gpu_pinning, map_unordered
@@ -72,7 +73,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     add("--format", default="star", help="pick formats, comma-separated: star, box, cbox, tsv, csv "
         "(default: %(default)s; STAR is always written)")
     add("--segmentation", action="store_true", help="also write the labels, ice probability and overlay")
-    add("--pixel-size-A", type=float, help="pixel size of the micrographs, overriding their headers")
+    add("--pixel-size-A", type=float, help="pixel size of the micrographs, overriding their headers or STAR files")
     add("--workers", type=int, default=1, help="micrographs picked at once: more than 1 starts a local Dask "
         "cluster of that many worker processes (default: %(default)s)")
     add("--scheduler", metavar="ADDRESS", help="send one task per micrograph to a running Dask scheduler, "
@@ -82,6 +83,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Pick every micrograph; 2 for unusable arguments or model, 1 if any micrograph failed, else 0."""
+    if not expand_micrographs(args):
+        return 2
     try:
         settings = PickSettings(
             model_path=args.model, device=args.device, diameter_A=args.diameter_A, diameter_px=args.diameter_px,

@@ -18,7 +18,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from icestat.cli._common import add_model_run_args, device_usable
+from icestat.cli._common import add_model_run_args, device_usable, expand_micrographs
 from icestat.micrograph import MicrographError, file_error, micrograph_stem, read_micrograph, write_mrc
 from icestat.model import ModelError, load_model
 from icestat.overlay import write_overlay
@@ -31,12 +31,12 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``icestat segment``."""
     add_model_run_args(parser)
     add = parser.add_argument
-    add("--pixel-size-A", type=float, help="pixel size of the micrographs, overriding their headers")
+    add("--pixel-size-A", type=float, help="pixel size of the micrographs, overriding their headers or STAR files")
 
 
 def main(args: argparse.Namespace) -> int:
     """Segment every micrograph; 2 for an unusable model, 1 if any micrograph failed, else 0."""
-    if not device_usable(args.device):
+    if not expand_micrographs(args) or not device_usable(args.device):
         return 2
     try:
         model = load_model(args.model, device=args.device).with_carbon_regions(not args.carbon_per_pixel)

@@ -1,0 +1,177 @@
+"""The micrographs a command names: files, or RELION micrograph STAR files that list them.
+
+A STAR file (``MotionCorr/job002/corrected_micrographs.star``,
+``CtfFind/job003/micrographs_ctf.star``, a Select job's output ...) stands for
+the micrographs in its ``_rlnMicrographName`` column, read with the pixel size
+its optics groups give (``_rlnMicrographPixelSize``; RELION 3.0 files without
+optics: ``_rlnDetectorPixelSize`` in µm over ``_rlnMagnification``). RELION
+names files relative to its project folder; icestat keeps those names when run
+from there, so the ``autopick.star`` it writes pairs with RELION's micrographs
+in an Extract job, and otherwise finds the project folder among the STAR file's
+folders.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import starfile
+
+#: Column of the micrograph files in a RELION STAR file.
+NAME_LABEL = "rlnMicrographName"
+#: Micrometres per ångström, to turn RELION 3.0's detector pixel size into ångström.
+A_PER_UM = 1e4
+
+
+@dataclass(frozen=True)
+class MicrographList:
+    """The micrograph files a command works on.
+
+    Attributes
+    ----------
+    paths : list of str
+        The files, in the order given (a STAR file's in its order).
+    pixel_size_A : float or None
+        The pixel size the STAR files give; None when the micrographs were
+        named as files (their headers tell) or the STAR files give none.
+    """
+
+    paths: list[str]
+    pixel_size_A: float | None
+
+
+def list_micrographs(arguments: Sequence[str]) -> MicrographList:
+    """The micrographs that command-line `arguments` name: each a micrograph file or a RELION STAR file listing some.
+
+    Parameters
+    ----------
+    arguments : sequence of str
+        Micrograph files and files ending in ``.star``.
+
+    Returns
+    -------
+    MicrographList
+
+    Raises
+    ------
+    ValueError
+        One line naming the STAR file and the problem: missing, not readable, no
+        ``_rlnMicrographName`` column, particles rather than micrographs, none
+        of its micrographs found, micrographs of several pixel sizes; or STAR
+        files and micrograph files given together (the pixel size of the one
+        would override the headers of the other).
+    """
+    stars = [argument for argument in arguments if _is_star(argument)]
+    if not stars:
+        return MicrographList(list(arguments), None)
+    if len(stars) < len(arguments):
+        raise ValueError(f"give micrograph files or RELION STAR files listing them, not both "
+                         f"({stars[0]} and {next(a for a in arguments if not _is_star(a))})")
+    paths, pixel_sizes_A = [], {}
+    for star in stars:
+        listed, pixel_size_A = read_micrograph_star(star)
+        paths += listed
+        if pixel_size_A is not None:
+            pixel_sizes_A[star] = pixel_size_A
+    if len(set(pixel_sizes_A.values())) > 1:
+        raise ValueError("the STAR files give micrographs of several pixel sizes ("
+                         + ", ".join(f"{star}: {size:g} Å" for star, size in pixel_sizes_A.items())
+                         + "); give each in its own run")
+    if pixel_sizes_A and len(pixel_sizes_A) < len(stars):
+        raise ValueError(f"{next(s for s in stars if s not in pixel_sizes_A)} gives no pixel size and "
+                         f"{next(iter(pixel_sizes_A))} does; give each in its own run")
+    return MicrographList(paths, next(iter(pixel_sizes_A.values()), None))
+
+
+def read_micrograph_star(path: str | os.PathLike) -> tuple[list[str], float | None]:
+    """The micrograph files a RELION STAR file lists, and their pixel size.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A RELION micrograph STAR file (3.0 to 5.0).
+
+    Returns
+    -------
+    paths : list of str
+        The listed files as RELION names them when they are found from the
+        working directory, else joined to the first of the STAR file's folders
+        (nearest first) that holds them, relative to the working directory.
+    pixel_size_A : float or None
+        None when the file gives none.
+
+    Raises
+    ------
+    ValueError
+        As for :func:`list_micrographs`.
+    """
+    if not Path(path).is_file():
+        raise ValueError(f"{path}: no such file")
+    try:
+        blocks = starfile.read(path, always_dict=True)
+    except Exception as err:  # starfile raises many types on a damaged file
+        raise ValueError(f"{path}: not a readable STAR file ({err})") from None
+    blocks = {name: pd.DataFrame([block]) if isinstance(block, dict) else block for name, block in blocks.items()}
+    micrographs = _micrograph_block(path, blocks)
+    names = micrographs[NAME_LABEL].astype(str).tolist()
+    return _found_from_here(path, names), _pixel_size_A(path, micrographs, blocks.get("optics"))
+
+
+def _is_star(argument: str) -> bool:
+    return Path(argument).suffix.lower() == ".star"
+
+
+def _micrograph_block(path, blocks: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The block listing micrographs: ``data_micrographs``, else the one block with their names."""
+    with_names = {name: block for name, block in blocks.items() if NAME_LABEL in block.columns}
+    block = with_names.get("micrographs")
+    if block is None and len(with_names) == 1:
+        block = next(iter(with_names.values()))
+    if block is None:
+        raise ValueError(f"{path}: no list of micrographs (a loop with _{NAME_LABEL}); "
+                         "give a RELION micrograph STAR file such as micrographs_ctf.star")
+    if "rlnCoordinateX" in block.columns or "rlnImageName" in block.columns:
+        raise ValueError(f"{path}: lists particles, not micrographs; give a RELION micrograph STAR file "
+                         "such as micrographs_ctf.star")
+    if block.empty:
+        raise ValueError(f"{path}: lists no micrographs")
+    return block
+
+
+def _found_from_here(path, names: list[str]) -> list[str]:
+    """`names`, relative to the project folder: as they are when found from here, else joined to that folder."""
+    relative = [name for name in names if not Path(name).is_absolute()]
+    if not relative or any(Path(name).is_file() for name in relative):
+        return names
+    star_folder = Path(path).resolve().parent
+    for project in (star_folder, *star_folder.parents):
+        if any((project / name).is_file() for name in relative):
+            return [name if Path(name).is_absolute() else os.path.relpath(project / name) for name in names]
+    raise ValueError(f"{path}: none of its {len(names)} micrographs (such as {relative[0]}) found here or from its "
+                     "folders; run icestat from the RELION project folder")
+
+
+def _pixel_size_A(path, micrographs: pd.DataFrame, optics: pd.DataFrame | None) -> float | None:
+    """The one pixel size of the listed micrographs, from their optics groups or RELION 3.0's columns."""
+    if optics is not None and "rlnMicrographPixelSize" in optics.columns:
+        if "rlnOpticsGroup" in micrographs.columns and "rlnOpticsGroup" in optics.columns:
+            by_group = optics.set_index("rlnOpticsGroup")["rlnMicrographPixelSize"]
+            sizes = micrographs["rlnOpticsGroup"].map(by_group)
+        else:
+            sizes = optics["rlnMicrographPixelSize"]
+    elif {"rlnDetectorPixelSize", "rlnMagnification"} <= set(micrographs.columns):
+        sizes = micrographs["rlnDetectorPixelSize"] * A_PER_UM / micrographs["rlnMagnification"]
+    else:
+        return None
+    sizes = np.unique(np.round(sizes.to_numpy(dtype=np.float64), 6))
+    if np.isnan(sizes).any() or not (sizes > 0).all():
+        raise ValueError(f"{path}: some micrographs have no valid pixel size (optics groups missing or not positive)")
+    if len(sizes) > 1:
+        raise ValueError(f"{path}: micrographs of {len(sizes)} pixel sizes ({', '.join(f'{s:g}' for s in sizes)} Å); "
+                         "give each optics group in its own run")
+    return float(sizes[0])

@@ -1,0 +1,111 @@
+"""Micrographs named on the command line: files, or RELION STAR files listing them (``icestat.micrograph_list``)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import starfile
+
+from icestat.micrograph_list import list_micrographs
+
+NAMES = ["MotionCorr/job002/Movies/a.mrc", "MotionCorr/job002/Movies/b.mrc", "MotionCorr/job002/Movies/c.mrc"]
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A RELION project folder holding three (empty) micrograph files, made the working directory."""
+    for name in NAMES:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "CtfFind" / "job003").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def write_star(path, groups=(1, 1, 2), pixel_sizes_A={1: 1.06, 2: 1.06}, names=NAMES):
+    """A RELION 3.1-5 micrograph STAR file: optics groups and micrographs."""
+    optics = pd.DataFrame({"rlnOpticsGroupName": [f"opticsGroup{g}" for g in pixel_sizes_A],
+                           "rlnOpticsGroup": list(pixel_sizes_A),
+                           "rlnMicrographOriginalPixelSize": [0.53] * len(pixel_sizes_A),
+                           "rlnVoltage": [300.0] * len(pixel_sizes_A),
+                           "rlnMicrographPixelSize": list(pixel_sizes_A.values())})
+    micrographs = pd.DataFrame({"rlnMicrographName": names, "rlnOpticsGroup": list(groups),
+                                "rlnDefocusU": [15000.0] * len(names)})
+    starfile.write({"optics": optics, "micrographs": micrographs}, path, overwrite=True)
+    return str(path)
+
+
+def test_a_relion_star_file_gives_its_micrographs_in_order_and_their_pixel_size(project):
+    star = write_star(project / "CtfFind" / "job003" / "micrographs_ctf.star")
+    listed = list_micrographs([star])
+    assert listed.paths == NAMES   # as RELION names them, so autopick.star pairs with its micrographs
+    assert listed.pixel_size_A == pytest.approx(1.06)
+
+
+def test_micrograph_files_are_kept_as_given_without_a_pixel_size(project):
+    listed = list_micrographs(NAMES[::-1])
+    assert listed.paths == NAMES[::-1] and listed.pixel_size_A is None
+
+
+def test_star_files_listed_together_are_concatenated(project):
+    first = write_star(project / "first.star", groups=(1,), names=NAMES[:1])
+    second = write_star(project / "second.star", groups=(1, 2), names=NAMES[1:])
+    assert list_micrographs([first, second]).paths == NAMES
+
+
+def test_a_relion_3_0_file_gives_the_pixel_size_from_detector_and_magnification(project):
+    star = project / "old.star"
+    starfile.write(pd.DataFrame({"rlnMicrographName": NAMES, "rlnDetectorPixelSize": [5.0] * 3,
+                                 "rlnMagnification": [50000.0] * 3}), star, overwrite=True)
+    listed = list_micrographs([str(star)])
+    assert listed.paths == NAMES and listed.pixel_size_A == pytest.approx(1.0)
+
+
+def test_a_star_file_without_a_pixel_size_leaves_it_to_the_headers(project):
+    star = project / "names.star"
+    starfile.write({"micrographs": pd.DataFrame({"rlnMicrographName": NAMES})}, star, overwrite=True)
+    assert list_micrographs([str(star)]).pixel_size_A is None
+
+
+def test_names_are_found_from_the_project_folder_when_run_elsewhere(project, monkeypatch):
+    star = write_star(project / "CtfFind" / "job003" / "micrographs_ctf.star")
+    monkeypatch.chdir(project / "CtfFind")
+    listed = list_micrographs(["job003/micrographs_ctf.star"])
+    assert listed.paths == [f"../{name}" for name in NAMES]
+    assert all((project / "CtfFind" / path).is_file() for path in listed.paths)
+    assert star
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.write_text("data_\nloop_\n_rlnMicrographName #1\n"), "lists no micrographs"),
+    (lambda p: None, "bad.star: no such file"),
+    (lambda p: p.write_bytes(b"\x00\x01 not a star file \xff" * 10), "no list of micrographs"),
+    (lambda p: p.write_text("data_\nloop_\n_rlnMicrographName #1\n_rlnOpticsGroup #2\na.mrc 1 3\n"),
+     "not a readable STAR file (Length mismatch"),
+    (lambda p: starfile.write(pd.DataFrame({"rlnCoordinateX": [1.0], "rlnCoordinateY": [2.0]}), p),
+     "no list of micrographs"),
+    (lambda p: starfile.write(pd.DataFrame({"rlnMicrographName": NAMES[:1], "rlnCoordinateX": [1.0],
+                                            "rlnCoordinateY": [2.0]}), p), "lists particles, not micrographs"),
+    (lambda p: write_star(p, pixel_sizes_A={1: 1.06, 2: 0.83}), "micrographs of 2 pixel sizes (0.83, 1.06 Å)"),
+    (lambda p: write_star(p, groups=(1, 1, 3)), "no valid pixel size"),
+    (lambda p: write_star(p, names=["elsewhere/x.mrc"], groups=(1,)), "none of its 1 micrographs"),
+])
+def test_a_bad_star_file_is_refused_in_one_line_naming_it(project, make, message):
+    star = project / "CtfFind" / "job003" / "bad.star"
+    make(star)
+    with pytest.raises(ValueError, match="bad.star") as caught:
+        list_micrographs([str(star)])
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_star_files_and_micrograph_files_are_not_mixed(project):
+    star = write_star(project / "mics.star")
+    with pytest.raises(ValueError, match="not both"):
+        list_micrographs([star, NAMES[0]])
+
+
+def test_star_files_of_different_pixel_sizes_are_refused(project):
+    first = write_star(project / "first.star", pixel_sizes_A={1: 1.06, 2: 1.06})
+    second = write_star(project / "second.star", pixel_sizes_A={1: 0.83, 2: 0.83})
+    with pytest.raises(ValueError, match="several pixel sizes"):
+        list_micrographs([first, second])
