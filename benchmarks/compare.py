@@ -2,6 +2,7 @@
 
 Usage:
     python benchmarks/compare.py [--shared ../shared/data] [--device cpu] [--quick] [--output benchmarks/results]
+                                 [--only icestat|U-Net|LoG]
 
 Every dataset (EMPIAR-10017, -10028, -10059 of ../shared/data, and simulated
 micrographs, with and without carbon in each part) is split once into
@@ -23,7 +24,10 @@ and their peak memory above the process's resident memory are measured.
 
 Writes compare.md, compare.csv and compare_*.png to the output folder
 (benchmarks/results by default). --quick runs a tiny split with small
-budgets (a check that everything runs; its numbers mean little).
+budgets (a check that everything runs; its numbers mean little). --only
+reruns one system after a change to it and takes the other systems' rows from
+the compare.csv already in the output folder (an earlier run on the same
+splits; the report says which rows are reused).
 """
 
 from __future__ import annotations
@@ -51,6 +55,9 @@ from icestat.training import segmentation_scores
 SEED = 2026
 #: Data efficiency is measured on this dataset.
 EFFICIENCY_DATASET = "empiar-10017"
+#: What a row of the results is about: one system trained on one set and tested on another.
+ROW_KEY = ["system", "trained_on", "tested_on"]
+SYSTEMS = (Icestat.name, DeepOnly.name, LoGPicker.name)
 
 
 @dataclass(frozen=True)
@@ -84,10 +91,11 @@ def load_splits(shared: Path, budget: Budget) -> dict[str, Split]:
     return splits
 
 
-def make_learned(budget: Budget, device: str) -> list:
-    """Fresh, untrained learned systems."""
-    return [Icestat(recipe.SETTINGS, budget.classifier, budget.refiner, device, SEED),
-            DeepOnly(recipe.SETTINGS, budget.unet, device, SEED)]
+def make_learned(budget: Budget, device: str, only: str | None = None) -> list:
+    """Fresh, untrained learned systems (the one named `only`, if given)."""
+    systems = [Icestat(recipe.SETTINGS, budget.classifier, budget.refiner, device, SEED),
+               DeepOnly(recipe.SETTINGS, budget.unet, device, SEED)]
+    return [system for system in systems if only in (None, system.name)]
 
 
 def evaluate(system, cases) -> dict:
@@ -125,21 +133,40 @@ def train_and_test(system, trained_on: str, train, validation, splits: dict[str,
     return rows
 
 
-def run_all(splits: dict[str, Split], budget: Budget, device: str) -> pd.DataFrame:
-    """Every training and test of the comparison, one row per (system, training set, test set)."""
+def run_all(splits: dict[str, Split], budget: Budget, device: str, only: str | None = None) -> pd.DataFrame:
+    """Every training and test of the comparison (of the system `only`, if given), one row per `ROW_KEY`."""
     rows = []
     for dataset, part in splits.items():
-        for system in make_learned(budget, device):
+        for system in make_learned(budget, device, only):
             rows += train_and_test(system, dataset, part.train, part.validation, splits, splits)
-    log_picker = LoGPicker(recipe.SETTINGS)
-    rows += train_and_test(log_picker, "(nothing)", [], [], splits, splits)
+    if only in (None, LoGPicker.name):
+        rows += train_and_test(LoGPicker(recipe.SETTINGS), "(nothing)", [], [], splits, splits)
     efficiency = splits[EFFICIENCY_DATASET]
     for n in budget.efficiency_sizes:
         if n < len(efficiency.train):
-            for system in make_learned(budget, device):
+            for system in make_learned(budget, device, only):
                 rows += train_and_test(system, f"{EFFICIENCY_DATASET}[:{n}]", efficiency.train[:n],
                                        efficiency.validation, splits, [EFFICIENCY_DATASET])
     return pd.DataFrame(rows)
+
+
+def with_rows_replaced(earlier: pd.DataFrame, new: pd.DataFrame, splits: dict[str, Split]) -> pd.DataFrame:
+    """`earlier`'s results with the rows of the systems in `new` replaced by `new`'s, in `earlier`'s order.
+
+    Raises
+    ------
+    SystemExit
+        If a reused row was tested on another number of micrographs than `splits` hold (other splits).
+    """
+    reused = earlier[~earlier["system"].isin(new["system"])]
+    for _, row in reused[reused["tested_on"].isin(splits)].iterrows():
+        if row["n_test"] != len(splits[row["tested_on"]].test):
+            raise SystemExit(f"the earlier results were tested on {row['n_test']} {row['tested_on']} micrographs, "
+                             f"the splits now hold {len(splits[row['tested_on']].test)}: rerun every system")
+    place = {key: i for i, key in enumerate(earlier[ROW_KEY].itertuples(index=False, name=None))}
+    combined = pd.concat([reused, new], ignore_index=True)
+    order = [place.get(key, len(place) + i) for i, key in enumerate(combined[ROW_KEY].itertuples(index=False, name=None))]
+    return combined.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
 
 
 def device_name(device: str) -> str:
@@ -152,13 +179,17 @@ def device_name(device: str) -> str:
 
 
 def report(results: pd.DataFrame, splits: dict[str, Split], mode: str, device: str,
-           seconds: float) -> list[str]:
-    """The Markdown report."""
+           seconds: float, only: str | None = None) -> list[str]:
+    """The Markdown report (of a run of the system `only`, the others' rows reused, if given)."""
     same = same_dataset(results)
+    command = f"python benchmarks/compare.py{' --quick' if mode == 'quick' else ''}{f' --only {only}' if only else ''}"
+    provenance = ("Every number below comes from that run." if only is None else
+                  f"Only the {only} rows come from that run; those of "
+                  f"{' and '.join(s for s in SYSTEMS if s != only)} are the earlier run's (compare.csv), not rerun.")
     lines = [
         "# icestat against a deep-only U-Net and a classical LoG picker", "",
-        f"Written by `python benchmarks/compare.py{' --quick' if mode == 'quick' else ''}` ({mode} mode) on "
-        f"{device_name(device)}, whole run {seconds / 60:.1f} min. Every number below comes from that run.",
+        f"Written by `{command}` ({mode} mode) on {device_name(device)}, whole run {seconds / 60:.1f} min. "
+        + provenance,
         "Picks: real data mask-based, simulations one-to-one within half a diameter; the particle diameter is given.",
         "Segmentation scores at the working scale; carbon IoU only where the test micrographs have carbon.",
         "Peak memory: above the process's resident memory before the call.", "",
@@ -228,19 +259,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N for the learned systems")
     parser.add_argument("--quick", action="store_true", help="a tiny split with small budgets (under 5 minutes)")
     parser.add_argument("--output", type=Path, default=RESULTS, help="folder for compare.md, .csv and .png")
+    parser.add_argument("--only", choices=SYSTEMS, help="rerun this system alone; the others' rows are taken from "
+                        "the compare.csv in the output folder")
     args = parser.parse_args(argv)
+    earlier_csv = args.output / "compare.csv"
+    if args.only and not earlier_csv.is_file():
+        parser.error(f"--only reuses the other systems' rows of {earlier_csv}, which is not there")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     warnings.simplefilter("ignore")
     started = time.perf_counter()
     budget, mode = (QUICK, "quick") if args.quick else (FULL, "full")
     splits = load_splits(args.shared, budget)
-    results = run_all(splits, budget, args.device)
+    results = run_all(splits, budget, args.device, args.only)
+    if args.only:
+        results = with_rows_replaced(pd.read_csv(earlier_csv), results, splits)
     args.output.mkdir(parents=True, exist_ok=True)
     results.to_csv(args.output / "compare.csv", index=False)
     plot_picking(same_dataset(results), list(splits), args.output / "compare_picking.png")
     plot_generalisation(results, list(splits), args.output / "compare_generalisation.png")
     plot_data_efficiency(_efficiency(results), EFFICIENCY_DATASET, args.output / "compare_data_efficiency.png")
-    publish(report(results, splits, mode, args.device, time.perf_counter() - started), "compare.md", args.output)
+    publish(report(results, splits, mode, args.device, time.perf_counter() - started, args.only), "compare.md",
+            args.output)
 
 
 if __name__ == "__main__":

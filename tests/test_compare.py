@@ -164,3 +164,15 @@ def test_quick_comparison_runs_end_to_end_and_reports_what_it_measured(shared_da
     for name in ("picking", "generalisation", "data_efficiency"):
         figure = plt.imread(tmp_path / f"compare_{name}.png")
         assert figure.ndim == 3 and min(figure.shape[:2]) > 200 and figure.std() > 0
+
+    # One system rerun alone: its rows replaced in place, the others' kept as they were, and the report says so.
+    done = subprocess.run([*command, "--only", "LoG"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rerun = pd.read_csv(tmp_path / "compare.csv")
+    key = ["system", "trained_on", "tested_on"]
+    assert rerun[key].equals(results[key])
+    learned = results["system"] != "LoG"
+    pd.testing.assert_frame_equal(rerun[learned], results[learned])
+    np.testing.assert_allclose(rerun.loc[~learned, "f1"], results.loc[~learned, "f1"])   # LoG learns nothing
+    latest = (tmp_path / "compare.md").read_text().split("## Earlier runs")[0]
+    assert "--quick --only LoG" in latest and "those of icestat and U-Net are the earlier run's" in latest
