@@ -25,6 +25,8 @@ def device_usable(device: str) -> bool:
 #: Help for the micrographs argument of every subcommand that reads micrographs.
 MICROGRAPHS_HELP = ("micrograph files (MRC, TIFF, PNG, JPG), or RELION STAR files listing them (such as "
                     "CtfFind/job003/micrographs_ctf.star: their pixel size is used)")
+#: Help for the --pixel-size-A argument of the same subcommands.
+PIXEL_SIZE_HELP = "pixel size of the micrographs in ångström, overriding their headers or STAR files"
 
 
 def expand_micrographs(args: argparse.Namespace) -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from icestat._atomic import atomic_path
-from icestat.cli._common import MICROGRAPHS_HELP, device_usable, expand_micrographs
+from icestat.cli._common import MICROGRAPHS_HELP, PIXEL_SIZE_HELP, device_usable, expand_micrographs
 from icestat.features import compute_features
 from icestat.micrograph import MicrographError, file_error, read_micrograph
 from icestat.prepare import prepare
@@ -37,7 +37,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     binning = parser.add_mutually_exclusive_group()
     binning.add_argument("--working-pixel-size-A", type=float, help="bin to this pixel size first")
     binning.add_argument("--bin", type=float, help="bin by this factor first (for unknown pixel sizes)")
-    add("--pixel-size-A", type=float, help="pixel size of the micrographs, overriding their headers or STAR files")
+    add("--pixel-size-A", type=float, help=PIXEL_SIZE_HELP)
     add("--features", nargs="+", metavar="NAME", help="groups or feature names (default: all)")
 
 

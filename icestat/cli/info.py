@@ -15,7 +15,7 @@ import argparse
 import warnings
 from pathlib import Path
 
-from icestat.cli._common import MICROGRAPHS_HELP, expand_micrographs
+from icestat.cli._common import MICROGRAPHS_HELP, PIXEL_SIZE_HELP, expand_micrographs
 from icestat.micrograph import MicrographError, read_micrograph
 
 
@@ -24,7 +24,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("micrographs", nargs="+", metavar="FILE", help=MICROGRAPHS_HELP)
     parser.add_argument(
         "--pixel-size-A", type=float, default=None, metavar="A",
-        help="pixel size in ångström, overriding the files' headers or STAR files",
+        help=PIXEL_SIZE_HELP,
     )
 
 

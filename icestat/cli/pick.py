@@ -53,7 +53,7 @@ from icestat.batch import (
     to_pick_with_run_diameter,
     write_run_files,
 )
-from icestat.cli._common import add_model_run_args, device_usable, expand_micrographs
+from icestat.cli._common import PIXEL_SIZE_HELP, add_model_run_args, device_usable, expand_micrographs
 from icestat.model import ModelError
 from icestat.pick import DEFAULT_THRESHOLD, RUN_DIAMETER_TOLERANCE
 from icestat.workers import gpu_pinning, map_unordered
@@ -73,7 +73,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     add("--format", default="star", help="pick formats, comma-separated: star, box, cbox, tsv, csv "
         "(default: %(default)s; STAR is always written)")
     add("--segmentation", action="store_true", help="also write the labels, ice probability and overlay")
-    add("--pixel-size-A", type=float, help="pixel size of the micrographs, overriding their headers or STAR files")
+    add("--pixel-size-A", type=float, help=PIXEL_SIZE_HELP)
     add("--workers", type=int, default=1, help="micrographs picked at once: more than 1 starts a local Dask "
         "cluster of that many worker processes (default: %(default)s)")
     add("--scheduler", metavar="ADDRESS", help="send one task per micrograph to a running Dask scheduler, "

@@ -18,7 +18,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from icestat.cli._common import add_model_run_args, device_usable, expand_micrographs
+from icestat.cli._common import PIXEL_SIZE_HELP, add_model_run_args, device_usable, expand_micrographs
 from icestat.micrograph import MicrographError, file_error, micrograph_stem, read_micrograph, write_mrc
 from icestat.model import ModelError, load_model
 from icestat.overlay import write_overlay
@@ -31,7 +31,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``icestat segment``."""
     add_model_run_args(parser)
     add = parser.add_argument
-    add("--pixel-size-A", type=float, help="pixel size of the micrographs, overriding their headers or STAR files")
+    add("--pixel-size-A", type=float, help=PIXEL_SIZE_HELP)
 
 
 def main(args: argparse.Namespace) -> int:
