@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -300,33 +301,71 @@ def test_without_a_diameter_it_is_estimated_and_reported(simulated, tmp_path, ca
     assert summary["n_picks"][0] > 5
 
 
-def test_pick_the_micrographs_of_a_relion_star_file_with_its_pixel_size(simulated, tmp_path, monkeypatch, capsys):
-    # A RELION project: micrographs whose headers say 4 Å/px, listed by a CtfFind STAR file that says 2 Å/px.
-    _, micrographs, _ = simulated
+@pytest.fixture(scope="module")
+def relion_project(simulated, tmp_path_factory):
+    """A RELION project folder: two micrographs whose headers say 4 Å/px, a truncated one, and STAR files listing
+    them (their optics group: 2 Å/px): ``CtfFind/job003/micrographs_ctf.star`` the two good ones, ``broken.star``
+    the truncated one, ``some_broken.star`` all three. Returns (folder, names of the good ones)."""
+    _, micrographs, broken = simulated
+    project = tmp_path_factory.mktemp("relion")
     names = [f"MotionCorr/job002/Movies/mic_{i}.mrc" for i in range(2)]
+    (project / "MotionCorr" / "job002" / "Movies").mkdir(parents=True)
     for source, name in zip(micrographs, names):
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        write_mrc(tmp_path / name, read_micrograph(source).data, pixel_size_A=4.0)
-    star = tmp_path / "CtfFind" / "job003" / "micrographs_ctf.star"
-    star.parent.mkdir(parents=True)
-    starfile.write({"optics": pd.DataFrame({"rlnOpticsGroup": [1], "rlnMicrographPixelSize": [2.0]}),
-                    "micrographs": pd.DataFrame({"rlnMicrographName": names, "rlnOpticsGroup": [1, 1]})}, star)
-    monkeypatch.chdir(tmp_path)
+        write_mrc(project / name, read_micrograph(source).data, pixel_size_A=4.0)
+    bad = "MotionCorr/job002/Movies/bad.mrc"
+    (project / bad).write_bytes(Path(broken).read_bytes())
+    (project / "CtfFind" / "job003").mkdir(parents=True)
+    for star, listed in [("CtfFind/job003/micrographs_ctf.star", names), ("broken.star", [bad]),
+                         ("some_broken.star", [*names, bad])]:
+        starfile.write({"optics": pd.DataFrame({"rlnOpticsGroup": [1], "rlnMicrographPixelSize": [2.0]}),
+                        "micrographs": pd.DataFrame({"rlnMicrographName": listed, "rlnOpticsGroup": 1})},
+                       project / star)
+    return project, names
 
-    assert main(["info", str(star)]) == 0
-    assert [line.split("\t")[3] for line in capsys.readouterr().out.splitlines()] == ["2 Å/px"] * 2
-    assert main(["pick", "CtfFind/job003/micrographs_ctf.star", "-o", "External/job010", "--diameter-A", "150",
+
+def test_pick_the_micrographs_of_a_relion_star_file_with_its_pixel_size(relion_project, monkeypatch, capsys):
+    project, names = relion_project
+    monkeypatch.chdir(project)
+    assert main(["info", "CtfFind/job003/micrographs_ctf.star"]) == 0
+    assert [line.split("\t")[3] for line in capsys.readouterr().out.splitlines()] == ["2 Å/px"] * 2   # not the 4 of
+    assert main(["pick", "CtfFind/job003/micrographs_ctf.star", "-o", "picks", "--diameter-A", "150",  # the headers
                  "--quiet"]) == 0
-    summary = pd.read_csv("External/job010/summary.csv")
+    summary = pd.read_csv("picks/summary.csv")
     assert summary["micrograph"].tolist() == ["mic_0", "mic_1"] and (summary["status"] == "picked").all()
     assert summary["pixel_size_A"].tolist() == [2.0, 2.0] and summary["diameter_px"].tolist() == [75.0, 75.0]
     assert (summary["n_picks"] > 5).all()
-    index = starfile.read("External/job010/autopick.star")   # names as RELION's, for an Extract job to pair
+    index = starfile.read("picks/autopick.star")   # names as RELION's, for an Extract job to pair
     assert index["rlnMicrographName"].tolist() == names
-    assert set(starfile.read("External/job010/particles.star")["rlnMicrographName"]) == set(names)
-
+    assert set(starfile.read("picks/particles.star")["rlnMicrographName"]) == set(names)
     assert main(["pick", "CtfFind/job003/missing.star", "-o", "x", "--quiet"]) == 2
     assert "missing.star: no such file" in capsys.readouterr().err
+
+
+def test_a_relion_external_job_picks_and_tells_relion_what_it_made(relion_project, monkeypatch, capsys):
+    project, names = relion_project
+    monkeypatch.chdir(project)
+    job = ["relion", "--o", "External/job010/", "--in_mics", "some_broken.star", "--j", "1", "--diameter_A", "150",
+           "--pipeline_control", "External/job010/"]
+    assert main(job) == 1   # one micrograph of three is truncated: reported, the others picked
+    assert "bad.mrc" in capsys.readouterr().err
+    assert Path("External/job010/RELION_JOB_EXIT_SUCCESS").is_file()
+    assert not Path("External/job010/RELION_JOB_EXIT_FAILURE").exists()
+    nodes = starfile.read("External/job010/RELION_OUTPUT_NODES.star")
+    assert nodes.to_dict("list") == {"rlnPipeLineNodeName": ["External/job010/autopick.star"],
+                                     "rlnPipeLineNodeTypeLabel": ["MicrographsCoords.star.relion.autopick"]}
+    index = starfile.read("External/job010/autopick.star")
+    assert index["rlnMicrographName"].tolist() == names
+    assert all(Path(coordinates).is_file() for coordinates in index["rlnMicrographCoordinates"])  # from the project
+    assert pd.read_csv("External/job010/summary.csv")["diameter_px"].iloc[:2].tolist() == [75.0, 75.0]
+
+    # Nothing picked, or a Param icestat cannot use: RELION is told the job failed.
+    assert main(["relion", "--o", "External/job011/", "--in_mics", "broken.star"]) == 1
+    assert Path("External/job011/RELION_JOB_EXIT_FAILURE").is_file()
+    assert not Path("External/job011/RELION_JOB_EXIT_SUCCESS").exists()
+    assert main([*job[:-2], "--threshold", "high"]) == 2
+    assert "--threshold: invalid float value: 'high'" in capsys.readouterr().err
+    assert Path("External/job010/RELION_JOB_EXIT_FAILURE").is_file()
+    assert not Path("External/job010/RELION_JOB_EXIT_SUCCESS").exists()   # the earlier try's is gone
 
 
 def test_a_run_of_several_pixel_sizes_shares_one_diameter_in_angstrom(tmp_path, capsys):

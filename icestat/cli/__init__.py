@@ -14,7 +14,7 @@ import warnings
 
 from icestat import __version__
 
-SUBCOMMANDS = ("demo", "evaluate", "features", "info", "pick", "segment", "simulate", "train")
+SUBCOMMANDS = ("demo", "evaluate", "features", "info", "pick", "relion", "segment", "simulate", "train")
 
 log = logging.getLogger("icestat")
 
@@ -52,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         log.error("interrupted")
         return 130
+
+
+def relion_main() -> int:
+    """The ``icestat-relion`` command: ``icestat relion`` under the one name that RELION's External job runs."""
+    return main(["relion", *sys.argv[1:]])
 
 
 def _add_verbosity(parser: argparse.ArgumentParser, default_from_here: bool) -> None:

@@ -1,0 +1,95 @@
+"""Pick particles as a RELION External job (RELION 4 or 5).
+
+In the RELION GUI, make an External job with:
+  External executable:  icestat-relion
+  Input micrographs:    CtfFind/job003/micrographs_ctf.star (any micrograph STAR file)
+  Params (optional):    diameter_A, diameter_px, threshold, model, device, pixel_size_A, format
+RELION then runs, from its project folder,
+  icestat-relion --o External/job012/ --in_mics CtfFind/job003/micrographs_ctf.star --j 1 [--diameter_A 150 ...]
+which is `icestat pick` of the micrographs into the job folder (--j worker
+processes), plus what RELION needs of an External job: RELION_OUTPUT_NODES.star
+naming the job's autopick.star as its coordinates (for Extract), and
+RELION_JOB_EXIT_SUCCESS, or RELION_JOB_EXIT_FAILURE when nothing could be
+picked. Micrographs that fail are left out of autopick.star and reported in the
+job's output and summary.csv, as RELION's own jobs do; continuing the job
+picks only what is not done yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import pandas as pd
+import starfile
+
+from icestat._atomic import atomic_path
+from icestat.batch import FAILED
+from icestat.cli import pick
+
+log = logging.getLogger(__name__)
+
+#: The files by which RELION learns what an External job made and whether it finished.
+OUTPUT_NODES, SUCCESS, FAILURE = "RELION_OUTPUT_NODES.star", "RELION_JOB_EXIT_SUCCESS", "RELION_JOB_EXIT_FAILURE"
+#: RELION's node type of a coordinate index (``autopick.star``).
+COORDINATES_NODE_TYPE = "MicrographsCoords.star.relion.autopick"
+#: Options of ``icestat pick`` that the job's Params may set (RELION passes ``--label value``).
+PARAMS = ("diameter_A", "diameter_px", "threshold", "model", "device", "pixel_size_A", "format")
+
+
+def add_args(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments RELION gives an External job."""
+    add = parser.add_argument
+    add("--o", dest="job_folder", required=True, help="the job's folder, e.g. External/job012/")
+    add("--in_mics", required=True, help="micrograph STAR file")
+    add("--j", type=int, default=1, help="worker processes (RELION's threads; default: %(default)s)")
+    add("--pipeline_control", help="given by RELION; not used")
+    for param in PARAMS:
+        add(f"--{param}", help=f"as --{param.replace('_', '-')} of icestat pick")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Pick into the job folder and tell RELION how it went; the exit code of ``icestat pick``."""
+    job_folder = Path(args.job_folder)
+    job_folder.mkdir(parents=True, exist_ok=True)
+    for stale in (SUCCESS, FAILURE):   # of an earlier try of this job
+        (job_folder / stale).unlink(missing_ok=True)
+    try:
+        pick_args = _pick_args(args)
+    except SystemExit:   # argparse said what is wrong with a Param
+        (job_folder / FAILURE).touch()
+        return 2
+    code = pick.main(pick_args)
+    if code == 2 or not _anything_picked(job_folder):
+        (job_folder / FAILURE).touch()
+        return code or 2
+    nodes = pd.DataFrame({"rlnPipeLineNodeName": [str(job_folder / "autopick.star")],
+                          "rlnPipeLineNodeTypeLabel": [COORDINATES_NODE_TYPE]})
+    with atomic_path(job_folder / OUTPUT_NODES) as tmp:
+        starfile.write({"output_nodes": nodes}, tmp, overwrite=True)
+    (job_folder / SUCCESS).touch()
+    return code
+
+
+def _anything_picked(job_folder: Path) -> bool:
+    """True when the run's summary has a micrograph that did not fail."""
+    try:
+        summary = pd.read_csv(job_folder / "summary.csv")
+    except (OSError, ValueError):
+        return False
+    return bool((summary["status"] != FAILED).any())
+
+
+def _pick_args(args: argparse.Namespace) -> argparse.Namespace:
+    """The arguments of ``icestat pick`` for this job."""
+    argv = [args.in_mics, "-o", args.job_folder, "--workers", str(args.j)]
+    for param in PARAMS:
+        value = getattr(args, param)
+        if value is not None:
+            argv += [f"--{param.replace('_', '-')}", value]
+    parser = argparse.ArgumentParser(prog="icestat pick")
+    pick.add_args(parser)
+    pick_args = parser.parse_args(argv)
+    pick_args.quiet = True   # no progress bar in RELION's run.out; warnings and errors still go to run.err
+    return pick_args
