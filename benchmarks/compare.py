@@ -205,7 +205,7 @@ def report(results: pd.DataFrame, splits: dict[str, Split], mode: str, device: s
         lines.append(f"| {r['system']} | {r['tested_on']} | {sizes} | {r['precision']:.3f} | {r['recall']:.3f} "
                      f"| {r['f1']:.3f} | {r['average_precision']:.3f} | {_number(r.get('non_ice_iou'))} "
                      f"| {_number(r.get('carbon_iou'))} | {r['train_s']:.0f} | {r['infer_s']:.2f} "
-                     f"| {r['train_peak_MB']:.0f} / {r['infer_peak_MB']:.0f} |")
+                     f"| {max(r['train_peak_MB'], 0):.0f} / {max(r['infer_peak_MB'], 0):.0f} |")   # below 0: freed
     lines += ["", "## Across datasets: picking F1 (rows: trained on; columns: tested on)", ""]
     for system, part in results[results["trained_on"].isin(splits)].groupby("system", sort=False):
         table = part.pivot(index="trained_on", columns="tested_on", values="f1")
