@@ -30,6 +30,13 @@ class ThreadLimit(WorkerPlugin):
         numba.set_num_threads(min(self.n_threads, numba.config.NUMBA_NUM_THREADS))
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on: those of its affinity (what SLURM or taskset grants), else all."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def gpu_cluster(workers: int, gpus: list[int]) -> SpecCluster:
     """A local cluster of `workers` processes on loopback, worker i seeing only GPU ``gpus[i % len(gpus)]``.
 
@@ -60,8 +67,9 @@ def run_on_dask(function: Callable, items: list, args: tuple, workers: int, sche
         Further arguments, the same for every task.
     workers : int
         Worker processes of the local cluster started when `scheduler` is None
-        (one task at a time each; their torch and numba threads share this
-        machine's cores). Workers of a running cluster keep their own settings.
+        (one task at a time each; their torch and numba threads share the
+        cores this process may use, :func:`usable_cores`). Workers of a
+        running cluster keep their own settings.
     scheduler : str or None
         Address of a running scheduler (``tcp://host:8786``).
     on_error : callable
@@ -79,7 +87,7 @@ def run_on_dask(function: Callable, items: list, args: tuple, workers: int, sche
     try:
         with Client(cluster if cluster is not None else scheduler) as client:
             if cluster is not None:
-                client.register_plugin(ThreadLimit(max(1, (os.cpu_count() or 1) // workers)), name="icestat-threads")
+                client.register_plugin(ThreadLimit(max(1, usable_cores() // workers)), name="icestat-threads")
             futures = {client.submit(function, item, *args, pure=False, retries=RETRIES): item for item in items}
             for future in as_completed(futures):
                 try:

@@ -84,6 +84,20 @@ def test_local_gpu_workers_see_one_gpu_each(gpus, expected):
     assert len(set(seen)) == 2
 
 
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is set through Linux's sched_setaffinity")
+def test_local_workers_share_only_the_cores_this_process_may_use():
+    # As under SLURM or taskset: the workers' threads are divided from the cores granted, not from all the machine's.
+    from icestat.cluster import usable_cores
+
+    granted = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(0, {min(granted)})
+        assert usable_cores() == 1
+    finally:
+        os.sched_setaffinity(0, granted)
+    assert usable_cores() == len(granted)
+
+
 def test_an_interrupted_cluster_run_is_finished_by_a_rerun_doing_only_what_is_missing(tmp_path):
     folder = tmp_path / "sim"
     write_simulation(folder, simulate_set(12, PARAMS, seed=5), prefix="mic")

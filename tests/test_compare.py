@@ -165,14 +165,23 @@ def test_quick_comparison_runs_end_to_end_and_reports_what_it_measured(shared_da
         figure = plt.imread(tmp_path / f"compare_{name}.png")
         assert figure.ndim == 3 and min(figure.shape[:2]) > 200 and figure.std() > 0
 
-    # One system rerun alone: its rows replaced in place, the others' kept as they were, and the report says so.
-    done = subprocess.run([*command, "--only", "LoG"], capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    rerun = pd.read_csv(tmp_path / "compare.csv")
+
+def _results(system_f1: dict[str, float], n_test: int = 4) -> pd.DataFrame:
+    """Results rows of compare.py: each system trained on two sets and tested on both, with the F1 given."""
+    return pd.DataFrame([dict(system=system, trained_on=a, tested_on=b, n_test=n_test, f1=f1)
+                         for system, f1 in system_f1.items() for a in ("x", "y") for b in ("x", "y")])
+
+
+def test_one_system_rerun_alone_replaces_its_rows_in_place_and_keeps_the_others():
+    from compare import with_rows_replaced
+
+    splits = {name: Split([], [], [None] * 4) for name in ("x", "y")}
+    earlier = _results({"icestat": 0.5, "U-Net": 0.6, "LoG": 0.7})
+    rerun = _results({"icestat": 0.9}).iloc[::-1]   # in another order
+    combined = with_rows_replaced(earlier, rerun, splits)
     key = ["system", "trained_on", "tested_on"]
-    assert rerun[key].equals(results[key])
-    learned = results["system"] != "LoG"
-    pd.testing.assert_frame_equal(rerun[learned], results[learned])
-    np.testing.assert_allclose(rerun.loc[~learned, "f1"], results.loc[~learned, "f1"])   # LoG learns nothing
-    latest = (tmp_path / "compare.md").read_text().split("## Earlier runs")[0]
-    assert "--quick --only LoG" in latest and "those of icestat and U-Net are the earlier run's" in latest
+    assert combined[key].equals(earlier[key])
+    assert combined.groupby("system", sort=False)["f1"].unique().map(list).to_dict() == {
+        "icestat": [0.9], "U-Net": [0.6], "LoG": [0.7]}
+    with pytest.raises(SystemExit, match="tested on 4 x micrographs, the splits now hold 3"):
+        with_rows_replaced(earlier, rerun, {"x": Split([], [], [None] * 3), "y": splits["y"]})
