@@ -30,6 +30,18 @@ class ThreadLimit(WorkerPlugin):
         numba.set_num_threads(min(self.n_threads, numba.config.NUMBA_NUM_THREADS))
 
 
+def _restore_environment(saved: dict[str, str]) -> None:
+    """Put this process's environment back as `saved`.
+
+    A local cluster's nannies set ``OMP_NUM_THREADS=1`` and the like here, for
+    the workers they start, and leave them set: every program this process
+    starts afterwards (a subprocess, a benchmark) would run on one thread.
+    """
+    for name in set(os.environ) - set(saved):
+        del os.environ[name]
+    os.environ.update(saved)
+
+
 def usable_cores() -> int:
     """The CPU cores this process may run on: those of its affinity (what SLURM or taskset grants), else all."""
     if hasattr(os, "sched_getaffinity"):
@@ -79,7 +91,7 @@ def run_on_dask(function: Callable, items: list, args: tuple, workers: int, sche
         GPUs the workers of the local cluster are pinned to, one each
         (:func:`gpu_cluster`); ignored with a `scheduler`.
     """
-    cluster = None
+    cluster, environment = None, dict(os.environ)
     if scheduler is None and gpus:
         cluster = gpu_cluster(workers, gpus)
     elif scheduler is None:
@@ -97,3 +109,4 @@ def run_on_dask(function: Callable, items: list, args: tuple, workers: int, sche
     finally:
         if cluster is not None:
             cluster.close()
+            _restore_environment(environment)

@@ -44,9 +44,11 @@ def micrographs(tmp_path_factory):
 def test_a_killed_worker_has_its_micrograph_retried_and_every_output_is_complete_once(micrographs, tmp_path):
     output = tmp_path / "picks"
     output.mkdir()
+    environment = dict(os.environ)
     rows = list(map_unordered(pick_but_die_the_first_time, micrographs, args=(output, SETTINGS, tmp_path / "marker"),
                               workers=2, on_error=failed_row))
     assert (tmp_path / "marker").exists()  # a worker did die
+    assert dict(os.environ) == environment   # not left with Dask's OMP_NUM_THREADS=1 for what this process starts
     assert sorted(row["micrograph"] for row in rows) == [f"mic_000{i}" for i in range(4)]
     assert all(row["status"] == "picked" for row in rows)
     for row in rows:
@@ -78,7 +80,9 @@ def visible_gpu(item: int) -> tuple[str, str]:
                                             ([3], {"gpu-0": "3", "gpu-1": "3"})])
 def test_local_gpu_workers_see_one_gpu_each(gpus, expected):
     # No GPU is needed: the pinning is each worker process's CUDA_VISIBLE_DEVICES.
+    environment = dict(os.environ)
     seen = list(map_unordered(visible_gpu, range(8), workers=2, gpus=gpus))
+    assert dict(os.environ) == environment
     assert len(seen) == 8
     assert dict(seen) == expected  # every worker ran tasks, each always with its own GPU
     assert len(set(seen)) == 2
