@@ -18,7 +18,6 @@ picks only what is not done yet.
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
 import pandas as pd
@@ -27,8 +26,6 @@ import starfile
 from icestat._atomic import atomic_path
 from icestat.batch import FAILED
 from icestat.cli import pick
-
-log = logging.getLogger(__name__)
 
 #: The files by which RELION learns what an External job made and whether it finished.
 OUTPUT_NODES, SUCCESS, FAILURE = "RELION_OUTPUT_NODES.star", "RELION_JOB_EXIT_SUCCESS", "RELION_JOB_EXIT_FAILURE"
