@@ -12,6 +12,7 @@ import pytest
 import starfile
 
 from icestat.cli import main
+from icestat.cli.relion import run_as_job
 from icestat.coords import read_picks
 from icestat.micrograph import read_micrograph, write_mrc
 from icestat.pick import pick
@@ -366,6 +367,10 @@ def test_a_relion_external_job_picks_and_tells_relion_what_it_made(relion_projec
     assert "--threshold: invalid float value: 'high'" in capsys.readouterr().err
     assert Path("External/job010/RELION_JOB_EXIT_FAILURE").is_file()
     assert not Path("External/job010/RELION_JOB_EXIT_SUCCESS").exists()   # the earlier try's is gone
+    with pytest.raises(SystemExit) as refused:   # a Param icestat does not know: argparse refuses the whole line
+        run_as_job(["--o", "External/job012/", "--in_mics", "some_broken.star", "--box_size", "256", "--j", "1"])
+    assert refused.value.code == 2 and "unrecognized arguments: --box_size 256" in capsys.readouterr().err
+    assert Path("External/job012/RELION_JOB_EXIT_FAILURE").is_file()
 
 
 def test_a_run_of_several_pixel_sizes_shares_one_diameter_in_angstrom(tmp_path, capsys):

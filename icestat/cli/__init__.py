@@ -54,11 +54,6 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def relion_main() -> int:
-    """The ``icestat-relion`` command: ``icestat relion`` under the one name that RELION's External job runs."""
-    return main(["relion", *sys.argv[1:]])
-
-
 def _add_verbosity(parser: argparse.ArgumentParser, default_from_here: bool) -> None:
     # The flags work before and after the subcommand; only the top level sets defaults.
     group = parser.add_mutually_exclusive_group()

@@ -10,7 +10,7 @@ which is `icestat pick` of the micrographs into the job folder (--j worker
 processes), plus what RELION needs of an External job: RELION_OUTPUT_NODES.star
 naming the job's autopick.star as its coordinates (for Extract), and
 RELION_JOB_EXIT_SUCCESS, or RELION_JOB_EXIT_FAILURE when nothing could be
-picked. Micrographs that fail are left out of autopick.star and reported in the
+picked or its arguments are unusable (an unknown Param too). Micrographs that fail are left out of autopick.star and reported in the
 job's output and summary.csv, as RELION's own jobs do; continuing the job
 picks only what is not done yet.
 """
@@ -18,6 +18,7 @@ picks only what is not done yet.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -25,7 +26,7 @@ import starfile
 
 from icestat._atomic import atomic_path
 from icestat.batch import FAILED
-from icestat.cli import pick
+from icestat.cli import main as icestat_main, pick
 
 #: The files by which RELION learns what an External job made and whether it finished.
 OUTPUT_NODES, SUCCESS, FAILURE = "RELION_OUTPUT_NODES.star", "RELION_JOB_EXIT_SUCCESS", "RELION_JOB_EXIT_FAILURE"
@@ -67,6 +68,31 @@ def main(args: argparse.Namespace) -> int:
         starfile.write({"output_nodes": nodes}, tmp, overwrite=True)
     (job_folder / SUCCESS).touch()
     return code
+
+
+def command() -> int:
+    """The ``icestat-relion`` command: ``icestat relion`` under the one name that RELION's External job runs."""
+    return run_as_job(sys.argv[1:])
+
+
+def run_as_job(argv: list[str]) -> int:
+    """``icestat relion`` with `argv`; when argparse refuses them (an unknown Param, a missing --in_mics), RELION
+    is still told the job failed, rather than waiting on it for ever."""
+    try:
+        return icestat_main(["relion", *argv])
+    except SystemExit as refused:
+        job_folder = _job_folder(argv)
+        if refused.code not in (0, None) and job_folder is not None:
+            Path(job_folder).mkdir(parents=True, exist_ok=True)
+            (Path(job_folder) / FAILURE).touch()
+        raise
+
+
+def _job_folder(argv: list[str]) -> str | None:
+    """The --o of `argv`, whatever else it holds."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--o")
+    return parser.parse_known_args(argv)[0].o
 
 
 def _anything_picked(job_folder: Path) -> bool:
