@@ -22,9 +22,11 @@ import numpy as np
 import pandas as pd
 import starfile
 
+from icestat.coords.relion import project_folders
+
 #: Column of the micrograph files in a RELION STAR file.
 NAME_LABEL = "rlnMicrographName"
-#: Micrometres per ångström, to turn RELION 3.0's detector pixel size into ångström.
+#: Ångström per micrometre, to turn RELION 3.0's detector pixel size (µm) into ångström.
 A_PER_UM = 1e4
 
 
@@ -148,8 +150,7 @@ def _found_from_here(path, names: list[str]) -> list[str]:
     relative = [name for name in names if not Path(name).is_absolute()]
     if not relative or any(Path(name).is_file() for name in relative):
         return names
-    star_folder = Path(path).resolve().parent
-    for project in (star_folder, *star_folder.parents):
+    for project in project_folders(path):
         if any((project / name).is_file() for name in relative):
             return [name if Path(name).is_absolute() else os.path.relpath(project / name) for name in names]
     raise ValueError(f"{path}: none of its {len(names)} micrographs (such as {relative[0]}) found here or from its "

@@ -10,9 +10,10 @@ which is `icestat pick` of the micrographs into the job folder (--j worker
 processes), plus what RELION needs of an External job: RELION_OUTPUT_NODES.star
 naming the job's autopick.star as its coordinates (for Extract), and
 RELION_JOB_EXIT_SUCCESS, or RELION_JOB_EXIT_FAILURE when nothing could be
-picked or its arguments are unusable (an unknown Param too). Micrographs that fail are left out of autopick.star and reported in the
-job's output and summary.csv, as RELION's own jobs do; continuing the job
-picks only what is not done yet.
+picked or its arguments are unusable (an unknown Param too). Micrographs that
+fail are left out of autopick.star and reported in the job's output and
+summary.csv, as RELION's own jobs do; continuing the job picks only what is
+not done yet.
 """
 
 from __future__ import annotations
@@ -56,11 +57,11 @@ def main(args: argparse.Namespace) -> int:
     try:
         pick_args = _pick_args(args)
     except SystemExit:   # argparse said what is wrong with a Param
-        (job_folder / FAILURE).touch()
+        _say_failed(job_folder)
         return 2
     code = pick.main(pick_args)
     if code == 2 or not _anything_picked(job_folder):
-        (job_folder / FAILURE).touch()
+        _say_failed(job_folder)
         return code or 2
     nodes = pd.DataFrame({"rlnPipeLineNodeName": [str(job_folder / "autopick.star")],
                           "rlnPipeLineNodeTypeLabel": [COORDINATES_NODE_TYPE]})
@@ -83,9 +84,14 @@ def run_as_job(argv: list[str]) -> int:
     except SystemExit as refused:
         job_folder = _job_folder(argv)
         if refused.code not in (0, None) and job_folder is not None:
-            Path(job_folder).mkdir(parents=True, exist_ok=True)
-            (Path(job_folder) / FAILURE).touch()
+            _say_failed(Path(job_folder))
         raise
+
+
+def _say_failed(job_folder: Path) -> None:
+    """Leave RELION's failure file in the job folder (made if needed)."""
+    job_folder.mkdir(parents=True, exist_ok=True)
+    (job_folder / FAILURE).touch()
 
 
 def _job_folder(argv: list[str]) -> str | None:

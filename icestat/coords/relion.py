@@ -162,14 +162,22 @@ def _read_index(path: Path, block: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(tables, ignore_index=True)
 
 
+def project_folders(star_path: str | os.PathLike) -> list[Path]:
+    """Where the RELION project folder of a STAR file may be, nearest first: the file's folder and each above it.
+
+    RELION names the files a STAR file lists relative to its project folder.
+    """
+    folder = Path(star_path).resolve().parent
+    return [folder, *folder.parents]
+
+
 def _find_listed_file(index_path: Path, listed: str) -> Path:
     """Find a file an index lists: RELION paths are relative to its project folder."""
     listed_path = Path(listed)
     if listed_path.is_absolute():
         candidates = [listed_path]
     else:
-        folder = index_path.resolve().parent
-        candidates = [base / listed_path for base in (folder, *folder.parents, Path.cwd())]
+        candidates = [base / listed_path for base in (*project_folders(index_path), Path.cwd())]
     for candidate in candidates:
         if candidate.is_file():
             return candidate
