@@ -30,8 +30,11 @@ candidates in the ice of EMPIAR-10017 without those), while the contrast at the
 particle's scale needs no knowledge of the specimen; the model still ranks the
 candidates and vetoes those it is sure are not particles
 (benchmarks/results/picking.md). Candidates whose disk is mostly carbon or
-contamination, or closer than a radius to the micrograph's edge, are
-rejected; the rest at or above the threshold are the picks.
+contamination, closer than a radius to the micrograph's edge, or less than
+``MIN_SIGNAL_TO_NOISE`` standard deviations of the image's white noise high
+(:func:`signal_to_noise`: what keeps a micrograph of nothing but ice, whose
+relative contrast and model scores look like anyone's, nearly free of picks)
+are rejected; the rest at or above the threshold are the picks.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from skimage.measure import regionprops
 from icestat.classes import CARBON, CONTAMINATION, PARTICLE
 from icestat.coords import pick_table
 from icestat.frame import FrameBorder
+from icestat.scale_space import MAD_TO_SD, blob_noise_sd, blob_response, white_noise_sd
 from icestat.segment import Segmentation
 
 log = logging.getLogger(__name__)
@@ -66,6 +70,14 @@ MIN_CONTRAST = 1.5
 SURE_MODEL_SCORE = 0.5
 #: ... or from this contrast, where that median is lower or there are no such candidates.
 FULL_CONTRAST = 2.5
+#: ... and stand at least this many standard deviations of the image's white noise at their scale above the median
+#: response (:func:`signal_to_noise`): the contrast above is relative to the micrograph, and on a micrograph of
+#: nothing but ice it finds as many candidates as anywhere. With the shipped model, candidates on simulated empty
+#: ice stood 1.5-4.5 noise standard deviations high (picks per simulated 2048^2 micrograph 315-429 -> 4-13 with
+#: this rule), the true picks of the faint, 8-bit EMPIAR-10059 3.4-13 (1 % of them under 3.5; F1 unchanged within
+#: 0.002, also with the recipe retrained without it), those of 10028, 10017 (denoised) and of simulations with
+#: particles over 13 (benchmarks/README.md).
+MIN_SIGNAL_TO_NOISE = 3.5
 #: Weight of the contrast score in a candidate's score (a weighted geometric mean); the model score has the rest.
 CONTRAST_WEIGHT = 0.5
 #: The particle evidence is averaged over a disk of this many radii around a candidate.
@@ -73,8 +85,9 @@ CORE_RADII = 0.5
 #: Share of the segmentation's particle probability in the particle evidence; the patch classifier's has the rest.
 #: With the recipe retrained without EMPIAR-10059, F1 on its faint TRPV1 particles was 0.50 from the refined map
 #: alone, 0.70 with half of each, 0.75 from the patches alone; the patches alone lose 0.09-0.18 on simulations.
-#: The price of the patches' share: more picks on micrographs of nothing but ice (with the shipped model 315-429
-#: per simulated 2048^2 micrograph, 55-240 from the refined map alone; benchmarks/results/specimen_transfer.md).
+#: The price of the patches' share, before ``MIN_SIGNAL_TO_NOISE``: more picks on micrographs of nothing but ice
+#: (with the shipped model 315-429 per simulated 2048^2 micrograph, 55-240 from the refined map alone;
+#: benchmarks/results/specimen_transfer.md).
 SEGMENTATION_SHARE = 0.5
 #: A candidate is rejected when the mean probability of carbon or contamination over its disk is above this.
 MAX_EXCLUDED_PROBABILITY = 0.5
@@ -117,8 +130,9 @@ class Picks:
     diameter_estimated : bool
         True when the diameter was estimated from the non-ice blobs rather than given.
     n_rejected : dict of str to int
-        Candidates above the threshold rejected for lying on ``carbon``,
-        ``contamination``, or too near the ``edge``.
+        Candidates rejected for lying on ``carbon`` or ``contamination``, too
+        near the ``edge``, or for being too ``faint`` to tell from noise (each
+        counted under the first of these that applies).
     """
 
     table: pd.DataFrame
@@ -175,7 +189,8 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
         return Picks(_empty_table(segmentation.name), float(diameter_px), estimated, _no_rejections())
     probabilities = segmentation.working_probabilities
     evidence = particle_evidence(segmentation)
-    contrast = particle_contrast(working.data, evidence, radius_working_px)
+    response = particle_response(working.data, evidence, radius_working_px)
+    contrast = robust_z(response)
     rows, cols = peak_local_max(
         contrast, min_distance=max(1, int(round(MIN_DISTANCE_RADII * radius_working_px))),
         threshold_abs=MIN_CONTRAST, exclude_border=False,
@@ -189,12 +204,14 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
     on_carbon = carbon > MAX_EXCLUDED_PROBABILITY
     on_contamination = ~on_carbon & (contamination > MAX_EXCLUDED_PROBABILITY)
     near_edge = near_edge_at(y_px, x_px, working.original_shape, radius_px, working.frame_border)
+    faint = signal_to_noise(response, working.data, radius_working_px)[rows, cols] < MIN_SIGNAL_TO_NOISE
     excluded = on_carbon | on_contamination
-    keep = ~excluded & ~near_edge & (score >= threshold)
+    keep = ~excluded & ~near_edge & ~faint & (score >= threshold)
     n_rejected = {
         "carbon": int(on_carbon.sum()),
         "contamination": int(on_contamination.sum()),
         "edge": int((near_edge & ~excluded).sum()),
+        "faint": int((faint & ~near_edge & ~excluded).sum()),
     }
     order = np.argsort(-score[keep], kind="stable")
     table = pick_table(x_px[keep][order], y_px[keep][order], score=np.clip(score[keep][order], 0, 1),
@@ -218,8 +235,8 @@ def particle_evidence(segmentation: Segmentation) -> np.ndarray:
     return (SEGMENTATION_SHARE * segmented + (1.0 - SEGMENTATION_SHARE) * from_patches).astype(np.float32)
 
 
-def particle_contrast(image: np.ndarray, particle_probability: np.ndarray, radius_px: float) -> np.ndarray:
-    """How much each pixel looks like the centre of a particle of `radius_px`, in robust standard deviations.
+def particle_response(image: np.ndarray, particle_probability: np.ndarray, radius_px: float) -> np.ndarray:
+    """How much each pixel looks like the centre of a particle of `radius_px`, in the image's grey levels.
 
     Parameters
     ----------
@@ -233,10 +250,10 @@ def particle_contrast(image: np.ndarray, particle_probability: np.ndarray, radiu
     Returns
     -------
     ndarray (h, w) of float32
-        The scale-normalised Laplacian of Gaussian (sigma = ``SIGMA_RADII`` radii)
-        with the sign under which it correlates positively with
-        `particle_probability` (dark particles when that is undecided), minus its
-        median, over 1.4826 times its median absolute deviation.
+        The scale-normalised Laplacian of Gaussian (:func:`icestat.scale_space.blob_response`,
+        sigma = ``SIGMA_RADII`` radii) with the sign under which it correlates
+        positively with `particle_probability` (dark particles when that is
+        undecided), minus its median.
 
     Examples
     --------
@@ -244,16 +261,47 @@ def particle_contrast(image: np.ndarray, particle_probability: np.ndarray, radiu
     >>> yy, xx = np.mgrid[:96, :96]
     >>> dark_disk = -(np.hypot(yy - 40, xx - 50) <= 8).astype(float)
     >>> noisy = dark_disk + np.random.default_rng(0).normal(0, 0.2, dark_disk.shape)
-    >>> contrast = particle_contrast(noisy, -dark_disk, radius_px=8.0)
+    >>> contrast = robust_z(particle_response(noisy, -dark_disk, radius_px=8.0))
     >>> row, col = np.unravel_index(contrast.argmax(), contrast.shape)
     >>> bool(np.hypot(row - 40, col - 50) <= 1.5), bool(contrast.max() > 5)
     (True, True)
     """
-    sigma = SIGMA_RADII * radius_px
-    bright = -(sigma ** 2) * ndimage.gaussian_laplace(np.asarray(image, dtype=np.float32), sigma, mode="nearest")
+    bright = blob_response(image, SIGMA_RADII * radius_px)
     with np.errstate(divide="ignore", invalid="ignore"):  # a constant probability map: undecided (NaN)
         agreement = np.corrcoef(bright[::4, ::4].ravel(), np.asarray(particle_probability)[::4, ::4].ravel())[0, 1]
-    return robust_z(bright if agreement > 0 else -bright)
+    turned = bright if agreement > 0 else -bright
+    return turned - np.median(turned)
+
+
+def signal_to_noise(response: np.ndarray, image: np.ndarray, radius_px: float) -> np.ndarray:
+    """A :func:`particle_response` of `image` in standard deviations of what the image's white noise alone would give.
+
+    Parameters
+    ----------
+    response : ndarray (h, w)
+        From :func:`particle_response`.
+    image : ndarray (h, w)
+        The image it was computed from (its noise is estimated by
+        :func:`icestat.scale_space.white_noise_sd`).
+    radius_px : float
+        The particle radius it was computed with, in pixels.
+
+    Returns
+    -------
+    ndarray (h, w) of float32
+        Infinite where the image has no noise at its finest scale.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> noise = np.random.default_rng(1).normal(0.0, 1.0, (256, 256)).astype(np.float32)
+    >>> snr = signal_to_noise(particle_response(noise, noise, 8.0), noise, 8.0)
+    >>> round(float(snr.std()), 1)   # noise alone: one standard deviation
+    1.0
+    """
+    noise_sd = white_noise_sd(image) * blob_noise_sd(SIGMA_RADII * radius_px)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (np.asarray(response, dtype=np.float32) / np.float32(noise_sd)).astype(np.float32)
 
 
 def candidate_score(contrast: np.ndarray, model_score: np.ndarray) -> np.ndarray:
@@ -289,7 +337,7 @@ def robust_z(response: np.ndarray) -> np.ndarray:
     [-1.35, -0.67, 0.0, 0.67, 5.4]
     """
     centre = np.median(response)
-    spread = 1.4826 * np.median(np.abs(response - centre))
+    spread = MAD_TO_SD * np.median(np.abs(response - centre))
     return ((response - centre) / spread if spread > 0 else np.zeros_like(response)).astype(np.float32)
 
 
@@ -428,4 +476,4 @@ def _empty_table(name: str) -> pd.DataFrame:
 
 
 def _no_rejections() -> dict[str, int]:
-    return {"carbon": 0, "contamination": 0, "edge": 0}
+    return {"carbon": 0, "contamination": 0, "edge": 0, "faint": 0}

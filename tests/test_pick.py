@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage
 from scipy.spatial.distance import cdist
 
 from icestat.classes import CARBON, ICE, PARTICLE
 from icestat.features import PatchFeatures, PatchGrid
 from icestat.frame import FrameBorder
-from icestat.pick import estimate_diameter_px, pick
+from icestat.pick import estimate_diameter_px, particle_response, pick, signal_to_noise
 from icestat.prepare import WorkingImage
 from icestat.segment import Segmentation
 
@@ -22,8 +23,8 @@ NEAR_EDGE = [(180, 3)]
 
 
 def _segmentation(bright_particles: bool = False, seed: int = 0, frame_border=FrameBorder(),
-                  segmented_radius_px: float = RADIUS_WORKING_PX) -> Segmentation:
-    """A 200 x 200 working image at 2 original px per pixel: dark balls in noisy ice, carbon on the right.
+                  segmented_radius_px: float = RADIUS_WORKING_PX, noise_sd: float = 0.3) -> Segmentation:
+    """A 200 x 200 working image at 2 original px per pixel: dark balls (1 deep) in noisy ice, carbon on the right.
 
     The particle probability is high on the disks of `segmented_radius_px` working pixels around the balls' centres.
     """
@@ -36,7 +37,7 @@ def _segmentation(bright_particles: bool = False, seed: int = 0, frame_border=Fr
         disks |= distance <= segmented_radius_px
         thickness += np.sqrt(np.clip(RADIUS_WORKING_PX ** 2 - distance ** 2, 0, None)) / RADIUS_WORKING_PX
     carbon = xx >= 150
-    image = rng.normal(0.0, 0.3, (200, 200)) - thickness - 0.5 * carbon
+    image = rng.normal(0.0, noise_sd, (200, 200)) - thickness - 0.5 * carbon
     if bright_particles:
         image = -image
     probabilities = np.zeros((4, 200, 200), dtype=np.float32)
@@ -138,6 +139,36 @@ def test_threshold_removes_low_scores():
     everything = pick(_segmentation(), diameter_px=32, threshold=0.0)
     assert len(pick(_segmentation(), diameter_px=32, threshold=0.99)) == 0
     assert len(everything) >= len(IN_ICE) + len(TOUCHING)
+
+
+def _ice_only(noise_sd: float, seed: int = 0) -> Segmentation:
+    """A 200 x 200 working image of white noise (ice and nothing else) that the model calls half particle."""
+    image = np.random.default_rng(seed).normal(0.0, noise_sd, (200, 200)).astype(np.float32)
+    probabilities = np.zeros((4, 200, 200), dtype=np.float32)
+    probabilities[PARTICLE] = 0.5 + 0.4 * (ndimage.gaussian_filter(image, 4) < 0)   # sure on the dark spots
+    probabilities[ICE] = 1 - probabilities[PARTICLE]
+    working = WorkingImage(image, 2.0, (SCALE, SCALE), (400, 400), FrameBorder())
+    return Segmentation("ice only", working, probabilities, probabilities.mean(axis=(1, 2)), None)
+
+
+def test_a_micrograph_of_nothing_but_noisy_ice_gives_next_to_no_picks():
+    # Relative contrast and a sure model find as many candidates here as anywhere; hardly any stands out of the noise.
+    for seed in range(3):
+        picks = pick(_ice_only(noise_sd=0.3, seed=seed), diameter_px=2 * RADIUS_WORKING_PX * SCALE, threshold=0.0)
+        assert len(picks) <= 3 and picks.n_rejected["faint"] >= 20
+
+
+def test_particles_are_picked_while_they_stand_out_of_the_noise():
+    # At their scale the balls stand about 19 noise sd high with noise of sd 0.3, about 2.5 with noise of sd 2.
+    diameter_px = 2 * RADIUS_WORKING_PX * SCALE
+    for noise_sd, most_standing in [(0.3, 19), (2.0, 3.5)]:
+        segmentation = _segmentation(noise_sd=noise_sd)
+        image = segmentation.working.data
+        snr = signal_to_noise(particle_response(image, segmentation.working_probabilities[PARTICLE], 8.0), image, 8.0)
+        assert np.median([snr[row, col] for row, col in IN_ICE]) == pytest.approx(most_standing, abs=2.0)
+    clear, drowned = pick(_segmentation(), diameter_px), pick(_segmentation(noise_sd=2.0), diameter_px)
+    assert _found(clear, IN_ICE) == len(IN_ICE)
+    assert _found(drowned, IN_ICE) <= 2 and drowned.n_rejected["faint"] >= 3
 
 
 def test_the_diameter_is_estimated_from_the_solid_blobs_when_not_given():

@@ -1,0 +1,99 @@
+"""Blob responses at one scale, and what white noise alone would answer there.
+
+:func:`blob_response` is the scale-normalised Laplacian of Gaussian that
+:mod:`icestat.pick` locates particles with. :func:`white_noise_sd` estimates the
+image's white (shot) noise from its finest detail, and :func:`blob_noise_sd`
+turns that into the spread the response would have on noise alone: a response
+over it is a signal-to-noise ratio that needs no knowledge of the specimen.
+On simulated micrographs of empty ice the response's spread is that of the
+noise (ratio 1.0), with particles 2-9 times it; on the 8-bit micrographs of
+``../shared/data`` 2-3 (EMPIAR-10059) and 4-6 (10028) times it
+(benchmarks/results/picking.md).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+from scipy import ndimage
+
+#: The normal distribution's standard deviation over its median absolute deviation.
+MAD_TO_SD = 1.4826
+
+
+def blob_response(image: np.ndarray, sigma_px: float) -> np.ndarray:
+    """The scale-normalised Laplacian of Gaussian of `image`, positive on bright blobs of radius about sigma * sqrt 2.
+
+    Parameters
+    ----------
+    image : ndarray (h, w)
+    sigma_px : float
+        Width of the Gaussian in pixels.
+
+    Returns
+    -------
+    ndarray (h, w) of float32
+        ``-sigma_px**2`` times the Laplacian of Gaussian; edges repeat.
+
+    Examples
+    --------
+    >>> yy, xx = np.mgrid[:64, :64]
+    >>> bright_disk = (np.hypot(yy - 30, xx - 20) <= 6).astype(np.float32)
+    >>> response = blob_response(bright_disk, sigma_px=4.0)
+    >>> tuple(int(i) for i in np.unravel_index(response.argmax(), response.shape))
+    (30, 20)
+    """
+    image = np.asarray(image, dtype=np.float32)
+    return -(sigma_px ** 2) * ndimage.gaussian_laplace(image, sigma_px, mode="nearest")
+
+
+def white_noise_sd(image: np.ndarray) -> float:
+    """Standard deviation of an image's white noise, from its finest diagonal detail.
+
+    The Haar wavelet's diagonal detail of each 2 x 2 block,
+    ``(a - b - c + d) / 2``, keeps white noise at its standard deviation and
+    removes what is smooth at two pixels (gradients, large objects); its
+    median absolute deviation (times 1.4826) is robust to the edges and specks
+    that remain (Donoho and Johnstone's estimator on the finest scale).
+    Noise that is weaker at the highest frequencies than below (a low-passed
+    or denoised image) is underestimated.
+
+    Parameters
+    ----------
+    image : ndarray (h, w)
+        At least 2 x 2.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> noise = np.random.default_rng(0).normal(0.0, 0.5, (256, 256))
+    >>> ramp = np.linspace(0, 50, 256)[None, :]
+    >>> round(white_noise_sd(noise + ramp), 2)
+    0.5
+    """
+    rows, cols = (np.asarray(image.shape[:2]) // 2) * 2
+    blocks = np.asarray(image[:rows, :cols], dtype=np.float64)
+    detail = (blocks[0::2, 0::2] - blocks[0::2, 1::2] - blocks[1::2, 0::2] + blocks[1::2, 1::2]) / 2
+    return float(MAD_TO_SD * np.median(np.abs(detail - np.median(detail))))
+
+
+@functools.lru_cache(maxsize=64)
+def blob_noise_sd(sigma_px: float) -> float:
+    """Standard deviation of :func:`blob_response` on white noise of unit standard deviation.
+
+    The norm of the filter's impulse response (away from the edges); about
+    ``1 / (sqrt(2 pi) sigma_px)`` for wide filters.
+
+    Examples
+    --------
+    >>> round(float(blob_noise_sd(8.0) * np.sqrt(2 * np.pi) * 8.0), 2)
+    1.0
+    """
+    half_px = int(np.ceil(5 * sigma_px))
+    impulse = np.zeros((2 * half_px + 1, 2 * half_px + 1), dtype=np.float32)
+    impulse[half_px, half_px] = 1.0
+    return float(np.sqrt(np.sum(blob_response(impulse, sigma_px).astype(np.float64) ** 2)))

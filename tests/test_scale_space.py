@@ -1,0 +1,63 @@
+"""Blob responses and the white-noise references they are measured against."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from icestat.scale_space import blob_noise_sd, blob_response, white_noise_sd
+
+
+def _haar_diagonal_reference(image):
+    """The finest Haar diagonal detail, one 2 x 2 block at a time."""
+    out = []
+    for row in range(0, image.shape[0] - 1, 2):
+        for col in range(0, image.shape[1] - 1, 2):
+            a, b = float(image[row, col]), float(image[row, col + 1])
+            c, d = float(image[row + 1, col]), float(image[row + 1, col + 1])
+            out.append((a - b - c + d) / 2)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (47, 81)])
+def test_white_noise_sd_is_the_scaled_mad_of_the_finest_diagonal_detail(shape):
+    image = np.random.default_rng(3).gamma(2.0, 1.0, shape)   # skewed, so a wrong median would show
+    detail = _haar_diagonal_reference(image)
+    expected = 1.4826 * np.median(np.abs(detail - np.median(detail)))
+    assert white_noise_sd(image) == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("sd", [0.05, 1.0, 30.0])
+def test_white_noise_sd_finds_the_noise_under_smooth_structure_and_specks(sd):
+    rng = np.random.default_rng(int(sd * 100))
+    noise = rng.normal(0.0, sd, (400, 400))
+    yy, xx = np.mgrid[:400, :400]
+    structure = 20 * sd * (xx / 400 + np.cos(yy / 60))                      # thickness gradients, CTF-like ripples
+    for row, col in rng.integers(40, 360, (12, 2)):                        # large dark blobs (particles)
+        structure -= 5 * sd * ndimage.gaussian_filter((np.hypot(yy - row, xx - col) < 15).astype(float), 2)
+    image = noise + structure
+    image.flat[rng.choice(image.size, 200, replace=False)] += 50 * sd     # hot pixels
+    assert white_noise_sd(image) == pytest.approx(noise.std(), rel=0.05)
+
+
+def test_white_noise_sd_underestimates_low_passed_noise():
+    noise = np.random.default_rng(5).normal(0.0, 1.0, (300, 300))
+    assert white_noise_sd(ndimage.gaussian_filter(noise, 1.5)) < 0.1 * white_noise_sd(noise)
+
+
+@pytest.mark.parametrize("sigma_px", [0.8, 2.0, 5.0])
+def test_blob_noise_sd_is_the_response_spread_on_white_noise(sigma_px):
+    noise = np.random.default_rng(int(sigma_px * 10)).normal(0.0, 2.0, (600, 600)).astype(np.float32)
+    margin = int(5 * sigma_px)
+    measured = blob_response(noise, sigma_px)[margin:-margin, margin:-margin].std()
+    assert 2.0 * blob_noise_sd(sigma_px) == pytest.approx(measured, rel=0.03)
+
+
+def test_blob_response_answers_bright_blobs_positively_and_dark_ones_negatively_at_their_centres():
+    yy, xx = np.mgrid[:120, :120]
+    image = (np.hypot(yy - 30, xx - 40) <= 7).astype(np.float32) - (np.hypot(yy - 80, xx - 90) <= 7)
+    response = blob_response(image, sigma_px=7 / np.sqrt(2))
+    assert np.unravel_index(response.argmax(), response.shape) == (30, 40)
+    assert np.unravel_index(response.argmin(), response.shape) == (80, 90)
+    assert response[30, 40] == pytest.approx(-response[80, 90], rel=1e-5)
