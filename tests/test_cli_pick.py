@@ -371,6 +371,10 @@ def test_a_relion_external_job_picks_and_tells_relion_what_it_made(relion_projec
         run_as_job(["--o", "External/job012/", "--in_mics", "some_broken.star", "--box_size", "256", "--j", "1"])
     assert refused.value.code == 2 and "unrecognized arguments: --box_size 256" in capsys.readouterr().err
     assert Path("External/job012/RELION_JOB_EXIT_FAILURE").is_file()
+    with pytest.raises(SystemExit) as refused:   # a Param's label is taken as typed, not as an abbreviation
+        run_as_job(["--o", "External/job013/", "--in_mics", "some_broken.star", "--thresh", "0.5"])
+    assert refused.value.code == 2 and "unrecognized arguments: --thresh 0.5" in capsys.readouterr().err
+    assert Path("External/job013/RELION_JOB_EXIT_FAILURE").is_file()
 
 
 def test_a_run_of_several_pixel_sizes_shares_one_diameter_in_angstrom(tmp_path, capsys):

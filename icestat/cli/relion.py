@@ -39,6 +39,7 @@ PARAMS = ("diameter_A", "diameter_px", "threshold", "model", "device", "pixel_si
 
 def add_args(parser: argparse.ArgumentParser) -> None:
     """Add the arguments RELION gives an External job."""
+    parser.allow_abbrev = False   # a Param is RELION's label as the user typed it: --thresh is not --threshold
     add = parser.add_argument
     add("--o", dest="job_folder", required=True, help="the job's folder, e.g. External/job012/")
     add("--in_mics", required=True, help="micrograph STAR file")
