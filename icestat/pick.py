@@ -81,9 +81,9 @@ MIN_SIGNAL_TO_NOISE = 3.5
 #: Weight of the contrast score in a candidate's score (a weighted geometric mean); the model score has the rest.
 #: Chosen on a grid (0.5-0.85) at the default threshold with one specimen left out at a time (its two rows: the
 #: shipped model on its held-out micrographs, the recipe retrained without it): the weight best on the others beat
-#: 1/2 on the specimen never seen every time (10017 0.836 -> 0.839, 10028 0.815 -> 0.828, 10059 0.692 -> 0.721-0.730,
-#: simulations 0.982 -> 0.990) and lost a little on held-out micrographs of specimens the model knows (-0.002 to
-#: -0.038: the model knows them better than their contrast shows). It had been 1/2 because more weight on the
+#: 1/2 on the specimen never seen every time; at 2/3, specimen held out 10017 0.836 -> 0.839, 10028 0.815 -> 0.827,
+#: 10059 0.692 -> 0.721, simulations 0.982 -> 0.989, for a little less on held-out micrographs of specimens the
+#: model knows (10017 -0.003, 10028 -0.002, 10059 -0.018: the model knows them better than their contrast shows). It had been 1/2 because more weight on the
 #: contrast put hundreds of picks on empty ice, which ``MIN_SIGNAL_TO_NOISE`` now keeps off (benchmarks/README.md).
 CONTRAST_WEIGHT = 2 / 3
 #: The particle evidence is averaged over a disk of this many radii around a candidate.
@@ -295,7 +295,8 @@ def signal_to_noise(response: np.ndarray, image: np.ndarray, radius_px: float) -
     Returns
     -------
     ndarray (h, w) of float32
-        Infinite where the image has no noise at its finest scale.
+        Infinite (NaN where the response is 0) when the image has no noise at
+        its finest scale: nothing is then too faint.
 
     Examples
     --------

@@ -8,7 +8,7 @@ over it is a signal-to-noise ratio that needs no knowledge of the specimen.
 On simulated micrographs of empty ice the response's spread is that of the
 noise (ratio 1.0), with particles 2-9 times it; on the 8-bit micrographs of
 ``../shared/data`` 2-3 (EMPIAR-10059) and 4-6 (10028) times it
-(benchmarks/results/picking.md).
+(benchmarks/README.md, "A noise floor for picks").
 """
 
 from __future__ import annotations

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage
 from skimage.feature import peak_local_max
 
 from icestat.coords import pick_table
 from icestat.pick import near_edge_at, robust_z
 from icestat.prepare import WorkingImage
+from icestat.scale_space import blob_response
 
 #: Particle diameters tried, as fractions of the given one.
 DIAMETER_RANGE = (0.8, 1.0, 1.2)
@@ -42,9 +42,8 @@ def log_response(image: np.ndarray, radius_px: float, dark_particles: bool = Tru
     ndarray (h, w) of float32
         Positive at the centres of blobs of the particles' polarity.
     """
-    image = np.asarray(image, dtype=np.float32)
-    sign = 1.0 if dark_particles else -1.0
-    return robust_z(np.max([sign * sigma ** 2 * ndimage.gaussian_laplace(image, sigma, mode="nearest")
+    sign = -1.0 if dark_particles else 1.0   # blob_response answers bright blobs positively
+    return robust_z(np.max([sign * blob_response(image, sigma)
                             for sigma in np.multiply(DIAMETER_RANGE, radius_px / np.sqrt(2))], axis=0))
 
 
