@@ -83,8 +83,9 @@ MIN_SIGNAL_TO_NOISE = 3.5
 #: shipped model on its held-out micrographs, the recipe retrained without it): the weight best on the others beat
 #: 1/2 on the specimen never seen every time; at 2/3, specimen held out 10017 0.836 -> 0.839, 10028 0.815 -> 0.827,
 #: 10059 0.692 -> 0.721, simulations 0.982 -> 0.989, for a little less on held-out micrographs of specimens the
-#: model knows (10017 -0.003, 10028 -0.002, 10059 -0.018: the model knows them better than their contrast shows). It had been 1/2 because more weight on the
-#: contrast put hundreds of picks on empty ice, which ``MIN_SIGNAL_TO_NOISE`` now keeps off (benchmarks/README.md).
+#: model knows (10017 -0.003, 10028 -0.002, 10059 -0.018: the model knows them better than their contrast shows).
+#: It had been 1/2 because more weight on the contrast put hundreds of picks on empty ice, which
+#: ``MIN_SIGNAL_TO_NOISE`` now keeps off (benchmarks/README.md).
 CONTRAST_WEIGHT = 2 / 3
 #: The particle evidence is averaged over a disk of this many radii around a candidate.
 CORE_RADII = 0.5
@@ -210,7 +211,7 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
     on_carbon = carbon > MAX_EXCLUDED_PROBABILITY
     on_contamination = ~on_carbon & (contamination > MAX_EXCLUDED_PROBABILITY)
     near_edge = near_edge_at(y_px, x_px, working.original_shape, radius_px, working.frame_border)
-    faint = signal_to_noise(response, working.data, radius_working_px)[rows, cols] < MIN_SIGNAL_TO_NOISE
+    faint = signal_to_noise(response[rows, cols], working.data, radius_working_px) < MIN_SIGNAL_TO_NOISE
     excluded = on_carbon | on_contamination
     keep = ~excluded & ~near_edge & ~faint & (score >= threshold)
     n_rejected = {
@@ -280,12 +281,12 @@ def particle_response(image: np.ndarray, particle_probability: np.ndarray, radiu
 
 
 def signal_to_noise(response: np.ndarray, image: np.ndarray, radius_px: float) -> np.ndarray:
-    """A :func:`particle_response` of `image` in standard deviations of what the image's white noise alone would give.
+    """Values of a :func:`particle_response` of `image` in standard deviations of what its white noise alone would give.
 
     Parameters
     ----------
-    response : ndarray (h, w)
-        From :func:`particle_response`.
+    response : ndarray
+        Values of :func:`particle_response` (the whole map, or at candidates).
     image : ndarray (h, w)
         The image it was computed from (its noise is estimated by
         :func:`icestat.scale_space.white_noise_sd`).
@@ -294,7 +295,7 @@ def signal_to_noise(response: np.ndarray, image: np.ndarray, radius_px: float) -
 
     Returns
     -------
-    ndarray (h, w) of float32
+    ndarray of float32, shaped like `response`
         Infinite (NaN where the response is 0) when the image has no noise at
         its finest scale: nothing is then too faint.
 
