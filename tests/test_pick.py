@@ -7,7 +7,7 @@ import pytest
 from scipy import ndimage
 from scipy.spatial.distance import cdist
 
-from icestat.classes import CARBON, ICE, PARTICLE
+from icestat.classes import CARBON, CONTAMINATION, ICE, PARTICLE
 from icestat.features import PatchFeatures, PatchGrid
 from icestat.frame import FrameBorder
 from icestat.pick import estimate_diameter_px, particle_response, pick, signal_to_noise
@@ -94,6 +94,50 @@ def test_bright_particles_are_picked_the_same_way():
     assert len(dark) == len(bright)
     np.testing.assert_allclose(dark.table.sort_values("x_px")[["x_px", "y_px"]].to_numpy(),
                                bright.table.sort_values("x_px")[["x_px", "y_px"]].to_numpy(), atol=2.0)
+
+
+def _beside_contamination() -> tuple[Segmentation, list[tuple[int, int]]]:
+    """Three dark balls in ice beside nine dark contamination domes (radius 14, 6 deep) the model recognises.
+
+    Over the whole image the filter's response correlates positively with the particle probability (the domes'
+    steep dark edges, where the probability is 0, outweigh the balls); over the pixels not called contamination it
+    correlates negatively, as dark particles do.
+    """
+    particles = [(40, 40), (40, 100), (150, 40)]
+    yy, xx = np.mgrid[:200, :200]
+    disks, thickness = np.zeros((200, 200), dtype=bool), np.zeros((200, 200))
+    for row, col in particles:
+        distance = np.hypot(yy - row, xx - col)
+        disks |= distance <= RADIUS_WORKING_PX
+        thickness += np.sqrt(np.clip(RADIUS_WORKING_PX ** 2 - distance ** 2, 0, None)) / RADIUS_WORKING_PX
+    contamination, domes = np.zeros((200, 200), dtype=bool), np.zeros((200, 200))
+    for row in (90, 130, 170):
+        for col in (90, 130, 170):
+            distance = np.hypot(yy - row, xx - col)
+            contamination |= distance <= 14
+            domes = np.maximum(domes, 6 * np.sqrt(np.clip(1 - (distance / 14) ** 2, 0, None)))
+    image = (np.random.default_rng(0).normal(0.0, 0.3, (200, 200)) - thickness - domes).astype(np.float32)
+    probabilities = np.zeros((4, 200, 200), dtype=np.float32)
+    probabilities[PARTICLE] = np.where(disks, 0.85, 0.05)
+    probabilities[CONTAMINATION] = np.where(contamination, 0.9, 0.0)
+    probabilities[PARTICLE][contamination] = 0.0
+    probabilities[ICE] = 1 - probabilities.sum(axis=0)
+    working = WorkingImage(image, 2.0, (SCALE, SCALE), (400, 400), FrameBorder())
+    return Segmentation("contaminated", working, probabilities, probabilities.mean(axis=(1, 2)), None), particles
+
+
+def test_the_polarity_is_judged_in_the_ice_not_on_contamination():
+    segmentation, particles = _beside_contamination()
+    probabilities = segmentation.working_probabilities
+    everywhere = particle_response(segmentation.working.data, probabilities[PARTICLE], RADIUS_WORKING_PX)
+    in_ice = particle_response(segmentation.working.data, probabilities[PARTICLE], RADIUS_WORKING_PX,
+                               judged_where=probabilities[CONTAMINATION] < 0.5)
+    centres = tuple(np.array(particles).T)
+    assert (everywhere[centres] < 0).all()   # judged everywhere, the dark balls answer negatively
+    assert (in_ice[centres] > 0).all()
+    picks = pick(segmentation, diameter_px=2 * RADIUS_WORKING_PX * SCALE)
+    assert _found(picks, particles) == len(particles)
+    assert len(picks) <= len(particles) + 1
 
 
 def test_particles_an_unsure_model_calls_ice_are_picked_by_their_contrast_and_outrank_the_ice():
