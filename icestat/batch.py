@@ -40,8 +40,8 @@ from icestat.coords.table import MICROGRAPH_COLUMN, pick_table
 from icestat.micrograph import MicrographError, file_error, micrograph_stem, read_micrograph, write_mrc
 from icestat.model import IceModel, ModelError, load_model
 from icestat.overlay import write_overlay
-from icestat.pick import (CROWDED_PARTICLE_FRACTION, DEFAULT_THRESHOLD, estimate_diameter_px, far_from_run_diameter,
-                          pick, run_diameter, run_diameter_basis)
+from icestat.pick import (CROWDED_PARTICLE_FRACTION, DEFAULT_THRESHOLD, check_polarity, estimate_diameter_px,
+                          far_from_run_diameter, pick, run_diameter, run_diameter_basis)
 from icestat.segment import segment
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,9 @@ class PickSettings:
         most one; estimated from the non-ice blobs when both are None.
     threshold : float
         Lowest pick score kept.
+    polarity : str
+        The particles are ``dark`` (raw micrographs), ``bright`` (inverted
+        ones) or ``auto`` (:func:`icestat.pick.pick`).
     formats : tuple of str
         Pick formats written besides STAR (``box``, ``cbox``, ``tsv``, ``csv``).
     write_segmentation : bool
@@ -127,6 +130,7 @@ class PickSettings:
     diameter_A: float | None = None
     diameter_px: float | None = None
     threshold: float = DEFAULT_THRESHOLD
+    polarity: str = "auto"
     formats: tuple[str, ...] = field(default=())
     write_segmentation: bool = False
     pixel_size_A: float | None = None
@@ -136,6 +140,7 @@ class PickSettings:
     def __post_init__(self):
         if self.diameter_A is not None and self.diameter_px is not None:
             raise ValueError("give the particle diameter in ångström or in pixels, not both")
+        check_polarity(self.polarity)
         unknown = set(self.formats) - set(EXTRA_FORMAT_ENDINGS) - {"star"}
         if unknown:
             raise ValueError(f"unknown pick format(s) {', '.join(sorted(unknown))}; "
@@ -247,7 +252,8 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
         segmentation = segment(micrograph, model, device=settings.device, refine=settings.refine)
         # No warning per crowded micrograph: the run's diameter settles them (to_pick_with_run_diameter), and
         # `icestat pick` says once whether it rests on crowded micrographs only.
-        picks = pick(segmentation, diameter_px=diameter_px, threshold=settings.threshold, warn_if_crowded=False)
+        picks = pick(segmentation, diameter_px=diameter_px, threshold=settings.threshold, polarity=settings.polarity,
+                     warn_if_crowded=False)
         if source == BLOBS:
             blob_diameter_px = picks.diameter_px
         elif source == RUN:   # the run's diameter rests on each micrograph's own estimate

@@ -62,6 +62,17 @@ DEFAULT_THRESHOLD = 0.3
 #: Width of the locating Laplacian of Gaussian, in particle radii (narrower than the 1 / sqrt 2 that answers
 #: most strongly to a disk of that radius, to tell touching particles apart).
 SIGMA_RADII = 0.5
+#: What :func:`pick` may be told of the particles: darker than the ice (a raw bright-field micrograph), brighter
+#: (an inverted micrograph), or ``auto`` (``MIN_BRIGHT_AGREEMENT``).
+POLARITIES = ("auto", "dark", "bright")
+#: With polarity ``auto`` the particles are taken as bright only where the response to bright blobs correlates with
+#: the particle evidence by more than this; otherwise they are dark, as in a raw micrograph. A model that knows the
+#: specimen answers clearly (the shipped model: -0.14 to -0.49 on every micrograph of ../shared/data, -0.18 to -0.71
+#: on simulations); one that does not barely answers, and then either sign is chance: trained on EMPIAR-10028 alone
+#: (no carbon, no contamination), +0.03 to +0.08 on simulations and on 10017, which put the picks on the particles'
+#: bright rims. The shipped model answers inverted micrographs less clearly than raw ones (-0.03 to +0.24), so on
+#: those ``bright`` should be said (benchmarks/README.md).
+MIN_BRIGHT_AGREEMENT = 0.1
 #: Candidates at least this many particle radii apart survive non-maximum suppression.
 MIN_DISTANCE_RADII = 0.75
 #: Candidates answer at least this many robust standard deviations of the image's response ...
@@ -153,7 +164,7 @@ class Picks:
 
 
 def pick(segmentation: Segmentation, diameter_px: float | None = None,
-         threshold: float = DEFAULT_THRESHOLD, warn_if_crowded: bool = True) -> Picks:
+         threshold: float = DEFAULT_THRESHOLD, polarity: str = "auto", warn_if_crowded: bool = True) -> Picks:
     """Pick particles from a segmentation.
 
     Parameters
@@ -166,6 +177,10 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
         (:func:`estimate_diameter_px`).
     threshold : float
         Lowest score kept, in [0, 1].
+    polarity : {"auto", "dark", "bright"}
+        The particles are darker than the ice (a raw micrograph) or brighter
+        (an inverted one); ``auto``: bright only where the model's particle
+        evidence clearly says so (:func:`particle_response`).
     warn_if_crowded : bool
         Log a warning when the diameter is estimated on a crowded micrograph
         (more than ``CROWDED_PARTICLE_FRACTION`` labelled particle), where the
@@ -179,12 +194,14 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
     Raises
     ------
     ValueError
-        If `diameter_px` is not positive or `threshold` is outside [0, 1].
+        If `diameter_px` is not positive, `threshold` is outside [0, 1] or
+        `polarity` is not one of ``POLARITIES``.
     """
     if diameter_px is not None and not diameter_px > 0:
         raise ValueError(f"particle diameter must be positive, got {diameter_px} px")
     if not 0 <= threshold <= 1:
         raise ValueError(f"score threshold must be in [0, 1], got {threshold}")
+    check_polarity(polarity)
     working = segmentation.working
     estimated = diameter_px is None
     if estimated:
@@ -198,7 +215,7 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
     probabilities = segmentation.working_probabilities
     evidence = particle_evidence(segmentation)
     not_excluded = probabilities[CARBON] + probabilities[CONTAMINATION] <= MAX_EXCLUDED_PROBABILITY
-    response = particle_response(working.data, evidence, radius_working_px, judged_where=not_excluded)
+    response = particle_response(working.data, evidence, radius_working_px, polarity, judged_where=not_excluded)
     contrast = robust_z(response)
     rows, cols = peak_local_max(
         contrast, min_distance=max(1, int(round(MIN_DISTANCE_RADII * radius_working_px))),
@@ -244,7 +261,13 @@ def particle_evidence(segmentation: Segmentation) -> np.ndarray:
     return (SEGMENTATION_SHARE * segmented + (1.0 - SEGMENTATION_SHARE) * from_patches).astype(np.float32)
 
 
-def particle_response(image: np.ndarray, particle_probability: np.ndarray, radius_px: float,
+def check_polarity(polarity: str) -> None:
+    """Raise ValueError unless `polarity` is one of ``POLARITIES``."""
+    if polarity not in POLARITIES:
+        raise ValueError(f"particle polarity must be one of {', '.join(POLARITIES)}, got {polarity!r}")
+
+
+def particle_response(image: np.ndarray, particle_probability: np.ndarray, radius_px: float, polarity: str = "auto",
                       judged_where: np.ndarray | None = None) -> np.ndarray:
     """How much each pixel looks like the centre of a particle of `radius_px`, in the image's grey levels.
 
@@ -253,11 +276,16 @@ def particle_response(image: np.ndarray, particle_probability: np.ndarray, radiu
     image : ndarray (h, w)
         The (working) image.
     particle_probability : ndarray (h, w)
-        Probability of the particle class per pixel: it sets the polarity.
+        Probability of the particle class per pixel: it sets the polarity
+        where that is ``auto``.
     radius_px : float
         Particle radius in pixels.
+    polarity : {"auto", "dark", "bright"}
+        Whether the particles are darker or brighter than the ice; ``auto``:
+        bright only where the response to bright blobs correlates with
+        `particle_probability` by more than ``MIN_BRIGHT_AGREEMENT``.
     judged_where : ndarray (h, w) of bool, optional
-        Where the polarity is judged (everywhere when None): :func:`pick`
+        Where the ``auto`` polarity is judged (everywhere when None): :func:`pick`
         passes the pixels not called carbon or contamination, whose edges and
         dark interiors answer the filter strongly but say nothing about the
         particles (judged everywhere, a model trained on EMPIAR-10017 alone
@@ -268,9 +296,8 @@ def particle_response(image: np.ndarray, particle_probability: np.ndarray, radiu
     -------
     ndarray (h, w) of float32
         The scale-normalised Laplacian of Gaussian (:func:`icestat.scale_space.blob_response`,
-        sigma = ``SIGMA_RADII`` radii) with the sign under which it correlates
-        positively with `particle_probability` where judged (dark particles
-        when that is undecided), minus its median.
+        sigma = ``SIGMA_RADII`` radii), minus its median, turned to answer to
+        blobs of the particles' polarity.
 
     Examples
     --------
@@ -283,15 +310,22 @@ def particle_response(image: np.ndarray, particle_probability: np.ndarray, radiu
     >>> bool(np.hypot(row - 40, col - 50) <= 1.5), bool(contrast.max() > 5)
     (True, True)
     """
+    check_polarity(polarity)
     bright = blob_response(image, SIGMA_RADII * radius_px)
+    if polarity == "auto":
+        polarity = "bright" if _agreement(bright, particle_probability, judged_where) > MIN_BRIGHT_AGREEMENT else "dark"
+    turned = bright if polarity == "bright" else -bright
+    return turned - np.median(turned)
+
+
+def _agreement(bright: np.ndarray, particle_probability: np.ndarray, judged_where: np.ndarray | None) -> float:
+    """Correlation of `bright` with `particle_probability` on every 4th row and column where judged (NaN if undecided)."""
     judged = np.ones(bright.shape, dtype=bool) if judged_where is None else np.asarray(judged_where, dtype=bool)
     samples = bright[::4, ::4][judged[::4, ::4]], np.asarray(particle_probability)[::4, ::4][judged[::4, ::4]]
-    agreement = np.nan   # undecided: nothing judged, or a constant probability map
-    if len(samples[0]) >= 2:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            agreement = np.corrcoef(*samples)[0, 1]
-    turned = bright if agreement > 0 else -bright
-    return turned - np.median(turned)
+    if len(samples[0]) < 2:   # nothing judged
+        return float("nan")
+    with np.errstate(divide="ignore", invalid="ignore"):   # NaN for a constant probability map
+        return float(np.corrcoef(*samples)[0, 1])
 
 
 def signal_to_noise(response: np.ndarray, image: np.ndarray, radius_px: float) -> np.ndarray:

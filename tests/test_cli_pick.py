@@ -105,6 +105,13 @@ def test_rerun_skips_what_is_done_and_redoes_what_changed(simulated, tmp_path, c
                  "--carbon-per-pixel", "--quiet"]) == 0
     assert pd.read_csv(out / "summary.csv")["status"].tolist() == ["picked"]   # carbon decided otherwise: redone
     assert json.loads((out / "mic_0000_summary.json").read_text())["settings"]["carbon_regions"] is False
+    dark = starfile.read(out / "mic_0000_autopick.star")
+    assert main(["pick", micrographs[0], "-o", str(out), "--diameter-px", "75", "--threshold", "0.9",
+                 "--carbon-per-pixel", "--polarity", "bright", "--quiet"]) == 0
+    assert pd.read_csv(out / "summary.csv")["status"].tolist() == ["picked"]   # said to be bright: redone
+    assert json.loads((out / "mic_0000_summary.json").read_text())["settings"]["polarity"] == "bright"
+    bright = starfile.read(out / "mic_0000_autopick.star")
+    assert len(bright) < len(dark)   # the simulated particles are dark: few picks between them pass 0.9
 
 
 def test_a_record_from_before_a_setting_existed_counts_as_that_setting_at_its_default(simulated, tmp_path):

@@ -55,7 +55,7 @@ from icestat.batch import (
 )
 from icestat.cli._common import PIXEL_SIZE_HELP, add_model_run_args, device_usable, expand_micrographs
 from icestat.model import ModelError
-from icestat.pick import DEFAULT_THRESHOLD, RUN_DIAMETER_TOLERANCE
+from icestat.pick import DEFAULT_THRESHOLD, POLARITIES, RUN_DIAMETER_TOLERANCE
 from icestat.workers import gpu_pinning, map_unordered
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     size.add_argument("--diameter-px", type=float, help="particle diameter in pixels of the micrographs")
     add("--threshold", type=float, default=DEFAULT_THRESHOLD,
         help="lowest pick score kept, 0 to 1 (default: %(default)s)")
+    add("--polarity", choices=POLARITIES, default="auto", help="the particles are darker than the ice (raw "
+        "micrographs) or brighter (inverted ones); auto: bright only where the model clearly sees them so "
+        "(default: %(default)s)")
     add("--format", default="star", help="pick formats, comma-separated: star, box, cbox, tsv, csv "
         "(default: %(default)s; STAR is always written)")
     add("--segmentation", action="store_true", help="also write the labels, ice probability and overlay")
@@ -88,7 +91,8 @@ def main(args: argparse.Namespace) -> int:
     try:
         settings = PickSettings(
             model_path=args.model, device=args.device, diameter_A=args.diameter_A, diameter_px=args.diameter_px,
-            threshold=args.threshold, formats=tuple(f.strip() for f in args.format.split(",") if f.strip()),
+            threshold=args.threshold, polarity=args.polarity,
+            formats=tuple(f.strip() for f in args.format.split(",") if f.strip()),
             write_segmentation=args.segmentation, pixel_size_A=args.pixel_size_A,
             carbon_regions=not args.carbon_per_pixel, refine=not args.no_refine,
         )

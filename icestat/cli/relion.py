@@ -3,7 +3,7 @@
 In the RELION GUI, make an External job with:
   External executable:  icestat-relion
   Input micrographs:    CtfFind/job003/micrographs_ctf.star (any micrograph STAR file)
-  Params (optional):    diameter_A, diameter_px, threshold, model, device, pixel_size_A, format
+  Params (optional):    diameter_A, diameter_px, threshold, polarity, model, device, pixel_size_A, format
 RELION then runs, from its project folder,
   icestat-relion --o External/job012/ --in_mics CtfFind/job003/micrographs_ctf.star --j 1 [--diameter_A 150 ...]
 which is `icestat pick` of the micrographs into the job folder (--j worker
@@ -34,7 +34,7 @@ OUTPUT_NODES, SUCCESS, FAILURE = "RELION_OUTPUT_NODES.star", "RELION_JOB_EXIT_SU
 #: RELION's node type of a coordinate index (``autopick.star``).
 COORDINATES_NODE_TYPE = "MicrographsCoords.star.relion.autopick"
 #: Options of ``icestat pick`` that the job's Params may set (RELION passes ``--label value``).
-PARAMS = ("diameter_A", "diameter_px", "threshold", "model", "device", "pixel_size_A", "format")
+PARAMS = ("diameter_A", "diameter_px", "threshold", "polarity", "model", "device", "pixel_size_A", "format")
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
