@@ -2,10 +2,10 @@
 
 Particles are compact non-ice blobs inside ice. Centres are located at pixel
 level on the working image: a scale-normalised Laplacian of Gaussian at the
-particle's scale, turned so that particles answer positively (the sign that
-agrees with the model's particle probability where it sees neither carbon nor
-contamination: particles are dark in most micrographs, but not all), in robust
-standard deviations of the whole image.
+particle's scale, turned so that particles answer positively (dark particles,
+as in a raw micrograph, unless the caller says they are bright or the model's
+particle probability clearly agrees with bright ones where it sees neither
+carbon nor contamination), in robust standard deviations of the whole image.
 Its local maxima at least ``MIN_DISTANCE_RADII`` radii apart and
 ``MIN_CONTRAST`` standard deviations high are the candidates. Touching
 particles, which the patch-based probability map merges into one region, are
