@@ -313,13 +313,18 @@ def particle_response(image: np.ndarray, particle_probability: np.ndarray, radiu
     check_polarity(polarity)
     bright = blob_response(image, SIGMA_RADII * radius_px)
     if polarity == "auto":
-        polarity = "bright" if _agreement(bright, particle_probability, judged_where) > MIN_BRIGHT_AGREEMENT else "dark"
+        agreement = bright_agreement(bright, particle_probability, judged_where)
+        polarity = "bright" if agreement > MIN_BRIGHT_AGREEMENT else "dark"
     turned = bright if polarity == "bright" else -bright
     return turned - np.median(turned)
 
 
-def _agreement(bright: np.ndarray, particle_probability: np.ndarray, judged_where: np.ndarray | None) -> float:
-    """Correlation of `bright` with `particle_probability` on every 4th row and column where judged (NaN if undecided)."""
+def bright_agreement(bright: np.ndarray, particle_probability: np.ndarray, judged_where: np.ndarray | None) -> float:
+    """Correlation of `bright` with `particle_probability` on every 4th row and column where judged (NaN if undecided).
+
+    What the ``auto`` polarity of :func:`particle_response` compares with ``MIN_BRIGHT_AGREEMENT``; `bright` is the
+    response to bright blobs (:func:`icestat.scale_space.blob_response`).
+    """
     judged = np.ones(bright.shape, dtype=bool) if judged_where is None else np.asarray(judged_where, dtype=bool)
     samples = bright[::4, ::4][judged[::4, ::4]], np.asarray(particle_probability)[::4, ::4][judged[::4, ::4]]
     if len(samples[0]) < 2:   # nothing judged

@@ -10,8 +10,8 @@ from scipy.spatial.distance import cdist
 from icestat.classes import CARBON, CONTAMINATION, ICE, PARTICLE
 from icestat.features import PatchFeatures, PatchGrid
 from icestat.frame import FrameBorder
-from icestat.pick import (MIN_BRIGHT_AGREEMENT, SIGMA_RADII, estimate_diameter_px, particle_response, pick,
-                          signal_to_noise)
+from icestat.pick import (MIN_BRIGHT_AGREEMENT, SIGMA_RADII, bright_agreement, estimate_diameter_px,
+                          particle_response, pick, signal_to_noise)
 from icestat.prepare import WorkingImage
 from icestat.scale_space import blob_response
 from icestat.segment import Segmentation
@@ -155,11 +155,10 @@ def _unknown_specimen(segmentation: Segmentation, lean: float) -> Segmentation:
 
 
 def _agreement(segmentation: Segmentation) -> float:
-    """The correlation by which pick() judges the polarity: bright-blob response against particle probability."""
+    """The correlation by which pick() judges the polarity, where it judges it (off carbon)."""
     probabilities = segmentation.working_probabilities
-    bright = blob_response(segmentation.working.data, SIGMA_RADII * RADIUS_WORKING_PX)[::4, ::4]
-    judged = (probabilities[CARBON] <= 0.5)[::4, ::4]
-    return np.corrcoef(bright[judged], probabilities[PARTICLE][::4, ::4][judged])[0, 1]
+    bright = blob_response(segmentation.working.data, SIGMA_RADII * RADIUS_WORKING_PX)
+    return bright_agreement(bright, probabilities[PARTICLE], judged_where=probabilities[CARBON] <= 0.5)
 
 
 def test_a_model_that_barely_answers_leaves_the_particles_dark():
