@@ -1,0 +1,150 @@
+"""How much picking accuracy each constant of icestat.pick is worth, above all on specimens the model never saw.
+
+Usage:
+    python benchmarks/pick_sensitivity.py [--shared ../shared/data] [--models DIR]
+
+Every masked micrograph of ../shared/data and picking.py's fresh simulations and
+empty-ice micrographs are segmented once; then each variant (the default score
+threshold, or one constant of icestat.pick changed, the rest as shipped) picks
+them all again with the true diameter. Groups, as in picking.py: the shipped
+model on the micrographs of each dataset it did not train on; the default
+recipe retrained without a dataset, on all of that dataset's micrographs (a
+specimen never seen); the shipped model on fresh simulations. The last columns
+are the mean F1 over the specimens held out and the picks on the four
+micrographs of empty ice (every one wrong).
+
+The models retrained without each dataset (about 9 min each on 2 cores) are
+kept in ``--models`` (``without_<dataset>.icestat``) and reused by a rerun.
+
+Writes benchmarks/results/pick_sensitivity.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+
+from _report import publish
+from picking import (EMPTY_ICE_DIAMETER_A, empty_ice_micrographs, fresh_simulation_micrographs, pooled_scores,
+                     retrained_without)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import train_default_model as recipe  # noqa: E402
+
+import icestat.pick  # noqa: E402
+from icestat.manifest import load_labelled, read_manifest  # noqa: E402
+from icestat.metrics import mark_picks, mark_picks_on_mask  # noqa: E402
+from icestat.model import load_model  # noqa: E402
+from icestat.segment import segment  # noqa: E402
+
+#: Score thresholds tried in place of the default.
+THRESHOLDS = (0.15, 0.2, 0.25, 0.35)
+#: (constant of icestat.pick, value tried in its place).
+VARIANTS = (("SIGMA_RADII", 0.4), ("SIGMA_RADII", 0.6), ("MIN_DISTANCE_RADII", 0.6), ("MIN_DISTANCE_RADII", 0.9),
+            ("CORE_RADII", 0.35), ("CORE_RADII", 0.75), ("SURE_MODEL_SCORE", 0.3), ("SURE_MODEL_SCORE", 0.7),
+            ("MIN_CONTRAST", 1.0), ("MIN_CONTRAST", 2.0), ("FULL_CONTRAST", 2.0), ("FULL_CONTRAST", 3.5),
+            ("CONTRAST_WEIGHT", 0.5), ("CONTRAST_WEIGHT", 0.8), ("MIN_SIGNAL_TO_NOISE", 2.5),
+            ("MIN_SIGNAL_TO_NOISE", 4.5))
+SPECIMEN_OUT = "specimen held out"
+
+
+def model_without(dataset: str, shared: Path, folder: Path):
+    """The default recipe retrained without `dataset`, from `folder` when it is there (else trained and kept there)."""
+    path = folder / f"without_{dataset}.icestat"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        retrained_without(shared, dataset).save(path)
+    return load_model(path)
+
+
+def labelled_groups(shared: Path, models: Path) -> dict[str, list[tuple]]:
+    """Group label -> (segmentation, true diameter in px, marking function) of each masked micrograph."""
+    manifest = read_manifest(shared / "manifest.csv")
+    shipped = load_model()
+    trained = set(shipped.metadata["training_micrographs"])
+    groups = {}
+    for dataset, rows in manifest[manifest["particle_mask"].notna()].groupby("dataset"):
+        seen = rows["micrograph"].map(lambda path: f"{dataset}/{Path(path).stem}").isin(trained).to_numpy()
+        for label, model, part in ((f"{dataset}, held out", shipped, rows[~seen]),
+                                   (f"{dataset}, {SPECIMEN_OUT}", model_without(dataset, shared, models), rows)):
+            if len(part):
+                groups[label] = [_labelled(row, model) for _, row in part.iterrows()]
+                print(label, "segmented", flush=True)
+    return groups
+
+
+def _labelled(row, model) -> tuple:
+    item = load_labelled(row)
+    mark = functools.partial(mark_picks_on_mask, particle_mask=item.particle_mask,
+                             particle_diameter_px=item.particle_diameter_px)
+    return segment(item.micrograph, model), item.particle_diameter_px, mark
+
+
+def simulated_group() -> list[tuple]:
+    """picking.py's fresh simulations segmented by the shipped model, marked against their true centres."""
+    model = load_model()
+    return [(segment(micrograph, model), diameter, functools.partial(_mark_simulated, truth=truth, diameter=diameter))
+            for micrograph, diameter, truth in fresh_simulation_micrographs()]
+
+
+def _mark_simulated(table, truth, diameter):
+    return mark_picks(table, truth, diameter / 2)
+
+
+def empty_group() -> list[tuple]:
+    """picking.py's empty-ice micrographs segmented by the shipped model, with the diameter they are picked with."""
+    model = load_model()
+    return [(segment(micrograph, model), EMPTY_ICE_DIAMETER_A / params.pixel_size_A)
+            for micrograph, params in empty_ice_micrographs()]
+
+
+def variant_row(label: str, groups: dict, empty: list, threshold: float) -> str:
+    """One table line: F1 per group, the mean over the specimens held out, and the picks on empty ice."""
+    f1 = {name: pooled_scores([mark(icestat.pick.pick(segmentation, diameter_px=diameter, threshold=threshold,
+                                                      warn_if_crowded=False).table)
+                               for segmentation, diameter, mark in items])["f1"]
+          for name, items in groups.items()}
+    mean_out = np.mean([value for name, value in f1.items() if name.endswith(SPECIMEN_OUT)])
+    n_empty = sum(len(icestat.pick.pick(segmentation, diameter_px=diameter, threshold=threshold))
+                  for segmentation, diameter in empty)
+    return f"| {label} | " + " | ".join(f"{value:.3f}" for value in f1.values()) + f" | {mean_out:.3f} | {n_empty} |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shared", type=Path, default=recipe.REPO.parent / "shared" / "data")
+    parser.add_argument("--models", type=Path, default=recipe.REPO / "benchmarks" / "models",
+                        help="folder keeping the models retrained without each dataset (reused when there)")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    started = time.perf_counter()
+    groups = labelled_groups(args.shared, args.models)
+    groups["fresh simulations"] = simulated_group()
+    empty = empty_group()
+    default = icestat.pick.DEFAULT_THRESHOLD
+    lines = ["# Sensitivity of picking to the constants of icestat.pick", "",
+             "F1 with the true diameter; each row changes one thing from the shipped settings. Written by",
+             "benchmarks/pick_sensitivity.py (see its docstring for the groups).", "",
+             "| variant | " + " | ".join(groups) + f" | mean, {SPECIMEN_OUT} | picks on empty ice (4 micrographs) |",
+             "|" + " --- |" * (len(groups) + 3),
+             variant_row("shipped", groups, empty, default)]
+    lines += [variant_row(f"threshold {threshold:g} (not {default:g})", groups, empty, threshold)
+              for threshold in THRESHOLDS]
+    for name, value in VARIANTS:
+        label = f"{name} {value:g} (not {getattr(icestat.pick, name):.3g})"
+        with mock.patch.object(icestat.pick, name, value):
+            lines.append(variant_row(label, groups, empty, default))
+    lines += ["", f"Whole run: {time.perf_counter() - started:.0f} s on {len(os.sched_getaffinity(0))} cores."]
+    publish(lines, "pick_sensitivity.md")
+
+
+if __name__ == "__main__":
+    main()
