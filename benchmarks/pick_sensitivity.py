@@ -22,7 +22,6 @@ Writes benchmarks/results/pick_sensitivity.md.
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import sys
 import time
@@ -33,15 +32,14 @@ from unittest import mock
 import numpy as np
 
 from _report import publish
-from picking import (EMPTY_ICE_DIAMETER_A, empty_ice_micrographs, fresh_simulation_micrographs, pooled_scores,
-                     retrained_without)
+from picking import (EMPTY_ICE_DIAMETER_A, empty_ice_micrographs, fresh_simulation_micrographs, mask_marker,
+                     pooled_scores, retrained_without, truth_marker)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import train_default_model as recipe  # noqa: E402
 
 import icestat.pick  # noqa: E402
 from icestat.manifest import load_labelled, read_manifest  # noqa: E402
-from icestat.metrics import mark_picks, mark_picks_on_mask  # noqa: E402
 from icestat.model import load_model  # noqa: E402
 from icestat.segment import segment  # noqa: E402
 
@@ -65,10 +63,9 @@ def model_without(dataset: str, shared: Path, folder: Path):
     return load_model(path)
 
 
-def labelled_groups(shared: Path, models: Path) -> dict[str, list[tuple]]:
+def labelled_groups(shipped, shared: Path, models: Path) -> dict[str, list[tuple]]:
     """Group label -> (segmentation, true diameter in px, marking function) of each masked micrograph."""
     manifest = read_manifest(shared / "manifest.csv")
-    shipped = load_model()
     trained = set(shipped.metadata["training_micrographs"])
     groups = {}
     for dataset, rows in manifest[manifest["particle_mask"].notna()].groupby("dataset"):
@@ -83,25 +80,17 @@ def labelled_groups(shared: Path, models: Path) -> dict[str, list[tuple]]:
 
 def _labelled(row, model) -> tuple:
     item = load_labelled(row)
-    mark = functools.partial(mark_picks_on_mask, particle_mask=item.particle_mask,
-                             particle_diameter_px=item.particle_diameter_px)
-    return segment(item.micrograph, model), item.particle_diameter_px, mark
+    return segment(item.micrograph, model), item.particle_diameter_px, mask_marker(item)
 
 
-def simulated_group() -> list[tuple]:
-    """picking.py's fresh simulations segmented by the shipped model, marked against their true centres."""
-    model = load_model()
-    return [(segment(micrograph, model), diameter, functools.partial(_mark_simulated, truth=truth, diameter=diameter))
+def simulated_group(model) -> list[tuple]:
+    """picking.py's fresh simulations segmented by `model`, marked against their true centres."""
+    return [(segment(micrograph, model), diameter, truth_marker(truth, diameter))
             for micrograph, diameter, truth in fresh_simulation_micrographs()]
 
 
-def _mark_simulated(table, truth, diameter):
-    return mark_picks(table, truth, diameter / 2)
-
-
-def empty_group() -> list[tuple]:
-    """picking.py's empty-ice micrographs segmented by the shipped model, with the diameter they are picked with."""
-    model = load_model()
+def empty_group(model) -> list[tuple]:
+    """picking.py's empty-ice micrographs segmented by `model`, with the diameter they are picked with."""
     return [(segment(micrograph, model), EMPTY_ICE_DIAMETER_A / params.pixel_size_A)
             for micrograph, params in empty_ice_micrographs()]
 
@@ -126,9 +115,10 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     started = time.perf_counter()
-    groups = labelled_groups(args.shared, args.models)
-    groups["fresh simulations"] = simulated_group()
-    empty = empty_group()
+    shipped = load_model()
+    groups = labelled_groups(shipped, args.shared, args.models)
+    groups["fresh simulations"] = simulated_group(shipped)
+    empty = empty_group(shipped)
     default = icestat.pick.DEFAULT_THRESHOLD
     lines = ["# Sensitivity of picking to the constants of icestat.pick", "",
              "F1 with the true diameter; each row changes one thing from the shipped settings. Written by",

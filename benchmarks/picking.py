@@ -149,14 +149,28 @@ def _threshold_row(label: str, results: list[Marked]) -> str:
                                          for s in scores) + " |"
 
 
+def mask_marker(item):
+    """A function marking a pick table against a labelled micrograph's particle mask (:func:`mark_picks_on_mask`)."""
+    return functools.partial(mark_picks_on_mask, particle_mask=item.particle_mask,
+                             particle_diameter_px=item.particle_diameter_px)
+
+
+def truth_marker(truth, diameter_px: float):
+    """A function marking a pick table against true centres, right within half `diameter_px` (:func:`mark_picks`)."""
+    return functools.partial(_mark_on_truth, truth=truth, radius_px=diameter_px / 2)
+
+
+def _mark_on_truth(table, truth, radius_px: float):
+    return mark_picks(table, truth, radius_px)
+
+
 def _mask_results(model, rows) -> list[Marked]:
     """Each manifest row's micrograph picked every way (:func:`_pick_ways`), the rows taken as one run."""
     segmentations, results, diameters, marks = [], [], [], []
     for _, row in rows.iterrows():
         item = load_labelled(row)
         diameter = item.particle_diameter_px
-        marks.append(functools.partial(mark_picks_on_mask, particle_mask=item.particle_mask,
-                                       particle_diameter_px=diameter))
+        marks.append(mask_marker(item))
         segmentations.append(segment(item.micrograph, model))
         results.append(_pick_ways(segmentations[-1], diameter, marks[-1]))
         diameters.append(diameter)
@@ -246,7 +260,7 @@ def fresh_simulations(n: int = 8) -> tuple[str, list[Marked]]:
     results = []
     for micrograph, diameter, truth in fresh_simulation_micrographs(n):
         results.append(_pick_ways(segment(micrograph, model), diameter,
-                                  lambda table: mark_picks(table, truth, diameter / 2)))
+                                  truth_marker(truth, diameter)))
     return "fresh simulations, default model (true centres within half a diameter)", results
 
 
