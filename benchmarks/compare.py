@@ -23,8 +23,9 @@ scale (icestat.training.segmentation_scores). Training and inference time
 and their peak memory above the process's resident memory are measured.
 
 Writes compare.md, compare.csv and compare_*.png to the output folder
-(benchmarks/results by default). --quick runs a tiny split with small
-budgets (a check that everything runs; its numbers mean little). --only
+(benchmarks/results by default). --quick runs a tiny split, with real
+micrographs cropped to a quarter of their area, and small budgets (a check that
+everything runs; its numbers mean little). --only
 reruns one system after a change to it and takes the other systems' rows from
 the compare.csv already in the output folder (an earlier run on the same
 splits; the report says which rows are reused).
@@ -67,6 +68,7 @@ class Budget:
     n_simulated: int
     simulated_side_px: int
     max_real: int | None
+    real_side_fraction: float | None
     limit: tuple[int, int, int] | None
     efficiency_sizes: tuple[int, ...]
     classifier: dict = field(default_factory=dict)
@@ -74,9 +76,10 @@ class Budget:
     unet: dict = field(default_factory=dict)
 
 
-FULL = Budget(12, 1024, None, None, (1, 2, 4), recipe.CLASSIFIER, recipe.REFINER,
+FULL = Budget(12, 1024, None, None, None, (1, 2, 4), recipe.CLASSIFIER, recipe.REFINER,
               dict(width=16, depth=3, max_steps=1500, eval_every=50, patience=4, crop_px=128))
-QUICK = Budget(4, 512, 4, (2, 1, 1), (1,), dict(n_estimators=20, max_depth=4), dict(n_steps=10, crop_px=64),
+QUICK = Budget(4, 512, 4, 0.5, (2, 1, 1), (1,), dict(n_estimators=20, max_depth=4),
+               dict(n_steps=10, crop_px=64),
                dict(width=8, depth=2, max_steps=20, eval_every=10, patience=1, crop_px=64))
 
 
@@ -86,7 +89,8 @@ def load_splits(shared: Path, budget: Budget) -> dict[str, Split]:
     simulated = simulated_cases(budget.n_simulated, SEED + 1, budget.simulated_side_px, settings)
     splits = {SIMULATED: split(simulated, None, budget.limit)}
     for dataset in REAL_DATASETS:
-        splits[dataset] = split(real_cases(shared, dataset, settings, budget.max_real), SEED, budget.limit)
+        cases = real_cases(shared, dataset, settings, budget.max_real, budget.real_side_fraction)
+        splits[dataset] = split(cases, SEED, budget.limit)
         logging.info("%s loaded", dataset)
     return splits
 

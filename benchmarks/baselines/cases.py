@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import train_default_model as recipe  # noqa: E402
 
 from icestat.examples import Example, make_example  # noqa: E402
-from icestat.manifest import iter_labelled, read_manifest  # noqa: E402
+from icestat.manifest import LabelledMicrograph, iter_labelled, read_manifest  # noqa: E402
 from icestat.metrics import mark_picks, mark_picks_on_mask  # noqa: E402
 from icestat.micrograph import Micrograph, PixelSizeWarning  # noqa: E402
 from icestat.settings import SegmentationSettings  # noqa: E402
@@ -104,17 +104,36 @@ def split(cases: list, seed: int | None, limit: tuple[int, int, int] | None = No
     return Split(*parts)
 
 
-def real_cases(shared: Path, dataset: str, settings: SegmentationSettings, max_cases: int | None = None) -> list[Case]:
-    """The micrographs of one dataset of ``../shared/data`` that have particle masks, in manifest order."""
+def real_cases(shared: Path, dataset: str, settings: SegmentationSettings, max_cases: int | None = None,
+               side_fraction: float | None = None) -> list[Case]:
+    """The micrographs of one dataset of ``../shared/data`` that have particle masks, in manifest order.
+
+    `max_cases`, when given, keeps the first that many; `side_fraction` crops each to its top-left corner, that
+    fraction of each side (the quick mode).
+    """
     manifest = read_manifest(shared / "manifest.csv")
     rows = manifest[(manifest["dataset"] == dataset) & manifest["particle_mask"].notna()].iloc[:max_cases]
     cases = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PixelSizeWarning)
         for item in iter_labelled(rows):
+            if side_fraction is not None:
+                item = top_left(item, side_fraction)
             example = make_example(item.micrograph, pixel_classes(item), settings, dataset)
             cases.append(Case(item.micrograph, example, item.particle_diameter_px, particle_mask=item.particle_mask))
     return cases
+
+
+def top_left(item: LabelledMicrograph, side_fraction: float) -> LabelledMicrograph:
+    """The top-left corner of a labelled micrograph, `side_fraction` of each side, with its labels."""
+    height_px, width_px = (round(side_fraction * side) for side in item.micrograph.shape)
+    window = (slice(0, height_px), slice(0, width_px))
+    picks = item.picks
+    if picks is not None:
+        picks = picks[(picks["y_px"] < height_px) & (picks["x_px"] < width_px)]
+    return replace(item, micrograph=replace(item.micrograph, data=item.micrograph.data[window]), picks=picks,
+                   regions=None if item.regions is None else item.regions[window],
+                   particle_mask=None if item.particle_mask is None else item.particle_mask[window])
 
 
 def simulated_cases(n: int, seed: int, side_px: int, settings: SegmentationSettings) -> list[Case]:
