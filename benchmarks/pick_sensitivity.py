@@ -14,7 +14,8 @@ are the mean F1 over the specimens held out and the picks on the four
 micrographs of empty ice (every one wrong).
 
 The models retrained without each dataset (about 9 min each on 2 cores) are
-kept in ``--models`` (``without_<dataset>.icestat``) and reused by a rerun.
+kept in ``--models`` (``without_<dataset>_<recipe digest>.icestat``) and reused
+by a rerun while scripts/train_default_model.py is unchanged.
 
 Writes benchmarks/results/pick_sensitivity.md.
 """
@@ -22,6 +23,7 @@ Writes benchmarks/results/pick_sensitivity.md.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 import time
@@ -55,8 +57,13 @@ SPECIMEN_OUT = "specimen held out"
 
 
 def model_without(dataset: str, shared: Path, folder: Path):
-    """The default recipe retrained without `dataset`, from `folder` when it is there (else trained and kept there)."""
-    path = folder / f"without_{dataset}.icestat"
+    """The default recipe retrained without `dataset`, from `folder` when it is there (else trained and kept there).
+
+    The file is named after the recipe script's digest too, so that a model trained by an earlier recipe is never
+    reused.
+    """
+    recipe_digest = hashlib.sha256(Path(recipe.__file__).read_bytes()).hexdigest()[:12]
+    path = folder / f"without_{dataset}_{recipe_digest}.icestat"
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
         retrained_without(shared, dataset).save(path)
