@@ -15,12 +15,14 @@ import torch
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
-from baselines.cases import Split, simulated_cases, split  # noqa: E402
+from baselines.cases import Split, simulated_cases, split, top_left  # noqa: E402
 from baselines.log_picker import log_pick  # noqa: E402
 from baselines.measure import measured  # noqa: E402
 from baselines.unet import UNet, UNetSegmenter  # noqa: E402
 
 from icestat.classes import CARBON, ICE, IGNORE  # noqa: E402
+from icestat.manifest import LabelledMicrograph  # noqa: E402
+from icestat.micrograph import Micrograph  # noqa: E402
 from icestat.prepare import WorkingImage  # noqa: E402
 from icestat.settings import SegmentationSettings  # noqa: E402
 
@@ -164,6 +166,20 @@ def test_quick_comparison_runs_end_to_end_and_reports_what_it_measured(shared_da
     for name in ("picking", "generalisation", "data_efficiency"):
         figure = plt.imread(tmp_path / f"compare_{name}.png")
         assert figure.ndim == 3 and min(figure.shape[:2]) > 200 and figure.std() > 0
+
+
+def test_the_quick_modes_crop_keeps_each_label_on_its_pixel():
+    image = np.arange(60 * 40, dtype=np.float32).reshape(60, 40)
+    regions = (image % 4).astype(np.uint8)
+    picks = pd.DataFrame({"y_px": [5.0, 29.0, 30.0, 10.0], "x_px": [5.0, 19.0, 5.0, 20.0]})
+    item = LabelledMicrograph(Micrograph(image, 1.5, "toy"), "set", regions, regions == 1, picks, 12.0)
+    corner = top_left(item, 0.5)
+    assert corner.micrograph.shape == (30, 20) and corner.micrograph.pixel_size_A == 1.5
+    np.testing.assert_array_equal(corner.micrograph.data, image[:30, :20])
+    np.testing.assert_array_equal(corner.regions, regions[:30, :20])
+    np.testing.assert_array_equal(corner.particle_mask, regions[:30, :20] == 1)
+    assert corner.picks[["y_px", "x_px"]].values.tolist() == [[5.0, 5.0], [29.0, 19.0]]   # those inside only
+    assert (corner.dataset, corner.particle_diameter_px) == ("set", 12.0)
 
 
 def _results(system_f1: dict[str, float], n_test: int = 4) -> pd.DataFrame:
