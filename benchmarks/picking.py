@@ -157,11 +157,7 @@ def mask_marker(item):
 
 def truth_marker(truth, diameter_px: float):
     """A function marking a pick table against true centres, right within half `diameter_px` (:func:`mark_picks`)."""
-    return functools.partial(_mark_on_truth, truth=truth, radius_px=diameter_px / 2)
-
-
-def _mark_on_truth(table, truth, radius_px: float):
-    return mark_picks(table, truth, radius_px)
+    return functools.partial(mark_picks, truth=truth, radius_px=diameter_px / 2)
 
 
 def _mask_results(model, rows) -> list[Marked]:
