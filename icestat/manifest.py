@@ -33,6 +33,7 @@ Example, on the developers' real data::
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,8 @@ from icestat.micrograph import Micrograph, micrograph_stem, read_image, read_mic
 
 PATH_COLUMNS = ("micrograph", "regions", "particle_mask", "coords")
 NUMBER_COLUMNS = ("pixel_size_A", "particle_diameter_px")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, eq=False)
@@ -209,7 +212,11 @@ def _particle_mask(path: str, shape: tuple[int, int]) -> np.ndarray:
 def _picks_of(path: str, micrograph_path: str, diameter_px: float | None) -> pd.DataFrame:
     picks = read_picks(path)
     stems = picks[MICROGRAPH_COLUMN].map(micrograph_stem)
-    picks = picks[stems == micrograph_stem(micrograph_path)].reset_index(drop=True)
+    name = micrograph_stem(micrograph_path)
+    if len(picks) and not (stems == name).any():
+        log.warning("%s: no picks of micrograph %s (the file names %s), so it has no true particles", path, name,
+                    ", ".join(sorted(set(stems))[:3]))
+    picks = picks[stems == name].reset_index(drop=True)
     if diameter_px is not None:
         picks["diameter_px"] = picks["diameter_px"].fillna(diameter_px)
     return picks

@@ -13,7 +13,7 @@ import starfile
 
 from icestat.cli import main
 from icestat.cli.relion import run_as_job
-from icestat.coords import read_picks
+from icestat.coords import pick_table, read_picks, write_picks
 from icestat.micrograph import read_micrograph, write_mrc
 from icestat.pick import pick
 from icestat.segment import segment
@@ -221,6 +221,16 @@ def test_evaluate_without_a_diameter_asks_for_a_radius(tmp_path, capsys):
     assert "--radius-px" in capsys.readouterr().err
     assert main(["evaluate", str(picks), "--truth", str(truth), "--radius-px", "3"]) == 0
     assert "1.000" in capsys.readouterr().out
+
+
+def test_evaluate_matches_a_per_micrograph_csv_by_its_name(tmp_path, capsys):
+    picks, truth = tmp_path / "mic_1_autopick.star", tmp_path / "mic_1.csv"
+    write_picks(pick_table([10.0, 50.0, 90.0], [10.0, 50.0, 90.0], score=[0.9, 0.8, 0.7]), picks)
+    truth.write_text("x_px,y_px\n11,10\n50,53\n200,200\n")   # no micrograph column: it is mic_1's
+    assert main(["evaluate", str(picks), "--truth", str(truth), "--radius-px", "4", "-o", str(tmp_path / "s.csv")]) == 0
+    scores = pd.read_csv(tmp_path / "s.csv", index_col=0)
+    assert list(scores.index) == ["mic_1", "overall"]
+    assert scores.loc["mic_1", ["n_picks", "n_true", "n_correct"]].tolist() == [3, 3, 2]
 
 
 def test_demo_picks_and_scores_simulated_micrographs(tmp_path, capsys):

@@ -136,6 +136,14 @@ def test_csv_round_trip_is_exact(tmp_path, picks):
     pd.testing.assert_frame_equal(back, picks)
 
 
+def test_csv_without_a_micrograph_column_holds_the_picks_of_the_micrograph_it_is_named_after(tmp_path):
+    path = tmp_path / "mic_007_truth.csv"
+    path.write_text("x_px,y_px\n10.5,20\n30,40.25\n")
+    back = read_picks(path)
+    assert back["micrograph"].tolist() == ["mic_007", "mic_007"]
+    assert back["x_px"].tolist() == [10.5, 30.0] and back["y_px"].tolist() == [20.0, 40.25]
+
+
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
 def test_empty_table_round_trips_in_every_format(tmp_path, fmt):
     empty = pick_table([], [], micrograph=[])

@@ -64,6 +64,15 @@ def test_loader_aligns_every_label_with_the_micrograph(labelled_folder):
     assert len(second.picks) == 2
 
 
+def test_coordinates_of_other_micrographs_only_are_reported(labelled_folder, caplog):
+    write_picks(pick_table([10.0, 20.0], [5.0, 6.0], micrograph=["mic_c", "mic_d"]), labelled_folder / "other.star")
+    (labelled_folder / "manifest.csv").write_text("micrograph,coords,particle_diameter_px\nmic_a.mrc,other.star,12\n")
+    (item,) = iter_labelled(labelled_folder / "manifest.csv")
+    assert len(item.picks) == 0
+    (message,) = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert "other.star" in message and "mic_a" in message and "mic_c, mic_d" in message
+
+
 def test_dataset_filter(labelled_folder):
     manifest = read_manifest(labelled_folder / "manifest.csv")
     assert list(iter_labelled(manifest, datasets=["other"])) == []

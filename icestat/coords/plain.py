@@ -8,13 +8,21 @@ from pathlib import Path
 import pandas as pd
 
 from icestat._atomic import atomic_path
-from icestat.coords.table import MICROGRAPH_COLUMN, as_pick_table
+from icestat.coords.table import MICROGRAPH_COLUMN, as_pick_table, micrograph_name_from_pick_file
 
 
 def read_csv(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a CSV with columns ``x_px, y_px`` and optionally ``score, diameter_px, micrograph``."""
+    """Read a CSV with columns ``x_px, y_px`` and optionally ``score, diameter_px, micrograph``.
+
+    Without a ``micrograph`` column the file holds one micrograph's picks, named
+    after the file as other per-micrograph formats are
+    (:func:`~icestat.coords.table.micrograph_name_from_pick_file`: ``mic_001_truth.csv``
+    holds those of ``mic_001``).
+    """
     path = Path(path)
     frame = pd.read_csv(path, dtype={MICROGRAPH_COLUMN: str})
+    if MICROGRAPH_COLUMN not in frame.columns:
+        frame[MICROGRAPH_COLUMN] = micrograph_name_from_pick_file(path)
     return as_pick_table(frame, path)
 
 
