@@ -1,6 +1,7 @@
-"""The micrographs a command names: files, or RELION micrograph STAR files that list them.
+"""The micrographs a command names: files, folders of them, or RELION micrograph STAR files that list them.
 
-A STAR file (``MotionCorr/job002/corrected_micrographs.star``,
+A folder stands for the micrograph files directly in it (``MICROGRAPH_SUFFIXES``),
+in name order. A STAR file (``MotionCorr/job002/corrected_micrographs.star``,
 ``CtfFind/job003/micrographs_ctf.star``, a Select job's output ...) stands for
 the micrographs in its ``_rlnMicrographName`` column, read with the pixel size
 its optics groups give (``_rlnMicrographPixelSize``; RELION 3.0 files without
@@ -24,6 +25,8 @@ import starfile
 
 from icestat.coords.relion import project_folders
 
+#: The files a folder named on the command line stands for (compressed MRC too).
+MICROGRAPH_SUFFIXES = (".mrc", ".mrc.gz", ".mrc.bz2", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
 #: Column of the micrograph files in a RELION STAR file.
 NAME_LABEL = "rlnMicrographName"
 #: Ångström per micrometre, to turn RELION 3.0's detector pixel size (µm) into ångström.
@@ -48,12 +51,14 @@ class MicrographList:
 
 
 def list_micrographs(arguments: Sequence[str]) -> MicrographList:
-    """The micrographs that command-line `arguments` name: each a micrograph file or a RELION STAR file listing some.
+    """The micrographs that command-line `arguments` name: micrograph files, folders of them, or RELION STAR files.
 
     Parameters
     ----------
     arguments : sequence of str
-        Micrograph files and files ending in ``.star``.
+        Micrograph files, folders (each standing for the files directly in it
+        whose names end in one of ``MICROGRAPH_SUFFIXES``, in name order) and
+        files ending in ``.star``.
 
     Returns
     -------
@@ -66,8 +71,10 @@ def list_micrographs(arguments: Sequence[str]) -> MicrographList:
         ``_rlnMicrographName`` column, particles rather than micrographs, none
         of its micrographs found, micrographs of several pixel sizes; or STAR
         files and micrograph files given together (the pixel size of the one
-        would override the headers of the other).
+        would override the headers of the other); or a folder with no
+        micrograph file.
     """
+    arguments = [path for argument in arguments for path in _files_of(argument)]
     stars = [argument for argument in arguments if _is_star(argument)]
     if not stars:
         return MicrographList(list(arguments), None)
@@ -122,6 +129,17 @@ def read_micrograph_star(path: str | os.PathLike) -> tuple[list[str], float | No
     micrographs = _micrograph_block(path, blocks)
     names = micrographs[NAME_LABEL].astype(str).tolist()
     return _found_from_here(path, names), _pixel_size_A(path, micrographs, blocks.get("optics"))
+
+
+def _files_of(argument: str) -> list[str]:
+    """The micrograph files directly in `argument` when it is a folder, else `argument` itself."""
+    if not Path(argument).is_dir():
+        return [argument]
+    files = sorted(str(path) for path in Path(argument).iterdir()
+                   if path.is_file() and path.name.lower().endswith(MICROGRAPH_SUFFIXES))
+    if not files:
+        raise ValueError(f"{argument}: a folder with no micrograph file ({', '.join(MICROGRAPH_SUFFIXES)})")
+    return files
 
 
 def _is_star(argument: str) -> bool:

@@ -1,11 +1,14 @@
-"""Micrographs named on the command line: files, or RELION STAR files listing them (``icestat.micrograph_list``)."""
+"""Micrographs named on the command line: files, folders, or RELION STAR files listing them (``icestat.micrograph_list``)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 import starfile
 
+from icestat.cli import main
+from icestat.micrograph import write_mrc
 from icestat.micrograph_list import list_micrographs
 
 NAMES = ["MotionCorr/job002/Movies/a.mrc", "MotionCorr/job002/Movies/b.mrc", "MotionCorr/job002/Movies/c.mrc"]
@@ -109,3 +112,27 @@ def test_star_files_of_different_pixel_sizes_are_refused(project):
     second = write_star(project / "second.star", pixel_sizes_A={1: 0.83, 2: 0.83})
     with pytest.raises(ValueError, match="several pixel sizes"):
         list_micrographs([first, second])
+
+
+def test_a_folder_stands_for_the_micrograph_files_directly_in_it_in_name_order(tmp_path):
+    for name in ("b.mrc", "a.MRC", "c.mrc.gz", "d.tiff", "e.jpg", "notes.txt", "mics.star", "f_PS.ctf"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "sub.mrc").mkdir()              # a folder, even one named like a micrograph, is not one
+    (tmp_path / "sub.mrc" / "g.mrc").write_bytes(b"")
+    listed = list_micrographs([str(tmp_path)])
+    assert [path.rsplit("/", 1)[1] for path in listed.paths] == ["a.MRC", "b.mrc", "c.mrc.gz", "d.tiff", "e.jpg"]
+    assert listed.pixel_size_A is None
+
+
+def test_a_folder_without_micrographs_is_refused_by_name(tmp_path):
+    (tmp_path / "notes.txt").write_text("no micrographs here")
+    with pytest.raises(ValueError, match=f"^{tmp_path}: a folder with no micrograph file"):
+        list_micrographs([str(tmp_path)])
+
+
+def test_icestat_info_reads_a_folder_of_micrographs(tmp_path, capsys, rng):
+    for name in ("mic_2", "mic_1"):
+        write_mrc(tmp_path / f"{name}.mrc", rng.normal(size=(96, 128)).astype(np.float32), pixel_size_A=1.2)
+    assert main(["info", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and "mic_1.mrc" in lines[0] and "mic_2.mrc" in lines[1]

@@ -23,14 +23,14 @@ def device_usable(device: str) -> bool:
 
 
 #: Help for the micrographs argument of every subcommand that reads micrographs.
-MICROGRAPHS_HELP = ("micrograph files (MRC, TIFF, PNG, JPG), or RELION STAR files listing them (such as "
-                    "CtfFind/job003/micrographs_ctf.star: their pixel size is used)")
+MICROGRAPHS_HELP = ("micrograph files (MRC, TIFF, PNG, JPG), folders of them, or RELION STAR files listing them "
+                    "(such as CtfFind/job003/micrographs_ctf.star: their pixel size is used)")
 #: Help for the --pixel-size-A argument of the same subcommands.
 PIXEL_SIZE_HELP = "pixel size of the micrographs in ångström, overriding their headers or STAR files"
 
 
 def expand_micrographs(args: argparse.Namespace) -> bool:
-    """Replace RELION STAR files among ``args.micrographs`` by the micrographs they list.
+    """Replace folders and RELION STAR files among ``args.micrographs`` by the micrographs they hold or list.
 
     Their pixel size becomes ``args.pixel_size_A`` unless that was given.
     Returns True when done; otherwise logs one line saying why
