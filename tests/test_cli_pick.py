@@ -15,6 +15,7 @@ from icestat.cli import main
 from icestat.cli.relion import run_as_job
 from icestat.coords import pick_table, read_picks, write_picks
 from icestat.micrograph import read_micrograph, write_mrc
+from icestat.model import load_model
 from icestat.pick import pick
 from icestat.segment import segment
 from icestat.simulate import SimulationParams, simulate_micrograph, simulate_set, write_simulation
@@ -64,6 +65,10 @@ def test_pick_writes_star_files_a_summary_and_other_formats_and_reports_a_broken
     assert summary["diameter_px"].iloc[:3].tolist() == pytest.approx([75.0] * 3)
     assert (summary["diameter_source"].iloc[:3] == "given").all() and summary["blob_diameter_px"].isna().all()
     assert (summary["carbon_fraction"].iloc[:3] > 0.05).all()
+    # Why candidates were turned down, as pick() counts them on the first micrograph; none for the broken one.
+    rejected = pick(segment(read_micrograph(micrographs[0]), load_model()), diameter_px=75.0).n_rejected
+    assert summary.loc[0, [f"rejected_{reason}" for reason in rejected]].tolist() == list(rejected.values())
+    assert rejected["carbon"] > 0 and summary.filter(like="rejected_").iloc[3].isna().all()
 
     for name, n_picks in zip(summary["micrograph"].iloc[:3], summary["n_picks"].iloc[:3]):
         coordinates = starfile.read(out / f"{name}_autopick.star")

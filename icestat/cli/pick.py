@@ -8,7 +8,8 @@ Writes into the output folder, per micrograph:
 and per run:
   autopick.star   RELION 4/5 index of the coordinate files (Import or Extract in RELION)
   particles.star  every pick with its micrograph
-  summary.csv     one row per micrograph: status, picks, class fractions, diameter, seconds
+  summary.csv     one row per micrograph: status, picks, candidates rejected (on carbon, on
+                  contamination, near the edge, faint), class fractions, diameter, seconds
 
 Without --diameter-A or --diameter-px, each micrograph is picked with the
 diameter estimated from its own non-ice blobs; then the run's diameter is the
