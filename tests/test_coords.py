@@ -144,6 +144,14 @@ def test_csv_without_a_micrograph_column_holds_the_picks_of_the_micrograph_it_is
     assert back["x_px"].tolist() == [10.5, 30.0] and back["y_px"].tolist() == [20.0, 40.25]
 
 
+def test_a_cryoppp_coordinate_file_is_read_with_its_diameter(tmp_path):
+    path = tmp_path / "Falcon_2012_06_12-14_33_35_0.csv"
+    path.write_text("X-Coordinate,Y-Coordinate,Diameter\n3752,693,108\n3474,182,108\n")
+    back = read_picks(path)
+    assert back[["x_px", "y_px", "diameter_px"]].to_numpy().tolist() == [[3752, 693, 108], [3474, 182, 108]]
+    assert set(back["micrograph"]) == {"Falcon_2012_06_12-14_33_35_0"} and back["score"].isna().all()
+
+
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
 def test_empty_table_round_trips_in_every_format(tmp_path, fmt):
     empty = pick_table([], [], micrograph=[])
