@@ -1,7 +1,7 @@
 """The micrographs a command names: files, folders of them, or RELION micrograph STAR files that list them.
 
-A folder stands for the micrograph files directly in it (``MICROGRAPH_SUFFIXES``),
-in name order. A STAR file (``MotionCorr/job002/corrected_micrographs.star``,
+A folder stands for the micrograph files directly in it (``MICROGRAPH_SUFFIXES``,
+not ``NOT_MICROGRAPH_STEM_ENDINGS``), in name order. A STAR file (``MotionCorr/job002/corrected_micrographs.star``,
 ``CtfFind/job003/micrographs_ctf.star``, a Select job's output ...) stands for
 the micrographs in its ``_rlnMicrographName`` column, read with the pixel size
 its optics groups give (``_rlnMicrographPixelSize``; RELION 3.0 files without
@@ -24,9 +24,13 @@ import pandas as pd
 import starfile
 
 from icestat.coords.relion import project_folders
+from icestat.micrograph import micrograph_stem
 
-#: The files a folder named on the command line stands for (compressed MRC too).
+#: The files a folder named on the command line stands for (compressed MRC too) ...
 MICROGRAPH_SUFFIXES = (".mrc", ".mrc.gz", ".mrc.bz2", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
+#: ... but for those whose stem ends so: the power spectra RELION's MotionCorr writes beside its micrographs, and
+#: the segmentation files ``icestat pick --segmentation`` writes.
+NOT_MICROGRAPH_STEM_ENDINGS = ("_PS", "_labels", "_ice", "_overlay")
 #: Column of the micrograph files in a RELION STAR file.
 NAME_LABEL = "rlnMicrographName"
 #: Ångström per micrometre, to turn RELION 3.0's detector pixel size (µm) into ångström.
@@ -57,8 +61,9 @@ def list_micrographs(arguments: Sequence[str]) -> MicrographList:
     ----------
     arguments : sequence of str
         Micrograph files, folders (each standing for the files directly in it
-        whose names end in one of ``MICROGRAPH_SUFFIXES``, in name order) and
-        files ending in ``.star``.
+        whose names end in one of ``MICROGRAPH_SUFFIXES``, in name order,
+        leaving out RELION's power spectra and icestat's segmentation files:
+        ``NOT_MICROGRAPH_STEM_ENDINGS``) and files ending in ``.star``.
 
     Returns
     -------
@@ -136,7 +141,8 @@ def _files_of(argument: str) -> list[str]:
     if not Path(argument).is_dir():
         return [argument]
     files = sorted(str(path) for path in Path(argument).iterdir()
-                   if path.is_file() and path.name.lower().endswith(MICROGRAPH_SUFFIXES))
+                   if path.is_file() and path.name.lower().endswith(MICROGRAPH_SUFFIXES)
+                   and not micrograph_stem(path).endswith(NOT_MICROGRAPH_STEM_ENDINGS))
     if not files:
         raise ValueError(f"{argument}: a folder with no micrograph file ({', '.join(MICROGRAPH_SUFFIXES)})")
     return files

@@ -115,7 +115,8 @@ def test_star_files_of_different_pixel_sizes_are_refused(project):
 
 
 def test_a_folder_stands_for_the_micrograph_files_directly_in_it_in_name_order(tmp_path):
-    for name in ("b.mrc", "a.MRC", "c.mrc.gz", "d.tiff", "e.jpg", "notes.txt", "mics.star", "f_PS.ctf"):
+    for name in ("b.mrc", "a.MRC", "c.mrc.gz", "d.tiff", "e.jpg", "notes.txt", "mics.star", "f.ctf", "b_PS.mrc",
+                 "a_labels.mrc", "a_ice.mrc", "a_overlay.png"):   # RELION's power spectra, icestat's own outputs
         (tmp_path / name).write_bytes(b"")
     (tmp_path / "sub.mrc").mkdir()              # a folder, even one named like a micrograph, is not one
     (tmp_path / "sub.mrc" / "g.mrc").write_bytes(b"")
