@@ -37,7 +37,8 @@ import pandas as pd
 from icestat._atomic import atomic_path, remove_leftovers
 from icestat.coords import read_star, write_autopick_index, write_particles_star, write_picks
 from icestat.coords.table import MICROGRAPH_COLUMN, pick_table
-from icestat.micrograph import MicrographError, file_error, micrograph_stem, read_micrograph, write_mrc
+from icestat.micrograph import (SEGMENTATION_FILE_ENDINGS, MicrographError, file_error, micrograph_stem,
+                                read_micrograph, write_mrc)
 from icestat.model import IceModel, ModelError, load_model
 from icestat.overlay import write_overlay
 from icestat.pick import (CROWDED_PARTICLE_FRACTION, DEFAULT_THRESHOLD, check_polarity, estimate_diameter_px,
@@ -153,8 +154,7 @@ class PickSettings:
         """The files written for the micrograph of `stem`, by kind, the STAR coordinate file last."""
         files = {fmt: output / f"{stem}{EXTRA_FORMAT_ENDINGS[fmt]}" for fmt in self.formats if fmt != "star"}
         if self.write_segmentation:
-            files.update(labels=output / f"{stem}_labels.mrc", ice=output / f"{stem}_ice.mrc",
-                         overlay=output / f"{stem}_overlay.png")
+            files.update({kind: output / f"{stem}{ending}" for kind, ending in SEGMENTATION_FILE_ENDINGS.items()})
         files["star"] = coordinate_file(output, stem)
         return files
 

@@ -213,10 +213,11 @@ def _picks_of(path: str, micrograph_path: str, diameter_px: float | None) -> pd.
     picks = read_picks(path)
     stems = picks[MICROGRAPH_COLUMN].map(micrograph_stem)
     name = micrograph_stem(micrograph_path)
-    if len(picks) and not (stems == name).any():
+    mine = stems == name
+    if len(picks) and not mine.any():
         log.warning("%s: no picks of micrograph %s (the file names %s), so it has no true particles", path, name,
                     ", ".join(sorted(set(stems))[:3]))
-    picks = picks[stems == name].reset_index(drop=True)
+    picks = picks[mine].reset_index(drop=True)
     if diameter_px is not None:
         picks["diameter_px"] = picks["diameter_px"].fillna(diameter_px)
     return picks

@@ -31,6 +31,9 @@ MIN_SIDE_PX = 64
 PLACEHOLDER_PIXEL_SIZE_A = 1.0
 
 _COMPRESSION_SUFFIXES = {".gz": "gzip", ".bz2": "bzip2"}
+#: What icestat appends to a micrograph's stem for the segmentation files it writes (``icestat segment``, and
+#: ``icestat pick --segmentation``): class codes, ice probability, overlay.
+SEGMENTATION_FILE_ENDINGS = {"labels": "_labels.mrc", "ice": "_ice.mrc", "overlay": "_overlay.png"}
 _MRC_DTYPES = (np.int8, np.int16, np.uint16, np.float16, np.float32)
 _MRC_KINDS = ("mrc", "gzip", "bzip2")  # mrcfile opens all three
 _TEXT_BYTES = frozenset(range(32, 127)) | {9, 10, 13}

@@ -24,13 +24,13 @@ import pandas as pd
 import starfile
 
 from icestat.coords.relion import project_folders
-from icestat.micrograph import micrograph_stem
+from icestat.micrograph import SEGMENTATION_FILE_ENDINGS, micrograph_stem
 
 #: The files a folder named on the command line stands for (compressed MRC too) ...
 MICROGRAPH_SUFFIXES = (".mrc", ".mrc.gz", ".mrc.bz2", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
 #: ... but for those whose stem ends so: the power spectra RELION's MotionCorr writes beside its micrographs, and
-#: the segmentation files ``icestat pick --segmentation`` writes.
-NOT_MICROGRAPH_STEM_ENDINGS = ("_PS", "_labels", "_ice", "_overlay")
+#: icestat's own segmentation files.
+NOT_MICROGRAPH_STEM_ENDINGS = ("_PS", *(ending.split(".")[0] for ending in SEGMENTATION_FILE_ENDINGS.values()))
 #: Column of the micrograph files in a RELION STAR file.
 NAME_LABEL = "rlnMicrographName"
 #: Ångström per micrometre, to turn RELION 3.0's detector pixel size (µm) into ångström.

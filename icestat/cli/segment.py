@@ -19,7 +19,8 @@ import logging
 from pathlib import Path
 
 from icestat.cli._common import PIXEL_SIZE_HELP, add_model_run_args, device_usable, expand_micrographs
-from icestat.micrograph import MicrographError, file_error, micrograph_stem, read_micrograph, write_mrc
+from icestat.micrograph import (SEGMENTATION_FILE_ENDINGS, MicrographError, file_error, micrograph_stem,
+                                read_micrograph, write_mrc)
 from icestat.model import ModelError, load_model
 from icestat.overlay import write_overlay
 from icestat.segment import segment
@@ -55,10 +56,10 @@ def main(args: argparse.Namespace) -> int:
             log.error("%s", file_error(path, err))
             n_failed += 1
             continue
-        stem = output / micrograph_stem(path)
-        write_mrc(f"{stem}_labels.mrc", result.labels, micrograph.pixel_size_A)
-        write_mrc(f"{stem}_ice.mrc", result.ice_probability, micrograph.pixel_size_A)
-        write_overlay(f"{stem}_overlay.png", micrograph.data, result.labels)
+        files = {kind: output / f"{micrograph_stem(path)}{ending}" for kind, ending in SEGMENTATION_FILE_ENDINGS.items()}
+        write_mrc(files["labels"], result.labels, micrograph.pixel_size_A)
+        write_mrc(files["ice"], result.ice_probability, micrograph.pixel_size_A)
+        write_overlay(files["overlay"], micrograph.data, result.labels)
         fractions = result.class_fractions()
         print(f"{micrograph.name:30} {100 * fractions['ice']:6.1f} {100 * fractions['particle']:10.1f} "
               f"{100 * fractions['carbon']:8.1f} {100 * fractions['contamination']:9.1f}")
