@@ -1,7 +1,8 @@
 """The micrographs a command names: files, folders of them, or RELION micrograph STAR files that list them.
 
 A folder stands for the micrograph files directly in it (``MICROGRAPH_SUFFIXES``,
-not ``NOT_MICROGRAPH_STEM_ENDINGS``), in name order. A STAR file (``MotionCorr/job002/corrected_micrographs.star``,
+not ``NOT_MICROGRAPH_STEM_ENDINGS``), in name order; of a micrograph saved both
+with and without dose weighting, the dose-weighted one (``DOSE_WEIGHTED_PAIRS``). A STAR file (``MotionCorr/job002/corrected_micrographs.star``,
 ``CtfFind/job003/micrographs_ctf.star``, a Select job's output ...) stands for
 the micrographs in its ``_rlnMicrographName`` column, read with the pixel size
 its optics groups give (``_rlnMicrographPixelSize``; RELION 3.0 files without
@@ -14,6 +15,7 @@ folders.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,11 +28,17 @@ import starfile
 from icestat.coords.relion import project_folders
 from icestat.micrograph import SEGMENTATION_FILE_ENDINGS, micrograph_stem
 
+log = logging.getLogger(__name__)
+
 #: The files a folder named on the command line stands for (compressed MRC too) ...
 MICROGRAPH_SUFFIXES = (".mrc", ".mrc.gz", ".mrc.bz2", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
 #: ... but for those whose stem ends so: the power spectra RELION's MotionCorr writes beside its micrographs, and
 #: icestat's own segmentation files.
 NOT_MICROGRAPH_STEM_ENDINGS = ("_PS", *(ending.split(".")[0] for ending in SEGMENTATION_FILE_ENDINGS.values()))
+#: Stem endings of a micrograph saved with and without dose weighting, as (dose-weighted, not): MotionCor2 writes
+#: ``mic_DW.mrc`` beside ``mic.mrc``, RELION's own motion correction ``mic_noDW.mrc`` beside ``mic.mrc``. A folder
+#: stands for the dose-weighted one only: picking both would pick every particle twice.
+DOSE_WEIGHTED_PAIRS = (("_DW", ""), ("", "_noDW"))
 #: Column of the micrograph files in a RELION STAR file.
 NAME_LABEL = "rlnMicrographName"
 #: Ångström per micrometre, to turn RELION 3.0's detector pixel size (µm) into ångström.
@@ -140,12 +148,28 @@ def _files_of(argument: str) -> list[str]:
     """The micrograph files directly in `argument` when it is a folder, else `argument` itself."""
     if not Path(argument).is_dir():
         return [argument]
-    files = sorted(str(path) for path in Path(argument).iterdir()
+    files = sorted(path for path in Path(argument).iterdir()
                    if path.is_file() and path.name.lower().endswith(MICROGRAPH_SUFFIXES)
                    and not micrograph_stem(path).endswith(NOT_MICROGRAPH_STEM_ENDINGS))
     if not files:
         raise ValueError(f"{argument}: a folder with no micrograph file ({', '.join(MICROGRAPH_SUFFIXES)})")
-    return files
+    not_weighted = _not_dose_weighted(files)
+    if not_weighted:
+        log.warning("%s: %d micrograph(s) also saved without dose weighting (such as %s); picking the dose-weighted "
+                    "one(s) only", argument, len(not_weighted), not_weighted[0].name)
+    return [str(path) for path in files if path not in not_weighted]
+
+
+def _not_dose_weighted(files: list[Path]) -> list[Path]:
+    """Those of `files` that have a dose-weighted twin among them (``DOSE_WEIGHTED_PAIRS``), in order."""
+    stems = {micrograph_stem(path) for path in files}
+    twinned = set()
+    for weighted_ending, plain_ending in DOSE_WEIGHTED_PAIRS:
+        for path in files:
+            stem = micrograph_stem(path)
+            if stem.endswith(plain_ending) and stem.removesuffix(plain_ending) + weighted_ending in stems - {stem}:
+                twinned.add(path)
+    return [path for path in files if path in twinned]
 
 
 def _is_star(argument: str) -> bool:

@@ -125,6 +125,17 @@ def test_a_folder_stands_for_the_micrograph_files_directly_in_it_in_name_order(t
     assert listed.pixel_size_A is None
 
 
+def test_a_folder_takes_the_dose_weighted_one_of_a_micrograph_saved_both_ways(tmp_path, caplog):
+    for name in ("a.mrc", "a_DW.mrc",          # MotionCor2
+                 "b.mrc", "b_noDW.mrc",        # RELION's own motion correction
+                 "c.mrc", "c_noDW_x.mrc", "DW.mrc", "d_DW.mrc"):   # no twins
+        (tmp_path / name).write_bytes(b"")
+    listed = list_micrographs([str(tmp_path)])
+    assert [path.rsplit("/", 1)[1] for path in listed.paths] == [
+        "DW.mrc", "a_DW.mrc", "b.mrc", "c.mrc", "c_noDW_x.mrc", "d_DW.mrc"]
+    assert f"{tmp_path}: 2 micrograph(s) also saved without dose weighting (such as a.mrc)" in caplog.text
+
+
 def test_a_folder_without_micrographs_is_refused_by_name(tmp_path):
     (tmp_path / "notes.txt").write_text("no micrographs here")
     with pytest.raises(ValueError, match=f"^{tmp_path}: a folder with no micrograph file"):
