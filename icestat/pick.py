@@ -3,9 +3,9 @@
 Particles are compact non-ice blobs inside ice. Centres are located at pixel
 level on the working image: a scale-normalised Laplacian of Gaussian at the
 particle's scale, turned so that particles answer positively (dark particles,
-as in a raw micrograph, unless the caller says they are bright or the model's
-particle probability clearly agrees with bright ones where it sees neither
-carbon nor contamination), in robust standard deviations of the whole image.
+as in a raw micrograph, unless the caller says they are bright or the response
+is skewed towards bright blobs in the ice, away from carbon and contamination),
+in robust standard deviations of the whole image.
 Its local maxima at least ``MIN_DISTANCE_RADII`` radii apart and
 ``MIN_CONTRAST`` standard deviations high are the candidates. Touching
 particles, which the patch-based probability map merges into one region, are
@@ -45,7 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage
+from scipy import ndimage, stats
 from skimage.feature import peak_local_max
 from skimage.measure import regionprops
 
@@ -63,16 +63,26 @@ DEFAULT_THRESHOLD = 0.3
 #: most strongly to a disk of that radius, to tell touching particles apart).
 SIGMA_RADII = 0.5
 #: What :func:`pick` may be told of the particles: darker than the ice (a raw bright-field micrograph), brighter
-#: (an inverted micrograph), or ``auto`` (``MIN_BRIGHT_AGREEMENT``).
+#: (an inverted micrograph), or ``auto`` (``MIN_BRIGHT_SKEW``, ``MAX_DARK_AGREEMENT``).
 POLARITIES = ("auto", "dark", "bright")
-#: With polarity ``auto`` the particles are taken as bright only where the response to bright blobs correlates with
-#: the particle evidence by more than this; otherwise they are dark, as in a raw micrograph. A model that knows the
-#: specimen answers clearly (the shipped model: -0.14 to -0.49 on every micrograph of ../shared/data, -0.18 to -0.71
-#: on simulations); one that does not barely answers, and then either sign is chance: trained on EMPIAR-10028 alone
-#: (no carbon, no contamination), +0.03 to +0.08 on simulations and on 10017, which put the picks on the particles'
-#: bright rims. The shipped model answers inverted micrographs less clearly than raw ones (-0.03 to +0.24), so on
-#: those ``bright`` should be said (benchmarks/README.md).
-MIN_BRIGHT_AGREEMENT = 0.1
+#: With polarity ``auto`` the particles are taken as bright where the image says so and the model does not say
+#: otherwise. The image: the response to bright blobs at the particles' scale, at least a particle radius from
+#: what the model calls carbon, is skewed towards bright blobs by more than this (:func:`bright_skew`). In a
+#: bright-field micrograph whatever scatters (protein, carbon, contamination) is darker than the ice, so the few
+#: pixels on particles make the long tail of the response on the dark side, and inverted on the bright side: -0.13
+#: to -1.25 on every micrograph of ../shared/data, +0.13 to +1.25 inverted (benchmarks/results/polarity.md).
+#: Contamination is judged with the ice: a model that takes large particles for it would otherwise leave only the
+#: ice between them, which looks like bright blobs. Carbon the model misses speaks louder than the particles (the
+#: rim of a hole answers like a bright blob): +0.20 and +0.36 on two raw simulations of six.
+MIN_BRIGHT_SKEW = 0.1
+#: ... judged on at least this many pixels (dark where fewer are left) ...
+MIN_JUDGED_PX = 100
+#: ... unless the correlation of that response with the model's particle probability, off carbon and
+#: contamination (:func:`bright_agreement`), is below minus this: the model sees dark particles (the shipped model
+#: -0.14 to -0.49 on raw micrographs of ../shared/data, -0.18 to -0.71 on raw simulations; -0.03 to +0.24 on
+#: inverted ones, which it answers weakly). The model alone decided before: a model that barely saw the specimen
+#: answers +0.03 to +0.08 either way, which put the picks on the particles' bright rims (benchmarks/README.md).
+MAX_DARK_AGREEMENT = 0.1
 #: Candidates at least this many particle radii apart survive non-maximum suppression.
 MIN_DISTANCE_RADII = 0.75
 #: Candidates answer at least this many robust standard deviations of the image's response ...
@@ -152,12 +162,17 @@ class Picks:
         Candidates rejected for lying on ``carbon`` or ``contamination``, too
         near the ``edge``, or for being too ``faint`` to tell from noise (each
         counted under the first of these that applies).
+    polarity : {"dark", "bright"}
+        Whether the particles were taken as darker or brighter than the ice (as
+        said, or as ``auto`` judged it); empty when nothing was picked for
+        want of a diameter.
     """
 
     table: pd.DataFrame
     diameter_px: float
     diameter_estimated: bool
     n_rejected: dict[str, int]
+    polarity: str
 
     def __len__(self) -> int:
         return len(self.table)
@@ -179,8 +194,9 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
         Lowest score kept, in [0, 1].
     polarity : {"auto", "dark", "bright"}
         The particles are darker than the ice (a raw micrograph) or brighter
-        (an inverted one); ``auto``: bright only where the model's particle
-        evidence clearly says so (:func:`particle_response`).
+        (an inverted one); ``auto``: bright where the image's response to
+        bright blobs is skewed towards them and the model does not see dark
+        particles (:func:`particle_response`).
     warn_if_crowded : bool
         Log a warning when the diameter is estimated on a crowded micrograph
         (more than ``CROWDED_PARTICLE_FRACTION`` labelled particle), where the
@@ -211,11 +227,12 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
             log.warning(CROWDED_WARNING, segmentation.name, 100 * particle_fraction, diameter_px)
     radius_working_px = diameter_px / 2 / float(np.mean(working.scale))
     if not np.isfinite(radius_working_px) or radius_working_px < 1:
-        return Picks(_empty_table(segmentation.name), float(diameter_px), estimated, _no_rejections())
+        return Picks(_empty_table(segmentation.name), float(diameter_px), estimated, _no_rejections(), "")
     probabilities = segmentation.working_probabilities
     evidence = particle_evidence(segmentation)
-    not_excluded = probabilities[CARBON] + probabilities[CONTAMINATION] <= MAX_EXCLUDED_PROBABILITY
-    response = particle_response(working.data, evidence, radius_working_px, polarity, judged_where=not_excluded)
+    response, polarity = particle_response(working.data, radius_working_px, polarity, evidence,
+                                           carbon=probabilities[CARBON] > MAX_EXCLUDED_PROBABILITY,
+                                           contamination=probabilities[CONTAMINATION] > MAX_EXCLUDED_PROBABILITY)
     contrast = robust_z(response)
     rows, cols = peak_local_max(
         contrast, min_distance=max(1, int(round(MIN_DISTANCE_RADII * radius_working_px))),
@@ -242,7 +259,7 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
     order = np.argsort(-score[keep], kind="stable")
     table = pick_table(x_px[keep][order], y_px[keep][order], score=np.clip(score[keep][order], 0, 1),
                        diameter_px=diameter_px, micrograph=segmentation.name)
-    return Picks(table, float(diameter_px), estimated, n_rejected)
+    return Picks(table, float(diameter_px), estimated, n_rejected, polarity)
 
 
 def particle_evidence(segmentation: Segmentation) -> np.ndarray:
@@ -267,37 +284,39 @@ def check_polarity(polarity: str) -> None:
         raise ValueError(f"particle polarity must be one of {', '.join(POLARITIES)}, got {polarity!r}")
 
 
-def particle_response(image: np.ndarray, particle_probability: np.ndarray, radius_px: float, polarity: str = "auto",
-                      judged_where: np.ndarray | None = None) -> np.ndarray:
+def particle_response(image: np.ndarray, radius_px: float, polarity: str = "auto",
+                      particle_probability: np.ndarray | None = None, carbon: np.ndarray | None = None,
+                      contamination: np.ndarray | None = None) -> tuple[np.ndarray, str]:
     """How much each pixel looks like the centre of a particle of `radius_px`, in the image's grey levels.
 
     Parameters
     ----------
     image : ndarray (h, w)
         The (working) image.
-    particle_probability : ndarray (h, w)
-        Probability of the particle class per pixel: it sets the polarity
-        where that is ``auto``.
     radius_px : float
         Particle radius in pixels.
     polarity : {"auto", "dark", "bright"}
         Whether the particles are darker or brighter than the ice; ``auto``:
-        bright only where the response to bright blobs correlates with
-        `particle_probability` by more than ``MIN_BRIGHT_AGREEMENT``.
-    judged_where : ndarray (h, w) of bool, optional
-        Where the ``auto`` polarity is judged (everywhere when None): :func:`pick`
-        passes the pixels not called carbon or contamination, whose edges and
-        dark interiors answer the filter strongly but say nothing about the
-        particles (judged everywhere, a model trained on EMPIAR-10017 alone
-        turned the response the wrong way on two of twelve simulations with
-        carbon and contamination, and picked the particles' bright rims).
+        bright where the skewness of the response to bright blobs away from
+        `carbon` (:func:`bright_skew`) is above ``MIN_BRIGHT_SKEW`` and its
+        correlation with `particle_probability` away from `carbon` and
+        `contamination` (:func:`bright_agreement`) is not below
+        ``-MAX_DARK_AGREEMENT``; else dark.
+    particle_probability : ndarray (h, w), optional
+        The model's particle probability (or evidence) per pixel; without it
+        the skewness alone decides.
+    carbon, contamination : ndarray (h, w) of bool, optional
+        Where the model sees carbon and contamination, whose edges answer the
+        filter strongly but say nothing of the particles' polarity (none when None).
 
     Returns
     -------
-    ndarray (h, w) of float32
+    response : ndarray (h, w) of float32
         The scale-normalised Laplacian of Gaussian (:func:`icestat.scale_space.blob_response`,
         sigma = ``SIGMA_RADII`` radii), minus its median, turned to answer to
         blobs of the particles' polarity.
+    polarity : {"dark", "bright"}
+        The particles' polarity: `polarity` itself unless that is ``auto``.
 
     Examples
     --------
@@ -305,25 +324,77 @@ def particle_response(image: np.ndarray, particle_probability: np.ndarray, radiu
     >>> yy, xx = np.mgrid[:96, :96]
     >>> dark_disk = -(np.hypot(yy - 40, xx - 50) <= 8).astype(float)
     >>> noisy = dark_disk + np.random.default_rng(0).normal(0, 0.2, dark_disk.shape)
-    >>> contrast = robust_z(particle_response(noisy, -dark_disk, radius_px=8.0))
+    >>> response, polarity = particle_response(noisy, radius_px=8.0)
+    >>> contrast = robust_z(response)
     >>> row, col = np.unravel_index(contrast.argmax(), contrast.shape)
-    >>> bool(np.hypot(row - 40, col - 50) <= 1.5), bool(contrast.max() > 5)
-    (True, True)
+    >>> polarity, bool(np.hypot(row - 40, col - 50) <= 1.5), bool(contrast.max() > 5)
+    ('dark', True, True)
+    >>> response, polarity = particle_response(-noisy, radius_px=8.0)   # inverted: the disk is bright, and found
+    >>> row, col = np.unravel_index(response.argmax(), response.shape)
+    >>> polarity, bool(np.hypot(row - 40, col - 50) <= 1.5)
+    ('bright', True)
     """
     check_polarity(polarity)
     bright = blob_response(image, SIGMA_RADII * radius_px)
     if polarity == "auto":
-        agreement = bright_agreement(bright, particle_probability, judged_where)
-        polarity = "bright" if agreement > MIN_BRIGHT_AGREEMENT else "dark"
+        nowhere = np.zeros(bright.shape, dtype=bool)
+        carbon = nowhere if carbon is None else carbon
+        contamination = nowhere if contamination is None else contamination
+        says_bright = bright_skew(bright, radius_px, ~carbon) > MIN_BRIGHT_SKEW
+        if says_bright and particle_probability is not None:
+            agreement = bright_agreement(bright, particle_probability, ~carbon & ~contamination)
+            says_bright = not agreement < -MAX_DARK_AGREEMENT
+        polarity = "bright" if says_bright else "dark"
     turned = bright if polarity == "bright" else -bright
-    return turned - np.median(turned)
+    return turned - np.median(turned), polarity
+
+
+def bright_skew(bright: np.ndarray, radius_px: float, judged_where: np.ndarray | None = None) -> float:
+    """Skewness of the response to bright blobs where judged, at least `radius_px` from the pixels not judged.
+
+    What the ``auto`` polarity of :func:`particle_response` compares with
+    ``MIN_BRIGHT_SKEW``: positive where the blobs that stand out of the ice are
+    bright. Taken on every 2nd row and column; the pixels within a radius of
+    those not judged (carbon) answer to their edges.
+
+    Parameters
+    ----------
+    bright : ndarray (h, w)
+        The response to bright blobs (:func:`icestat.scale_space.blob_response`).
+    radius_px : float
+        Particle radius in pixels.
+    judged_where : ndarray (h, w) of bool, optional
+        Where to judge; everywhere when None.
+
+    Returns
+    -------
+    float
+        NaN when fewer than ``MIN_JUDGED_PX`` pixels are judged or the response is constant there.
+
+    Examples
+    --------
+    >>> yy, xx = np.mgrid[:128, :128]
+    >>> dark_disks = -sum(np.hypot(yy - row, xx - col) <= 6 for row, col in [(30, 30), (30, 90), (90, 60)])
+    >>> noisy = dark_disks + np.random.default_rng(0).normal(0, 0.3, dark_disks.shape)
+    >>> bright = blob_response(noisy, 3.0)
+    >>> bool(bright_skew(bright, 6.0) < -MIN_BRIGHT_SKEW), bool(bright_skew(-bright, 6.0) > MIN_BRIGHT_SKEW)
+    (True, True)
+    """
+    if judged_where is None:
+        judged = np.ones(bright.shape, dtype=bool)
+    else:
+        judged = ndimage.binary_erosion(judged_where, iterations=max(1, int(round(radius_px))), border_value=1)
+    samples = np.asarray(bright)[::2, ::2][judged[::2, ::2]].astype(np.float64)
+    if len(samples) < MIN_JUDGED_PX or not samples.std() > 0:
+        return float("nan")
+    return float(stats.skew(samples))
 
 
 def bright_agreement(bright: np.ndarray, particle_probability: np.ndarray, judged_where: np.ndarray | None) -> float:
     """Correlation of `bright` with `particle_probability` on every 4th row and column where judged (NaN if undecided).
 
-    What the ``auto`` polarity of :func:`particle_response` compares with ``MIN_BRIGHT_AGREEMENT``; `bright` is the
-    response to bright blobs (:func:`icestat.scale_space.blob_response`).
+    What the ``auto`` polarity of :func:`particle_response` compares with ``-MAX_DARK_AGREEMENT``; `bright` is the
+    response to bright blobs (:func:`icestat.scale_space.blob_response`); judged everywhere when `judged_where` is None.
     """
     judged = np.ones(bright.shape, dtype=bool) if judged_where is None else np.asarray(judged_where, dtype=bool)
     samples = bright[::4, ::4][judged[::4, ::4]], np.asarray(particle_probability)[::4, ::4][judged[::4, ::4]]
@@ -356,7 +427,7 @@ def signal_to_noise(response: np.ndarray, image: np.ndarray, radius_px: float) -
     --------
     >>> import numpy as np
     >>> noise = np.random.default_rng(1).normal(0.0, 1.0, (256, 256)).astype(np.float32)
-    >>> snr = signal_to_noise(particle_response(noise, noise, 8.0), noise, 8.0)
+    >>> snr = signal_to_noise(particle_response(noise, 8.0)[0], noise, 8.0)
     >>> round(float(snr.std()), 1)   # noise alone: one standard deviation
     1.0
     """

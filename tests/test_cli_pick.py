@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +15,7 @@ import starfile
 from icestat.cli import main
 from icestat.cli.relion import run_as_job
 from icestat.coords import pick_table, read_picks, write_picks
+from icestat.metrics import mark_picks, pick_scores
 from icestat.micrograph import read_micrograph, write_mrc
 from icestat.model import load_model
 from icestat.pick import pick
@@ -195,6 +197,23 @@ def test_unusable_arguments_fail_in_one_line_before_any_work(simulated, tmp_path
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not (tmp_path / "out" / "summary.csv").exists()
+
+
+def test_an_inverted_micrograph_is_picked_as_its_raw_self_and_the_mixed_run_is_pointed_out(tmp_path, capsys):
+    # No carbon: inverted, it is brighter than the ice, and the shipped model does not see it as carbon.
+    raw = simulate_micrograph(replace(PARAMS, carbon_fraction=0.0), seed=12).image
+    folder = tmp_path / "mics"
+    folder.mkdir()
+    write_mrc(folder / "a_raw.mrc", raw, PARAMS.pixel_size_A)
+    write_mrc(folder / "b_inverted.mrc", -raw, PARAMS.pixel_size_A)   # particles brighter than the ice
+    assert main(["pick", str(folder), "-o", str(tmp_path / "picks"), "--diameter-A", "150"]) == 0
+    summary = pd.read_csv(tmp_path / "picks" / "summary.csv")
+    assert summary["polarity"].tolist() == ["dark", "bright"]
+    assert "taken as bright on 1 micrograph (such as b_inverted) and as dark on 1" in capsys.readouterr().err
+    picks = {name: read_picks(tmp_path / "picks" / f"{name}_autopick.star") for name in ("a_raw", "b_inverted")}
+    assert len(picks["a_raw"]) > 20
+    matched = mark_picks(picks["b_inverted"], picks["a_raw"], radius_px=10.0)
+    assert pick_scores(*matched)["f1"] > 0.9
 
 
 def test_evaluate_scores_picks_against_the_simulated_truth(simulated, tmp_path, capsys):

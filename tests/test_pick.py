@@ -7,11 +7,11 @@ import pytest
 from scipy import ndimage
 from scipy.spatial.distance import cdist
 
-from icestat.classes import CARBON, CONTAMINATION, ICE, PARTICLE
+from icestat.classes import CARBON, ICE, PARTICLE
 from icestat.features import PatchFeatures, PatchGrid
 from icestat.frame import FrameBorder
-from icestat.pick import (MIN_BRIGHT_AGREEMENT, SIGMA_RADII, bright_agreement, estimate_diameter_px,
-                          particle_response, pick, signal_to_noise)
+from icestat.pick import (MIN_BRIGHT_SKEW, SIGMA_RADII, bright_skew, estimate_diameter_px, particle_response, pick,
+                          signal_to_noise)
 from icestat.prepare import WorkingImage
 from icestat.scale_space import blob_response
 from icestat.segment import Segmentation
@@ -98,49 +98,41 @@ def test_bright_particles_are_picked_the_same_way():
                                bright.table.sort_values("x_px")[["x_px", "y_px"]].to_numpy(), atol=2.0)
 
 
-def _beside_contamination() -> tuple[Segmentation, list[tuple[int, int]]]:
-    """Three dark balls in ice beside nine dark contamination domes (radius 14, 6 deep) the model recognises.
+IN_HOLE = [(100, 100), (80, 70), (120, 130), (75, 125), (125, 75)]
 
-    The particle probability is 0.85 on the balls, 0.15 on the rest of the ice (an unsure model) and 0 on the domes.
-    Over the whole image the filter's response to bright blobs correlates clearly with it (+0.34: the domes are dark
-    and least like particles); over the pixels not called contamination it correlates negatively, as dark particles
-    do.
+
+def _in_a_hole() -> Segmentation:
+    """Five dark balls in a round hole (radius 50 working px) of carbon 2 deeper than the ice, which the model sees.
+
+    The hole is a bright disk in dark carbon: at the particles' scale its rim answers the filter more than the
+    particles do, and the response over the whole image is skewed towards bright blobs.
     """
-    particles = [(40, 40), (40, 100), (150, 40)]
     yy, xx = np.mgrid[:200, :200]
-    disks, thickness = np.zeros((200, 200), dtype=bool), np.zeros((200, 200))
-    for row, col in particles:
+    thickness, disks = np.zeros((200, 200)), np.zeros((200, 200), dtype=bool)
+    for row, col in IN_HOLE:
         distance = np.hypot(yy - row, xx - col)
         disks |= distance <= RADIUS_WORKING_PX
         thickness += np.sqrt(np.clip(RADIUS_WORKING_PX ** 2 - distance ** 2, 0, None)) / RADIUS_WORKING_PX
-    contamination, domes = np.zeros((200, 200), dtype=bool), np.zeros((200, 200))
-    for row in (90, 130, 170):
-        for col in (90, 130, 170):
-            distance = np.hypot(yy - row, xx - col)
-            contamination |= distance <= 14
-            domes = np.maximum(domes, 6 * np.sqrt(np.clip(1 - (distance / 14) ** 2, 0, None)))
-    image = (np.random.default_rng(0).normal(0.0, 0.3, (200, 200)) - thickness - domes).astype(np.float32)
+    carbon = np.hypot(yy - 100, xx - 100) > 50
+    image = (np.random.default_rng(0).normal(0.0, 0.3, (200, 200)) - thickness - 2.0 * carbon).astype(np.float32)
     probabilities = np.zeros((4, 200, 200), dtype=np.float32)
-    probabilities[PARTICLE] = np.where(disks, 0.85, 0.15)
-    probabilities[CONTAMINATION] = np.where(contamination, 0.9, 0.0)
-    probabilities[PARTICLE][contamination] = 0.0
-    probabilities[ICE] = 1 - probabilities.sum(axis=0)
+    probabilities[PARTICLE] = np.where(disks, 0.85, 0.05)
+    probabilities[CARBON] = np.where(carbon, 0.95, 0.0)
+    probabilities[PARTICLE][carbon] = 0.0
+    probabilities[ICE] = 1 - probabilities[PARTICLE] - probabilities[CARBON]
     working = WorkingImage(image, 2.0, (SCALE, SCALE), (400, 400), FrameBorder())
-    return Segmentation("contaminated", working, probabilities, probabilities.mean(axis=(1, 2)), None), particles
+    return Segmentation("hole", working, probabilities, probabilities.mean(axis=(1, 2)), None)
 
 
-def test_the_polarity_is_judged_in_the_ice_not_on_contamination():
-    segmentation, particles = _beside_contamination()
-    probabilities = segmentation.working_probabilities
-    everywhere = particle_response(segmentation.working.data, probabilities[PARTICLE], RADIUS_WORKING_PX)
-    in_ice = particle_response(segmentation.working.data, probabilities[PARTICLE], RADIUS_WORKING_PX,
-                               judged_where=probabilities[CONTAMINATION] < 0.5)
-    centres = tuple(np.array(particles).T)
-    assert (everywhere[centres] < 0).all()   # judged everywhere, the dark balls answer negatively
-    assert (in_ice[centres] > 0).all()
+def test_the_polarity_is_judged_in_the_ice_away_from_the_carbon():
+    segmentation = _in_a_hole()
+    bright = blob_response(segmentation.working.data, SIGMA_RADII * RADIUS_WORKING_PX)
+    in_ice = segmentation.working_probabilities[CARBON] <= 0.5
+    assert bright_skew(bright, RADIUS_WORKING_PX) > MIN_BRIGHT_SKEW   # judged everywhere: the hole's rim says bright
+    assert bright_skew(bright, RADIUS_WORKING_PX, in_ice) < -MIN_BRIGHT_SKEW
     picks = pick(segmentation, diameter_px=2 * RADIUS_WORKING_PX * SCALE)
-    assert _found(picks, particles) == len(particles)
-    assert len(picks) <= len(particles) + 1
+    assert _found(picks, IN_HOLE) == len(IN_HOLE)
+    assert len(picks) <= len(IN_HOLE) + 1
 
 
 def _unknown_specimen(segmentation: Segmentation, lean: float) -> Segmentation:
@@ -154,37 +146,48 @@ def _unknown_specimen(segmentation: Segmentation, lean: float) -> Segmentation:
     return Segmentation("unknown specimen", segmentation.working, probabilities, None, None)
 
 
-def _agreement(segmentation: Segmentation) -> float:
-    """The correlation by which pick() judges the polarity, where it judges it (off carbon)."""
-    probabilities = segmentation.working_probabilities
-    bright = blob_response(segmentation.working.data, SIGMA_RADII * RADIUS_WORKING_PX)
-    return bright_agreement(bright, probabilities[PARTICLE], judged_where=probabilities[CARBON] <= 0.5)
-
-
-def test_a_model_that_barely_answers_leaves_the_particles_dark():
-    # Noise that leans a little towards bright blobs, as the recipe trained on EMPIAR-10028 alone did on 10017
-    # (+0.03). The particles are dark, as in a raw micrograph; taking the lean for their polarity would pick their
-    # surroundings.
-    unknown = _unknown_specimen(_segmentation(), lean=0.06)
-    assert 0 < _agreement(unknown) < MIN_BRIGHT_AGREEMENT
-    picks = pick(unknown, diameter_px=2 * RADIUS_WORKING_PX * SCALE)
-    assert _found(picks, IN_ICE) == len(IN_ICE)
-    assert len(picks) <= len(IN_ICE + TOUCHING) + 2
-
-
-def test_bright_particles_the_model_barely_sees_are_picked_when_said_to_be_bright():
-    inverted = _unknown_specimen(_segmentation(bright_particles=True), lean=0.06)
-    assert 0 < _agreement(inverted) < MIN_BRIGHT_AGREEMENT
+def test_the_auto_polarity_comes_from_the_image_whatever_a_model_that_barely_answers_leans_to():
+    # A model that never saw the specimen leans its particle map a little towards the bright blobs (as the recipe
+    # trained on EMPIAR-10028 alone did on 10017, which put the picks on the particles' bright rims when its lean
+    # decided) or clearly so; the image decides.
     diameter_px = 2 * RADIUS_WORKING_PX * SCALE
-    assert _found(pick(inverted, diameter_px), IN_ICE) == 0   # auto: taken as dark, the picks miss them all
-    picks = pick(inverted, diameter_px, polarity="bright")
-    assert _found(picks, IN_ICE) == len(IN_ICE)
-    assert len(picks) <= len(IN_ICE + TOUCHING) + 2
-    # Said to be dark, dark particles are picked even where the model leans clearly the other way.
-    misled = _unknown_specimen(_segmentation(), lean=0.5)
-    assert _agreement(misled) > MIN_BRIGHT_AGREEMENT
-    assert _found(pick(misled, diameter_px), IN_ICE) == 0
-    assert _found(pick(misled, diameter_px, polarity="dark"), IN_ICE) == len(IN_ICE)
+    for bright_particles in (False, True):   # a raw micrograph and an inverted one
+        for lean in (0.06, 0.5):
+            unknown = _unknown_specimen(_segmentation(bright_particles=bright_particles), lean)
+            picks = pick(unknown, diameter_px)
+            assert picks.polarity == ("bright" if bright_particles else "dark")
+            assert _found(picks, IN_ICE) == len(IN_ICE)
+            assert len(picks) <= len(IN_ICE + TOUCHING) + 2
+
+
+def test_a_model_that_sees_dark_particles_overrules_an_image_that_looks_bright():
+    # The model misses the carbon around the hole, whose rim then makes the image look bright; its particle map
+    # still says the particles are the dark blobs.
+    segmentation = _in_a_hole()
+    probabilities = segmentation.working_probabilities.copy()
+    probabilities[ICE] += probabilities[CARBON]
+    probabilities[CARBON] = 0.0
+    blind = Segmentation("blind to carbon", segmentation.working, probabilities, None, None)
+    image, radius_px = segmentation.working.data, RADIUS_WORKING_PX
+    assert particle_response(image, radius_px)[1] == "bright"   # the image alone
+    assert particle_response(image, radius_px, particle_probability=probabilities[PARTICLE])[1] == "dark"
+    picks = pick(blind, diameter_px=2 * RADIUS_WORKING_PX * SCALE)
+    assert picks.polarity == "dark" and _found(picks, IN_HOLE) == len(IN_HOLE)
+    # A model that says the particles are dark where the image says bright, clearly, is believed: said, they are
+    # picked.
+    inverted = _unknown_specimen(_segmentation(bright_particles=True), lean=-0.5)
+    assert pick(inverted, 2 * RADIUS_WORKING_PX * SCALE).polarity == "dark"
+    assert _found(pick(inverted, 2 * RADIUS_WORKING_PX * SCALE, polarity="bright"), IN_ICE) == len(IN_ICE)
+
+
+def test_the_polarity_said_overrides_the_image():
+    diameter_px = 2 * RADIUS_WORKING_PX * SCALE
+    dark, inverted = _segmentation(), _segmentation(bright_particles=True)
+    assert _found(pick(dark, diameter_px, polarity="dark"), IN_ICE) == len(IN_ICE)
+    assert _found(pick(inverted, diameter_px, polarity="bright"), IN_ICE) == len(IN_ICE)
+    said_wrong = pick(dark, diameter_px, polarity="bright")
+    assert said_wrong.polarity == "bright" and _found(said_wrong, IN_ICE) == 0   # the picks miss them all
+    assert _found(pick(inverted, diameter_px, polarity="dark"), IN_ICE) == 0
 
 
 def test_particles_an_unsure_model_calls_ice_are_picked_by_their_contrast_and_outrank_the_ice():
@@ -255,7 +258,7 @@ def test_particles_are_picked_while_they_stand_out_of_the_noise():
     for noise_sd, most_standing in [(0.3, 19), (2.0, 3.5)]:
         segmentation = _segmentation(noise_sd=noise_sd)
         image = segmentation.working.data
-        snr = signal_to_noise(particle_response(image, segmentation.working_probabilities[PARTICLE], 8.0), image, 8.0)
+        snr = signal_to_noise(particle_response(image, 8.0)[0], image, 8.0)
         assert np.median([snr[row, col] for row, col in IN_ICE]) == pytest.approx(most_standing, abs=2.0)
     clear, drowned = pick(_segmentation(), diameter_px), pick(_segmentation(noise_sd=2.0), diameter_px)
     assert _found(clear, IN_ICE) == len(IN_ICE)

@@ -72,8 +72,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     add("--threshold", type=float, default=DEFAULT_THRESHOLD,
         help="lowest pick score kept, 0 to 1 (default: %(default)s)")
     add("--polarity", choices=POLARITIES, default="auto", help="the particles are darker than the ice (raw "
-        "micrographs) or brighter (inverted ones); auto: bright only where the model clearly sees them so "
-        "(default: %(default)s)")
+        "micrographs) or brighter (inverted ones); auto: judged on each micrograph from the blobs that stand out "
+        "of its ice (default: %(default)s)")
     add("--format", default="star", help="pick formats, comma-separated: star, box, cbox, tsv, csv "
         "(default: %(default)s; STAR is always written)")
     add("--segmentation", action="store_true", help="also write the labels, ice probability and overlay")
@@ -168,6 +168,8 @@ def main(args: argparse.Namespace) -> int:
     n_picks = int(summary["n_picks"].sum())
     if estimating:
         _report_estimated_diameter(summary, run_diameter)
+    if args.polarity == "auto":
+        _report_mixed_polarity(summary)
     print(f"{n_picks} particles in {len(summary) - n_failed} of {len(summary)} micrographs "
           f"({n_picked} picked now, {len(summary) - n_failed - n_picked} done before, {n_failed} failed); "
           f"see {output / 'summary.csv'} and {output / 'particles.star'}")
@@ -188,6 +190,20 @@ def _report_estimated_diameter(summary: pd.DataFrame, run_diameter: RunDiameter 
                 "picked with it" if n_run else "")
     print(f"particle diameter estimated from the non-ice blobs: {run_diameter} ({basis}){repicked}; "
           "give --diameter-A or --diameter-px if you know it")
+
+
+def _report_mixed_polarity(summary: pd.DataFrame) -> None:
+    """Warn when the ``auto`` polarity took the particles of some micrographs of the run as dark and others as bright."""
+    polarities = summary["polarity"].where(summary["status"] != FAILED).dropna()
+    polarities = polarities[polarities != ""]
+    counts = polarities.value_counts()
+    if len(counts) < 2:
+        return
+    fewer = counts.index[-1]
+    example = summary.loc[polarities[polarities == fewer].index[0], "micrograph"]
+    log.warning("the particles were taken as %s on %s (such as %s) and as %s on %d; if they are all one, give "
+                "--polarity (summary.csv's polarity column says which is which)", fewer,
+                _micrographs(int(counts.iloc[-1])), example, counts.index[0], int(counts.iloc[0]))
 
 
 def _micrographs(n: int) -> str:

@@ -1,0 +1,128 @@
+"""How pick()'s ``auto`` polarity judges raw and inverted micrographs: ../shared/data and fresh simulations.
+
+Usage:
+    python benchmarks/polarity.py [--shared ../shared/data] [--model PATH] [--simulations 6]
+
+Every micrograph of ../shared/data with a particle mask, and fresh simulated
+micrographs varied as the default model's training ones are (carbon,
+contamination, every other one low-pass filtered; seeds it never saw), is
+picked as given (particles darker than the ice) and inverted (brighter), with
+the true diameter at the default threshold. For each: the skewness that
+``auto`` judges by (icestat.pick.bright_skew, a radius or more from what the
+model calls carbon; above icestat.pick.MIN_BRIGHT_SKEW means bright), how many
+micrographs it took the right way, and F1 with ``auto`` and with the true
+polarity said. Scored as benchmarks/picking.py does (mask-based on the real
+data, true centres within half a diameter on the simulations). About 5 minutes
+on 2 cores.
+
+Writes benchmarks/results/polarity.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from _report import publish
+from picking import mask_marker, pooled_scores, truth_marker
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import train_default_model as recipe  # noqa: E402
+
+from icestat.classes import CARBON  # noqa: E402
+from icestat.manifest import load_labelled, read_manifest  # noqa: E402
+from icestat.micrograph import Micrograph  # noqa: E402
+from icestat.model import load_model  # noqa: E402
+from icestat.pick import MAX_EXCLUDED_PROBABILITY, SIGMA_RADII, bright_skew, pick  # noqa: E402
+from icestat.scale_space import blob_response  # noqa: E402
+from icestat.segment import segment  # noqa: E402
+from icestat.simulate import simulate_micrograph  # noqa: E402
+
+#: Seeds of the fresh simulations (the default model trained on seed recipe.SEED).
+SIMULATION_SEED = 4242
+SIMULATION_SIDE_PX = 1024
+
+
+def judged_skew(segmentation, diameter_px: float) -> float:
+    """The skewness ``auto`` judges a segmentation's micrograph by, at the particle diameter `diameter_px`."""
+    radius_px = diameter_px / 2 / float(np.mean(segmentation.working.scale))
+    judged = segmentation.working_probabilities[CARBON] <= MAX_EXCLUDED_PROBABILITY   # as pick() judges
+    return bright_skew(blob_response(segmentation.working.data, SIGMA_RADII * radius_px), radius_px, judged)
+
+
+def both_ways(model, micrograph: Micrograph, diameter_px: float, mark) -> dict:
+    """One micrograph picked as given and inverted: skewness, polarity taken, marked picks with auto and said."""
+    result = {}
+    for way, sign, true_polarity in (("given", 1.0, "dark"), ("inverted", -1.0, "bright")):
+        segmentation = segment(Micrograph(sign * micrograph.data, micrograph.pixel_size_A, micrograph.name), model)
+        auto = pick(segmentation, diameter_px=diameter_px)
+        result[way] = dict(skew=judged_skew(segmentation, diameter_px), right=auto.polarity == true_polarity,
+                           auto=mark(auto.table),
+                           said=mark(pick(segmentation, diameter_px=diameter_px, polarity=true_polarity).table))
+    return result
+
+
+def shared_groups(model, shared: Path) -> list[tuple[str, list[dict]]]:
+    """Every masked micrograph of the shared data both ways, grouped by dataset: (label, results) pairs."""
+    manifest = read_manifest(shared / "manifest.csv")
+    groups = []
+    for dataset, rows in manifest[manifest["particle_mask"].notna()].groupby("dataset"):
+        results = []
+        for _, row in rows.iterrows():
+            item = load_labelled(row)
+            results.append(both_ways(model, item.micrograph, item.particle_diameter_px, mask_marker(item)))
+        groups.append((dataset, results))
+        print(dataset, "done", flush=True)
+    return groups
+
+
+def simulated_group(model, n: int) -> tuple[str, list[dict]]:
+    """`n` fresh simulations both ways."""
+    results, with_carbon = [], 0
+    for index in range(n):
+        params = recipe.simulation_params(index, SIMULATION_SEED, SIMULATION_SIDE_PX)
+        sim = recipe.denoised(simulate_micrograph(params, seed=[SIMULATION_SEED, index]), index, SIMULATION_SEED)
+        diameter_px = params.particle_diameter_A / params.pixel_size_A
+        micrograph = Micrograph(sim.image, params.pixel_size_A, f"sim_{index}")
+        results.append(both_ways(model, micrograph, diameter_px, truth_marker(sim.picks, diameter_px)))
+        with_carbon += params.carbon_fraction > 0
+    return f"simulations ({with_carbon} of {n} with carbon)", results
+
+
+def _cells(results: list[dict], way: str) -> str:
+    skews = [r[way]["skew"] for r in results]
+    auto = pooled_scores([r[way]["auto"] for r in results])["f1"]
+    said = pooled_scores([r[way]["said"] for r in results])["f1"]
+    n_right = sum(r[way]["right"] for r in results)
+    return f"{min(skews):+.2f} to {max(skews):+.2f} | {n_right} of {len(results)} | {auto:.3f} | {said:.3f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shared", type=Path, default=recipe.REPO.parent / "shared" / "data")
+    parser.add_argument("--model", help="model file (default: the shipped one)")
+    parser.add_argument("--simulations", type=int, default=6, help="fresh simulated micrographs")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    started = time.perf_counter()
+    model = load_model(args.model)
+    groups = shared_groups(model, args.shared) + [simulated_group(model, args.simulations)]
+    lines = ["# The particles' polarity, judged by pick()'s auto on raw and inverted micrographs", "",
+             f"Model: {args.model or 'the shipped default'}; true diameter, default threshold. Skewness: of the "
+             "response to bright blobs a radius or more from carbon (above +0.1: bright). "
+             "Written by benchmarks/polarity.py.", "",
+             "| data | micrographs | as given: skewness | taken as dark | F1, auto | F1, dark said "
+             "| inverted: skewness | taken as bright | F1, auto | F1, bright said |", "|" + " --- |" * 10]
+    for label, results in groups:
+        lines.append(f"| {label} | {len(results)} | {_cells(results, 'given')} | {_cells(results, 'inverted')} |")
+    lines += ["", f"Whole run: {time.perf_counter() - started:.0f} s."]
+    publish(lines, "polarity.md")
+
+
+if __name__ == "__main__":
+    main()
