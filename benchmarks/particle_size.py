@@ -8,8 +8,10 @@ A specimen icestat has never seen may be smaller or larger than those of
 micrographs (1.06 and 1.6 Å/px, a field of view of about 4300 Å, 12 % of it
 covered by particles, ice 300 Å thick or 1.3 particle diameters where that is
 more, no carbon) are picked with the true diameter and with the estimated one,
-and scored against the true centres within half a diameter. The class
-fractions say what the model took the particles for. About 1 minute on 2 cores.
+and scored against the true centres within half a diameter (the given diameter
+also sets the working scale of large particles: icestat.settings.MAX_WORKING_DIAMETER_PX).
+The class fractions, with the diameter given, say what the model took the particles for. About 2 minutes
+on 2 cores.
 
 Writes benchmarks/results/particle_size.md.
 """
@@ -53,9 +55,9 @@ def size_micrograph(diameter_A: float, pixel_size_A: float, n_contamination: int
 def size_row(model, diameter_A: float, pixel_size_A: float, n_contamination: int) -> str:
     """One table line: scores with the true and the estimated diameter, and the class fractions."""
     micrograph, truth, diameter_px = size_micrograph(diameter_A, pixel_size_A, n_contamination)
-    segmentation = segment(micrograph, model)
+    segmentation = segment(micrograph, model, particle_diameter_px=diameter_px)   # as icestat pick --diameter-A
     given = pick_scores(*mark_picks(pick(segmentation, diameter_px).table, truth, diameter_px / 2))
-    estimated_picks = pick(segmentation, warn_if_crowded=False)
+    estimated_picks = pick(segment(micrograph, model), warn_if_crowded=False)
     estimated = pick_scores(*mark_picks(estimated_picks.table, truth, diameter_px / 2))
     fractions = segmentation.class_fractions()
     return (f"| {diameter_A:g} | {pixel_size_A:g} | {len(truth)} | {given['precision']:.2f} | {given['recall']:.2f} | "

@@ -252,7 +252,8 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
         if source == RUN:
             diameter_px = run_diameter.px(micrograph.pixel_size_A)
         model = cached_model(settings.model_path, settings.device).with_carbon_regions(settings.carbon_regions)
-        segmentation = segment(micrograph, model, device=settings.device, refine=settings.refine)
+        segmentation = segment(micrograph, model, device=settings.device, refine=settings.refine,
+                               particle_diameter_px=diameter_px)
         # No warning per crowded micrograph: the run's diameter settles them (to_pick_with_run_diameter), and
         # `icestat pick` says once whether it rests on crowded micrographs only.
         picks = pick(segmentation, diameter_px=diameter_px, threshold=settings.threshold, polarity=settings.polarity,

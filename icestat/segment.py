@@ -94,7 +94,7 @@ class Segmentation:
 
 
 def segment(micrograph: Micrograph, model: IceModel | None = None, device: str = "cpu",
-            refine: bool = True) -> Segmentation:
+            refine: bool = True, particle_diameter_px: float | None = None) -> Segmentation:
     """Segment a micrograph into ice, particle, carbon and contamination.
 
     Parameters
@@ -109,13 +109,18 @@ def segment(micrograph: Micrograph, model: IceModel | None = None, device: str =
         Use the model's boundary refiner (when it has one); False keeps the
         patch-level probabilities, bilinearly interpolated (carbon is decided
         per region either way when the model's settings say so).
+    particle_diameter_px : float, optional
+        The particles' diameter in pixels of the micrograph, when known: large
+        particles are segmented on a coarser working image
+        (:meth:`~icestat.settings.SegmentationSettings.prepare`), where they look
+        like the particles the model learnt.
 
     Returns
     -------
     Segmentation
     """
     model = load_model(device=device) if model is None else model
-    working = model.settings.prepare(micrograph)
+    working = model.settings.prepare(micrograph, particle_diameter_px)
     features = features_of(working, model.settings, device)
     per_patch = patch_probabilities(model.classifier, features)
     probabilities = model_probabilities(model, working, per_patch, features.grid, refine)

@@ -7,6 +7,14 @@ from dataclasses import asdict, dataclass
 from icestat.micrograph import Micrograph
 from icestat.prepare import WorkingImage, prepare
 
+#: Particles wider than this many working pixels are segmented on a coarser working image, binned until they are
+#: this wide (when their diameter is known: :meth:`SegmentationSettings.prepare`). The shipped model took simulated
+#: particles of 400-550 Å (57-79 px at 7 Å/px) for ice or contamination: picking F1 0-0.74, 0.80-0.88 at this
+#: width (0.94 at 36 px). The real specimens it trained on are wider in their 1024 px images (EMPIAR-10028 56 px,
+#: 10059 36-50 px) and lose from narrower working widths (10059 held out 0.768 -> 0.767 at this width, 0.752 at
+#: 36 px, 0.716 at 28; benchmarks/README.md).
+MAX_WORKING_DIAMETER_PX = 45.0
+
 
 @dataclass(frozen=True)
 class SegmentationSettings:
@@ -44,11 +52,24 @@ class SegmentationSettings:
     adapt: bool = True
     carbon_regions: bool = True
 
-    def prepare(self, micrograph: Micrograph) -> WorkingImage:
-        """The working image of a micrograph at these settings' scale."""
+    def prepare(self, micrograph: Micrograph, particle_diameter_px: float | None = None) -> WorkingImage:
+        """The working image of a micrograph at these settings' scale, or coarser for large particles.
+
+        Parameters
+        ----------
+        micrograph : Micrograph
+        particle_diameter_px : float, optional
+            The particles' diameter in pixels of the micrograph, when known:
+            where they would be wider than ``MAX_WORKING_DIAMETER_PX`` working
+            pixels, the micrograph is binned more, until they are that wide.
+        """
         if micrograph.pixel_size_A is not None and not micrograph.placeholder_pixel_size:
-            return prepare(micrograph, bin_factor=max(1.0, self.working_pixel_size_A / micrograph.pixel_size_A))
-        return prepare(micrograph, bin_factor=max(1.0, max(micrograph.shape) / self.unknown_pixel_size_side_px))
+            bin_factor = self.working_pixel_size_A / micrograph.pixel_size_A
+        else:
+            bin_factor = max(micrograph.shape) / self.unknown_pixel_size_side_px
+        if particle_diameter_px is not None:
+            bin_factor = max(bin_factor, particle_diameter_px / MAX_WORKING_DIAMETER_PX)
+        return prepare(micrograph, bin_factor=max(1.0, bin_factor))
 
     def to_dict(self) -> dict:
         """JSON-ready values."""
