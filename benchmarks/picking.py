@@ -5,7 +5,8 @@ Usage:
 
 1. Every micrograph of ../shared/data with a particle mask, picked by the
    shipped default model at the default threshold, with the particle diameter
-   of the manifest (as a user gives it) and estimated from the non-ice blobs:
+   of the manifest (as a user gives it, setting the working scale of large
+   particles as icestat pick does) and estimated from the non-ice blobs:
    each micrograph's own estimate, and the run's as `icestat pick` uses it
    (each row's micrographs taken as one run: the median of the uncrowded
    micrographs' estimates, for those whose own is more than 20 % off).
@@ -56,6 +57,7 @@ from icestat.model import load_model  # noqa: E402
 from icestat.pick import DEFAULT_THRESHOLD, far_from_run_diameter, pick, run_diameter  # noqa: E402
 from icestat.refine import BoundaryRefiner  # noqa: E402
 from icestat.segment import segment  # noqa: E402
+from icestat.settings import MAX_WORKING_DIAMETER_PX  # noqa: E402
 from icestat.simulate import SimulationParams, simulate_micrograph  # noqa: E402
 from icestat.training import train_model  # noqa: E402
 
@@ -88,18 +90,30 @@ class Marked:
         return self.scaled[DIAMETER_FACTORS.index(1.0)]
 
 
-def _pick_ways(segmentation, diameter_px, mark) -> Marked:
+def segmented_for(micrograph, segmentation, model, diameter_px: float):
+    """The `segmentation` of `micrograph` as `icestat pick` makes it when told `diameter_px`: again, coarser, where
+    the particles are wider than MAX_WORKING_DIAMETER_PX working pixels (icestat.settings)."""
+    if diameter_px / float(np.mean(segmentation.working.scale)) <= MAX_WORKING_DIAMETER_PX:
+        return segmentation
+    return segment(micrograph, model, particle_diameter_px=diameter_px)
+
+
+def _pick_ways(micrograph, model, diameter_px, mark) -> tuple[Marked, object]:
     """Marked picks with the estimated diameter, the given one times each factor, and at each threshold.
 
-    Each diameter is picked once, at threshold 0: a threshold only drops the picks scored below it.
+    Returns them and the micrograph's segmentation (without a diameter). The given diameter also sets the working
+    scale, as it does in `icestat pick` (:func:`segmented_for`). Each diameter is picked once, at threshold 0: a
+    threshold only drops the picks scored below it.
     """
+    segmentation = segment(micrograph, model)
     estimated = pick(segmentation)
-    unthresholded = {factor: pick(segmentation, diameter_px=factor * diameter_px, threshold=0.0).table
+    given = segmented_for(micrograph, segmentation, model, diameter_px)
+    unthresholded = {factor: pick(given, diameter_px=factor * diameter_px, threshold=0.0).table
                      for factor in DIAMETER_FACTORS}
     scaled = [mark(_scored_at_least(unthresholded[factor], DEFAULT_THRESHOLD)) for factor in DIAMETER_FACTORS]
     thresholded = [mark(_scored_at_least(unthresholded[1.0], threshold)) for threshold in THRESHOLDS]
     return Marked(mark(estimated.table), scaled, thresholded, estimated.diameter_px,
-                  estimated.diameter_px / diameter_px)
+                  estimated.diameter_px / diameter_px), segmentation
 
 
 def _scored_at_least(picks: pd.DataFrame, threshold: float) -> pd.DataFrame:
@@ -111,20 +125,26 @@ def pooled_scores(marked: list[tuple]) -> dict:
     return pick_scores(pd.concat([table for table, _ in marked], ignore_index=True), sum(n for _, n in marked))
 
 
-def _with_run_diameter(segmentations: list, results: list[Marked], diameters_px: list[float], marks: list) -> None:
+def _with_run_diameter(model, micrographs: list, segmentations: list, results: list[Marked], diameters_px: list[float],
+                       marks: list) -> None:
     """Pick again, with the run's diameter, the micrographs whose own estimate is far from it (as icestat pick does).
 
-    `segmentations`, `results`, `diameters_px` (true) and `marks` are one run's, micrograph by micrograph; the
+    `micrographs`, `segmentations`, `results`, `diameters_px` (true) and `marks` are one run's, micrograph by
+    micrograph; the
     micrographs are taken to share a pixel size (the shared data gives none for most), so the run's diameter is in
     pixels. Sets each result's ``run_estimated`` and ``run_ratio``.
     """
     own_px = [result.own_diameter_px for result in results]
     fractions = [segmentation.class_fractions()["particle"] for segmentation in segmentations]
     run_px = run_diameter(own_px, fractions)
-    for segmentation, result, own, true_px, mark, far in zip(segmentations, results, own_px, diameters_px, marks,
-                                                             far_from_run_diameter(own_px, run_px)):
+    for micrograph, segmentation, result, own, true_px, mark, far in zip(
+            micrographs, segmentations, results, own_px, diameters_px, marks, far_from_run_diameter(own_px, run_px)):
         used = run_px if far else own
-        result.run_estimated = mark(pick(segmentation, diameter_px=used).table) if far else result.estimated
+        if far:
+            again = segmented_for(micrograph, segmentation, model, used)
+            result.run_estimated = mark(pick(again, diameter_px=used).table)
+        else:
+            result.run_estimated = result.estimated
         result.run_ratio = used / true_px
 
 
@@ -162,15 +182,17 @@ def truth_marker(truth, diameter_px: float):
 
 def _mask_results(model, rows) -> list[Marked]:
     """Each manifest row's micrograph picked every way (:func:`_pick_ways`), the rows taken as one run."""
-    segmentations, results, diameters, marks = [], [], [], []
+    micrographs, segmentations, results, diameters, marks = [], [], [], [], []
     for _, row in rows.iterrows():
         item = load_labelled(row)
         diameter = item.particle_diameter_px
         marks.append(mask_marker(item))
-        segmentations.append(segment(item.micrograph, model))
-        results.append(_pick_ways(segmentations[-1], diameter, marks[-1]))
+        result, segmentation = _pick_ways(item.micrograph, model, diameter, marks[-1])
+        micrographs.append(item.micrograph)
+        segmentations.append(segmentation)
+        results.append(result)
         diameters.append(diameter)
-    _with_run_diameter(segmentations, results, diameters, marks)
+    _with_run_diameter(model, micrographs, segmentations, results, diameters, marks)
     return results
 
 
@@ -255,8 +277,7 @@ def fresh_simulations(n: int = 8) -> tuple[str, list[Marked]]:
     model = load_model()
     results = []
     for micrograph, diameter, truth in fresh_simulation_micrographs(n):
-        results.append(_pick_ways(segment(micrograph, model), diameter,
-                                  truth_marker(truth, diameter)))
+        results.append(_pick_ways(micrograph, model, diameter, truth_marker(truth, diameter))[0])
     return "fresh simulations, default model (true centres within half a diameter)", results
 
 

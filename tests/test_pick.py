@@ -146,18 +146,20 @@ def _unknown_specimen(segmentation: Segmentation, lean: float) -> Segmentation:
     return Segmentation("unknown specimen", segmentation.working, probabilities, None, None)
 
 
-def test_the_auto_polarity_comes_from_the_image_whatever_a_model_that_barely_answers_leans_to():
-    # A model that never saw the specimen leans its particle map a little towards the bright blobs (as the recipe
-    # trained on EMPIAR-10028 alone did on 10017, which put the picks on the particles' bright rims when its lean
-    # decided) or clearly so; the image decides.
+def test_the_particles_are_bright_only_where_the_image_and_the_model_both_say_so():
     diameter_px = 2 * RADIUS_WORKING_PX * SCALE
-    for bright_particles in (False, True):   # a raw micrograph and an inverted one
-        for lean in (0.06, 0.5):
-            unknown = _unknown_specimen(_segmentation(bright_particles=bright_particles), lean)
-            picks = pick(unknown, diameter_px)
-            assert picks.polarity == ("bright" if bright_particles else "dark")
-            assert _found(picks, IN_ICE) == len(IN_ICE)
-            assert len(picks) <= len(IN_ICE + TOUCHING) + 2
+    # A model leaning clearly towards the bright blobs of a raw micrograph (as the U-Net compare.py trains on
+    # EMPIAR-10017 did on 10028 and 10059) is overruled by the image; on an inverted one, both agree.
+    for bright_particles in (False, True):
+        picks = pick(_unknown_specimen(_segmentation(bright_particles=bright_particles), lean=0.5), diameter_px)
+        assert picks.polarity == ("bright" if bright_particles else "dark")
+        assert _found(picks, IN_ICE) == len(IN_ICE)
+        assert len(picks) <= len(IN_ICE + TOUCHING) + 2
+    # A model that barely answers (+0.03 to +0.08, as the recipe trained on 10028 alone did on 10017) says nothing:
+    # dark, as a raw micrograph is, even where the image looks bright; said bright, they are picked.
+    inverted = _unknown_specimen(_segmentation(bright_particles=True), lean=0.06)
+    assert pick(inverted, diameter_px).polarity == "dark"
+    assert _found(pick(inverted, diameter_px, polarity="bright"), IN_ICE) == len(IN_ICE)
 
 
 def test_a_model_that_sees_dark_particles_overrules_an_image_that_looks_bright():
@@ -173,11 +175,6 @@ def test_a_model_that_sees_dark_particles_overrules_an_image_that_looks_bright()
     assert particle_response(image, radius_px, particle_probability=probabilities[PARTICLE])[1] == "dark"
     picks = pick(blind, diameter_px=2 * RADIUS_WORKING_PX * SCALE)
     assert picks.polarity == "dark" and _found(picks, IN_HOLE) == len(IN_HOLE)
-    # A model that says the particles are dark where the image says bright, clearly, is believed: said, they are
-    # picked.
-    inverted = _unknown_specimen(_segmentation(bright_particles=True), lean=-0.5)
-    assert pick(inverted, 2 * RADIUS_WORKING_PX * SCALE).polarity == "dark"
-    assert _found(pick(inverted, 2 * RADIUS_WORKING_PX * SCALE, polarity="bright"), IN_ICE) == len(IN_ICE)
 
 
 def test_the_polarity_said_overrides_the_image():
