@@ -57,7 +57,6 @@ from icestat.model import load_model  # noqa: E402
 from icestat.pick import DEFAULT_THRESHOLD, far_from_run_diameter, pick, run_diameter  # noqa: E402
 from icestat.refine import BoundaryRefiner  # noqa: E402
 from icestat.segment import segment  # noqa: E402
-from icestat.settings import MAX_WORKING_DIAMETER_PX  # noqa: E402
 from icestat.simulate import SimulationParams, simulate_micrograph  # noqa: E402
 from icestat.training import train_model  # noqa: E402
 
@@ -92,8 +91,8 @@ class Marked:
 
 def segmented_for(micrograph, segmentation, model, diameter_px: float):
     """The `segmentation` of `micrograph` as `icestat pick` makes it when told `diameter_px`: again, coarser, where
-    the particles are wider than MAX_WORKING_DIAMETER_PX working pixels (icestat.settings)."""
-    if diameter_px / float(np.mean(segmentation.working.scale)) <= MAX_WORKING_DIAMETER_PX:
+    the particles are that large (:meth:`icestat.settings.SegmentationSettings.bin_factor`)."""
+    if model.settings.bin_factor(micrograph, diameter_px) == model.settings.bin_factor(micrograph):
         return segmentation
     return segment(micrograph, model, particle_diameter_px=diameter_px)
 

@@ -162,12 +162,13 @@ def _files_of(argument: str) -> list[str]:
 
 def _not_dose_weighted(files: list[Path]) -> list[Path]:
     """Those of `files` that have a dose-weighted twin among them (``DOSE_WEIGHTED_PAIRS``), in order."""
-    stems = {micrograph_stem(path) for path in files}
+    stems = [micrograph_stem(path) for path in files]
+    present = set(stems)
     twinned = set()
     for weighted_ending, plain_ending in DOSE_WEIGHTED_PAIRS:
-        for path in files:
-            stem = micrograph_stem(path)
-            if stem.endswith(plain_ending) and stem.removesuffix(plain_ending) + weighted_ending in stems - {stem}:
+        for path, stem in zip(files, stems):
+            twin = stem.removesuffix(plain_ending) + weighted_ending
+            if stem.endswith(plain_ending) and twin != stem and twin in present:
                 twinned.add(path)
     return [path for path in files if path in twinned]
 

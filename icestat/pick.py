@@ -382,7 +382,7 @@ def bright_skew(bright: np.ndarray, radius_px: float, judged_where: np.ndarray |
     >>> bool(bright_skew(bright, 6.0) < -MIN_BRIGHT_SKEW), bool(bright_skew(-bright, 6.0) > MIN_BRIGHT_SKEW)
     (True, True)
     """
-    if judged_where is None:
+    if judged_where is None or np.all(judged_where):   # nothing to keep away from
         judged = np.ones(bright.shape, dtype=bool)
     else:
         judged = ndimage.binary_erosion(judged_where, iterations=max(1, int(round(radius_px))), border_value=1)

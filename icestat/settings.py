@@ -59,17 +59,28 @@ class SegmentationSettings:
         ----------
         micrograph : Micrograph
         particle_diameter_px : float, optional
+            As for :meth:`bin_factor`.
+        """
+        return prepare(micrograph, bin_factor=self.bin_factor(micrograph, particle_diameter_px))
+
+    def bin_factor(self, micrograph: Micrograph, particle_diameter_px: float | None = None) -> float:
+        """How much :meth:`prepare` bins a micrograph (never below 1).
+
+        Parameters
+        ----------
+        micrograph : Micrograph
+        particle_diameter_px : float, optional
             The particles' diameter in pixels of the micrograph, when known:
             where they would be wider than ``MAX_WORKING_DIAMETER_PX`` working
             pixels, the micrograph is binned more, until they are that wide.
         """
         if micrograph.pixel_size_A is not None and not micrograph.placeholder_pixel_size:
-            bin_factor = self.working_pixel_size_A / micrograph.pixel_size_A
+            factor = self.working_pixel_size_A / micrograph.pixel_size_A
         else:
-            bin_factor = max(micrograph.shape) / self.unknown_pixel_size_side_px
+            factor = max(micrograph.shape) / self.unknown_pixel_size_side_px
         if particle_diameter_px is not None:
-            bin_factor = max(bin_factor, particle_diameter_px / MAX_WORKING_DIAMETER_PX)
-        return prepare(micrograph, bin_factor=max(1.0, bin_factor))
+            factor = max(factor, particle_diameter_px / MAX_WORKING_DIAMETER_PX)
+        return max(1.0, factor)
 
     def to_dict(self) -> dict:
         """JSON-ready values."""
