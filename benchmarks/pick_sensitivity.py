@@ -4,7 +4,9 @@ Usage:
     python benchmarks/pick_sensitivity.py [--shared ../shared/data] [--models DIR]
 
 Every masked micrograph of ../shared/data and picking.py's fresh simulations and
-empty-ice micrographs are segmented once; then each variant (the default score
+empty-ice micrographs are segmented once, with the true diameter (as
+`icestat pick --diameter-px` does: it sets the working scale of large
+particles); then each variant (the default score
 threshold, or one constant of icestat.pick changed, the rest as shipped) picks
 them all again with the true diameter. Groups, as in picking.py: the shipped
 model on the micrographs of each dataset it did not train on; the default
@@ -15,7 +17,8 @@ micrographs of empty ice (every one wrong).
 
 The models retrained without each dataset (about 9 min each on 2 cores) are
 kept in ``--models`` (``without_<dataset>_<recipe digest>.icestat``) and reused
-by a rerun while scripts/train_default_model.py is unchanged.
+by a rerun, and by picking.py and specimen_transfer.py, while
+scripts/train_default_model.py is unchanged (picking.model_without).
 
 Writes benchmarks/results/pick_sensitivity.md.
 """
@@ -23,7 +26,6 @@ Writes benchmarks/results/pick_sensitivity.md.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 import time
@@ -34,8 +36,8 @@ from unittest import mock
 import numpy as np
 
 from _report import publish
-from picking import (EMPTY_ICE_DIAMETER_A, empty_ice_micrographs, fresh_simulation_micrographs, mask_marker,
-                     pooled_scores, retrained_without, truth_marker)
+from picking import (EMPTY_ICE_DIAMETER_A, MODELS_FOLDER, empty_ice_micrographs, fresh_simulation_micrographs,
+                     mask_marker, model_without, pooled_scores, truth_marker)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import train_default_model as recipe  # noqa: E402
@@ -56,20 +58,6 @@ VARIANTS = (("SIGMA_RADII", 0.4), ("SIGMA_RADII", 0.6), ("MIN_DISTANCE_RADII", 0
 SPECIMEN_OUT = "specimen held out"
 
 
-def model_without(dataset: str, shared: Path, folder: Path):
-    """The default recipe retrained without `dataset`, from `folder` when it is there (else trained and kept there).
-
-    The file is named after the recipe script's digest too, so that a model trained by an earlier recipe is never
-    reused.
-    """
-    recipe_digest = hashlib.sha256(Path(recipe.__file__).read_bytes()).hexdigest()[:12]
-    path = folder / f"without_{dataset}_{recipe_digest}.icestat"
-    if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        retrained_without(shared, dataset).save(path)
-    return load_model(path)
-
-
 def labelled_groups(shipped, shared: Path, models: Path) -> dict[str, list[tuple]]:
     """Group label -> (segmentation, true diameter in px, marking function) of each masked micrograph."""
     manifest = read_manifest(shared / "manifest.csv")
@@ -87,19 +75,23 @@ def labelled_groups(shipped, shared: Path, models: Path) -> dict[str, list[tuple
 
 def _labelled(row, model) -> tuple:
     item = load_labelled(row)
-    return segment(item.micrograph, model), item.particle_diameter_px, mask_marker(item)
+    diameter = item.particle_diameter_px
+    return segment(item.micrograph, model, particle_diameter_px=diameter), diameter, mask_marker(item)
 
 
 def simulated_group(model) -> list[tuple]:
     """picking.py's fresh simulations segmented by `model`, marked against their true centres."""
-    return [(segment(micrograph, model), diameter, truth_marker(truth, diameter))
+    return [(segment(micrograph, model, particle_diameter_px=diameter), diameter, truth_marker(truth, diameter))
             for micrograph, diameter, truth in fresh_simulation_micrographs()]
 
 
 def empty_group(model) -> list[tuple]:
     """picking.py's empty-ice micrographs segmented by `model`, with the diameter they are picked with."""
-    return [(segment(micrograph, model), EMPTY_ICE_DIAMETER_A / params.pixel_size_A)
-            for micrograph, params in empty_ice_micrographs()]
+    segmented = []
+    for micrograph, params in empty_ice_micrographs():
+        diameter = EMPTY_ICE_DIAMETER_A / params.pixel_size_A
+        segmented.append((segment(micrograph, model, particle_diameter_px=diameter), diameter))
+    return segmented
 
 
 def variant_row(label: str, groups: dict, empty: list, threshold: float) -> str:
@@ -117,7 +109,7 @@ def variant_row(label: str, groups: dict, empty: list, threshold: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", type=Path, default=recipe.REPO.parent / "shared" / "data")
-    parser.add_argument("--models", type=Path, default=recipe.REPO / "benchmarks" / "models",
+    parser.add_argument("--models", type=Path, default=MODELS_FOLDER,
                         help="folder keeping the models retrained without each dataset (reused when there)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")

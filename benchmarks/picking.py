@@ -17,7 +17,9 @@ Usage:
    K-fold split of its micrographs (all of them are in the default model).
    Each specimen held out: the default recipe retrained without any
    micrograph of one dataset and tested on all of that dataset's masked
-   micrographs: how icestat does on a specimen it has never seen.
+   micrographs: how icestat does on a specimen it has never seen. These
+   models are kept in benchmarks/models (model_without) for a rerun and for
+   pick_sensitivity.py and specimen_transfer.py.
 3. Fresh simulated micrographs (seeds the default model never saw), scored
    against the true centres within half a particle diameter.
 4. Simulated micrographs of empty ice: every pick there is wrong.
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import os
 import sys
 import time
@@ -228,6 +231,25 @@ def retrained_without(shared: Path, dataset: str):
     return retrained(simulated + [example for example in examples if example.dataset != dataset])
 
 
+#: Where the models retrained without each dataset are kept between benchmark runs (git-ignored).
+MODELS_FOLDER = recipe.REPO / "benchmarks" / "models"
+
+
+def model_without(dataset: str, shared: Path, folder: Path = MODELS_FOLDER):
+    """:func:`retrained_without`, read from `folder` when it is there (else trained and kept there).
+
+    The file (``without_<dataset>_<recipe digest>.icestat``) is named after the recipe script's digest too, so that
+    a model trained by an earlier recipe is never reused. picking.py, pick_sensitivity.py and specimen_transfer.py
+    share these models (about 9 min each to train on 2 cores).
+    """
+    recipe_digest = hashlib.sha256(Path(recipe.__file__).read_bytes()).hexdigest()[:12]
+    path = folder / f"without_{dataset}_{recipe_digest}.icestat"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        retrained_without(shared, dataset).save(path)
+    return load_model(path)
+
+
 def held_out_10017(shared: Path, n_folds: int) -> tuple[str, list[Marked]]:
     """The default recipe retrained without each fold of EMPIAR-10017."""
     training_rows, examples, simulated = training_data(shared)
@@ -248,7 +270,7 @@ def held_out_specimens(shared: Path, manifest: pd.DataFrame) -> list[tuple[str, 
     masked = manifest[manifest["particle_mask"].notna()]
     groups = []
     for dataset, rows in masked.groupby("dataset"):
-        model = retrained_without(shared, dataset)
+        model = model_without(dataset, shared)
         groups.append((f"{dataset}, specimen held out (recipe retrained without it)", _mask_results(model, rows)))
         print(dataset, "held out done", flush=True)
     return groups

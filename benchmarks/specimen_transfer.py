@@ -4,7 +4,7 @@ Usage:
     python benchmarks/specimen_transfer.py [--shared ../shared/data]
 
 For each masked dataset of ../shared/data the default recipe is retrained without any micrograph of it (as
-picking.py's "specimen held out" rows), and all of that dataset's masked micrographs are picked with the true
+picking.py's "specimen held out" rows, and sharing its models: picking.model_without), and all of that dataset's masked micrographs are picked with the true
 diameter at the default threshold three ways (one feature pass):
 - default: what `icestat pick` does; the particle evidence candidates are scored by is half the refined particle
   probability and half the patch classifier's (icestat.pick.particle_evidence);
@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 
 from _report import publish
-from picking import (EMPTY_ICE_DIAMETER_A, empty_ice_micrographs, fresh_simulation_micrographs, pooled_scores, recipe,
-                     retrained_without)
+from picking import (EMPTY_ICE_DIAMETER_A, empty_ice_micrographs, fresh_simulation_micrographs, model_without,
+                     pooled_scores, recipe)
 
 from icestat.manifest import load_labelled, read_manifest
 from icestat.metrics import mark_picks, mark_picks_on_mask
@@ -41,10 +41,10 @@ from icestat.segment import Segmentation, model_probabilities, segment
 WAYS = ("default (half refined, half patches)", "refined map alone", "patch classifier alone")
 
 
-def three_ways(model, micrograph) -> tuple[Segmentation, Segmentation, Segmentation]:
-    """A micrograph segmented as `icestat pick` does, as before (no patches: evidence from the refined map alone),
-    and from its patch probabilities alone (one feature pass)."""
-    refined = segment(micrograph, model)
+def three_ways(model, micrograph, diameter_px: float) -> tuple[Segmentation, Segmentation, Segmentation]:
+    """A micrograph segmented as `icestat pick --diameter-px` does, as before (no patches: evidence from the refined
+    map alone), and from its patch probabilities alone (one feature pass)."""
+    refined = segment(micrograph, model, particle_diameter_px=diameter_px)
     refined_alone = Segmentation(refined.name, refined.working, refined.working_probabilities)
     coarse = model_probabilities(model, refined.working, refined.patch_probabilities, refined.features.grid,
                                  refine=False)
@@ -64,7 +64,7 @@ def held_out_cells(model, rows: pd.DataFrame) -> list[str]:
     called = []   # particle fractions: default (the refined map alone has the same map), patches alone, masks
     for _, row in rows.iterrows():
         item = load_labelled(row)
-        default, refined_alone, patches = three_ways(model, item.micrograph)
+        default, refined_alone, patches = three_ways(model, item.micrograph, item.particle_diameter_px)
         for way, segmentation in zip(WAYS, (default, refined_alone, patches)):
             picks = pick(segmentation, diameter_px=item.particle_diameter_px).table
             marked[way].append(mark_picks_on_mask(picks, item.particle_mask, item.particle_diameter_px))
@@ -77,12 +77,13 @@ def simulation_cells(model) -> list[str]:
     """F1 each way on the fresh simulations, then the picks on each simulated micrograph of empty ice, each way."""
     marked = {way: [] for way in WAYS}
     for micrograph, diameter_px, truth in fresh_simulation_micrographs():
-        for way, segmentation in zip(WAYS, three_ways(model, micrograph)):
+        for way, segmentation in zip(WAYS, three_ways(model, micrograph, diameter_px)):
             marked[way].append(mark_picks(pick(segmentation, diameter_px=diameter_px).table, truth, diameter_px / 2))
     counts = {way: [] for way in WAYS}
     for micrograph, params in empty_ice_micrographs():
-        for way, segmentation in zip(WAYS, three_ways(model, micrograph)):
-            counts[way].append(len(pick(segmentation, diameter_px=EMPTY_ICE_DIAMETER_A / params.pixel_size_A)))
+        diameter_px = EMPTY_ICE_DIAMETER_A / params.pixel_size_A
+        for way, segmentation in zip(WAYS, three_ways(model, micrograph, diameter_px)):
+            counts[way].append(len(pick(segmentation, diameter_px=diameter_px)))
     return _f1_cells(marked) + [", ".join(str(n) for n in counts[way]) for way in WAYS]
 
 
@@ -99,7 +100,7 @@ def main() -> None:
                  + " | ".join(f"empty-ice picks, {way}" for way in WAYS) + " |", "|" + " --- |" * 7]
     masked = manifest[manifest["particle_mask"].notna()]
     for dataset, rows in masked.groupby("dataset"):
-        model = retrained_without(args.shared, dataset)
+        model = model_without(dataset, args.shared)
         label = f"retrained without {dataset}"
         held_out.append(f"| {label} ({len(rows)} micrographs) | " + " | ".join(held_out_cells(model, rows)) + " |")
         simulated.append(f"| {label} | " + " | ".join(simulation_cells(model)) + " |")
