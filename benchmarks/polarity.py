@@ -8,8 +8,8 @@ micrographs varied as the default model's training ones are (carbon,
 contamination, every other one low-pass filtered; seeds it never saw), is
 picked as given (particles darker than the ice) and inverted (brighter), with
 the true diameter at the default threshold. For each: the skewness that
-``auto`` judges by (icestat.pick.bright_skew, a radius or more from what the
-model calls carbon; above icestat.pick.MIN_BRIGHT_SKEW means bright), how many
+``auto`` judges by (icestat.polarity.bright_skew, a radius or more from what
+the model calls carbon; above icestat.polarity.MIN_BRIGHT_SKEW means bright), how many
 micrographs it took the right way, and F1 with ``auto`` and with the true
 polarity said. Scored as benchmarks/picking.py does (mask-based on the real
 data, true centres within half a diameter on the simulations). About 5 minutes
@@ -38,7 +38,8 @@ from icestat.classes import CARBON  # noqa: E402
 from icestat.manifest import load_labelled, read_manifest  # noqa: E402
 from icestat.micrograph import Micrograph  # noqa: E402
 from icestat.model import load_model  # noqa: E402
-from icestat.pick import MAX_EXCLUDED_PROBABILITY, SIGMA_RADII, bright_skew, pick  # noqa: E402
+from icestat.pick import MAX_EXCLUDED_PROBABILITY, SIGMA_RADII, pick  # noqa: E402
+from icestat.polarity import bright_skew  # noqa: E402
 from icestat.scale_space import blob_response  # noqa: E402
 from icestat.segment import segment  # noqa: E402
 from icestat.simulate import simulate_micrograph  # noqa: E402

@@ -14,7 +14,7 @@ in a background thread while one is picked, so reading overlaps computing.
 
 Without a given diameter, each micrograph is first picked with its own
 estimate; then the run's diameter is the median of those estimates
-(:func:`icestat.pick.run_diameter`), and the micrographs whose diameter is
+(:func:`icestat.diameter.run_diameter`), and the micrographs whose diameter is
 far from it (:func:`to_pick_with_run_diameter`) are picked again with it.
 """
 
@@ -37,12 +37,14 @@ import pandas as pd
 from icestat._atomic import atomic_path, remove_leftovers
 from icestat.coords import read_star, write_autopick_index, write_particles_star, write_picks
 from icestat.coords.table import MICROGRAPH_COLUMN, pick_table
+from icestat.diameter import (CROWDED_PARTICLE_FRACTION, estimate_diameter_px, far_from_run_diameter, run_diameter,
+                              run_diameter_basis)
 from icestat.micrograph import (SEGMENTATION_FILE_ENDINGS, MicrographError, file_error, micrograph_stem,
                                 read_micrograph, write_mrc)
 from icestat.model import IceModel, ModelError, load_model
 from icestat.overlay import write_overlay
-from icestat.pick import (CROWDED_PARTICLE_FRACTION, DEFAULT_THRESHOLD, check_polarity, estimate_diameter_px,
-                          far_from_run_diameter, pick, run_diameter, run_diameter_basis)
+from icestat.pick import DEFAULT_THRESHOLD, pick
+from icestat.polarity import check_polarity
 from icestat.segment import segment
 
 log = logging.getLogger(__name__)
@@ -82,7 +84,7 @@ class RunDiameter:
         How many micrographs' own estimates its median is over.
     all_crowded : bool
         True when those micrographs are all crowded with particles (then the
-        estimate is unreliable; :func:`icestat.pick.run_diameter`).
+        estimate is unreliable; :func:`icestat.diameter.run_diameter`).
     """
 
     value: float
@@ -321,7 +323,7 @@ def to_pick_with_run_diameter(paths: list[str], rows: list[dict]) -> tuple[RunDi
     """The run's particle diameter, and the micrographs to pick (again) with it.
 
     The run's diameter is the median of its micrographs' own estimates
-    (:func:`icestat.pick.run_diameter`; micrographs picked with it before
+    (:func:`icestat.diameter.run_diameter`; micrographs picked with it before
     count with their own estimate), in ångström where they all have a pixel
     size. The micrographs picked with an estimate (their own, or an earlier
     run's diameter) more than ``RUN_DIAMETER_TOLERANCE`` times off it, or

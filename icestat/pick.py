@@ -45,13 +45,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage, stats
 from skimage.feature import peak_local_max
-from skimage.measure import regionprops
 
 from icestat.classes import CARBON, CONTAMINATION, PARTICLE
 from icestat.coords import pick_table
+from icestat.diameter import CROWDED_PARTICLE_FRACTION, CROWDED_WARNING, estimate_diameter_px
 from icestat.frame import FrameBorder
+from icestat.polarity import check_polarity, judge_polarity
 from icestat.scale_space import MAD_TO_SD, blob_noise_sd, blob_response, white_noise_sd
 from icestat.segment import Segmentation
 
@@ -62,30 +62,6 @@ DEFAULT_THRESHOLD = 0.3
 #: Width of the locating Laplacian of Gaussian, in particle radii (narrower than the 1 / sqrt 2 that answers
 #: most strongly to a disk of that radius, to tell touching particles apart).
 SIGMA_RADII = 0.5
-#: What :func:`pick` may be told of the particles: darker than the ice (a raw bright-field micrograph), brighter
-#: (an inverted micrograph), or ``auto`` (``MIN_BRIGHT_SKEW`` and ``MIN_BRIGHT_AGREEMENT``).
-POLARITIES = ("auto", "dark", "bright")
-#: With polarity ``auto`` the particles are taken as bright only where the image and the model both say so. The
-#: image: the response to bright blobs at the particles' scale, at least a particle radius from what the model
-#: calls carbon, is skewed towards bright blobs by more than this (:func:`bright_skew`). In a bright-field
-#: micrograph whatever scatters (protein, carbon, contamination) is darker than the ice, so the few pixels on
-#: particles make the long tail of the response on the dark side, and inverted on the bright side: -0.13 to -1.25
-#: on every micrograph of ../shared/data, +0.13 to +1.25 inverted (benchmarks/results/polarity.md). Contamination
-#: is judged with the ice: a model that takes large particles for it would otherwise leave only the ice between
-#: them, which looks like bright blobs. Carbon the model misses speaks louder than the particles (the rim of a hole
-#: answers like a bright blob): +0.20 and +0.36 on two raw simulations of six with the shipped model, and the
-#: models compare.py trains on real micrographs alone (no carbon) picked simulations with carbon at 0.40-0.56
-#: instead of 0.83-0.98 when the image alone decided.
-MIN_BRIGHT_SKEW = 0.1
-#: ... judged on at least this many pixels (dark where fewer are left) ...
-MIN_JUDGED_PX = 100
-#: ... and the model: the correlation of that response with its particle probability, off carbon and
-#: contamination (:func:`bright_agreement`), is above this (the shipped model: -0.14 to -0.49 on raw micrographs of
-#: ../shared/data, -0.18 to -0.71 on raw simulations; -0.03 to +0.24 on inverted ones, which it answers weakly). A
-#: model that barely saw the specimen answers +0.03 to +0.08 either way, and a model that leans bright where the
-#: image clearly says dark (the U-Net compare.py trains on EMPIAR-10017, on 10028 and 10059: +0.10 to +0.30) is
-#: overruled by the image.
-MIN_BRIGHT_AGREEMENT = 0.1
 #: Candidates at least this many particle radii apart survive non-maximum suppression.
 MIN_DISTANCE_RADII = 0.75
 #: Candidates answer at least this many robust standard deviations of the image's response ...
@@ -123,31 +99,6 @@ CORE_RADII = 0.5
 SEGMENTATION_SHARE = 0.5
 #: A candidate is rejected when the mean probability of carbon or contamination over its disk is above this.
 MAX_EXCLUDED_PROBABILITY = 0.5
-#: Non-ice blobs used to estimate the diameter: at least this solid (area / convex area) ...
-MIN_BLOB_SOLIDITY = 0.85
-#: ... and at least this many working pixels ...
-MIN_BLOB_AREA_PX = 12
-#: ... and an equivalent diameter of at most this fraction of the working image's shorter side: wider is a region
-#: labelled particle (a model calling most of a packed micrograph particle can make one solid region of it), not a
-#: particle, and picking with its diameter would reject every candidate as too near the edge.
-MAX_BLOB_SIDE_FRACTION = 1 / 3
-#: A particle's outline over the equivalent diameter of its segmented blob. A globular particle's projected
-#: thickness falls to zero towards its outline, so the segmentation keeps its thick core: with the shipped model
-#: the blobs' median equivalent diameter was 0.71 of the hand-drawn particles' on EMPIAR-10017, 0.88 on 10028,
-#: 0.73 on 10059 (micrographs it did not train on) and 0.75 on fresh simulations (benchmarks/results/picking.md).
-BLOB_TO_PARTICLE_DIAMETER = 4 / 3
-#: Where more than this fraction of a micrograph is labelled particle, the particles have merged into one region
-#: and the diameter estimated from its blobs is unreliable (a warning says so).
-CROWDED_PARTICLE_FRACTION = 0.5
-#: In a run of micrographs of one specimen, those whose own estimate is more than this factor off the run's
-#: diameter (:func:`run_diameter`) are picked with the run's: F1 is flat within about 0.8-1.15 of the true
-#: diameter and falls beyond (benchmarks/results/picking.md).
-RUN_DIAMETER_TOLERANCE = 1.2
-#: What :func:`pick` logs (a warning) when it estimates the diameter on a crowded micrograph.
-CROWDED_WARNING = ("%s: crowded (%.0f%% labelled particle), so the estimated particle diameter (%.0f px) is "
-                   "unreliable; give the diameter")
-
-
 @dataclass(frozen=True, eq=False)
 class Picks:
     """The picks of one micrograph.
@@ -192,14 +143,14 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
     diameter_px : float, optional
         Particle diameter in pixels of the original micrograph; estimated from
         the sizes of the compact non-ice blobs when None
-        (:func:`estimate_diameter_px`).
+        (:func:`icestat.diameter.estimate_diameter_px`).
     threshold : float
         Lowest score kept, in [0, 1].
     polarity : {"auto", "dark", "bright"}
         The particles are darker than the ice (a raw micrograph) or brighter
         (an inverted one); ``auto``: bright where the image's response to
         bright blobs is skewed towards them and the model agrees
-        (:func:`particle_response`).
+        (:func:`icestat.polarity.judge_polarity`).
     warn_if_crowded : bool
         Log a warning when the diameter is estimated on a crowded micrograph
         (more than ``CROWDED_PARTICLE_FRACTION`` labelled particle), where the
@@ -214,7 +165,7 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
     ------
     ValueError
         If `diameter_px` is not positive, `threshold` is outside [0, 1] or
-        `polarity` is not one of ``POLARITIES``.
+        `polarity` is not one of :data:`icestat.polarity.POLARITIES`.
     """
     if diameter_px is not None and not diameter_px > 0:
         raise ValueError(f"particle diameter must be positive, got {diameter_px} px")
@@ -281,12 +232,6 @@ def particle_evidence(segmentation: Segmentation) -> np.ndarray:
     return (SEGMENTATION_SHARE * segmented + (1.0 - SEGMENTATION_SHARE) * from_patches).astype(np.float32)
 
 
-def check_polarity(polarity: str) -> None:
-    """Raise ValueError unless `polarity` is one of ``POLARITIES``."""
-    if polarity not in POLARITIES:
-        raise ValueError(f"particle polarity must be one of {', '.join(POLARITIES)}, got {polarity!r}")
-
-
 def particle_response(image: np.ndarray, radius_px: float, polarity: str = "auto",
                       particle_probability: np.ndarray | None = None, carbon: np.ndarray | None = None,
                       contamination: np.ndarray | None = None) -> tuple[np.ndarray, str]:
@@ -300,17 +245,12 @@ def particle_response(image: np.ndarray, radius_px: float, polarity: str = "auto
         Particle radius in pixels.
     polarity : {"auto", "dark", "bright"}
         Whether the particles are darker or brighter than the ice; ``auto``:
-        bright where the skewness of the response to bright blobs away from
-        `carbon` (:func:`bright_skew`) is above ``MIN_BRIGHT_SKEW`` and its
-        correlation with `particle_probability` away from `carbon` and
-        `contamination` (:func:`bright_agreement`) is above
-        ``MIN_BRIGHT_AGREEMENT``; else dark.
+        as :func:`icestat.polarity.judge_polarity` judges the response to
+        bright blobs.
     particle_probability : ndarray (h, w), optional
-        The model's particle probability (or evidence) per pixel; without it
-        the skewness alone decides.
     carbon, contamination : ndarray (h, w) of bool, optional
-        Where the model sees carbon and contamination, whose edges answer the
-        filter strongly but say nothing of the particles' polarity (none when None).
+        What ``auto`` judges by besides the image (see
+        :func:`~icestat.polarity.judge_polarity`).
 
     Returns
     -------
@@ -340,70 +280,9 @@ def particle_response(image: np.ndarray, radius_px: float, polarity: str = "auto
     check_polarity(polarity)
     bright = blob_response(image, SIGMA_RADII * radius_px)
     if polarity == "auto":
-        nowhere = np.zeros(bright.shape, dtype=bool)
-        carbon = nowhere if carbon is None else carbon
-        contamination = nowhere if contamination is None else contamination
-        says_bright = bright_skew(bright, radius_px, ~carbon) > MIN_BRIGHT_SKEW
-        if says_bright and particle_probability is not None:
-            says_bright = bright_agreement(bright, particle_probability, ~carbon & ~contamination) > MIN_BRIGHT_AGREEMENT
-        polarity = "bright" if says_bright else "dark"
+        polarity = judge_polarity(bright, radius_px, particle_probability, carbon, contamination)
     turned = bright if polarity == "bright" else -bright
     return turned - np.median(turned), polarity
-
-
-def bright_skew(bright: np.ndarray, radius_px: float, judged_where: np.ndarray | None = None) -> float:
-    """Skewness of the response to bright blobs where judged, at least `radius_px` from the pixels not judged.
-
-    What the ``auto`` polarity of :func:`particle_response` compares with
-    ``MIN_BRIGHT_SKEW``: positive where the blobs that stand out of the ice are
-    bright. Taken on every 2nd row and column; the pixels within a radius of
-    those not judged (carbon) answer to their edges.
-
-    Parameters
-    ----------
-    bright : ndarray (h, w)
-        The response to bright blobs (:func:`icestat.scale_space.blob_response`).
-    radius_px : float
-        Particle radius in pixels.
-    judged_where : ndarray (h, w) of bool, optional
-        Where to judge; everywhere when None.
-
-    Returns
-    -------
-    float
-        NaN when fewer than ``MIN_JUDGED_PX`` pixels are judged or the response is constant there.
-
-    Examples
-    --------
-    >>> yy, xx = np.mgrid[:128, :128]
-    >>> dark_disks = -sum(np.hypot(yy - row, xx - col) <= 6 for row, col in [(30, 30), (30, 90), (90, 60)])
-    >>> noisy = dark_disks + np.random.default_rng(0).normal(0, 0.3, dark_disks.shape)
-    >>> bright = blob_response(noisy, 3.0)
-    >>> bool(bright_skew(bright, 6.0) < -MIN_BRIGHT_SKEW), bool(bright_skew(-bright, 6.0) > MIN_BRIGHT_SKEW)
-    (True, True)
-    """
-    if judged_where is None or np.all(judged_where):   # nothing to keep away from
-        judged = np.ones(bright.shape, dtype=bool)
-    else:
-        judged = ndimage.binary_erosion(judged_where, iterations=max(1, int(round(radius_px))), border_value=1)
-    samples = np.asarray(bright)[::2, ::2][judged[::2, ::2]].astype(np.float64)
-    if len(samples) < MIN_JUDGED_PX or not samples.std() > 0:
-        return float("nan")
-    return float(stats.skew(samples))
-
-
-def bright_agreement(bright: np.ndarray, particle_probability: np.ndarray, judged_where: np.ndarray | None) -> float:
-    """Correlation of `bright` with `particle_probability` on every 4th row and column where judged (NaN if undecided).
-
-    What the ``auto`` polarity of :func:`particle_response` compares with ``MIN_BRIGHT_AGREEMENT``; `bright` is the
-    response to bright blobs (:func:`icestat.scale_space.blob_response`); judged everywhere when `judged_where` is None.
-    """
-    judged = np.ones(bright.shape, dtype=bool) if judged_where is None else np.asarray(judged_where, dtype=bool)
-    samples = bright[::4, ::4][judged[::4, ::4]], np.asarray(particle_probability)[::4, ::4][judged[::4, ::4]]
-    if len(samples[0]) < 2:   # nothing judged
-        return float("nan")
-    with np.errstate(divide="ignore", invalid="ignore"):   # NaN for a constant probability map
-        return float(np.corrcoef(*samples)[0, 1])
 
 
 def signal_to_noise(response: np.ndarray, image: np.ndarray, radius_px: float) -> np.ndarray:
@@ -490,110 +369,6 @@ def near_edge_at(y_px, x_px, shape: tuple[int, int], radius_px: float,
     top, bottom, left, right = frame_border
     return ((y_px < top + radius_px) | (x_px < left + radius_px) | (y_px > shape[0] - 1 - bottom - radius_px)
             | (x_px > shape[1] - 1 - right - radius_px))
-
-
-def estimate_diameter_px(segmentation: Segmentation) -> float:
-    """Particle diameter in original pixels, from the compact non-ice blobs of a segmentation.
-
-    The blobs are the connected regions labelled particle on the working image;
-    the solid ones (solidity at least ``MIN_BLOB_SOLIDITY``, so touching
-    particles and ragged regions do not count) of at least ``MIN_BLOB_AREA_PX``
-    pixels and at most ``MAX_BLOB_SIDE_FRACTION`` of the image's shorter side
-    across give their equivalent diameters, whose median weighted by area (so
-    that specks of noise count little), times ``BLOB_TO_PARTICLE_DIAMETER``
-    (segmented blobs are the particles' thick cores), is the estimate. With the
-    shipped model it has been 0.95-1.2 of the true diameter in the median over
-    a dataset and 0.7-1.3 on single micrographs, but anything from 0.1 to 1.2 on
-    crowded ones (more than ``CROWDED_PARTICLE_FRACTION`` labelled particle,
-    where the solid blobs are fragments between merged particles); so give the
-    diameter when it is known. Over a run of micrographs of one specimen,
-    :func:`run_diameter` is steadier.
-
-    Returns
-    -------
-    float
-        The estimate, NaN when there is no such blob.
-    """
-    blobs, _ = ndimage.label(segmentation.working_labels == PARTICLE)
-    widest_px = MAX_BLOB_SIDE_FRACTION * min(blobs.shape)
-    solid = [blob for blob in regionprops(blobs) if blob.area >= MIN_BLOB_AREA_PX and blob.solidity >= MIN_BLOB_SOLIDITY
-             and blob.equivalent_diameter_area <= widest_px]
-    if not solid:
-        return float("nan")
-    diameters = np.array([blob.equivalent_diameter_area for blob in solid])
-    areas = np.array([blob.area for blob in solid], dtype=np.float64)
-    order = np.argsort(diameters)
-    weighted_median = diameters[order][np.searchsorted(np.cumsum(areas[order]), areas.sum() / 2)]
-    return float(BLOB_TO_PARTICLE_DIAMETER * weighted_median * np.mean(segmentation.working.scale))
-
-
-def run_diameter(estimates, particle_fractions) -> float:
-    """One particle diameter for a run of micrographs of one specimen, from each micrograph's own estimate.
-
-    The median of the estimates (:func:`estimate_diameter_px`) of the
-    micrographs that are not crowded (at most ``CROWDED_PARTICLE_FRACTION``
-    labelled particle), or of all of them when every one is crowded. A single
-    micrograph's estimate strays (0.7-1.3 of the truth) and on a crowded one
-    can be a fraction of it (0.14-0.49 on half the micrographs of EMPIAR-10028
-    with the model retrained without it; the run's median, 1.22). A bias
-    shared by every micrograph stays (0.75 on EMPIAR-10017 without it, every
-    micrograph crowded; benchmarks/results/picking.md).
-
-    Parameters
-    ----------
-    estimates : array_like of float
-        Each micrograph's estimate (in pixels where the micrographs share a
-        pixel size, else in ångström), NaN where it had none.
-    particle_fractions : array_like of float
-        Each micrograph's fraction labelled particle.
-
-    Returns
-    -------
-    float
-        The run's diameter in the unit of `estimates`, NaN when no micrograph has one.
-
-    Examples
-    --------
-    >>> run_diameter([60.0, 64.0, 12.0, 70.0, float("nan")], [0.2, 0.3, 0.7, 0.3, 0.1])
-    64.0
-    >>> run_diameter([30.0, 12.0, 20.0], [0.6, 0.7, 0.8])
-    20.0
-    """
-    chosen = np.asarray(estimates, dtype=np.float64)[run_diameter_basis(estimates, particle_fractions)]
-    return float(np.median(chosen)) if len(chosen) else float("nan")
-
-
-def run_diameter_basis(estimates, particle_fractions) -> np.ndarray:
-    """Which micrographs :func:`run_diameter` takes the median over.
-
-    Those with an estimate that are not crowded, or all those with an
-    estimate when every one is crowded.
-
-    Parameters
-    ----------
-    estimates, particle_fractions : array_like of float
-        As for :func:`run_diameter`.
-
-    Returns
-    -------
-    numpy.ndarray of bool
-        One per micrograph.
-    """
-    known = np.isfinite(np.asarray(estimates, dtype=np.float64))
-    uncrowded = known & (np.asarray(particle_fractions) <= CROWDED_PARTICLE_FRACTION)
-    return uncrowded if uncrowded.any() else known
-
-
-def far_from_run_diameter(diameters, run_diameter: float) -> np.ndarray:
-    """Which diameters are more than ``RUN_DIAMETER_TOLERANCE`` times off `run_diameter` (NaN ones are).
-
-    Examples
-    --------
-    >>> far_from_run_diameter([52.0, 60.0, 74.0, float("nan")], 60.0)
-    array([False, False,  True,  True])
-    """
-    ratio = np.asarray(diameters, dtype=np.float64) / run_diameter
-    return ~((ratio >= 1 / RUN_DIAMETER_TOLERANCE) & (ratio <= RUN_DIAMETER_TOLERANCE))
 
 
 def _disk_mean_at(values: np.ndarray, rows: np.ndarray, cols: np.ndarray, radius_px: float) -> np.ndarray:

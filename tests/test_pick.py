@@ -10,8 +10,9 @@ from scipy.spatial.distance import cdist
 from icestat.classes import CARBON, ICE, PARTICLE
 from icestat.features import PatchFeatures, PatchGrid
 from icestat.frame import FrameBorder
-from icestat.pick import (MIN_BRIGHT_SKEW, SIGMA_RADII, bright_skew, estimate_diameter_px, particle_response, pick,
-                          signal_to_noise)
+from icestat.diameter import estimate_diameter_px
+from icestat.pick import SIGMA_RADII, particle_response, pick, signal_to_noise
+from icestat.polarity import MIN_BRIGHT_SKEW, bright_skew
 from icestat.prepare import WorkingImage
 from icestat.scale_space import blob_response
 from icestat.segment import Segmentation

@@ -55,8 +55,10 @@ from icestat.batch import (
     write_run_files,
 )
 from icestat.cli._common import PIXEL_SIZE_HELP, add_model_run_args, device_usable, expand_micrographs
+from icestat.diameter import RUN_DIAMETER_TOLERANCE
 from icestat.model import ModelError
-from icestat.pick import DEFAULT_THRESHOLD, POLARITIES, RUN_DIAMETER_TOLERANCE
+from icestat.pick import DEFAULT_THRESHOLD
+from icestat.polarity import POLARITIES
 from icestat.workers import gpu_pinning, map_unordered
 
 log = logging.getLogger(__name__)
