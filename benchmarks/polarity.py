@@ -8,9 +8,9 @@ micrographs varied as the default model's training ones are (carbon,
 contamination, every other one low-pass filtered; seeds it never saw), is
 picked as given (particles darker than the ice) and inverted (brighter), with
 the true diameter at the default threshold. For each: the skewness that
-``auto`` judges by (icestat.polarity.bright_skew, a radius or more from what
-the model calls carbon; above icestat.polarity.MIN_BRIGHT_SKEW means bright), how many
-micrographs it took the right way, and F1 with ``auto`` and with the true
+``auto`` judges by (Picks.bright_skew: icestat.polarity.bright_skew, a radius
+or more from what the model calls carbon; above icestat.polarity.MIN_BRIGHT_SKEW
+means bright), how many micrographs it took the right way, and F1 with ``auto`` and with the true
 polarity said. Scored as benchmarks/picking.py does (mask-based on the real
 data, true centres within half a diameter on the simulations). About 5 minutes
 on 2 cores.
@@ -26,21 +26,16 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 from _report import publish
 from picking import mask_marker, pooled_scores, truth_marker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import train_default_model as recipe  # noqa: E402
 
-from icestat.classes import CARBON  # noqa: E402
 from icestat.manifest import load_labelled, read_manifest  # noqa: E402
 from icestat.micrograph import Micrograph  # noqa: E402
 from icestat.model import load_model  # noqa: E402
-from icestat.pick import MAX_EXCLUDED_PROBABILITY, SIGMA_RADII, pick  # noqa: E402
-from icestat.polarity import bright_skew  # noqa: E402
-from icestat.scale_space import blob_response  # noqa: E402
+from icestat.pick import pick  # noqa: E402
 from icestat.segment import segment  # noqa: E402
 from icestat.simulate import simulate_micrograph  # noqa: E402
 
@@ -49,20 +44,13 @@ SIMULATION_SEED = 4242
 SIMULATION_SIDE_PX = 1024
 
 
-def judged_skew(segmentation, diameter_px: float) -> float:
-    """The skewness ``auto`` judges a segmentation's micrograph by, at the particle diameter `diameter_px`."""
-    radius_px = diameter_px / 2 / float(np.mean(segmentation.working.scale))
-    judged = segmentation.working_probabilities[CARBON] <= MAX_EXCLUDED_PROBABILITY   # as pick() judges
-    return bright_skew(blob_response(segmentation.working.data, SIGMA_RADII * radius_px), radius_px, judged)
-
-
 def both_ways(model, micrograph: Micrograph, diameter_px: float, mark) -> dict:
     """One micrograph picked as given and inverted: skewness, polarity taken, marked picks with auto and said."""
     result = {}
     for way, sign, true_polarity in (("given", 1.0, "dark"), ("inverted", -1.0, "bright")):
         segmentation = segment(Micrograph(sign * micrograph.data, micrograph.pixel_size_A, micrograph.name), model)
         auto = pick(segmentation, diameter_px=diameter_px)
-        result[way] = dict(skew=judged_skew(segmentation, diameter_px), right=auto.polarity == true_polarity,
+        result[way] = dict(skew=auto.bright_skew, right=auto.polarity == true_polarity,
                            auto=mark(auto.table),
                            said=mark(pick(segmentation, diameter_px=diameter_px, polarity=true_polarity).table))
     return result

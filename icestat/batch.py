@@ -51,11 +51,13 @@ log = logging.getLogger(__name__)
 
 #: Columns of ``summary.csv``, one row per micrograph. ``rejected_<reason>`` count the candidates rejected for each
 #: reason of :attr:`icestat.pick.Picks.n_rejected` (on carbon, on contamination, too near the edge, too faint): what
-#: to look at when a micrograph has few picks. ``polarity`` says whether its particles were taken as dark or bright.
+#: to look at when a micrograph has few picks. ``polarity`` says whether its particles were taken as dark or bright,
+#: ``bright_skew`` what ``--polarity auto`` judged the image by (:attr:`icestat.pick.Picks.bright_skew`: above
+#: +0.1 it looks inverted, whether or not the model agreed; empty where the polarity was given).
 SUMMARY_COLUMNS = (
     "micrograph", "status", "pixel_size_A", "n_picks", "rejected_carbon", "rejected_contamination", "rejected_edge",
     "rejected_faint", "ice_fraction", "particle_fraction", "carbon_fraction", "contamination_fraction", "diameter_px",
-    "diameter_source", "blob_diameter_px", "polarity", "seconds", "error",
+    "diameter_source", "blob_diameter_px", "polarity", "bright_skew", "seconds", "error",
 )
 #: Values of the ``diameter_source`` column: the diameter used was given, estimated from the micrograph's own
 #: non-ice blobs (``blob_diameter_px``, also reported when the run's is used; empty when it is given), or the
@@ -285,7 +287,7 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
                ice_fraction=fractions["ice"], particle_fraction=fractions["particle"], carbon_fraction=fractions["carbon"],
                contamination_fraction=fractions["contamination"], diameter_px=picks.diameter_px,
                diameter_source=source, blob_diameter_px=blob_diameter_px, polarity=picks.polarity,
-               seconds=time.perf_counter() - start)
+               bright_skew=picks.bright_skew, seconds=time.perf_counter() - start)
     record = {"micrograph": str(path), "settings": settings.to_dict(),
               "outputs": [str(f) for f in files.values()], "row": row}
     with atomic_path(record_file(output, name)) as tmp:

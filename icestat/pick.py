@@ -120,6 +120,11 @@ class Picks:
         Whether the particles were taken as darker or brighter than the ice (as
         said, or as ``auto`` judged it); empty when nothing was picked for
         want of a diameter.
+    bright_skew : float
+        What ``auto`` judged the image by (:func:`icestat.polarity.bright_skew`):
+        above :data:`~icestat.polarity.MIN_BRIGHT_SKEW` the image looks
+        inverted (particles brighter than the ice), whether or not the model
+        agreed. NaN when the polarity was said or nothing was judged.
     """
 
     table: pd.DataFrame
@@ -127,6 +132,7 @@ class Picks:
     diameter_estimated: bool
     n_rejected: dict[str, int]
     polarity: str
+    bright_skew: float
 
     def __len__(self) -> int:
         return len(self.table)
@@ -181,10 +187,11 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
             log.warning(CROWDED_WARNING, segmentation.name, 100 * particle_fraction, diameter_px)
     radius_working_px = diameter_px / 2 / float(np.mean(working.scale))
     if not np.isfinite(radius_working_px) or radius_working_px < 1:
-        return Picks(_empty_table(segmentation.name), float(diameter_px), estimated, _no_rejections(), "")
+        return Picks(_empty_table(segmentation.name), float(diameter_px), estimated, _no_rejections(), "",
+                     float("nan"))
     probabilities = segmentation.working_probabilities
     evidence = particle_evidence(segmentation)
-    response, polarity = particle_response(working.data, radius_working_px, polarity, evidence,
+    response, polarity, skew = particle_response(working.data, radius_working_px, polarity, evidence,
                                            carbon=probabilities[CARBON] > MAX_EXCLUDED_PROBABILITY,
                                            contamination=probabilities[CONTAMINATION] > MAX_EXCLUDED_PROBABILITY)
     contrast = robust_z(response)
@@ -213,7 +220,7 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
     order = np.argsort(-score[keep], kind="stable")
     table = pick_table(x_px[keep][order], y_px[keep][order], score=np.clip(score[keep][order], 0, 1),
                        diameter_px=diameter_px, micrograph=segmentation.name)
-    return Picks(table, float(diameter_px), estimated, n_rejected, polarity)
+    return Picks(table, float(diameter_px), estimated, n_rejected, polarity, skew)
 
 
 def particle_evidence(segmentation: Segmentation) -> np.ndarray:
@@ -234,7 +241,7 @@ def particle_evidence(segmentation: Segmentation) -> np.ndarray:
 
 def particle_response(image: np.ndarray, radius_px: float, polarity: str = "auto",
                       particle_probability: np.ndarray | None = None, carbon: np.ndarray | None = None,
-                      contamination: np.ndarray | None = None) -> tuple[np.ndarray, str]:
+                      contamination: np.ndarray | None = None) -> tuple[np.ndarray, str, float]:
     """How much each pixel looks like the centre of a particle of `radius_px`, in the image's grey levels.
 
     Parameters
@@ -260,6 +267,11 @@ def particle_response(image: np.ndarray, radius_px: float, polarity: str = "auto
         blobs of the particles' polarity.
     polarity : {"dark", "bright"}
         The particles' polarity: `polarity` itself unless that is ``auto``.
+    skew : float
+        With ``auto``, the skewness the image was judged by
+        (:func:`icestat.polarity.bright_skew`; above
+        :data:`~icestat.polarity.MIN_BRIGHT_SKEW` the image looks inverted,
+        whether or not the model agreed); NaN when `polarity` was said.
 
     Examples
     --------
@@ -267,22 +279,23 @@ def particle_response(image: np.ndarray, radius_px: float, polarity: str = "auto
     >>> yy, xx = np.mgrid[:96, :96]
     >>> dark_disk = -(np.hypot(yy - 40, xx - 50) <= 8).astype(float)
     >>> noisy = dark_disk + np.random.default_rng(0).normal(0, 0.2, dark_disk.shape)
-    >>> response, polarity = particle_response(noisy, radius_px=8.0)
+    >>> response, polarity, _ = particle_response(noisy, radius_px=8.0)
     >>> contrast = robust_z(response)
     >>> row, col = np.unravel_index(contrast.argmax(), contrast.shape)
     >>> polarity, bool(np.hypot(row - 40, col - 50) <= 1.5), bool(contrast.max() > 5)
     ('dark', True, True)
-    >>> response, polarity = particle_response(-noisy, radius_px=8.0)   # inverted: the disk is bright, and found
+    >>> response, polarity, _ = particle_response(-noisy, radius_px=8.0)   # inverted: the disk is bright, and found
     >>> row, col = np.unravel_index(response.argmax(), response.shape)
     >>> polarity, bool(np.hypot(row - 40, col - 50) <= 1.5)
     ('bright', True)
     """
     check_polarity(polarity)
     bright = blob_response(image, SIGMA_RADII * radius_px)
+    skew = float("nan")
     if polarity == "auto":
-        polarity = judge_polarity(bright, radius_px, particle_probability, carbon, contamination)
+        polarity, skew = judge_polarity(bright, radius_px, particle_probability, carbon, contamination)
     turned = bright if polarity == "bright" else -bright
-    return turned - np.median(turned), polarity
+    return turned - np.median(turned), polarity, skew
 
 
 def signal_to_noise(response: np.ndarray, image: np.ndarray, radius_px: float) -> np.ndarray:

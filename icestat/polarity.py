@@ -43,7 +43,7 @@ def check_polarity(polarity: str) -> None:
 
 
 def judge_polarity(bright: np.ndarray, radius_px: float, particle_probability: np.ndarray | None = None,
-                   carbon: np.ndarray | None = None, contamination: np.ndarray | None = None) -> str:
+                   carbon: np.ndarray | None = None, contamination: np.ndarray | None = None) -> tuple[str, float]:
     """Whether the particles are darker or brighter than the ice, from the response to bright blobs.
 
     Parameters
@@ -62,19 +62,23 @@ def judge_polarity(bright: np.ndarray, radius_px: float, particle_probability: n
 
     Returns
     -------
-    {"dark", "bright"}
+    polarity : {"dark", "bright"}
         ``bright`` where the skewness of `bright` away from `carbon`
         (:func:`bright_skew`) is above ``MIN_BRIGHT_SKEW`` and its correlation
         with `particle_probability` away from `carbon` and `contamination`
         (:func:`bright_agreement`) is above ``MIN_BRIGHT_AGREEMENT``.
+    skew : float
+        That skewness: what the image alone says (above ``MIN_BRIGHT_SKEW``:
+        bright, whether or not the model agreed).
     """
     nowhere = np.zeros(np.shape(bright), dtype=bool)
     carbon = nowhere if carbon is None else carbon
     contamination = nowhere if contamination is None else contamination
-    says_bright = bright_skew(bright, radius_px, ~carbon) > MIN_BRIGHT_SKEW
+    skew = bright_skew(bright, radius_px, ~carbon)
+    says_bright = skew > MIN_BRIGHT_SKEW
     if says_bright and particle_probability is not None:
         says_bright = bright_agreement(bright, particle_probability, ~carbon & ~contamination) > MIN_BRIGHT_AGREEMENT
-    return "bright" if says_bright else "dark"
+    return "bright" if says_bright else "dark", skew
 
 
 def bright_skew(bright: np.ndarray, radius_px: float, judged_where: np.ndarray | None = None) -> float:

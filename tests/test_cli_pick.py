@@ -19,6 +19,7 @@ from icestat.metrics import mark_picks, pick_scores
 from icestat.micrograph import read_micrograph, write_mrc
 from icestat.model import load_model
 from icestat.pick import pick
+from icestat.polarity import MIN_BRIGHT_SKEW
 from icestat.segment import segment
 from icestat.simulate import SimulationParams, simulate_micrograph, simulate_set, write_simulation
 
@@ -210,10 +211,35 @@ def test_an_inverted_micrograph_is_picked_as_its_raw_self_and_the_mixed_run_is_p
     summary = pd.read_csv(tmp_path / "picks" / "summary.csv")
     assert summary["polarity"].tolist() == ["dark", "bright"]
     assert "taken as bright on 1 micrograph (such as b_inverted) and as dark on 1" in capsys.readouterr().err
+    assert summary["bright_skew"][0] < -MIN_BRIGHT_SKEW < MIN_BRIGHT_SKEW < summary["bright_skew"][1]
     picks = {name: read_picks(tmp_path / "picks" / f"{name}_autopick.star") for name in ("a_raw", "b_inverted")}
     assert len(picks["a_raw"]) > 20
     matched = mark_picks(picks["b_inverted"], picks["a_raw"], radius_px=10.0)
     assert pick_scores(*matched)["f1"] > 0.9
+
+
+def test_a_run_that_looks_inverted_but_is_picked_dark_is_pointed_out(trpv1_run, shared_data, tmp_path, capsys):
+    # Inverted, the TRPV1 micrographs of EMPIAR-10059 look bright to the image's skewness, but the shipped model
+    # answers them too weakly to agree, so auto picks them as dark: the run says what to do.
+    folder = tmp_path / "inverted"
+    folder.mkdir()
+    _, micrographs, _, raw_stderr = trpv1_run
+    for path in micrographs:
+        write_mrc(folder / f"{Path(path).stem}.mrc", -read_micrograph(path).data)
+    assert main(["pick", str(folder), "-o", str(tmp_path / "picks"), "--diameter-px", "46"]) == 0
+    err = capsys.readouterr().err
+    summary = pd.read_csv(tmp_path / "picks" / "summary.csv")
+    assert summary["polarity"].tolist() == ["dark", "dark"] and (summary["bright_skew"] > MIN_BRIGHT_SKEW).all()
+    assert "2 of 2 micrographs look inverted" in err and "--polarity bright" in err
+    assert "taken as" not in err   # not also the mixed-run warning
+    # Raw, the same micrographs are dark to the image too, and nothing is said.
+    raw = pd.read_csv(trpv1_run[0] / "summary.csv")
+    assert (raw["bright_skew"] < -MIN_BRIGHT_SKEW).all() and "look inverted" not in raw_stderr
+    # Told, the warning is not given and the skewness is not judged.
+    assert main(["pick", str(folder), "-o", str(tmp_path / "told"), "--diameter-px", "46", "--polarity", "bright"]) == 0
+    assert "look inverted" not in capsys.readouterr().err
+    told = pd.read_csv(tmp_path / "told" / "summary.csv")
+    assert told["polarity"].tolist() == ["bright", "bright"] and told["bright_skew"].isna().all()
 
 
 def test_evaluate_scores_picks_against_the_simulated_truth(simulated, tmp_path, capsys):

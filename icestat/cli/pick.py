@@ -58,7 +58,7 @@ from icestat.cli._common import PIXEL_SIZE_HELP, add_model_run_args, device_usab
 from icestat.diameter import RUN_DIAMETER_TOLERANCE
 from icestat.model import ModelError
 from icestat.pick import DEFAULT_THRESHOLD
-from icestat.polarity import POLARITIES
+from icestat.polarity import MIN_BRIGHT_SKEW, POLARITIES
 from icestat.workers import gpu_pinning, map_unordered
 
 log = logging.getLogger(__name__)
@@ -171,7 +171,7 @@ def main(args: argparse.Namespace) -> int:
     if estimating:
         _report_estimated_diameter(summary, run_diameter)
     if args.polarity == "auto":
-        _report_mixed_polarity(summary)
+        _report_polarity(summary)
     print(f"{n_picks} particles in {len(summary) - n_failed} of {len(summary)} micrographs "
           f"({n_picked} picked now, {len(summary) - n_failed - n_picked} done before, {n_failed} failed); "
           f"see {output / 'summary.csv'} and {output / 'particles.star'}")
@@ -194,15 +194,23 @@ def _report_estimated_diameter(summary: pd.DataFrame, run_diameter: RunDiameter 
           "give --diameter-A or --diameter-px if you know it")
 
 
-def _report_mixed_polarity(summary: pd.DataFrame) -> None:
-    """Warn when the ``auto`` polarity took the particles of some micrographs of the run as dark and others as bright."""
-    polarities = summary["polarity"].where(summary["status"] != FAILED).dropna()
-    polarities = polarities[polarities != ""]
-    counts = polarities.value_counts()
+def _report_polarity(summary: pd.DataFrame) -> None:
+    """Warn when most micrographs of the run look inverted but were picked as dark (the model did not agree: the
+    image's judgement alone is fooled by carbon the model misses, so it does not decide), or else when the ``auto``
+    polarity took the particles of some micrographs as dark and others as bright."""
+    judged = summary[(summary["status"] != FAILED) & summary["polarity"].isin(["dark", "bright"])]
+    looks_inverted = (judged["polarity"] == "dark") & (judged["bright_skew"] > MIN_BRIGHT_SKEW)
+    if looks_inverted.sum() > len(judged) / 2:
+        log.warning("%d of %s look inverted (particles brighter than the ice: bright_skew above %+g in summary.csv) "
+                    "but were picked as dark, the model not agreeing; if the particles are brighter than the ice, "
+                    "pick again with --polarity bright --overwrite", int(looks_inverted.sum()), _micrographs(len(judged)),
+                    MIN_BRIGHT_SKEW)
+        return
+    counts = judged["polarity"].value_counts()
     if len(counts) < 2:
         return
     fewer = counts.index[-1]
-    example = summary.loc[polarities[polarities == fewer].index[0], "micrograph"]
+    example = judged.loc[judged["polarity"] == fewer, "micrograph"].iloc[0]
     log.warning("the particles were taken as %s on %s (such as %s) and as %s on %d; if they are all one, give "
                 "--polarity (summary.csv's polarity column says which is which)", fewer,
                 _micrographs(int(counts.iloc[-1])), example, counts.index[0], int(counts.iloc[0]))
