@@ -53,11 +53,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import train_default_model as recipe  # noqa: E402
 
 from icestat.classify import IceClassifier  # noqa: E402
+from icestat.diameter import far_from_run_diameter, run_diameter  # noqa: E402
 from icestat.manifest import load_labelled, read_manifest  # noqa: E402
 from icestat.metrics import mark_picks, mark_picks_on_mask, pick_scores  # noqa: E402
 from icestat.micrograph import Micrograph, micrograph_stem  # noqa: E402
 from icestat.model import load_model  # noqa: E402
-from icestat.diameter import far_from_run_diameter, run_diameter  # noqa: E402
 from icestat.pick import DEFAULT_THRESHOLD, pick  # noqa: E402
 from icestat.refine import BoundaryRefiner  # noqa: E402
 from icestat.segment import segment  # noqa: E402

@@ -10,8 +10,8 @@ picked as given (particles darker than the ice) and inverted (brighter), with
 the true diameter at the default threshold. For each: the skewness that
 ``auto`` judges by (Picks.bright_skew: icestat.polarity.bright_skew, a radius
 or more from what the model calls carbon; above icestat.polarity.MIN_BRIGHT_SKEW
-means bright), how many micrographs it took the right way, and F1 with ``auto`` and with the true
-polarity said. Scored as benchmarks/picking.py does (mask-based on the real
+means bright), how many micrographs it took the right way, and F1 with
+``auto`` and with the true polarity said. Scored as benchmarks/picking.py does (mask-based on the real
 data, true centres within half a diameter on the simulations). About 5 minutes
 on 2 cores.
 

@@ -4,8 +4,8 @@ Usage:
     python benchmarks/specimen_transfer.py [--shared ../shared/data]
 
 For each masked dataset of ../shared/data the default recipe is retrained without any micrograph of it (as
-picking.py's "specimen held out" rows, and sharing its models: picking.model_without), and all of that dataset's masked micrographs are picked with the true
-diameter at the default threshold three ways (one feature pass):
+picking.py's "specimen held out" rows, sharing its models: picking.model_without), and all of that dataset's
+masked micrographs are picked with the true diameter at the default threshold three ways (one feature pass):
 - default: what `icestat pick` does; the particle evidence candidates are scored by is half the refined particle
   probability and half the patch classifier's (icestat.pick.particle_evidence);
 - refined map alone: the particle evidence is the boundary refiner's output alone (icestat before 2026-12-02);
