@@ -99,7 +99,8 @@ _SHARING_WORKER = r"""
 import json, sys, time
 from pathlib import Path
 from icestat.batch import PickSettings, cached_model, pick_in_turn
-paths, output, device, ready, n_processes = json.loads(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], Path(sys.argv[4]), int(sys.argv[5])
+paths, output, device = json.loads(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+ready, n_processes = Path(sys.argv[4]), int(sys.argv[5])
 settings = PickSettings(device=device, diameter_A=150.0)
 cached_model(None, device)
 (ready / output.name).touch()

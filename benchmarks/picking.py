@@ -156,7 +156,8 @@ def _row(label: str, results: list[Marked]) -> str:
     ratio = np.nanmedian([r.ratio for r in results])
     run = "— | —"   # the fresh simulations are each of another specimen: no run
     if all(r.run_estimated is not None for r in results):
-        run = f"{pooled_scores([r.run_estimated for r in results])['f1']:.3f} | {np.nanmedian([r.run_ratio for r in results]):.2f}"
+        run_f1 = pooled_scores([r.run_estimated for r in results])['f1']
+        run = f"{run_f1:.3f} | {np.nanmedian([r.run_ratio for r in results]):.2f}"
     return (f"| {label} | {len(results)} | {given['n_true']} | {given['precision']:.3f} | {given['recall']:.3f} | "
             f"{given['f1']:.3f} | {given['average_precision']:.3f} | {estimated['f1']:.3f} | {ratio:.2f} | {run} |")
 
@@ -215,7 +216,10 @@ def default_model_on_shared(manifest: pd.DataFrame) -> list[tuple[str, list[Mark
 
 @functools.cache
 def training_data(shared: Path) -> tuple[pd.DataFrame, list, list]:
-    """The default recipe's manifest rows of the `shared` data folder, their examples, and its simulated examples (made once)."""
+    """The default recipe's manifest rows of the `shared` data folder, their examples, and its simulated examples.
+
+    Made once per process.
+    """
     training_rows = recipe.shared_training_rows(shared)
     return training_rows, recipe.shared_examples(training_rows), recipe.simulated_examples()
 

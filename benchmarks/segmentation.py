@@ -72,7 +72,8 @@ def held_out_10017(shared: Path, n_folds: int) -> list[str]:
         for i in sorted(held):
             truths.append(examples[i].classes)
             for refine, regions_on in VARIANTS:
-                predicted[refine, regions_on].append(predict_classes(model.with_carbon_regions(regions_on), examples[i], refine))
+                regions_model = model.with_carbon_regions(regions_on)
+                predicted[refine, regions_on].append(predict_classes(regions_model, examples[i], refine))
         print(f"fold {fold + 1}/{n_folds} done", flush=True)
     return [_row(f"EMPIAR-10017, held out ({n_folds}-fold CV), {label}", segmentation_scores(truths, predicted[variant]))
             for variant, label in VARIANTS.items()]
@@ -84,7 +85,8 @@ def fresh_simulations(n: int = 6) -> list[str]:
     simulated = (recipe.denoised(simulate_micrograph(recipe.simulation_params(1000 + i), seed=[recipe.SEED + 1, i]), i)
                  for i in range(n))
     examples = examples_from_simulation(simulated, model.settings)
-    return [_row(f"fresh simulations, default model, {label}", evaluate_model(model.with_carbon_regions(regions), examples, refine))
+    return [_row(f"fresh simulations, default model, {label}",
+                 evaluate_model(model.with_carbon_regions(regions), examples, refine))
             for (refine, regions), label in VARIANTS.items()]
 
 

@@ -2,7 +2,8 @@
 
 A folder stands for the micrograph files directly in it (``MICROGRAPH_SUFFIXES``,
 not ``NOT_MICROGRAPH_STEM_ENDINGS``), in name order; of a micrograph saved both
-with and without dose weighting, the dose-weighted one (``DOSE_WEIGHTED_PAIRS``). A STAR file (``MotionCorr/job002/corrected_micrographs.star``,
+with and without dose weighting, the dose-weighted one (``DOSE_WEIGHTED_PAIRS``).
+A STAR file (``MotionCorr/job002/corrected_micrographs.star``,
 ``CtfFind/job003/micrographs_ctf.star``, a Select job's output ...) stands for
 the micrographs in its ``_rlnMicrographName`` column, read with the pixel size
 its optics groups give (``_rlnMicrographPixelSize``; RELION 3.0 files without
