@@ -203,6 +203,23 @@ def test_particles_an_unsure_model_calls_ice_are_picked_by_their_contrast_and_ou
     assert cdist(best, centres).min(axis=1).max() <= 4.0   # each of the best picks is within 4 px of a particle
 
 
+def test_a_model_unsure_of_every_particle_is_calibrated_to_the_micrograph():
+    # A model that never saw the specimen answers its particles 10-30 times more weakly than a sure one: it still
+    # ranks the candidates, and the level it answers at is taken from the candidates that stand out most.
+    segmentation = _segmentation()
+    diameter_px = 2 * RADIUS_WORKING_PX * SCALE
+    tables = []
+    for weakening in (0.03, 0.1):
+        probabilities = segmentation.working_probabilities.copy()
+        probabilities[PARTICLE] *= weakening
+        probabilities[ICE] = 1 - probabilities[PARTICLE] - probabilities[CARBON]
+        picks = pick(Segmentation("weak", segmentation.working, probabilities, None, None), diameter_px)
+        assert _found(picks, IN_ICE) == len(IN_ICE) and _found(picks, TOUCHING) == 2
+        tables.append(picks.table)
+    assert tables[0][["x_px", "y_px"]].equals(tables[1][["x_px", "y_px"]])   # the same picks, and scores:
+    np.testing.assert_allclose(tables[0]["score"], tables[1]["score"], rtol=1e-5)
+
+
 def test_particles_the_refiner_erased_are_picked_where_the_patches_see_them():
     # The refined map calls the particles ice (0.02); the patch classifier says particle on every patch holding a
     # particle's centre. The particle evidence is half of each, so they are picked; carbon still comes from the map.
