@@ -204,7 +204,6 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
     particle = _disk_mean_at(evidence, rows, cols, CORE_RADII * radius_working_px)
     carbon = _disk_mean_at(probabilities[CARBON], rows, cols, radius_working_px)
     contamination = _disk_mean_at(probabilities[CONTAMINATION], rows, cols, radius_working_px)
-    score = candidate_score(contrast[rows, cols], particle * (1.0 - carbon - contamination))
     y_px, x_px = working.to_original_px(rows, cols)
     radius_px = diameter_px / 2
     on_carbon = carbon > MAX_EXCLUDED_PROBABILITY
@@ -212,7 +211,9 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
     near_edge = near_edge_at(y_px, x_px, working.original_shape, radius_px, working.frame_border)
     faint = signal_to_noise(response[rows, cols], working.data, radius_working_px) < MIN_SIGNAL_TO_NOISE
     excluded = on_carbon | on_contamination
-    keep = ~excluded & ~near_edge & ~faint & (score >= threshold)
+    eligible = ~excluded & ~near_edge & ~faint
+    score = candidate_score(contrast[rows, cols], particle * (1.0 - carbon - contamination), eligible)
+    keep = eligible & (score >= threshold)
     n_rejected = {
         "carbon": int(on_carbon.sum()),
         "contamination": int(on_contamination.sum()),
@@ -332,12 +333,13 @@ def signal_to_noise(response: np.ndarray, image: np.ndarray, radius_px: float) -
         return (np.asarray(response, dtype=np.float32) / np.float32(noise_sd)).astype(np.float32)
 
 
-def candidate_score(contrast: np.ndarray, model_score: np.ndarray) -> np.ndarray:
+def candidate_score(contrast: np.ndarray, model_score: np.ndarray, eligible: np.ndarray | None = None) -> np.ndarray:
     """Scores in [0, 1] of one micrograph's candidates from their `contrast` (robust SDs) and `model_score` ([0, 1]).
 
     The weighted geometric mean of the contrast score (weight ``CONTRAST_WEIGHT``)
     and the model score, calibrated to the micrograph
-    (:func:`calibrated_model_score`). The contrast score is 0 at
+    (:func:`calibrated_model_score`, judged on the `eligible` candidates: those
+    not rejected otherwise; all when None). The contrast score is 0 at
     ``MIN_CONTRAST`` and 1 from the median contrast of the candidates with a
     model score of at least ``SURE_MODEL_SCORE`` on (``FULL_CONTRAST`` where
     that is lower or there is no such candidate), linear in between.
@@ -351,17 +353,20 @@ def candidate_score(contrast: np.ndarray, model_score: np.ndarray) -> np.ndarray
     [0.5, 0.794]
     """
     contrast = np.asarray(contrast, dtype=np.float64)
-    model_score = calibrated_model_score(contrast, model_score)
+    model_score = calibrated_model_score(contrast, model_score, eligible)
     sure = contrast[model_score >= SURE_MODEL_SCORE]
     full_contrast = max(FULL_CONTRAST, float(np.median(sure))) if len(sure) else FULL_CONTRAST
     contrast_score = np.clip((contrast - MIN_CONTRAST) / (full_contrast - MIN_CONTRAST), 0.0, 1.0)
     return contrast_score ** CONTRAST_WEIGHT * model_score ** (1.0 - CONTRAST_WEIGHT)
 
 
-def calibrated_model_score(contrast: np.ndarray, model_score: np.ndarray) -> np.ndarray:
+def calibrated_model_score(contrast: np.ndarray, model_score: np.ndarray,
+                           eligible: np.ndarray | None = None) -> np.ndarray:
     """One micrograph's model scores, scaled up where the model is unsure of the candidates that stand out most.
 
-    Where the median model score of the candidates with at least
+    Where the median model score of the `eligible` candidates (all when None;
+    :func:`pick` leaves out those on carbon, contamination, the edge or too
+    faint, which the model rightly doubts) with at least
     ``FULL_CONTRAST`` is above 0 but below ``SURE_MODEL_SCORE``, every score
     is multiplied so that the median reaches it (then clipped to 1); otherwise
     the scores are as given. A model that never saw a specimen answers its
@@ -369,7 +374,7 @@ def calibrated_model_score(contrast: np.ndarray, model_score: np.ndarray) -> np.
     candidates but their level is off: with the recipe retrained without
     EMPIAR-10059, that median was 0.26-0.46 on its faint TRPV1 micrographs,
     against 0.60-0.76 on those of 10017 and 10028 whether or not the model knew
-    them (F1 on 10059 0.727 -> 0.741; every other group of
+    them (F1 on 10059 0.727 -> 0.739; every other group of
     benchmarks/pick_sensitivity.py within 0.001, as many picks on empty ice;
     benchmarks/README.md). The contrast score is likewise judged against the
     micrograph's own candidates.
@@ -382,7 +387,8 @@ def calibrated_model_score(contrast: np.ndarray, model_score: np.ndarray) -> np.
     [0.05, 0.6, 0.7]
     """
     model_score = np.clip(np.asarray(model_score, dtype=np.float64), 0.0, 1.0)
-    standing_out = model_score[np.asarray(contrast) >= FULL_CONTRAST]
+    judged = np.ones(len(model_score), dtype=bool) if eligible is None else np.asarray(eligible, dtype=bool)
+    standing_out = model_score[(np.asarray(contrast) >= FULL_CONTRAST) & judged]
     level = float(np.median(standing_out)) if len(standing_out) else SURE_MODEL_SCORE
     if 0 < level < SURE_MODEL_SCORE:
         return np.minimum(model_score * (SURE_MODEL_SCORE / level), 1.0)
