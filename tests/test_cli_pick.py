@@ -8,6 +8,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import starfile
@@ -119,7 +120,9 @@ def test_rerun_skips_what_is_done_and_redoes_what_changed(simulated, tmp_path, c
     assert pd.read_csv(out / "summary.csv")["status"].tolist() == ["picked"]   # said to be bright: redone
     assert json.loads((out / "mic_0000_summary.json").read_text())["settings"]["polarity"] == "bright"
     bright = starfile.read(out / "mic_0000_autopick.star")
-    assert len(bright) < len(dark)   # the simulated particles are dark: few picks between them pass 0.9
+    # the simulated particles are dark: picked as bright, the picks are the spots between them, none on a dark pick
+    dark_xy, bright_xy = (table[["rlnCoordinateX", "rlnCoordinateY"]].to_numpy() for table in (dark, bright))
+    assert len(dark_xy) and np.hypot(*(bright_xy[:, None, :] - dark_xy[None, :, :]).transpose(2, 0, 1)).min() > 20
 
 
 def test_a_record_from_before_a_setting_existed_counts_as_that_setting_at_its_default(simulated, tmp_path):
