@@ -387,8 +387,10 @@ def calibrated_model_score(contrast: np.ndarray, model_score: np.ndarray,
     [0.05, 0.6, 0.7]
     """
     model_score = np.clip(np.asarray(model_score, dtype=np.float64), 0.0, 1.0)
-    judged = np.ones(len(model_score), dtype=bool) if eligible is None else np.asarray(eligible, dtype=bool)
-    standing_out = model_score[(np.asarray(contrast) >= FULL_CONTRAST) & judged]
+    judged = np.asarray(contrast) >= FULL_CONTRAST
+    if eligible is not None:
+        judged &= np.asarray(eligible, dtype=bool)
+    standing_out = model_score[judged]
     level = float(np.median(standing_out)) if len(standing_out) else SURE_MODEL_SCORE
     if 0 < level < SURE_MODEL_SCORE:
         return np.minimum(model_score * (SURE_MODEL_SCORE / level), 1.0)
