@@ -8,14 +8,18 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import imageio.v3 as iio
+import numpy as np
 import pandas as pd
 import pytest
 import starfile
 from scipy.spatial.distance import cdist
 
+from icestat.classes import CONTAMINATION
 from icestat.cli import main
 from icestat.cli.relion import run_as_job
 from icestat.coords import pick_table, read_picks, write_picks
+from icestat.manifest import iter_labelled, read_manifest
 from icestat.metrics import mark_picks, pick_scores
 from icestat.micrograph import read_micrograph, write_mrc
 from icestat.model import load_model
@@ -316,6 +320,30 @@ def test_pick_and_evaluate_a_real_held_out_micrograph_against_its_particle_mask(
     # Mask-based: 311_10028 is held out of the default model's training (benchmarks: P 0.75, R 0.99 on its set).
     assert overall["n_true"] > 50
     assert overall["recall"] > 0.8 and overall["precision"] > 0.5
+
+
+def test_picks_stay_off_the_contamination_of_a_real_raw_micrograph(shared_data, tmp_path, capsys):
+    # MicrographCleaner's predicted contamination (>= 0.5) and a RELION autopick run, 12 of whose 45 picks fall on
+    # it, come with the micrograph (it is in the default model's training: benchmarks/contamination.md also gives
+    # a model that never saw it).
+    (item,) = iter_labelled(read_manifest(shared_data / "manifest.csv"), datasets=["raw-contamination"])
+    contamination = item.regions == CONTAMINATION
+    out = tmp_path / "picks"
+    micrograph = shared_data / "raw-contamination" / "micrographs" / "Ucsf_stack_1142_DW.mrc"
+    assert main(["pick", str(micrograph), "-o", str(out), "--diameter-px", "40", "--segmentation",
+                 "--quiet"]) == 0
+    summary = pd.read_csv(out / "summary.csv").iloc[0]
+    assert summary["contamination_fraction"] == pytest.approx(contamination.mean(), abs=0.03)
+    assert summary["rejected_contamination"] > 10
+    picks = read_picks(out / "Ucsf_stack_1142_DW_autopick.star")
+    on_contamination = contamination[picks["y_px"].round().astype(int), picks["x_px"].round().astype(int)]
+    relion = item.picks
+    relion_on_contamination = contamination[relion["y_px"].round().astype(int), relion["x_px"].round().astype(int)]
+    assert len(picks) > 50 and on_contamination.mean() < 0.05 < 0.2 < relion_on_contamination.mean()
+    # the overlay tints contamination red (and nothing is called particle here to be tinted green)
+    overlay = iio.imread(out / "Ucsf_stack_1142_DW_overlay.png").astype(int)
+    red, green = overlay[contamination][:, 0], overlay[contamination][:, 1]
+    assert np.mean(red > green + 30) > 0.9
 
 
 def _precision_on_mask(shared_data, tmp_path, picks_folder, stem: str) -> float:
