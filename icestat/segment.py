@@ -9,6 +9,7 @@ import numpy as np
 from scipy import ndimage
 
 from icestat.carbon import consolidate_carbon
+from icestat.contamination import fill_contamination
 from icestat.classes import CLASS_NAMES, ICE, NO_DATA, PARTICLE
 from icestat.examples import features_of
 from icestat.classify import IceClassifier
@@ -134,12 +135,13 @@ def model_probabilities(model: IceModel, working: WorkingImage, per_patch: np.nd
     The patch probabilities are interpolated to the pixels, refined by the
     model's boundary refiner (when it has one and `refine` is True), and carbon
     is decided per region (:func:`icestat.carbon.consolidate_carbon`) when the
-    model's settings say so.
+    model's settings say so. Particles enclosed by contamination are made contamination
+    (:func:`icestat.contamination.fill_contamination`).
     """
     probabilities = pixel_probabilities(working, per_patch, grid, model.refiner if refine else None)
     if model.settings.carbon_regions:
         probabilities = consolidate_carbon(working.data, probabilities, model.settings.patch_px)
-    return probabilities
+    return fill_contamination(probabilities)
 
 
 def patch_probabilities(classifier: IceClassifier, features: PatchFeatures) -> np.ndarray:
