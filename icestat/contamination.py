@@ -7,9 +7,9 @@ picker would then pick inside the blob (on the raw micrograph of
 ``../shared/data``, a model that never saw it called a third of its large blob
 particle and put 12 of 126 picks there: ``benchmarks/contamination.py``). No particle
 sits inside contamination, so :func:`fill_contamination` gives the particle
-pixels enclosed by contamination to contamination. Ice enclosed by it (a gap in a
-ring of debris) stays ice, and nothing touching the micrograph's edge counts as
-enclosed.
+pixels of each hole of the contamination to contamination, where that hole is
+mostly particle. A hole that is mostly ice is a gap in a ring of debris, and the
+particles in it stay; nothing touching the micrograph's edge counts as enclosed.
 """
 
 from __future__ import annotations
@@ -17,7 +17,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from icestat.classes import CONTAMINATION, PARTICLE
+from icestat.classes import CONTAMINATION, ICE, PARTICLE
+
+#: A hole of the contamination with more than this fraction of ice is a gap in it, not its inside.
+MAX_HOLE_ICE_FRACTION = 0.5
 
 
 def fill_contamination(probabilities: np.ndarray) -> np.ndarray:
@@ -32,9 +35,10 @@ def fill_contamination(probabilities: np.ndarray) -> np.ndarray:
     -------
     ndarray (4, h, w)
         A copy where, on each pixel that is most probably particle and lies in a
-        hole of the most-probably-contamination pixels, the particle probability
-        has moved to contamination (the probabilities still sum to 1); the input
-        itself where there is none.
+        hole of the most-probably-contamination pixels with at most
+        ``MAX_HOLE_ICE_FRACTION`` ice, the particle probability has moved to
+        contamination (the probabilities still sum to 1); the input itself where
+        there is none.
 
     Examples
     --------
@@ -46,7 +50,12 @@ def fill_contamination(probabilities: np.ndarray) -> np.ndarray:
     """
     labels = probabilities.argmax(axis=0)
     contamination = labels == CONTAMINATION
-    enclosed = ndimage.binary_fill_holes(contamination) & (labels == PARTICLE)
+    holes, n_holes = ndimage.label(ndimage.binary_fill_holes(contamination) & ~contamination)
+    if n_holes == 0:
+        return probabilities
+    ice_fraction = ndimage.mean(labels == ICE, holes, index=np.arange(1, n_holes + 1))
+    inside = np.concatenate([[False], ice_fraction <= MAX_HOLE_ICE_FRACTION])[holes]
+    enclosed = inside & (labels == PARTICLE)
     if not enclosed.any():
         return probabilities
     filled = probabilities.copy()

@@ -39,9 +39,14 @@ def test_particles_inside_contamination_become_contamination_and_the_rest_is_unt
     np.testing.assert_allclose(filled[CONTAMINATION, changed], 0.7 + 0.1, atol=1e-6)
 
 
-def test_ice_inside_contamination_stays_ice():
-    probabilities = _probabilities(_blob_with_inside(ICE))
+def test_ice_inside_contamination_stays_ice_with_the_particles_in_it():
+    labels = _blob_with_inside(ICE)               # a ring of debris around ice (20 x 20 px)
+    labels[18:24, 18:24] = PARTICLE               # a particle in it: 9 % of the hole
+    labels[26:32, 26:32] = PARTICLE               # and another (18 % together)
+    probabilities = _probabilities(labels)
     assert fill_contamination(probabilities) is probabilities
+    labels[15:35, 15:26] = PARTICLE               # the hole mostly particle: its inside, filled
+    assert (fill_contamination(_probabilities(labels)).argmax(axis=0)[15:35, 15:35] != PARTICLE).all()
 
 
 def test_a_blob_cut_by_the_edge_encloses_nothing():
