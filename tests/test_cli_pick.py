@@ -19,9 +19,8 @@ from icestat.classes import CONTAMINATION
 from icestat.cli import main
 from icestat.cli.relion import run_as_job
 from icestat.coords import pick_table, read_picks, write_picks
-from icestat.manifest import iter_labelled, read_manifest
 from icestat.metrics import mark_picks, pick_scores
-from icestat.micrograph import read_micrograph, write_mrc
+from icestat.micrograph import PixelSizeWarning, read_micrograph, write_mrc
 from icestat.model import load_model
 from icestat.pick import pick
 from icestat.polarity import MIN_BRIGHT_SKEW
@@ -322,11 +321,12 @@ def test_pick_and_evaluate_a_real_held_out_micrograph_against_its_particle_mask(
     assert overall["recall"] > 0.8 and overall["precision"] > 0.5
 
 
-def test_picks_stay_off_the_contamination_of_a_real_raw_micrograph(shared_data, tmp_path, capsys):
+def test_picks_stay_off_the_contamination_of_a_real_raw_micrograph(shared_data, labelled_micrograph, tmp_path):
     # MicrographCleaner's predicted contamination (>= 0.5) and a RELION autopick run, 12 of whose 45 picks fall on
     # it, come with the micrograph (it is in the default model's training: benchmarks/contamination.md also gives
     # a model that never saw it).
-    (item,) = iter_labelled(read_manifest(shared_data / "manifest.csv"), datasets=["raw-contamination"])
+    with pytest.warns(PixelSizeWarning, match="placeholder"):
+        item = labelled_micrograph("Ucsf_stack_1142_DW.mrc")
     contamination = item.regions == CONTAMINATION
     out = tmp_path / "picks"
     micrograph = shared_data / "raw-contamination" / "micrographs" / "Ucsf_stack_1142_DW.mrc"
