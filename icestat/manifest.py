@@ -14,7 +14,9 @@ column                   meaning
 ``regions``              per-pixel class codes: 0 ice, 1 particle, 2 carbon,
                          3 contamination, 255 ignore (see :mod:`icestat.classes`). A float
                          map with values in [0, 1] is read as a contamination probability
-                         (contamination where >= 0.5, ice elsewhere).
+                         (contamination where >= 0.5, ice elsewhere: any particles
+                         there are taught as ice, so class codes with the particles
+                         marked, or 255 where unknown, teach better).
 ``particle_mask``        non-zero (above half the maximum) on particle pixels
 ``coords``               a pick file in any format :func:`icestat.coords.read_picks` reads
 ``pixel_size_A``         pixel size in ångström (overrides the micrograph's header)
