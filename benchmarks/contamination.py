@@ -15,6 +15,8 @@ recipe retrained without it (picking.model_without; contamination then comes fro
    each of DIAMETERS_PX (the particle diameter is unknown: the header's pixel size is a placeholder) at the default
    threshold. MicrographCleaner's map is a prediction, not a hand label: the figures say how far two
    independent tools agree.
+3. Fresh simulated micrographs with N_SIMULATED_BLOBS contamination blobs each (seeds neither model saw),
+   against the simulator's true labels: contamination IoU, and the picks (true diameter) on contamination.
 
 Writes benchmarks/results/contamination.md.
 """
@@ -36,15 +38,19 @@ from picking import model_without, recipe, segmented_for
 
 from icestat.classes import CONTAMINATION
 from icestat.manifest import iter_labelled, read_manifest
+from icestat.micrograph import Micrograph
 from icestat.model import load_model
 from icestat.pick import DEFAULT_THRESHOLD, pick
 from icestat.segment import segment
+from icestat.simulate import SimulationParams, simulate_micrograph
 
 DATASET = "raw-contamination"
 #: icestat picks with each of these particle diameters (pixels of the micrograph).
 DIAMETERS_PX = (20, 30, 40)
 #: MicrographCleaner's blobs smaller than this (pixels) are specks, not counted as blobs.
 MIN_BLOB_PX = 100
+#: Simulated micrographs, and contamination blobs in each.
+N_SIMULATIONS, N_SIMULATED_BLOBS = 4, 2
 
 
 def on_mask(picks: pd.DataFrame, mask: np.ndarray) -> np.ndarray:
@@ -72,6 +78,26 @@ def pick_row(label: str, diameter: str, picks: pd.DataFrame, truth: np.ndarray, 
             f"{int(on_mask(picks, largest).sum())} |")
 
 
+def simulated_rows(label: str, model) -> str:
+    """Contamination IoU pooled over fresh simulations with contamination, and their picks that land on it."""
+    overlap = union = n_picks = n_on = 0
+    for i in range(N_SIMULATIONS):
+        rng = np.random.default_rng([recipe.SEED + 4, i])
+        params = SimulationParams(shape_px=(2048, 2048), pixel_size_A=float(rng.uniform(1.0, 2.5)),
+                                  n_particles=int(rng.integers(50, 300)), particle_diameter_A=float(rng.uniform(100, 250)),
+                                  carbon_fraction=0.0, n_contamination=N_SIMULATED_BLOBS,
+                                  ice_thickness_A=float(rng.uniform(250, 700)))
+        sim = simulate_micrograph(params, seed=[recipe.SEED + 4, i])
+        micrograph = Micrograph(sim.image, params.pixel_size_A, f"sim_{i}")
+        diameter_px = params.particle_diameter_A / params.pixel_size_A
+        segmentation = segment(micrograph, model)
+        truth, called = sim.labels == CONTAMINATION, segmentation.labels == CONTAMINATION
+        overlap, union = overlap + np.sum(truth & called), union + np.sum(truth | called)
+        picks = pick(segmented_for(micrograph, segmentation, model, diameter_px), diameter_px=diameter_px).table
+        n_picks, n_on = n_picks + len(picks), n_on + int(on_mask(picks, truth).sum())
+    return f"| {label} | {overlap / union:.3f} | {n_picks} | {n_on} ({n_on / max(n_picks, 1):.1%}) |"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", type=Path, default=recipe.REPO.parent / "shared" / "data")
@@ -94,11 +120,16 @@ def main() -> None:
         for diameter_px in DIAMETERS_PX:
             picks = pick(segmented_for(item.micrograph, segmentation, model, diameter_px), diameter_px=diameter_px)
             pick_lines.append(pick_row(f"icestat, {label}", str(diameter_px), picks.table, truth, largest))
+    simulated_lines = ["| model | contamination IoU | picks | on contamination |", "|" + " --- |" * 4]
+    simulated_lines += [simulated_rows(label, model) for label, model in models.items()]
     lines = ["# Contamination on a real raw micrograph", "",
              f"`{DATASET}` of ../shared/data ({item.micrograph.shape[1]} x {item.micrograph.shape[0]} px, float32):",
              "icestat's contamination against MicrographCleaner's predicted map (>= 0.5), and where the picks land;",
              f"icestat at the default threshold ({DEFAULT_THRESHOLD}). Written by benchmarks/contamination.py.", "",
              "Segmentation:", ""] + segmentation_lines + ["", "Picks:", ""] + pick_lines
+    lines += ["", f"{N_SIMULATIONS} fresh simulations (2048 x 2048, 1-2.5 Å/px, 100-250 Å particles, "
+              f"{N_SIMULATED_BLOBS} contamination blobs each), against their true labels; picks with the true diameter:",
+              ""] + simulated_lines
     lines += ["", f"Whole run: {time.perf_counter() - started:.0f} s on {len(os.sched_getaffinity(0))} cores."]
     publish(lines, "contamination.md")
 
