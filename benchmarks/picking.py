@@ -60,7 +60,7 @@ from icestat.micrograph import Micrograph, micrograph_stem  # noqa: E402
 from icestat.model import load_model  # noqa: E402
 from icestat.pick import DEFAULT_THRESHOLD, pick  # noqa: E402
 from icestat.refine import BoundaryRefiner  # noqa: E402
-from icestat.segment import segment  # noqa: E402
+from icestat.segment import segment, with_particle_diameter  # noqa: E402
 from icestat.simulate import SimulationParams, simulate_micrograph  # noqa: E402
 from icestat.training import train_model  # noqa: E402
 
@@ -97,7 +97,7 @@ def segmented_for(micrograph, segmentation, model, diameter_px: float):
     """The `segmentation` of `micrograph` as `icestat pick` makes it when told `diameter_px`: again, coarser, where
     the particles are that large (:meth:`icestat.settings.SegmentationSettings.bin_factor`)."""
     if model.settings.bin_factor(micrograph, diameter_px) == model.settings.bin_factor(micrograph):
-        return segmentation
+        return with_particle_diameter(segmentation, diameter_px)
     return segment(micrograph, model, particle_diameter_px=diameter_px)
 
 

@@ -48,7 +48,8 @@ def both_ways(model, micrograph: Micrograph, diameter_px: float, mark) -> dict:
     """One micrograph picked as given and inverted: skewness, polarity taken, marked picks with auto and said."""
     result = {}
     for way, sign, true_polarity in (("given", 1.0, "dark"), ("inverted", -1.0, "bright")):
-        segmentation = segment(Micrograph(sign * micrograph.data, micrograph.pixel_size_A, micrograph.name), model)
+        segmentation = segment(Micrograph(sign * micrograph.data, micrograph.pixel_size_A, micrograph.name), model,
+                               particle_diameter_px=diameter_px)   # as icestat pick --diameter-px
         auto = pick(segmentation, diameter_px=diameter_px)
         result[way] = dict(skew=auto.bright_skew, right=auto.polarity == true_polarity,
                            auto=mark(auto.table),

@@ -36,7 +36,7 @@ from icestat.manifest import load_labelled, read_manifest
 from icestat.metrics import mark_picks, mark_picks_on_mask
 from icestat.model import load_model
 from icestat.pick import pick
-from icestat.segment import Segmentation, model_probabilities, segment
+from icestat.segment import Segmentation, model_probabilities, segment, with_particle_diameter
 
 WAYS = ("default (half refined, half patches)", "refined map alone", "patch classifier alone")
 
@@ -48,7 +48,8 @@ def three_ways(model, micrograph, diameter_px: float) -> tuple[Segmentation, Seg
     refined_alone = Segmentation(refined.name, refined.working, refined.working_probabilities)
     coarse = model_probabilities(model, refined.working, refined.patch_probabilities, refined.features.grid,
                                  refine=False)
-    patches = Segmentation(refined.name, refined.working, coarse, refined.patch_probabilities, refined.features)
+    patches = with_particle_diameter(
+        Segmentation(refined.name, refined.working, coarse, refined.patch_probabilities, refined.features), diameter_px)
     return refined, refined_alone, patches
 
 

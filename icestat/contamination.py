@@ -10,6 +10,13 @@ sits inside contamination, so :func:`fill_contamination` gives the particle
 pixels of each hole of the contamination to contamination, where that hole is
 mostly particle. A hole that is mostly ice is a gap in a ring of debris, and the
 particles in it stay; nothing touching the micrograph's edge counts as enclosed.
+
+The converse: the dark core of a large particle (300-550 Å) can look like
+contamination to the model, which then calls a blob smaller than the particle
+contamination, and the picker rejects the particle. Contamination is larger than
+a particle, so where the particle diameter is known,
+:func:`particle_sized_contamination_as_particle` gives each contamination blob
+that covers less than one particle's area to particle.
 """
 
 from __future__ import annotations
@@ -62,3 +69,44 @@ def fill_contamination(probabilities: np.ndarray) -> np.ndarray:
     filled[CONTAMINATION, enclosed] += filled[PARTICLE, enclosed]
     filled[PARTICLE, enclosed] = 0
     return filled
+
+
+def particle_sized_contamination_as_particle(probabilities: np.ndarray, diameter_px: float) -> np.ndarray:
+    """Class probabilities with every contamination blob smaller than one particle made particle.
+
+    Parameters
+    ----------
+    probabilities : ndarray (4, h, w)
+        Class probabilities per working pixel.
+    diameter_px : float
+        Particle diameter in working pixels.
+
+    Returns
+    -------
+    ndarray (4, h, w)
+        A copy where, on each connected blob of most-probably-contamination
+        pixels whose area is below a disk of `diameter_px`, the contamination
+        probability has moved to particle (the probabilities still sum to 1);
+        the input itself where there is none.
+
+    Examples
+    --------
+    >>> probabilities = np.zeros((4, 20, 20), dtype=np.float32); probabilities[0] = 1   # all ice
+    >>> probabilities[:, 2:5, 2:5] = np.array([0.2, 0, 0, 0.8])[:, None, None]           # 9 px: a particle's core
+    >>> probabilities[:, 8:18, 8:18] = np.array([0, 0, 0, 1.0])[:, None, None]           # 100 px: contamination
+    >>> labels = particle_sized_contamination_as_particle(probabilities, diameter_px=6).argmax(axis=0)
+    >>> int(labels[3, 3]), int(labels[12, 12])
+    (1, 3)
+    """
+    contamination = probabilities.argmax(axis=0) == CONTAMINATION
+    blobs, n_blobs = ndimage.label(contamination)
+    if n_blobs == 0:
+        return probabilities
+    area_px = ndimage.sum(contamination, blobs, index=np.arange(1, n_blobs + 1))
+    small = np.concatenate([[False], area_px < np.pi * (diameter_px / 2) ** 2])[blobs]
+    if not small.any():
+        return probabilities
+    moved = probabilities.copy()
+    moved[PARTICLE, small] += moved[CONTAMINATION, small]
+    moved[CONTAMINATION, small] = 0
+    return moved

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
 from scipy import ndimage
 
 from icestat.carbon import consolidate_carbon
-from icestat.contamination import fill_contamination
+from icestat.contamination import fill_contamination, particle_sized_contamination_as_particle
 from icestat.classes import CLASS_NAMES, ICE, NO_DATA, PARTICLE
 from icestat.examples import features_of
 from icestat.classify import IceClassifier
@@ -114,7 +114,9 @@ def segment(micrograph: Micrograph, model: IceModel | None = None, device: str =
         The particles' diameter in pixels of the micrograph, when known: large
         particles are segmented on a coarser working image
         (:meth:`~icestat.settings.SegmentationSettings.prepare`), where they look
-        like the particles the model learnt.
+        like the particles the model learnt, and contamination blobs smaller than
+        one particle are particle
+        (:func:`icestat.contamination.particle_sized_contamination_as_particle`).
 
     Returns
     -------
@@ -125,7 +127,32 @@ def segment(micrograph: Micrograph, model: IceModel | None = None, device: str =
     features = features_of(working, model.settings, device)
     per_patch = patch_probabilities(model.classifier, features)
     probabilities = model_probabilities(model, working, per_patch, features.grid, refine)
-    return Segmentation(micrograph.name, working, probabilities, per_patch, features)
+    segmentation = Segmentation(micrograph.name, working, probabilities, per_patch, features)
+    return segmentation if particle_diameter_px is None else with_particle_diameter(segmentation, particle_diameter_px)
+
+
+def with_particle_diameter(segmentation: Segmentation, particle_diameter_px: float) -> Segmentation:
+    """The segmentation as knowing the particle diameter makes it at its working scale.
+
+    Contamination blobs smaller than one particle become particle
+    (:func:`icestat.contamination.particle_sized_contamination_as_particle`).
+    :func:`segment` told the diameter does this, after choosing the working
+    scale by it; this is for a segmentation made without the diameter at the
+    scale the diameter would choose.
+
+    Parameters
+    ----------
+    segmentation : Segmentation
+    particle_diameter_px : float
+        Particle diameter in pixels of the micrograph.
+
+    Returns
+    -------
+    Segmentation
+    """
+    diameter_working_px = particle_diameter_px / float(np.mean(segmentation.working.scale))
+    probabilities = particle_sized_contamination_as_particle(segmentation.working_probabilities, diameter_working_px)
+    return replace(segmentation, working_probabilities=probabilities)
 
 
 def model_probabilities(model: IceModel, working: WorkingImage, per_patch: np.ndarray, grid: PatchGrid,

@@ -5,12 +5,12 @@ import warnings
 import numpy as np
 import pytest
 
-from icestat.classes import CARBON, CONTAMINATION, ICE
+from icestat.classes import CARBON, CONTAMINATION, ICE, PARTICLE
 from icestat.metrics import mark_picks, pick_scores
 from icestat.micrograph import Micrograph, PixelSizeWarning
 from icestat.model import FORMAT_VERSION, default_model_path, load_model
 from icestat.pick import pick
-from icestat.segment import segment
+from icestat.segment import segment, with_particle_diameter
 from icestat.settings import MAX_WORKING_DIAMETER_PX
 from icestat.simulate import SimulationParams, simulate_micrograph
 
@@ -64,7 +64,10 @@ def test_large_particles_of_a_known_diameter_are_segmented_coarser_and_picked_wh
     assert coarser.labels.shape == micrograph.shape
     picked = pick_scores(*mark_picks(pick(coarser, diameter_px).table, sim.picks, diameter_px / 2))
     assert picked["precision"] > 0.9 and picked["recall"] > 0.9
-    # A diameter the working scale already suits changes nothing.
+    # A diameter the working scale already suits keeps the scale; only contamination smaller than a particle
+    # becomes particle.
     small = segment(micrograph, particle_diameter_px=40.0)
     assert small.working.scale == usual.working.scale
-    np.testing.assert_array_equal(small.labels, usual.labels)
+    np.testing.assert_array_equal(small.labels, with_particle_diameter(usual, 40.0).labels)
+    changed = small.labels != usual.labels
+    assert (usual.labels[changed] == CONTAMINATION).all() and (small.labels[changed] == PARTICLE).all()

@@ -20,7 +20,7 @@ import pandas as pd
 from icestat.classify import IceClassifier
 from icestat.pick import pick
 from icestat.refine import BoundaryRefiner
-from icestat.segment import Segmentation, segment
+from icestat.segment import Segmentation, segment, with_particle_diameter
 from icestat.settings import SegmentationSettings
 from icestat.training import train_model
 
@@ -59,7 +59,8 @@ class Icestat:
 
     def run(self, case: Case) -> tuple[np.ndarray, pd.DataFrame]:
         segmentation = segment(case.micrograph, self.model, device=self.device)
-        return segmentation.working_labels, pick(segmentation, diameter_px=case.diameter_px).table
+        picks = pick(with_particle_diameter(segmentation, case.diameter_px), diameter_px=case.diameter_px)
+        return segmentation.working_labels, picks.table
 
 
 class DeepOnly:
