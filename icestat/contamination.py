@@ -62,13 +62,7 @@ def fill_contamination(probabilities: np.ndarray) -> np.ndarray:
         return probabilities
     ice_fraction = ndimage.mean(labels == ICE, holes, index=np.arange(1, n_holes + 1))
     inside = np.concatenate([[False], ice_fraction <= MAX_HOLE_ICE_FRACTION])[holes]
-    enclosed = inside & (labels == PARTICLE)
-    if not enclosed.any():
-        return probabilities
-    filled = probabilities.copy()
-    filled[CONTAMINATION, enclosed] += filled[PARTICLE, enclosed]
-    filled[PARTICLE, enclosed] = 0
-    return filled
+    return _moved(probabilities, inside & (labels == PARTICLE), PARTICLE, CONTAMINATION)
 
 
 def particle_sized_contamination_as_particle(probabilities: np.ndarray, diameter_px: float) -> np.ndarray:
@@ -104,9 +98,14 @@ def particle_sized_contamination_as_particle(probabilities: np.ndarray, diameter
         return probabilities
     area_px = ndimage.sum(contamination, blobs, index=np.arange(1, n_blobs + 1))
     small = np.concatenate([[False], area_px < np.pi * (diameter_px / 2) ** 2])[blobs]
-    if not small.any():
+    return _moved(probabilities, small, CONTAMINATION, PARTICLE)
+
+
+def _moved(probabilities: np.ndarray, where: np.ndarray, source: int, target: int) -> np.ndarray:
+    """A copy with the `source` class's probability moved to `target` on the pixels `where` (the input where none)."""
+    if not where.any():
         return probabilities
     moved = probabilities.copy()
-    moved[PARTICLE, small] += moved[CONTAMINATION, small]
-    moved[CONTAMINATION, small] = 0
+    moved[target, where] += moved[source, where]
+    moved[source, where] = 0
     return moved
