@@ -37,8 +37,8 @@ import pandas as pd
 from icestat._atomic import atomic_path, remove_leftovers
 from icestat.coords import read_star, write_autopick_index, write_particles_star, write_picks
 from icestat.coords.table import MICROGRAPH_COLUMN, pick_table
-from icestat.diameter import (CROWDED_PARTICLE_FRACTION, estimate_diameter_px, far_from_run_diameter, run_diameter,
-                              run_diameter_basis)
+from icestat.diameter import (CROWDED_PARTICLE_FRACTION, estimate_diameter_px, far_from_run_diameter, given_diameter_px,
+                              run_diameter, run_diameter_basis)
 from icestat.micrograph import (SEGMENTATION_FILE_ENDINGS, MicrographError, file_error, micrograph_stem,
                                 read_micrograph, write_mrc)
 from icestat.model import IceModel, ModelError, load_model
@@ -251,7 +251,7 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
     name = micrograph_stem(path)
     try:
         micrograph = reading.result() if reading is not None else read_micrograph(path, settings.pixel_size_A)
-        diameter_px = _diameter_px(settings, micrograph.pixel_size_A, path)
+        diameter_px = given_diameter_px(settings.diameter_A, settings.diameter_px, micrograph.pixel_size_A, path)
         source = GIVEN if diameter_px is not None else RUN if run_diameter is not None else BLOBS
         if source == RUN:
             diameter_px = run_diameter.px(micrograph.pixel_size_A)
@@ -399,15 +399,6 @@ def write_run_files(paths: list[str], output: Path, rows: list[dict]) -> pd.Data
     particles = pd.concat(tables, ignore_index=True) if tables else pick_table([], [], micrograph=[])
     write_particles_star(particles, output / "particles.star")
     return summary
-
-
-def _diameter_px(settings: PickSettings, pixel_size_A: float | None, path: str) -> float | None:
-    if settings.diameter_A is None:
-        return settings.diameter_px
-    if pixel_size_A is None:
-        raise ValueError(f"{path}: pixel size unknown, so --diameter-A cannot be used; "
-                         "give --pixel-size-A or --diameter-px")
-    return settings.diameter_A / pixel_size_A
 
 
 def _row(name: str, status: str, **values) -> dict:

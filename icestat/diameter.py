@@ -39,6 +39,32 @@ CROWDED_WARNING = ("%s: crowded (%.0f%% labelled particle), so the estimated par
                    "unreliable; give the diameter")
 
 
+def given_diameter_px(diameter_A: float | None, diameter_px: float | None, pixel_size_A: float | None,
+                      path: str) -> float | None:
+    """The particle diameter a user gave, in pixels of the micrograph at `path` (None when none was given).
+
+    Parameters
+    ----------
+    diameter_A, diameter_px : float or None
+        The diameter in ångström (``--diameter-A``) or in pixels (``--diameter-px``); at most one is given.
+    pixel_size_A : float or None
+        The micrograph's pixel size.
+    path : str
+        The micrograph, named in the error.
+
+    Raises
+    ------
+    ValueError
+        If the diameter is in ångström and the pixel size is unknown.
+    """
+    if diameter_A is None:
+        return diameter_px
+    if pixel_size_A is None:
+        raise ValueError(f"{path}: pixel size unknown, so --diameter-A cannot be used; "
+                         "give --pixel-size-A or --diameter-px")
+    return diameter_A / pixel_size_A
+
+
 def estimate_diameter_px(segmentation: Segmentation) -> float:
     """Particle diameter in original pixels, from the compact non-ice blobs of a segmentation.
 

@@ -7,12 +7,12 @@ import mrcfile
 import numpy as np
 import pytest
 
-from icestat.classes import CARBON
+from icestat.classes import CARBON, CONTAMINATION, PARTICLE
 from icestat.cli import main
-from icestat.micrograph import read_micrograph
+from icestat.micrograph import read_micrograph, write_mrc
 from icestat.model import load_model
 from icestat.segment import segment
-from icestat.simulate import SimulationParams, simulate_set, write_simulation
+from icestat.simulate import SimulationParams, simulate_micrograph, simulate_set, write_simulation
 
 PARAMS = SimulationParams(shape_px=(512, 512), pixel_size_A=3.5, n_particles=30, carbon_fraction=0.35)
 
@@ -100,3 +100,26 @@ def test_segment_refuses_a_wrong_model_file_and_a_missing_gpu(labelled, tmp_path
     assert "wrong.icestat: not an icestat model" in capsys.readouterr().err
     assert main(["segment", str(micrograph), "-o", str(tmp_path), "--device", "cuda"]) == 2
     assert "--device cuda" in capsys.readouterr().err
+
+
+def test_segment_with_the_diameter_segments_large_particles_as_pick_does(tmp_path, capsys):
+    # 300 Å particles at 1.6 Å/px: without their diameter the model calls their dark cores contamination; told it,
+    # `icestat segment` bins coarser and takes contamination smaller than a particle for particle, as `icestat pick`
+    params = SimulationParams(shape_px=(1280, 1280), pixel_size_A=1.6, n_particles=7, particle_diameter_A=300.0,
+                              carbon_fraction=0.0, n_contamination=0, ice_thickness_A=390.0)
+    sim = simulate_micrograph(params, seed=1)
+    write_mrc(tmp_path / "large.mrc", sim.image, pixel_size_A=1.6)
+    iio.imwrite(tmp_path / "no_pixel_size.png", (sim.image[:256, :256] > sim.image.mean()).astype(np.uint8) * 255)
+    fractions = {}
+    for way, extra in (("plain", []), ("told", ["--diameter-A", "300"])):
+        assert main(["segment", str(tmp_path / "large.mrc"), "-o", str(tmp_path / way), *extra]) == 0
+        with mrcfile.open(tmp_path / way / "large_labels.mrc") as labels:
+            fractions[way] = np.bincount(labels.data[labels.data >= 0].ravel(), minlength=4) / labels.data.size
+    assert fractions["plain"][CONTAMINATION] > 0.01
+    assert fractions["told"][CONTAMINATION] == 0
+    assert fractions["told"][PARTICLE] > fractions["plain"][PARTICLE]
+    capsys.readouterr()
+    code = main(["segment", str(tmp_path / "no_pixel_size.png"), "-o", str(tmp_path / "png"), "--diameter-A", "300"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "no_pixel_size.png: pixel size unknown, so --diameter-A cannot be used" in err

@@ -47,6 +47,13 @@ def expand_micrographs(args: argparse.Namespace) -> bool:
     return True
 
 
+def add_diameter_args(parser: argparse.ArgumentParser) -> None:
+    """Add ``--diameter-A`` and ``--diameter-px``, the particle diameter (at most one of them)."""
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--diameter-A", type=float, help="particle diameter in ångström")
+    size.add_argument("--diameter-px", type=float, help="particle diameter in pixels of the micrographs")
+
+
 def add_model_run_args(parser: argparse.ArgumentParser) -> None:
     """Add the micrographs, ``-o/--output`` folder, ``--model``, ``--device``, ``--carbon-per-pixel`` and ``--no-refine``
     of a run of a model over micrographs."""

@@ -54,7 +54,8 @@ from icestat.batch import (
     to_pick_with_run_diameter,
     write_run_files,
 )
-from icestat.cli._common import PIXEL_SIZE_HELP, add_model_run_args, device_usable, expand_micrographs
+from icestat.cli._common import (PIXEL_SIZE_HELP, add_diameter_args, add_model_run_args, device_usable,
+                                expand_micrographs)
 from icestat.diameter import RUN_DIAMETER_TOLERANCE
 from icestat.model import ModelError
 from icestat.pick import DEFAULT_THRESHOLD
@@ -68,9 +69,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``icestat pick``."""
     add_model_run_args(parser)
     add = parser.add_argument
-    size = parser.add_mutually_exclusive_group()
-    size.add_argument("--diameter-A", type=float, help="particle diameter in ångström")
-    size.add_argument("--diameter-px", type=float, help="particle diameter in pixels of the micrographs")
+    add_diameter_args(parser)
     add("--threshold", type=float, default=DEFAULT_THRESHOLD,
         help="lowest pick score kept, 0 to 1 (default: %(default)s)")
     add("--polarity", choices=POLARITIES, default="auto", help="the particles are darker than the ice (raw "

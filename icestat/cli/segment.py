@@ -6,7 +6,10 @@ Writes per micrograph, into the output folder:
   <stem>_ice.mrc      float32 probability of ice per pixel (0 in the frame border)
   <stem>_overlay.png  the micrograph with particles (green), carbon (blue) and contamination (red) drawn over it
 and prints the class fractions. Micrographs that cannot be read are reported on
-stderr and skipped; the exit code is then 1.
+stderr and skipped; the exit code is then 1. Give the particle diameter
+(--diameter-A or --diameter-px) as to `icestat pick`: large particles are then
+segmented on a coarser image, and contamination smaller than one particle is
+taken for particle, as `icestat pick` does.
 
 Example:
     icestat segment mics/*.mrc -o segmented/ --model my.icestat
@@ -18,7 +21,9 @@ import argparse
 import logging
 from pathlib import Path
 
-from icestat.cli._common import PIXEL_SIZE_HELP, add_model_run_args, device_usable, expand_micrographs
+from icestat.cli._common import (PIXEL_SIZE_HELP, add_diameter_args, add_model_run_args, device_usable,
+                                expand_micrographs)
+from icestat.diameter import given_diameter_px
 from icestat.micrograph import (SEGMENTATION_FILE_ENDINGS, MicrographError, file_error, micrograph_stem,
                                 read_micrograph, write_mrc)
 from icestat.model import ModelError, load_model
@@ -33,6 +38,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     add_model_run_args(parser)
     add = parser.add_argument
     add("--pixel-size-A", type=float, help=PIXEL_SIZE_HELP)
+    add_diameter_args(parser)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -51,7 +57,9 @@ def main(args: argparse.Namespace) -> int:
     for path in args.micrographs:
         try:
             micrograph = read_micrograph(path, pixel_size_A=args.pixel_size_A)
-            result = segment(micrograph, model, device=args.device, refine=not args.no_refine)
+            diameter_px = given_diameter_px(args.diameter_A, args.diameter_px, micrograph.pixel_size_A, path)
+            result = segment(micrograph, model, device=args.device, refine=not args.no_refine,
+                             particle_diameter_px=diameter_px)
         except (MicrographError, OSError, ValueError, RuntimeError) as err:
             log.error("%s", file_error(path, err))
             n_failed += 1
