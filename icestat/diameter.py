@@ -2,7 +2,8 @@
 
 What :func:`icestat.pick.pick` picks with when the diameter is not given
 (:func:`estimate_diameter_px`), and what a batch settles the micrographs whose
-own estimate strays with (:func:`run_diameter`, :func:`far_from_run_diameter`).
+own estimate strays with (:func:`run_diameter`, :func:`far_from_run_diameter`);
+and the diameter a user gives, in pixels (:func:`given_diameter_px`).
 """
 
 from __future__ import annotations
