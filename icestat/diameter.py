@@ -57,6 +57,14 @@ def given_diameter_px(diameter_A: float | None, diameter_px: float | None, pixel
     ------
     ValueError
         If the diameter is in ångström and the pixel size is unknown.
+
+    Examples
+    --------
+    >>> given_diameter_px(150.0, None, 1.5, "mic.mrc"), given_diameter_px(None, 80.0, None, "mic.png")
+    (100.0, 80.0)
+    >>> given_diameter_px(150.0, None, None, "mic.png")
+    Traceback (most recent call last):
+    ValueError: mic.png: pixel size unknown, so --diameter-A cannot be used; give --pixel-size-A or --diameter-px
     """
     if diameter_A is None:
         return diameter_px
