@@ -86,3 +86,16 @@ def rng() -> np.random.Generator:
 def image(rng) -> np.ndarray:
     """A small float32 image with texture (not constant)."""
     return rng.normal(100.0, 10.0, size=(80, 96)).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def large_particles():
+    """A simulated micrograph of 7 particles of 300 Å at 1.6 Å/px on contamination-free ice (the simulation).
+
+    Without their diameter the default model calls their dark cores contamination (about 3 % of it).
+    """
+    from icestat.simulate import SimulationParams, simulate_micrograph
+
+    params = SimulationParams(shape_px=(1280, 1280), pixel_size_A=1.6, n_particles=7, particle_diameter_A=300.0,
+                              carbon_fraction=0.0, n_contamination=0, ice_thickness_A=390.0)
+    return simulate_micrograph(params, seed=1)

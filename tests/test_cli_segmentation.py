@@ -12,7 +12,7 @@ from icestat.cli import main
 from icestat.micrograph import read_micrograph, write_mrc
 from icestat.model import load_model
 from icestat.segment import segment
-from icestat.simulate import SimulationParams, simulate_micrograph, simulate_set, write_simulation
+from icestat.simulate import SimulationParams, simulate_set, write_simulation
 
 PARAMS = SimulationParams(shape_px=(512, 512), pixel_size_A=3.5, n_particles=30, carbon_fraction=0.35)
 
@@ -102,12 +102,10 @@ def test_segment_refuses_a_wrong_model_file_and_a_missing_gpu(labelled, tmp_path
     assert "--device cuda" in capsys.readouterr().err
 
 
-def test_segment_with_the_diameter_segments_large_particles_as_pick_does(tmp_path, capsys):
+def test_segment_with_the_diameter_segments_large_particles_as_pick_does(large_particles, tmp_path, capsys):
     # 300 Å particles at 1.6 Å/px: without their diameter the model calls their dark cores contamination; told it,
     # `icestat segment` bins coarser and takes contamination smaller than a particle for particle, as `icestat pick`
-    params = SimulationParams(shape_px=(1280, 1280), pixel_size_A=1.6, n_particles=7, particle_diameter_A=300.0,
-                              carbon_fraction=0.0, n_contamination=0, ice_thickness_A=390.0)
-    sim = simulate_micrograph(params, seed=1)
+    sim = large_particles
     write_mrc(tmp_path / "large.mrc", sim.image, pixel_size_A=1.6)
     iio.imwrite(tmp_path / "no_pixel_size.png", (sim.image[:256, :256] > sim.image.mean()).astype(np.uint8) * 255)
     fractions = {}

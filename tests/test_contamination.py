@@ -13,7 +13,6 @@ from icestat.metrics import mark_picks, pick_scores
 from icestat.micrograph import Micrograph
 from icestat.pick import pick
 from icestat.segment import segment
-from icestat.simulate import SimulationParams, simulate_micrograph
 
 
 def _probabilities(labels: np.ndarray, sure: float = 0.7) -> np.ndarray:
@@ -98,13 +97,11 @@ def test_contamination_at_least_one_particle_large_stays():
     assert (moved.argmax(axis=0)[5:15, 5:15] == PARTICLE).all()
 
 
-def test_large_particles_picked_with_their_diameter_are_not_called_contamination():
-    # 300 Å particles at 1.6 Å/px on contamination-free ice: the model calls their dark cores contamination
-    # (3 % of this micrograph; benchmarks/results/particle_size.md), and the picker rejected them there
-    params = SimulationParams(shape_px=(1280, 1280), pixel_size_A=1.6, n_particles=7, particle_diameter_A=300.0,
-                              carbon_fraction=0.0, n_contamination=0, ice_thickness_A=390.0)
-    sim = simulate_micrograph(params, seed=1)
-    micrograph, diameter_px = Micrograph(sim.image, params.pixel_size_A, "large"), 187.5
+def test_large_particles_picked_with_their_diameter_are_not_called_contamination(large_particles):
+    # the model calls the dark cores of these 300 Å particles contamination (benchmarks/results/particle_size.md),
+    # and the picker rejected them there
+    sim = large_particles
+    micrograph, diameter_px = Micrograph(sim.image, sim.params.pixel_size_A, "large"), 187.5
     segmentation = segment(micrograph, particle_diameter_px=diameter_px)
     assert segmentation.class_fractions()["contamination"] == 0
     picked = pick_scores(*mark_picks(pick(segmentation, diameter_px).table, sim.picks, diameter_px / 2))
