@@ -35,6 +35,7 @@ from typing import Iterable, Iterator
 import pandas as pd
 
 from icestat._atomic import atomic_path, remove_leftovers
+from icestat.bright_field import segment_and_pick
 from icestat.coords import read_star, write_autopick_index, write_particles_star, write_picks
 from icestat.coords.table import MICROGRAPH_COLUMN, pick_table
 from icestat.diameter import (CROWDED_PARTICLE_FRACTION, estimate_diameter_px, far_from_run_diameter, given_diameter_px,
@@ -43,9 +44,8 @@ from icestat.micrograph import (SEGMENTATION_FILE_ENDINGS, MicrographError, file
                                 read_micrograph, write_mrc)
 from icestat.model import IceModel, ModelError, load_model
 from icestat.overlay import write_overlay
-from icestat.pick import DEFAULT_THRESHOLD, pick
+from icestat.pick import DEFAULT_THRESHOLD
 from icestat.polarity import check_polarity
-from icestat.segment import segment
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,8 @@ log = logging.getLogger(__name__)
 #: reason of :attr:`icestat.pick.Picks.n_rejected` (on carbon, on contamination, too near the edge, too faint): what
 #: to look at when a micrograph has few picks. ``polarity`` says whether its particles were taken as dark or bright,
 #: ``bright_skew`` what ``--polarity auto`` judged the image by (:attr:`icestat.pick.Picks.bright_skew`: above
-#: +0.1 it looks inverted, whether or not the model agreed; empty where the polarity was given).
+#: +0.1 it looks inverted, whether or not the model agreed; empty where the polarity was given). Micrographs whose
+#: particles are bright are segmented and picked negated (:func:`icestat.bright_field.segment_and_pick`).
 SUMMARY_COLUMNS = (
     "micrograph", "status", "pixel_size_A", "n_picks", "rejected_carbon", "rejected_contamination", "rejected_edge",
     "rejected_faint", "ice_fraction", "particle_fraction", "carbon_fraction", "contamination_fraction", "diameter_px",
@@ -119,7 +120,7 @@ class PickSettings:
         Lowest pick score kept.
     polarity : str
         The particles are ``dark`` (raw micrographs), ``bright`` (inverted
-        ones) or ``auto`` (:func:`icestat.pick.pick`).
+        ones) or ``auto`` (:func:`icestat.bright_field.segment_and_pick`).
     formats : tuple of str
         Pick formats written besides STAR (``box``, ``cbox``, ``tsv``, ``csv``).
     write_segmentation : bool
@@ -256,12 +257,10 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
         if source == RUN:
             diameter_px = run_diameter.px(micrograph.pixel_size_A)
         model = cached_model(settings.model_path, settings.device).with_carbon_regions(settings.carbon_regions)
-        segmentation = segment(micrograph, model, device=settings.device, refine=settings.refine,
-                               particle_diameter_px=diameter_px)
         # No warning per crowded micrograph: the run's diameter settles them (to_pick_with_run_diameter), and
         # `icestat pick` says once whether it rests on crowded micrographs only.
-        picks = pick(segmentation, diameter_px=diameter_px, threshold=settings.threshold, polarity=settings.polarity,
-                     warn_if_crowded=False)
+        segmentation, picks = segment_and_pick(micrograph, model, diameter_px, settings.threshold, settings.polarity,
+                                               settings.device, settings.refine, warn_if_crowded=False)
         if source == BLOBS:
             blob_diameter_px = picks.diameter_px
         elif source == RUN:   # the run's diameter rests on each micrograph's own estimate

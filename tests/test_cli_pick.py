@@ -19,7 +19,6 @@ from icestat.classes import CONTAMINATION
 from icestat.cli import main
 from icestat.cli.relion import run_as_job
 from icestat.coords import pick_table, read_picks, write_picks
-from icestat.metrics import mark_picks, pick_scores
 from icestat.micrograph import PixelSizeWarning, read_micrograph, write_mrc
 from icestat.model import load_model
 from icestat.pick import pick
@@ -123,9 +122,9 @@ def test_rerun_skips_what_is_done_and_redoes_what_changed(simulated, tmp_path, c
     assert pd.read_csv(out / "summary.csv")["status"].tolist() == ["picked"]   # said to be bright: redone
     assert json.loads((out / "mic_0000_summary.json").read_text())["settings"]["polarity"] == "bright"
     bright = starfile.read(out / "mic_0000_autopick.star")
-    # the simulated particles are dark: picked as bright, the picks are the spots between them, none on a dark pick
+    # the simulated particles are dark: read negated as bright ones are, none of them is picked
     dark_xy, bright_xy = (table[["rlnCoordinateX", "rlnCoordinateY"]].to_numpy() for table in (dark, bright))
-    assert len(dark_xy) and cdist(bright_xy, dark_xy).min() > 20
+    assert len(dark_xy) and (not len(bright_xy) or cdist(bright_xy, dark_xy).min() > 20)
 
 
 def test_a_record_from_before_a_setting_existed_counts_as_that_setting_at_its_default(simulated, tmp_path):
@@ -213,15 +212,17 @@ def test_an_inverted_micrograph_is_picked_as_its_raw_self_and_the_mixed_run_is_p
     folder.mkdir()
     write_mrc(folder / "a_raw.mrc", raw, PARAMS.pixel_size_A)
     write_mrc(folder / "b_inverted.mrc", -raw, PARAMS.pixel_size_A)   # particles brighter than the ice
-    assert main(["pick", str(folder), "-o", str(tmp_path / "picks"), "--diameter-A", "150"]) == 0
+    assert main(["pick", str(folder), "-o", str(tmp_path / "picks"), "--diameter-A", "150", "--segmentation"]) == 0
     summary = pd.read_csv(tmp_path / "picks" / "summary.csv")
     assert summary["polarity"].tolist() == ["dark", "bright"]
     assert "taken as bright on 1 micrograph (such as b_inverted) and as dark on 1" in capsys.readouterr().err
     assert summary["bright_skew"][0] < -MIN_BRIGHT_SKEW < MIN_BRIGHT_SKEW < summary["bright_skew"][1]
+    # Segmented and picked negated: the same picks and labels as the raw micrograph.
     picks = {name: read_picks(tmp_path / "picks" / f"{name}_autopick.star") for name in ("a_raw", "b_inverted")}
     assert len(picks["a_raw"]) > 20
-    matched = mark_picks(picks["b_inverted"], picks["a_raw"], radius_px=10.0)
-    assert pick_scores(*matched)["f1"] > 0.9
+    assert np.allclose(picks["b_inverted"][["x_px", "y_px", "score"]], picks["a_raw"][["x_px", "y_px", "score"]])
+    labels = {name: read_micrograph(tmp_path / "picks" / f"{name}_labels.mrc").data for name in ("a_raw", "b_inverted")}
+    assert np.array_equal(labels["a_raw"], labels["b_inverted"])
 
 
 def test_a_run_that_looks_inverted_but_is_picked_dark_is_pointed_out(trpv1_run, shared_data, tmp_path, capsys):
@@ -500,10 +501,11 @@ def test_one_process_reads_the_next_micrographs_while_picking(simulated, tmp_pat
     import threading
 
     import icestat.batch as batch
+    import icestat.bright_field as bright_field
 
     _, micrographs, broken = simulated
     events = []
-    read, segment = batch.read_micrograph, batch.segment
+    read, segment = batch.read_micrograph, bright_field.segment
 
     def reading(path, *args, **kwargs):
         events.append(("read", path, threading.current_thread().name))
@@ -515,7 +517,7 @@ def test_one_process_reads_the_next_micrographs_while_picking(simulated, tmp_pat
         return result
 
     monkeypatch.setattr(batch, "read_micrograph", reading)
-    monkeypatch.setattr(batch, "segment", segmenting)
+    monkeypatch.setattr(bright_field, "segment", segmenting)
     paths = micrographs + [broken]
     rows = list(batch.pick_in_turn(paths, tmp_path, batch.PickSettings(diameter_A=150.0), read_ahead=2))
     assert [row["micrograph"] for row in rows] == ["mic_0000", "mic_0001", "mic_0002", "broken"]

@@ -8,6 +8,7 @@ import logging
 
 from icestat.backend import array_module
 from icestat.micrograph_list import list_micrographs
+from icestat.polarity import POLARITIES
 
 log = logging.getLogger("icestat.cli")
 
@@ -52,6 +53,13 @@ def add_diameter_args(parser: argparse.ArgumentParser) -> None:
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--diameter-A", type=float, help="particle diameter in ångström")
     size.add_argument("--diameter-px", type=float, help="particle diameter in pixels of the micrographs")
+
+
+def add_polarity_arg(parser: argparse.ArgumentParser) -> None:
+    """Add ``--polarity``: whether the particles are darker than the ice (:func:`icestat.bright_field.segment_and_pick`)."""
+    parser.add_argument("--polarity", choices=POLARITIES, default="auto", help="the particles are darker than the "
+                        "ice (raw micrographs) or brighter (inverted ones, segmented negated); auto: judged on each "
+                        "micrograph from the blobs that stand out of its ice and the model (default: %(default)s)")
 
 
 def add_model_run_args(parser: argparse.ArgumentParser) -> None:

@@ -54,12 +54,12 @@ from icestat.batch import (
     to_pick_with_run_diameter,
     write_run_files,
 )
-from icestat.cli._common import (PIXEL_SIZE_HELP, add_diameter_args, add_model_run_args, device_usable,
-                                expand_micrographs)
+from icestat.cli._common import (PIXEL_SIZE_HELP, add_diameter_args, add_model_run_args, add_polarity_arg,
+                                device_usable, expand_micrographs)
 from icestat.diameter import RUN_DIAMETER_TOLERANCE
 from icestat.model import ModelError
 from icestat.pick import DEFAULT_THRESHOLD
-from icestat.polarity import MIN_BRIGHT_SKEW, POLARITIES
+from icestat.polarity import MIN_BRIGHT_SKEW
 from icestat.workers import gpu_pinning, map_unordered
 
 log = logging.getLogger(__name__)
@@ -72,9 +72,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     add_diameter_args(parser)
     add("--threshold", type=float, default=DEFAULT_THRESHOLD,
         help="lowest pick score kept, 0 to 1 (default: %(default)s)")
-    add("--polarity", choices=POLARITIES, default="auto", help="the particles are darker than the ice (raw "
-        "micrographs) or brighter (inverted ones); auto: judged on each micrograph from the blobs that stand out "
-        "of its ice (default: %(default)s)")
+    add_polarity_arg(parser)
     add("--format", default="star", help="pick formats, comma-separated: star, box, cbox, tsv, csv "
         "(default: %(default)s; STAR is always written)")
     add("--segmentation", action="store_true", help="also write the labels, ice probability and overlay")

@@ -9,7 +9,10 @@ and prints the class fractions. Micrographs that cannot be read are reported on
 stderr and skipped; the exit code is then 1. Give the particle diameter
 (--diameter-A or --diameter-px) as to `icestat pick`: large particles are then
 segmented on a coarser image, and contamination smaller than one particle is
-taken for particle, as `icestat pick` does.
+taken for particle, as `icestat pick` does. Inverted micrographs (particles
+brighter than the ice) are segmented negated, as `icestat pick` segments them
+(--polarity: auto judges each micrograph as `icestat pick` does), so that the
+files are those `icestat pick --segmentation` writes.
 
 Example:
     icestat segment mics/*.mrc -o segmented/ --model my.icestat
@@ -21,14 +24,14 @@ import argparse
 import logging
 from pathlib import Path
 
-from icestat.cli._common import (PIXEL_SIZE_HELP, add_diameter_args, add_model_run_args, device_usable,
-                                expand_micrographs)
+from icestat.bright_field import segment_and_pick
+from icestat.cli._common import (PIXEL_SIZE_HELP, add_diameter_args, add_model_run_args, add_polarity_arg,
+                                device_usable, expand_micrographs)
 from icestat.diameter import given_diameter_px
 from icestat.micrograph import (SEGMENTATION_FILE_ENDINGS, MicrographError, file_error, micrograph_stem,
                                 read_micrograph, write_mrc)
 from icestat.model import ModelError, load_model
 from icestat.overlay import write_overlay
-from icestat.segment import segment
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--pixel-size-A", type=float, help=PIXEL_SIZE_HELP)
     add_diameter_args(parser)
+    add_polarity_arg(parser)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -58,8 +62,8 @@ def main(args: argparse.Namespace) -> int:
         try:
             micrograph = read_micrograph(path, pixel_size_A=args.pixel_size_A)
             diameter_px = given_diameter_px(args.diameter_A, args.diameter_px, micrograph.pixel_size_A, path)
-            result = segment(micrograph, model, device=args.device, refine=not args.no_refine,
-                             particle_diameter_px=diameter_px)
+            result, _ = segment_and_pick(micrograph, model, diameter_px, polarity=args.polarity, device=args.device,
+                                         refine=not args.no_refine)
         except (MicrographError, OSError, ValueError, RuntimeError) as err:
             log.error("%s", file_error(path, err))
             n_failed += 1

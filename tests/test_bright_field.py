@@ -1,0 +1,93 @@
+"""segment_and_pick(): inverted micrographs segmented and picked negated, as their raw selves, with the shipped model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import icestat.bright_field
+from icestat.bright_field import negated, segment_and_pick
+from icestat.micrograph import Micrograph
+from icestat.model import load_model
+from icestat.polarity import MIN_BRIGHT_SKEW
+from icestat.simulate import SimulationParams, simulate_micrograph
+
+DIAMETER_PX = 75.0
+#: No carbon: inverted, the particles are what stands out bright, and the shipped model agrees.
+PARAMS = SimulationParams(shape_px=(768, 768), pixel_size_A=2.0, n_particles=40, particle_diameter_A=2 * DIAMETER_PX,
+                          carbon_fraction=0.0)
+
+
+@pytest.fixture(scope="module")
+def raw():
+    return Micrograph(simulate_micrograph(PARAMS, seed=12).image, PARAMS.pixel_size_A, "raw")
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model()
+
+
+@pytest.fixture
+def segmentations_made(monkeypatch):
+    """The micrographs segment() is called with, in order (the real segment() still runs)."""
+    made = []
+
+    def counted(micrograph, **options):
+        made.append(micrograph)
+        return segment(micrograph, **options)
+
+    segment = icestat.bright_field.segment
+    monkeypatch.setattr(icestat.bright_field, "segment", counted)
+    return made
+
+
+def _same_picks(first, second) -> None:
+    pd.testing.assert_frame_equal(first.table.drop(columns="micrograph"), second.table.drop(columns="micrograph"))
+
+
+def test_negated_keeps_everything_but_the_sign():
+    micrograph = Micrograph(np.arange(12.0).reshape(3, 4), 1.5, "toy", "MRC mode 2 (float32)", True)
+    flipped = negated(micrograph)
+    assert np.array_equal(flipped.data, -micrograph.data)
+    assert (flipped.pixel_size_A, flipped.name, flipped.source, flipped.placeholder_pixel_size) == (
+        1.5, "toy", "MRC mode 2 (float32)", True)
+
+
+def test_a_raw_micrograph_is_segmented_once_and_taken_as_dark(raw, model, segmentations_made):
+    segmentation, picks = segment_and_pick(raw, model, DIAMETER_PX)
+    assert len(segmentations_made) == 1 and segmentations_made[0] is raw
+    assert picks.polarity == "dark" and picks.bright_skew < -MIN_BRIGHT_SKEW
+    assert len(picks) >= 30 and segmentation.class_fractions()["particle"] > 0.05
+
+
+def test_an_inverted_micrograph_judged_bright_is_segmented_and_picked_as_its_raw_self(raw, model, segmentations_made):
+    inverted = Micrograph(-raw.data, raw.pixel_size_A, "inverted")
+    segmentation, picks = segment_and_pick(inverted, model, DIAMETER_PX)
+    assert picks.polarity == "bright" and picks.bright_skew > MIN_BRIGHT_SKEW
+    assert len(segmentations_made) == 2 and np.array_equal(segmentations_made[1].data, raw.data)
+    raw_segmentation, raw_picks = segment_and_pick(raw, model, DIAMETER_PX)
+    assert np.array_equal(segmentation.labels, raw_segmentation.labels)
+    _same_picks(picks, raw_picks)
+    assert (picks.table["micrograph"] == "inverted").all()
+
+
+def test_said_bright_it_is_segmented_once_negated_and_said_dark_as_given(raw, model, segmentations_made):
+    inverted = Micrograph(-raw.data, raw.pixel_size_A, "inverted")
+    _, bright = segment_and_pick(inverted, model, DIAMETER_PX, polarity="bright")
+    assert len(segmentations_made) == 1 and np.array_equal(segmentations_made[0].data, raw.data)
+    assert bright.polarity == "bright" and np.isnan(bright.bright_skew)
+    _, dark = segment_and_pick(raw, model, DIAMETER_PX, polarity="dark")
+    assert len(segmentations_made) == 2 and segmentations_made[1] is raw
+    assert dark.polarity == "dark" and np.isnan(dark.bright_skew)
+    _same_picks(bright, dark)
+    # Read the wrong way round, the picks are not those.
+    _, wrong = segment_and_pick(inverted, model, DIAMETER_PX, polarity="dark")
+    assert len(wrong) != len(dark) or not np.allclose(wrong.table["x_px"], dark.table["x_px"])
+
+
+def test_an_unknown_polarity_is_refused_before_any_work(raw, model, segmentations_made):
+    with pytest.raises(ValueError, match="polarity must be one of"):
+        segment_and_pick(raw, model, DIAMETER_PX, polarity="negative")
+    assert not segmentations_made
