@@ -123,13 +123,14 @@ def test_segment_with_the_diameter_segments_large_particles_as_pick_does(large_p
     assert "no_pixel_size.png: pixel size unknown, so --diameter-A cannot be used" in err
 
 
-def test_segment_an_inverted_micrograph_said_bright_as_its_raw_self(labelled, tmp_path):
+def test_segment_an_inverted_micrograph_said_bright_as_its_raw_self(labelled, tmp_path, capsys):
     micrograph = labelled[1].parent / "val_0000.mrc"
     raw = read_micrograph(micrograph)
     write_mrc(tmp_path / "inverted.mrc", -raw.data, raw.pixel_size_A)
     written = {}
     for way, extra in (("bright", ["--polarity", "bright"]), ("dark", ["--polarity", "dark"])):
         assert main(["segment", str(tmp_path / "inverted.mrc"), "-o", str(tmp_path / way), *extra]) == 0
+        assert capsys.readouterr().out.splitlines()[1].split()[-1] == way
         with mrcfile.open(tmp_path / way / "inverted_labels.mrc") as labels:
             written[way] = labels.data.copy()
     np.testing.assert_array_equal(written["bright"], segment(raw).labels)

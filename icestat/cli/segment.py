@@ -5,7 +5,8 @@ Writes per micrograph, into the output folder:
                       frame border motion correction left), the micrograph's shape
   <stem>_ice.mrc      float32 probability of ice per pixel (0 in the frame border)
   <stem>_overlay.png  the micrograph with particles (green), carbon (blue) and contamination (red) drawn over it
-and prints the class fractions. Micrographs that cannot be read are reported on
+and prints the class fractions and whether the particles were taken as dark or
+bright. Micrographs that cannot be read are reported on
 stderr and skipped; the exit code is then 1. Give the particle diameter
 (--diameter-A or --diameter-px) as to `icestat pick`: large particles are then
 segmented on a coarser image, and contamination smaller than one particle is
@@ -57,13 +58,13 @@ def main(args: argparse.Namespace) -> int:
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     n_failed = 0
-    print(f"{'micrograph':30} {'ice %':>6} {'particle %':>10} {'carbon %':>8} {'contam. %':>9}")
+    print(f"{'micrograph':30} {'ice %':>6} {'particle %':>10} {'carbon %':>8} {'contam. %':>9} {'particles':>9}")
     for path in args.micrographs:
         try:
             micrograph = read_micrograph(path, pixel_size_A=args.pixel_size_A)
             diameter_px = given_diameter_px(args.diameter_A, args.diameter_px, micrograph.pixel_size_A, path)
-            result, _ = segment_and_pick(micrograph, model, diameter_px, polarity=args.polarity, device=args.device,
-                                         refine=not args.no_refine)
+            result, picks = segment_and_pick(micrograph, model, diameter_px, polarity=args.polarity,
+                                             device=args.device, refine=not args.no_refine, warn_if_crowded=False)
         except (MicrographError, OSError, ValueError, RuntimeError) as err:
             log.error("%s", file_error(path, err))
             n_failed += 1
@@ -74,6 +75,6 @@ def main(args: argparse.Namespace) -> int:
         write_overlay(files["overlay"], micrograph.data, result.labels)
         fractions = result.class_fractions()
         print(f"{micrograph.name:30} {100 * fractions['ice']:6.1f} {100 * fractions['particle']:10.1f} "
-              f"{100 * fractions['carbon']:8.1f} {100 * fractions['contamination']:9.1f}")
+              f"{100 * fractions['carbon']:8.1f} {100 * fractions['contamination']:9.1f} {picks.polarity or 'dark':>9}")   # '': nothing to judge at
     print(f"{len(args.micrographs) - n_failed} of {len(args.micrographs)} micrographs segmented into {output}/")
     return 1 if n_failed else 0
