@@ -158,7 +158,9 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
         The particles are darker than the ice (a raw micrograph) or brighter
         (an inverted one); ``auto``: bright where the image's response to
         bright blobs is skewed towards them and the model agrees
-        (:func:`icestat.polarity.judge_polarity`).
+        (:func:`icestat.polarity.judge_polarity`). An inverted micrograph is
+        better segmented negated, as the model learnt bright-field images:
+        :func:`icestat.bright_field.segment_and_pick` does that.
     warn_if_crowded : bool
         Log a warning when the diameter is estimated on a crowded micrograph
         (more than ``CROWDED_PARTICLE_FRACTION`` labelled particle), where the
