@@ -35,7 +35,7 @@ from typing import Iterable, Iterator
 import pandas as pd
 
 from icestat._atomic import atomic_path, remove_leftovers
-from icestat.bright_field import segment_and_pick
+from icestat.bright_field import negated_gain, run_reads_negated, run_voters, segment_and_pick
 from icestat.coords import read_star, write_autopick_index, write_particles_star, write_picks
 from icestat.coords.table import MICROGRAPH_COLUMN, pick_table
 from icestat.diameter import (CROWDED_PARTICLE_FRACTION, estimate_diameter_px, far_from_run_diameter, given_diameter_px,
@@ -52,18 +52,22 @@ log = logging.getLogger(__name__)
 #: Columns of ``summary.csv``, one row per micrograph. ``rejected_<reason>`` count the candidates rejected for each
 #: reason of :attr:`icestat.pick.Picks.n_rejected` (on carbon, on contamination, too near the edge, too faint): what
 #: to look at when a micrograph has few picks. ``polarity`` says whether its particles were taken as dark or bright,
-#: ``bright_skew`` what ``--polarity auto`` judged the image by (:attr:`icestat.pick.Picks.bright_skew`: above
-#: +0.1 it looks inverted, whether or not the model agreed; empty where the polarity was given). Micrographs whose
-#: particles are bright are segmented and picked negated (:func:`icestat.bright_field.segment_and_pick`).
+#: and ``polarity_source`` by whom (said, judged on the micrograph, or the run's); ``bright_skew`` what ``--polarity
+#: auto`` judged the image by (:attr:`icestat.pick.Picks.bright_skew`: above +0.1 it looks inverted, whether or not
+#: the model agreed; empty where the polarity was given or the run's). Micrographs whose particles are bright are
+#: segmented and picked negated (:func:`icestat.bright_field.segment_and_pick`).
 SUMMARY_COLUMNS = (
     "micrograph", "status", "pixel_size_A", "n_picks", "rejected_carbon", "rejected_contamination", "rejected_edge",
     "rejected_faint", "ice_fraction", "particle_fraction", "carbon_fraction", "contamination_fraction", "diameter_px",
-    "diameter_source", "blob_diameter_px", "polarity", "bright_skew", "seconds", "error",
+    "diameter_source", "blob_diameter_px", "polarity", "polarity_source", "bright_skew", "seconds", "error",
 )
 #: Values of the ``diameter_source`` column: the diameter used was given, estimated from the micrograph's own
 #: non-ice blobs (``blob_diameter_px``, also reported when the run's is used; empty when it is given), or the
 #: run's diameter.
 GIVEN, BLOBS, RUN = "given", "blobs", "run"
+#: Values of the ``polarity_source`` column besides ``given`` (``--polarity dark`` or ``bright``) and ``run`` (the
+#: run's, :func:`to_pick_as_bright`): judged on the micrograph by ``--polarity auto``.
+JUDGED = "judged"
 #: Values of the ``status`` column.
 PICKED, DONE_BEFORE, FAILED = "picked", "done before", "failed"
 #: Micrographs read ahead of the one being picked, in one process.
@@ -226,7 +230,7 @@ def cached_model(model_path: str | None, device: str) -> IceModel:
 
 
 def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Future | None = None,
-                    run_diameter: RunDiameter | None = None) -> dict:
+                    run_diameter: RunDiameter | None = None, run_polarity: str | None = None) -> dict:
     """Pick one micrograph and write its files; never raises for a bad micrograph.
 
     Parameters
@@ -241,6 +245,9 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
     run_diameter : RunDiameter, optional
         The run's particle diameter, used when `settings` give none
         (:func:`to_pick_with_run_diameter`); the micrograph's own estimate when None.
+    run_polarity : {"dark", "bright"}, optional
+        The run's particle polarity (:func:`to_pick_as_bright`), used instead
+        of `settings`'; theirs when None.
 
     Returns
     -------
@@ -259,7 +266,8 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
         model = cached_model(settings.model_path, settings.device).with_carbon_regions(settings.carbon_regions)
         # No warning per crowded micrograph: the run's diameter settles them (to_pick_with_run_diameter), and
         # `icestat pick` says once whether it rests on crowded micrographs only.
-        segmentation, picks = segment_and_pick(micrograph, model, diameter_px, settings.threshold, settings.polarity,
+        polarity = run_polarity or settings.polarity
+        segmentation, picks = segment_and_pick(micrograph, model, diameter_px, settings.threshold, polarity,
                                                settings.device, settings.refine, warn_if_crowded=False)
         if source == BLOBS:
             blob_diameter_px = picks.diameter_px
@@ -286,6 +294,7 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
                ice_fraction=fractions["ice"], particle_fraction=fractions["particle"], carbon_fraction=fractions["carbon"],
                contamination_fraction=fractions["contamination"], diameter_px=picks.diameter_px,
                diameter_source=source, blob_diameter_px=blob_diameter_px, polarity=picks.polarity,
+               polarity_source=RUN if run_polarity else JUDGED if polarity == "auto" else GIVEN,
                bright_skew=picks.bright_skew, seconds=time.perf_counter() - start)
     record = {"micrograph": str(path), "settings": settings.to_dict(),
               "outputs": [str(f) for f in files.values()], "row": row}
@@ -295,10 +304,10 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
 
 
 def pick_in_turn(paths: Iterable[str], output: Path, settings: PickSettings, read_ahead: int = READ_AHEAD,
-                 run_diameter: RunDiameter | None = None) -> Iterator[dict]:
+                 run_diameter: RunDiameter | None = None, run_polarity: str | None = None) -> Iterator[dict]:
     """Pick micrographs one after another in this process, the next `read_ahead` read meanwhile.
 
-    `run_diameter` is passed on to :func:`pick_micrograph`.
+    `run_diameter` and `run_polarity` are passed on to :func:`pick_micrograph`.
 
     Yields
     ------
@@ -313,7 +322,7 @@ def pick_in_turn(paths: Iterable[str], output: Path, settings: PickSettings, rea
         queue = deque(start_reading(path) for path in islice(paths, 1 + read_ahead))
         while queue:
             path, reading = queue.popleft()
-            row = pick_micrograph(path, output, settings, reading, run_diameter)
+            row = pick_micrograph(path, output, settings, reading, run_diameter, run_polarity)
             following = next(paths, None)
             if following is not None:
                 queue.append(start_reading(following))
@@ -361,6 +370,51 @@ def to_pick_with_run_diameter(paths: list[str], rows: list[dict]) -> tuple[RunDi
                            all_crowded=bool((fractions[basis] > CROWDED_PARTICLE_FRACTION).all()))
     far = far_from_run_diameter(table["diameter_px"] * scale, value)
     return diameter, [path for path, again in zip(estimated, far) if again]
+
+
+def to_pick_as_bright(paths: list[str], rows: list[dict], settings: PickSettings) -> list[str]:
+    """The micrographs of a run to pick again as bright: those taken as dark, where the run reads negated.
+
+    A run is one acquisition, so one polarity. Where most of its micrographs
+    (not failed) were taken as dark yet look inverted (``bright_skew`` above
+    :data:`icestat.polarity.MIN_BRIGHT_SKEW`), up to
+    :data:`~icestat.bright_field.RUN_POLARITY_VOTERS` of those are read again
+    and asked whether the model sees particles more clearly negated
+    (:func:`icestat.bright_field.negated_gain`, at the diameter each was picked
+    with); where most say so, and at least two
+    (:func:`~icestat.bright_field.run_reads_negated`), every micrograph taken
+    as dark is to be picked as bright.
+
+    Parameters
+    ----------
+    paths : list of str
+        The run's micrographs.
+    rows : list of dict
+        Their summary rows (any order), picked with polarity ``auto``.
+    settings : PickSettings
+        The run's.
+
+    Returns
+    -------
+    list of str
+        In the order of `paths`; empty where the run reads as given.
+    """
+    by_name = {row["micrograph"]: row for row in rows
+               if row["status"] != FAILED and row["polarity"] in ("dark", "bright")}
+    judged = [by_name[micrograph_stem(path)] | {"path": path} for path in paths if micrograph_stem(path) in by_name]
+    voters = run_voters([row["polarity"] for row in judged], [row["bright_skew"] for row in judged])
+    if not voters:
+        return []
+    model = cached_model(settings.model_path, settings.device).with_carbon_regions(settings.carbon_regions)
+    gains = []
+    for row in (judged[index] for index in voters):
+        try:
+            micrograph = read_micrograph(row["path"], settings.pixel_size_A)
+        except (MicrographError, OSError):   # read before, changed since: it says nothing
+            gains.append(math.nan)
+            continue
+        gains.append(negated_gain(micrograph, model, row["diameter_px"], settings.device, settings.refine))
+    return [row["path"] for row in judged if row["polarity"] == "dark"] if run_reads_negated(gains) else []
 
 
 def failed_row(path: str, err: Exception, seconds: float = math.nan) -> dict:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import icestat.bright_field
-from icestat.bright_field import negated, segment_and_pick
+from icestat.bright_field import MIN_AGREEMENT_GAIN, negated, negated_gain, segment_and_pick
 from icestat.micrograph import Micrograph
 from icestat.model import load_model
 from icestat.polarity import MIN_BRIGHT_SKEW
@@ -91,3 +91,10 @@ def test_an_unknown_polarity_is_refused_before_any_work(raw, model, segmentation
     with pytest.raises(ValueError, match="polarity must be one of"):
         segment_and_pick(raw, model, DIAMETER_PX, polarity="negative")
     assert not segmentations_made
+
+
+@pytest.mark.parametrize("diameter_px", [DIAMETER_PX, None])
+def test_the_model_sees_particles_more_clearly_in_the_raw_reading(raw, model, diameter_px):
+    inverted = Micrograph(-raw.data, raw.pixel_size_A, "inverted")
+    assert negated_gain(inverted, model, diameter_px) > MIN_AGREEMENT_GAIN
+    assert negated_gain(raw, model, diameter_px) < -MIN_AGREEMENT_GAIN

@@ -16,6 +16,8 @@ import starfile
 from scipy.spatial.distance import cdist
 
 from icestat.classes import CONTAMINATION
+import icestat.batch as batch
+from icestat.bright_field import negated_gain
 from icestat.cli import main
 from icestat.cli.relion import run_as_job
 from icestat.coords import pick_table, read_picks, write_picks
@@ -225,28 +227,53 @@ def test_an_inverted_micrograph_is_picked_as_its_raw_self_and_the_mixed_run_is_p
     assert np.array_equal(labels["a_raw"], labels["b_inverted"])
 
 
-def test_a_run_that_looks_inverted_but_is_picked_dark_is_pointed_out(trpv1_run, shared_data, tmp_path, capsys):
+def test_a_run_that_looks_inverted_is_asked_and_picked_as_bright(trpv1_run, shared_data, tmp_path, capsys):
     # Inverted, the TRPV1 micrographs of EMPIAR-10059 look bright to the image's skewness, but the shipped model
-    # answers them too weakly to agree, so auto picks them as dark: the run says what to do.
+    # answers them too weakly to agree, so each alone is taken as dark; the run, most of it looking inverted, asks
+    # them which way the model sees particles more clearly, and picks them again as bright: as their raw selves.
     folder = tmp_path / "inverted"
     folder.mkdir()
     _, micrographs, _, raw_stderr = trpv1_run
     for path in micrographs:
         write_mrc(folder / f"{Path(path).stem}.mrc", -read_micrograph(path).data)
-    assert main(["pick", str(folder), "-o", str(tmp_path / "picks"), "--diameter-px", "46"]) == 0
+    assert main(["pick", str(folder), "-o", str(tmp_path / "picks"), "--diameter-px", "46", "-v"]) == 0
     err = capsys.readouterr().err
     summary = pd.read_csv(tmp_path / "picks" / "summary.csv")
-    assert summary["polarity"].tolist() == ["dark", "dark"] and (summary["bright_skew"] > MIN_BRIGHT_SKEW).all()
-    assert "2 of 2 micrographs look inverted" in err and "--polarity bright" in err
-    assert "taken as" not in err   # not also the mixed-run warning
+    assert summary["polarity"].tolist() == ["bright", "bright"] and summary["polarity_source"].tolist() == ["run"] * 2
+    assert "model sees their particles more clearly negated: picking again 2 micrographs as bright" in err
+    assert "but were picked as dark" not in err and "taken as" not in err
+    assert main(["pick", *micrographs, "-o", str(tmp_path / "raw"), "--diameter-px", "46"]) == 0
+    for path in micrographs:
+        stem = Path(path).stem
+        inverted, raw = (read_picks(tmp_path / run / f"{stem}_autopick.star") for run in ("picks", "raw"))
+        assert len(raw) > 50 and np.allclose(inverted[["x_px", "y_px", "score"]], raw[["x_px", "y_px", "score"]])
     # Raw, the same micrographs are dark to the image too, and nothing is said.
     raw = pd.read_csv(trpv1_run[0] / "summary.csv")
     assert (raw["bright_skew"] < -MIN_BRIGHT_SKEW).all() and "look inverted" not in raw_stderr
-    # Told, the warning is not given and the skewness is not judged.
+    assert raw["polarity_source"].tolist() == ["judged", "judged"]
+    # Told, the skewness is not judged.
     assert main(["pick", str(folder), "-o", str(tmp_path / "told"), "--diameter-px", "46", "--polarity", "bright"]) == 0
-    assert "look inverted" not in capsys.readouterr().err
     told = pd.read_csv(tmp_path / "told" / "summary.csv")
     assert told["polarity"].tolist() == ["bright", "bright"] and told["bright_skew"].isna().all()
+    assert told["polarity_source"].tolist() == ["given", "given"]
+
+
+def test_a_raw_run_whose_missed_carbon_looks_inverted_stays_dark_and_is_pointed_out(tmp_path, capsys, monkeypatch):
+    # Most of these raw simulations' carbon is missed by the model, and the rim of the hole makes the images look
+    # bright; asked, the model sees the particles more clearly as given, so the run stays dark, and says so.
+    params = SimulationParams(shape_px=(1024, 1024), pixel_size_A=3.0, n_particles=154, particle_diameter_A=120.0,
+                              carbon_fraction=0.4, n_contamination=2, ice_thickness_A=340.0)
+    for seed in (1, 2):
+        write_mrc(tmp_path / f"raw_{seed}.mrc", simulate_micrograph(params, seed=seed).image, params.pixel_size_A)
+    gains = []
+    monkeypatch.setattr(batch, "negated_gain", lambda *args: gains.append(negated_gain(*args)) or gains[-1])
+    assert main(["pick", str(tmp_path), "-o", str(tmp_path / "picks"), "--diameter-A", "120"]) == 0
+    err = capsys.readouterr().err
+    summary = pd.read_csv(tmp_path / "picks" / "summary.csv")
+    assert (summary["polarity"] == "dark").all() and (summary["polarity_source"] == "judged").all()
+    assert (summary["bright_skew"] > MIN_BRIGHT_SKEW).all()
+    assert len(gains) == 2 and max(gains) < 0   # both asked, both see the particles more clearly as given
+    assert "2 of 2 micrographs look inverted" in err and "--polarity bright" in err
 
 
 def test_evaluate_scores_picks_against_the_simulated_truth(simulated, tmp_path, capsys):
@@ -500,7 +527,6 @@ def test_a_run_of_several_pixel_sizes_shares_one_diameter_in_angstrom(tmp_path, 
 def test_one_process_reads_the_next_micrographs_while_picking(simulated, tmp_path, monkeypatch):
     import threading
 
-    import icestat.batch as batch
     import icestat.bright_field as bright_field
 
     _, micrographs, broken = simulated

@@ -56,7 +56,8 @@ def add_diameter_args(parser: argparse.ArgumentParser) -> None:
 
 
 def add_polarity_arg(parser: argparse.ArgumentParser) -> None:
-    """Add ``--polarity``: whether the particles are darker than the ice (:func:`icestat.bright_field.segment_and_pick`)."""
+    """Add ``--polarity``: whether the particles are darker than the ice
+    (:func:`icestat.bright_field.segment_and_pick`)."""
     parser.add_argument("--polarity", choices=POLARITIES, default="auto", help="the particles are darker than the "
                         "ice (raw micrographs) or brighter (inverted ones, segmented negated); auto: judged on each "
                         "micrograph from the blobs that stand out of its ice and the model (default: %(default)s)")

@@ -18,6 +18,13 @@ where the estimate is unreliable), and those whose own estimate is more than
 20 % off it are picked again with it. The report at the end gives the run's
 diameter and says when it rests only on crowded micrographs (unreliable).
 
+With --polarity auto (the default), each micrograph's particles are judged dark
+(raw) or bright (inverted: segmented and picked negated); where most of the run
+was taken as dark yet looks inverted, a few of those micrographs are asked
+which way the model sees particles more clearly, and where most say negated
+(and at least two), the run's dark ones are picked again as bright
+(summary.csv: polarity_source).
+
 A rerun skips micrographs already done with the same settings unless
 --overwrite. A micrograph that cannot be read or picked is reported in the
 summary and on stderr; the others finish and the exit code is then 1.
@@ -51,6 +58,7 @@ from icestat.batch import (
     is_done,
     pick_in_turn,
     pick_micrograph,
+    to_pick_as_bright,
     to_pick_with_run_diameter,
     write_run_files,
 )
@@ -129,12 +137,13 @@ def main(args: argparse.Namespace) -> int:
         log.warning("%d of %d micrographs already done in %s (skipped; --overwrite picks them again)",
                     len(rows), len(args.micrographs), output)
 
-    def pick_all(paths: list[str], run_diameter: RunDiameter | None = None, desc: str = "picking") -> None:
+    def pick_all(paths: list[str], run_diameter: RunDiameter | None = None, run_polarity: str | None = None,
+                 desc: str = "picking") -> None:
         """Pick `paths`, their rows replacing any earlier ones in `rows`."""
         if args.workers <= 1 and args.scheduler is None:  # here, reading the next micrographs meanwhile
-            results = pick_in_turn(paths, output, settings, run_diameter=run_diameter)
+            results = pick_in_turn(paths, output, settings, run_diameter=run_diameter, run_polarity=run_polarity)
         else:
-            results = map_unordered(pick_micrograph, paths, args=(output, settings, None, run_diameter),
+            results = map_unordered(pick_micrograph, paths, args=(output, settings, None, run_diameter, run_polarity),
                                     workers=args.workers, scheduler=args.scheduler, on_error=failed_row, gpus=gpus)
         bar = tqdm(total=len(paths), unit="mic", desc=desc, disable=args.quiet or not paths)
         n_picks = sum(row["n_picks"] for row in rows.values())
@@ -151,12 +160,20 @@ def main(args: argparse.Namespace) -> int:
     estimating = settings.diameter_A is None and settings.diameter_px is None
     try:
         pick_all(to_pick)
+        if settings.polarity == "auto":
+            again = to_pick_as_bright(args.micrographs, list(rows.values()), settings)
+            if again:
+                log.info("most micrographs look inverted, and the model sees their particles more clearly negated: "
+                         "picking again %s as bright", _micrographs(len(again)))
+                pick_all(again, run_polarity="bright", desc="picking as bright")
+        # Taken as bright by the run (now or in an earlier run): so when picked again with the run's diameter.
+        run_polarity = "bright" if any(row.get("polarity_source") == RUN for row in rows.values()) else None
         if estimating:
             run_diameter, again = to_pick_with_run_diameter(args.micrographs, list(rows.values()))
             if again:
                 log.info("the run's particle diameter is %s; picking again %s whose own estimate is far from it",
                          run_diameter, _micrographs(len(again)))
-                pick_all(again, run_diameter, desc="picking with the run's diameter")
+                pick_all(again, run_diameter, run_polarity, desc="picking with the run's diameter")
     except RuntimeError as err:  # Dask asked for but not installed
         log.error("%s", err)
         return 2

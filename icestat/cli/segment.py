@@ -74,7 +74,8 @@ def main(args: argparse.Namespace) -> int:
         write_mrc(files["ice"], result.ice_probability, micrograph.pixel_size_A)
         write_overlay(files["overlay"], micrograph.data, result.labels)
         fractions = result.class_fractions()
+        polarity = picks.polarity or "dark"   # '': no particle to judge at, read as given
         print(f"{micrograph.name:30} {100 * fractions['ice']:6.1f} {100 * fractions['particle']:10.1f} "
-              f"{100 * fractions['carbon']:8.1f} {100 * fractions['contamination']:9.1f} {picks.polarity or 'dark':>9}")   # '': nothing to judge at
+              f"{100 * fractions['carbon']:8.1f} {100 * fractions['contamination']:9.1f} {polarity:>9}")
     print(f"{len(args.micrographs) - n_failed} of {len(args.micrographs)} micrographs segmented into {output}/")
     return 1 if n_failed else 0
