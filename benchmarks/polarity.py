@@ -14,8 +14,8 @@ means bright), how many micrographs it took the right way, and F1 with
 ``auto`` and with the true polarity said, each as ``icestat pick`` does it
 (icestat.bright_field.segment_and_pick: micrographs whose particles are taken as
 bright are segmented and picked negated); and each dataset (and the
-simulations) taken as one run: where most of it was taken as dark yet looks
-inverted, up to three of those micrographs are asked which way the model sees
+simulations) taken as one run: where most of it was taken as dark yet leans
+inverted (skewness above 0), up to three of those micrographs are asked which way the model sees
 particles more clearly (icestat.bright_field.run_voters, negated_gain,
 run_reads_negated) and, where most say negated, its dark ones are picked as
 bright, as ``icestat pick`` does. Scored as benchmarks/picking.py does
@@ -148,8 +148,9 @@ def main() -> None:
              "response to bright blobs a radius or more from carbon (above +0.1: bright). "
              "Written by benchmarks/polarity.py.", "",
              "Auto judges each micrograph alone; then, as `icestat pick` does with a run, where most of the "
-             "group was taken as dark yet looks inverted, up to three of those are asked whether the model sees "
-             "particles more clearly negated (icestat.bright_field.negated_gain), and where most say so, the "
+             "group was taken as dark yet leans inverted (skewness above 0), up to three of those are asked "
+             "whether the model sees particles more clearly negated (icestat.bright_field.negated_gain), and where "
+             "most say so, the "
              "group's dark ones are picked as bright (run's vote: the answer, the gains of those asked, how many were "
              "taken the true way).", "",
              "| data | micrographs | as given: skewness | taken as dark | F1, auto | run's vote | F1, run "

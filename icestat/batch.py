@@ -376,12 +376,13 @@ def to_pick_as_bright(paths: list[str], rows: list[dict], settings: PickSettings
     """The micrographs of a run to pick again as bright: those taken as dark, where the run reads negated.
 
     A run is one acquisition, so one polarity. Where most of its micrographs
-    (not failed) were taken as dark yet look inverted (``bright_skew`` above
-    :data:`icestat.polarity.MIN_BRIGHT_SKEW`), up to
+    (not failed) were taken as dark yet lean inverted (``bright_skew`` above
+    0: :func:`icestat.bright_field.run_voters`), up to
     :data:`~icestat.bright_field.RUN_POLARITY_VOTERS` of those are read again
     and asked whether the model sees particles more clearly negated
-    (:func:`icestat.bright_field.negated_gain`, at the diameter each was picked
-    with); where most say so, and at least two
+    (:func:`icestat.bright_field.negated_gain`, at the run's diameter where it
+    is estimated, :func:`to_pick_with_run_diameter`: a single micrograph's
+    estimate strays); where most say so, and at least two
     (:func:`~icestat.bright_field.run_reads_negated`), every micrograph taken
     as dark is to be picked as bright.
 
@@ -406,6 +407,7 @@ def to_pick_as_bright(paths: list[str], rows: list[dict], settings: PickSettings
     if not voters:
         return []
     model = cached_model(settings.model_path, settings.device).with_carbon_regions(settings.carbon_regions)
+    estimated, _ = to_pick_with_run_diameter(paths, rows)   # None where the diameter is given
     gains = []
     for row in (judged[index] for index in voters):
         try:
@@ -413,7 +415,8 @@ def to_pick_as_bright(paths: list[str], rows: list[dict], settings: PickSettings
         except (MicrographError, OSError):   # read before, changed since: it says nothing
             gains.append(math.nan)
             continue
-        gains.append(negated_gain(micrograph, model, row["diameter_px"], settings.device, settings.refine))
+        diameter_px = row["diameter_px"] if estimated is None else estimated.px(micrograph.pixel_size_A)
+        gains.append(negated_gain(micrograph, model, diameter_px, settings.device, settings.refine))
     return [row["path"] for row in judged if row["polarity"] == "dark"] if run_reads_negated(gains) else []
 
 

@@ -228,27 +228,31 @@ def test_an_inverted_micrograph_is_picked_as_its_raw_self_and_the_mixed_run_is_p
 
 
 def test_a_run_that_looks_inverted_is_asked_and_picked_as_bright(trpv1_run, shared_data, tmp_path, capsys):
-    # Inverted, the TRPV1 micrographs of EMPIAR-10059 look bright to the image's skewness, but the shipped model
-    # answers them too weakly to agree, so each alone is taken as dark; the run, most of it looking inverted, asks
-    # them which way the model sees particles more clearly, and picks them again as bright: as their raw selves.
+    # Inverted, the TRPV1 micrographs of EMPIAR-10059 lean bright to the image's skewness, but the shipped model
+    # answers them too weakly to agree, so each alone is taken as dark; the run, most of it leaning inverted, asks
+    # them which way the model sees particles more clearly, and picks them again as bright: as their raw selves,
+    # the diameter estimated as for them.
     folder = tmp_path / "inverted"
     folder.mkdir()
-    _, micrographs, _, raw_stderr = trpv1_run
+    raw_output, micrographs, raw_stdout, raw_stderr = trpv1_run
     for path in micrographs:
         write_mrc(folder / f"{Path(path).stem}.mrc", -read_micrograph(path).data)
-    assert main(["pick", str(folder), "-o", str(tmp_path / "picks"), "--diameter-px", "46", "-v"]) == 0
+    with contextlib.redirect_stdout(io.StringIO()) as stdout:
+        assert main(["pick", str(folder), "-o", str(tmp_path / "picks"), "-v"]) == 0
     err = capsys.readouterr().err
     summary = pd.read_csv(tmp_path / "picks" / "summary.csv")
     assert summary["polarity"].tolist() == ["bright", "bright"] and summary["polarity_source"].tolist() == ["run"] * 2
     assert "model sees their particles more clearly negated: picking again 2 micrographs as bright" in err
     assert "but were picked as dark" not in err and "taken as" not in err
-    assert main(["pick", *micrographs, "-o", str(tmp_path / "raw"), "--diameter-px", "46"]) == 0
+    raw = pd.read_csv(raw_output / "summary.csv")
+    assert summary["diameter_px"].tolist() == raw["diameter_px"].tolist()
+    assert stdout.getvalue().splitlines()[0] == raw_stdout.splitlines()[0]   # the run's diameter, as for the raw run
     for path in micrographs:
         stem = Path(path).stem
-        inverted, raw = (read_picks(tmp_path / run / f"{stem}_autopick.star") for run in ("picks", "raw"))
-        assert len(raw) > 50 and np.allclose(inverted[["x_px", "y_px", "score"]], raw[["x_px", "y_px", "score"]])
-    # Raw, the same micrographs are dark to the image too, and nothing is said.
-    raw = pd.read_csv(trpv1_run[0] / "summary.csv")
+        inverted, picked_raw = (read_picks(run / f"{stem}_autopick.star") for run in (tmp_path / "picks", raw_output))
+        assert len(picked_raw) > 50
+        assert np.allclose(inverted[["x_px", "y_px", "score"]], picked_raw[["x_px", "y_px", "score"]])
+    # Raw, the same micrographs lean dark, and nothing is asked or said.
     assert (raw["bright_skew"] < -MIN_BRIGHT_SKEW).all() and "look inverted" not in raw_stderr
     assert raw["polarity_source"].tolist() == ["judged", "judged"]
     # Told, the skewness is not judged.
