@@ -6,10 +6,13 @@ module, and only when more than one worker or a scheduler is asked for.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Callable, Iterator
 
 from dask.distributed import Client, LocalCluster, Nanny, Scheduler, SpecCluster, WorkerPlugin, as_completed
+
+from icestat._logging import report_on_stderr
 
 #: How often a task is retried on another worker after its worker died, or it raised.
 RETRIES = 2
@@ -28,6 +31,21 @@ class ThreadLimit(WorkerPlugin):
 
         torch.set_num_threads(self.n_threads)
         numba.set_num_threads(min(self.n_threads, numba.config.NUMBA_NUM_THREADS))
+
+
+class WorkerReporting(WorkerPlugin):
+    """Have every worker (restarted ones too) report icestat's messages as this process does.
+
+    At this process's level of icestat's log (``--quiet``, ``-v``), on the
+    worker's stderr, warnings among them (:func:`icestat._logging.report_on_stderr`).
+    """
+
+    def __init__(self, level: int):
+        self.level = level
+
+    def setup(self, worker) -> None:
+        """Called by Dask on each worker as it starts."""
+        report_on_stderr(self.level)
 
 
 def _restore_environment(saved: dict[str, str]) -> None:
@@ -80,7 +98,8 @@ def run_on_dask(function: Callable, items: list, args: tuple, workers: int, sche
     workers : int
         Worker processes of the local cluster started when `scheduler` is None
         (one task at a time each; their torch and numba threads share the
-        cores this process may use, :func:`usable_cores`). Workers of a
+        cores this process may use, :func:`usable_cores`; they report
+        warnings as this process does, :class:`WorkerReporting`). Workers of a
         running cluster keep their own settings.
     scheduler : str or None
         Address of a running scheduler (``tcp://host:8786``).
@@ -100,6 +119,8 @@ def run_on_dask(function: Callable, items: list, args: tuple, workers: int, sche
         with Client(cluster if cluster is not None else scheduler) as client:
             if cluster is not None:
                 client.register_plugin(ThreadLimit(max(1, usable_cores() // workers)), name="icestat-threads")
+                client.register_plugin(WorkerReporting(logging.getLogger("icestat").getEffectiveLevel()),
+                                       name="icestat-reporting")
             futures = {client.submit(function, item, *args, pure=False, retries=RETRIES): item for item in items}
             for future in as_completed(futures):
                 try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -86,6 +87,27 @@ def test_local_gpu_workers_see_one_gpu_each(gpus, expected):
     assert len(seen) == 8
     assert dict(seen) == expected  # every worker ran tasks, each always with its own GPU
     assert len(set(seen)) == 2
+
+
+def warn_about(item: int) -> int:
+    """Warn about `item`, as a micrograph without a pixel size is warned about."""
+    import warnings
+
+    from icestat.micrograph import PixelSizeWarning
+
+    warnings.warn(f"mic_{item}.png: the file gives no pixel size", PixelSizeWarning)
+    return item
+
+
+@pytest.mark.parametrize("level, shown", [(logging.WARNING, True), (logging.ERROR, False)])
+def test_local_workers_report_warnings_as_this_process_does(level, shown, capfd, monkeypatch):
+    # As `icestat pick --workers 2` with and without --quiet: "WARNING: <message>" on stderr, or nothing.
+    monkeypatch.setattr(logging.getLogger("icestat"), "level", level)
+    assert sorted(map_unordered(warn_about, range(3), workers=2)) == [0, 1, 2]
+    err = capfd.readouterr().err
+    assert "PixelSizeWarning" not in err   # never Python's own format, with the worker's source line
+    for item in range(3):
+        assert (f"WARNING: mic_{item}.png: the file gives no pixel size" in err) == shown
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is set through Linux's sched_setaffinity")

@@ -9,10 +9,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import sys
-import warnings
 
 from icestat import __version__
+from icestat._logging import report_on_stderr
 
 SUBCOMMANDS = ("demo", "evaluate", "features", "info", "pick", "relion", "segment", "simulate", "train")
 
@@ -70,14 +69,5 @@ def _add_verbosity(parser: argparse.ArgumentParser, default_from_here: bool) -> 
 
 
 def _configure_logging(verbose: int, quiet: bool) -> None:
-    level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-    log.handlers[:] = [handler]
-    log.setLevel(level)
-    log.propagate = False
-
-    def show_warning(message, category, filename, lineno, file=None, line=None):
-        log.warning("%s", message)
-
-    warnings.showwarning = show_warning
+    report_on_stderr(logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose
+                                                  else logging.WARNING))
