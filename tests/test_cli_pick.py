@@ -411,6 +411,8 @@ def test_a_crowded_micrograph_is_picked_with_the_diameter_of_the_run(trpv1_run, 
     assert summary["blob_diameter_px"]["stack_0002_2x_dfpt_10059"] == pytest.approx(own["diameter_px"])
     assert (json.loads((run / "stack_0002_2x_dfpt_10059_summary.json").read_text())["row"]["diameter_source"]
             == "run")   # so a rerun keeps it
+    # Read twice, it is said once to have no pixel size.
+    assert stderr.count("stack_0002_2x_dfpt_10059.png: the file gives no pixel size") == 1
     # With its own estimate most picks are fragments of particles; with the run's, most are particles.
     assert summary["n_picks"]["stack_0002_2x_dfpt_10059"] < own["n_picks"] / 2
     precision_own = _precision_on_mask(shared_data, tmp_path, alone, "stack_0002_2x_dfpt_10059")
