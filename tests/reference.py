@@ -132,3 +132,15 @@ def neighbour_means(values):
             with np.errstate(all="ignore"):
                 out[i, j] = np.nanmean(neighbours, axis=0)
     return out
+
+
+def outlier_pixels_replaced(image, median, spread, max_sd):
+    """Each pixel far from `median` and from the median of its 3 x 3 window (edges repeated) becomes that median."""
+    padded = np.pad(image, 1, mode="edge")
+    out = image.copy()
+    for i in range(image.shape[0]):
+        for j in range(image.shape[1]):
+            local_median = np.median(padded[i:i + 3, j:j + 3])
+            if abs(image[i, j] - median) > max_sd * spread and abs(image[i, j] - local_median) > max_sd * spread:
+                out[i, j] = local_median
+    return out

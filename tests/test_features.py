@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 import reference
 from icestat import read_micrograph
@@ -30,7 +31,7 @@ from icestat.features.spectra import (
     spectrum_features,
     spectrum_weights,
 )
-from icestat.prepare import fourier_crop, prepare, robust_centre_and_spread
+from icestat.prepare import OUTLIER_SD, fourier_crop, prepare, replace_outlier_pixels, robust_centre_and_spread
 
 GRID = PatchGrid((96, 112), patch_px=32, stride_px=24)  # irregular last row and column
 
@@ -103,8 +104,6 @@ def test_histogram_kernel_matches_bincount(rng):
 
 
 def test_sobel_and_quantise_kernels_match_scipy_and_numpy(random_image, real_crops):
-    from scipy import ndimage
-
     from icestat.features.maps import quantile_edges
 
     for name, image in _images(random_image, real_crops).items():
@@ -119,8 +118,6 @@ def test_sobel_and_quantise_kernels_match_scipy_and_numpy(random_image, real_cro
 
 
 def test_gradient_kernel_matches_reference(random_image, real_crops):
-    from scipy import ndimage
-
     for name, image in _images(random_image, real_crops).items():
         gy, gx = ndimage.sobel(image, axis=0), ndimage.sobel(image, axis=1)
         threshold2 = float(np.median(gx**2 + gy**2))
@@ -428,6 +425,27 @@ class TestPrepare:
         assert np.median(np.abs(work.data)) * 1.4826 == pytest.approx(1.0, rel=1e-4)
         y, x = work.to_original_px(np.array([0.0]), np.array([0.0]))
         assert y[0] == pytest.approx(1.5) and x[0] == pytest.approx(300 / 74 / 2 - 0.5)
+
+    def test_outlier_pixels_are_replaced_by_their_neighbourhood_median(self, rng):
+        # hot and dead pixels (single, a pair, a one-pixel line, at a corner) go; a dark blob as far from the median
+        # (contamination, gold) stays, as does everything of a clean image
+        clean = rng.poisson(20.0, size=(48, 64)).astype(np.float32)
+        assert replace_outlier_pixels(clean) is clean
+        image = clean.copy()
+        image[5, 7] = image[0, 0] = 5000.0
+        image[20, 30:32] = 900.0
+        image[:, 50] += 400.0
+        image[40, 10] = -300.0
+        yy, xx = np.mgrid[:48, :64]
+        blob = np.hypot(yy - 32, xx - 15) <= 4.5
+        image[blob] = -200.0
+        median, spread = robust_centre_and_spread(image)
+        expected = reference.outlier_pixels_replaced(image, median, spread, OUTLIER_SD)
+        replaced = replace_outlier_pixels(image)
+        np.testing.assert_array_equal(replaced, expected)
+        assert replaced.max() < 60 and replaced[~blob].min() >= 0
+        assert np.count_nonzero(replaced[~blob] != image[~blob]) == 2 + 2 + 48 + 1
+        assert (replaced[ndimage.binary_erosion(blob)] == -200.0).all()   # a blob's edge may lose its corners
 
     def test_unknown_pixel_size_needs_a_factor(self, rng):
         from icestat import Micrograph
