@@ -16,6 +16,7 @@ few of them which way the model sees particles more clearly
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 import numpy as np
@@ -27,7 +28,9 @@ from icestat.model import IceModel
 from icestat.pick import DEFAULT_THRESHOLD, MAX_EXCLUDED_PROBABILITY, SIGMA_RADII, Picks, particle_evidence, pick
 from icestat.polarity import bright_agreement, check_polarity
 from icestat.scale_space import blob_response
-from icestat.segment import Segmentation, segment
+from icestat.segment import Segmentation, excluded_brighter_than_ice, segment
+
+log = logging.getLogger(__name__)
 
 #: A micrograph is seen more clearly negated (:func:`negated_gain`) where the model's particle evidence follows the
 #: dark blobs of the negated micrograph more closely, by more than this correlation, than those of the micrograph as
@@ -38,6 +41,11 @@ from icestat.segment import Segmentation, segment
 #: way, and two of ten +0.30 and +0.32, so a run is judged by a majority of its micrographs, never one alone
 #: (:func:`run_reads_negated`).
 MIN_AGREEMENT_GAIN = 0.15
+#: What :func:`segment_and_pick` logs (a warning) where the carbon and contamination it found are brighter than the
+#: ice (:func:`icestat.segment.excluded_brighter_than_ice`).
+BRIGHTER_EXCLUDED_WARNING = ("%s: what is called carbon or contamination (%.0f%%) is brighter than the ice: the "
+                             "micrograph is likely mostly carbon film, which icestat does not segment right, or "
+                             "inverted (--polarity bright); check its overlay (--segmentation) or leave it out")
 #: How many of a run's micrographs that lean inverted are asked (:func:`negated_gain`; two segmentations each).
 RUN_POLARITY_VOTERS = 3
 
@@ -77,6 +85,10 @@ def segment_and_pick(micrograph: Micrograph, model: IceModel, diameter_px: float
         Its picks; their ``polarity`` is the particles' in the micrograph as
         given, and ``bright_skew`` what ``auto`` judged by.
 
+    A warning is logged (``BRIGHTER_EXCLUDED_WARNING``) where what the
+    segmentation calls carbon or contamination is brighter than its ice
+    (:func:`icestat.segment.excluded_brighter_than_ice`).
+
     Raises
     ------
     ValueError
@@ -88,12 +100,14 @@ def segment_and_pick(micrograph: Micrograph, model: IceModel, diameter_px: float
     if polarity != "bright":
         segmentation = segment(micrograph, **options)
         picks = pick(segmentation, polarity=polarity, **picking)
-        if picks.polarity != "bright":
-            return segmentation, picks
-    segmentation = segment(negated(micrograph), **options)
-    bright_skew = picks.bright_skew if polarity == "auto" else float("nan")
-    return segmentation, replace(pick(segmentation, polarity="dark", **picking), polarity="bright",
-                                 bright_skew=bright_skew)
+    if polarity == "bright" or picks.polarity == "bright":
+        bright_skew = picks.bright_skew if polarity == "auto" else float("nan")
+        segmentation = segment(negated(micrograph), **options)
+        picks = replace(pick(segmentation, polarity="dark", **picking), polarity="bright", bright_skew=bright_skew)
+    if excluded_brighter_than_ice(segmentation):
+        fractions = segmentation.class_fractions()
+        log.warning(BRIGHTER_EXCLUDED_WARNING, micrograph.name, 100 * (fractions["carbon"] + fractions["contamination"]))
+    return segmentation, picks
 
 
 def negated_gain(micrograph: Micrograph, model: IceModel, diameter_px: float | None = None, device: str = "cpu",

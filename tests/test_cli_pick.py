@@ -73,6 +73,7 @@ def test_pick_writes_star_files_a_summary_and_other_formats_and_reports_a_broken
     assert summary["diameter_px"].iloc[:3].tolist() == pytest.approx([75.0] * 3)
     assert (summary["diameter_source"].iloc[:3] == "given").all() and summary["blob_diameter_px"].isna().all()
     assert (summary["carbon_fraction"].iloc[:3] > 0.05).all()
+    assert not summary["excluded_brighter_than_ice"].iloc[:3].astype(bool).any()   # the film is darker than the ice
     # Why candidates were turned down, as pick() counts them on the first micrograph; none for the broken one.
     rejected = pick(segment(read_micrograph(micrographs[0]), load_model()), diameter_px=75.0).n_rejected
     assert summary.loc[0, [f"rejected_{reason}" for reason in rejected]].tolist() == list(rejected.values())
