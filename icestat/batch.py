@@ -59,7 +59,7 @@ log = logging.getLogger(__name__)
 #: segmented and picked negated (:func:`icestat.bright_field.segment_and_pick`). ``excluded_brighter_than_ice`` is
 #: True where the carbon and contamination called are brighter than the ice
 #: (:func:`icestat.segment.excluded_brighter_than_ice`): a micrograph mostly of carbon film, or an inverted one read
-#: as raw, segmented wrong; leave it out or check its overlay.
+#: as raw, segmented wrong, or holes in the ice; check its overlay.
 SUMMARY_COLUMNS = (
     "micrograph", "status", "pixel_size_A", "n_picks", "rejected_carbon", "rejected_contamination", "rejected_edge",
     "rejected_faint", "ice_fraction", "particle_fraction", "carbon_fraction", "contamination_fraction",

@@ -44,8 +44,8 @@ MIN_AGREEMENT_GAIN = 0.15
 #: What :func:`segment_and_pick` logs (a warning) where the carbon and contamination it found are brighter than the
 #: ice (:func:`icestat.segment.excluded_brighter_than_ice`).
 BRIGHTER_EXCLUDED_WARNING = ("%s: what is called carbon or contamination (%.0f%%) is brighter than the ice: the "
-                             "micrograph is likely mostly carbon film, which icestat does not segment right, or "
-                             "inverted (--polarity bright); check its overlay (--segmentation) or leave it out")
+                             "micrograph may be mostly carbon film (which icestat does not segment right), inverted "
+                             "(--polarity bright), or have holes in its ice; check its overlay (--segmentation)")
 #: How many of a run's micrographs that lean inverted are asked (:func:`negated_gain`; two segmentations each).
 RUN_POLARITY_VOTERS = 3
 

@@ -106,7 +106,9 @@ def excluded_brighter_than_ice(segmentation: Segmentation, min_fraction: float =
     Brighter, and over at least `min_fraction` of the working image, they are
     most likely the hole's ice in a micrograph mostly of film, taken for the
     majority (+5 to +10 on simulations with 70-80 % film), or an inverted
-    micrograph read as raw.
+    micrograph read as raw; or holes in the ice (vacuum, brighter than ice:
+    on a simulation with 15-30 % vacuum 1.5 times as bright, 5-8 % of the
+    micrograph was called carbon there, the picks in the ice were right).
 
     Examples
     --------
