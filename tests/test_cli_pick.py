@@ -281,6 +281,24 @@ def test_a_raw_run_whose_missed_carbon_looks_inverted_stays_dark_and_is_pointed_
     assert "2 of 2 micrographs look inverted" in err and "--polarity bright" in err
 
 
+def test_a_micrograph_mostly_of_film_is_flagged_in_the_summary_and_pointed_out(tmp_path, capsys):
+    # the shipped model takes the film over three quarters of it for ice, and the hole's ice, brighter, for
+    # contamination; the micrograph with 40 % film is segmented right, its film darker than the ice
+    folder = tmp_path / "mics"
+    folder.mkdir()
+    for name, film_fraction in [("a_film", 0.75), ("b_hole", 0.4)]:
+        params = SimulationParams(shape_px=(1024, 1024), pixel_size_A=2.0, n_particles=40, particle_diameter_A=180.0,
+                                  carbon_fraction=film_fraction, n_contamination=1, ice_thickness_A=400.0)
+        write_mrc(folder / f"{name}.mrc", simulate_micrograph(params, seed=0).image, params.pixel_size_A)
+    assert main(["pick", str(folder), "-o", str(tmp_path / "picks"), "--diameter-A", "180"]) == 0
+    summary = pd.read_csv(tmp_path / "picks" / "summary.csv")
+    assert summary["excluded_brighter_than_ice"].tolist() == [True, False]
+    assert summary["carbon_fraction"][0] < 0.1 < 0.2 < summary["carbon_fraction"][1]
+    err = capsys.readouterr().err
+    assert "a_film: what is called carbon or contamination" in err and "b_hole:" not in err
+    assert "1 micrograph with what is called carbon or contamination brighter than the ice (such as a_film;" in err
+
+
 def test_evaluate_scores_picks_against_the_simulated_truth(simulated, tmp_path, capsys):
     manifest, micrographs, _ = simulated
     out = tmp_path / "picks"

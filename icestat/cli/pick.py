@@ -186,6 +186,7 @@ def main(args: argparse.Namespace) -> int:
         _report_estimated_diameter(summary, run_diameter)
     if args.polarity == "auto":
         _report_polarity(summary)
+    _report_excluded_brighter(summary)
     print(f"{n_picks} particles in {len(summary) - n_failed} of {len(summary)} micrographs "
           f"({n_picked} picked now, {len(summary) - n_failed - n_picked} done before, {n_failed} failed); "
           f"see {output / 'summary.csv'} and {output / 'particles.star'}")
@@ -228,6 +229,16 @@ def _report_polarity(summary: pd.DataFrame) -> None:
     log.warning("the particles were taken as %s on %s (such as %s) and as %s on %d; if they are all one, give "
                 "--polarity (summary.csv's polarity column says which is which)", fewer,
                 _micrographs(int(counts.iloc[-1])), example, counts.index[0], int(counts.iloc[0]))
+
+
+def _report_excluded_brighter(summary: pd.DataFrame) -> None:
+    """Warn, once for the run, of the micrographs whose carbon and contamination called are brighter than the ice."""
+    flagged = summary.loc[summary["excluded_brighter_than_ice"].eq(True), "micrograph"]
+    if len(flagged):
+        log.warning("%s with what is called carbon or contamination brighter than the ice (such as %s; "
+                    "excluded_brighter_than_ice in summary.csv): mostly carbon film, inverted, or holes in the ice; "
+                    "check their overlays (--segmentation) or leave them out", _micrographs(len(flagged)),
+                    flagged.iloc[0])
 
 
 def _micrographs(n: int) -> str:
