@@ -38,12 +38,15 @@ ICE_MODEL_GROUPS = ("all", "intensity", "gradient", "texture", "spectrum")
 ICE_MODEL_FEATURES = tuple(f"ice_model_distance_{group}" for group in ICE_MODEL_GROUPS) + ("context_ice_model_distance_all",)
 
 
-def normalise_to_majority(values: np.ndarray) -> np.ndarray:
+def normalise_to_majority(values: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
     """Robust z-scores of each feature over the patches of one micrograph.
 
     Parameters
     ----------
     values : ndarray (rows, cols, n_features)
+    reference : ndarray (rows, cols) of bool, optional
+        The patches whose median and spread are taken (all when None): the
+        part of the micrograph known to be ice where that is not its majority.
 
     Returns
     -------
@@ -61,23 +64,27 @@ def normalise_to_majority(values: np.ndarray) -> np.ndarray:
     """
     flat = np.asarray(values, dtype=np.float64).reshape(-1, values.shape[-1])
     flat = np.where(np.isfinite(flat), flat, np.nan)
+    sample = flat if reference is None else flat[np.asarray(reference, dtype=bool).ravel()]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN features
-        median = np.nanmedian(flat, axis=0)
-        spread = _MAD_TO_STD * np.nanmedian(np.abs(flat - median), axis=0)
-        spread = np.where(spread > 0, spread, np.nanstd(flat, axis=0))
+        median = np.nanmedian(sample, axis=0)
+        spread = _MAD_TO_STD * np.nanmedian(np.abs(sample - median), axis=0)
+        spread = np.where(spread > 0, spread, np.nanstd(sample, axis=0))
     usable = np.isfinite(median) & (spread > 0)
     z = np.where(usable, (flat - median) / np.where(usable, spread, 1.0), 0.0)
     return np.nan_to_num(z, nan=0.0).reshape(values.shape).astype(np.float32)
 
 
-def majority_distance(points: np.ndarray, core_fraction: float = CORE_FRACTION, n_steps: int = 4) -> np.ndarray:
+def majority_distance(points: np.ndarray, core_fraction: float = CORE_FRACTION, n_steps: int = 4,
+                      reference: np.ndarray | None = None) -> np.ndarray:
     """Mahalanobis distance of each point from a Gaussian fitted to the densest `core_fraction` of the points.
 
     Parameters
     ----------
     points : ndarray (n, d)
         Clipped robust z-scores.
+    reference : ndarray (n,) of bool, optional
+        Fit to the densest `core_fraction` of these points alone (all when None).
 
     Returns
     -------
@@ -86,23 +93,24 @@ def majority_distance(points: np.ndarray, core_fraction: float = CORE_FRACTION, 
     """
     points = np.asarray(points, dtype=np.float64)
     n, d = points.shape
-    if d > N_COMPONENTS:  # work in the leading principal components of the whole set
-        centred = points - points.mean(axis=0)
-        _, _, components = np.linalg.svd(centred[:: max(1, n // 4000)], full_matrices=False)
+    fitted = np.ones(n, dtype=bool) if reference is None else np.asarray(reference, dtype=bool).ravel()
+    if d > N_COMPONENTS:  # work in the leading principal components of the points fitted
+        centred = points - points[fitted].mean(axis=0)
+        _, _, components = np.linalg.svd(centred[fitted][:: max(1, n // 4000)], full_matrices=False)
         points = centred @ components[:N_COMPONENTS].T
         d = N_COMPONENTS
-    core = np.ones(n, dtype=bool)
+    core = fitted
     distance = np.zeros(n)
     for _ in range(n_steps):
         centre = points[core].mean(axis=0)
         covariance = np.cov(points[core], rowvar=False).reshape(d, d) + 1e-3 * np.eye(d)
         offsets = points - centre
         distance = np.sqrt(np.einsum("ij,jk,ik->i", offsets, np.linalg.inv(covariance), offsets))
-        core = distance <= np.quantile(distance, core_fraction)
+        core = fitted & (distance <= np.quantile(distance[fitted], core_fraction))
     return (distance / np.sqrt(d)).astype(np.float32)
 
 
-def adapt_features(features: PatchFeatures) -> PatchFeatures:
+def adapt_features(features: PatchFeatures, reference: np.ndarray | None = None) -> PatchFeatures:
     """Features relative to the micrograph's own ice, plus the distances of its unsupervised ice model.
 
     Parameters
@@ -110,13 +118,16 @@ def adapt_features(features: PatchFeatures) -> PatchFeatures:
     features : PatchFeatures
         From :func:`icestat.features.compute_features` (any device; the
         result is on the host).
+    reference : ndarray (rows, cols) of bool, optional
+        The patches taken for the micrograph's ice (its majority when None):
+        the z-scores are relative to them and the ice model is fitted to them.
 
     Returns
     -------
     PatchFeatures
         Robust z-scores of every feature, then :data:`ICE_MODEL_FEATURES`.
     """
-    z = normalise_to_majority(to_host(features.values))
+    z = normalise_to_majority(to_host(features.values), reference)
     rows, cols, _ = z.shape
     clipped = np.clip(z, -Z_CLIP, Z_CLIP).reshape(rows * cols, -1)
     distances = []
@@ -125,7 +136,7 @@ def adapt_features(features: PatchFeatures) -> PatchFeatures:
         columns = [i for i, name in enumerate(features.names)
                    if GROUP_OF.get(name) == group or (group == "all" and GROUP_OF.get(name) != "region")]
         if columns:
-            distance = majority_distance(clipped[:, columns])
+            distance = majority_distance(clipped[:, columns], reference=reference)
         else:
             distance = np.full(rows * cols, np.nan, dtype=np.float32)
         distances.append(distance.reshape(rows, cols))

@@ -63,11 +63,15 @@ class Example:
         return replace(self, classes=classes, fractions=fractions, labelled=labelled)
 
 
-def features_of(working: WorkingImage, settings: SegmentationSettings, device: str = "cpu") -> PatchFeatures:
-    """Per-patch features of a working image as the settings ask (adapted or not), on the host."""
+def features_of(working: WorkingImage, settings: SegmentationSettings, device: str = "cpu",
+                reference=None) -> PatchFeatures:
+    """Per-patch features of a working image as the settings ask (adapted or not), on the host.
+
+    `reference` (patches, bool) is the part taken for ice when adapted (:func:`icestat.adapt.adapt_features`).
+    """
     features = compute_features(working, settings.patch_px, settings.stride_px, settings.features, device)
     if settings.adapt:
-        return adapt_features(features)
+        return adapt_features(features, reference)
     return PatchFeatures(to_host(features.values), features.names, features.grid, "cpu", features.pixel_size_A)
 
 

@@ -23,6 +23,10 @@ N_CLASSES = len(CLASS_NAMES)
 #: :func:`excluded_brighter_than_ice` looks only where carbon and contamination cover at least this fraction of the
 #: working image (a few bright specks taken for contamination say little).
 MIN_EXCLUDED_FRACTION = 0.05
+#: Where so, :func:`segment` segments the micrograph again with its features relative to that carbon and
+#: contamination, and keeps that segmentation where it calls more than this fraction of the micrograph carbon (a
+#: micrograph mostly of film, its hole taken for contamination the first time; benchmarks/README.md).
+MOSTLY_FILM_FRACTION = 0.5
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,6 +137,13 @@ def segment(micrograph: Micrograph, model: IceModel | None = None, device: str =
             refine: bool = True, particle_diameter_px: float | None = None) -> Segmentation:
     """Segment a micrograph into ice, particle, carbon and contamination.
 
+    The features are made relative to the micrograph's majority, taken for
+    its ice. Where the carbon and contamination so found are brighter than
+    that ice (:func:`excluded_brighter_than_ice`: most likely the hole of a
+    micrograph mostly of film), the micrograph is segmented again with the
+    features relative to them instead, and that segmentation is kept where it
+    finds film over most of the micrograph (``MOSTLY_FILM_FRACTION``).
+
     Parameters
     ----------
     micrograph : Micrograph
@@ -159,11 +170,31 @@ def segment(micrograph: Micrograph, model: IceModel | None = None, device: str =
     """
     model = load_model(device=device) if model is None else model
     working = model.settings.prepare(micrograph, particle_diameter_px)
-    features = features_of(working, model.settings, device)
+    segmentation = _segmented(micrograph.name, working, model, device, refine)
+    if model.settings.adapt and excluded_brighter_than_ice(segmentation):
+        # most likely the hole of a micrograph mostly of film, the film taken for the majority: segmented again
+        # relative to that hole, which is kept where it then finds film over most of the micrograph
+        again = _segmented(micrograph.name, working, model, device, refine, reference=_excluded_patches(segmentation))
+        if np.mean(again.working_labels == CARBON) > MOSTLY_FILM_FRACTION:
+            segmentation = again
+    return segmentation if particle_diameter_px is None else with_particle_diameter(segmentation, particle_diameter_px)
+
+
+def _segmented(name: str, working: WorkingImage, model: IceModel, device: str, refine: bool,
+               reference: np.ndarray | None = None) -> Segmentation:
+    """The segmentation of a working image, its features adapted to `reference` (patches; the majority when None)."""
+    features = features_of(working, model.settings, device, reference)
     per_patch = patch_probabilities(model.classifier, features)
     probabilities = model_probabilities(model, working, per_patch, features.grid, refine)
-    segmentation = Segmentation(micrograph.name, working, probabilities, per_patch, features)
-    return segmentation if particle_diameter_px is None else with_particle_diameter(segmentation, particle_diameter_px)
+    return Segmentation(name, working, probabilities, per_patch, features)
+
+
+def _excluded_patches(segmentation: Segmentation) -> np.ndarray:
+    """The patches whose centres the segmentation calls carbon or contamination (rows, cols) of bool."""
+    labels = segmentation.working_labels
+    rows, cols = (np.rint(centres).astype(np.int64) for centres in segmentation.features.grid.centres_px())
+    centre_labels = labels[rows.clip(0, labels.shape[0] - 1), cols.clip(0, labels.shape[1] - 1)]
+    return (centre_labels == CARBON) | (centre_labels == CONTAMINATION)
 
 
 def with_particle_diameter(segmentation: Segmentation, particle_diameter_px: float) -> Segmentation:

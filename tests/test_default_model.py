@@ -10,7 +10,7 @@ from icestat.metrics import mark_picks, pick_scores
 from icestat.micrograph import Micrograph, PixelSizeWarning
 from icestat.model import FORMAT_VERSION, default_model_path, load_model
 from icestat.pick import pick
-from icestat.segment import segment, with_particle_diameter
+from icestat.segment import excluded_brighter_than_ice, segment, with_particle_diameter
 from icestat.settings import MAX_WORKING_DIAMETER_PX
 from icestat.simulate import SimulationParams, simulate_micrograph
 
@@ -89,3 +89,17 @@ def test_hot_pixels_and_a_bright_column_do_not_change_the_picks():
     scores = [pick_scores(*mark_picks(pick(result, diameter_px).table, sim.picks, diameter_px / 2))
               for result in (clean, hot)]
     assert scores[0]["f1"] > 0.9 and scores[1]["f1"] == pytest.approx(scores[0]["f1"], abs=0.02)
+
+
+def test_a_micrograph_mostly_of_film_is_segmented_again_relative_to_its_hole():
+    # film over three quarters of the field: relative to the majority, the model took the film for ice and the
+    # hole, brighter, for contamination (F1 0.60); made relative to that brighter part, the film is found
+    params = SimulationParams(shape_px=(2048, 2048), pixel_size_A=1.5, n_particles=160, particle_diameter_A=180.0,
+                              carbon_fraction=0.75, n_contamination=1, ice_thickness_A=400.0)
+    sim = simulate_micrograph(params, seed=3)
+    diameter_px = 180.0 / params.pixel_size_A
+    result = segment(Micrograph(sim.image, params.pixel_size_A, "film"), load_model(), particle_diameter_px=diameter_px)
+    assert not excluded_brighter_than_ice(result)
+    assert result.class_fractions()["carbon"] == pytest.approx(np.mean(sim.labels == CARBON), abs=0.05)
+    scores = pick_scores(*mark_picks(pick(result, diameter_px).table, sim.picks, diameter_px / 2))
+    assert scores["f1"] > 0.9

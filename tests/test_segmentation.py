@@ -92,6 +92,22 @@ def test_majority_distance_flags_the_minority(rng):
     assert np.mean(distance[900:] > distance[:900].max() * 0.5) > 0.9
 
 
+def test_a_reference_minority_becomes_what_the_features_are_relative_to(rng):
+    # a micrograph mostly of film: the hole (the minority, told as the reference) is what is normal, the film not
+    film = rng.normal(loc=6.0, size=(900, 4))
+    hole = rng.normal(size=(100, 4))
+    points = np.vstack([film, hole])
+    reference = np.arange(1000) >= 900
+    z = normalise_to_majority(points.reshape(25, 40, 4), reference.reshape(25, 40)).reshape(1000, 4)
+    np.testing.assert_allclose(np.median(z[900:], axis=0), 0.0, atol=1e-6)
+    assert np.median(z[:900]) > 4
+    distance = majority_distance(points, reference=reference)
+    assert np.median(distance[900:]) < 1.5
+    assert np.mean(distance[:900] > distance[900:].max() * 0.5) > 0.9
+    np.testing.assert_array_equal(majority_distance(points, reference=np.ones(1000, dtype=bool)),
+                                  majority_distance(points))
+
+
 def test_adapted_features_are_unchanged_by_a_linear_grey_scale(rng):
     image = rng.normal(size=(128, 128)).astype(np.float32)
     image[:, :40] += 2 * rng.normal(size=(128, 40)).astype(np.float32)  # a rougher region
