@@ -3,14 +3,14 @@
 #
 # Here, once (fetches the wheels the GPU machine's image lacks into the git-ignored .wheels/):
 #     bash benchmarks/gpu_check.sh --fetch-wheels
-# Then through the device tool's run, with carry [".wheels"] and a timeout of about 480 s (4-6 min
-# expected; not yet run on a GPU, since no session has been lent one):
+# Then through the device tool's run, with carry [".wheels"] and a timeout of about 520 s (its stages are
+# limited to 500 s in all):
 #     bash benchmarks/gpu_check.sh
 #
-# On the GPU it runs the CUDA kernel tests with the simulator off (numba.cuda on the GPU, and the CuPy path
-# against the CPU), features_speed.py --device cuda and pick_speed.py --device cuda (one process, and 8 sharing the
-# GPU, as `icestat pick --workers 8` would), and copies the result tables
-# and logs to $OUT (or benchmarks/results/ alone without $OUT). The image there has PyTorch, CuPy, numba-cuda,
+# On the GPU it runs the GPU tests with the simulator off (numba.cuda kernels on the GPU, the CuPy features and
+# the whole segment-and-pick against the CPU), features_speed.py --device cuda and pick_speed.py --device cuda
+# (one process, and 8 sharing the GPU, as `icestat pick --workers 8` would), and copies the result tables and
+# the log to $OUT (or leaves them in benchmarks/results/ without $OUT); it exits non-zero if a stage failed. The image there has PyTorch, CuPy, numba-cuda,
 # SciPy, scikit-learn and pandas, but not XGBoost, mrcfile, starfile or (maybe) scikit-image >= 0.26: wheels
 # (xgboost-cpu, since XGBoost's CUDA wheel is too large to carry: the patch classifier then runs on the CPU).
 set -uo pipefail
@@ -30,16 +30,29 @@ log() { if [ -n "$out" ]; then tee -a "$out/gpu_check.log"; else cat; fi; }
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
     .wheels/*.whl 2>&1 | log || exit
 export PYTHONUNBUFFERED=1 PYTHONPATH="/tmp/site:$PWD"
+# Each stage under its own time limit (seconds), so one that hangs leaves the others their turn.
+failed=/tmp/icestat_failed_stages
+rm -f "$failed"
+stage() {
+    local seconds=$1 code
+    shift
+    echo "== $* (limit ${seconds} s)"
+    timeout "$seconds" "$@"
+    code=$?
+    echo "== exit $code"
+    [ "$code" = 0 ] || echo "$*" >>"$failed"
+}
 {
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
     python3 -c "import cupy, numba, torch, xgboost; print('torch', torch.__version__, 'cupy', cupy.__version__, \
 'numba', numba.__version__, 'xgboost', xgboost.__version__)"
-    NUMBA_ENABLE_CUDASIM=0 python3 -m pytest -q -p no:cacheprovider tests/test_features.py \
-        -k "Cuda or cupy or compile" -o addopts="-ra"
-    python3 benchmarks/features_speed.py --device cuda --repeats 5
-    python3 benchmarks/pick_speed.py --device cuda --n 8 --processes 8
+    stage 110 env NUMBA_ENABLE_CUDASIM=0 python3 -m pytest -q -p no:cacheprovider tests/test_gpu_pipeline.py \
+        tests/test_features.py -k "Cuda or cupy or compile or gpu" -o addopts="-ra"
+    stage 100 python3 benchmarks/features_speed.py --device cuda --repeats 3
+    stage 290 python3 benchmarks/pick_speed.py --device cuda --n 8 --processes 8
 } 2>&1 | log
 status=$?
+[ -s "$failed" ] && status=1
 if [ -n "$out" ]; then
     cp benchmarks/results/features_speed_gpu.md benchmarks/results/pick_speed_cuda*.md "$out"/ 2>/dev/null
 fi

@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from _report import gpu_name, machine_speed_line, publish
@@ -94,15 +95,23 @@ print(json.dumps({"load_s": load_s, "seconds": seconds, "per_second": per_second
                   "gpu_MB": gpu_MB, "n_picks": len(picks)}))
 """
 
-# One of K processes picking at once: waits until all have loaded the model, then picks its copy of the run.
+# One of K processes picking at once: waits until all have loaded the model and picked one micrograph (compiling
+# the kernels), then picks its copy of the run on its share of the cores.
 _SHARING_WORKER = r"""
-import json, sys, time
+import json, os, sys, time
 from pathlib import Path
+import numba, torch
 from icestat.batch import PickSettings, cached_model, pick_in_turn
 paths, output, device = json.loads(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 ready, n_processes = Path(sys.argv[4]), int(sys.argv[5])
+n_threads = max(1, len(os.sched_getaffinity(0)) // n_processes)  # the cores split as icestat.cluster.ThreadLimit does
+torch.set_num_threads(n_threads)
+numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
 settings = PickSettings(device=device, diameter_A=150.0)
 cached_model(None, device)
+warm_up = output / "warm_up"
+warm_up.mkdir()
+list(pick_in_turn(paths[:1], warm_up, settings))  # compiles the kernels before the clock starts
 (ready / output.name).touch()
 deadline = time.time() + 600   # a process that failed before it was ready must not leave the others waiting
 while len(list(ready.iterdir())) < n_processes:
@@ -136,15 +145,19 @@ def measure_shared(paths: list[str], n_processes: int, device: str, folder: Path
     return sum(r["n"] for r in results) / seconds
 
 
+def simulate_to(path: Path, pixel_size_A: float, seed: int) -> str:
+    """Write one simulated 4096x4096 micrograph (with carbon film where `seed` is odd) to `path`."""
+    params = SimulationParams(shape_px=(4096, 4096), pixel_size_A=pixel_size_A, n_particles=300,
+                              particle_diameter_A=150.0, carbon_fraction=0.2 if seed % 2 else 0.0, n_contamination=1)
+    write_mrc(path, simulate_micrograph(params, seed=seed).image, pixel_size_A)
+    return str(path)
+
+
 def measure(pixel_size_A: float, n: int, device: str, folder: Path, n_processes: int = 1) -> dict:
     """Simulate n + 1 micrographs at `pixel_size_A` and time picking them in a fresh process."""
-    paths = []
-    for i in range(n + 1):
-        params = SimulationParams(shape_px=(4096, 4096), pixel_size_A=pixel_size_A, n_particles=300,
-                                  particle_diameter_A=150.0, carbon_fraction=0.2 if i % 2 else 0.0, n_contamination=1)
-        path = folder / f"mic_{pixel_size_A:g}A_{i}.mrc"
-        write_mrc(path, simulate_micrograph(params, seed=i).image, pixel_size_A)
-        paths.append(str(path))
+    with ProcessPoolExecutor() as pool:
+        paths = list(pool.map(simulate_to, [folder / f"mic_{pixel_size_A:g}A_{i}.mrc" for i in range(n + 1)],
+                              [pixel_size_A] * (n + 1), range(n + 1)))
     output = folder / f"out_{pixel_size_A:g}"
     output.mkdir()
     result = subprocess.run([sys.executable, "-c", _WORKER, json.dumps(paths), str(output), device],
@@ -169,6 +182,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for pixel_size_A in (1.06, 1.77):
             results[pixel_size_A] = measure(pixel_size_A, args.n, args.device, Path(tmp), args.processes)
+            print(f"{pixel_size_A:g} Å:", json.dumps(results[pixel_size_A]), flush=True)  # kept if a later one fails
     lines = ["# End-to-end picking speed and memory", "",
              f"4096x4096 float32 MRC, {args.device}{gpu_name(args.device)}, {cores} CPU cores, "
              f"{time.strftime('%Y-%m-%d')}, {args.n} micrographs timed per pixel size. "

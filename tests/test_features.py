@@ -10,6 +10,7 @@ import pytest
 from scipy import ndimage
 
 import reference
+from gpu_available import why_no_gpu
 from icestat import read_micrograph
 from icestat.backend import parse_device
 from icestat.features import PatchGrid, compute_features, describe_features, select_features
@@ -346,16 +347,7 @@ def test_cuda_kernels_compile_for_a_real_gpu():
     assert result.stdout.count("compiled") == 5
 
 
-def _cupy_available():
-    try:
-        import cupy
-
-        return cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:
-        return False
-
-
-@pytest.mark.skipif(not _cupy_available(), reason="CuPy path needs CuPy and a CUDA GPU (pip install 'icestat[gpu]')")
+@pytest.mark.skipif(bool(why_no_gpu()), reason=why_no_gpu() or "a GPU is here")
 def test_cupy_path_matches_cpu(random_image):
     import cupy
 
