@@ -13,6 +13,8 @@
 # the log to $OUT (or leaves them in benchmarks/results/ without $OUT); it exits non-zero if a stage failed. The image there has PyTorch, CuPy, numba-cuda,
 # SciPy, scikit-learn and pandas, but not XGBoost, mrcfile, starfile or (maybe) scikit-image >= 0.26: wheels
 # (xgboost-cpu, since XGBoost's CUDA wheel is too large to carry: the patch classifier then runs on the CPU).
+# Its NumPy (2.5) is also replaced, by 2.4: numba-cuda (up to 0.30.4 at least) fails to compile any kernel
+# under NumPy 2.5, which has no np.row_stack ("module 'numpy' has no attribute 'row_stack'").
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +23,7 @@ if [ "${1:-}" = "--fetch-wheels" ]; then
     grep -qx "/.wheels/" .git/info/exclude 2>/dev/null || echo "/.wheels/" >>.git/info/exclude
     exec python -m pip download --only-binary :all: --no-deps --python-version 3.12 \
         --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-        -d .wheels xgboost-cpu mrcfile starfile "scikit-image>=0.26"
+        -d .wheels xgboost-cpu mrcfile starfile "scikit-image>=0.26" "numpy==2.4.6"
 fi
 
 out="${OUT:-}"
