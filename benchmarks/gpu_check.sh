@@ -6,6 +6,7 @@
 # Then through the device tool's run, with carry [".wheels"] and a timeout of about 520 s (its stages are
 # limited to 500 s in all):
 #     bash benchmarks/gpu_check.sh
+# or, to check and time the feature kernels alone (about 2 minutes there), `bash benchmarks/gpu_check.sh --features`.
 #
 # On the GPU it runs the GPU tests with the simulator off (numba.cuda kernels on the GPU, the CuPy features and
 # the whole segment-and-pick against the CPU), features_speed.py --device cuda and pick_speed.py --device cuda
@@ -48,10 +49,17 @@ stage() {
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
     python3 -c "import cupy, numba, torch, xgboost; print('torch', torch.__version__, 'cupy', cupy.__version__, \
 'numba', numba.__version__, 'xgboost', xgboost.__version__)"
-    stage 110 env NUMBA_ENABLE_CUDASIM=0 python3 -m pytest -q -p no:cacheprovider tests/test_gpu_pipeline.py \
-        tests/test_features.py -k "Cuda or cupy or compile or gpu" -o addopts="-ra"
-    stage 100 python3 benchmarks/features_speed.py --device cuda --repeats 3
-    stage 290 python3 benchmarks/pick_speed.py --device cuda --n 8 --processes 8
+    if [ "${1:-}" = "--features" ]; then
+        stage 60 env NUMBA_ENABLE_CUDASIM=0 python3 -m pytest -q -p no:cacheprovider tests/test_features.py \
+            -k "Cuda or cupy or compile" -o addopts="-ra"
+        stage 80 python3 benchmarks/features_speed.py --device cuda --repeats 3
+    else
+        stage 110 env NUMBA_ENABLE_CUDASIM=0 python3 -m pytest -q -p no:cacheprovider tests/test_gpu_pipeline.py \
+            tests/test_features.py -k "Cuda or cupy or compile or gpu" -o addopts="-ra"
+        stage 100 python3 benchmarks/features_speed.py --device cuda --repeats 3
+        # one pixel size: both, with 8 processes sharing the GPU, take over 5 minutes there
+        stage 290 python3 benchmarks/pick_speed.py --device cuda --n 8 --processes 8 --pixel-sizes-A 1.06
+    fi
 } 2>&1 | log
 status=$?
 [ -s "$failed" ] && status=1

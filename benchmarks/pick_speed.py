@@ -1,7 +1,7 @@
 """Seconds per 4096x4096 micrograph end to end (read to files written) and peak memory of `icestat pick`'s work.
 
 Usage:
-    python benchmarks/pick_speed.py [--n 3] [--device cpu] [--processes 1]
+    python benchmarks/pick_speed.py [--n 3] [--device cpu] [--processes 1] [--pixel-sizes-A 1.06,1.77]
 
 Simulates float32 MRC micrographs of 4096x4096 at two pixel sizes (1.06 Å, binned
 6.6x to the 7 Å working scale, and 1.77 Å, binned 4x, the heavier case; not
@@ -170,27 +170,17 @@ def measure(pixel_size_A: float, n: int, device: str, folder: Path, n_processes:
     return measured
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=3, help="micrographs timed end to end per pixel size")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--processes", type=int, default=1,
-                        help="also measure this many picking processes at once (sharing the device)")
-    args = parser.parse_args()
-    cores = len(os.sched_getaffinity(0))
-    results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for pixel_size_A in (1.06, 1.77):
-            results[pixel_size_A] = measure(pixel_size_A, args.n, args.device, Path(tmp), args.processes)
-            print(f"{pixel_size_A:g} Å:", json.dumps(results[pixel_size_A]), flush=True)  # kept if a later one fails
+def report_lines(results: dict, device_label: str, n: int, processes: int, cores: int, speed_line: str) -> list[str]:
+    """The Markdown report of `results` (pixel size in Å to what :func:`measure` returned)."""
+    first = next(iter(results.values()))
     lines = ["# End-to-end picking speed and memory", "",
-             f"4096x4096 float32 MRC, {args.device}{gpu_name(args.device)}, {cores} CPU cores, "
-             f"{time.strftime('%Y-%m-%d')}, {args.n} micrographs timed per pixel size. "
-             "Written by benchmarks/pick_speed.py.", machine_speed_line(), "",
+             f"4096x4096 float32 MRC, {device_label}, {cores} CPU cores, "
+             f"{time.strftime('%Y-%m-%d')}, {n} micrographs timed per pixel size. "
+             "Written by benchmarks/pick_speed.py.", speed_line, "",
              "| pixel size | s per micrograph (median) | all runs (s) | micrographs/s in turn | "
              "micrographs/s, reading overlapped | model load + imports (s) | peak memory (MB) | GPU memory (MB) |"
-             + (f" micrographs/s, {args.processes} processes at once |" if args.processes > 1 else ""),
-             "| --- | --- | --- | --- | --- | --- | --- | --- |" + " --- |" * (args.processes > 1)]
+             + (f" micrographs/s, {processes} processes at once |" if processes > 1 else ""),
+             "| --- | --- | --- | --- | --- | --- | --- | --- |" + " --- |" * (processes > 1)]
     for pixel_size_A, r in results.items():
         runs = sorted(r["seconds"])
         gpu = "-" if r["gpu_MB"] is None else f"{r['gpu_MB']:.0f}"
@@ -198,12 +188,30 @@ def main() -> None:
                      f"| {r['per_second']['0']:.2f} | {r['per_second']['2']:.2f} | {r['load_s']:.1f} | {r['peak_MB']:.0f} "
                      f"| {gpu} |" + (f" {r['shared_per_second']:.2f} |" if "shared_per_second" in r else ""))
     lines += ["", "Stages of one micrograph (s):", "",
-              "| pixel size | " + " | ".join(next(iter(results.values()))["stages"]) + " |",
-              "|" + " --- |" * (1 + len(next(iter(results.values()))["stages"]))]
+              "| pixel size | " + " | ".join(first["stages"]) + " |",
+              "|" + " --- |" * (1 + len(first["stages"]))]
     for pixel_size_A, r in results.items():
         lines.append(f"| {pixel_size_A:g} Å | " + " | ".join(f"{s:.2f}" for s in r["stages"].values()) + " |")
     lines += ["", "Goals: under 5 s per micrograph on 2 CPU cores, under 2 GB (Topaz: about 15 s and 2.5 GB); on an H100, "
               "over 30 micrographs/s with reading overlapped."]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=3, help="micrographs timed end to end per pixel size")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="also measure this many picking processes at once (sharing the device)")
+    parser.add_argument("--pixel-sizes-A", default="1.06,1.77", help="comma-separated (default: %(default)s)")
+    args = parser.parse_args()
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for pixel_size_A in (float(text) for text in args.pixel_sizes_A.split(",")):
+            results[pixel_size_A] = measure(pixel_size_A, args.n, args.device, Path(tmp), args.processes)
+            print(f"{pixel_size_A:g} Å:", json.dumps(results[pixel_size_A]), flush=True)  # kept if a later one fails
+    lines = report_lines(results, f"{args.device}{gpu_name(args.device)}", args.n, args.processes,
+                         len(os.sched_getaffinity(0)), machine_speed_line())
     suffix = "" if args.device == "cpu" else f"_{args.device.replace(':', '')}"
     publish(lines, f"pick_speed{suffix}.md")
 

@@ -1,9 +1,9 @@
 """CUDA kernels (numba.cuda) with the signatures of :mod:`icestat.features.cpu`, and their launchers.
 
-One thread per patch (per patch and offset for the co-occurrence matrix), each
-running the per-patch computation of :mod:`icestat.features.patch_bodies`
-compiled as a CUDA device function; the LBP codes, one thread per pixel, are
-written here. The arrays may be CuPy arrays (they stay on the device) or, under
+One thread per patch, each running the per-patch computation of
+:mod:`icestat.features.patch_bodies` compiled as a CUDA device function; the
+co-occurrence matrices, one block per patch counting every offset's pairs into
+shared memory, and the LBP codes, one thread per pixel, are written here. The arrays may be CuPy arrays (they stay on the device) or, under
 the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``), NumPy arrays.
 """
 
@@ -12,18 +12,19 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import cuda
+from numba import cuda, int32
 
 from icestat.features import patch_bodies
+from icestat.features.registry import GLCM_ANGLES_DEG, GLCM_DISTANCES_PX
 from icestat.features.registry import GLCM_LEVELS as MAX_GLCM_LEVELS
 
 _moments = cuda.jit(device=True)(patch_bodies.moments)
 _gradient_stats = cuda.jit(device=True)(patch_bodies.gradient_stats)
 _histogram = cuda.jit(device=True)(patch_bodies.histogram)
-_cooccurrences = cuda.jit(device=True)(patch_bodies.cooccurrences)
 _haralick = cuda.jit(device=True)(patch_bodies.haralick)
 
 _THREADS_PER_BLOCK = 128
+_MAX_GLCM_OFFSETS = len(GLCM_DISTANCES_PX) * len(GLCM_ANGLES_DEG)
 
 
 @cuda.jit
@@ -37,15 +38,29 @@ def _patch_moments(image, row_starts, col_starts, patch_px, out):
 
 @cuda.jit
 def _glcm_features(levels, row_starts, col_starts, patch_px, offsets, n_levels, out):
-    index = cuda.grid(1)
-    n_patches = row_starts.size * col_starts.size
-    if index < n_patches * offsets.shape[0]:
-        o = index // n_patches
-        i = index % n_patches // col_starts.size
-        j = index % n_patches % col_starts.size
-        counts = cuda.local.array((MAX_GLCM_LEVELS, MAX_GLCM_LEVELS), dtype="float64")
-        _cooccurrences(levels, row_starts[i], col_starts[j], patch_px, offsets[o, 0], offsets[o, 1], n_levels, counts)
-        _haralick(counts, n_levels, out, i, j, o)
+    # one block per patch: its threads share the pixels, counting each one's pairs at every offset (one way
+    # round, as patch_bodies.cooccurrences does) into shared memory; then a thread per offset takes the features
+    counts = cuda.shared.array((_MAX_GLCM_OFFSETS, MAX_GLCM_LEVELS, MAX_GLCM_LEVELS), dtype=int32)
+    i = cuda.blockIdx.x // col_starts.size
+    j = cuda.blockIdx.x % col_starts.size
+    top = row_starts[i]
+    left = col_starts[j]
+    n_bins = MAX_GLCM_LEVELS * MAX_GLCM_LEVELS
+    for k in range(cuda.threadIdx.x, _MAX_GLCM_OFFSETS * n_bins, cuda.blockDim.x):
+        counts[k // n_bins, k % n_bins // MAX_GLCM_LEVELS, k % MAX_GLCM_LEVELS] = 0
+    cuda.syncthreads()
+    for pixel in range(cuda.threadIdx.x, patch_px * patch_px, cuda.blockDim.x):
+        r = pixel // patch_px
+        c = pixel % patch_px
+        a = levels[top + r, left + c]
+        for o in range(offsets.shape[0]):
+            partner_r = r + offsets[o, 0]
+            partner_c = c + offsets[o, 1]
+            if partner_r >= 0 and partner_c >= 0 and partner_r < patch_px and partner_c < patch_px:
+                cuda.atomic.add(counts, (o, a, levels[top + partner_r, left + partner_c]), 1)
+    cuda.syncthreads()
+    if cuda.threadIdx.x < offsets.shape[0]:
+        _haralick(counts[cuda.threadIdx.x], n_levels, out, i, j, cuda.threadIdx.x)
 
 
 @cuda.jit
@@ -138,10 +153,11 @@ def lbp_codes(image, out):
 
 
 def glcm_features(levels, row_starts, col_starts, patch_px, offsets, n_levels, out):
-    """CUDA twin of :func:`icestat.features.cpu.glcm_features` (``n_levels`` at most 16)."""
+    """CUDA twin of :func:`icestat.features.cpu.glcm_features` (at most 16 levels and 12 offsets)."""
     if n_levels > MAX_GLCM_LEVELS:
         raise ValueError(f"the CUDA co-occurrence kernel holds at most {MAX_GLCM_LEVELS} grey levels")
-    n_threads = row_starts.size * col_starts.size * offsets.shape[0]
-    _glcm_features[_blocks(n_threads), _THREADS_PER_BLOCK](
+    if len(offsets) > _MAX_GLCM_OFFSETS:
+        raise ValueError(f"the CUDA co-occurrence kernel holds at most {_MAX_GLCM_OFFSETS} offsets")
+    _glcm_features[row_starts.size * col_starts.size, _THREADS_PER_BLOCK](
         levels, row_starts, col_starts, patch_px, offsets, n_levels, out
     )
