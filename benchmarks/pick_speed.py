@@ -130,11 +130,15 @@ def measure_shared(paths: list[str], n_processes: int, device: str, folder: Path
     ready = folder / "ready"
     ready.mkdir()
     workers = []
+    # one OpenMP (XGBoost) and BLAS thread each, as Dask's nanny gives the workers of `icestat pick --workers K`
+    # (its distributed.nanny.pre-spawn-environ)
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     for k in range(n_processes):
         output = folder / f"out_{k}"
         output.mkdir()
         workers.append(subprocess.Popen([sys.executable, "-c", _SHARING_WORKER, json.dumps(paths), str(output), device,
-                                         str(ready), str(n_processes)], stdout=subprocess.PIPE, text=True))
+                                         str(ready), str(n_processes)], stdout=subprocess.PIPE, text=True,
+                                        env=environment))
     results = []
     for worker in workers:
         stdout, _ = worker.communicate()
