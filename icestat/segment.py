@@ -83,14 +83,14 @@ class Segmentation:
         """Class code per pixel (int8, :mod:`icestat.classes`; ``NO_DATA`` in the frame border), the micrograph's shape."""
         return self._to_original(self.working_labels, order=0, outside=NO_DATA)
 
-    @cached_property
-    def _class_counts(self) -> np.ndarray:
-        """Pixels with data (outside the frame border) in each class, by class code (counted once: 0.15 s at 4096x4096)."""
-        return np.bincount(self.labels[self.labels != NO_DATA].astype(np.int64), minlength=N_CLASSES)
-
     def class_fractions(self) -> dict[str, float]:
-        """Fraction of the micrograph's pixels with data (outside the frame border) in each class, by class name."""
-        counts = self._class_counts
+        """Fraction of the micrograph's pixels with data (outside the frame border) in each class, by class name.
+
+        Counted on the working image, which covers just that part of the micrograph, each of its pixels an equal
+        share of it: the same fractions as :attr:`labels` gives, up to their resampling, without making them
+        (0.2 s at 4096x4096).
+        """
+        counts = np.bincount(self.working_labels.ravel(), minlength=N_CLASSES)
         return {name: float(counts[code] / counts.sum()) for code, name in CLASS_NAMES.items()}
 
     def _to_original(self, values: np.ndarray, order: int, outside: float) -> np.ndarray:

@@ -10,7 +10,7 @@ import torch
 from scipy.interpolate import RegularGridInterpolator
 
 from icestat.adapt import ICE_MODEL_FEATURES, adapt_features, majority_distance, normalise_to_majority
-from icestat.classes import CARBON, ICE, IGNORE, NO_DATA, PARTICLE
+from icestat.classes import CARBON, CLASS_NAMES, ICE, IGNORE, NO_DATA, PARTICLE
 from icestat.classify import IceClassifier, xgboost_device
 from icestat.examples import examples_from_simulation, make_example
 from icestat.features import PatchGrid, compute_features
@@ -233,6 +233,8 @@ def test_segment_returns_maps_at_the_micrograph_size(trained):
     assert np.mean(result.labels[simulated.labels == ICE] == CARBON) < 0.1
     fractions = result.class_fractions()
     assert sum(fractions.values()) == pytest.approx(1.0)
+    for code, name in CLASS_NAMES.items():   # counted on the working image, as on the labels at the micrograph's size
+        assert fractions[name] == pytest.approx(np.mean(result.labels == code), abs=0.005), name
 
 
 def test_the_patch_particle_probability_is_the_patches_interpolated_to_the_working_pixels(trained):
@@ -260,7 +262,8 @@ def test_a_frame_border_is_labelled_no_data_and_never_taught(trained):
     assert 40 <= left_px <= 41 and result.working.frame_border[:2] == (0, 0)
     assert (result.labels[:, :left_px] == NO_DATA).all() and not (result.labels[:, left_px + 2:] == NO_DATA).any()
     assert (result.ice_probability[:, :left_px] == 0).all()
-    assert sum(result.class_fractions().values()) == pytest.approx(1.0)
+    fractions, inside = result.class_fractions(), result.labels[result.labels != NO_DATA]
+    assert fractions["carbon"] == pytest.approx(np.mean(inside == CARBON), abs=0.005)   # of the pixels with data
     carbon = simulated.labels[:, left_px + 2:] == CARBON
     assert np.mean(result.labels[:, left_px + 2:][carbon] == CARBON) > 0.7
     example = make_example(micrograph, simulated.labels, SETTINGS)
