@@ -287,6 +287,16 @@ class TestCudaKernels:
         gpu.patch_moments(image, self.grid.row_starts, self.grid.col_starts, self.grid.patch_px, out)
         np.testing.assert_allclose(out, reference.moments(image, self.grid), rtol=1e-6, atol=1e-9)
 
+    @pytest.mark.parametrize("step", [1, 2])
+    def test_percentiles(self, rng, step):
+        grid = PatchGrid((12, 20), patch_px=12, stride_px=8)   # two patches: the simulator runs each block's sort slowly
+        image = rng.normal(size=grid.image_shape).astype(np.float32)
+        image[:4, :4] = image[4, 4]   # ties
+        quantiles = np.array([0.0, 0.05, 0.5, 0.93, 1.0])
+        out = np.zeros(grid.shape + (len(quantiles),))
+        gpu.patch_percentiles(image, grid.row_starts, grid.col_starts, grid.patch_px, step, quantiles, out)
+        np.testing.assert_allclose(out, reference.percentiles(image, grid, quantiles, step), rtol=1e-6)
+
     def test_glcm(self, rng):
         levels = levels_of(rng.normal(size=self.grid.image_shape))
         offsets = glcm_offsets()[:4]  # distance 1, four angles: keeps the simulator quick
@@ -312,6 +322,10 @@ class TestCudaKernels:
         codes = np.zeros(image.shape, np.uint8)
         gpu.lbp_codes(image, codes)
         np.testing.assert_array_equal(codes, reference.lbp(image))
+
+    def test_too_many_pixels_to_sort_refused(self):
+        with pytest.raises(ValueError, match="at most 4096 pixels"):
+            gpu.patch_percentiles(None, np.zeros(1), np.zeros(1), 256, 2, np.zeros(1), None)
 
     def test_too_many_levels_refused(self):
         with pytest.raises(ValueError, match="at most 16"):
@@ -339,6 +353,7 @@ signatures = {  # the types icestat.features.compute passes
     "_patch_gradient_stats": "void(float32[:, :], float32[:, :], float64, int64[:], int64[:], int64, float64[:, :, :])",
     "_patch_histograms": "void(uint8[:, :], int64[:], int64[:], int64, int64, float64[:, :, :])",
     "_lbp_codes": "void(float32[:, :], float64[:, :], uint8[:, :])",
+    "_patch_percentiles": "void(float32[:, :], int64[:], int64[:], int64, int64, int64, float64[:], float64[:, :, :])",
 }
 for name, signature in signatures.items():
     ptx, _ = cuda.compile_ptx(getattr(gpu, name).py_func, signature, cc=(9, 0))
@@ -357,7 +372,7 @@ def test_cuda_kernels_compile_for_a_real_gpu():
     if result.returncode == 3:
         pytest.skip(result.stdout.strip())
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.count("compiled") == 5
+    assert result.stdout.count("compiled") == 6
 
 
 @pytest.mark.skipif(bool(why_no_gpu()), reason=why_no_gpu() or "a GPU is here")

@@ -176,14 +176,14 @@ class _PatchContext:
             return gpu
         return cpu
 
-    def patches(self, first_row: int, last_row: int, step: int = 1):
-        """Patches of grid rows ``first_row:last_row`` as ``(n, p/step, p/step)``, pixels on a ``step`` lattice."""
+    def patches(self, first_row: int, last_row: int):
+        """Patches of grid rows ``first_row:last_row`` as ``(n, p, p)``."""
         xp, p = self.xp, self.grid.patch_px
-        offsets = xp.arange(0, p, step)
+        offsets = xp.arange(p)
         rows = self.row_starts[first_row:last_row, None] + offsets
         cols = self.col_starts[:, None] + offsets
         stack = self.image[rows[:, None, :, None], cols[None, :, None, :]]
-        return stack.reshape(-1, len(offsets), len(offsets))
+        return stack.reshape(-1, p, p)
 
     def batches(self):
         """``(first_row, last_row)`` ranges of grid rows holding about ``batch_patches`` patches each."""
@@ -205,18 +205,11 @@ def _intensity(context: _PatchContext) -> dict:
     xp, grid = context.xp, context.grid
     moments = xp.zeros(grid.shape + (4,), dtype=xp.float64)
     context.kernels.patch_moments(context.image, context.row_starts, context.col_starts, grid.patch_px, moments)
-    quantiles = np.asarray(PERCENTILES, dtype=np.float64) / 100
+    quantiles = xp.asarray(np.asarray(PERCENTILES, dtype=np.float64) / 100)
     step = PERCENTILE_STEP_PX if grid.patch_px >= 8 * PERCENTILE_STEP_PX else 1
-    if context.device.is_gpu:
-        n_values = len(range(0, grid.patch_px, step)) ** 2
-        percentiles = xp.concatenate([
-            xp.percentile(context.patches(a, b, step).reshape(-1, n_values), xp.asarray(quantiles * 100), axis=1).T
-            for a, b in context.batches()
-        ]).reshape(grid.shape + (len(quantiles),))
-    else:
-        percentiles = np.zeros(grid.shape + (len(quantiles),))
-        cpu.patch_percentiles(context.image, grid.row_starts, grid.col_starts, grid.patch_px, step, quantiles,
-                              percentiles)
+    percentiles = xp.zeros(grid.shape + (len(PERCENTILES),), dtype=xp.float64)
+    context.kernels.patch_percentiles(context.image, context.row_starts, context.col_starts, grid.patch_px, step,
+                                      quantiles, percentiles)
     median, spread = robust_centre_and_spread(context.image, xp)
     out = {
         "intensity_mean": moments[..., 0],

@@ -2,8 +2,9 @@
 
 One thread per patch, each running the per-patch computation of
 :mod:`icestat.features.patch_bodies` compiled as a CUDA device function; the
-co-occurrence matrices, one block per patch counting every offset's pairs into
-shared memory, and the LBP codes, one thread per pixel, are written here. The arrays may be CuPy arrays (they stay on the device) or, under
+co-occurrence matrices (one block per patch counting every offset's pairs into
+shared memory), the percentiles (one block per patch sorting its pixels in shared
+memory) and the LBP codes (one thread per pixel) are written here. The arrays may be CuPy arrays (they stay on the device) or, under
 the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``), NumPy arrays.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import cuda, int32
+from numba import cuda, float32, int32
 
 from icestat.features import patch_bodies
 from icestat.features.registry import GLCM_ANGLES_DEG, GLCM_DISTANCES_PX
@@ -25,6 +26,8 @@ _haralick = cuda.jit(device=True)(patch_bodies.haralick)
 
 _THREADS_PER_BLOCK = 128
 _MAX_GLCM_OFFSETS = len(GLCM_DISTANCES_PX) * len(GLCM_ANGLES_DEG)
+#: Most pixels of one patch the percentile kernel sorts in shared memory (a 128-px patch on a 2-px lattice).
+MAX_SORTED_PX = 4096
 
 
 @cuda.jit
@@ -61,6 +64,37 @@ def _glcm_features(levels, row_starts, col_starts, patch_px, offsets, n_levels, 
     cuda.syncthreads()
     if cuda.threadIdx.x < offsets.shape[0]:
         _haralick(counts[cuda.threadIdx.x], n_levels, out, i, j, cuda.threadIdx.x)
+
+
+@cuda.jit
+def _patch_percentiles(image, row_starts, col_starts, patch_px, step, sorted_px, quantiles, out):
+    # one block per patch: its pixels on the lattice into shared memory, padded with +inf to sorted_px (a power of
+    # two), a bitonic sort there, then numpy.percentile's linear interpolation, a thread per quantile
+    values = cuda.shared.array(MAX_SORTED_PX, dtype=float32)
+    i = cuda.blockIdx.x // col_starts.size
+    j = cuda.blockIdx.x % col_starts.size
+    side = (patch_px + step - 1) // step
+    n = side * side
+    for k in range(cuda.threadIdx.x, sorted_px, cuda.blockDim.x):
+        values[k] = image[row_starts[i] + k // side * step, col_starts[j] + k % side * step] if k < n else math.inf
+    cuda.syncthreads()
+    length = 2
+    while length <= sorted_px:
+        stride = length // 2
+        while stride > 0:
+            for k in range(cuda.threadIdx.x, sorted_px, cuda.blockDim.x):
+                partner = k ^ stride
+                if partner > k and (values[k] > values[partner]) == ((k & length) == 0):   # ascending or not
+                    values[k], values[partner] = values[partner], values[k]
+            cuda.syncthreads()
+            stride //= 2
+        length *= 2
+    q = cuda.threadIdx.x
+    if q < quantiles.size:
+        position = quantiles[q] * (n - 1)
+        below = int(math.floor(position))
+        above = below + 1 if below + 1 < n else n - 1
+        out[i, j, q] = values[below] + (position - below) * (values[above] - values[below])
 
 
 @cuda.jit
@@ -126,6 +160,18 @@ def patch_moments(image, row_starts, col_starts, patch_px, out):
     """CUDA twin of :func:`icestat.features.cpu.patch_moments`."""
     _patch_moments[_blocks(row_starts.size * col_starts.size), _THREADS_PER_BLOCK](
         image, row_starts, col_starts, patch_px, out
+    )
+
+
+def patch_percentiles(image, row_starts, col_starts, patch_px, step, quantiles, out):
+    """CUDA twin of :func:`icestat.features.cpu.patch_percentiles` (at most ``MAX_SORTED_PX`` pixels per patch)."""
+    n_values = ((patch_px + step - 1) // step) ** 2
+    if n_values > MAX_SORTED_PX:
+        raise ValueError(f"the CUDA percentile kernel sorts at most {MAX_SORTED_PX} pixels per patch, not {n_values} "
+                         f"({patch_px}-px patches on a {step}-px lattice)")
+    sorted_px = 1 << max(n_values - 1, 1).bit_length()   # the power of two at or above n_values
+    _patch_percentiles[row_starts.size * col_starts.size, _THREADS_PER_BLOCK](
+        image, row_starts, col_starts, patch_px, step, sorted_px, quantiles, out
     )
 
 
