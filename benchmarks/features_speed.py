@@ -10,7 +10,8 @@ already on the device (on a GPU, against the memory-bandwidth floor of reading
 the image once); and the slow per-patch reference of
 tests/reference.py (NumPy, SciPy, scikit-image) on a sample of patches,
 extrapolated to the whole grid; each feature group alone, image on the
-device. Peak resident memory is the process's.
+device, and the spectrum group with its FFTs in batches of 1024-16384
+patches. Peak resident memory is the process's.
 Writes benchmarks/results/features_speed.md. With --device cuda it times the
 GPU path with the image already on the device.
 """
@@ -131,6 +132,12 @@ def main() -> None:
                                                                   device=device).values[:1, :1]), args.repeats)[0]
         for group in ("intensity", "gradient", "texture", "spectrum")
     }
+    batch_seconds = {   # the spectrum group's FFT pass in batches of this many patches (compute_features' batch_patches)
+        batch: _best(lambda batch=batch: to_host(compute_features(on_device, 64, 32, features=["spectrum"],
+                                                                  pixel_size_A=1.0, device=device,
+                                                                  batch_patches=batch).values[:1, :1]), args.repeats)[0]
+        for batch in (1024, 2048, 4096, 16384)
+    }
     bytes_per_second = _copy_bytes_per_second(xp) if device.is_gpu else None
     floor_seconds = on_device.nbytes / bytes_per_second if bytes_per_second else None
 
@@ -166,6 +173,10 @@ def main() -> None:
         "| --- | ---: |",
     ]
     lines += [f"| {group} | {seconds * 1e3:.0f} |" for group, seconds in group_seconds.items()]
+    lines += ["", "The spectrum group alone with the patches' FFTs in batches of (patches):", "",
+              "| " + " | ".join(str(batch) for batch in batch_seconds) + " |",
+              "|" + " ---: |" * len(batch_seconds),
+              "| " + " | ".join(f"{seconds * 1e3:.0f} ms" for seconds in batch_seconds.values()) + " |"]
     lines += [
         "",
         f"Reference (tests/reference.py, per patch, NumPy/SciPy/scikit-image): {per_patch * 1e3:.1f} ms per patch, "
