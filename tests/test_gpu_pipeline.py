@@ -3,6 +3,8 @@
 Skipped without one: CI has no GPU; benchmarks/gpu_check.sh runs these on a lent GPU machine.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -28,7 +30,10 @@ def micrograph():
 def test_gpu_segments_and_picks_as_the_cpu_does(micrograph):
     diameter_px = 150.0 / 1.77
     on_cpu, cpu_picks = segment_and_pick(micrograph, load_model(), diameter_px, device="cpu")
-    on_gpu, gpu_picks = segment_and_pick(micrograph, load_model(device="cuda"), diameter_px, device="cuda")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        on_gpu, gpu_picks = segment_and_pick(micrograph, load_model(device="cuda"), diameter_px, device="cuda")
+    assert not [w for w in caught if "under-utilization" in str(w.message)]   # not one per launch
     # float32 features on either device, and the CNN on cuDNN (TF32 convolutions): near, not bit-equal
     assert np.abs(on_gpu.working_probabilities - on_cpu.working_probabilities).mean() < 0.01
     assert ((on_gpu.labels == ICE) == (on_cpu.labels == ICE)).mean() > 0.98

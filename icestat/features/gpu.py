@@ -4,13 +4,15 @@ One thread per patch, each running the per-patch computation of
 :mod:`icestat.features.patch_bodies` compiled as a CUDA device function; the
 co-occurrence matrices (one block per patch counting every offset's pairs into
 shared memory), the percentiles (one block per patch sorting its pixels in shared
-memory) and the LBP codes (one thread per pixel) are written here. The arrays may be CuPy arrays (they stay on the device) or, under
-the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``), NumPy arrays.
+memory) and the LBP codes (one thread per pixel) are written here. The arrays
+may be CuPy arrays (they stay on the device) or, under the CUDA simulator
+(``NUMBA_ENABLE_CUDASIM=1``), NumPy arrays.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from numba import cuda, float32, int32
@@ -26,6 +28,8 @@ _haralick = cuda.jit(device=True)(patch_bodies.haralick)
 
 _THREADS_PER_BLOCK = 128
 _MAX_GLCM_OFFSETS = len(GLCM_DISTANCES_PX) * len(GLCM_ANGLES_DEG)
+#: numba's low-occupancy warning (after its terminal highlighting).
+_LOW_OCCUPANCY_WARNING = r".*Grid size \d+ will likely result in GPU under-utilization"
 #: Most pixels of one patch the percentile kernel sorts in shared memory (a 128-px patch on a 2-px lattice).
 MAX_SORTED_PX = 4096
 
@@ -156,11 +160,21 @@ def _blocks(n_threads: int) -> int:
     return max(1, (n_threads + _THREADS_PER_BLOCK - 1) // _THREADS_PER_BLOCK)
 
 
+def _launch(kernel, blocks, threads_per_block, *args) -> None:
+    """Launch `kernel` without numba's warning that the grid is small for the GPU.
+
+    One micrograph's working image has a few hundred patches, fewer than an
+    H100 has room for, at every launch: a warning a user can do nothing about.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_LOW_OCCUPANCY_WARNING)
+        kernel[blocks, threads_per_block](*args)
+
+
 def patch_moments(image, row_starts, col_starts, patch_px, out):
     """CUDA twin of :func:`icestat.features.cpu.patch_moments`."""
-    _patch_moments[_blocks(row_starts.size * col_starts.size), _THREADS_PER_BLOCK](
-        image, row_starts, col_starts, patch_px, out
-    )
+    _launch(_patch_moments, _blocks(row_starts.size * col_starts.size), _THREADS_PER_BLOCK,
+            image, row_starts, col_starts, patch_px, out)
 
 
 def patch_percentiles(image, row_starts, col_starts, patch_px, step, quantiles, out):
@@ -170,23 +184,20 @@ def patch_percentiles(image, row_starts, col_starts, patch_px, step, quantiles, 
         raise ValueError(f"the CUDA percentile kernel sorts at most {MAX_SORTED_PX} pixels per patch, not {n_values} "
                          f"({patch_px}-px patches on a {step}-px lattice)")
     sorted_px = 1 << max(n_values - 1, 1).bit_length()   # the power of two at or above n_values
-    _patch_percentiles[row_starts.size * col_starts.size, _THREADS_PER_BLOCK](
-        image, row_starts, col_starts, patch_px, step, sorted_px, quantiles, out
-    )
+    _launch(_patch_percentiles, row_starts.size * col_starts.size, _THREADS_PER_BLOCK,
+            image, row_starts, col_starts, patch_px, step, sorted_px, quantiles, out)
 
 
 def patch_gradient_stats(gx, gy, edge_threshold2, row_starts, col_starts, patch_px, out):
     """CUDA twin of :func:`icestat.features.cpu.patch_gradient_stats`."""
-    _patch_gradient_stats[_blocks(row_starts.size * col_starts.size), _THREADS_PER_BLOCK](
-        gx, gy, edge_threshold2, row_starts, col_starts, patch_px, out
-    )
+    _launch(_patch_gradient_stats, _blocks(row_starts.size * col_starts.size), _THREADS_PER_BLOCK,
+            gx, gy, edge_threshold2, row_starts, col_starts, patch_px, out)
 
 
 def patch_histograms(codes, row_starts, col_starts, patch_px, n_codes, out):
     """CUDA twin of :func:`icestat.features.cpu.patch_histograms`."""
-    _patch_histograms[_blocks(row_starts.size * col_starts.size), _THREADS_PER_BLOCK](
-        codes, row_starts, col_starts, patch_px, n_codes, out
-    )
+    _launch(_patch_histograms, _blocks(row_starts.size * col_starts.size), _THREADS_PER_BLOCK,
+            codes, row_starts, col_starts, patch_px, n_codes, out)
 
 
 def lbp_codes(image, out):
@@ -195,7 +206,7 @@ def lbp_codes(image, out):
         [[np.round(-np.sin(2 * np.pi * p / 8), 5), np.round(np.cos(2 * np.pi * p / 8), 5)] for p in range(8)]
     )
     blocks = ((image.shape[0] + 15) // 16, (image.shape[1] + 15) // 16)
-    _lbp_codes[blocks, (16, 16)](image, cuda.to_device(offsets), out)
+    _launch(_lbp_codes, blocks, (16, 16), image, cuda.to_device(offsets), out)
 
 
 def glcm_features(levels, row_starts, col_starts, patch_px, offsets, n_levels, out):
@@ -204,6 +215,5 @@ def glcm_features(levels, row_starts, col_starts, patch_px, offsets, n_levels, o
         raise ValueError(f"the CUDA co-occurrence kernel holds at most {MAX_GLCM_LEVELS} grey levels")
     if len(offsets) > _MAX_GLCM_OFFSETS:
         raise ValueError(f"the CUDA co-occurrence kernel holds at most {_MAX_GLCM_OFFSETS} offsets")
-    _glcm_features[row_starts.size * col_starts.size, _THREADS_PER_BLOCK](
-        levels, row_starts, col_starts, patch_px, offsets, n_levels, out
-    )
+    _launch(_glcm_features, row_starts.size * col_starts.size, _THREADS_PER_BLOCK,
+            levels, row_starts, col_starts, patch_px, offsets, n_levels, out)
