@@ -49,21 +49,24 @@ stage() {
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
     python3 -c "import cupy, numba, torch, xgboost; print('torch', torch.__version__, 'cupy', cupy.__version__, \
 'numba', numba.__version__, 'xgboost', xgboost.__version__)"
+    rm -f /tmp/gpu_tests.xml
     if [ "${1:-}" = "--features" ]; then
         stage 60 env NUMBA_ENABLE_CUDASIM=0 python3 -m pytest -q -p no:cacheprovider tests/test_features.py \
-            -k "Cuda or cupy or compile" -o addopts="-ra"
+            -k "Cuda or cupy or compile" -o addopts="-ra" --junitxml=/tmp/gpu_tests.xml
         stage 80 python3 benchmarks/features_speed.py --device cuda --repeats 3
     else
         stage 110 env NUMBA_ENABLE_CUDASIM=0 python3 -m pytest -q -p no:cacheprovider tests/test_gpu_pipeline.py \
-            tests/test_features.py -k "Cuda or cupy or compile or gpu" -o addopts="-ra"
+            tests/test_features.py -k "Cuda or cupy or compile or gpu" -o addopts="-ra" --junitxml=/tmp/gpu_tests.xml
         stage 100 python3 benchmarks/features_speed.py --device cuda --repeats 3
         # one pixel size: both, with 8 processes sharing the GPU, take over 5 minutes there
         stage 290 python3 benchmarks/pick_speed.py --device cuda --n 8 --processes 8 --pixel-sizes-A 1.06
     fi
+    [ -f /tmp/gpu_tests.xml ] && python3 benchmarks/gpu_tests_report.py /tmp/gpu_tests.xml
 } 2>&1 | log
 status=$?
 [ -s "$failed" ] && status=1
 if [ -n "$out" ]; then
-    cp benchmarks/results/features_speed_gpu.md benchmarks/results/pick_speed_cuda*.md "$out"/ 2>/dev/null
+    cp benchmarks/results/gpu_tests.md benchmarks/results/features_speed_gpu.md benchmarks/results/pick_speed_cuda*.md \
+        "$out"/ 2>/dev/null
 fi
 exit "$status"
