@@ -247,17 +247,19 @@ def test_grid_maps_between_patches_and_pixels():
     assert smooth[31, 47] == pytest.approx(0.5, abs=0.05)  # half-way between two centres
 
 
-@pytest.mark.parametrize("image_shape, patch_px, stride_px", [((100, 130), 64, 32), ((37, 53), 8, 5), ((64, 64), 64, 32)])
+@pytest.mark.parametrize("image_shape, patch_px, stride_px", [((100, 130), 64, 32), ((37, 53), 8, 5), ((64, 160), 64, 32)])
 @pytest.mark.parametrize("order", [0, 1])
 def test_grid_to_pixels_interpolates_as_map_coordinates(rng, image_shape, patch_px, stride_px, order):
     # the obviously-correct version: scipy's interpolation at each pixel's fractional grid position
     grid = PatchGrid(image_shape, patch_px, stride_px)
     values = rng.normal(size=grid.shape).astype(np.float32)
+    values[-1, -1] = np.nan   # stays where it is (a dense matrix product would spread it everywhere)
     centre_rows, centre_cols = grid.centres_px()
     rows = np.interp(np.arange(image_shape[0]), centre_rows[:, 0], np.arange(grid.shape[0]))
     cols = np.interp(np.arange(image_shape[1]), centre_cols[0], np.arange(grid.shape[1]))
     expected = ndimage.map_coordinates(values, np.meshgrid(rows, cols, indexing="ij"), order=order, mode="nearest")
-    np.testing.assert_allclose(grid.to_pixels(values, order), expected, atol=1e-6)
+    assert np.isnan(expected).any() and not np.isnan(expected).all()
+    np.testing.assert_allclose(grid.to_pixels(values, order), expected, atol=1e-6)   # NaN where it is NaN
 
 
 def test_describe_features_lists_names_groups_units():

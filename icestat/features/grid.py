@@ -78,28 +78,24 @@ class PatchGrid:
         half = (self.patch_px - 1) / 2
         rows = np.interp(np.arange(self.image_shape[0]), self.row_starts + half, np.arange(self.shape[0]))
         cols = np.interp(np.arange(self.image_shape[1]), self.col_starts + half, np.arange(self.shape[1]))
-        # separable, as map_coordinates on this tensor grid would be, but a matrix product per axis: 20x faster
-        row_weights = _interpolation_weights(rows, self.shape[0], order)
-        col_weights = _interpolation_weights(cols, self.shape[1], order)
-        return (row_weights @ np.asarray(values, dtype=np.float64) @ col_weights.T).astype(np.float32)
+        # separable, as map_coordinates on this tensor grid is, one axis then the other: 20x faster
+        values = np.asarray(values, dtype=np.float64)
+        if order == 0:
+            return values[_nearest(rows, self.shape[0])][:, _nearest(cols, self.shape[1])].astype(np.float32)
+        if order != 1:
+            raise ValueError(f"order must be 0 or 1, got {order}")
+        low, high, fraction = _neighbours(rows, self.shape[0])
+        along_rows = values[low] * (1 - fraction)[:, None] + values[high] * fraction[:, None]
+        low, high, fraction = _neighbours(cols, self.shape[1])
+        return (along_rows[:, low] * (1 - fraction) + along_rows[:, high] * fraction).astype(np.float32)
 
 
-def _interpolation_weights(positions: np.ndarray, n: int, order: int) -> np.ndarray:
-    """``(len(positions), n)`` weights interpolating ``n`` samples at `positions` (in ``[0, n - 1]``).
+def _nearest(positions: np.ndarray, n: int) -> np.ndarray:
+    """The sample nearest each position in ``[0, n - 1]`` (half-way rounding up, as ``scipy.ndimage``'s order 0)."""
+    return np.minimum(np.floor(positions + 0.5).astype(np.int64), n - 1)
 
-    Order 0 takes the nearest sample (half-way rounding up, as ``scipy.ndimage`` does), order 1 the two on
-    either side, linearly.
-    """
-    if order not in (0, 1):
-        raise ValueError(f"order must be 0 or 1, got {order}")
-    weights = np.zeros((len(positions), n))
-    index = np.arange(len(positions))
-    if order == 0:
-        weights[index, np.minimum(np.floor(positions + 0.5).astype(np.int64), n - 1)] = 1.0
-        return weights
+
+def _neighbours(positions: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The samples either side of each position in ``[0, n - 1]``, and how far it is from the lower one."""
     low = np.minimum(np.floor(positions).astype(np.int64), n - 1)
-    high = np.minimum(low + 1, n - 1)
-    fraction = positions - low
-    np.add.at(weights, (index, low), 1.0 - fraction)
-    np.add.at(weights, (index, high), fraction)
-    return weights
+    return low, np.minimum(low + 1, n - 1), positions - low
