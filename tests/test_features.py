@@ -28,9 +28,11 @@ from icestat.features.registry import (
 from icestat.features.spectra import (
     band_statistics,
     dog_energies,
+    hann_window,
     patch_periodograms,
     spectrum_features,
     spectrum_weights,
+    windowed_patches,
 )
 from icestat.prepare import OUTLIER_SD, fourier_crop, prepare, replace_outlier_pixels, robust_centre_and_spread
 
@@ -125,6 +127,15 @@ def test_gradient_kernel_matches_reference(random_image, real_crops):
         out = np.zeros((4,) + GRID.shape)
         cpu.patch_gradient_stats(gx, gy, threshold2, GRID.row_starts, GRID.col_starts, GRID.patch_px, out)
         np.testing.assert_allclose(out, reference.gradient_stats(gx, gy, threshold2, GRID), rtol=1e-6, err_msg=name)
+
+
+def test_windowed_patches_kernel_matches_numpy(random_image, real_crops):
+    images = {**_images(random_image, real_crops), "raw offset": random_image + np.float32(10000)}
+    for name, image in images.items():
+        stack = np.stack([patch for _, _, patch in reference.patches(image, GRID)])
+        out = np.full((len(stack), GRID.patch_px, GRID.patch_px), np.nan, dtype=np.float32)
+        cpu.windowed_patches(image, GRID.row_starts, GRID.col_starts, GRID.patch_px, hann_window(GRID.patch_px), out)
+        np.testing.assert_allclose(out, windowed_patches(stack), rtol=1e-5, atol=1e-6, err_msg=name)
 
 
 def test_dog_energies_match_filtering_each_patch(random_image, real_crops):

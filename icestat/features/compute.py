@@ -29,9 +29,11 @@ from icestat.features.spectra import (
     SPECTRUM_COLUMNS,
     band_statistics,
     dog_energies,
-    patch_periodograms,
+    hann_window,
+    periodograms,
     spectrum_features,
     spectrum_weights,
+    windowed_patches,
 )
 
 _EDGE_FACTOR = 3.0
@@ -185,6 +187,15 @@ class _PatchContext:
         stack = self.image[rows[:, None, :, None], cols[None, :, None, :]]
         return stack.reshape(-1, p, p)
 
+    def windowed_patches(self, first_row: int, last_row: int):
+        """Patches of grid rows ``first_row:last_row``, each less its mean and windowed, ``(n, p, p)`` float32."""
+        if self.device.is_gpu:
+            return windowed_patches(self.patches(first_row, last_row), self.xp)
+        row_starts, p = self.row_starts[first_row:last_row], self.grid.patch_px
+        out = np.empty((row_starts.size * self.col_starts.size, p, p), dtype=np.float32)
+        cpu.windowed_patches(self.image, row_starts, self.col_starts, p, hann_window(p), out)
+        return out
+
     def batches(self):
         """``(first_row, last_row)`` ranges of grid rows holding about ``batch_patches`` patches each."""
         step = max(1, self.batch_patches // self.grid.shape[1])
@@ -195,7 +206,7 @@ class _PatchContext:
         if self._band_stats is None:
             weights = spectrum_weights(self.grid.patch_px, self.pixel_size_A)
             weights = replace(weights, matrix=self.xp.asarray(weights.matrix))  # to the device once, not per batch
-            blocks = [band_statistics(patch_periodograms(self.patches(a, b), self.xp), weights, self.xp)
+            blocks = [band_statistics(periodograms(self.windowed_patches(a, b), self.xp), weights, self.xp)
                       for a, b in self.batches()]
             self._band_stats = (self.xp.concatenate(blocks), weights)
         return self._band_stats

@@ -91,18 +91,35 @@ def spectrum_weights(patch_px: int, pixel_size_A: float | None) -> SpectrumWeigh
     )
 
 
-def patch_periodograms(patches, xp=np):
-    """Periodograms of a stack of square patches ``(n, p, p)`` on the rfft half plane, flattened ``(n, p*(p//2+1))``."""
-    n, patch_px, _ = patches.shape
-    window = xp.asarray(np.outer(np.hanning(patch_px), np.hanning(patch_px)).astype(np.float32))
+def hann_window(patch_px: int) -> np.ndarray:
+    """The 2D Hann window that every patch is multiplied by before its FFT, ``(patch_px, patch_px)`` float32."""
+    return np.outer(np.hanning(patch_px), np.hanning(patch_px)).astype(np.float32)
+
+
+def windowed_patches(patches, xp=np):
+    """A stack of square patches ``(n, p, p)``, each less its mean and times :func:`hann_window`, float32.
+
+    :func:`icestat.features.cpu.windowed_patches` does the same from the image in place.
+    """
     # subtract the mean in float64: raw micrographs sit on large offsets that float32 would round away
     centred = (patches - patches.mean(axis=(1, 2), keepdims=True, dtype=xp.float64)).astype(xp.float32)
+    return centred * xp.asarray(hann_window(patches.shape[1]))
+
+
+def periodograms(windowed, xp=np):
+    """Periodograms of windowed patches ``(n, p, p)`` on the rfft half plane, flattened ``(n, p*(p//2+1))``."""
+    n, patch_px, _ = windowed.shape
     if xp is np:  # scipy.fft keeps float32 and uses every core
-        spectrum = scipy.fft.rfft2(centred * window, workers=-1)
+        spectrum = scipy.fft.rfft2(windowed, workers=-1)
     else:
-        spectrum = xp.fft.rfft2(centred * window)
-    power = (spectrum.real**2 + spectrum.imag**2) / float((window**2).sum())
+        spectrum = xp.fft.rfft2(windowed)
+    power = (spectrum.real**2 + spectrum.imag**2) / float((hann_window(patch_px) ** 2).sum())
     return power.reshape(n, -1).astype(xp.float32)
+
+
+def patch_periodograms(patches, xp=np):
+    """Periodograms of a stack of square patches ``(n, p, p)`` on the rfft half plane, flattened ``(n, p*(p//2+1))``."""
+    return periodograms(windowed_patches(patches, xp), xp)
 
 
 def band_statistics(periodograms, weights: SpectrumWeights, xp=np):
