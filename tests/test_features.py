@@ -340,6 +340,23 @@ class TestCudaKernels:
         with pytest.raises(ValueError, match="at most 4096 pixels"):
             gpu.patch_percentiles(None, np.zeros(1), np.zeros(1), 256, 2, np.zeros(1), None)
 
+    def test_check_kernels_runs_one(self):
+        gpu.check_kernels()   # compiles and runs a kernel (here on the simulator, or the GPU with it off)
+
+    def test_check_kernels_says_in_one_line_why_numba_cannot(self, monkeypatch):
+        class Unusable:   # what numba-cuda does under NumPy 2.5, at the first kernel it compiles
+            def __getitem__(self, launch_configuration):
+                def launch(*args):
+                    raise AttributeError("module 'numpy' has no attribute 'row_stack'\nmore")
+                return launch
+
+        monkeypatch.setattr(gpu, "_patch_moments", Unusable())
+        with pytest.raises(RuntimeError) as caught:
+            gpu.check_kernels()
+        assert str(caught.value) == ("numba cannot compile or run its CUDA kernels here (AttributeError: module "
+                                     "'numpy' has no attribute 'row_stack'); numba-cuda needs NumPy below 2.5: "
+                                     "pip install 'icestat[gpu]'")
+
     def test_too_many_levels_refused(self):
         with pytest.raises(ValueError, match="at most 16"):
             gpu.glcm_features(None, np.zeros(1), np.zeros(1), 4, np.zeros((1, 2)), 32, None)

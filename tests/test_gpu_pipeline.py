@@ -10,6 +10,7 @@ import pytest
 
 from gpu_available import why_no_gpu
 from icestat.bright_field import segment_and_pick
+from icestat.cli._common import device_usable
 from icestat.classes import ICE
 from icestat.metrics import score_picks
 from icestat.micrograph import Micrograph
@@ -25,6 +26,10 @@ def micrograph():
     params = SimulationParams(shape_px=(1536, 1536), pixel_size_A=1.77, n_particles=60, particle_diameter_A=150.0,
                               carbon_fraction=0.2, n_contamination=1)
     return Micrograph(simulate_micrograph(params, seed=5).image, params.pixel_size_A, "gpu_check")
+
+
+def test_the_cli_finds_the_gpu_usable():
+    assert device_usable("cuda")   # CuPy, numba's kernels and PyTorch all run there
 
 
 def test_gpu_segments_and_picks_as_the_cpu_does(micrograph):

@@ -6,17 +6,27 @@ from __future__ import annotations
 import argparse
 import logging
 
-from icestat.backend import array_module
+from icestat.backend import array_module, parse_device
 from icestat.micrograph_list import list_micrographs
 from icestat.polarity import POLARITIES
 
 log = logging.getLogger("icestat.cli")
 
 
-def device_usable(device: str) -> bool:
-    """True when `device` can run here; otherwise log one line saying why."""
+def device_usable(device: str, with_cnn: bool = True) -> bool:
+    """True when `device` can run here; otherwise log one line saying why.
+
+    A GPU must be there for CuPy, take numba's CUDA kernels and, `with_cnn`, PyTorch's.
+    """
     try:
-        array_module(device)
+        if parse_device(device).is_gpu:
+            array_module(device)
+            from icestat.features.gpu import check_kernels   # numba.cuda and torch only where a GPU is asked for
+            from icestat.refine import torch_device
+
+            check_kernels()
+            if with_cnn:
+                torch_device(device)
     except (ValueError, RuntimeError) as err:
         log.error("--device %s: %s", device, err)
         return False

@@ -47,7 +47,7 @@ def main(args: argparse.Namespace) -> int:
     if output.suffix.lower() not in (".parquet", ".csv"):
         log.error("%s: the output must end in .parquet or .csv", output)
         return 2
-    if not expand_micrographs(args) or not device_usable(args.device):
+    if not expand_micrographs(args) or not device_usable(args.device, with_cnn=False):
         return 2
     tables, n_failed = [], 0
     for path in args.micrographs:

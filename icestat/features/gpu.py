@@ -156,6 +156,28 @@ def _lbp_codes(image, offsets, out):
     out[r, c] = ones if changes <= 2 else 9
 
 
+def check_kernels() -> None:
+    """Compile and run one kernel on a tiny image, or say in one line why numba cannot.
+
+    Raises
+    ------
+    RuntimeError
+        If numba cannot compile or launch CUDA kernels here (numba-cuda under
+        NumPy 2.5 cannot compile any: it asks NumPy for ``row_stack``).
+    """
+    out = np.zeros((1, 1, 4))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # host arrays copied to the device: a tiny image, on purpose
+            patch_moments(np.full((4, 4), 2.0, np.float32), np.zeros(1, np.int64), np.zeros(1, np.int64), 4, out)
+    except Exception as err:  # whatever numba or the driver raises, as one line
+        message = str(err).splitlines()[0] if str(err) else ""
+        raise RuntimeError(f"numba cannot compile or run its CUDA kernels here ({type(err).__name__}: {message}); "
+                           "numba-cuda needs NumPy below 2.5: pip install 'icestat[gpu]'") from None
+    if out[0, 0, 0] != 2.0:
+        raise RuntimeError(f"numba's CUDA kernels ran but computed a mean of {out[0, 0, 0]} for an image of 2s")
+
+
 def _blocks(n_threads: int) -> int:
     return max(1, (n_threads + _THREADS_PER_BLOCK - 1) // _THREADS_PER_BLOCK)
 
