@@ -29,7 +29,7 @@ from icestat.features.spectra import (
     band_statistics,
     dog_energies,
     hann_window,
-    patch_periodograms,
+    periodograms,
     spectrum_features,
     spectrum_weights,
     windowed_patches,
@@ -142,7 +142,7 @@ def test_dog_energies_match_filtering_each_patch(random_image, real_crops):
     weights = spectrum_weights(GRID.patch_px, None)
     for name, image in _images(random_image, real_crops).items():
         stack = np.stack([patch for _, _, patch in reference.patches(image, GRID)]).astype(np.float32)
-        got = dog_energies(band_statistics(patch_periodograms(stack), weights))
+        got = dog_energies(band_statistics(periodograms(windowed_patches(stack)), weights))
         expected = np.array([[reference.dog_energy(patch.astype(np.float64), s) for s in DOG_SIGMAS_PX]
                              for patch in stack])
         np.testing.assert_allclose(got, expected, rtol=2e-4, atol=1e-9, err_msg=name)
@@ -162,7 +162,7 @@ def test_spectrum_features_match_reference(random_image, real_crops, pixel_size_
     weights = spectrum_weights(GRID.patch_px, pixel_size_A)
     for name, image in _images(random_image, real_crops).items():
         stack = np.stack([patch for _, _, patch in reference.patches(image, GRID)]).astype(np.float32)
-        got = spectrum_features(band_statistics(patch_periodograms(stack), weights), weights)
+        got = spectrum_features(band_statistics(periodograms(windowed_patches(stack)), weights), weights)
         expected = np.stack([reference.spectrum(patch.astype(np.float64), pixel_size_A) for patch in stack])
         np.testing.assert_allclose(got, expected, rtol=2e-4, atol=2e-4, err_msg=name)
 

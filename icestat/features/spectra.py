@@ -117,11 +117,6 @@ def periodograms(windowed, xp=np):
     return power.reshape(n, -1).astype(xp.float32)
 
 
-def patch_periodograms(patches, xp=np):
-    """Periodograms of a stack of square patches ``(n, p, p)`` on the rfft half plane, flattened ``(n, p*(p//2+1))``."""
-    return periodograms(windowed_patches(patches, xp), xp)
-
-
 def band_statistics(periodograms, weights: SpectrumWeights, xp=np):
     """Every band statistic of flattened periodograms ``(n, m)``: one matrix product, ``(n, columns)``."""
     return periodograms @ xp.asarray(weights.matrix)
