@@ -4,15 +4,17 @@
 # Here, once (fetches the wheels the GPU machine's image lacks into the git-ignored .wheels/):
 #     bash benchmarks/gpu_check.sh --fetch-wheels
 # Then through the device tool's run, with carry [".wheels"] and a timeout of about 520 s (its stages are
-# limited to 500 s in all):
+# limited to 500 s in all; about 7 minutes there on 2026-12-04):
 #     bash benchmarks/gpu_check.sh
-# or, to check and time the feature kernels alone (about 2 minutes there), `bash benchmarks/gpu_check.sh --features`.
+# or, to check and time the feature kernels alone (about 1.5 minutes there), with a timeout of about 170 s:
+#     bash benchmarks/gpu_check.sh --features
 #
 # On the GPU it runs the GPU tests with the simulator off (numba.cuda kernels on the GPU, the CuPy features and
-# the whole segment-and-pick against the CPU), features_speed.py --device cuda and pick_speed.py --device cuda
-# (one process, and 8 sharing the GPU, as `icestat pick --workers 8` would), and copies the result tables and
-# the log to $OUT (or leaves them in benchmarks/results/ without $OUT); it exits non-zero if a stage failed. The image there has PyTorch, CuPy, numba-cuda,
-# SciPy, scikit-learn and pandas, but not XGBoost, mrcfile, starfile or (maybe) scikit-image >= 0.26: wheels
+# the whole segment-and-pick against the CPU; their outcome to results/gpu_tests.md), features_speed.py --device
+# cuda and pick_speed.py --device cuda at 1.06 Å/px (one process, and 8 sharing the GPU, as `icestat pick
+# --workers 8` would), and copies the result tables and the log to $OUT (or leaves them in benchmarks/results/
+# without $OUT); it exits non-zero if a stage failed. The image there has PyTorch, CuPy, numba-cuda, SciPy,
+# scikit-learn and pandas, but not XGBoost, mrcfile, starfile or (maybe) scikit-image >= 0.26: wheels
 # (xgboost-cpu, since XGBoost's CUDA wheel is too large to carry: the patch classifier then runs on the CPU).
 # Its NumPy (2.5) is also replaced, by 2.4: numba-cuda (up to 0.30.4 at least) fails to compile any kernel
 # under NumPy 2.5, which has no np.row_stack ("module 'numpy' has no attribute 'row_stack'").
