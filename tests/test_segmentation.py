@@ -17,7 +17,7 @@ from icestat.features import PatchGrid, compute_features
 from icestat.manifest import LabelledMicrograph
 from icestat.micrograph import Micrograph
 from icestat.model import FORMAT_VERSION, ModelError, load_model
-from icestat.refine import BoundaryRefiner, RefinerNet
+from icestat.refine import BoundaryRefiner, RefinerNet, fold_batch_norms
 from icestat.segment import segment
 from icestat.settings import SegmentationSettings
 from icestat.simulate import SimulationParams, simulate_micrograph
@@ -194,6 +194,24 @@ def test_predicting_first_changes_neither_predictions_nor_what_training_learns(r
     predicted_first.fit([image], [coarse], [classes])
     for key, weights in fresh.state_dict().items():
         torch.testing.assert_close(predicted_first.state_dict()[key], weights, rtol=0, atol=0)
+
+
+def test_folded_batch_norms_give_the_same_outputs_and_follow_new_weights(rng):
+    image = (2.0 + rng.normal(size=(64, 72))).astype(np.float32)
+    coarse = rng.dirichlet(np.ones(4), size=(64, 72)).transpose(2, 0, 1).astype(np.float32)
+    classes = rng.integers(0, 4, size=(64, 72)).astype(np.uint8)
+    trained = BoundaryRefiner(n_steps=3, crop_px=32, batch_size=2).fit([image], [coarse], [classes])
+    folded = fold_batch_norms(trained.net)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in trained.net.modules())   # the original is kept
+    inputs = torch.from_numpy(image)[None, None], torch.from_numpy(coarse)[None]
+    with torch.no_grad():
+        torch.testing.assert_close(folded(*inputs), trained.net.eval()(*inputs), rtol=1e-5, atol=1e-5)
+    fresh = BoundaryRefiner()
+    before = fresh.predict_proba(image, coarse)   # folds the fresh weights
+    fresh.load_state_dict(trained.state_dict())
+    np.testing.assert_allclose(fresh.predict_proba(image, coarse), trained.predict_proba(image, coarse), atol=1e-6)
+    assert np.abs(fresh.predict_proba(image, coarse) - before).max() > 1e-3
 
 
 def test_trained_model_separates_carbon_from_ice(trained):
