@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from icestat.carbon import MIN_CARBON_FRACTION, consolidate_carbon, local_mean_and_sd
+from icestat.carbon import MIN_CARBON_FRACTION, consolidate_carbon, gaussian_smoothed, local_mean_and_sd
 from icestat.classes import CARBON, CONTAMINATION, ICE, IGNORE, PARTICLE
 from icestat.settings import SegmentationSettings
 
@@ -73,9 +73,9 @@ def test_without_carbon_nothing_changes(film):
     np.testing.assert_array_equal(consolidate_carbon(image, probabilities, PATCH_PX), probabilities)
 
 
-def test_local_mean_and_sd_match_a_weighted_sum_per_pixel(rng):
-    image = rng.normal(size=(24, 30))
-    sigma_px = 1.5
+@pytest.mark.parametrize("sigma_px, offset", [(1.5, 0.0), (4.0, 1000.0), (32.0, 3.0)])   # 32: wider than the image
+def test_local_mean_and_sd_match_a_weighted_sum_per_pixel(rng, sigma_px, offset):
+    image = offset + rng.normal(size=(24, 30))
     radius = int(4 * sigma_px + 0.5)                   # scipy's truncation
     offsets = np.arange(-radius, radius + 1)
     weights_1d = np.exp(-0.5 * (offsets / sigma_px) ** 2)
@@ -87,7 +87,14 @@ def test_local_mean_and_sd_match_a_weighted_sum_per_pixel(rng):
             window = padded[y:y + 2 * radius + 1, x:x + 2 * radius + 1]
             mean = (weights * window).sum()
             expected[y, x] = mean, np.sqrt(max((weights * window**2).sum() - mean**2, 0.0))
-    np.testing.assert_allclose(local_mean_and_sd(image, sigma_px), expected, atol=1e-5)
+    np.testing.assert_allclose(local_mean_and_sd(image, sigma_px), expected, rtol=1e-6, atol=1e-5)
+
+
+def test_gaussian_smoothed_is_scipys_gaussian_filter(rng):
+    for shape, sigma_px in (((60, 80), 0.8), ((90, 70), 32.0), ((5, 200), 10.0)):
+        image = rng.normal(size=shape)
+        np.testing.assert_allclose(gaussian_smoothed(image, sigma_px), ndimage.gaussian_filter(image, sigma_px),
+                                   atol=1e-9)
 
 
 @pytest.mark.shared_data
