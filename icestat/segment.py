@@ -126,7 +126,7 @@ def excluded_brighter_than_ice(segmentation: Segmentation, min_fraction: float =
     False
     """
     labels = segmentation.working_labels
-    excluded, ice = (labels == CARBON) | (labels == CONTAMINATION), labels == ICE
+    excluded, ice = _excluded(labels), labels == ICE
     if excluded.mean() < min_fraction or not ice.any():
         return False
     image = segmentation.working.data
@@ -191,10 +191,14 @@ def _segmented(name: str, working: WorkingImage, model: IceModel, device: str, r
 
 def _excluded_patches(segmentation: Segmentation) -> np.ndarray:
     """The patches whose centres the segmentation calls carbon or contamination (rows, cols) of bool."""
-    labels = segmentation.working_labels
+    excluded = _excluded(segmentation.working_labels)
     rows, cols = (np.rint(centres).astype(np.int64) for centres in segmentation.features.grid.centres_px())
-    centre_labels = labels[rows.clip(0, labels.shape[0] - 1), cols.clip(0, labels.shape[1] - 1)]
-    return (centre_labels == CARBON) | (centre_labels == CONTAMINATION)
+    return excluded[rows.clip(0, excluded.shape[0] - 1), cols.clip(0, excluded.shape[1] - 1)]
+
+
+def _excluded(labels: np.ndarray) -> np.ndarray:
+    """Where `labels` call carbon or contamination."""
+    return (labels == CARBON) | (labels == CONTAMINATION)
 
 
 def with_particle_diameter(segmentation: Segmentation, particle_diameter_px: float) -> Segmentation:
