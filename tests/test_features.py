@@ -79,6 +79,16 @@ def test_percentile_kernel_matches_numpy(random_image, real_crops, step):
         np.testing.assert_allclose(out, reference.percentiles(image, GRID, quantiles, step), rtol=1e-6, err_msg=name)
 
 
+def test_radix_sort_orders_floats_as_numpy(rng):
+    awkward = np.array([-0.0, 0.0, -np.inf, np.inf, 1e-45, -1e-45, -3.5, 3.5, 3.5, -3.5, 1e38, -1e38], np.float32)
+    values = np.concatenate([awkward, rng.normal(size=500).astype(np.float32),
+                             rng.integers(-3, 3, size=300).astype(np.float32)])
+    rng.shuffle(values)
+    ordered = cpu._radix_sorted(values.copy())
+    np.testing.assert_array_equal(ordered, np.sort(values))
+    assert np.signbit(ordered[np.flatnonzero(ordered == 0)[0]])  # -0.0 before +0.0
+
+
 def test_glcm_kernel_matches_scikit_image(random_image, real_crops):
     offsets = glcm_offsets()
     for name, image in _images(random_image, real_crops).items():

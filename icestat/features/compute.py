@@ -270,10 +270,12 @@ def _texture(context: _PatchContext) -> dict:
     else:
         levels = np.empty(context.image.shape, np.uint8)
         cpu.quantise(context.image, edges, levels)
-    offsets = glcm_offsets()
+    # rounding makes some offsets equal (45 degrees at 1 and 2 px): each distinct one is computed once
+    offsets, offset_of_angle = np.unique(glcm_offsets(), axis=0, return_inverse=True)
     glcm = xp.zeros(grid.shape + (len(offsets), 5), dtype=xp.float64)
     kernels.glcm_features(levels, context.row_starts, context.col_starts, grid.patch_px, xp.asarray(offsets),
                           GLCM_LEVELS, glcm)
+    glcm = glcm[..., xp.asarray(offset_of_angle.reshape(-1)), :]
     glcm = glcm.reshape(grid.shape + (len(GLCM_DISTANCES_PX), len(GLCM_ANGLES_DEG), 5)).mean(axis=3)
     out = {}
     for d_index, distance in enumerate(GLCM_DISTANCES_PX):

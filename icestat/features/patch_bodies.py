@@ -93,8 +93,11 @@ def cooccurrences(levels, top, left, patch_px, dr, dc, n_levels, counts):
 def haralick(counts, n_levels, out, i, j, o):
     """Contrast, homogeneity, energy, correlation and entropy (natural log): ``out[i, j, o]``.
 
-    Of the symmetric, normalised co-occurrence matrix made from `counts`
-    (:func:`cooccurrences`): each pair counted both ways round.
+    Of the symmetric, normalised co-occurrence matrix ``P`` made from `counts`
+    (:func:`cooccurrences`): each pair counted both ways round. ``P`` being
+    symmetric, each sum runs over its upper triangle, an off-diagonal cell
+    standing for itself and its mirror, and the row and column marginals share
+    one mean and one variance.
     """
     total = 0.0
     for a in range(n_levels):
@@ -104,32 +107,28 @@ def haralick(counts, n_levels, out, i, j, o):
     homogeneity = 0.0
     asm = 0.0
     entropy = 0.0
-    mean_i = 0.0
-    mean_j = 0.0
+    mean = 0.0
     for a in range(n_levels):
-        for b in range(n_levels):
+        for b in range(a, n_levels):
             p = (counts[a, b] + counts[b, a]) / total
+            cells = 1.0 if a == b else 2.0
             d = a - b
-            contrast += p * d * d
-            homogeneity += p / (1.0 + d * d)
-            asm += p * p
+            contrast += cells * p * d * d
+            homogeneity += cells * p / (1.0 + d * d)
+            asm += cells * p * p
             if p > 0:
-                entropy -= p * math.log(p)
-            mean_i += a * p
-            mean_j += b * p
-    var_i = 0.0
-    var_j = 0.0
-    cov = 0.0
+                entropy -= cells * p * math.log(p)
+            mean += 0.5 * cells * p * (a + b)
+    variance = 0.0
+    covariance = 0.0
     for a in range(n_levels):
-        for b in range(n_levels):
+        for b in range(a, n_levels):
             p = (counts[a, b] + counts[b, a]) / total
-            var_i += p * (a - mean_i) ** 2
-            var_j += p * (b - mean_j) ** 2
-            cov += p * (a - mean_i) * (b - mean_j)
-    std_i = math.sqrt(var_i)
-    std_j = math.sqrt(var_j)
+            cells = 1.0 if a == b else 2.0
+            variance += 0.5 * cells * p * ((a - mean) ** 2 + (b - mean) ** 2)
+            covariance += cells * p * (a - mean) * (b - mean)
     out[i, j, o, 0] = contrast
     out[i, j, o, 1] = homogeneity
     out[i, j, o, 2] = math.sqrt(asm)
-    out[i, j, o, 3] = 1.0 if std_i < 1e-15 or std_j < 1e-15 else cov / (std_i * std_j)
+    out[i, j, o, 3] = 1.0 if variance < 1e-30 else covariance / variance
     out[i, j, o, 4] = entropy
