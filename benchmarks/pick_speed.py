@@ -14,7 +14,9 @@ the throughput of the same micrographs picked in turn (icestat.batch.pick_in_tur
 without and with the next ones read in a background thread meanwhile (files in
 the page cache, so reading costs least here),
 a breakdown by stage of one more micrograph (with carbon film, so the carbon
-regions stage looks for a hole's rim), and the process's peak resident
+regions stage looks for a hole's rim) and a profile of it picked as `icestat
+pick` picks it (icestat's functions by cumulative time: the second
+segmentation pass, adaptation, rim search, writing), and the process's peak resident
 memory (imports and model included), and with a GPU the GPU memory in use at the
 end (the pools keep what they took: the peak). Goals (issue 7): under 5 s per
 micrograph on 2 CPU cores and under 2 GB; over 30 micrographs/s on an H100 with
@@ -47,9 +49,10 @@ from icestat.simulate import SimulationParams, simulate_micrograph
 
 # Run in a fresh process: its peak memory is that of one picking worker.
 _WORKER = r"""
-import json, resource, sys, time
+import cProfile, json, pstats, resource, sys, time
 from pathlib import Path
 t0 = time.perf_counter()
+PROFILE_ROWS = 20
 from icestat.batch import PickSettings, cached_model, pick_in_turn, pick_micrograph
 from icestat.carbon import consolidate_carbon
 from icestat.examples import features_of
@@ -91,6 +94,12 @@ for group in ("intensity", "gradient", "texture", "spectrum"):
     start = time.perf_counter()
     compute_features(working, model.settings.patch_px, model.settings.stride_px, [group], device).values.sum().item()
     feature_groups[group] = time.perf_counter() - start
+profiler = cProfile.Profile()  # one more micrograph as it is picked: where the time goes, whole stages included
+(output / "profiled").mkdir()
+profiler.runcall(pick_micrograph, paths[-1], output / "profiled", settings)
+profile = sorted(([file.split("/icestat/")[-1] + ":" + function, calls, cumulative]
+                  for (file, _, function), (_, calls, _, cumulative, _) in pstats.Stats(profiler).stats.items()
+                  if "/icestat/" in file), key=lambda row: -row[2])[:PROFILE_ROWS]
 peak_MB = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 gpu_MB = None
 if device != "cpu":  # PyTorch's and CuPy's pools keep what they took, so what the GPU has in use now is the peak
@@ -98,7 +107,7 @@ if device != "cpu":  # PyTorch's and CuPy's pools keep what they took, so what t
     free, total = torch.cuda.mem_get_info()
     gpu_MB = (total - free) / 2**20
 print(json.dumps({"load_s": load_s, "seconds": seconds, "per_second": per_second, "stages": stages, "peak_MB": peak_MB,
-                  "gpu_MB": gpu_MB, "n_picks": len(picks), "feature_groups": feature_groups}))
+                  "gpu_MB": gpu_MB, "n_picks": len(picks), "feature_groups": feature_groups, "profile": profile}))
 """
 
 # One of K processes picking at once: waits until all have loaded the model and picked one micrograph (compiling
@@ -209,6 +218,12 @@ def report_lines(results: dict, device_label: str, n: int, processes: int, cores
               "|" + " --- |" * (1 + len(first["feature_groups"]))]
     for pixel_size_A, r in results.items():
         lines.append(f"| {pixel_size_A:g} Å | " + " | ".join(f"{s:.3f}" for s in r["feature_groups"].values()) + " |")
+    for pixel_size_A, r in results.items():
+        lines += ["", f"Where the time of one more micrograph at {pixel_size_A:g} Å goes, as `icestat pick` picks it "
+                  "(cProfile of icestat.batch.pick_micrograph; icestat's functions by cumulative seconds, a caller "
+                  "counting its callees; on a GPU, kernels count where the host waits for them):", "",
+                  "| function | calls | s |", "| --- | ---: | ---: |"]
+        lines += [f"| `{function}` | {calls} | {seconds:.3f} |" for function, calls, seconds in r["profile"]]
     lines += ["", "Goals: under 5 s per micrograph on 2 CPU cores, under 2 GB (Topaz: about 15 s and 2.5 GB); on an H100, "
               "over 30 micrographs/s with reading overlapped."]
     return lines
