@@ -105,8 +105,11 @@ def fourier_crop(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     new_rows, new_cols = shape
     if new_rows > rows or new_cols > cols:
         raise ValueError(f"fourier_crop only shrinks: {image.shape} -> {shape}")
-    coefficients = scipy.fft.dctn(np.asarray(image, dtype=np.float32), type=2, norm="ortho", workers=-1)
-    out = scipy.fft.idctn(coefficients[:new_rows, :new_cols], type=2, norm="ortho", workers=-1)
+    # one axis at a time, cropping in between: the second transform runs over the kept columns alone
+    # (a 4096^2 micrograph to 620^2: 0.07 -> 0.03-0.04 s on 2 cores)
+    along_rows = scipy.fft.dct(np.asarray(image, dtype=np.float32), type=2, norm="ortho", axis=1, workers=-1)
+    coefficients = scipy.fft.dct(along_rows[:, :new_cols], type=2, norm="ortho", axis=0, workers=-1)[:new_rows]
+    out = scipy.fft.idctn(coefficients, type=2, norm="ortho", workers=-1)
     return (out * np.sqrt(new_rows * new_cols / (rows * cols))).astype(np.float32)
 
 
