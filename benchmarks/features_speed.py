@@ -10,8 +10,8 @@ already on the device (on a GPU, against the memory-bandwidth floor of reading
 the image once); and the slow per-patch reference of
 tests/reference.py (NumPy, SciPy, scikit-image) on a sample of patches,
 extrapolated to the whole grid; each feature group alone, image on the
-device, and the spectrum group with its FFTs in batches of 1024-16384
-patches. Peak resident memory is the process's.
+device, each patch kernel alone, and the spectrum group with its FFTs in
+batches of 1024-16384 patches. Peak resident memory is the process's.
 Writes benchmarks/results/features_speed.md. With --device cuda it times the
 GPU path with the image already on the device.
 """
@@ -36,7 +36,7 @@ import reference  # noqa: E402
 from _report import gpu_name, publish  # noqa: E402
 from icestat import Micrograph  # noqa: E402
 from icestat.backend import array_module, parse_device, to_host  # noqa: E402
-from icestat.features import PatchGrid, compute_features  # noqa: E402
+from icestat.features import PatchGrid, compute_features, cpu, gpu  # noqa: E402
 from icestat.features.compute import glcm_offsets  # noqa: E402
 from icestat.features.maps import quantile_edges  # noqa: E402
 from icestat.features.registry import DOG_SIGMAS_PX, GLCM_ANGLES_DEG, GLCM_DISTANCES_PX, GLCM_LEVELS  # noqa: E402
@@ -72,6 +72,37 @@ def _reference_seconds_per_patch(image, patch_px, n_patches, rng):
         for sigma in DOG_SIGMAS_PX:
             reference.dog_energy(patch.astype(np.float64), sigma)
     return (time.perf_counter() - start_time) / n_patches
+
+
+def _kernel_seconds(kernels, image, xp, repeats) -> dict:
+    """Best time of each patch kernel alone over the grid of 64-px patches at stride 32 of `image` (on the device).
+
+    The kernels' own work only: the gradient kernel reads the image for both gradients and the co-occurrence
+    kernel grey levels quantised on the host beforehand, as compute_features' other steps make them.
+    """
+    grid = PatchGrid(image.shape, 64, 32)
+    rows, cols = xp.asarray(grid.row_starts), xp.asarray(grid.col_starts)
+    host = to_host(image)
+    levels = xp.asarray(np.searchsorted(quantile_edges(host, GLCM_LEVELS), host, side="right").astype(np.uint8))
+    offsets = xp.asarray(np.unique(glcm_offsets(), axis=0))
+    codes = xp.zeros(image.shape, dtype=xp.uint8)
+    quantiles = xp.asarray(np.array([0.05, 0.25, 0.5, 0.75, 0.95]))
+    calls = {
+        "moments": lambda: kernels.patch_moments(image, rows, cols, 64, xp.zeros(grid.shape + (4,))),
+        "percentiles (2-px lattice)": lambda: kernels.patch_percentiles(
+            image, rows, cols, 64, 2, quantiles, xp.zeros(grid.shape + (5,))),
+        "gradient statistics": lambda: kernels.patch_gradient_stats(
+            image, image, 1.0, rows, cols, 64, xp.zeros((4,) + grid.shape)),
+        f"co-occurrence ({len(offsets)} offsets)": lambda: kernels.glcm_features(
+            levels, rows, cols, 64, offsets, GLCM_LEVELS, xp.zeros(grid.shape + (len(offsets), 5))),
+        "LBP codes": lambda: kernels.lbp_codes(image, codes),
+        "LBP histograms": lambda: kernels.patch_histograms(codes, rows, cols, 64, 10, xp.zeros(grid.shape + (10,))),
+    }
+    seconds = {}
+    for name, call in calls.items():
+        call()  # compiled and warm
+        seconds[name] = _best(lambda: (call(), to_host(codes[:1, :1])), repeats)[0]  # a copy back waits for it
+    return seconds
 
 
 def _copy_bytes_per_second(xp) -> float:
@@ -135,6 +166,7 @@ def main() -> None:
     # the spectrum group's FFT pass in batches of this many patches (compute_features' batch_patches)
     batch_seconds = {batch: seconds_on_device(features=["spectrum"], batch_patches=batch)
                      for batch in (1024, 2048, 4096, 16384)}
+    kernel_seconds = _kernel_seconds(gpu if device.is_gpu else cpu, on_device, xp, args.repeats)
     bytes_per_second = _copy_bytes_per_second(xp) if device.is_gpu else None
     floor_seconds = on_device.nbytes / bytes_per_second if bytes_per_second else None
 
@@ -170,6 +202,9 @@ def main() -> None:
         "| --- | ---: |",
     ]
     lines += [f"| {group} | {seconds * 1e3:.0f} |" for group, seconds in group_seconds.items()]
+    lines += ["", "Each patch kernel alone, same image (what the groups add to them: grey levels, Sobel gradients, "
+              "the quantile edges, the FFT pass):", "", "| kernel | ms |", "| --- | ---: |"]
+    lines += [f"| {name} | {seconds * 1e3:.1f} |" for name, seconds in kernel_seconds.items()]
     lines += ["", "The spectrum group alone with the patches' FFTs in batches of (patches):", "",
               "| " + " | ".join(str(batch) for batch in batch_seconds) + " |",
               "|" + " ---: |" * len(batch_seconds),
