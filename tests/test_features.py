@@ -389,7 +389,7 @@ numba.cuda.dispatcher.get_current_device = lambda: SimpleNamespace(compute_capab
 from icestat.features import gpu
 signatures = {  # the types icestat.features.compute passes
     "_patch_moments": "void(float32[:, :], int64[:], int64[:], int64, float64[:, :, :])",
-    "_glcm_features": "void(uint8[:, :], int64[:], int64[:], int64, int64[:, :], int64, float64[:, :, :, :])",
+    "_glcm_features": "void(uint8[:, :], int64[:], int64[:], int64, int64[:, :], int64, float64[:], float64[:, :, :, :])",
     "_patch_gradient_stats": "void(float32[:, :], float32[:, :], float64, int64[:], int64[:], int64, float64[:, :, :])",
     "_patch_histograms": "void(uint8[:, :], int64[:], int64[:], int64, int64, float64[:, :, :])",
     "_lbp_codes": "void(float32[:, :], float64[:, :], uint8[:, :])",

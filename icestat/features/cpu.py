@@ -19,6 +19,7 @@ _gradient_stats = njit(cache=True)(patch_bodies.gradient_stats)
 _histogram = njit(cache=True)(patch_bodies.histogram)
 _cooccurrences = njit(cache=True)(patch_bodies.cooccurrences)
 _haralick = njit(cache=True)(patch_bodies.haralick)
+_x_log_x_table = njit(cache=True)(patch_bodies.x_log_x_table)
 
 
 @njit(parallel=True, cache=True)
@@ -245,6 +246,7 @@ def glcm_features(levels, row_starts, col_starts, patch_px, offsets, n_levels, o
     out : (rows, cols, n_offsets, 5) array
         Contrast, homogeneity, energy, correlation, entropy (natural log) per offset.
     """
+    x_log_x = _x_log_x_table(patch_px)
     for index in prange(row_starts.size * col_starts.size):
         i = index // col_starts.size
         j = index % col_starts.size
@@ -252,4 +254,4 @@ def glcm_features(levels, row_starts, col_starts, patch_px, offsets, n_levels, o
         for o in range(offsets.shape[0]):
             _cooccurrences(levels, row_starts[i], col_starts[j], patch_px, offsets[o, 0], offsets[o, 1], n_levels,
                            counts)
-            _haralick(counts, n_levels, out, i, j, o)
+            _haralick(counts, n_levels, x_log_x, out, i, j, o)

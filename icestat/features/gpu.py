@@ -44,7 +44,7 @@ def _patch_moments(image, row_starts, col_starts, patch_px, out):
 
 
 @cuda.jit
-def _glcm_features(levels, row_starts, col_starts, patch_px, offsets, n_levels, out):
+def _glcm_features(levels, row_starts, col_starts, patch_px, offsets, n_levels, x_log_x, out):
     # one block per patch: its threads share the pixels, counting each one's pairs at every offset (one way
     # round, as patch_bodies.cooccurrences does) into shared memory; then a thread per offset takes the features
     counts = cuda.shared.array((_MAX_GLCM_OFFSETS, MAX_GLCM_LEVELS, MAX_GLCM_LEVELS), dtype=int32)
@@ -67,7 +67,7 @@ def _glcm_features(levels, row_starts, col_starts, patch_px, offsets, n_levels, 
                 cuda.atomic.add(counts, (o, a, levels[top + partner_r, left + partner_c]), 1)
     cuda.syncthreads()
     if cuda.threadIdx.x < offsets.shape[0]:
-        _haralick(counts[cuda.threadIdx.x], n_levels, out, i, j, cuda.threadIdx.x)
+        _haralick(counts[cuda.threadIdx.x], n_levels, x_log_x, out, i, j, cuda.threadIdx.x)
 
 
 @cuda.jit
@@ -238,4 +238,5 @@ def glcm_features(levels, row_starts, col_starts, patch_px, offsets, n_levels, o
     if len(offsets) > _MAX_GLCM_OFFSETS:
         raise ValueError(f"the CUDA co-occurrence kernel holds at most {_MAX_GLCM_OFFSETS} offsets")
     _launch(_glcm_features, row_starts.size * col_starts.size, _THREADS_PER_BLOCK,
-            levels, row_starts, col_starts, patch_px, offsets, n_levels, out)
+            levels, row_starts, col_starts, patch_px, offsets, n_levels,
+            cuda.to_device(patch_bodies.x_log_x_table(patch_px)), out)

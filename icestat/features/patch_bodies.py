@@ -6,12 +6,15 @@ into arrays passed in, no allocation and no calls to other functions);
 :mod:`icestat.features.cpu` compiles them for the CPU and loops over the
 patches in parallel, :mod:`icestat.features.gpu` compiles them as CUDA device
 functions and runs one thread per patch. Each fills ``out[i, j, ...]`` for the
-patch whose top-left pixel is ``(top, left)``.
+patch whose top-left pixel is ``(top, left)``. :func:`x_log_x_table`, the one
+host function here, makes the table that :func:`haralick` reads.
 """
 
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 
 def moments(image, top, left, patch_px, out, i, j):
@@ -90,45 +93,59 @@ def cooccurrences(levels, top, left, patch_px, dr, dc, n_levels, counts):
             counts[a, b] += 1.0
 
 
-def haralick(counts, n_levels, out, i, j, o):
+def haralick(counts, n_levels, x_log_x, out, i, j, o):
     """Contrast, homogeneity, energy, correlation and entropy (natural log): ``out[i, j, o]``.
 
-    Of the symmetric, normalised co-occurrence matrix ``P`` made from `counts`
-    (:func:`cooccurrences`): each pair counted both ways round. ``P`` being
-    symmetric, each sum runs over its upper triangle, an off-diagonal cell
-    standing for itself and its mirror, and the row and column marginals share
-    one mean and one variance.
+    Of the symmetric, normalised co-occurrence matrix ``P = S / T`` made from
+    `counts` (:func:`cooccurrences`): ``S`` holds each pair counted both ways
+    round, ``T`` its sum. One pass over the upper triangle of ``S`` (an
+    off-diagonal cell standing for itself and its mirror) gathers sums of
+    whole counts, normalised at the end: the entropy is
+    ``log T - sum(S log S) / T``, and the row and column marginals of a
+    symmetric matrix share one mean and one variance. ``x_log_x[k]`` holds
+    ``k log k`` for every whole count ``k`` a cell of ``S`` can hold
+    (:func:`x_log_x_table`): looked up, not computed, since the logarithms
+    were two thirds of the time.
     """
     total = 0.0
-    for a in range(n_levels):
-        for b in range(n_levels):
-            total += 2.0 * counts[a, b]
     contrast = 0.0
     homogeneity = 0.0
-    asm = 0.0
-    entropy = 0.0
-    mean = 0.0
+    square_sum = 0.0
+    s_log_s = 0.0
+    level_sum = 0.0
+    level_square_sum = 0.0
+    product_sum = 0.0
     for a in range(n_levels):
         for b in range(a, n_levels):
-            p = (counts[a, b] + counts[b, a]) / total
+            pairs = counts[a, b] + counts[b, a]
+            if pairs == 0:
+                continue
             cells = 1.0 if a == b else 2.0
-            d = a - b
-            contrast += cells * p * d * d
-            homogeneity += cells * p / (1.0 + d * d)
-            asm += cells * p * p
-            if p > 0:
-                entropy -= cells * p * math.log(p)
-            mean += 0.5 * cells * p * (a + b)
-    variance = 0.0
-    covariance = 0.0
-    for a in range(n_levels):
-        for b in range(a, n_levels):
-            p = (counts[a, b] + counts[b, a]) / total
-            cells = 1.0 if a == b else 2.0
-            variance += 0.5 * cells * p * ((a - mean) ** 2 + (b - mean) ** 2)
-            covariance += cells * p * (a - mean) * (b - mean)
-    out[i, j, o, 0] = contrast
-    out[i, j, o, 1] = homogeneity
-    out[i, j, o, 2] = math.sqrt(asm)
-    out[i, j, o, 3] = 1.0 if variance < 1e-30 else covariance / variance
-    out[i, j, o, 4] = entropy
+            weighted = cells * pairs
+            d2 = (a - b) * (a - b)
+            total += weighted
+            contrast += weighted * d2
+            homogeneity += weighted / (1.0 + d2)
+            square_sum += weighted * pairs
+            s_log_s += cells * x_log_x[int(pairs)]
+            level_sum += 0.5 * weighted * (a + b)
+            level_square_sum += 0.5 * weighted * (a * a + b * b)
+            product_sum += weighted * a * b
+    mean = level_sum / total
+    variance = level_square_sum / total - mean * mean
+    out[i, j, o, 0] = contrast / total
+    out[i, j, o, 1] = homogeneity / total
+    out[i, j, o, 2] = math.sqrt(square_sum) / total
+    out[i, j, o, 3] = 1.0 if variance < 1e-12 else (product_sum / total - mean * mean) / variance
+    out[i, j, o, 4] = math.log(total) - s_log_s / total
+
+
+
+def x_log_x_table(patch_px: int) -> np.ndarray:
+    """``k log k`` (0 for 0) for ``k = 0 .. 2 patch_px**2``, float64: the table :func:`haralick` looks up.
+
+    Every count a cell of one patch's symmetric co-occurrence matrix can hold.
+    Made on the host (NumPy), once per kernel call.
+    """
+    counts = np.arange(2 * patch_px * patch_px + 1, dtype=np.float64)
+    return counts * np.log(np.maximum(counts, 1.0))
