@@ -67,12 +67,26 @@ def normalise_to_majority(values: np.ndarray, reference: np.ndarray | None = Non
     sample = flat if reference is None else flat[np.asarray(reference, dtype=bool).ravel()]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN features
-        median = np.nanmedian(sample, axis=0)
-        spread = _MAD_TO_STD * np.nanmedian(np.abs(sample - median), axis=0)
+        median = _column_medians(sample)
+        spread = _MAD_TO_STD * _column_medians(np.abs(sample - median))
         spread = np.where(spread > 0, spread, np.nanstd(sample, axis=0))
     usable = np.isfinite(median) & (spread > 0)
     z = np.where(usable, (flat - median) / np.where(usable, spread, 1.0), 0.0)
     return np.nan_to_num(z, nan=0.0).reshape(values.shape).astype(np.float32)
+
+
+def _column_medians(table: np.ndarray) -> np.ndarray:
+    """The median of each column of `table` ``(n, m)``, ignoring NaN (NaN for a column of NaN alone).
+
+    As ``np.nanmedian(table, axis=0)``, which takes column by column in Python what ``np.median`` takes at once:
+    4x slower for a few thousand patches, so it is left the columns that hold NaN.
+    """
+    with_nan = np.isnan(table).any(axis=0)
+    medians = np.empty(table.shape[1])
+    medians[~with_nan] = np.median(table[:, ~with_nan], axis=0)
+    if with_nan.any():
+        medians[with_nan] = np.nanmedian(table[:, with_nan], axis=0)
+    return medians
 
 
 def majority_distance(points: np.ndarray, core_fraction: float = CORE_FRACTION, n_steps: int = 4,

@@ -84,6 +84,22 @@ def test_normalisation_removes_grey_level_and_contrast(rng):
     assert np.all(constant == 0)
 
 
+def test_normalisation_ignores_missing_values(rng):
+    values = rng.normal(size=(20, 30, 4))
+    values[:5, :, 1] = np.nan            # some patches without the feature
+    values[..., 2] = np.nan              # a feature no patch has (the iciness of a coarse pixel size)
+    values[3, 4, 3] = np.inf
+    z = normalise_to_majority(values)
+    flat = np.where(np.isfinite(values), values, np.nan).reshape(-1, 4)
+    median = np.array([np.median(flat[:, 0]), np.median(flat[150:, 1]), np.nan, np.median(flat[np.isfinite(flat[:, 3]), 3])])
+    spread = 1.4826 * np.array([np.median(np.abs(column[np.isfinite(column)] - m)) if np.isfinite(m) else np.nan
+                                for column, m in zip(flat.T, median)])
+    expected = ((flat - median) / spread).reshape(values.shape)
+    np.testing.assert_allclose(z[..., [0, 1, 3]][np.isfinite(values[..., [0, 1, 3]])],
+                               expected[..., [0, 1, 3]][np.isfinite(values[..., [0, 1, 3]])], rtol=1e-5)
+    assert (z[..., 2] == 0).all() and (z[:5, :, 1] == 0).all() and z[3, 4, 3] == 0
+
+
 def test_majority_distance_flags_the_minority(rng):
     majority = rng.normal(size=(900, 4))
     minority = rng.normal(loc=6.0, size=(100, 4))
