@@ -11,7 +11,9 @@ the image once); and the slow per-patch reference of
 tests/reference.py (NumPy, SciPy, scikit-image) on a sample of patches,
 extrapolated to the whole grid; each feature group alone, image on the
 device, each patch kernel alone, and the spectrum group with its FFTs in
-batches of 1024-16384 patches. Peak resident memory is the process's.
+batches of 1024-16384 patches; and the features as `icestat pick` computes them
+(7 Å/px working image, 32-px patches), with a profile of where that time goes
+(on a GPU: fixed costs per call or per kernel launch). Peak resident memory is the process's.
 Writes benchmarks/results/features_speed.md. With --device cuda it times the
 GPU path with the image already on the device.
 """
@@ -19,7 +21,9 @@ GPU path with the image already on the device.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import platform
 import resource
 import sys
@@ -40,8 +44,13 @@ from icestat.features import PatchGrid, compute_features, cpu, gpu  # noqa: E402
 from icestat.features.compute import glcm_offsets  # noqa: E402
 from icestat.features.maps import quantile_edges  # noqa: E402
 from icestat.features.registry import DOG_SIGMAS_PX, GLCM_ANGLES_DEG, GLCM_DISTANCES_PX, GLCM_LEVELS  # noqa: E402
+from icestat.model import load_model  # noqa: E402
 from icestat.prepare import prepare  # noqa: E402
 from icestat.simulate import SimulationParams, simulate_micrograph  # noqa: E402
+
+
+#: Functions listed from the profile of the features at the working scale.
+PROFILE_ROWS = 12
 
 
 def _best(function, repeats):
@@ -166,6 +175,21 @@ def main() -> None:
     # the spectrum group's FFT pass in batches of this many patches (compute_features' batch_patches)
     batch_seconds = {batch: seconds_on_device(features=["spectrum"], batch_patches=batch)
                      for batch in (1024, 2048, 4096, 16384)}
+    # what icestat pick computes: the micrograph at 1.06 A/px binned to the working 7 A/px, the model's patches
+    settings = load_model().settings
+    pick_working = settings.prepare(Micrograph(micrograph.data, pixel_size_A=1.06, name="bench"))
+    pick_image = xp.asarray(pick_working.data)
+
+    def features_as_picked():
+        return compute_features(pick_image, settings.patch_px, settings.stride_px, settings.features,
+                                device=device, pixel_size_A=pick_working.pixel_size_A)
+
+    pick_seconds = _best(lambda: to_host(features_as_picked().values[:1, :1]), args.repeats)[0]
+    profiler = cProfile.Profile()
+    profiler.runcall(lambda: to_host(features_as_picked().values[:1, :1]))
+    pick_profile = sorted(((function if file == "~" else f"{Path(file).name}:{function}", calls, own)
+                           for (file, _, function), (_, calls, own, _, _) in pstats.Stats(profiler).stats.items()),
+                          key=lambda row: -row[2])[:PROFILE_ROWS]
     kernel_seconds = _kernel_seconds(gpu if device.is_gpu else cpu, on_device, xp, args.repeats)
     bytes_per_second = _copy_bytes_per_second(xp) if device.is_gpu else None
     floor_seconds = on_device.nbytes / bytes_per_second if bytes_per_second else None
@@ -202,6 +226,13 @@ def main() -> None:
         "| --- | ---: |",
     ]
     lines += [f"| {group} | {seconds * 1e3:.0f} |" for group, seconds in group_seconds.items()]
+    lines += ["", f"At the scale `icestat pick` works on (this micrograph taken as 1.06 Å/px, binned to "
+              f"{settings.working_pixel_size_A:g} Å/px: {pick_image.shape[0]}x{pick_image.shape[1]} px; "
+              f"{settings.patch_px}-px patches at stride {settings.stride_px}), image on the device: "
+              f"**{pick_seconds * 1e3:.1f} ms**. Where that time goes (cProfile, functions by their own time; "
+              "on a GPU, kernels count where the host waits for them):", "",
+              "| function | calls | ms |", "| --- | ---: | ---: |"]
+    lines += [f"| `{function}` | {calls} | {seconds * 1e3:.1f} |" for function, calls, seconds in pick_profile]
     lines += ["", "Each patch kernel alone, same image (what the groups add to them: grey levels, Sobel gradients, "
               "the quantile edges, the FFT pass):", "", "| kernel | ms |", "| --- | ---: |"]
     lines += [f"| {name} | {seconds * 1e3:.1f} |" for name, seconds in kernel_seconds.items()]
