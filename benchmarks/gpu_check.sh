@@ -6,7 +6,7 @@
 # Then through the device tool's run, with carry [".wheels"] and a timeout of about 520 s (its stages are
 # limited to 500 s in all; about 7 minutes there on 2026-12-04):
 #     bash benchmarks/gpu_check.sh
-# or, to check and time the feature kernels alone (about 1.5 minutes there), with a timeout of about 170 s:
+# or, to check and time the feature kernels alone (about 1.5 minutes there), with a timeout of about 190 s:
 #     bash benchmarks/gpu_check.sh --features
 #
 # On the GPU it runs the GPU tests with the simulator off (numba.cuda kernels on the GPU, the CuPy features and
@@ -55,13 +55,13 @@ stage() {
     if [ "${1:-}" = "--features" ]; then
         stage 60 env NUMBA_ENABLE_CUDASIM=0 python3 -m pytest -q -p no:cacheprovider tests/test_features.py \
             -k "Cuda or cupy or compile" -o addopts="-ra" --junitxml=/tmp/gpu_tests.xml
-        stage 80 python3 benchmarks/features_speed.py --device cuda --repeats 3
+        stage 100 python3 benchmarks/features_speed.py --device cuda --repeats 3
     else
         stage 110 env NUMBA_ENABLE_CUDASIM=0 python3 -m pytest -q -p no:cacheprovider tests/test_gpu_pipeline.py \
             tests/test_features.py -k "Cuda or cupy or compile or gpu" -o addopts="-ra" --junitxml=/tmp/gpu_tests.xml
-        stage 100 python3 benchmarks/features_speed.py --device cuda --repeats 3
+        stage 120 python3 benchmarks/features_speed.py --device cuda --repeats 3
         # one pixel size: both, with 8 processes sharing the GPU, take over 5 minutes there
-        stage 290 python3 benchmarks/pick_speed.py --device cuda --n 8 --processes 8 --pixel-sizes-A 1.06
+        stage 270 python3 benchmarks/pick_speed.py --device cuda --n 8 --processes 8 --pixel-sizes-A 1.06
     fi
     [ -f /tmp/gpu_tests.xml ] && python3 benchmarks/gpu_tests_report.py /tmp/gpu_tests.xml
 } 2>&1 | log
