@@ -22,6 +22,7 @@ from icestat.features.registry import (
     GLCM_ANGLES_DEG,
     GLCM_DISTANCES_PX,
     GLCM_LEVELS,
+    GLCM_PROPERTIES,
     LBP_CODES,
     PERCENTILES,
 )
@@ -211,6 +212,13 @@ def test_compute_features_assembles_every_kernel(random_image):
     np.testing.assert_allclose(
         result["region_intensity_std"], reference.window_means(moments[..., 1:2], 7)[..., 0], rtol=1e-4, atol=1e-5
     )
+    # co-occurrence: each distinct pixel offset computed once, the features the mean over the four angles
+    glcm = reference.glcm(levels_of(random_image), GRID, GLCM_DISTANCES_PX, GLCM_ANGLES_DEG, GLCM_LEVELS)
+    glcm = glcm.reshape(GRID.shape + (len(GLCM_DISTANCES_PX), len(GLCM_ANGLES_DEG), 5)).mean(axis=3)
+    for d_index, distance in enumerate(GLCM_DISTANCES_PX):
+        for p_index, prop in enumerate(GLCM_PROPERTIES):
+            np.testing.assert_allclose(result[f"glcm_{prop}_d{distance}"], glcm[:, :, d_index, p_index], rtol=1e-5,
+                                       atol=1e-6, err_msg=f"glcm_{prop}_d{distance}")
     frame = result.to_frame()
     assert list(frame.columns[:4]) == ["patch_row", "patch_col", "y_px", "x_px"]
     assert len(frame) == GRID.shape[0] * GRID.shape[1]
