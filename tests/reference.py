@@ -15,6 +15,14 @@ def patches(image, grid):
             yield i, j, image[top:top + p, left:left + p]
 
 
+def windowed_patches(image, grid):
+    """Every patch less its mean (float64: raw micrographs sit on large offsets), times the Hann window, float32,
+    ``(n_patches, p, p)`` in row-major patch order."""
+    window = np.outer(np.hanning(grid.patch_px), np.hanning(grid.patch_px))
+    return np.stack([((patch - patch.mean(dtype=np.float64)) * window).astype(np.float32)
+                     for _, _, patch in patches(image, grid)])
+
+
 def moments(image, grid):
     out = np.zeros(grid.shape + (4,))
     for i, j, patch in patches(image.astype(np.float64), grid):

@@ -33,7 +33,6 @@ from icestat.features.spectra import (
     periodograms,
     spectrum_features,
     spectrum_weights,
-    windowed_patches,
 )
 from icestat.prepare import OUTLIER_SD, fourier_crop, prepare, replace_outlier_pixels, robust_centre_and_spread
 
@@ -143,17 +142,16 @@ def test_gradient_kernel_matches_reference(random_image, real_crops):
 def test_windowed_patches_kernel_matches_numpy(random_image, real_crops):
     images = {**_images(random_image, real_crops), "raw offset": random_image + np.float32(10000)}
     for name, image in images.items():
-        stack = np.stack([patch for _, _, patch in reference.patches(image, GRID)])
-        out = np.full((len(stack), GRID.patch_px, GRID.patch_px), np.nan, dtype=np.float32)
+        out = np.full((GRID.shape[0] * GRID.shape[1], GRID.patch_px, GRID.patch_px), np.nan, dtype=np.float32)
         cpu.windowed_patches(image, GRID.row_starts, GRID.col_starts, GRID.patch_px, hann_window(GRID.patch_px), out)
-        np.testing.assert_allclose(out, windowed_patches(stack), rtol=1e-5, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(out, reference.windowed_patches(image, GRID), rtol=1e-5, atol=1e-6, err_msg=name)
 
 
 def test_dog_energies_match_filtering_each_patch(random_image, real_crops):
     weights = spectrum_weights(GRID.patch_px, None)
     for name, image in _images(random_image, real_crops).items():
         stack = np.stack([patch for _, _, patch in reference.patches(image, GRID)]).astype(np.float32)
-        got = dog_energies(band_statistics(periodograms(windowed_patches(stack)), weights))
+        got = dog_energies(band_statistics(periodograms(reference.windowed_patches(image, GRID)), weights))
         expected = np.array([[reference.dog_energy(patch.astype(np.float64), s) for s in DOG_SIGMAS_PX]
                              for patch in stack])
         np.testing.assert_allclose(got, expected, rtol=2e-4, atol=1e-9, err_msg=name)
@@ -173,7 +171,8 @@ def test_spectrum_features_match_reference(random_image, real_crops, pixel_size_
     weights = spectrum_weights(GRID.patch_px, pixel_size_A)
     for name, image in _images(random_image, real_crops).items():
         stack = np.stack([patch for _, _, patch in reference.patches(image, GRID)]).astype(np.float32)
-        got = spectrum_features(band_statistics(periodograms(windowed_patches(stack)), weights), weights)
+        got = spectrum_features(band_statistics(periodograms(reference.windowed_patches(image, GRID)), weights),
+                                weights)
         expected = np.stack([reference.spectrum(patch.astype(np.float64), pixel_size_A) for patch in stack])
         np.testing.assert_allclose(got, expected, rtol=2e-4, atol=2e-4, err_msg=name)
 
@@ -347,6 +346,13 @@ class TestCudaKernels:
         gpu.patch_histograms(codes, self.grid.row_starts, self.grid.col_starts, self.grid.patch_px, LBP_CODES, hist)
         np.testing.assert_allclose(hist, reference.histograms(codes, self.grid, LBP_CODES), rtol=1e-9)
 
+    def test_windowed_patches(self, rng):
+        image = (rng.normal(size=self.grid.image_shape) + 1000).astype(np.float32)   # an offset to take away
+        out = np.full((self.grid.shape[0] * self.grid.shape[1],) + (self.grid.patch_px,) * 2, np.nan, np.float32)
+        gpu.windowed_patches(image, self.grid.row_starts, self.grid.col_starts, self.grid.patch_px,
+                             hann_window(self.grid.patch_px), out)
+        np.testing.assert_allclose(out, reference.windowed_patches(image, self.grid), rtol=1e-5, atol=1e-5)
+
     @pytest.mark.filterwarnings("ignore:Applying `local_binary_pattern` to floating-point images")
     def test_lbp(self, rng):
         image = rng.integers(0, 4, size=(10, 12)).astype(np.float32)  # many ties
@@ -402,6 +408,7 @@ signatures = {  # the types icestat.features.compute passes
     "_patch_histograms": "void(uint8[:, :], int64[:], int64[:], int64, int64, float64[:, :, :])",
     "_lbp_codes": "void(float32[:, :], float64[:, :], uint8[:, :])",
     "_patch_percentiles": "void(float32[:, :], int64[:], int64[:], int64, int64, int64, float64[:], float64[:, :, :])",
+    "_windowed_patches": "void(float32[:, :], int64[:], int64[:], int64, float32[:, :], float32[:, :, :])",
 }
 for name, signature in signatures.items():
     ptx, _ = cuda.compile_ptx(getattr(gpu, name).py_func, signature, cc=(9, 0))
@@ -420,7 +427,7 @@ def test_cuda_kernels_compile_for_a_real_gpu():
     if result.returncode == 3:
         pytest.skip(result.stdout.strip())
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.count("compiled") == 6
+    assert result.stdout.count("compiled") == 7
 
 
 @pytest.mark.skipif(bool(why_no_gpu()), reason=why_no_gpu() or "a GPU is here")

@@ -33,7 +33,6 @@ from icestat.features.spectra import (
     periodograms,
     spectrum_features,
     spectrum_weights,
-    windowed_patches,
 )
 
 _EDGE_FACTOR = 3.0
@@ -169,6 +168,7 @@ class _PatchContext:
         # patch origins on the device, made once: kernels and every FFT batch read them
         self.row_starts = self.xp.asarray(self.grid.row_starts)
         self.col_starts = self.xp.asarray(self.grid.col_starts)
+        self.window = self.xp.asarray(hann_window(self.grid.patch_px))
 
     @property
     def kernels(self):
@@ -178,22 +178,11 @@ class _PatchContext:
             return gpu
         return cpu
 
-    def patches(self, first_row: int, last_row: int):
-        """Patches of grid rows ``first_row:last_row`` as ``(n, p, p)``."""
-        xp, p = self.xp, self.grid.patch_px
-        offsets = xp.arange(p)
-        rows = self.row_starts[first_row:last_row, None] + offsets
-        cols = self.col_starts[:, None] + offsets
-        stack = self.image[rows[:, None, :, None], cols[None, :, None, :]]
-        return stack.reshape(-1, p, p)
-
     def windowed_patches(self, first_row: int, last_row: int):
         """Patches of grid rows ``first_row:last_row``, each less its mean and windowed, ``(n, p, p)`` float32."""
-        if self.device.is_gpu:
-            return windowed_patches(self.patches(first_row, last_row), self.xp)
         row_starts, p = self.row_starts[first_row:last_row], self.grid.patch_px
-        out = np.empty((row_starts.size * self.col_starts.size, p, p), dtype=np.float32)
-        cpu.windowed_patches(self.image, row_starts, self.col_starts, p, hann_window(p), out)
+        out = self.xp.empty((row_starts.size * self.col_starts.size, p, p), dtype=self.xp.float32)
+        self.kernels.windowed_patches(self.image, row_starts, self.col_starts, p, self.window, out)
         return out
 
     def batches(self):

@@ -96,7 +96,7 @@ def _radix_sorted(values):
 def windowed_patches(image, row_starts, col_starts, patch_px, window, out):
     """Each patch less its mean (float64) times `window`, into ``out[i * col_starts.size + j]`` (float32).
 
-    As :func:`icestat.features.spectra.windowed_patches` on the patches, without copying them out first.
+    What the FFTs of the spectrum features take, made from the image in place (no patch copies).
     """
     for index in prange(row_starts.size * col_starts.size):
         top = row_starts[index // col_starts.size]

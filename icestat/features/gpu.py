@@ -4,7 +4,8 @@ One thread per patch, each running the per-patch computation of
 :mod:`icestat.features.patch_bodies` compiled as a CUDA device function; the
 co-occurrence matrices (one block per patch counting every offset's pairs into
 shared memory), the percentiles (one block per patch sorting its pixels in shared
-memory) and the LBP codes (one thread per pixel) are written here. The arrays
+memory), the windowed patches for the FFTs (one block per patch) and the LBP
+codes (one thread per pixel) are written here. The arrays
 may be CuPy arrays (they stay on the device) or, under the CUDA simulator
 (``NUMBA_ENABLE_CUDASIM=1``), NumPy arrays.
 """
@@ -15,7 +16,7 @@ import math
 import warnings
 
 import numpy as np
-from numba import cuda, float32, int32
+from numba import cuda, float32, float64, int32
 
 from icestat.features import patch_bodies
 from icestat.features.registry import GLCM_ANGLES_DEG, GLCM_DISTANCES_PX
@@ -99,6 +100,32 @@ def _patch_percentiles(image, row_starts, col_starts, patch_px, step, sorted_px,
         below = int(math.floor(position))
         above = below + 1 if below + 1 < n else n - 1
         out[i, j, q] = values[below] + (position - below) * (values[above] - values[below])
+
+
+@cuda.jit
+def _windowed_patches(image, row_starts, col_starts, patch_px, window, out):
+    # one block per patch: its threads sum the pixels (float64) and the block adds the sums up (a tree in shared
+    # memory; blockDim a power of two) for the mean; then each thread writes its pixels less the mean, windowed
+    partial = cuda.shared.array(_THREADS_PER_BLOCK, dtype=float64)
+    top = row_starts[cuda.blockIdx.x // col_starts.size]
+    left = col_starts[cuda.blockIdx.x % col_starts.size]
+    n_pixels = patch_px * patch_px
+    total = 0.0
+    for pixel in range(cuda.threadIdx.x, n_pixels, cuda.blockDim.x):
+        total += float(image[top + pixel // patch_px, left + pixel % patch_px])
+    partial[cuda.threadIdx.x] = total
+    cuda.syncthreads()
+    step = cuda.blockDim.x // 2
+    while step > 0:
+        if cuda.threadIdx.x < step:
+            partial[cuda.threadIdx.x] += partial[cuda.threadIdx.x + step]
+        cuda.syncthreads()
+        step //= 2
+    mean = partial[0] / n_pixels
+    for pixel in range(cuda.threadIdx.x, n_pixels, cuda.blockDim.x):
+        r = pixel // patch_px
+        c = pixel % patch_px
+        out[cuda.blockIdx.x, r, c] = float32(float(image[top + r, left + c]) - mean) * window[r, c]
 
 
 @cuda.jit
@@ -208,6 +235,12 @@ def patch_percentiles(image, row_starts, col_starts, patch_px, step, quantiles, 
     sorted_px = 1 << max(n_values - 1, 1).bit_length()   # the power of two at or above n_values
     _launch(_patch_percentiles, row_starts.size * col_starts.size, _THREADS_PER_BLOCK,
             image, row_starts, col_starts, patch_px, step, sorted_px, quantiles, out)
+
+
+def windowed_patches(image, row_starts, col_starts, patch_px, window, out):
+    """CUDA twin of :func:`icestat.features.cpu.windowed_patches`."""
+    _launch(_windowed_patches, row_starts.size * col_starts.size, _THREADS_PER_BLOCK,
+            image, row_starts, col_starts, patch_px, window, out)
 
 
 def patch_gradient_stats(gx, gy, edge_threshold2, row_starts, col_starts, patch_px, out):

@@ -96,16 +96,6 @@ def hann_window(patch_px: int) -> np.ndarray:
     return np.outer(np.hanning(patch_px), np.hanning(patch_px)).astype(np.float32)
 
 
-def windowed_patches(patches, xp=np):
-    """A stack of square patches ``(n, p, p)``, each less its mean and times :func:`hann_window`, float32.
-
-    :func:`icestat.features.cpu.windowed_patches` does the same from the image in place.
-    """
-    # subtract the mean in float64: raw micrographs sit on large offsets that float32 would round away
-    centred = (patches - patches.mean(axis=(1, 2), keepdims=True, dtype=xp.float64)).astype(xp.float32)
-    return centred * xp.asarray(hann_window(patches.shape[1]))
-
-
 def periodograms(windowed, xp=np):
     """Periodograms of windowed patches ``(n, p, p)`` on the rfft half plane, flattened ``(n, p*(p//2+1))``."""
     n, patch_px, _ = windowed.shape
