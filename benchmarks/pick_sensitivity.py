@@ -50,7 +50,8 @@ from icestat.segment import segment  # noqa: E402
 #: Score thresholds tried in place of the default.
 THRESHOLDS = (0.15, 0.2, 0.25, 0.35)
 #: (constant of icestat.pick, value tried in its place).
-VARIANTS = (("SIGMA_RADII", 0.4), ("SIGMA_RADII", 0.6), ("MIN_DISTANCE_RADII", 0.6), ("MIN_DISTANCE_RADII", 0.9),
+VARIANTS = (("SIGMA_RADII", 0.4), ("SIGMA_RADII", 0.6), ("WHOLE_PARTICLE_SIGMA_RADII", 0.6),
+            ("WHOLE_PARTICLE_SIGMA_RADII", 0.85), ("MIN_DISTANCE_RADII", 0.6), ("MIN_DISTANCE_RADII", 0.9),
             ("CORE_RADII", 0.35), ("CORE_RADII", 0.75), ("SURE_MODEL_SCORE", 0.3), ("SURE_MODEL_SCORE", 0.7),
             ("MIN_CONTRAST", 1.0), ("MIN_CONTRAST", 2.0), ("FULL_CONTRAST", 2.0), ("FULL_CONTRAST", 3.5),
             ("CONTRAST_WEIGHT", 0.5), ("CONTRAST_WEIGHT", 0.8), ("MIN_SIGNAL_TO_NOISE", 2.5),

@@ -66,9 +66,9 @@ DEFAULT_THRESHOLD = 0.3
 SIGMA_RADII = 0.5
 #: ... and the second width it answers at, 1 / sqrt 2 radii: each pixel's response is the larger of the two, so a
 #: faint particle whose fine detail drowns in noise is still found whole. Against the narrow width alone, true
-#: diameter (benchmarks/README.md): EMPIAR-10059 held out 0.767 -> 0.812, its specimen held out 0.740 -> 0.777,
+#: diameter (benchmarks/README.md): EMPIAR-10059 held out 0.767 -> 0.812, its specimen held out 0.740 -> 0.778,
 #: 10017 specimen held out 0.839 -> 0.837, 10028 and simulations (70-550 Å) unchanged, as many picks on empty ice;
-#: either width alone is worse (0.6 radii alone: 10059 0.680).
+#: a single width of 0.6 radii is worse (10059 held out 0.680).
 WHOLE_PARTICLE_SIGMA_RADII = 1 / np.sqrt(2)
 #: Candidates at least this many particle radii apart survive non-maximum suppression.
 MIN_DISTANCE_RADII = 0.75

@@ -11,7 +11,7 @@ from icestat.classes import CARBON, ICE, PARTICLE
 from icestat.features import PatchFeatures, PatchGrid
 from icestat.frame import FrameBorder
 from icestat.diameter import estimate_diameter_px
-from icestat.pick import SIGMA_RADII, particle_response, pick, signal_to_noise
+from icestat.pick import SIGMA_RADII, WHOLE_PARTICLE_SIGMA_RADII, particle_response, pick, signal_to_noise
 from icestat.polarity import MIN_BRIGHT_SKEW, bright_skew
 from icestat.prepare import WorkingImage
 from icestat.scale_space import blob_response
@@ -264,6 +264,19 @@ def test_a_micrograph_of_nothing_but_noisy_ice_gives_next_to_no_picks():
     for seed in range(3):
         picks = pick(_ice_only(noise_sd=0.3, seed=seed), diameter_px=2 * RADIUS_WORKING_PX * SCALE, threshold=0.0)
         assert len(picks) <= 3 and picks.n_rejected["faint"] >= 20
+
+
+def test_a_whole_particle_answers_at_the_wide_width():
+    # The response is the larger of two widths: at a disk's centre the wide one (1/sqrt 2 radii, the disk's own
+    # scale) answers a third more strongly than the narrow one, which keeps touching particles apart (above).
+    yy, xx = np.mgrid[:96, :96]
+    dark_disk = -(np.hypot(yy - 48, xx - 48) <= 8).astype(np.float32)
+    response, polarity, _ = particle_response(dark_disk, radius_px=8.0, polarity="dark")
+    narrow = -blob_response(dark_disk, SIGMA_RADII * 8.0)
+    wide = -blob_response(dark_disk, WHOLE_PARTICLE_SIGMA_RADII * 8.0)
+    assert wide[48, 48] > 1.3 * narrow[48, 48]
+    assert response[48, 48] == pytest.approx(wide[48, 48] - np.median(wide), rel=1e-6)
+    assert (response >= narrow - np.median(narrow) - 1e-6).all()
 
 
 def test_particles_are_picked_while_they_stand_out_of_the_noise():
