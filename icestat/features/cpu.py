@@ -20,6 +20,7 @@ _histogram = njit(cache=True)(patch_bodies.histogram)
 _cooccurrences = njit(cache=True)(patch_bodies.cooccurrences)
 _haralick = njit(cache=True)(patch_bodies.haralick)
 _x_log_x_table = njit(cache=True)(patch_bodies.x_log_x_table)
+_lbp_circle_offsets = njit(cache=True)(patch_bodies.lbp_circle_offsets)
 
 
 @njit(parallel=True, cache=True)
@@ -183,18 +184,13 @@ def lbp_codes(image, out):
     gets its number of ones, any other the code 9.
     """
     rows, cols = image.shape
-    offset_r = np.empty(8)
-    offset_c = np.empty(8)
-    for p in range(8):
-        angle = 2 * np.pi * p / 8
-        offset_r[p] = np.round(-np.sin(angle), 5)
-        offset_c[p] = np.round(np.cos(angle), 5)
+    offsets = _lbp_circle_offsets()
     for r in prange(rows):
         bits = np.zeros(8, np.int64)
         for c in range(cols):
             centre = float(image[r, c])
             for p in range(8):
-                value = _bilinear(image, r + offset_r[p], c + offset_c[p])
+                value = _bilinear(image, r + offsets[p, 0], c + offsets[p, 1])
                 bits[p] = 1 if value - centre >= 0 else 0
             out[r, c] = _uniform_code(bits)
 

@@ -257,11 +257,8 @@ def patch_histograms(codes, row_starts, col_starts, patch_px, n_codes, out):
 
 def lbp_codes(image, out):
     """CUDA twin of :func:`icestat.features.cpu.lbp_codes`."""
-    offsets = np.array(
-        [[np.round(-np.sin(2 * np.pi * p / 8), 5), np.round(np.cos(2 * np.pi * p / 8), 5)] for p in range(8)]
-    )
     blocks = ((image.shape[0] + 15) // 16, (image.shape[1] + 15) // 16)
-    _launch(_lbp_codes, blocks, (16, 16), image, cuda.to_device(offsets), out)
+    _launch(_lbp_codes, blocks, (16, 16), image, cuda.to_device(patch_bodies.lbp_circle_offsets()), out)
 
 
 def glcm_features(levels, row_starts, col_starts, patch_px, offsets, n_levels, out):

@@ -6,8 +6,9 @@ into arrays passed in, no allocation and no calls to other functions);
 :mod:`icestat.features.cpu` compiles them for the CPU and loops over the
 patches in parallel, :mod:`icestat.features.gpu` compiles them as CUDA device
 functions and runs one thread per patch. Each fills ``out[i, j, ...]`` for the
-patch whose top-left pixel is ``(top, left)``. :func:`x_log_x_table`, the one
-host function here, makes the table that :func:`haralick` reads.
+patch whose top-left pixel is ``(top, left)``. :func:`x_log_x_table` and
+:func:`lbp_circle_offsets`, the host functions here, make the tables that
+:func:`haralick` and the LBP kernels read.
 """
 
 from __future__ import annotations
@@ -140,7 +141,6 @@ def haralick(counts, n_levels, x_log_x, out, i, j, o):
     out[i, j, o, 4] = math.log(total) - s_log_s / total
 
 
-
 def x_log_x_table(patch_px: int) -> np.ndarray:
     """``k log k`` (0 for 0) for ``k = 0 .. 2 patch_px**2``, float64: the table :func:`haralick` looks up.
 
@@ -149,3 +149,13 @@ def x_log_x_table(patch_px: int) -> np.ndarray:
     """
     counts = np.arange(2 * patch_px * patch_px + 1, dtype=np.float64)
     return counts * np.log(np.maximum(counts, 1.0))
+
+
+def lbp_circle_offsets() -> np.ndarray:
+    """``(row, column)`` offsets of the 8 neighbours on the unit circle that the LBP codes compare, ``(8, 2)``.
+
+    Rounded to 5 decimals as scikit-image's ``local_binary_pattern`` rounds
+    them; made on the host (NumPy), once per kernel call.
+    """
+    angles = 2 * np.pi * np.arange(8) / 8
+    return np.stack((np.round(-np.sin(angles), 5), np.round(np.cos(angles), 5)), axis=1)
