@@ -136,8 +136,9 @@ def local_mean_and_sd(image: np.ndarray, sigma_px: float) -> np.ndarray:
     """
     image = np.asarray(image, dtype=np.float64)
     centre = float(np.median(image[::8, ::8]))   # the spread computed about it: little to cancel below
-    mean = gaussian_smoothed(image - centre, sigma_px)
-    variance = gaussian_smoothed((image - centre) ** 2, sigma_px) - mean**2
+    centred = image - centre
+    mean = gaussian_smoothed(centred, sigma_px)
+    variance = gaussian_smoothed(centred**2, sigma_px) - mean**2
     return np.stack([mean + centre, np.sqrt(np.maximum(variance, 0.0))], axis=-1).astype(np.float32)
 
 
