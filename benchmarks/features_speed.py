@@ -41,14 +41,23 @@ from _report import gpu_name, publish  # noqa: E402
 from icestat import Micrograph  # noqa: E402
 from icestat.backend import array_module, parse_device, to_host  # noqa: E402
 from icestat.features import PatchGrid, compute_features, cpu, gpu  # noqa: E402
-from icestat.features.compute import glcm_offsets  # noqa: E402
+from icestat.features.compute import distinct_glcm_offsets, glcm_offsets  # noqa: E402
 from icestat.features.maps import quantile_edges  # noqa: E402
-from icestat.features.registry import DOG_SIGMAS_PX, GLCM_ANGLES_DEG, GLCM_DISTANCES_PX, GLCM_LEVELS  # noqa: E402
+from icestat.features.registry import (  # noqa: E402
+    DOG_SIGMAS_PX,
+    GLCM_ANGLES_DEG,
+    GLCM_DISTANCES_PX,
+    GLCM_LEVELS,
+    LBP_CODES,
+    PERCENTILES,
+)
 from icestat.model import load_model  # noqa: E402
 from icestat.prepare import prepare  # noqa: E402
 from icestat.simulate import SimulationParams, simulate_micrograph  # noqa: E402
 
 
+#: The intensity percentiles, as fractions.
+QUANTILES = np.asarray(PERCENTILES, dtype=np.float64) / 100
 #: Functions listed from the profile of the features at the working scale.
 PROFILE_ROWS = 12
 
@@ -62,19 +71,24 @@ def _best(function, repeats):
     return min(times), result
 
 
+def _grey_levels(image: np.ndarray) -> np.ndarray:
+    """`image` (host) quantised to GLCM_LEVELS equal-population grey levels, as compute_features quantises it."""
+    return np.searchsorted(quantile_edges(image, GLCM_LEVELS), image, side="right").astype(np.uint8)
+
+
 def _reference_seconds_per_patch(image, patch_px, n_patches, rng):
     """Time the slow reference on `n_patches` random patches (each computed alone, as a naive tool would)."""
     grid = PatchGrid((patch_px, patch_px), patch_px, patch_px)
     starts = rng.integers(0, image.shape[0] - patch_px, size=(n_patches, 2))
-    levels_all = np.searchsorted(quantile_edges(image, GLCM_LEVELS), image, side="right").astype(np.uint8)
+    levels_all = _grey_levels(image)
     start_time = time.perf_counter()
     for top, left in starts:
         patch = image[top:top + patch_px, left:left + patch_px]
         reference.moments(patch, grid)
-        reference.percentiles(patch, grid, [0.05, 0.25, 0.5, 0.75, 0.95])
+        reference.percentiles(patch, grid, QUANTILES)
         reference.glcm(levels_all[top:top + patch_px, left:left + patch_px], grid, GLCM_DISTANCES_PX,
                        GLCM_ANGLES_DEG, GLCM_LEVELS)
-        reference.histograms(reference.lbp(patch), grid, 10)
+        reference.histograms(reference.lbp(patch), grid, LBP_CODES)
         gy, gx = ndimage.sobel(patch, axis=0), ndimage.sobel(patch, axis=1)
         reference.gradient_stats(gx, gy, 1.0, grid)
         reference.spectrum(patch.astype(np.float64), 1.0)
@@ -91,11 +105,10 @@ def _kernel_seconds(kernels, image, xp, repeats) -> dict:
     """
     grid = PatchGrid(image.shape, 64, 32)
     rows, cols = xp.asarray(grid.row_starts), xp.asarray(grid.col_starts)
-    host = to_host(image)
-    levels = xp.asarray(np.searchsorted(quantile_edges(host, GLCM_LEVELS), host, side="right").astype(np.uint8))
-    offsets = xp.asarray(np.unique(glcm_offsets(), axis=0))
+    levels = xp.asarray(_grey_levels(to_host(image)))
+    offsets = xp.asarray(distinct_glcm_offsets()[0])
     codes = xp.zeros(image.shape, dtype=xp.uint8)
-    quantiles = xp.asarray(np.array([0.05, 0.25, 0.5, 0.75, 0.95]))
+    quantiles = xp.asarray(QUANTILES)
     calls = {
         "moments": lambda: kernels.patch_moments(image, rows, cols, 64, xp.zeros(grid.shape + (4,))),
         "percentiles (2-px lattice)": lambda: kernels.patch_percentiles(
@@ -105,7 +118,8 @@ def _kernel_seconds(kernels, image, xp, repeats) -> dict:
         f"co-occurrence ({len(offsets)} offsets)": lambda: kernels.glcm_features(
             levels, rows, cols, 64, offsets, GLCM_LEVELS, xp.zeros(grid.shape + (len(offsets), 5))),
         "LBP codes": lambda: kernels.lbp_codes(image, codes),
-        "LBP histograms": lambda: kernels.patch_histograms(codes, rows, cols, 64, 10, xp.zeros(grid.shape + (10,))),
+        "LBP histograms": lambda: kernels.patch_histograms(codes, rows, cols, 64, LBP_CODES,
+                                                           xp.zeros(grid.shape + (LBP_CODES,))),
     }
     seconds = {}
     for name, call in calls.items():

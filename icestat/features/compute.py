@@ -252,6 +252,16 @@ def glcm_offsets() -> np.ndarray:
     )
 
 
+def distinct_glcm_offsets() -> tuple[np.ndarray, np.ndarray]:
+    """The distinct offsets of :func:`glcm_offsets` and, for each of those, its index among them.
+
+    Rounding makes some equal (45 and 135 degrees at 1 and 2 px): the co-occurrence kernel counts each distinct
+    one once.
+    """
+    offsets, index = np.unique(glcm_offsets(), axis=0, return_inverse=True)
+    return offsets, index.reshape(-1)
+
+
 def _texture(context: _PatchContext) -> dict:
     xp, grid, kernels = context.xp, context.grid, context.kernels
     edges = quantile_edges(context.image, GLCM_LEVELS, xp)
@@ -260,12 +270,11 @@ def _texture(context: _PatchContext) -> dict:
     else:
         levels = np.empty(context.image.shape, np.uint8)
         cpu.quantise(context.image, edges, levels)
-    # rounding makes some offsets equal (45 degrees at 1 and 2 px): each distinct one is computed once
-    offsets, offset_of_angle = np.unique(glcm_offsets(), axis=0, return_inverse=True)
+    offsets, offset_of_angle = distinct_glcm_offsets()
     glcm = xp.zeros(grid.shape + (len(offsets), 5), dtype=xp.float64)
     kernels.glcm_features(levels, context.row_starts, context.col_starts, grid.patch_px, xp.asarray(offsets),
                           GLCM_LEVELS, glcm)
-    glcm = glcm[..., xp.asarray(offset_of_angle.reshape(-1)), :]
+    glcm = glcm[..., xp.asarray(offset_of_angle), :]
     glcm = glcm.reshape(grid.shape + (len(GLCM_DISTANCES_PX), len(GLCM_ANGLES_DEG), 5)).mean(axis=3)
     out = {}
     for d_index, distance in enumerate(GLCM_DISTANCES_PX):
