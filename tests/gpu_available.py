@@ -1,10 +1,12 @@
 """Whether the GPU tests can run here: CuPy and a CUDA PyTorch seeing a GPU, with numba's CUDA simulator off."""
 
+import functools
 import os
 
 
+@functools.cache
 def why_no_gpu() -> str:
-    """Why the GPU paths cannot be tested here, or '' where they can."""
+    """Why the GPU paths cannot be tested here, or '' where they can (found out once per session)."""
     if os.environ.get("NUMBA_ENABLE_CUDASIM", "0") != "0":
         return "numba's CUDA simulator is on (run the GPU tests with NUMBA_ENABLE_CUDASIM=0)"
     try:
