@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -108,6 +109,31 @@ def test_local_workers_report_warnings_as_this_process_does(level, shown, capfd,
     assert "PixelSizeWarning" not in err   # never Python's own format, with the worker's source line
     for item in range(3):
         assert (f"WARNING: mic_{item}.png: the file gives no pixel size" in err) == shown
+
+
+def page_faults_of_a_block_again(item: int) -> tuple[int, int]:
+    """Page faults of filling a 256 MiB block in a task, and of filling one allocated after freeing it."""
+    import resource
+
+    import numpy as np
+
+    def filled_block():
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        block = np.ones(2**25)
+        return block, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+    block, first = filled_block()
+    del block
+    return first, filled_block()[1]
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt's settings are glibc's")
+def test_local_workers_keep_freed_memory():
+    # Each micrograph's large arrays reuse the pages of the last one's (icestat._allocator), in the workers' tasks too.
+    faults = list(map_unordered(page_faults_of_a_block_again, range(2), workers=2))
+    assert len(faults) == 2
+    for first, again in faults:
+        assert first > 0 and again <= first // 20
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is set through Linux's sched_setaffinity")

@@ -11,6 +11,7 @@ import importlib
 import logging
 
 from icestat import __version__
+from icestat._allocator import keep_freed_memory
 from icestat._logging import report_on_stderr
 
 SUBCOMMANDS = ("demo", "evaluate", "features", "info", "pick", "relion", "segment", "simulate", "train")
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``icestat`` command line; return its exit code."""
+    keep_freed_memory()
     args = build_parser().parse_args(argv)
     _configure_logging(verbose=args.verbose, quiet=args.quiet)
     try:
