@@ -10,7 +10,7 @@ Simulates float32 MRC micrographs of 4096x4096 at two pixel sizes (1.06 Å, binn
 them in a fresh Python process exactly as one `icestat pick` worker does
 (icestat.batch.pick_micrograph: read, segment, pick, write the STAR file and the
 record; the process keeping freed memory for reuse, as `icestat` and its Dask
-workers do, icestat._allocator), the model loaded once first. Reports the median seconds per micrograph,
+workers do, icestat.allocator), the model loaded once first. Reports the median seconds per micrograph,
 the throughput of the same micrographs picked in turn (icestat.batch.pick_in_turn)
 without and with the next ones read in a background thread meanwhile (files in
 the page cache, so reading costs least here),
@@ -54,7 +54,7 @@ import cProfile, json, pstats, resource, sys, time
 from pathlib import Path
 t0 = time.perf_counter()
 PROFILE_ROWS = 20
-from icestat._allocator import keep_freed_memory
+from icestat.allocator import keep_freed_memory
 keep_freed_memory()   # as the icestat command and its Dask workers do
 from icestat.batch import PickSettings, cached_model, pick_in_turn, pick_micrograph
 from icestat.carbon import consolidate_carbon
@@ -119,7 +119,7 @@ _SHARING_WORKER = r"""
 import json, os, sys, time
 from pathlib import Path
 import numba, torch
-from icestat._allocator import keep_freed_memory
+from icestat.allocator import keep_freed_memory
 from icestat.batch import PickSettings, cached_model, pick_in_turn
 paths, output, device = json.loads(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 ready, n_processes = Path(sys.argv[4]), int(sys.argv[5])

@@ -12,7 +12,7 @@ from typing import Callable, Iterator
 
 from dask.distributed import Client, LocalCluster, Nanny, Scheduler, SpecCluster, WorkerPlugin, as_completed
 
-from icestat._allocator import keep_freed_memory
+from icestat.allocator import keep_freed_memory
 from icestat._logging import report_on_stderr
 
 #: How often a task is retried on another worker after its worker died, or it raised.
@@ -36,7 +36,7 @@ class ThreadLimit(WorkerPlugin):
 
 class FreedMemoryKept(WorkerPlugin):
     """Have every worker (restarted ones too) keep freed memory for reuse, as ``icestat`` itself does
-    (:func:`icestat._allocator.keep_freed_memory`)."""
+    (:func:`icestat.allocator.keep_freed_memory`)."""
 
     def setup(self, worker) -> None:
         """Called by Dask on each worker as it starts."""

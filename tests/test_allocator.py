@@ -42,7 +42,7 @@ def faults_before_and_after(setup: str) -> tuple[tuple[int, int], tuple[int, int
 
 def test_keep_freed_memory_reuses_the_pages_of_a_freed_block():
     before, after = faults_before_and_after(
-        "from icestat._allocator import keep_freed_memory; assert keep_freed_memory()")
+        "from icestat.allocator import keep_freed_memory; assert keep_freed_memory()")
     assert before[0] > 0 and before[1] >= before[0] // 2   # glibc's default: the block unmapped, faulted in again
     assert after[1] <= after[0] // 20                       # kept: its pages are still there
 

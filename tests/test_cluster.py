@@ -129,7 +129,7 @@ def page_faults_of_a_block_again(item: int) -> tuple[int, int]:
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt's settings are glibc's")
 def test_local_workers_keep_freed_memory():
-    # Each micrograph's large arrays reuse the pages of the last one's (icestat._allocator), in the workers' tasks too.
+    # Each micrograph's large arrays reuse the pages of the last one's (icestat.allocator), in the workers' tasks too.
     faults = list(map_unordered(page_faults_of_a_block_again, range(2), workers=2))
     assert len(faults) == 2
     for first, again in faults:

@@ -11,7 +11,7 @@ import importlib
 import logging
 
 from icestat import __version__
-from icestat._allocator import keep_freed_memory
+from icestat.allocator import keep_freed_memory
 from icestat._logging import report_on_stderr
 
 SUBCOMMANDS = ("demo", "evaluate", "features", "info", "pick", "relion", "segment", "simulate", "train")

@@ -6,7 +6,9 @@ micrograph (the 4096 x 4096 image and its copies, the CNN's activations: about 1
 faulted in page by page, micrograph after micrograph. Served from the heap, which is then never trimmed, they
 reuse pages already mapped: 25-30 % less time per 4096 x 4096 micrograph on one core here, 10-15 % on two, for
 100-200 MB more peak memory (benchmarks/README.md, "Freed memory kept"). A library should not change how its
-host process allocates, so only icestat's own entry points call :func:`keep_freed_memory`.
+host process allocates, so only icestat's own entry points call :func:`keep_freed_memory` (the ``icestat``
+command, the workers of the Dask clusters it starts); a script that picks many micrographs in one process can
+call it first.
 """
 
 from __future__ import annotations
