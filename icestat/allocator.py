@@ -4,7 +4,7 @@ glibc's malloc serves each block over its mmap threshold (128 KiB, rising with u
 fresh mapping of the operating system's and unmaps it when the block is freed, so the large arrays of every
 micrograph (the 4096 x 4096 image and its copies, the CNN's activations: about 1 GB at 1036 working pixels) are
 faulted in page by page, micrograph after micrograph. Served from the heap, which is then never trimmed, they
-reuse pages already mapped: 25-30 % less time per 4096 x 4096 micrograph on one core here, 10-15 % on two, for
+reuse pages already mapped: 20-30 % less time per 4096 x 4096 micrograph on one core here, 15 % on two, for
 100-200 MB more peak memory (benchmarks/README.md, "Freed memory kept"). A library should not change how its
 host process allocates, so only icestat's own entry points call :func:`keep_freed_memory` (the ``icestat``
 command, the workers of the Dask clusters it starts); a script that picks many micrographs in one process can
