@@ -127,7 +127,7 @@ ready, n_processes = Path(sys.argv[4]), int(sys.argv[5])
 n_threads = max(1, len(os.sched_getaffinity(0)) // n_processes)
 torch.set_num_threads(n_threads)
 numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
-keep_freed_memory()   # as icestat.cluster.FreedMemoryKept does
+keep_freed_memory()   # as the workers of icestat's local Dask clusters do (icestat.allocator.ENVIRONMENT)
 settings = PickSettings(device=device, diameter_A=150.0)
 cached_model(None, device)
 warm_up = output / "warm_up"

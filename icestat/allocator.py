@@ -6,9 +6,10 @@ micrograph (the 4096 x 4096 image and its copies, the CNN's activations: about 1
 faulted in page by page, micrograph after micrograph. Served from the heap, which is then never trimmed, they
 reuse pages already mapped: 20-30 % less time per 4096 x 4096 micrograph on one core here, 15 % on two, for
 100-200 MB more peak memory (benchmarks/README.md, "Freed memory kept"). A library should not change how its
-host process allocates, so only icestat's own entry points call :func:`keep_freed_memory` (the ``icestat``
-command, the workers of the Dask clusters it starts); a script that picks many micrographs in one process can
-call it first.
+host process allocates, so only icestat's own entry points do it: the ``icestat`` command calls
+:func:`keep_freed_memory`, and the workers of the Dask clusters it starts get ``ENVIRONMENT``. A script that
+picks many micrographs in one process can call :func:`keep_freed_memory` first; workers started by hand can be
+given ``ENVIRONMENT``.
 """
 
 from __future__ import annotations
@@ -16,17 +17,25 @@ from __future__ import annotations
 import ctypes
 import functools
 
-#: mallopt's parameters, from glibc's malloc.h.
-M_TRIM_THRESHOLD, M_MMAP_MAX, M_ARENA_MAX = -1, -4, -8
-#: No block is served from a mapping of its own, the heap is never trimmed (the largest value the int parameter
-#: takes), and every thread allocates from the one arena, whose heap can grow to any size (another thread's arena
-#: cannot hold a block over 64 MiB without a mapping of its own).
-KEEP_FREED_MEMORY = ((M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, 2**31 - 1), (M_ARENA_MAX, 1))
+#: Each setting: mallopt's parameter (glibc's malloc.h), the environment variable that sets it when a process
+#: starts, and its value. No block is served from a mapping of its own; the heap is never trimmed (the largest
+#: value the int parameter takes); every thread allocates from the one arena, whose heap grows to any size
+#: (another thread's arena maps any block over 64 MiB on its own, whatever the first setting says).
+SETTINGS = ((-4, "MALLOC_MMAP_MAX_", 0),               # M_MMAP_MAX
+            (-1, "MALLOC_TRIM_THRESHOLD_", 2**31 - 1),  # M_TRIM_THRESHOLD
+            (-8, "MALLOC_ARENA_MAX", 1))                # M_ARENA_MAX
+#: The environment that has a process keep freed memory from its start: for the processes icestat starts (the
+#: workers of its local Dask clusters), whose threads may have taken arenas of their own before any code of
+#: icestat's runs in them.
+ENVIRONMENT = {variable: str(value) for _, variable, value in SETTINGS}
 
 
 @functools.cache
 def keep_freed_memory() -> bool:
-    """Make this process's malloc keep freed memory for reuse (``KEEP_FREED_MEMORY``); once per process.
+    """Make this process's malloc keep freed memory for reuse (``SETTINGS``); once per process.
+
+    Call it first thing, before the process starts threads: a thread that has
+    taken an arena of its own keeps it.
 
     Returns
     -------
@@ -40,4 +49,4 @@ def keep_freed_memory() -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
-    return all([mallopt(parameter, value) == 1 for parameter, value in KEEP_FREED_MEMORY])
+    return all([mallopt(parameter, value) == 1 for parameter, _, value in SETTINGS])

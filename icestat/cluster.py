@@ -10,9 +10,10 @@ import logging
 import os
 from typing import Callable, Iterator
 
+import dask
 from dask.distributed import Client, LocalCluster, Nanny, Scheduler, SpecCluster, WorkerPlugin, as_completed
 
-from icestat.allocator import keep_freed_memory
+from icestat import allocator
 from icestat._logging import report_on_stderr
 
 #: How often a task is retried on another worker after its worker died, or it raised.
@@ -32,15 +33,6 @@ class ThreadLimit(WorkerPlugin):
 
         torch.set_num_threads(self.n_threads)
         numba.set_num_threads(min(self.n_threads, numba.config.NUMBA_NUM_THREADS))
-
-
-class FreedMemoryKept(WorkerPlugin):
-    """Have every worker (restarted ones too) keep freed memory for reuse, as ``icestat`` itself does
-    (:func:`icestat.allocator.keep_freed_memory`)."""
-
-    def setup(self, worker) -> None:
-        """Called by Dask on each worker as it starts."""
-        keep_freed_memory()
 
 
 class WorkerReporting(WorkerPlugin):
@@ -109,9 +101,9 @@ def run_on_dask(function: Callable, items: list, args: tuple, workers: int, sche
         Worker processes of the local cluster started when `scheduler` is None
         (one task at a time each; their torch and numba threads share the
         cores this process may use, :func:`usable_cores`; they report
-        warnings as this process does, :class:`WorkerReporting`, and keep
-        freed memory, :class:`FreedMemoryKept`). Workers of a running cluster
-        keep their own settings.
+        warnings as this process does, :class:`WorkerReporting`; they keep
+        freed memory for reuse, :data:`icestat.allocator.ENVIRONMENT`).
+        Workers of a running cluster keep their own settings.
     scheduler : str or None
         Address of a running scheduler (``tcp://host:8786``).
     on_error : callable
@@ -122,15 +114,17 @@ def run_on_dask(function: Callable, items: list, args: tuple, workers: int, sche
         (:func:`gpu_cluster`); ignored with a `scheduler`.
     """
     cluster, environment = None, dict(os.environ)
-    if scheduler is None and gpus:
-        cluster = gpu_cluster(workers, gpus)
-    elif scheduler is None:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    # set before each worker process starts (the nanny puts them in this process's environment as it spawns one)
+    with dask.config.set({f"distributed.nanny.pre-spawn-environ.{name}": value
+                          for name, value in allocator.ENVIRONMENT.items()}):
+        if scheduler is None and gpus:
+            cluster = gpu_cluster(workers, gpus)
+        elif scheduler is None:
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
     try:
         with Client(cluster if cluster is not None else scheduler) as client:
             if cluster is not None:
                 client.register_plugin(ThreadLimit(max(1, usable_cores() // workers)), name="icestat-threads")
-                client.register_plugin(FreedMemoryKept(), name="icestat-memory")
                 client.register_plugin(WorkerReporting(logging.getLogger("icestat").getEffectiveLevel()),
                                        name="icestat-reporting")
             futures = {client.submit(function, item, *args, pure=False, retries=RETRIES): item for item in items}

@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
+import inspect
 import platform
 import subprocess
 import sys
 
 import pytest
 
+import page_faults
+
 pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt's settings are glibc's")
 
-# Page faults of filling a 256 MiB block, then of filling one allocated after freeing it; in a fresh process,
-# before and after `SETUP` runs.
-_SCRIPT = r"""
-import resource, sys
-import numpy as np
-
-def faults_of_filled_block():
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    block = np.ones(2**25)
-    return block, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-
-def first_and_again():
-    block, first = faults_of_filled_block()
-    del block
-    return first, faults_of_filled_block()[1]
-
-print(*first_and_again())
+# In a fresh process: the page faults of a block allocated again, before and after the setup in argv[1] runs.
+_SCRIPT = inspect.getsource(page_faults) + """
+import sys
+print(*faults_of_a_block_again())
 exec(sys.argv[1])
-print(*first_and_again())
+print(*faults_of_a_block_again())
 """
 
 

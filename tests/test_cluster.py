@@ -15,14 +15,17 @@ import pandas as pd
 import pytest
 import starfile
 
+import page_faults
 from icestat.batch import PickSettings, failed_row, pick_micrograph, record_file
 from icestat.simulate import SimulationParams, simulate_set, write_simulation
 from icestat.workers import map_unordered
+from page_faults import faults_of_a_block_again
 
 cloudpickle = pytest.importorskip("cloudpickle", reason="Dask (icestat[distributed]) is not installed")
 pytest.importorskip("dask.distributed", reason="Dask (icestat[distributed]) is not installed")
-# The workers cannot import this test module, so its functions travel by value.
+# The workers cannot import the test modules, so their functions travel by value.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
+cloudpickle.register_pickle_by_value(page_faults)
 
 PARAMS = SimulationParams(shape_px=(512, 512), pixel_size_A=3.0, n_particles=25, particle_diameter_A=150.0)
 SETTINGS = PickSettings(diameter_A=150.0)
@@ -111,26 +114,12 @@ def test_local_workers_report_warnings_as_this_process_does(level, shown, capfd,
         assert (f"WARNING: mic_{item}.png: the file gives no pixel size" in err) == shown
 
 
-def page_faults_of_a_block_again(item: int) -> tuple[int, int]:
-    """Page faults of filling a 256 MiB block in a task, and of filling one allocated after freeing it."""
-    import resource
-
-    import numpy as np
-
-    def filled_block():
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-        block = np.ones(2**25)
-        return block, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-
-    block, first = filled_block()
-    del block
-    return first, filled_block()[1]
-
-
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt's settings are glibc's")
-def test_local_workers_keep_freed_memory():
-    # Each micrograph's large arrays reuse the pages of the last one's (icestat.allocator), in the workers' tasks too.
-    faults = list(map_unordered(page_faults_of_a_block_again, range(2), workers=2))
+@pytest.mark.parametrize("gpus", [None, [0]])
+def test_local_workers_keep_freed_memory(gpus):
+    # Each micrograph's large arrays reuse the pages of the last one's (icestat.allocator), in the workers' tasks too,
+    # in both kinds of local cluster (no GPU is needed to pin workers to one).
+    faults = list(map_unordered(faults_of_a_block_again, range(2), workers=2, gpus=gpus))
     assert len(faults) == 2
     for first, again in faults:
         assert first > 0 and again <= first // 20

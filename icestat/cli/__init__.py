@@ -11,8 +11,8 @@ import importlib
 import logging
 
 from icestat import __version__
-from icestat.allocator import keep_freed_memory
 from icestat._logging import report_on_stderr
+from icestat.allocator import keep_freed_memory
 
 SUBCOMMANDS = ("demo", "evaluate", "features", "info", "pick", "relion", "segment", "simulate", "train")
 
