@@ -9,7 +9,8 @@ this process one after another (model already loaded), and through
 icestat.cluster.run_on_dask with 1 and 2 workers (cluster start, model load
 per worker and shutdown included). Dask's extra time (1 worker against one
 process) is split into a fixed start-up cost and an overhead per task by a
-straight line through the batch sizes.
+straight line through the batch sizes. This process keeps freed memory for
+reuse, as the `icestat` command does and the workers do (icestat.allocator).
 
 Writes benchmarks/results/cluster_throughput.md.
 """
@@ -26,6 +27,7 @@ import numpy as np
 
 from _report import publish
 
+from icestat.allocator import keep_freed_memory
 from icestat.batch import PickSettings, cached_model, failed_row, pick_micrograph
 from icestat.cluster import run_on_dask
 from icestat.micrograph import write_mrc
@@ -62,6 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, nargs="+", default=[8, 32], help="batch sizes")
     args = parser.parse_args()
+    keep_freed_memory()   # as `icestat pick` does in the one process that picks without Dask
     settings = PickSettings(diameter_A=150.0)
     by_size = {n: time_batch(n, settings) for n in args.n}
     lines = ["# Picking throughput on a local Dask cluster", "",
