@@ -2,7 +2,7 @@
 
 import sys
 
-from icestat.cli import main
+from icestat.cli import command
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(command())

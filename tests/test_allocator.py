@@ -37,8 +37,14 @@ def test_keep_freed_memory_reuses_the_pages_of_a_freed_block():
     assert after[1] <= after[0] // 20                       # kept: its pages are still there
 
 
-def test_the_command_line_keeps_freed_memory():
-    before, after = faults_before_and_after(
-        "from icestat.cli import main\ntry:\n    main(['info', '--help'])\nexcept SystemExit:\n    pass")
+@pytest.mark.parametrize("program", ["icestat.cli", "icestat.cli.relion"])
+def test_the_programs_keep_freed_memory_and_their_main_leaves_it_to_the_caller(program):
+    # The console scripts' functions (`icestat`, `icestat-relion`) do; `main(argv)`, which tests and scripts call
+    # in their own process, does not.
+    run = ("import sys\nfrom {module} import {function}\nsys.argv = ['icestat', '--help']\n"
+           "try:\n    {function}({arguments})\nexcept SystemExit:\n    pass")
+    before, after = faults_before_and_after(run.format(module=program, function="command", arguments=""))
     assert before[1] >= before[0] // 2
     assert after[1] <= after[0] // 20
+    _, after_main = faults_before_and_after(run.format(module="icestat.cli", function="main", arguments="['--help']"))
+    assert after_main[1] >= after_main[0] // 2

@@ -43,9 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def command() -> int:
+    """The ``icestat`` program: its process keeps freed memory for reuse
+    (:func:`icestat.allocator.keep_freed_memory`), then runs :func:`main`."""
+    keep_freed_memory()
+    return main()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``icestat`` command line; return its exit code."""
-    keep_freed_memory()
     args = build_parser().parse_args(argv)
     _configure_logging(verbose=args.verbose, quiet=args.quiet)
     try:

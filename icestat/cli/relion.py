@@ -26,6 +26,7 @@ import pandas as pd
 import starfile
 
 from icestat._atomic import atomic_path
+from icestat.allocator import keep_freed_memory
 from icestat.batch import FAILED
 from icestat.cli import main as icestat_main, pick
 
@@ -73,7 +74,9 @@ def main(args: argparse.Namespace) -> int:
 
 
 def command() -> int:
-    """The ``icestat-relion`` command: ``icestat relion`` under the one name that RELION's External job runs."""
+    """The ``icestat-relion`` command: ``icestat relion`` under the one name that RELION's External job runs (its
+    process keeps freed memory for reuse, as ``icestat``'s does)."""
+    keep_freed_memory()
     return run_as_job(sys.argv[1:])
 
 
