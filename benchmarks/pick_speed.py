@@ -118,8 +118,9 @@ print(json.dumps({"load_s": load_s, "seconds": seconds, "per_second": per_second
 _SHARING_WORKER = r"""
 import json, os, sys, time
 from pathlib import Path
-import numba, torch
 from icestat.allocator import keep_freed_memory
+keep_freed_memory()   # first, as the workers of icestat's local Dask clusters have it (icestat.allocator.ENVIRONMENT)
+import numba, torch
 from icestat.batch import PickSettings, cached_model, pick_in_turn
 paths, output, device = json.loads(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 ready, n_processes = Path(sys.argv[4]), int(sys.argv[5])
@@ -127,7 +128,6 @@ ready, n_processes = Path(sys.argv[4]), int(sys.argv[5])
 n_threads = max(1, len(os.sched_getaffinity(0)) // n_processes)
 torch.set_num_threads(n_threads)
 numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
-keep_freed_memory()   # as the workers of icestat's local Dask clusters do (icestat.allocator.ENVIRONMENT)
 settings = PickSettings(device=device, diameter_A=150.0)
 cached_model(None, device)
 warm_up = output / "warm_up"
