@@ -3,10 +3,10 @@
 #
 # Here, once (fetches the wheels the GPU machine's image lacks into the git-ignored .wheels/):
 #     bash benchmarks/gpu_check.sh --fetch-wheels
-# Then through the device tool's run, with carry [".wheels"] and a timeout of about 520 s (its stages are
-# limited to 500 s in all; about 7 minutes there on 2026-12-04):
+# Then through the device tool's run, with carry [".wheels"] and a timeout of about 580 s (its stages are
+# limited to 560 s in all; about 7 minutes there on 2026-12-04):
 #     bash benchmarks/gpu_check.sh
-# or, to check and time the feature kernels alone (about 1.5 minutes there), with a timeout of about 190 s:
+# or, to check and time the feature kernels alone (about 2 minutes there), with a timeout of about 250 s:
 #     bash benchmarks/gpu_check.sh --features
 #
 # On the GPU it runs the GPU tests with the simulator off (numba.cuda kernels on the GPU, the CuPy features and
@@ -56,10 +56,12 @@ stage() {
         stage 60 env NUMBA_ENABLE_CUDASIM=0 python3 -m pytest -q -p no:cacheprovider tests/test_features.py \
             -k "Cuda or cupy or compile" -o addopts="-ra" --junitxml=/tmp/gpu_tests.xml
         stage 100 python3 benchmarks/features_speed.py --device cuda --repeats 3
+        stage 60 python3 benchmarks/features_profile.py --device cuda
     else
         stage 110 env NUMBA_ENABLE_CUDASIM=0 python3 -m pytest -q -p no:cacheprovider tests/test_gpu_pipeline.py \
             tests/test_features.py -k "Cuda or cupy or compile or gpu" -o addopts="-ra" --junitxml=/tmp/gpu_tests.xml
         stage 120 python3 benchmarks/features_speed.py --device cuda --repeats 3
+        stage 60 python3 benchmarks/features_profile.py --device cuda
         # one pixel size: both, with 8 processes sharing the GPU, take over 5 minutes there
         stage 270 python3 benchmarks/pick_speed.py --device cuda --n 8 --processes 8 --pixel-sizes-A 1.06
     fi
@@ -68,7 +70,8 @@ stage() {
 status=$?
 [ -s "$failed" ] && status=1
 if [ -n "$out" ]; then
-    cp benchmarks/results/gpu_tests.md benchmarks/results/features_speed_gpu.md benchmarks/results/pick_speed_cuda*.md \
+    cp benchmarks/results/gpu_tests.md benchmarks/results/features_speed_gpu.md \
+        benchmarks/results/features_profile_cuda.md benchmarks/results/pick_speed_cuda*.md \
         "$out"/ 2>/dev/null
 fi
 exit "$status"
