@@ -184,6 +184,13 @@ def test_iciness_needs_a_resolving_pixel_and_a_large_enough_patch():
     assert not spectrum_weights(64, None).ice_resolved
 
 
+def test_spectrum_weights_are_built_once_and_cannot_be_changed():
+    weights = spectrum_weights(32, 1.5)
+    assert spectrum_weights(32, 1.5) is weights   # every micrograph of a run shares them
+    with pytest.raises(ValueError, match="read-only"):
+        weights.matrix[0, 0] = 1.0   # a caller writing into them would change every later micrograph's features
+
+
 def test_neighbour_means_match_reference(rng):
     values = rng.normal(size=(5, 6, 3))
     values[2, 3, 1] = np.nan

@@ -35,7 +35,14 @@ from icestat.features.spectra import (
     spectrum_weights,
 )
 
+#: What a group function gives: the names of some columns and their values, ``(rows, cols, len(names))``.
+Block = tuple[tuple[str, ...], object]
 _EDGE_FACTOR = 3.0
+#: Patches per batched FFT on the CPU: the batch's patches and spectra (about 70 MB for 64-px patches) stay small.
+CPU_BATCH_PATCHES = 2048
+#: Patches per batched FFT on a GPU: a 4096x4096 micrograph's 16129 64-px patches in one pass (about 0.55 GB), which
+#: took 7 ms on an H200 where batches of 2048 took 10 ms (benchmarks/results/features_speed_gpu.md).
+GPU_BATCH_PATCHES = 16384
 #: Percentiles are taken over the patch's pixels on a lattice of this step (a quarter of them for 2).
 PERCENTILE_STEP_PX = 2
 
@@ -88,7 +95,7 @@ def compute_features(
     features=None,
     device: str | Device = "cpu",
     pixel_size_A: float | None = None,
-    batch_patches: int = 2048,
+    batch_patches: int | None = None,
 ) -> PatchFeatures:
     """Compute per-patch features of an image.
 
@@ -105,8 +112,9 @@ def compute_features(
         Where to compute; the values stay there.
     pixel_size_A : float, optional
         Pixel size of `image`, for features in ångström (the iciness ratio).
-    batch_patches : int
-        Patches per batched FFT (bounds memory).
+    batch_patches : int, optional
+        Patches per batched FFT (bounds memory); by default ``CPU_BATCH_PATCHES`` on the CPU and
+        ``GPU_BATCH_PATCHES`` on a GPU.
 
     Returns
     -------
@@ -133,23 +141,31 @@ def compute_features(
         if not bool(xp.isfinite(image).all()):
             raise ValueError("the image holds NaN or infinite values")
         grid = PatchGrid(tuple(image.shape), patch_px, stride_px)
+        if batch_patches is None:
+            batch_patches = GPU_BATCH_PATCHES if device.is_gpu else CPU_BATCH_PATCHES
         context = _PatchContext(image, grid, device, xp, pixel_size_A, batch_patches)
         base_needed = {f.name.removeprefix("context_").removeprefix("region_") for f in selected}
         groups = {GROUP_OF[name] for name in base_needed}
-        computed = {}
-        for group in ("intensity", "gradient", "texture", "spectrum"):
-            if group in groups:
-                computed.update(_GROUP_FUNCTIONS[group](context))
+        # each group gives blocks of columns, not one array per feature: on a GPU a few copies make the table,
+        # not one small kernel per feature (hundreds of launches, a fifth of the time)
+        blocks = [block for group in ("intensity", "gradient", "texture", "spectrum") if group in groups
+                  for block in _GROUP_FUNCTIONS[group](context)]
+        names = [name for block_names, _ in blocks for name in block_names]
+        table = xp.concatenate([block for _, block in blocks], axis=-1)  # float64 where any block is
+        column = {name: i for i, name in enumerate(names)}
+        derived = []
         if any(f.group == "context" for f in selected):
-            base_names = [f.name for f in BASE_FEATURES if f.name in computed]
-            around = neighbour_means(xp.stack([computed[name] for name in base_names], axis=-1), xp)
-            computed.update({f"context_{name}": around[..., i] for i, name in enumerate(base_names)})
+            base_names = [f.name for f in BASE_FEATURES if f.name in column]
+            derived.append(neighbour_means(table[..., [column[name] for name in base_names]], xp))
+            names += [f"context_{name}" for name in base_names]
         if any(f.group == "region" for f in selected):
-            base_names = [f.name for f in BASE_FEATURES if f.name in computed and f.group in REGION_SOURCE_GROUPS]
-            region = window_means(xp.stack([computed[name] for name in base_names], axis=-1), REGION_PATCHES, xp)
-            computed.update({f"region_{name}": region[..., i] for i, name in enumerate(base_names)})
-        # one stack, then one cast (on a GPU two kernels, not one cast per feature)
-        values = xp.stack([computed[f.name] for f in selected], axis=-1).astype(xp.float32)
+            base_names = [f.name for f in BASE_FEATURES if f.name in column and f.group in REGION_SOURCE_GROUPS]
+            derived.append(window_means(table[..., [column[name] for name in base_names]], REGION_PATCHES, xp))
+            names += [f"region_{name}" for name in base_names]
+        column = {name: i for i, name in enumerate(names)}
+        table = xp.concatenate([table] + derived, axis=-1) if derived else table
+        # the selected columns in their order, cast once
+        values = table[..., xp.asarray([column[f.name] for f in selected])].astype(xp.float32)
     return PatchFeatures(values, tuple(f.name for f in selected), grid, str(device), pixel_size_A)
 
 
@@ -202,7 +218,7 @@ class _PatchContext:
         return self._band_stats
 
 
-def _intensity(context: _PatchContext) -> dict:
+def _intensity(context: _PatchContext) -> list[Block]:
     xp, grid = context.xp, context.grid
     moments = xp.zeros(grid.shape + (4,), dtype=xp.float64)
     context.kernels.patch_moments(context.image, context.row_starts, context.col_starts, grid.patch_px, moments)
@@ -212,19 +228,13 @@ def _intensity(context: _PatchContext) -> dict:
     context.kernels.patch_percentiles(context.image, context.row_starts, context.col_starts, grid.patch_px, step,
                                       quantiles, percentiles)
     median, spread = robust_centre_and_spread(context.image, xp)
-    out = {
-        "intensity_mean": moments[..., 0],
-        "intensity_std": moments[..., 1],
-        "intensity_skewness": moments[..., 2],
-        "intensity_kurtosis": moments[..., 3],
-        "contrast_mean": (moments[..., 0] - median) / spread,
-        "contrast_std": moments[..., 1] / spread,
-    }
-    out.update({f"intensity_p{q:02d}": percentiles[..., i] for i, q in enumerate(PERCENTILES)})
-    return out
+    contrast = xp.stack([(moments[..., 0] - median) / spread, moments[..., 1] / spread], axis=-1)
+    return [(("intensity_mean", "intensity_std", "intensity_skewness", "intensity_kurtosis"), moments),
+            (("contrast_mean", "contrast_std"), contrast),
+            (tuple(f"intensity_p{q:02d}" for q in PERCENTILES), percentiles)]
 
 
-def _gradient(context: _PatchContext) -> dict:
+def _gradient(context: _PatchContext) -> list[Block]:
     xp, grid = context.xp, context.grid
     if context.device.is_gpu:
         ndi = ndimage_module(xp)
@@ -240,7 +250,7 @@ def _gradient(context: _PatchContext) -> dict:
                                          grid.patch_px, stats)
     jxx, jyy, jxy, edges = stats
     coherence = xp.sqrt((jxx - jyy) ** 2 + 4 * jxy**2) / xp.maximum(jxx + jyy, 1e-20)
-    return {"gradient_energy": jxx + jyy, "gradient_coherence": coherence, "edge_fraction": edges}
+    return [(("gradient_energy", "gradient_coherence", "edge_fraction"), xp.stack([jxx + jyy, coherence, edges], -1))]
 
 
 def glcm_offsets() -> np.ndarray:
@@ -262,7 +272,7 @@ def distinct_glcm_offsets() -> tuple[np.ndarray, np.ndarray]:
     return offsets, index.reshape(-1)
 
 
-def _texture(context: _PatchContext) -> dict:
+def _texture(context: _PatchContext) -> list[Block]:
     xp, grid, kernels = context.xp, context.grid, context.kernels
     edges = quantile_edges(context.image, GLCM_LEVELS, xp)
     if context.device.is_gpu:
@@ -276,25 +286,22 @@ def _texture(context: _PatchContext) -> dict:
                           GLCM_LEVELS, glcm)
     glcm = glcm[..., xp.asarray(offset_of_angle), :]
     glcm = glcm.reshape(grid.shape + (len(GLCM_DISTANCES_PX), len(GLCM_ANGLES_DEG), 5)).mean(axis=3)
-    out = {}
-    for d_index, distance in enumerate(GLCM_DISTANCES_PX):
-        for p_index, prop in enumerate(("contrast", "homogeneity", "energy", "correlation", "entropy")):
-            out[f"glcm_{prop}_d{distance}"] = glcm[..., d_index, p_index]
+    glcm_names = tuple(f"glcm_{prop}_d{distance}" for distance in GLCM_DISTANCES_PX
+                       for prop in ("contrast", "homogeneity", "energy", "correlation", "entropy"))
     codes = xp.zeros(context.image.shape, dtype=xp.uint8)
     kernels.lbp_codes(context.image, codes)
     histograms = xp.zeros(grid.shape + (LBP_CODES,), dtype=xp.float64)
     kernels.patch_histograms(codes, context.row_starts, context.col_starts, grid.patch_px, LBP_CODES, histograms)
-    out.update({f"lbp_{code}": histograms[..., code] for code in range(LBP_CODES)})
     stats, _ = context.band_stats()
     energies = dog_energies(stats, xp).reshape(grid.shape + (len(DOG_COLUMNS),))
-    out.update({name: energies[..., i] for i, name in enumerate(DOG_COLUMNS)})
-    return out
+    return [(glcm_names, glcm.reshape(grid.shape + (len(glcm_names),))),
+            (tuple(f"lbp_{code}" for code in range(LBP_CODES)), histograms), (DOG_COLUMNS, energies)]
 
 
-def _spectrum(context: _PatchContext) -> dict:
+def _spectrum(context: _PatchContext) -> list[Block]:
     stats, weights = context.band_stats()
     table = spectrum_features(stats, weights, context.xp).reshape(context.grid.shape + (len(SPECTRUM_COLUMNS),))
-    return {name: table[..., i] for i, name in enumerate(SPECTRUM_COLUMNS)}
+    return [(SPECTRUM_COLUMNS, table)]
 
 
 _GROUP_FUNCTIONS = {"intensity": _intensity, "gradient": _gradient, "texture": _texture, "spectrum": _spectrum}

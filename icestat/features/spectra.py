@@ -9,6 +9,7 @@ weight matrix. The same code runs on NumPy and CuPy (``xp``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import scipy.fft
@@ -50,8 +51,13 @@ class SpectrumWeights:
     ice_resolved: bool
 
 
+@lru_cache(maxsize=32)
 def spectrum_weights(patch_px: int, pixel_size_A: float | None) -> SpectrumWeights:
-    """Build the weights for square patches of `patch_px` (pixel size for the Å bands, if known)."""
+    """The weights for square patches of `patch_px` (pixel size for the Å bands, if known).
+
+    Built once for each patch size and pixel size (a few milliseconds each time, per micrograph, before) and
+    shared: its arrays are read-only.
+    """
     ky = np.fft.fftfreq(patch_px)[:, None]
     kx = np.fft.rfftfreq(patch_px)[None, :]
     k = np.hypot(ky, kx)
@@ -84,11 +90,16 @@ def spectrum_weights(patch_px: int, pixel_size_A: float | None) -> SpectrumWeigh
         transfer = np.exp(-2 * np.pi**2 * sigma**2 * k**2) - np.exp(-2 * np.pi**2 * (_DOG_RATIO * sigma) ** 2 * k**2)
         columns.append((multiplicity * transfer**2 / patch_px**2).ravel())
     return SpectrumWeights(
-        matrix=np.stack(columns, axis=1).astype(np.float32),
-        shell_centres=np.sqrt(shell_edges[:-1] * shell_edges[1:]),
-        thon_centres=0.5 * (thon_edges[:-1] + thon_edges[1:]),
+        matrix=_read_only(np.stack(columns, axis=1).astype(np.float32)),
+        shell_centres=_read_only(np.sqrt(shell_edges[:-1] * shell_edges[1:])),
+        thon_centres=_read_only(0.5 * (thon_edges[:-1] + thon_edges[1:])),
         ice_resolved=ice_resolved,
     )
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
 
 
 def hann_window(patch_px: int) -> np.ndarray:
