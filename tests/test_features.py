@@ -388,6 +388,10 @@ class TestCudaKernels:
                                      "'numpy' has no attribute 'row_stack'); numba-cuda needs NumPy below 2.5: "
                                      "pip install 'icestat[gpu]'")
 
+    def test_too_many_codes_refused(self):
+        with pytest.raises(ValueError, match="at most 32 codes"):
+            gpu.patch_histograms(None, np.zeros(1), np.zeros(1), 4, 33, None)
+
     def test_too_many_levels_refused(self):
         with pytest.raises(ValueError, match="at most 16"):
             gpu.glcm_features(None, np.zeros(1), np.zeros(1), 4, np.zeros((1, 2)), 32, None)

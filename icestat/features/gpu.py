@@ -1,11 +1,14 @@
 """CUDA kernels (numba.cuda) with the signatures of :mod:`icestat.features.cpu`, and their launchers.
 
-One thread per patch, each running the per-patch computation of
-:mod:`icestat.features.patch_bodies` compiled as a CUDA device function; the
-co-occurrence matrices (one block per patch counting every offset's pairs into
-shared memory), the percentiles (one block per patch sorting its pixels in shared
-memory), the windowed patches for the FFTs (one block per patch) and the LBP
-codes (one thread per pixel) are written here. The arrays
+One block of threads per patch: its threads share the patch's pixels and add
+their sums up in shared memory (moments, gradient statistics, the windowed
+patches' means), count into shared memory (LBP histograms; the co-occurrence
+matrices, whose Haralick features a thread per offset then takes with
+:func:`icestat.features.patch_bodies.haralick` compiled as a CUDA device
+function) or sort there (percentiles); the LBP codes take one thread per pixel.
+A thread per patch, looping over all its pixels alone, left most of the GPU
+idle (a 4096x4096 micrograph has 16129 patches, an H200 room for 270336
+threads). The arrays
 may be CuPy arrays (they stay on the device) or, under the CUDA simulator
 (``NUMBA_ENABLE_CUDASIM=1``), NumPy arrays.
 """
@@ -22,9 +25,6 @@ from icestat.features import patch_bodies
 from icestat.features.registry import GLCM_ANGLES_DEG, GLCM_DISTANCES_PX
 from icestat.features.registry import GLCM_LEVELS as MAX_GLCM_LEVELS
 
-_moments = cuda.jit(device=True)(patch_bodies.moments)
-_gradient_stats = cuda.jit(device=True)(patch_bodies.gradient_stats)
-_histogram = cuda.jit(device=True)(patch_bodies.histogram)
 _haralick = cuda.jit(device=True)(patch_bodies.haralick)
 
 _THREADS_PER_BLOCK = 128
@@ -33,15 +33,58 @@ _MAX_GLCM_OFFSETS = len(GLCM_DISTANCES_PX) * len(GLCM_ANGLES_DEG)
 _LOW_OCCUPANCY_WARNING = r".*Grid size \d+ will likely result in GPU under-utilization"
 #: Most pixels of one patch the percentile kernel sorts in shared memory (a 128-px patch on a 2-px lattice).
 MAX_SORTED_PX = 4096
+#: Most codes the histogram kernel counts in shared memory.
+MAX_CODES = 32
+
+
+@cuda.jit(device=True)
+def _block_total(partial, value):
+    # the sum of every thread's value (blockDim a power of two, at most the length of the shared array partial):
+    # a tree in shared memory; every thread gets it, and partial is free again when it returns
+    t = cuda.threadIdx.x
+    partial[t] = value
+    cuda.syncthreads()
+    step = cuda.blockDim.x // 2
+    while step > 0:
+        if t < step:
+            partial[t] += partial[t + step]
+        cuda.syncthreads()
+        step //= 2
+    total = partial[0]
+    cuda.syncthreads()
+    return total
 
 
 @cuda.jit
 def _patch_moments(image, row_starts, col_starts, patch_px, out):
-    index = cuda.grid(1)
-    if index < row_starts.size * col_starts.size:
-        i = index // col_starts.size
-        j = index % col_starts.size
-        _moments(image, row_starts[i], col_starts[j], patch_px, out, i, j)
+    # one block per patch, two passes as patch_bodies.moments makes them: the mean, then the central moments
+    partial = cuda.shared.array(_THREADS_PER_BLOCK, dtype=float64)
+    i = cuda.blockIdx.x // col_starts.size
+    j = cuda.blockIdx.x % col_starts.size
+    top = row_starts[i]
+    left = col_starts[j]
+    n_pixels = patch_px * patch_px
+    total = 0.0
+    for pixel in range(cuda.threadIdx.x, n_pixels, cuda.blockDim.x):
+        total += float(image[top + pixel // patch_px, left + pixel % patch_px])
+    mean = _block_total(partial, total) / n_pixels
+    m2 = 0.0
+    m3 = 0.0
+    m4 = 0.0
+    for pixel in range(cuda.threadIdx.x, n_pixels, cuda.blockDim.x):
+        d = float(image[top + pixel // patch_px, left + pixel % patch_px]) - mean
+        d2 = d * d
+        m2 += d2
+        m3 += d2 * d
+        m4 += d2 * d2
+    m2 = _block_total(partial, m2) / n_pixels
+    m3 = _block_total(partial, m3) / n_pixels
+    m4 = _block_total(partial, m4) / n_pixels
+    if cuda.threadIdx.x == 0:
+        out[i, j, 0] = mean
+        out[i, j, 1] = math.sqrt(m2)
+        out[i, j, 2] = m3 / m2**1.5 if m2 > 0 else 0.0
+        out[i, j, 3] = m4 / (m2 * m2) - 3.0 if m2 > 0 else 0.0
 
 
 @cuda.jit
@@ -104,8 +147,8 @@ def _patch_percentiles(image, row_starts, col_starts, patch_px, step, sorted_px,
 
 @cuda.jit
 def _windowed_patches(image, row_starts, col_starts, patch_px, window, out):
-    # one block per patch: its threads sum the pixels (float64) and the block adds the sums up (a tree in shared
-    # memory; blockDim a power of two) for the mean; then each thread writes its pixels less the mean, windowed
+    # one block per patch: its threads sum the pixels (float64) for the mean, then each writes its pixels less the
+    # mean, windowed
     partial = cuda.shared.array(_THREADS_PER_BLOCK, dtype=float64)
     top = row_starts[cuda.blockIdx.x // col_starts.size]
     left = col_starts[cuda.blockIdx.x % col_starts.size]
@@ -113,15 +156,7 @@ def _windowed_patches(image, row_starts, col_starts, patch_px, window, out):
     total = 0.0
     for pixel in range(cuda.threadIdx.x, n_pixels, cuda.blockDim.x):
         total += float(image[top + pixel // patch_px, left + pixel % patch_px])
-    partial[cuda.threadIdx.x] = total
-    cuda.syncthreads()
-    step = cuda.blockDim.x // 2
-    while step > 0:
-        if cuda.threadIdx.x < step:
-            partial[cuda.threadIdx.x] += partial[cuda.threadIdx.x + step]
-        cuda.syncthreads()
-        step //= 2
-    mean = partial[0] / n_pixels
+    mean = _block_total(partial, total) / n_pixels
     for pixel in range(cuda.threadIdx.x, n_pixels, cuda.blockDim.x):
         r = pixel // patch_px
         c = pixel % patch_px
@@ -130,20 +165,52 @@ def _windowed_patches(image, row_starts, col_starts, patch_px, window, out):
 
 @cuda.jit
 def _patch_gradient_stats(gx, gy, edge_threshold2, row_starts, col_starts, patch_px, out):
-    index = cuda.grid(1)
-    if index < row_starts.size * col_starts.size:
-        i = index // col_starts.size
-        j = index % col_starts.size
-        _gradient_stats(gx, gy, edge_threshold2, row_starts[i], col_starts[j], patch_px, out, i, j)
+    # one block per patch: the means of patch_bodies.gradient_stats, each added up over the block
+    partial = cuda.shared.array(_THREADS_PER_BLOCK, dtype=float64)
+    i = cuda.blockIdx.x // col_starts.size
+    j = cuda.blockIdx.x % col_starts.size
+    top = row_starts[i]
+    left = col_starts[j]
+    n_pixels = patch_px * patch_px
+    xx = 0.0
+    yy = 0.0
+    xy = 0.0
+    edges = 0.0
+    for pixel in range(cuda.threadIdx.x, n_pixels, cuda.blockDim.x):
+        x = float(gx[top + pixel // patch_px, left + pixel % patch_px])
+        y = float(gy[top + pixel // patch_px, left + pixel % patch_px])
+        xx += x * x
+        yy += y * y
+        xy += x * y
+        if x * x + y * y > edge_threshold2:
+            edges += 1.0
+    xx = _block_total(partial, xx)
+    yy = _block_total(partial, yy)
+    xy = _block_total(partial, xy)
+    edges = _block_total(partial, edges)
+    if cuda.threadIdx.x == 0:
+        out[0, i, j] = xx / n_pixels
+        out[1, i, j] = yy / n_pixels
+        out[2, i, j] = xy / n_pixels
+        out[3, i, j] = edges / n_pixels
 
 
 @cuda.jit
 def _patch_histograms(codes, row_starts, col_starts, patch_px, n_codes, out):
-    index = cuda.grid(1)
-    if index < row_starts.size * col_starts.size:
-        i = index // col_starts.size
-        j = index % col_starts.size
-        _histogram(codes, row_starts[i], col_starts[j], patch_px, n_codes, out, i, j)
+    # one block per patch counting its pixels' codes into shared memory, then a thread per code writes its share
+    counts = cuda.shared.array(MAX_CODES, dtype=int32)
+    i = cuda.blockIdx.x // col_starts.size
+    j = cuda.blockIdx.x % col_starts.size
+    top = row_starts[i]
+    left = col_starts[j]
+    if cuda.threadIdx.x < n_codes:
+        counts[cuda.threadIdx.x] = 0
+    cuda.syncthreads()
+    for pixel in range(cuda.threadIdx.x, patch_px * patch_px, cuda.blockDim.x):
+        cuda.atomic.add(counts, codes[top + pixel // patch_px, left + pixel % patch_px], 1)
+    cuda.syncthreads()
+    if cuda.threadIdx.x < n_codes:
+        out[i, j, cuda.threadIdx.x] = counts[cuda.threadIdx.x] / (patch_px * patch_px)
 
 
 @cuda.jit(device=True)
@@ -205,10 +272,6 @@ def check_kernels() -> None:
         raise RuntimeError(f"numba's CUDA kernels ran but computed a mean of {out[0, 0, 0]} for an image of 2s")
 
 
-def _blocks(n_threads: int) -> int:
-    return max(1, (n_threads + _THREADS_PER_BLOCK - 1) // _THREADS_PER_BLOCK)
-
-
 def _launch(kernel, blocks, threads_per_block, *args) -> None:
     """Launch `kernel` without numba's warning that the grid is small for the GPU.
 
@@ -222,7 +285,7 @@ def _launch(kernel, blocks, threads_per_block, *args) -> None:
 
 def patch_moments(image, row_starts, col_starts, patch_px, out):
     """CUDA twin of :func:`icestat.features.cpu.patch_moments`."""
-    _launch(_patch_moments, _blocks(row_starts.size * col_starts.size), _THREADS_PER_BLOCK,
+    _launch(_patch_moments, row_starts.size * col_starts.size, _THREADS_PER_BLOCK,
             image, row_starts, col_starts, patch_px, out)
 
 
@@ -245,13 +308,15 @@ def windowed_patches(image, row_starts, col_starts, patch_px, window, out):
 
 def patch_gradient_stats(gx, gy, edge_threshold2, row_starts, col_starts, patch_px, out):
     """CUDA twin of :func:`icestat.features.cpu.patch_gradient_stats`."""
-    _launch(_patch_gradient_stats, _blocks(row_starts.size * col_starts.size), _THREADS_PER_BLOCK,
+    _launch(_patch_gradient_stats, row_starts.size * col_starts.size, _THREADS_PER_BLOCK,
             gx, gy, edge_threshold2, row_starts, col_starts, patch_px, out)
 
 
 def patch_histograms(codes, row_starts, col_starts, patch_px, n_codes, out):
-    """CUDA twin of :func:`icestat.features.cpu.patch_histograms`."""
-    _launch(_patch_histograms, _blocks(row_starts.size * col_starts.size), _THREADS_PER_BLOCK,
+    """CUDA twin of :func:`icestat.features.cpu.patch_histograms` (at most ``MAX_CODES`` codes)."""
+    if n_codes > MAX_CODES:
+        raise ValueError(f"the CUDA histogram kernel counts at most {MAX_CODES} codes, not {n_codes}")
+    _launch(_patch_histograms, row_starts.size * col_starts.size, _THREADS_PER_BLOCK,
             codes, row_starts, col_starts, patch_px, n_codes, out)
 
 

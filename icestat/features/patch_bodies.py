@@ -1,11 +1,13 @@
-"""What each kernel computes for one patch, written once for both Numba targets.
+"""What each CPU kernel computes for one patch, in the subset of Python that both Numba targets compile.
 
 These are plain Python functions in the subset that ``numba.njit`` and
 ``numba.cuda.jit(device=True)`` both compile (scalar loops, ``math``, writes
 into arrays passed in, no allocation and no calls to other functions);
 :mod:`icestat.features.cpu` compiles them for the CPU and loops over the
-patches in parallel, :mod:`icestat.features.gpu` compiles them as CUDA device
-functions and runs one thread per patch. Each fills ``out[i, j, ...]`` for the
+patches in parallel. :mod:`icestat.features.gpu` compiles :func:`haralick` as
+a CUDA device function; its other kernels share each patch among a block of
+threads, which these serial loops cannot (the tests hold both to the same
+references). Each fills ``out[i, j, ...]`` for the
 patch whose top-left pixel is ``(top, left)``. :func:`x_log_x_table` and
 :func:`lbp_circle_offsets`, the host functions here, make the tables that
 :func:`haralick` and the LBP kernels read.
