@@ -3,10 +3,10 @@
 #
 # Here, once (fetches the wheels the GPU machine's image lacks into the git-ignored .wheels/):
 #     bash benchmarks/gpu_check.sh --fetch-wheels
-# Then through the device tool's run, with carry [".wheels"] and a timeout of about 580 s (its stages are
-# limited to 560 s in all; about 7 minutes there on 2026-12-04):
+# Then through the device tool's run, with carry [".wheels"] and a timeout of about 590 s (its stages are
+# limited to 550 s in all; about 7 minutes there on 2026-12-04):
 #     bash benchmarks/gpu_check.sh
-# or, to check and time the feature kernels alone (about 2 minutes there), with a timeout of about 250 s:
+# or, to check and time the feature kernels alone (about 3 minutes there), with a timeout of about 300 s:
 #     bash benchmarks/gpu_check.sh --features
 #
 # On the GPU it runs the GPU tests with the simulator off (numba.cuda kernels on the GPU, the CuPy features and
@@ -53,15 +53,15 @@ stage() {
 'numba', numba.__version__, 'xgboost', xgboost.__version__)"
     rm -f /tmp/gpu_tests.xml
     if [ "${1:-}" = "--features" ]; then
-        stage 60 env NUMBA_ENABLE_CUDASIM=0 python3 -m pytest -q -p no:cacheprovider tests/test_features.py \
+        stage 120 env NUMBA_ENABLE_CUDASIM=0 python3 -m pytest -q -p no:cacheprovider tests/test_features.py \
             -k "Cuda or cupy or compile" -o addopts="-ra" --junitxml=/tmp/gpu_tests.xml
         stage 100 python3 benchmarks/features_speed.py --device cuda --repeats 3
         stage 60 python3 benchmarks/features_profile.py --device cuda
     else
-        stage 110 env NUMBA_ENABLE_CUDASIM=0 python3 -m pytest -q -p no:cacheprovider tests/test_gpu_pipeline.py \
+        stage 140 env NUMBA_ENABLE_CUDASIM=0 python3 -m pytest -q -p no:cacheprovider tests/test_gpu_pipeline.py \
             tests/test_features.py -k "Cuda or cupy or compile or gpu" -o addopts="-ra" --junitxml=/tmp/gpu_tests.xml
-        stage 120 python3 benchmarks/features_speed.py --device cuda --repeats 3
-        stage 60 python3 benchmarks/features_profile.py --device cuda
+        stage 100 python3 benchmarks/features_speed.py --device cuda --repeats 3
+        stage 40 python3 benchmarks/features_profile.py --device cuda
         # one pixel size: both, with 8 processes sharing the GPU, take over 5 minutes there
         stage 270 python3 benchmarks/pick_speed.py --device cuda --n 8 --processes 8 --pixel-sizes-A 1.06
     fi
