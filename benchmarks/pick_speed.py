@@ -28,7 +28,8 @@ every one has loaded the model): the throughput of one node whose CPU stages
 (binning, carbon regions, picking) would otherwise leave its GPU waiting, as
 `icestat pick --workers K --device cuda` runs it on a node with one GPU.
 
-Writes benchmarks/results/pick_speed.md (or pick_speed_<device>.md).
+Writes benchmarks/results/pick_speed.md (or pick_speed_<device>.md, or the name --results-file gives: a GPU
+machine's CPU-only run, say, so that it does not go above the 2-core runs).
 """
 
 from __future__ import annotations
@@ -241,6 +242,8 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=1,
                         help="also measure this many picking processes at once (sharing the device)")
     parser.add_argument("--pixel-sizes-A", default="1.06,1.77", help="comma-separated (default: %(default)s)")
+    parser.add_argument("--results-file", help="name of the results file in benchmarks/results (default: "
+                        "pick_speed.md on the CPU, pick_speed_<device>.md on a GPU)")
     args = parser.parse_args()
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -250,7 +253,7 @@ def main() -> None:
     lines = report_lines(results, f"{args.device}{gpu_name(args.device)}", args.n, args.processes,
                          len(os.sched_getaffinity(0)), machine_speed_line())
     suffix = "" if args.device == "cpu" else f"_{args.device.replace(':', '')}"
-    publish(lines, f"pick_speed{suffix}.md")
+    publish(lines, args.results_file or f"pick_speed{suffix}.md")
 
 
 if __name__ == "__main__":
