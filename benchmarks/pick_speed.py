@@ -85,7 +85,7 @@ def lap(name):
     global mark
     now = time.perf_counter(); stages[name] = now - mark; mark = now
 micrograph = read_micrograph(paths[-1]); lap("read")
-working = model.settings.prepare(micrograph); lap("bin and normalise")
+working = model.settings.prepare(micrograph, device=device); lap("bin and normalise")
 features = features_of(working, model.settings, device); lap("features")
 per_patch = patch_probabilities(model.classifier, features); lap("classifier")
 probabilities = pixel_probabilities(working, per_patch, features.grid, model.refiner); lap("CNN refiner")

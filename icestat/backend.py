@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import sys
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -67,6 +68,17 @@ def cupy() -> ModuleType:
 def array_module(device: str | Device) -> ModuleType:
     """NumPy for the CPU, CuPy for a CUDA device."""
     return cupy() if parse_device(device).is_gpu else np
+
+
+def array_module_of(array) -> ModuleType:
+    """CuPy for a CuPy array, NumPy for anything else (CuPy is not imported to find out)."""
+    module = sys.modules.get("cupy")
+    return module if module is not None and isinstance(array, module.ndarray) else np
+
+
+def fft_module(xp: ModuleType) -> ModuleType:
+    """``scipy.fft`` or ``cupyx.scipy.fft``, to go with `xp`."""
+    return importlib.import_module("scipy.fft" if xp is np else "cupyx.scipy.fft")
 
 
 def ndimage_module(xp: ModuleType) -> ModuleType:

@@ -82,7 +82,7 @@ def make_example(micrograph: Micrograph, codes: np.ndarray, settings: Segmentati
     Only the codes inside the micrograph's frame border (:mod:`icestat.frame`) are used, as only that part of
     it is seen.
     """
-    working = settings.prepare(micrograph)
+    working = settings.prepare(micrograph, device=device)
     features = features_of(working, settings, device)
     classes = working_classes(np.asarray(codes)[working.frame_border.inside(working.original_shape)], working.data.shape)
     fractions, labelled = patch_fractions(classes, features.grid)

@@ -33,6 +33,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from icestat.backend import array_module_of, to_host
+
 #: A column (row) is flat when its difference to the next is below this fraction of the median.
 FLAT_FRACTION = 0.1
 #: The border ends where the difference is back to this fraction of the median.
@@ -70,14 +72,14 @@ def detect_frame_border(image: np.ndarray) -> FrameBorder:
     Parameters
     ----------
     image : ndarray (h, w)
-        The micrograph at its own size.
+        The micrograph at its own size (NumPy, or CuPy: its profiles are taken on its GPU).
 
     Returns
     -------
     FrameBorder
         Zero widths where an edge has no such band.
     """
-    image = np.asarray(image, dtype=np.float32)
+    image = array_module_of(image).asarray(image, dtype=np.float32)
     top, bottom = _edge_widths(image.T)
     left, right = _edge_widths(image)
     return FrameBorder(top, bottom, left, right)
@@ -90,7 +92,8 @@ def _edge_widths(image: np.ndarray) -> tuple[int, int]:
     if search_px < MIN_FLAT_RUN_PX:
         return 0, 0
     middle = image[rows // 4: 3 * rows // 4: PROFILE_STEP]
-    difference = np.abs(np.diff(middle, axis=1)).mean(axis=0)
+    xp = array_module_of(image)
+    difference = to_host(xp.abs(xp.diff(middle, axis=1)).mean(axis=0))
     typical = np.median(difference[cols // 4: 3 * cols // 4])
     if not typical > 0:
         return 0, 0

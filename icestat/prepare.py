@@ -11,6 +11,12 @@ replaced by the median of their neighbours first: one hot pixel binned is a
 bright spot as strong as a particle. Where motion correction left a frame border without data
 along the edges (:mod:`icestat.frame`), the working image covers only the
 rectangle inside it.
+
+With a CUDA device (:func:`prepare`'s ``device``) all of this runs there, on
+CuPy arrays (the same functions: each works on the array module of the array
+it is given), and only the small working image comes back to the host: on a
+GPU node the CPU's share of each micrograph is what bounds the rate of many
+picking processes sharing one GPU.
 """
 
 from __future__ import annotations
@@ -18,8 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.fft
 
+from icestat.backend import Device, array_module, array_module_of, fft_module, on_device, to_host
 from icestat.frame import FrameBorder, detect_frame_border
 from icestat.micrograph import Micrograph
 
@@ -40,8 +46,12 @@ def subsample(image):
     return image[::SUBSAMPLE_STEP, ::SUBSAMPLE_STEP] if min(image.shape) >= 64 * SUBSAMPLE_STEP else image
 
 
-def robust_centre_and_spread(image, xp=np):
-    """Median and robust standard deviation (1.4826 x MAD, or the sd where the MAD is 0) from a subsample."""
+def robust_centre_and_spread(image, xp=None):
+    """Median and robust standard deviation (1.4826 x MAD, or the sd where the MAD is 0) from a subsample.
+
+    On the image's device (`xp`: its array module, found from the image when None): 0-d arrays.
+    """
+    xp = array_module_of(image) if xp is None else xp
     sample = subsample(image).astype(xp.float64)
     median = xp.median(sample)
     spread = _MAD_TO_STD * xp.median(xp.abs(sample - median))
@@ -81,7 +91,7 @@ class WorkingImage:
                 (np.asarray(x_px) + 0.5) * self.scale[1] - 0.5 + left)
 
 
-def fourier_crop(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def fourier_crop(image, shape: tuple[int, int]):
     """Resample `image` to a smaller `shape` by keeping only its lowest frequencies.
 
     The crop is taken in the discrete cosine transform (DCT-II), which is the
@@ -91,6 +101,7 @@ def fourier_crop(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     inside. The mean grey level is kept, and output pixel ``k`` is centred where
     its input pixels are, at input position ``(k + 1/2) * n / n_out - 1/2``
     along each axis (as :meth:`WorkingImage.to_original_px` maps it back).
+    A CuPy array is cropped on its GPU (``cupyx.scipy.fft``), float32.
 
     Examples
     --------
@@ -105,15 +116,17 @@ def fourier_crop(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     new_rows, new_cols = shape
     if new_rows > rows or new_cols > cols:
         raise ValueError(f"fourier_crop only shrinks: {image.shape} -> {shape}")
+    xp = array_module_of(image)
+    fft, cores = fft_module(xp), {"workers": -1} if xp is np else {}
     # one axis at a time, cropping in between: the second transform runs over the kept columns alone
     # (a 4096^2 micrograph to 620^2: 0.07 -> 0.03-0.04 s on 2 cores)
-    along_rows = scipy.fft.dct(np.asarray(image, dtype=np.float32), type=2, norm="ortho", axis=1, workers=-1)
-    coefficients = scipy.fft.dct(along_rows[:, :new_cols], type=2, norm="ortho", axis=0, workers=-1)[:new_rows]
-    out = scipy.fft.idctn(coefficients, type=2, norm="ortho", workers=-1)
-    return (out * np.sqrt(new_rows * new_cols / (rows * cols))).astype(np.float32)
+    along_rows = fft.dct(xp.asarray(image, dtype=xp.float32), type=2, norm="ortho", axis=1, **cores)
+    coefficients = fft.dct(along_rows[:, :new_cols], type=2, norm="ortho", axis=0, **cores)[:new_rows]
+    out = fft.idctn(coefficients, type=2, norm="ortho", **cores)
+    return (out * np.sqrt(new_rows * new_cols / (rows * cols))).astype(xp.float32)
 
 
-def replace_outlier_pixels(image: np.ndarray, max_sd: float = OUTLIER_SD) -> np.ndarray:
+def replace_outlier_pixels(image, max_sd: float = OUTLIER_SD):
     """Replace hot and dead pixels by the median of their 3 x 3 neighbourhood.
 
     A pixel is replaced where it is more than `max_sd` robust standard
@@ -126,12 +139,13 @@ def replace_outlier_pixels(image: np.ndarray, max_sd: float = OUTLIER_SD) -> np.
     Parameters
     ----------
     image : ndarray (h, w)
+        NumPy or CuPy.
     max_sd : float
 
     Returns
     -------
     ndarray
-        `image` itself where no pixel is replaced, otherwise a copy.
+        `image` itself where no pixel is replaced, otherwise a copy (on its device).
 
     Examples
     --------
@@ -140,24 +154,25 @@ def replace_outlier_pixels(image: np.ndarray, max_sd: float = OUTLIER_SD) -> np.
     >>> float(replace_outlier_pixels(image)[3, 5]), float(replace_outlier_pixels(image).max())
     (1.0, 1.0)
     """
-    median, spread = robust_centre_and_spread(image)
-    lowest, highest = (np.asarray(median + sign * max_sd * spread, dtype=np.result_type(image.dtype, np.float32))
+    xp = array_module_of(image)
+    median, spread = robust_centre_and_spread(image, xp)
+    lowest, highest = (xp.asarray(median + sign * max_sd * spread, dtype=np.result_type(image.dtype, np.float32))
                         for sign in (-1, 1))
     far_from_median = (image < lowest) | (image > highest)
     if not far_from_median.any():
         return image
-    rows, cols = np.nonzero(far_from_median)
-    offsets = np.arange(-1, 2)
-    neighbour_rows = np.clip(rows[:, None, None] + offsets[None, :, None], 0, image.shape[0] - 1)
-    neighbour_cols = np.clip(cols[:, None, None] + offsets[None, None, :], 0, image.shape[1] - 1)
-    local_median = np.median(image[neighbour_rows, neighbour_cols].reshape(len(rows), 9), axis=1)
-    outlier = np.abs(image[rows, cols] - local_median) > max_sd * spread
+    rows, cols = xp.nonzero(far_from_median)
+    offsets = xp.arange(-1, 2)
+    neighbour_rows = xp.clip(rows[:, None, None] + offsets[None, :, None], 0, image.shape[0] - 1)
+    neighbour_cols = xp.clip(cols[:, None, None] + offsets[None, None, :], 0, image.shape[1] - 1)
+    local_median = xp.median(image[neighbour_rows, neighbour_cols].reshape(len(rows), 9), axis=1)
+    outlier = xp.abs(image[rows, cols] - local_median) > max_sd * spread
     replaced = image.copy()
     replaced[rows[outlier], cols[outlier]] = local_median[outlier]
     return replaced
 
 
-def robust_normalise(image: np.ndarray, margin_px: int = 0) -> np.ndarray:
+def robust_normalise(image, margin_px: int = 0):
     """Subtract the median and divide by the robust standard deviation (1.4826 x MAD).
 
     The statistics come from a 1/16 subsample of large images (see
@@ -167,7 +182,7 @@ def robust_normalise(image: np.ndarray, margin_px: int = 0) -> np.ndarray:
     Parameters
     ----------
     image : ndarray
-        Image.
+        Image (NumPy or CuPy; the result is on its device).
     margin_px : int
         Border excluded from the statistics (edge artefacts of some files).
 
@@ -180,11 +195,12 @@ def robust_normalise(image: np.ndarray, margin_px: int = 0) -> np.ndarray:
     median, spread = robust_centre_and_spread(inner)
     if spread == 0:
         raise ValueError("image has no contrast to normalise")
-    return ((image - np.float32(median)) / np.float32(spread)).astype(np.float32)
+    return ((image - np.float32(float(median))) / np.float32(float(spread))).astype(np.float32)
 
 
 def prepare(
-    micrograph: Micrograph, working_pixel_size_A: float | None = None, bin_factor: float | None = None
+    micrograph: Micrograph, working_pixel_size_A: float | None = None, bin_factor: float | None = None,
+    device: str | Device = "cpu",
 ) -> WorkingImage:
     """Bin a micrograph, inside its frame border, to the working pixel size (or by a factor) and normalise it.
 
@@ -199,6 +215,8 @@ def prepare(
     bin_factor : float, optional
         Binning factor, for micrographs of unknown pixel size. Give one of the two;
         with neither, the image is only normalised.
+    device : {"cpu", "cuda", "cuda:N"}
+        Where to do it; the working image comes back to the host either way.
 
     Returns
     -------
@@ -213,12 +231,13 @@ def prepare(
             )
         bin_factor = working_pixel_size_A / micrograph.pixel_size_A
     bin_factor = max(1.0, float(bin_factor or 1.0))
-    recorded = replace_outlier_pixels(micrograph.data)
-    frame_border = detect_frame_border(recorded)
-    inside = recorded[frame_border.inside(micrograph.shape)]
-    rows, cols = inside.shape
-    shape = (2 * int(rows / bin_factor / 2), 2 * int(cols / bin_factor / 2))
-    data = inside if bin_factor == 1.0 else fourier_crop(inside, shape)
+    with on_device(device):
+        recorded = replace_outlier_pixels(array_module(device).asarray(micrograph.data))
+        frame_border = detect_frame_border(recorded)
+        inside = recorded[frame_border.inside(micrograph.shape)]
+        rows, cols = inside.shape
+        shape = (2 * int(rows / bin_factor / 2), 2 * int(cols / bin_factor / 2))
+        data = to_host(robust_normalise(inside if bin_factor == 1.0 else fourier_crop(inside, shape)))
     scale = (rows / data.shape[0], cols / data.shape[1])
     pixel_size_A = None if micrograph.pixel_size_A is None else micrograph.pixel_size_A * scale[1]
-    return WorkingImage(robust_normalise(data), pixel_size_A, scale, micrograph.shape, frame_border)
+    return WorkingImage(data, pixel_size_A, scale, micrograph.shape, frame_border)

@@ -151,7 +151,7 @@ def segment(micrograph: Micrograph, model: IceModel | None = None, device: str =
     model : IceModel, optional
         From :func:`icestat.model.load_model`; the default model when None.
     device : {"cpu", "cuda", "cuda:N"}
-        Where the features are computed (the model runs where it was loaded for).
+        Where the micrograph is binned and its features computed (the model runs where it was loaded for).
     refine : bool
         Use the model's boundary refiner (when it has one); False keeps the
         patch-level probabilities, bilinearly interpolated (carbon is decided
@@ -169,7 +169,7 @@ def segment(micrograph: Micrograph, model: IceModel | None = None, device: str =
     Segmentation
     """
     model = load_model(device=device) if model is None else model
-    working = model.settings.prepare(micrograph, particle_diameter_px)
+    working = model.settings.prepare(micrograph, particle_diameter_px, device)
     segmentation = _segmented(micrograph.name, working, model, device, refine)
     if model.settings.adapt and excluded_brighter_than_ice(segmentation):
         # most likely the hole of a micrograph mostly of film, the film taken for the majority: segmented again

@@ -52,7 +52,8 @@ class SegmentationSettings:
     adapt: bool = True
     carbon_regions: bool = True
 
-    def prepare(self, micrograph: Micrograph, particle_diameter_px: float | None = None) -> WorkingImage:
+    def prepare(self, micrograph: Micrograph, particle_diameter_px: float | None = None,
+                device: str = "cpu") -> WorkingImage:
         """The working image of a micrograph at these settings' scale, or coarser for large particles.
 
         Parameters
@@ -60,8 +61,10 @@ class SegmentationSettings:
         micrograph : Micrograph
         particle_diameter_px : float, optional
             As for :meth:`bin_factor`.
+        device : {"cpu", "cuda", "cuda:N"}
+            Where it is binned and normalised (:func:`icestat.prepare.prepare`).
         """
-        return prepare(micrograph, bin_factor=self.bin_factor(micrograph, particle_diameter_px))
+        return prepare(micrograph, bin_factor=self.bin_factor(micrograph, particle_diameter_px), device=device)
 
     def bin_factor(self, micrograph: Micrograph, particle_diameter_px: float | None = None) -> float:
         """How much :meth:`prepare` bins a micrograph (never below 1).

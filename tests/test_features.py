@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -430,9 +432,6 @@ for name, signature in signatures.items():
 
 def test_cuda_kernels_compile_for_a_real_gpu():
     """The simulator runs the kernels as Python; this checks that numba.cuda can compile them for a GPU."""
-    import subprocess
-    import sys
-
     result = subprocess.run([sys.executable, "-c", _COMPILE_FOR_GPU], capture_output=True, text=True,
                             env={**os.environ, "NUMBA_ENABLE_CUDASIM": "0"})
     if result.returncode == 3:
@@ -449,6 +448,13 @@ def test_cupy_path_matches_cpu(random_image):
     on_gpu = compute_features(cupy.asarray(random_image), 32, 24, device="cuda", pixel_size_A=1.0)
     assert isinstance(on_gpu.values, cupy.ndarray)
     np.testing.assert_allclose(on_gpu.values.get(), on_cpu.values, rtol=2e-3, atol=2e-3)
+
+
+def test_array_module_of_a_host_array_is_numpy_without_importing_cupy():
+    code = ("import sys, numpy as np; from icestat.backend import array_module_of; "
+            "assert array_module_of(np.zeros(2)) is np and array_module_of([1.0]) is np; "
+            "assert 'cupy' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_device_names():

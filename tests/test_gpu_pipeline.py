@@ -1,4 +1,4 @@
-"""On a CUDA GPU (CuPy features, PyTorch refiner) a micrograph is segmented and picked as on the CPU.
+"""On a CUDA GPU (CuPy binning and features, PyTorch refiner) a micrograph is segmented and picked as on the CPU.
 
 Skipped without one: CI has no GPU; benchmarks/gpu_check.sh runs these on a lent GPU machine.
 """
@@ -30,6 +30,19 @@ def micrograph():
 
 def test_the_cli_finds_the_gpu_usable():
     assert device_usable("cuda")   # CuPy, numba's kernels and PyTorch all run there
+
+
+def test_gpu_prepares_the_working_image_as_the_cpu_does(micrograph):
+    data = micrograph.data.copy()
+    data[100, 200] = 1e5   # a hot pixel, replaced on either device
+    data = np.pad(data[:, 24:], ((0, 0), (24, 0)), mode="edge")   # a frame border on the left
+    framed = Micrograph(data, micrograph.pixel_size_A, "framed")
+    settings = load_model().settings
+    on_cpu, on_gpu = (settings.prepare(framed, device=device) for device in ("cpu", "cuda"))
+    assert isinstance(on_gpu.data, np.ndarray)   # back on the host for the CPU's stages
+    assert on_gpu.frame_border == on_cpu.frame_border and on_cpu.frame_border.left_px >= 24
+    assert on_gpu.scale == on_cpu.scale
+    np.testing.assert_allclose(on_gpu.data, on_cpu.data, atol=1e-4)   # cuFFT's float32 DCTs against pocketfft's
 
 
 def test_gpu_segments_and_picks_as_the_cpu_does(micrograph):

@@ -53,7 +53,7 @@ def main(args: argparse.Namespace) -> int:
     for path in args.micrographs:
         try:
             micrograph = read_micrograph(path, pixel_size_A=args.pixel_size_A)
-            working = prepare(micrograph, args.working_pixel_size_A, args.bin)
+            working = prepare(micrograph, args.working_pixel_size_A, args.bin, args.device)
             result = compute_features(working, args.patch_px, args.stride_px, args.features, args.device)
         except (MicrographError, OSError, ValueError, RuntimeError) as err:
             log.error("%s", file_error(path, err))
