@@ -1,7 +1,7 @@
 """Seconds per 4096x4096 micrograph end to end (read to files written) and peak memory of `icestat pick`'s work.
 
 Usage:
-    python benchmarks/pick_speed.py [--n 3] [--device cpu] [--processes 1] [--pixel-sizes-A 1.06,1.77]
+    python benchmarks/pick_speed.py [--n 3] [--device cpu] [--processes 1[,K...]] [--pixel-sizes-A 1.06,1.77]
 
 Simulates float32 MRC micrographs of 4096x4096 at two pixel sizes (1.06 Å, binned
 6.6x to the 7 Å working scale, and 1.77 Å, binned 4x, the heavier case; not
@@ -22,7 +22,7 @@ memory (imports and model included), and with a GPU the GPU memory in use at the
 end (the pools keep what they took: the peak). Goals (issue 7): under 5 s per
 micrograph on 2 CPU cores and under 2 GB; over 30 micrographs/s on an H100 with
 reading overlapped (use --n 8 or more there, so the rate is over many).
-With ``--processes K`` (K > 1) it also measures K such processes picking at once
+With ``--processes K`` (K > 1; several counts comma-separated) it also measures K such processes picking at once
 (each its own copy of the run, reading overlapped, all starting together once
 every one has loaded the model): the throughput of one node whose CPU stages
 (binning, carbon regions, picking) would otherwise leave its GPU waiting, as
@@ -179,8 +179,8 @@ def simulate_to(path: Path, pixel_size_A: float, seed: int) -> str:
     return str(path)
 
 
-def measure(pixel_size_A: float, n: int, device: str, folder: Path, n_processes: int = 1) -> dict:
-    """Simulate n + 1 micrographs at `pixel_size_A` and time picking them in a fresh process."""
+def measure(pixel_size_A: float, n: int, device: str, folder: Path, process_counts: tuple[int, ...] = ()) -> dict:
+    """Simulate n + 1 micrographs at `pixel_size_A` and time picking them in a fresh process (and in K at once)."""
     with ProcessPoolExecutor() as pool:
         paths = list(pool.map(simulate_to, [folder / f"mic_{pixel_size_A:g}A_{i}.mrc" for i in range(n + 1)],
                               [pixel_size_A] * (n + 1), range(n + 1)))
@@ -189,14 +189,19 @@ def measure(pixel_size_A: float, n: int, device: str, folder: Path, n_processes:
     result = subprocess.run([sys.executable, "-c", _WORKER, json.dumps(paths), str(output), device],
                             capture_output=True, text=True, check=True)
     measured = json.loads(result.stdout.strip().splitlines()[-1])
-    if n_processes > 1:
-        shared = folder / f"shared_{pixel_size_A:g}"
+    print(f"{pixel_size_A:g} Å, one process:", json.dumps(measured), flush=True)  # kept if a later part fails
+    measured["shared_per_second"] = {}
+    for n_processes in process_counts:
+        shared = folder / f"shared_{pixel_size_A:g}_{n_processes}"
         shared.mkdir()
-        measured["shared_per_second"] = measure_shared(paths[:-1], n_processes, device, shared)
+        measured["shared_per_second"][n_processes] = measure_shared(paths[:-1], n_processes, device, shared)
+        print(f"{pixel_size_A:g} Å, {n_processes} processes at once: "
+              f"{measured['shared_per_second'][n_processes]:.2f} micrographs/s", flush=True)
     return measured
 
 
-def report_lines(results: dict, device_label: str, n: int, processes: int, cores: int, speed_line: str) -> list[str]:
+def report_lines(results: dict, device_label: str, n: int, process_counts: tuple[int, ...], cores: int,
+                 speed_line: str) -> list[str]:
     """The Markdown report of `results` (pixel size in Å to what :func:`measure` returned)."""
     first = next(iter(results.values()))
     lines = ["# End-to-end picking speed and memory", "",
@@ -205,14 +210,14 @@ def report_lines(results: dict, device_label: str, n: int, processes: int, cores
              "Written by benchmarks/pick_speed.py.", speed_line, "",
              "| pixel size | s per micrograph (median) | all runs (s) | micrographs/s in turn | "
              "micrographs/s, reading overlapped | model load + imports (s) | peak memory (MB) | GPU memory (MB) |"
-             + (f" micrographs/s, {processes} processes at once |" if processes > 1 else ""),
-             "| --- | --- | --- | --- | --- | --- | --- | --- |" + " --- |" * (processes > 1)]
+             + "".join(f" micrographs/s, {k} processes at once |" for k in process_counts),
+             "| --- | --- | --- | --- | --- | --- | --- | --- |" + " --- |" * len(process_counts)]
     for pixel_size_A, r in results.items():
         runs = sorted(r["seconds"])
         gpu = "-" if r["gpu_MB"] is None else f"{r['gpu_MB']:.0f}"
         lines.append(f"| {pixel_size_A:g} Å | {runs[len(runs) // 2]:.2f} | {', '.join(f'{s:.2f}' for s in r['seconds'])} "
                      f"| {r['per_second']['0']:.2f} | {r['per_second']['2']:.2f} | {r['load_s']:.1f} | {r['peak_MB']:.0f} "
-                     f"| {gpu} |" + (f" {r['shared_per_second']:.2f} |" if "shared_per_second" in r else ""))
+                     f"| {gpu} |" + "".join(f" {r['shared_per_second'][k]:.2f} |" for k in process_counts))
     lines += ["", "Stages of one micrograph (s):", "",
               "| pixel size | " + " | ".join(first["stages"]) + " |",
               "|" + " --- |" * (1 + len(first["stages"]))]
@@ -239,18 +244,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=3, help="micrographs timed end to end per pixel size")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--processes", type=int, default=1,
-                        help="also measure this many picking processes at once (sharing the device)")
+    parser.add_argument("--processes", default="1", help="also measure this many picking processes at once "
+                        "(sharing the device); several counts comma-separated, each measured in turn")
     parser.add_argument("--pixel-sizes-A", default="1.06,1.77", help="comma-separated (default: %(default)s)")
     parser.add_argument("--results-file", help="name of the results file in benchmarks/results (default: "
                         "pick_speed.md on the CPU, pick_speed_<device>.md on a GPU)")
     args = parser.parse_args()
+    process_counts = tuple(k for k in (int(text) for text in args.processes.split(",")) if k > 1)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for pixel_size_A in (float(text) for text in args.pixel_sizes_A.split(",")):
-            results[pixel_size_A] = measure(pixel_size_A, args.n, args.device, Path(tmp), args.processes)
-            print(f"{pixel_size_A:g} Å:", json.dumps(results[pixel_size_A]), flush=True)  # kept if a later one fails
-    lines = report_lines(results, f"{args.device}{gpu_name(args.device)}", args.n, args.processes,
+            results[pixel_size_A] = measure(pixel_size_A, args.n, args.device, Path(tmp), process_counts)
+    lines = report_lines(results, f"{args.device}{gpu_name(args.device)}", args.n, process_counts,
                          len(os.sched_getaffinity(0)), machine_speed_line())
     suffix = "" if args.device == "cpu" else f"_{args.device.replace(':', '')}"
     publish(lines, args.results_file or f"pick_speed{suffix}.md")
