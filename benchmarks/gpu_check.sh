@@ -4,17 +4,17 @@
 # Here, once (fetches the wheels the GPU machine's image lacks into the git-ignored .wheels/):
 #     bash benchmarks/gpu_check.sh --fetch-wheels
 # Then through the device tool's run, with carry [".wheels"] and a timeout of 600 s (the most a call may run;
-# its stages are limited to 680 s in all, but took about 7 minutes there on 2026-12-04 before the CPU-only stage
-# was added, and the log comes back stage by stage):
+# its stages' limits add up to more, 720 s, but they should take about 7 minutes, and the log comes back
+# stage by stage):
 #     bash benchmarks/gpu_check.sh
 # or, to check and time the feature kernels alone (about 3 minutes there), with a timeout of about 300 s:
 #     bash benchmarks/gpu_check.sh --features
 #
 # On the GPU it runs the GPU tests with the simulator off (numba.cuda kernels on the GPU, the CuPy features and
 # the whole segment-and-pick against the CPU; their outcome to results/gpu_tests.md), features_speed.py --device
-# cuda, features_profile.py (where the features' time goes, every launch blocking), pick_speed.py --device cuda
-# at 1.06 Å/px (one process, then 8 and 16 sharing the GPU, as `icestat pick --workers K` would) and the same
-# on the machine's 16 cores without the GPU (16 processes), and copies the result tables and the log to $OUT (or
+# cuda, features_profile.py (where the features' time goes, every launch blocking), refiner_speed.py (the CNN,
+# cuDNN's default algorithms against autotuned), pick_speed.py --device cuda at 1.06 Å/px (one process, then 8
+# and 16 sharing the GPU, as `icestat pick --workers K` would) and the same on the machine's 16 cores without the GPU (16 processes), and copies the result tables and the log to $OUT (or
 # leaves them in benchmarks/results/ without $OUT); it exits non-zero if a stage failed. pick_speed.py prints each
 # part's figures as it ends, so a stage stopped at its limit leaves in the log what it measured. The image there
 # has PyTorch, CuPy, numba-cuda, SciPy, scikit-learn and pandas, but not XGBoost, mrcfile, starfile or (maybe)
@@ -66,6 +66,7 @@ stage() {
             tests/test_features.py -k "Cuda or cupy or compile or gpu" -o addopts="-ra" --junitxml=/tmp/gpu_tests.xml
         stage 100 python3 benchmarks/features_speed.py --device cuda --repeats 3
         stage 40 python3 benchmarks/features_profile.py --device cuda
+        stage 40 python3 benchmarks/refiner_speed.py --device cuda
         # one pixel size: both, with 8 processes sharing the GPU, took over 5 minutes there
         stage 300 python3 benchmarks/pick_speed.py --device cuda --n 8 --processes 8,16 --pixel-sizes-A 1.06
         # the same machine without its GPU, 16 processes of one core each: what the GPU adds to a node's rate
@@ -79,7 +80,7 @@ status=$?
 if [ -n "$out" ]; then
     cp benchmarks/results/gpu_tests.md benchmarks/results/features_speed_gpu.md \
         benchmarks/results/features_profile_cuda.md benchmarks/results/pick_speed_cuda*.md \
-        benchmarks/results/pick_speed_gpu_machine_cpu_only.md \
+        benchmarks/results/pick_speed_gpu_machine_cpu_only.md benchmarks/results/refiner_speed_cuda.md \
         "$out"/ 2>/dev/null
 fi
 exit "$status"
