@@ -1,7 +1,7 @@
 """Where the time of compute_features goes on one 4096x4096 micrograph at full resolution, function by function.
 
 Usage:
-    python benchmarks/features_profile.py [--device cuda] [--size 4096] [--rows 25]
+    python benchmarks/features_profile.py [--device cpu] [--size 4096] [--rows 25]
 
 Profiles (cProfile) one call of compute_features (all features, 64-px patches at
 stride 32, the image already on the device, its kernels compiled) and lists
@@ -49,7 +49,7 @@ def profile_rows(profiler: cProfile.Profile, rows: int) -> tuple[list, list]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--device", default="cpu")
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--rows", type=int, default=25)
     args = parser.parse_args()
