@@ -75,7 +75,8 @@ def main() -> None:
         f"# Where compute_features' time goes: {args.size}x{args.size} image, 64-px patches at stride 32, "
         "all features",
         "",
-        f"Device: {device}{gpu_name(str(device))}; the image on the device, kernels compiled. One call took "
+        f"Device: {device}{gpu_name(str(device))}, {len(os.sched_getaffinity(0))} CPU cores, "
+        f"{time.strftime('%Y-%m-%d')}; the image on the device, kernels compiled. One call took "
         f"{plain_seconds * 1e3:.1f} ms unprofiled" + (" with every launch blocking (CUDA_LAUNCH_BLOCKING=1), so "
                                                       "kernels count to the function that launched them"
                                                       if blocking else "") + ". Written by benchmarks/features_profile.py.",
