@@ -38,6 +38,15 @@ MAX_CODES = 32
 
 
 @cuda.jit(device=True)
+def _block_patch(row_starts, col_starts):
+    # the patch of this block (one block per patch, row-major over the grid): its grid row and column, and its
+    # top-left pixel
+    i = cuda.blockIdx.x // col_starts.size
+    j = cuda.blockIdx.x % col_starts.size
+    return i, j, row_starts[i], col_starts[j]
+
+
+@cuda.jit(device=True)
 def _block_total(partial, value):
     # the sum of every thread's value (blockDim a power of two, at most the length of the shared array partial):
     # a tree in shared memory; every thread gets it, and partial is free again when it returns
@@ -55,19 +64,22 @@ def _block_total(partial, value):
     return total
 
 
+@cuda.jit(device=True)
+def _patch_mean(image, top, left, patch_px, partial):
+    # the mean of the patch's pixels (float64), added up over the block
+    total = 0.0
+    for pixel in range(cuda.threadIdx.x, patch_px * patch_px, cuda.blockDim.x):
+        total += float(image[top + pixel // patch_px, left + pixel % patch_px])
+    return _block_total(partial, total) / (patch_px * patch_px)
+
+
 @cuda.jit
 def _patch_moments(image, row_starts, col_starts, patch_px, out):
     # one block per patch, two passes as patch_bodies.moments makes them: the mean, then the central moments
     partial = cuda.shared.array(_THREADS_PER_BLOCK, dtype=float64)
-    i = cuda.blockIdx.x // col_starts.size
-    j = cuda.blockIdx.x % col_starts.size
-    top = row_starts[i]
-    left = col_starts[j]
+    i, j, top, left = _block_patch(row_starts, col_starts)
     n_pixels = patch_px * patch_px
-    total = 0.0
-    for pixel in range(cuda.threadIdx.x, n_pixels, cuda.blockDim.x):
-        total += float(image[top + pixel // patch_px, left + pixel % patch_px])
-    mean = _block_total(partial, total) / n_pixels
+    mean = _patch_mean(image, top, left, patch_px, partial)
     m2 = 0.0
     m3 = 0.0
     m4 = 0.0
@@ -92,10 +104,7 @@ def _glcm_features(levels, row_starts, col_starts, patch_px, offsets, n_levels, 
     # one block per patch: its threads share the pixels, counting each one's pairs at every offset (one way
     # round, as patch_bodies.cooccurrences does) into shared memory; then a thread per offset takes the features
     counts = cuda.shared.array((_MAX_GLCM_OFFSETS, MAX_GLCM_LEVELS, MAX_GLCM_LEVELS), dtype=int32)
-    i = cuda.blockIdx.x // col_starts.size
-    j = cuda.blockIdx.x % col_starts.size
-    top = row_starts[i]
-    left = col_starts[j]
+    i, j, top, left = _block_patch(row_starts, col_starts)
     n_bins = MAX_GLCM_LEVELS * MAX_GLCM_LEVELS
     for k in range(cuda.threadIdx.x, _MAX_GLCM_OFFSETS * n_bins, cuda.blockDim.x):
         counts[k // n_bins, k % n_bins // MAX_GLCM_LEVELS, k % MAX_GLCM_LEVELS] = 0
@@ -119,12 +128,11 @@ def _patch_percentiles(image, row_starts, col_starts, patch_px, step, sorted_px,
     # one block per patch: its pixels on the lattice into shared memory, padded with +inf to sorted_px (a power of
     # two), a bitonic sort there, then numpy.percentile's linear interpolation, a thread per quantile
     values = cuda.shared.array(MAX_SORTED_PX, dtype=float32)
-    i = cuda.blockIdx.x // col_starts.size
-    j = cuda.blockIdx.x % col_starts.size
+    i, j, top, left = _block_patch(row_starts, col_starts)
     side = (patch_px + step - 1) // step
     n = side * side
     for k in range(cuda.threadIdx.x, sorted_px, cuda.blockDim.x):
-        values[k] = image[row_starts[i] + k // side * step, col_starts[j] + k % side * step] if k < n else math.inf
+        values[k] = image[top + k // side * step, left + k % side * step] if k < n else math.inf
     cuda.syncthreads()
     length = 2
     while length <= sorted_px:
@@ -150,14 +158,9 @@ def _windowed_patches(image, row_starts, col_starts, patch_px, window, out):
     # one block per patch: its threads sum the pixels (float64) for the mean, then each writes its pixels less the
     # mean, windowed
     partial = cuda.shared.array(_THREADS_PER_BLOCK, dtype=float64)
-    top = row_starts[cuda.blockIdx.x // col_starts.size]
-    left = col_starts[cuda.blockIdx.x % col_starts.size]
-    n_pixels = patch_px * patch_px
-    total = 0.0
-    for pixel in range(cuda.threadIdx.x, n_pixels, cuda.blockDim.x):
-        total += float(image[top + pixel // patch_px, left + pixel % patch_px])
-    mean = _block_total(partial, total) / n_pixels
-    for pixel in range(cuda.threadIdx.x, n_pixels, cuda.blockDim.x):
+    _, _, top, left = _block_patch(row_starts, col_starts)
+    mean = _patch_mean(image, top, left, patch_px, partial)
+    for pixel in range(cuda.threadIdx.x, patch_px * patch_px, cuda.blockDim.x):
         r = pixel // patch_px
         c = pixel % patch_px
         out[cuda.blockIdx.x, r, c] = float32(float(image[top + r, left + c]) - mean) * window[r, c]
@@ -167,10 +170,7 @@ def _windowed_patches(image, row_starts, col_starts, patch_px, window, out):
 def _patch_gradient_stats(gx, gy, edge_threshold2, row_starts, col_starts, patch_px, out):
     # one block per patch: the means of patch_bodies.gradient_stats, each added up over the block
     partial = cuda.shared.array(_THREADS_PER_BLOCK, dtype=float64)
-    i = cuda.blockIdx.x // col_starts.size
-    j = cuda.blockIdx.x % col_starts.size
-    top = row_starts[i]
-    left = col_starts[j]
+    i, j, top, left = _block_patch(row_starts, col_starts)
     n_pixels = patch_px * patch_px
     xx = 0.0
     yy = 0.0
@@ -199,10 +199,7 @@ def _patch_gradient_stats(gx, gy, edge_threshold2, row_starts, col_starts, patch
 def _patch_histograms(codes, row_starts, col_starts, patch_px, n_codes, out):
     # one block per patch counting its pixels' codes into shared memory, then a thread per code writes its share
     counts = cuda.shared.array(MAX_CODES, dtype=int32)
-    i = cuda.blockIdx.x // col_starts.size
-    j = cuda.blockIdx.x % col_starts.size
-    top = row_starts[i]
-    left = col_starts[j]
+    i, j, top, left = _block_patch(row_starts, col_starts)
     if cuda.threadIdx.x < n_codes:
         counts[cuda.threadIdx.x] = 0
     cuda.syncthreads()
