@@ -326,6 +326,20 @@ class TestCudaKernels:
         gpu.patch_moments(image, self.grid.row_starts, self.grid.col_starts, self.grid.patch_px, out)
         np.testing.assert_allclose(out, reference.moments(image, self.grid), rtol=1e-6, atol=1e-9)
 
+    @pytest.mark.parametrize("patch_px", [5, 16, 33])
+    def test_every_pixel_of_other_patch_sizes_counts(self, rng, patch_px):
+        # a block's threads walk its patch blockDim pixels at a time (gpu._next_pixel): patch sides that divide the
+        # block, that do not, and that leave a row's remainder to wrap at every step, all against the reference
+        grid = PatchGrid((patch_px, 2 * patch_px), patch_px=patch_px, stride_px=patch_px)
+        image = rng.normal(size=grid.image_shape).astype(np.float32)
+        out = np.zeros(grid.shape + (4,))
+        gpu.patch_moments(image, grid.row_starts, grid.col_starts, grid.patch_px, out)
+        np.testing.assert_allclose(out, reference.moments(image, grid), rtol=1e-6, atol=1e-9)
+        codes = rng.integers(0, LBP_CODES, size=grid.image_shape).astype(np.uint8)
+        hist = np.zeros(grid.shape + (LBP_CODES,))
+        gpu.patch_histograms(codes, grid.row_starts, grid.col_starts, grid.patch_px, LBP_CODES, hist)
+        np.testing.assert_allclose(hist, reference.histograms(codes, grid, LBP_CODES), rtol=1e-9)
+
     @pytest.mark.parametrize("step", [1, 2])
     def test_percentiles(self, rng, step):
         grid = PatchGrid((12, 20), patch_px=12, stride_px=8)   # two patches: the simulator runs each block's sort slowly

@@ -65,11 +65,32 @@ def _block_total(partial, value):
 
 
 @cuda.jit(device=True)
+def _first_pixel(patch_px):
+    # this thread's first pixel of a patch (row, column), and how far its next one is (rows, columns): each thread
+    # takes every blockDim-th pixel in row-major order, stepping without a 64-bit division per pixel
+    return (cuda.threadIdx.x // patch_px, cuda.threadIdx.x % patch_px,
+            cuda.blockDim.x // patch_px, cuda.blockDim.x % patch_px)
+
+
+@cuda.jit(device=True)
+def _next_pixel(r, c, step_r, step_c, patch_px):
+    # the pixel blockDim on from (r, c); the walk is over once r reaches patch_px
+    r += step_r
+    c += step_c
+    if c >= patch_px:
+        c -= patch_px
+        r += 1
+    return r, c
+
+
+@cuda.jit(device=True)
 def _patch_mean(image, top, left, patch_px, partial):
     # the mean of the patch's pixels (float64), added up over the block
     total = 0.0
-    for pixel in range(cuda.threadIdx.x, patch_px * patch_px, cuda.blockDim.x):
-        total += float(image[top + pixel // patch_px, left + pixel % patch_px])
+    r, c, step_r, step_c = _first_pixel(patch_px)
+    while r < patch_px:
+        total += float(image[top + r, left + c])
+        r, c = _next_pixel(r, c, step_r, step_c, patch_px)
     return _block_total(partial, total) / (patch_px * patch_px)
 
 
@@ -83,12 +104,14 @@ def _patch_moments(image, row_starts, col_starts, patch_px, out):
     m2 = 0.0
     m3 = 0.0
     m4 = 0.0
-    for pixel in range(cuda.threadIdx.x, n_pixels, cuda.blockDim.x):
-        d = float(image[top + pixel // patch_px, left + pixel % patch_px]) - mean
+    r, c, step_r, step_c = _first_pixel(patch_px)
+    while r < patch_px:
+        d = float(image[top + r, left + c]) - mean
         d2 = d * d
         m2 += d2
         m3 += d2 * d
         m4 += d2 * d2
+        r, c = _next_pixel(r, c, step_r, step_c, patch_px)
     m2 = _block_total(partial, m2) / n_pixels
     m3 = _block_total(partial, m3) / n_pixels
     m4 = _block_total(partial, m4) / n_pixels
@@ -109,15 +132,15 @@ def _glcm_features(levels, row_starts, col_starts, patch_px, offsets, n_levels, 
     for k in range(cuda.threadIdx.x, _MAX_GLCM_OFFSETS * n_bins, cuda.blockDim.x):
         counts[k // n_bins, k % n_bins // MAX_GLCM_LEVELS, k % MAX_GLCM_LEVELS] = 0
     cuda.syncthreads()
-    for pixel in range(cuda.threadIdx.x, patch_px * patch_px, cuda.blockDim.x):
-        r = pixel // patch_px
-        c = pixel % patch_px
+    r, c, step_r, step_c = _first_pixel(patch_px)
+    while r < patch_px:
         a = levels[top + r, left + c]
         for o in range(offsets.shape[0]):
             partner_r = r + offsets[o, 0]
             partner_c = c + offsets[o, 1]
             if partner_r >= 0 and partner_c >= 0 and partner_r < patch_px and partner_c < patch_px:
                 cuda.atomic.add(counts, (o, a, levels[top + partner_r, left + partner_c]), 1)
+        r, c = _next_pixel(r, c, step_r, step_c, patch_px)
     cuda.syncthreads()
     if cuda.threadIdx.x < offsets.shape[0]:
         _haralick(counts[cuda.threadIdx.x], n_levels, x_log_x, out, i, j, cuda.threadIdx.x)
@@ -160,10 +183,10 @@ def _windowed_patches(image, row_starts, col_starts, patch_px, window, out):
     partial = cuda.shared.array(_THREADS_PER_BLOCK, dtype=float64)
     _, _, top, left = _block_patch(row_starts, col_starts)
     mean = _patch_mean(image, top, left, patch_px, partial)
-    for pixel in range(cuda.threadIdx.x, patch_px * patch_px, cuda.blockDim.x):
-        r = pixel // patch_px
-        c = pixel % patch_px
+    r, c, step_r, step_c = _first_pixel(patch_px)
+    while r < patch_px:
         out[cuda.blockIdx.x, r, c] = float32(float(image[top + r, left + c]) - mean) * window[r, c]
+        r, c = _next_pixel(r, c, step_r, step_c, patch_px)
 
 
 @cuda.jit
@@ -176,14 +199,16 @@ def _patch_gradient_stats(gx, gy, edge_threshold2, row_starts, col_starts, patch
     yy = 0.0
     xy = 0.0
     edges = 0.0
-    for pixel in range(cuda.threadIdx.x, n_pixels, cuda.blockDim.x):
-        x = float(gx[top + pixel // patch_px, left + pixel % patch_px])
-        y = float(gy[top + pixel // patch_px, left + pixel % patch_px])
+    r, c, step_r, step_c = _first_pixel(patch_px)
+    while r < patch_px:
+        x = float(gx[top + r, left + c])
+        y = float(gy[top + r, left + c])
         xx += x * x
         yy += y * y
         xy += x * y
         if x * x + y * y > edge_threshold2:
             edges += 1.0
+        r, c = _next_pixel(r, c, step_r, step_c, patch_px)
     xx = _block_total(partial, xx)
     yy = _block_total(partial, yy)
     xy = _block_total(partial, xy)
@@ -203,8 +228,10 @@ def _patch_histograms(codes, row_starts, col_starts, patch_px, n_codes, out):
     if cuda.threadIdx.x < n_codes:
         counts[cuda.threadIdx.x] = 0
     cuda.syncthreads()
-    for pixel in range(cuda.threadIdx.x, patch_px * patch_px, cuda.blockDim.x):
-        cuda.atomic.add(counts, codes[top + pixel // patch_px, left + pixel % patch_px], 1)
+    r, c, step_r, step_c = _first_pixel(patch_px)
+    while r < patch_px:
+        cuda.atomic.add(counts, codes[top + r, left + c], 1)
+        r, c = _next_pixel(r, c, step_r, step_c, patch_px)
     cuda.syncthreads()
     if cuda.threadIdx.x < n_codes:
         out[i, j, cuda.threadIdx.x] = counts[cuda.threadIdx.x] / (patch_px * patch_px)
