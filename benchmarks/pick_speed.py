@@ -40,6 +40,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -147,8 +148,32 @@ print(json.dumps({"start": start, "end": time.time(), "n": len(rows)}))
 """
 
 
-def measure_shared(paths: list[str], n_processes: int, device: str, folder: Path) -> float:
-    """Micrographs per second of `n_processes` processes picking `paths` at once (each into its own folder)."""
+def gpu_memory_used_MB(device: str) -> float | None:
+    """Memory in use on `device`'s GPU by every process (nvidia-smi), or None where it cannot be read."""
+    index = device.partition(":")[2] or "0"
+    try:
+        query = ["nvidia-smi", f"--id={index}", "--query-gpu=memory.used", "--format=csv,noheader,nounits"]
+        answer = subprocess.run(query, capture_output=True, text=True, timeout=10, check=True).stdout
+        return float(answer.split()[0])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return None
+
+
+def measure_shared(paths: list[str], n_processes: int, device: str, folder: Path) -> tuple[float, float | None]:
+    """Micrographs per second of `n_processes` processes picking `paths` at once (each into its own folder).
+
+    With a GPU, also the most memory in use on it meanwhile (MB, all processes with their CUDA contexts; sampled
+    every half second), or None.
+    """
+    samples, stop = [], threading.Event()
+
+    def sample_gpu_memory():
+        while not stop.wait(0.5):
+            samples.append(gpu_memory_used_MB(device))
+
+    sampler = threading.Thread(target=sample_gpu_memory, daemon=True)
+    if device != "cpu":
+        sampler.start()
     ready = folder / "ready"
     ready.mkdir()
     workers = []
@@ -167,8 +192,10 @@ def measure_shared(paths: list[str], n_processes: int, device: str, folder: Path
         if worker.returncode:
             raise RuntimeError(f"a picking process failed (exit code {worker.returncode})")
         results.append(json.loads(stdout.strip().splitlines()[-1]))
+    stop.set()
     seconds = max(r["end"] for r in results) - min(r["start"] for r in results)
-    return sum(r["n"] for r in results) / seconds
+    peak_MB = max((MB for MB in samples if MB is not None), default=None)
+    return sum(r["n"] for r in results) / seconds, peak_MB
 
 
 def simulate_to(path: Path, pixel_size_A: float, seed: int) -> str:
@@ -190,14 +217,19 @@ def measure(pixel_size_A: float, n: int, device: str, folder: Path, process_coun
                             capture_output=True, text=True, check=True)
     measured = json.loads(result.stdout.strip().splitlines()[-1])
     print(f"{pixel_size_A:g} Å, one process:", json.dumps(measured), flush=True)  # kept if a later part fails
-    measured["shared_per_second"] = {}
+    measured["shared_per_second"], measured["shared_gpu_MB"] = {}, {}
     for n_processes in process_counts:
         shared = folder / f"shared_{pixel_size_A:g}_{n_processes}"
         shared.mkdir()
-        measured["shared_per_second"][n_processes] = measure_shared(paths[:-1], n_processes, device, shared)
-        print(f"{pixel_size_A:g} Å, {n_processes} processes at once: "
-              f"{measured['shared_per_second'][n_processes]:.2f} micrographs/s", flush=True)
+        rate, gpu_MB = measure_shared(paths[:-1], n_processes, device, shared)
+        measured["shared_per_second"][n_processes], measured["shared_gpu_MB"][n_processes] = rate, gpu_MB
+        print(f"{pixel_size_A:g} Å, {n_processes} processes at once: {rate:.2f} micrographs/s"
+              + ("" if gpu_MB is None else f", GPU memory in use at most {gpu_MB:.0f} MB"), flush=True)
     return measured
+
+
+def _megabytes(MB: float | None) -> str:
+    return "" if MB is None else f" ({MB:.0f})"
 
 
 def report_lines(results: dict, device_label: str, n: int, process_counts: tuple[int, ...], cores: int,
@@ -210,14 +242,15 @@ def report_lines(results: dict, device_label: str, n: int, process_counts: tuple
              "Written by benchmarks/pick_speed.py.", speed_line, "",
              "| pixel size | s per micrograph (median) | all runs (s) | micrographs/s in turn | "
              "micrographs/s, reading overlapped | model load + imports (s) | peak memory (MB) | GPU memory (MB) |"
-             + "".join(f" micrographs/s, {k} processes at once |" for k in process_counts),
+             + "".join(f" micrographs/s, {k} processes at once (GPU memory, MB) |" for k in process_counts),
              "| --- | --- | --- | --- | --- | --- | --- | --- |" + " --- |" * len(process_counts)]
     for pixel_size_A, r in results.items():
         runs = sorted(r["seconds"])
         gpu = "-" if r["gpu_MB"] is None else f"{r['gpu_MB']:.0f}"
         lines.append(f"| {pixel_size_A:g} Å | {runs[len(runs) // 2]:.2f} | {', '.join(f'{s:.2f}' for s in r['seconds'])} "
                      f"| {r['per_second']['0']:.2f} | {r['per_second']['2']:.2f} | {r['load_s']:.1f} | {r['peak_MB']:.0f} "
-                     f"| {gpu} |" + "".join(f" {r['shared_per_second'][k]:.2f} |" for k in process_counts))
+                     f"| {gpu} |" + "".join(f" {r['shared_per_second'][k]:.2f}{_megabytes(r['shared_gpu_MB'][k])} |"
+                                            for k in process_counts))
     lines += ["", "Stages of one micrograph (s):", "",
               "| pixel size | " + " | ".join(first["stages"]) + " |",
               "|" + " --- |" * (1 + len(first["stages"]))]
