@@ -76,6 +76,18 @@ def array_module_of(array) -> ModuleType:
     return module if module is not None and isinstance(array, module.ndarray) else np
 
 
+def cpu_threads() -> int:
+    """Threads a CPU computation may use here: numba's count (every core, or a cluster worker's share).
+
+    The workers of icestat's local Dask clusters get their share as ``NUMBA_NUM_THREADS`` before they start
+    (:func:`icestat.cluster.run_on_dask`), which holds in the threads their tasks run in (numba's count is per
+    thread); SciPy's FFTs take the same number instead of every core of the machine.
+    """
+    import numba
+
+    return numba.get_num_threads()
+
+
 def fft_module(xp: ModuleType) -> ModuleType:
     """``scipy.fft`` or ``cupyx.scipy.fft``, to go with `xp`."""
     return importlib.import_module("scipy.fft" if xp is np else "cupyx.scipy.fft")

@@ -21,18 +21,21 @@ RETRIES = 2
 
 
 class ThreadLimit(WorkerPlugin):
-    """Give every worker (restarted ones too) a fixed number of threads in torch and numba."""
+    """Give every worker (restarted ones too) a fixed number of threads in torch.
+
+    torch's count is the process's; numba's is each thread's own, and tasks run in threads of their own, so
+    the workers get numba's (and with it SciPy's FFTs', :func:`icestat.backend.cpu_threads`) as
+    ``NUMBA_NUM_THREADS`` before they start (:func:`run_on_dask`).
+    """
 
     def __init__(self, n_threads: int):
         self.n_threads = n_threads
 
     def setup(self, worker) -> None:
         """Called by Dask on each worker as it starts."""
-        import numba
         import torch
 
         torch.set_num_threads(self.n_threads)
-        numba.set_num_threads(min(self.n_threads, numba.config.NUMBA_NUM_THREADS))
 
 
 class WorkerReporting(WorkerPlugin):
@@ -99,7 +102,7 @@ def run_on_dask(function: Callable, items: list, args: tuple, workers: int, sche
         Further arguments, the same for every task.
     workers : int
         Worker processes of the local cluster started when `scheduler` is None
-        (one task at a time each; their torch and numba threads share the
+        (one task at a time each; their torch, numba and FFT threads share the
         cores this process may use, :func:`usable_cores`; they report
         warnings as this process does, :class:`WorkerReporting`; they keep
         freed memory for reuse, :data:`icestat.allocator.ENVIRONMENT`).
@@ -114,9 +117,11 @@ def run_on_dask(function: Callable, items: list, args: tuple, workers: int, sche
         (:func:`gpu_cluster`); ignored with a `scheduler`.
     """
     cluster, environment = None, dict(os.environ)
+    n_threads = max(1, usable_cores() // workers)
     # set before each worker process starts (the nanny puts them in this process's environment as it spawns one)
+    worker_environment = {**allocator.ENVIRONMENT, "NUMBA_NUM_THREADS": str(n_threads)}
     with dask.config.set({f"distributed.nanny.pre-spawn-environ.{name}": value
-                          for name, value in allocator.ENVIRONMENT.items()}):
+                          for name, value in worker_environment.items()}):
         if scheduler is None and gpus:
             cluster = gpu_cluster(workers, gpus)
         elif scheduler is None:
@@ -124,7 +129,7 @@ def run_on_dask(function: Callable, items: list, args: tuple, workers: int, sche
     try:
         with Client(cluster if cluster is not None else scheduler) as client:
             if cluster is not None:
-                client.register_plugin(ThreadLimit(max(1, usable_cores() // workers)), name="icestat-threads")
+                client.register_plugin(ThreadLimit(n_threads), name="icestat-threads")
                 client.register_plugin(WorkerReporting(logging.getLogger("icestat").getEffectiveLevel()),
                                        name="icestat-reporting")
             futures = {client.submit(function, item, *args, pure=False, retries=RETRIES): item for item in items}

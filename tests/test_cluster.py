@@ -125,6 +125,26 @@ def test_local_workers_keep_freed_memory(gpus):
         assert first > 0 and again <= first // 20
 
 
+def threads_in_a_task(item: int) -> tuple[int, int, int]:
+    """The threads numba, torch and SciPy's FFTs (icestat.backend.cpu_threads) may use in this task's thread."""
+    import numba
+    import torch
+
+    from icestat.backend import cpu_threads
+
+    return numba.get_num_threads(), torch.get_num_threads(), cpu_threads()
+
+
+@pytest.mark.parametrize("gpus", [None, [0]])
+def test_local_workers_split_the_cores_in_the_threads_their_tasks_run_in(gpus):
+    # numba's count is per thread: set in a worker's main thread (as a worker plugin's setup is), a task's thread
+    # kept numba's default, every core, and 2 workers on 2 cores ran 4 threads of numba kernels
+    from icestat.cluster import usable_cores
+
+    share = max(1, usable_cores() // 2)
+    assert list(map_unordered(threads_in_a_task, range(2), workers=2, gpus=gpus)) == [(share, share, share)] * 2
+
+
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is set through Linux's sched_setaffinity")
 def test_local_workers_share_only_the_cores_this_process_may_use():
     # As under SLURM or taskset: the workers' threads are divided from the cores granted, not from all the machine's.

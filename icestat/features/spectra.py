@@ -14,6 +14,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.fft
 
+from icestat.backend import cpu_threads
 from icestat.features.registry import DOG_SIGMAS_PX, ICE_BAND_A, N_SPECTRUM_SHELLS, REFERENCE_BAND_A
 
 HIGH_BAND = (0.25, 0.5)  # cycles / px
@@ -110,8 +111,8 @@ def hann_window(patch_px: int) -> np.ndarray:
 def periodograms(windowed, xp=np):
     """Periodograms of windowed patches ``(n, p, p)`` on the rfft half plane, flattened ``(n, p*(p//2+1))``."""
     n, patch_px, _ = windowed.shape
-    if xp is np:  # scipy.fft keeps float32 and uses every core
-        spectrum = scipy.fft.rfft2(windowed, workers=-1)
+    if xp is np:  # scipy.fft keeps float32 and uses the cores given (every one outside a cluster's workers)
+        spectrum = scipy.fft.rfft2(windowed, workers=cpu_threads())
     else:
         spectrum = xp.fft.rfft2(windowed)
     power = (spectrum.real**2 + spectrum.imag**2) / float((hann_window(patch_px) ** 2).sum())
