@@ -54,7 +54,7 @@ from icestat.coords import pick_table
 from icestat.diameter import CROWDED_PARTICLE_FRACTION, CROWDED_WARNING, estimate_diameter_px
 from icestat.frame import FrameBorder
 from icestat.polarity import check_polarity, judge_polarity
-from icestat.scale_space import MAD_TO_SD, blob_noise_sd, blob_response, white_noise_sd
+from icestat.scale_space import MAD_TO_SD, blob_noise_sd, blob_responses, white_noise_sd
 from icestat.segment import Segmentation
 
 log = logging.getLogger(__name__)
@@ -302,12 +302,12 @@ def particle_response(image: np.ndarray, radius_px: float, polarity: str = "auto
     ('bright', True)
     """
     check_polarity(polarity)
-    bright = blob_response(image, SIGMA_RADII * radius_px)
+    bright, bright_whole = blob_responses(image, (SIGMA_RADII * radius_px, WHOLE_PARTICLE_SIGMA_RADII * radius_px))
     skew = float("nan")
     if polarity == "auto":
         polarity, skew = judge_polarity(bright, radius_px, particle_probability, carbon, contamination)
     sign = 1.0 if polarity == "bright" else -1.0
-    turned = [sign * bright, sign * blob_response(image, WHOLE_PARTICLE_SIGMA_RADII * radius_px)]
+    turned = [sign * bright, sign * bright_whole]
     return np.maximum(*(response - np.median(response) for response in turned)), polarity, skew
 
 
@@ -336,6 +336,7 @@ def signal_to_noise(response: np.ndarray, image: np.ndarray, radius_px: float) -
     Examples
     --------
     >>> import numpy as np
+    >>> from icestat.scale_space import blob_response
     >>> noise = np.random.default_rng(1).normal(0.0, 1.0, (256, 256)).astype(np.float32)
     >>> narrow = blob_response(noise, SIGMA_RADII * 8.0)
     >>> round(float(signal_to_noise(narrow, noise, 8.0).std()), 1)   # noise alone: one standard deviation

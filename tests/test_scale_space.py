@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from icestat.scale_space import blob_noise_sd, blob_response, white_noise_sd
+from icestat.scale_space import blob_noise_sd, blob_response, blob_responses, white_noise_sd
 
 
 def _haar_diagonal_reference(image):
@@ -44,6 +44,19 @@ def test_white_noise_sd_finds_the_noise_under_smooth_structure_and_specks(sd):
 def test_white_noise_sd_underestimates_low_passed_noise():
     noise = np.random.default_rng(5).normal(0.0, 1.0, (300, 300))
     assert white_noise_sd(ndimage.gaussian_filter(noise, 1.5)) < 0.1 * white_noise_sd(noise)
+
+
+@pytest.mark.parametrize("shape", [(96, 96), (47, 81), (3, 200)])
+def test_blob_responses_are_scipys_laplacian_of_gaussian_with_edges_repeated(shape):
+    # the obviously-correct version: scipy.ndimage's filters, one width at a time
+    rng = np.random.default_rng(shape[0])
+    image = rng.normal(size=shape).astype(np.float32)
+    image[:, : shape[1] // 3] += 4.0   # a step at the edge: the padding must repeat the edge pixels, not wrap round
+    sigmas = (0.7, 3.3, 9.5)
+    for sigma, response in zip(sigmas, blob_responses(image, sigmas)):
+        expected = -(sigma**2) * ndimage.gaussian_laplace(image, sigma, mode="nearest")
+        assert response.dtype == np.float32 and response.shape == shape
+        np.testing.assert_allclose(response, expected, atol=1e-6 * np.ptp(expected))
 
 
 @pytest.mark.parametrize("sigma_px", [0.8, 2.0, 5.0])
