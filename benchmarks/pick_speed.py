@@ -126,7 +126,7 @@ import numba, torch
 from icestat.batch import PickSettings, cached_model, pick_in_turn
 paths, output, device = json.loads(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 ready, n_processes = Path(sys.argv[4]), int(sys.argv[5])
-# the cores split as icestat.cluster.ThreadLimit does (not imported: it needs Dask, which the GPU image lacks)
+# the cores split as icestat.cluster.run_on_dask splits them (not imported: it needs Dask, which the GPU image lacks)
 n_threads = max(1, len(os.sched_getaffinity(0)) // n_processes)
 torch.set_num_threads(n_threads)
 numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))

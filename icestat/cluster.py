@@ -20,22 +20,15 @@ from icestat._logging import report_on_stderr
 RETRIES = 2
 
 
-class ThreadLimit(WorkerPlugin):
-    """Give every worker (restarted ones too) a fixed number of threads in torch.
+def thread_environment(n_threads: int) -> dict[str, str]:
+    """Environment variables giving a worker process `n_threads` threads in everything that computes in parallel.
 
-    torch's count is the process's; numba's is each thread's own, and tasks run in threads of their own, so
-    the workers get numba's (and with it SciPy's FFTs', :func:`icestat.backend.cpu_threads`) as
-    ``NUMBA_NUM_THREADS`` before they start (:func:`run_on_dask`).
+    PyTorch, XGBoost (OpenMP) and BLAS read theirs as the process starts, numba in every thread (its count is
+    each thread's own, and tasks run in threads of their own: set in a worker's main thread, as a worker plugin
+    would, it never reached them), and SciPy's FFTs follow numba's (:func:`icestat.backend.cpu_threads`).
     """
-
-    def __init__(self, n_threads: int):
-        self.n_threads = n_threads
-
-    def setup(self, worker) -> None:
-        """Called by Dask on each worker as it starts."""
-        import torch
-
-        torch.set_num_threads(self.n_threads)
+    return {name: str(n_threads) for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                                              "OPENBLAS_NUM_THREADS")}
 
 
 class WorkerReporting(WorkerPlugin):
@@ -102,8 +95,9 @@ def run_on_dask(function: Callable, items: list, args: tuple, workers: int, sche
         Further arguments, the same for every task.
     workers : int
         Worker processes of the local cluster started when `scheduler` is None
-        (one task at a time each; their torch, numba and FFT threads share the
-        cores this process may use, :func:`usable_cores`; they report
+        (one task at a time each; their torch, XGBoost, numba and FFT threads
+        share the cores this process may use, :func:`usable_cores` and
+        :func:`thread_environment`; they report
         warnings as this process does, :class:`WorkerReporting`; they keep
         freed memory for reuse, :data:`icestat.allocator.ENVIRONMENT`).
         Workers of a running cluster keep their own settings.
@@ -117,9 +111,8 @@ def run_on_dask(function: Callable, items: list, args: tuple, workers: int, sche
         (:func:`gpu_cluster`); ignored with a `scheduler`.
     """
     cluster, environment = None, dict(os.environ)
-    n_threads = max(1, usable_cores() // workers)
     # set before each worker process starts (the nanny puts them in this process's environment as it spawns one)
-    worker_environment = {**allocator.ENVIRONMENT, "NUMBA_NUM_THREADS": str(n_threads)}
+    worker_environment = {**allocator.ENVIRONMENT, **thread_environment(max(1, usable_cores() // workers))}
     with dask.config.set({f"distributed.nanny.pre-spawn-environ.{name}": value
                           for name, value in worker_environment.items()}):
         if scheduler is None and gpus:
@@ -129,7 +122,6 @@ def run_on_dask(function: Callable, items: list, args: tuple, workers: int, sche
     try:
         with Client(cluster if cluster is not None else scheduler) as client:
             if cluster is not None:
-                client.register_plugin(ThreadLimit(n_threads), name="icestat-threads")
                 client.register_plugin(WorkerReporting(logging.getLogger("icestat").getEffectiveLevel()),
                                        name="icestat-reporting")
             futures = {client.submit(function, item, *args, pure=False, retries=RETRIES): item for item in items}
