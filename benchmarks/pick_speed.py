@@ -118,18 +118,13 @@ print(json.dumps({"load_s": load_s, "seconds": seconds, "per_second": per_second
 # One of K processes picking at once: waits until all have loaded the model and picked one micrograph (compiling
 # the kernels), then picks its copy of the run on its share of the cores.
 _SHARING_WORKER = r"""
-import json, os, sys, time
+import json, sys, time
 from pathlib import Path
 from icestat.allocator import keep_freed_memory
 keep_freed_memory()   # first, as the workers of icestat's local Dask clusters have it (icestat.allocator.ENVIRONMENT)
-import numba, torch
 from icestat.batch import PickSettings, cached_model, pick_in_turn
 paths, output, device = json.loads(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 ready, n_processes = Path(sys.argv[4]), int(sys.argv[5])
-# the cores split as icestat.cluster.run_on_dask splits them (not imported: it needs Dask, which the GPU image lacks)
-n_threads = max(1, len(os.sched_getaffinity(0)) // n_processes)
-torch.set_num_threads(n_threads)
-numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
 settings = PickSettings(device=device, diameter_A=150.0)
 cached_model(None, device)
 warm_up = output / "warm_up"
@@ -177,9 +172,11 @@ def measure_shared(paths: list[str], n_processes: int, device: str, folder: Path
     ready = folder / "ready"
     ready.mkdir()
     workers = []
-    # one OpenMP (XGBoost) and BLAS thread each, as Dask's nanny gives the workers of `icestat pick --workers K`
-    # (its distributed.nanny.pre-spawn-environ)
-    environment = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    # each its share of the cores in every library, as the workers of `icestat pick --workers K` get it
+    # (icestat.cluster.thread_environment; not imported: it needs Dask, which the GPU image lacks)
+    share = str(max(1, len(os.sched_getaffinity(0)) // n_processes))
+    environment = {**os.environ, **{name: share for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                                                               "OPENBLAS_NUM_THREADS")}}
     for k in range(n_processes):
         output = folder / f"out_{k}"
         output.mkdir()
