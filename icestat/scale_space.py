@@ -17,6 +17,7 @@ import functools
 
 import numpy as np
 import scipy.fft
+from scipy import ndimage
 
 from icestat.backend import cpu_threads
 
@@ -53,12 +54,12 @@ def blob_responses(image: np.ndarray, sigmas_px) -> list[np.ndarray]:
     """:func:`blob_response` at each of several widths, from one Fourier transform of the image.
 
     What ``scipy.ndimage.gaussian_laplace(image, sigma, mode="nearest")``
-    gives (its kernels: the sampled Gaussian and its second derivative, cut at
-    4 sigma), to about 1e-6 of the response's range, by FFT convolution of the
-    image padded by repeating its edges: the image's transform is taken once
-    and each width's kernel, separable, transforms as an outer product of two
-    1-D transforms. Two widths of a 1036-px working image take 0.02 s on one
-    core, against 0.12 s by the filters' 16 passes.
+    gives (its own kernels: the sampled Gaussian and its second derivative, cut
+    at 4 sigma), to about 3e-7 of the response's range, by FFT convolution of
+    the image padded by repeating its edges: the image's transform is taken
+    once and each width's kernel, separable, transforms as an outer product of
+    two 1-D transforms. Two widths of a 1036-px working image take 0.034 s on 2
+    cores, against 0.12 s by the filters' 8 passes.
 
     Parameters
     ----------
@@ -93,11 +94,13 @@ def _kernel_radius(sigma_px: float) -> int:
 
 
 def _gaussian_kernel(sigma_px: float, order: int, radius: int) -> np.ndarray:
-    """scipy.ndimage's 1-D Gaussian kernel (order 0) or its second derivative (order 2), ``2 radius + 1`` taps."""
-    x = np.arange(-radius, radius + 1, dtype=np.float64)
-    gaussian = np.exp(-0.5 * x**2 / sigma_px**2)
-    gaussian /= gaussian.sum()
-    return gaussian if order == 0 else (x**2 / sigma_px**4 - 1 / sigma_px**2) * gaussian
+    """scipy.ndimage's 1-D Gaussian kernel (order 0) or its second derivative (order 2), ``2 radius + 1`` taps.
+
+    Its own taps: the filter's answer to a unit impulse (the kernels are symmetric).
+    """
+    impulse = np.zeros(2 * radius + 1)
+    impulse[radius] = 1.0
+    return ndimage.gaussian_filter1d(impulse, sigma_px, order=order, mode="constant")
 
 
 def _centred(kernel: np.ndarray, n: int) -> np.ndarray:
