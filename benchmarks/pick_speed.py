@@ -47,6 +47,7 @@ from pathlib import Path
 
 from _report import gpu_name, machine_speed_line, publish
 
+from icestat.backend import thread_environment
 from icestat.micrograph import write_mrc
 from icestat.simulate import SimulationParams, simulate_micrograph
 
@@ -173,10 +174,7 @@ def measure_shared(paths: list[str], n_processes: int, device: str, folder: Path
     ready.mkdir()
     workers = []
     # each its share of the cores in every library, as the workers of `icestat pick --workers K` get it
-    # (icestat.cluster.thread_environment; not imported: it needs Dask, which the GPU image lacks)
-    share = str(max(1, len(os.sched_getaffinity(0)) // n_processes))
-    environment = {**os.environ, **{name: share for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                                                               "OPENBLAS_NUM_THREADS")}}
+    environment = {**os.environ, **thread_environment(max(1, len(os.sched_getaffinity(0)) // n_processes))}
     for k in range(n_processes):
         output = folder / f"out_{k}"
         output.mkdir()

@@ -88,6 +88,18 @@ def cpu_threads() -> int:
     return numba.get_num_threads()
 
 
+def thread_environment(n_threads: int) -> dict[str, str]:
+    """Environment variables giving a process `n_threads` threads in everything that computes in parallel.
+
+    For the worker processes of a node shared among several: PyTorch, XGBoost (OpenMP) and BLAS read theirs as
+    the process starts, numba in every thread (its count is each thread's own, and Dask's tasks run in threads of
+    their own: set in a worker's main thread, as a worker plugin would, it never reached them), and SciPy's FFTs
+    follow numba's (:func:`cpu_threads`).
+    """
+    return {name: str(n_threads) for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                                              "OPENBLAS_NUM_THREADS")}
+
+
 def fft_module(xp: ModuleType) -> ModuleType:
     """``scipy.fft`` or ``cupyx.scipy.fft``, to go with `xp`."""
     return importlib.import_module("scipy.fft" if xp is np else "cupyx.scipy.fft")

@@ -15,20 +15,10 @@ from dask.distributed import Client, LocalCluster, Nanny, Scheduler, SpecCluster
 
 from icestat import allocator
 from icestat._logging import report_on_stderr
+from icestat.backend import thread_environment
 
 #: How often a task is retried on another worker after its worker died, or it raised.
 RETRIES = 2
-
-
-def thread_environment(n_threads: int) -> dict[str, str]:
-    """Environment variables giving a worker process `n_threads` threads in everything that computes in parallel.
-
-    PyTorch, XGBoost (OpenMP) and BLAS read theirs as the process starts, numba in every thread (its count is
-    each thread's own, and tasks run in threads of their own: set in a worker's main thread, as a worker plugin
-    would, it never reached them), and SciPy's FFTs follow numba's (:func:`icestat.backend.cpu_threads`).
-    """
-    return {name: str(n_threads) for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                                              "OPENBLAS_NUM_THREADS")}
 
 
 class WorkerReporting(WorkerPlugin):
@@ -97,7 +87,7 @@ def run_on_dask(function: Callable, items: list, args: tuple, workers: int, sche
         Worker processes of the local cluster started when `scheduler` is None
         (one task at a time each; their torch, XGBoost, numba and FFT threads
         share the cores this process may use, :func:`usable_cores` and
-        :func:`thread_environment`; they report
+        :func:`icestat.backend.thread_environment`; they report
         warnings as this process does, :class:`WorkerReporting`; they keep
         freed memory for reuse, :data:`icestat.allocator.ENVIRONMENT`).
         Workers of a running cluster keep their own settings.
