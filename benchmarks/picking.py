@@ -6,7 +6,7 @@ Usage:
 1. Every micrograph of ../shared/data with a particle mask, picked by the
    shipped default model at the default threshold, with the particle diameter
    of the manifest (as a user gives it, setting the working scale of large
-   particles as icestat pick does) and estimated from the non-ice blobs:
+   particles as icestat pick does) and estimated from the particle evidence:
    each micrograph's own estimate, and the run's as `icestat pick` uses it
    (each row's micrographs taken as one run: the median of the uncrowded
    micrographs' estimates, for those whose own is more than 20 % off).
@@ -83,7 +83,7 @@ class Marked:
     estimated: tuple
     scaled: list[tuple]        # with the true diameter times each of DIAMETER_FACTORS
     thresholded: list[tuple]   # with the true diameter, at each of THRESHOLDS
-    own_diameter_px: float     # estimated from the micrograph's own blobs
+    own_diameter_px: float     # estimated from the micrograph's own particle evidence
     ratio: float               # own estimated / true diameter
     run_estimated: tuple | None = None   # with the run's diameter where its own is far from it (_with_run_diameter)
     run_ratio: float = float("nan")      # diameter used there / true diameter
@@ -345,7 +345,7 @@ def main() -> None:
     started = time.perf_counter()
     manifest = read_manifest(args.shared / "manifest.csv")
     lines = ["# Picking accuracy", "",
-             "Default threshold; diameter from the manifest (what a user gives) or estimated from the non-ice blobs.",
+             "Default threshold; diameter from the manifest (what a user gives) or estimated from the particle evidence.",
              "Real data: a pick is right when it lands on a particle of the mask, a mask blob holding",
              "round(area / one particle's area) particles. Simulations: one-to-one matching (Hungarian) to the true",
              "centres within half a particle diameter. Written by benchmarks/picking.py.", ""] + HEADER

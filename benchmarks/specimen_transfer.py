@@ -7,7 +7,7 @@ For each masked dataset of ../shared/data the default recipe is retrained withou
 picking.py's "specimen held out" rows, sharing its models: picking.model_without), and all of that dataset's
 masked micrographs are picked with the true diameter at the default threshold three ways (one feature pass):
 - default: what `icestat pick` does; the particle evidence candidates are scored by is half the refined particle
-  probability and half the patch classifier's (icestat.pick.particle_evidence);
+  probability and half the patch classifier's (icestat.evidence.particle_evidence);
 - refined map alone: the particle evidence is the boundary refiner's output alone (icestat before 2026-12-02);
 - patch classifier alone: no refiner (interpolated patch probabilities, as `icestat pick --no-refine`).
 Each model, and the shipped one, also picks picking.py's fresh simulations (F1 against the true centres) and its

@@ -66,9 +66,9 @@ SUMMARY_COLUMNS = (
     "excluded_brighter_than_ice", "diameter_px",
     "diameter_source", "blob_diameter_px", "polarity", "polarity_source", "bright_skew", "seconds", "error",
 )
-#: Values of the ``diameter_source`` column: the diameter used was given, estimated from the micrograph's own
-#: non-ice blobs (``blob_diameter_px``, also reported when the run's is used; empty when it is given), or the
-#: run's diameter.
+#: Values of the ``diameter_source`` column: the diameter used was given, estimated from the blobs of the
+#: micrograph's own particle evidence (``blob_diameter_px``, :func:`icestat.diameter.estimate_diameter_px`; also
+#: reported when the run's is used, empty when it is given), or the run's diameter.
 GIVEN, BLOBS, RUN = "given", "blobs", "run"
 #: Values of the ``polarity_source`` column besides ``given`` (``--polarity dark`` or ``bright``) and ``run`` (the
 #: run's, :func:`to_pick_as_bright`): judged on the micrograph by ``--polarity auto``.
@@ -124,7 +124,7 @@ class PickSettings:
         ``cpu``, ``cuda`` or ``cuda:N``.
     diameter_A, diameter_px : float or None
         Particle diameter in ångström (needs the pixel size) or in pixels; at
-        most one; estimated from the non-ice blobs when both are None.
+        most one; estimated from the particle evidence when both are None.
     threshold : float
         Lowest pick score kept.
     polarity : str

@@ -23,9 +23,10 @@ import numpy as np
 
 from icestat.classes import CARBON, CONTAMINATION
 from icestat.diameter import estimate_diameter_px
+from icestat.evidence import particle_evidence
 from icestat.micrograph import Micrograph
 from icestat.model import IceModel
-from icestat.pick import DEFAULT_THRESHOLD, MAX_EXCLUDED_PROBABILITY, SIGMA_RADII, Picks, particle_evidence, pick
+from icestat.pick import DEFAULT_THRESHOLD, MAX_EXCLUDED_PROBABILITY, SIGMA_RADII, Picks, pick
 from icestat.polarity import bright_agreement, check_polarity
 from icestat.scale_space import blob_response
 from icestat.segment import Segmentation, excluded_brighter_than_ice, segment
@@ -147,7 +148,7 @@ def dark_agreement(segmentation: Segmentation, radius_working_px: float) -> floa
     """Correlation of the model's particle evidence with the dark blobs of the working image at the particles' scale.
 
     The response to dark blobs (sigma :data:`icestat.pick.SIGMA_RADII` radii)
-    against :func:`icestat.pick.particle_evidence`, off what the model calls
+    against :func:`icestat.evidence.particle_evidence`, off what the model calls
     carbon or contamination (:func:`icestat.polarity.bright_agreement`, turned);
     NaN where nothing is judged.
     """

@@ -1,4 +1,4 @@
-"""The particle diameter, estimated from the compact non-ice blobs of a segmentation, per micrograph and per run.
+"""The particle diameter, estimated from the bumps of a segmentation's particle evidence, per micrograph and per run.
 
 What :func:`icestat.pick.pick` picks with when the diameter is not given
 (:func:`estimate_diameter_px`), and what a batch settles the micrographs whose
@@ -9,27 +9,38 @@ and the diameter a user gives, in pixels (:func:`given_diameter_px`).
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
-from skimage.measure import regionprops
 
-from icestat.classes import PARTICLE
+from skimage.transform import downscale_local_mean
+
+from icestat.classes import CARBON, CONTAMINATION
+from icestat.evidence import particle_evidence
+from icestat.scale_space import blob_maxima
 from icestat.segment import Segmentation
 
-#: Non-ice blobs used to estimate the diameter: at least this solid (area / convex area) ...
-MIN_BLOB_SOLIDITY = 0.85
-#: ... and at least this many working pixels ...
-MIN_BLOB_AREA_PX = 12
-#: ... and an equivalent diameter of at most this fraction of the working image's shorter side: wider is a region
-#: labelled particle (a model calling most of a packed micrograph particle can make one solid region of it), not a
-#: particle, and picking with its diameter would reject every candidate as too near the edge.
-MAX_BLOB_SIDE_FRACTION = 1 / 3
-#: A particle's outline over the equivalent diameter of its segmented blob. A globular particle's projected
-#: thickness falls to zero towards its outline, so the segmentation keeps its thick core: with the shipped model
-#: the blobs' median equivalent diameter was 0.71 of the hand-drawn particles' on EMPIAR-10017, 0.88 on 10028,
-#: 0.73 on 10059 (micrographs it did not train on) and 0.75 on fresh simulations (benchmarks/results/picking.md).
-BLOB_TO_PARTICLE_DIAMETER = 4 / 3
-#: Where more than this fraction of a micrograph is labelled particle, the particles have merged into one region
-#: and the diameter estimated from its blobs is unreliable (a warning says so).
+#: Widths of the scale space the diameter is read from, in working pixels: ``SMALLEST_WIDTH_PX`` times powers of
+#: ``WIDTH_STEP``, up to ``WIDEST_WIDTH_PX`` (particles up to 114 working pixels, 800 Å at the default 7 Å per
+#: pixel) or a width answering most to a disk of ``MAX_DIAMETER_SIDE_FRACTION`` of the image's shorter side.
+SMALLEST_WIDTH_PX = 2.0
+WIDEST_WIDTH_PX = 41.0
+WIDTH_STEP = 2 ** 0.25
+#: The evidence is binned by this first (averaged): its bumps are smooth, and the estimate is as good in a quarter of
+#: the time (0.2 s on 2 cores for a 1024-px working image; particles of 70 Å, 10 px, are too small for the patches
+#: to tell their size anyway).
+EVIDENCE_BIN = 2
+#: Wider is a region labelled particle (a model calling most of a packed micrograph particle can make one solid
+#: region of it), not a particle, and picking with its diameter would reject every candidate as too near the edge.
+MAX_DIAMETER_SIDE_FRACTION = 1 / 3
+#: A bump of particle evidence counts when its scale-normalised Laplacian of Gaussian answers at least this: a
+#: disk of evidence a answers 2a / e at its own width, so this keeps bumps at least about 0.27 high. Lower lets the
+#: faint speckle of an unsure model in (particles of 400-550 Å that the shipped model took for ice: estimates 0.35-
+#: 0.6 of the truth at 0.15), higher drops the bumps of an unsure model's real particles (EMPIAR-10028 and 10059 with
+#: the recipe retrained without them: none at 0.3 on some micrographs; benchmarks/README.md).
+MIN_BUMP_RESPONSE = 0.2
+#: A particle's diameter over the width at which its bump answers most: a disk's, ``2 sqrt 2``.
+DIAMETER_PER_WIDTH = 2 * np.sqrt(2)
+#: Where more than this fraction of a micrograph is labelled particle, the particles touch and merge, and the
+#: estimated diameter is less reliable (a warning says so): 0.87-1.44 of the true diameter on the micrographs of
+#: EMPIAR-10059, all crowded, with the shipped model; 0.90-0.98 on those of 10028, none crowded.
 CROWDED_PARTICLE_FRACTION = 0.5
 #: In a run of micrographs of one specimen, those whose own estimate is more than this factor off the run's
 #: diameter (:func:`run_diameter`) are picked with the run's: F1 is flat within about 0.8-1.15 of the true
@@ -75,38 +86,49 @@ def given_diameter_px(diameter_A: float | None, diameter_px: float | None, pixel
 
 
 def estimate_diameter_px(segmentation: Segmentation) -> float:
-    """Particle diameter in original pixels, from the compact non-ice blobs of a segmentation.
+    """Particle diameter in original pixels, from the bumps of the particle evidence map.
 
-    The blobs are the connected regions labelled particle on the working image;
-    the solid ones (solidity at least ``MIN_BLOB_SOLIDITY``, so touching
-    particles and ragged regions do not count) of at least ``MIN_BLOB_AREA_PX``
-    pixels and at most ``MAX_BLOB_SIDE_FRACTION`` of the image's shorter side
-    across give their equivalent diameters, whose median weighted by area (so
-    that specks of noise count little), times ``BLOB_TO_PARTICLE_DIAMETER``
-    (segmented blobs are the particles' thick cores), is the estimate. With the
-    shipped model it has been 0.95-1.2 of the true diameter in the median over
-    a dataset and 0.7-1.3 on single micrographs, but anything from 0.1 to 1.2 on
-    crowded ones (more than ``CROWDED_PARTICLE_FRACTION`` labelled particle,
-    where the solid blobs are fragments between merged particles); so give the
-    diameter when it is known. Over a run of micrographs of one specimen,
-    :func:`run_diameter` is steadier.
+    The particle evidence (:func:`icestat.evidence.particle_evidence`) rises
+    over each particle; its bumps and their widths are the maxima of its
+    scale-normalised Laplacian of Gaussian over position and width
+    (:func:`icestat.scale_space.blob_maxima`), at least ``MIN_BUMP_RESPONSE``
+    high and not centred on carbon or contamination. The estimate is their
+    diameters' median weighted by response, ``DIAMETER_PER_WIDTH`` times the
+    width. Unlike the sizes of the regions labelled particle (the estimator
+    before), the widths do not shrink with a model unsure of a specimen it
+    never saw (its evidence lower, the labelled cores smaller), and touching
+    particles, merged into one region, still make a bump each. Estimate over
+    true diameter, median over a dataset (benchmarks/results/picking.md), with
+    each specimen held out (the recipe retrained without it): EMPIAR-10017 0.75,
+    10028 0.90, 10059 0.96 (the regions: 0.72, 1.17, 0.64); with the shipped
+    model 0.82, 0.95 and 1.12-1.30 (0.95, 1.14-1.20, 0.73-0.97). On fresh
+    simulations (benchmarks/results/particle_size.md) 0.8-1.1 for 150-300 Å,
+    1.3-1.4 for 100 Å, 1.9-2.4 for 70 Å (narrower than the patches resolve) and
+    none or 0.5 for 400-550 Å, which the shipped model takes for ice at the
+    default working scale; so give the diameter when it is known. Over a run of
+    micrographs of one specimen, :func:`run_diameter` is steadier.
 
     Returns
     -------
     float
-        The estimate, NaN when there is no such blob.
+        The estimate, NaN when there is no such bump.
     """
-    blobs, _ = ndimage.label(segmentation.working_labels == PARTICLE)
-    widest_px = MAX_BLOB_SIDE_FRACTION * min(blobs.shape)
-    solid = [blob for blob in regionprops(blobs) if blob.area >= MIN_BLOB_AREA_PX and blob.solidity >= MIN_BLOB_SOLIDITY
-             and blob.equivalent_diameter_area <= widest_px]
-    if not solid:
+    evidence = downscale_local_mean(particle_evidence(segmentation), (EVIDENCE_BIN, EVIDENCE_BIN))
+    widest_px = min(WIDEST_WIDTH_PX, MAX_DIAMETER_SIDE_FRACTION * min(evidence.shape) * EVIDENCE_BIN / DIAMETER_PER_WIDTH)
+    n_widths = int(np.floor(np.log(widest_px / SMALLEST_WIDTH_PX) / np.log(WIDTH_STEP))) + 1
+    if n_widths < 3:
         return float("nan")
-    diameters = np.array([blob.equivalent_diameter_area for blob in solid])
-    areas = np.array([blob.area for blob in solid], dtype=np.float64)
+    widths_px = SMALLEST_WIDTH_PX * WIDTH_STEP ** np.arange(n_widths)
+    sigma_px, rows, cols, responses = blob_maxima(evidence, widths_px / EVIDENCE_BIN, MIN_BUMP_RESPONSE)
+    labels = segmentation.working_labels[rows * EVIDENCE_BIN, cols * EVIDENCE_BIN]   # each bin's first pixel's
+    kept = (labels != CARBON) & (labels != CONTAMINATION)
+    if not kept.any():
+        return float("nan")
+    diameters = DIAMETER_PER_WIDTH * EVIDENCE_BIN * sigma_px[kept]
+    weights = responses[kept].astype(np.float64)
     order = np.argsort(diameters)
-    weighted_median = diameters[order][np.searchsorted(np.cumsum(areas[order]), areas.sum() / 2)]
-    return float(BLOB_TO_PARTICLE_DIAMETER * weighted_median * np.mean(segmentation.working.scale))
+    weighted_median = diameters[order][np.searchsorted(np.cumsum(weights[order]), weights.sum() / 2)]
+    return float(weighted_median * np.mean(segmentation.working.scale))
 
 
 def run_diameter(estimates, particle_fractions) -> float:
@@ -115,11 +137,11 @@ def run_diameter(estimates, particle_fractions) -> float:
     The median of the estimates (:func:`estimate_diameter_px`) of the
     micrographs that are not crowded (at most ``CROWDED_PARTICLE_FRACTION``
     labelled particle), or of all of them when every one is crowded. A single
-    micrograph's estimate strays (0.7-1.3 of the truth) and on a crowded one
-    can be a fraction of it (0.14-0.49 on half the micrographs of EMPIAR-10028
-    with the model retrained without it; the run's median, 1.22). A bias
-    shared by every micrograph stays (0.75 on EMPIAR-10017 without it, every
-    micrograph crowded; benchmarks/results/picking.md).
+    micrograph's estimate strays: 0.52-1.19 of the truth on EMPIAR-10017 with
+    the recipe retrained without it, 0.85-1.13 on 10028, 0.86-1.28 on 10059
+    (with the regions labelled particle, the estimator before, 0.14-0.49 on
+    half of 10028's, crowded). A bias shared by every micrograph stays (0.75 on
+    10017 without it; benchmarks/results/picking.md).
 
     Parameters
     ----------

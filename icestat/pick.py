@@ -16,7 +16,7 @@ the ice model says. Its model score is the mean particle evidence over the
 core of the particle (half its radius), times the probability that the disk
 around it is neither carbon nor contamination. The particle evidence is the
 mean of the segmentation's (refined) particle probability and the patch
-classifier's (:func:`particle_evidence`): the boundary refiner places
+classifier's (:func:`icestat.evidence.particle_evidence`): the boundary refiner places
 particles at pixel level, but on a specimen it never saw it can erase faint
 ones that the patches see (benchmarks/results/specimen_transfer.md). Its contrast
 score rises linearly from 0 at ``MIN_CONTRAST`` robust standard deviations to
@@ -49,9 +49,10 @@ import numpy as np
 import pandas as pd
 from skimage.feature import peak_local_max
 
-from icestat.classes import CARBON, CONTAMINATION, PARTICLE
+from icestat.classes import CARBON, CONTAMINATION
 from icestat.coords import pick_table
 from icestat.diameter import CROWDED_PARTICLE_FRACTION, CROWDED_WARNING, estimate_diameter_px
+from icestat.evidence import particle_evidence
 from icestat.frame import FrameBorder
 from icestat.polarity import check_polarity, judge_polarity
 from icestat.scale_space import MAD_TO_SD, blob_noise_sd, blob_responses, white_noise_sd
@@ -98,13 +99,6 @@ MIN_SIGNAL_TO_NOISE = 3.5
 CONTRAST_WEIGHT = 2 / 3
 #: The particle evidence is averaged over a disk of this many radii around a candidate.
 CORE_RADII = 0.5
-#: Share of the segmentation's particle probability in the particle evidence; the patch classifier's has the rest.
-#: With the recipe retrained without EMPIAR-10059, F1 on its faint TRPV1 particles was 0.50 from the refined map
-#: alone, 0.70 with half of each, 0.75 from the patches alone; the patches alone lose 0.09-0.18 on simulations.
-#: The price of the patches' share, before ``MIN_SIGNAL_TO_NOISE``: more picks on micrographs of nothing but ice
-#: (with the shipped model 315-429 per simulated 2048^2 micrograph, 55-240 from the refined map alone;
-#: benchmarks/results/specimen_transfer.md).
-SEGMENTATION_SHARE = 0.5
 #: A candidate is rejected when the mean probability of carbon or contamination over its disk is above this.
 MAX_EXCLUDED_PROBABILITY = 0.5
 @dataclass(frozen=True, eq=False)
@@ -119,7 +113,7 @@ class Picks:
     diameter_px : float
         Particle diameter used, in original pixels (NaN when it could not be estimated).
     diameter_estimated : bool
-        True when the diameter was estimated from the non-ice blobs rather than given.
+        True when the diameter was estimated (from the particle evidence) rather than given.
     n_rejected : dict of str to int
         Candidates rejected for lying on ``carbon`` or ``contamination``, too
         near the ``edge``, or for being too ``faint`` to tell from noise (each
@@ -156,7 +150,7 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
         From :func:`icestat.segment.segment`.
     diameter_px : float, optional
         Particle diameter in pixels of the original micrograph; estimated from
-        the sizes of the compact non-ice blobs when None
+        the widths of the bumps of particle evidence when None
         (:func:`icestat.diameter.estimate_diameter_px`).
     threshold : float
         Lowest score kept, in [0, 1].
@@ -232,22 +226,6 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
     table = pick_table(x_px[keep][order], y_px[keep][order], score=np.clip(score[keep][order], 0, 1),
                        diameter_px=diameter_px, micrograph=segmentation.name)
     return Picks(table, float(diameter_px), estimated, n_rejected, polarity, skew)
-
-
-def particle_evidence(segmentation: Segmentation) -> np.ndarray:
-    """Particle evidence per working pixel, in [0, 1]: what candidates are scored by.
-
-    ``SEGMENTATION_SHARE`` of the segmentation's particle probability plus the
-    rest of the patch classifier's, interpolated
-    (:attr:`~icestat.segment.Segmentation.patch_particle_probability`); the
-    segmentation's alone when it was made without patches. Where the
-    segmentation is the patches' (``refine=False``) the two are the same.
-    """
-    segmented = segmentation.working_probabilities[PARTICLE]
-    from_patches = segmentation.patch_particle_probability
-    if from_patches is None:
-        return segmented
-    return (SEGMENTATION_SHARE * segmented + (1.0 - SEGMENTATION_SHARE) * from_patches).astype(np.float32)
 
 
 def particle_response(image: np.ndarray, radius_px: float, polarity: str = "auto",

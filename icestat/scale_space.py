@@ -1,7 +1,9 @@
-"""Blob responses at one scale, and what white noise alone would answer there.
+"""Blob responses at one scale or over many, and what white noise alone would answer there.
 
 :func:`blob_response` is the scale-normalised Laplacian of Gaussian that
-:mod:`icestat.pick` locates particles with. :func:`white_noise_sd` estimates the
+:mod:`icestat.pick` locates particles with; :func:`blob_maxima` finds blobs
+and their sizes over a range of scales (what :mod:`icestat.diameter` reads the
+particles' size from). :func:`white_noise_sd` estimates the
 image's white (shot) noise from its finest detail, and :func:`blob_noise_sd`
 turns that into the spread the response would have on noise alone: a response
 over it is a signal-to-noise ratio that needs no knowledge of the specimen.
@@ -18,6 +20,7 @@ import functools
 import numpy as np
 import scipy.fft
 from scipy import ndimage
+from skimage.feature import peak_local_max
 
 from icestat.backend import cpu_threads
 
@@ -80,12 +83,63 @@ def blob_responses(image: np.ndarray, sigmas_px) -> list[np.ndarray]:
     responses = []
     for sigma, radius in zip(sigmas_px, radii):
         smooth, second = (_gaussian_kernel(sigma, order, radius) for order in (0, 2))
-        rows_smooth, rows_second = (scipy.fft.fft(_centred(kernel, shape[0])) for kernel in (smooth, second))
-        cols_smooth, cols_second = (scipy.fft.rfft(_centred(kernel, shape[1])) for kernel in (smooth, second))
-        transfer = (np.outer(rows_second, cols_smooth) + np.outer(rows_smooth, cols_second)).astype(np.complex64)
+        rows_smooth, rows_second = (scipy.fft.fft(_centred(kernel, shape[0])).astype(np.complex64)
+                                    for kernel in (smooth, second))
+        cols_smooth, cols_second = (scipy.fft.rfft(_centred(kernel, shape[1])).astype(np.complex64)
+                                    for kernel in (smooth, second))
+        transfer = np.outer(rows_second, cols_smooth) + np.outer(rows_smooth, cols_second)
         laplacian = scipy.fft.irfft2(spectrum * transfer, s=shape, workers=cpu_threads())
         responses.append((-(sigma**2) * laplacian[pad:pad + rows, pad:pad + cols]).astype(np.float32))
     return responses
+
+
+def blob_maxima(image: np.ndarray, sigmas_px, min_response: float) -> tuple[np.ndarray, ...]:
+    """Bright blobs of an image and their widths: maxima of :func:`blob_response` over position and width.
+
+    The responses at the widths `sigmas_px` (increasing geometrically) are
+    stacked; a blob is a maximum of its 3 x 3 x 3 neighbourhood (Lindeberg's
+    scale selection), at least `min_response` high, at an inner width (one at
+    the first or the last may lie beyond them). Its width is refined between
+    the grid's by the parabola through the responses at its width and the two
+    beside, in log width. A disk of radius r answers most at width
+    ``r / sqrt 2``, with ``2 / e`` times its height.
+
+    Parameters
+    ----------
+    image : ndarray (h, w)
+    sigmas_px : sequence of float
+        At least three widths in pixels, each the same factor wider than the one before.
+    min_response : float
+        Lowest response kept, in the image's units.
+
+    Returns
+    -------
+    sigma_px, rows, cols, responses : ndarray (n,)
+        Each blob's refined width, its centre and its response (at the grid's width).
+
+    Examples
+    --------
+    >>> yy, xx = np.mgrid[:128, :128]
+    >>> disks = (np.hypot(yy - 40, xx - 40) <= 12) | (np.hypot(yy - 90, xx - 90) <= 6)
+    >>> sigma_px, rows, cols, responses = blob_maxima(disks.astype(np.float32), 2 * 2 ** (np.arange(12) / 4), 0.3)
+    >>> [(int(r), int(c), round(float(s * np.sqrt(2)), 1)) for s, r, c in zip(sigma_px, rows, cols)]
+    [(40, 40, 11.9), (90, 90, 6.0)]
+    >>> round(float(responses[0]), 2)   # 2 / e
+    0.73
+    """
+    sigmas_px = np.asarray(sigmas_px, dtype=np.float64)
+    stack = np.stack(blob_responses(image, sigmas_px))
+    width, rows, cols = peak_local_max(stack, footprint=np.ones((3, 3, 3), dtype=bool), threshold_abs=min_response,
+                                       exclude_border=False).T
+    inner = (width > 0) & (width < len(sigmas_px) - 1)
+    width, rows, cols = width[inner], rows[inner], cols[inner]
+    below, at, above = (stack[width + step, rows, cols].astype(np.float64) for step in (-1, 0, 1))
+    curvature = below - 2 * at + above
+    with np.errstate(divide="ignore", invalid="ignore"):
+        offset = np.where(curvature < 0, 0.5 * (below - above) / curvature, 0.0)
+    log_step = np.log(sigmas_px[1] / sigmas_px[0])
+    sigma_px = sigmas_px[width] * np.exp(np.clip(offset, -0.5, 0.5) * log_step)
+    return sigma_px, rows, cols, at.astype(np.float32)
 
 
 def _kernel_radius(sigma_px: float) -> int:

@@ -292,14 +292,23 @@ def test_particles_are_picked_while_they_stand_out_of_the_noise():
     assert _found(drowned, IN_ICE) <= 2 and drowned.n_rejected["faint"] >= 3
 
 
-def test_the_diameter_is_estimated_from_the_solid_blobs_when_not_given():
-    # The model segments a particle's thick core: here disks of 3/4 of the balls' radius of 8 working px (area
-    # 113 px, equivalent diameter 12.0) at 2 original px per pixel, so the balls' diameter is 32 original px.
-    segmentation = _segmentation(segmented_radius_px=0.75 * RADIUS_WORKING_PX)
-    assert estimate_diameter_px(segmentation) == pytest.approx(2 * RADIUS_WORKING_PX * SCALE, rel=0.02)
+def test_the_diameter_is_estimated_from_the_bumps_of_particle_evidence_when_not_given():
+    # The particle probability is 0.85 over disks of the balls' radius of 8 working px, at 2 original px per pixel:
+    # bumps 32 original px across, the two touching balls' merged region included (a bump each).
+    segmentation = _segmentation()
+    assert estimate_diameter_px(segmentation) == pytest.approx(2 * RADIUS_WORKING_PX * SCALE, rel=0.03)
     picks = pick(segmentation)
     assert picks.diameter_estimated and picks.diameter_px == estimate_diameter_px(segmentation)
-    assert _found(picks, IN_ICE) == len(IN_ICE)
+    assert _found(picks, IN_ICE) == len(IN_ICE) and _found(picks, TOUCHING) == 2
+    # A model unsure of the specimen (probability 0.4 on the particles) makes lower bumps as wide: the same estimate.
+    probabilities = segmentation.working_probabilities.copy()
+    probabilities[PARTICLE] *= 0.4 / 0.85
+    probabilities[ICE] = 1 - probabilities[PARTICLE] - probabilities[CARBON]
+    unsure = Segmentation("unsure", segmentation.working, probabilities, None, None)
+    assert estimate_diameter_px(unsure) == pytest.approx(estimate_diameter_px(segmentation), rel=0.01)
+    # Bumps the size of the balls' cores (3/4 of their radius) read as such.
+    cores = _segmentation(segmented_radius_px=0.75 * RADIUS_WORKING_PX)
+    assert estimate_diameter_px(cores) == pytest.approx(0.75 * 2 * RADIUS_WORKING_PX * SCALE, rel=0.03)
 
 
 def test_an_estimate_on_a_crowded_micrograph_is_called_unreliable(caplog):
@@ -320,7 +329,7 @@ def test_an_estimate_on_a_crowded_micrograph_is_called_unreliable(caplog):
 def test_a_solid_region_labelled_particle_is_not_taken_for_a_particle():
     # A model that calls most of a packed micrograph particle can make one solid region of it (seen on EMPIAR-10059,
     # 86 % particle: an estimate of 1.4 times the micrograph's side, and no pick at all).
-    segmentation = _segmentation(segmented_radius_px=0.75 * RADIUS_WORKING_PX)
+    segmentation = _segmentation()
     probabilities = segmentation.working_probabilities.copy()
     region = np.zeros((200, 200), dtype=bool)
     region[:, :75] = True   # a solid block 75 px wide, equivalent diameter 138 px: over a third of the 200 px side
@@ -329,7 +338,7 @@ def test_a_solid_region_labelled_particle_is_not_taken_for_a_particle():
     flooded = Segmentation("flooded", segmentation.working, probabilities, None, None)
     assert (flooded.working_labels[region] == PARTICLE).all()
     # The balls outside the block still give the estimate, and those clear of it (a ball's diameter away) are picked.
-    assert estimate_diameter_px(flooded) == pytest.approx(2 * RADIUS_WORKING_PX * SCALE, rel=0.02)
+    assert estimate_diameter_px(flooded) == pytest.approx(2 * RADIUS_WORKING_PX * SCALE, rel=0.03)
     clear_of_block = [centre for centre in IN_ICE if centre[1] >= 75 + 2 * RADIUS_WORKING_PX]
     assert _found(pick(flooded, warn_if_crowded=False), clear_of_block) == len(clear_of_block) == 2
 

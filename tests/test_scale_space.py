@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from icestat.scale_space import blob_noise_sd, blob_response, blob_responses, white_noise_sd
+from skimage.feature import blob_log
+
+from icestat.scale_space import blob_maxima, blob_noise_sd, blob_response, blob_responses, white_noise_sd
 
 
 def _haar_diagonal_reference(image):
@@ -74,3 +76,50 @@ def test_blob_response_answers_bright_blobs_positively_and_dark_ones_negatively_
     assert np.unravel_index(response.argmax(), response.shape) == (30, 40)
     assert np.unravel_index(response.argmin(), response.shape) == (80, 90)
     assert response[30, 40] == pytest.approx(-response[80, 90], rel=1e-5)
+
+
+def _random_disks(seed: int, shape=(160, 190), n=9) -> tuple[np.ndarray, list[tuple[int, int, float, float]]]:
+    """Disks of random radii (3-14 px) and heights (0.5-1) at random places, apart, in faint noise.
+
+    Each disk as (row, col, radius of a circle of its area in pixels, height).
+    """
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    image, disks = rng.normal(0.0, 0.02, shape), []
+    while len(disks) < n:
+        radius, row, col = rng.uniform(3, 14), rng.integers(15, shape[0] - 15), rng.integers(15, shape[1] - 15)
+        if all(np.hypot(row - r, col - c) > 2.5 * (radius + other) for r, c, other, _ in disks):
+            disk, height = np.hypot(yy - row, xx - col) <= radius, rng.uniform(0.5, 1.0)
+            image += height * disk
+            disks.append((int(row), int(col), float(np.sqrt(disk.sum() / np.pi)), height))
+    return image.astype(np.float32), disks
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_blob_maxima_are_skimages_scale_space_maxima_with_refined_widths(seed):
+    sigmas_px = 1.5 * 2 ** (np.arange(14) / 4)
+    # Framed in zeros wider than the widest kernel (4 sigma), where skimage's reflected edges and blob_maxima's
+    # repeated ones are the same.
+    frame_px = int(4 * sigmas_px[-1]) + 2
+    image, disks = _random_disks(seed)
+    image = np.pad(image, frame_px)
+    disks = [(row + frame_px, col + frame_px, radius, height) for row, col, radius, height in disks]
+    sigma_px, rows, cols, responses = blob_maxima(image, sigmas_px, 0.2)
+    # skimage's blob_log: the same maxima of the same scale space, at the grid's widths, those at the first and
+    # last width left out (blob_maxima drops them) and none pruned for overlapping.
+    reference = blob_log(image, threshold=0.2, overlap=1.0, exclude_border=False,
+                         min_sigma=sigmas_px[0], max_sigma=sigmas_px[-1], num_sigma=len(sigmas_px), log_scale=True)
+    reference = reference[(reference[:, 2] > sigmas_px[0] * 1.01) & (reference[:, 2] < sigmas_px[-1] * 0.99)]
+    assert sorted(zip(rows.tolist(), cols.tolist())) == sorted(map(tuple, reference[:, :2].astype(int).tolist()))
+    grid_width = sigmas_px[np.argmin(np.abs(np.log(sigma_px[:, None] / sigmas_px[None, :])), axis=1)]
+    for row, col, width in reference:
+        match = (rows == row) & (cols == col)
+        assert grid_width[match] == pytest.approx(width, rel=1e-6)
+    assert np.all(responses >= 0.2)
+    # Each disk is one blob at its centre whose refined width reads its radius within 4 %; it answers with about
+    # 2 / e of its height.
+    for row, col, radius, height in disks:
+        near = np.hypot(rows - row, cols - col) <= 1.5
+        assert near.sum() == 1
+        assert sigma_px[near][0] * np.sqrt(2) == pytest.approx(radius, rel=0.04)
+        assert responses[near][0] == pytest.approx(2 / np.e * height, rel=0.1)

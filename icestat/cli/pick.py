@@ -12,7 +12,7 @@ and per run:
                   contamination, near the edge, faint), class fractions, diameter, seconds
 
 Without --diameter-A or --diameter-px, each micrograph is picked with the
-diameter estimated from its own non-ice blobs; then the run's diameter is the
+diameter estimated from its own particle evidence; then the run's diameter is the
 median of those estimates (over the micrographs not crowded with particles,
 where the estimate is unreliable), and those whose own estimate is more than
 20 % off it are picked again with it. The report at the end gives the run's
@@ -197,7 +197,7 @@ def _report_estimated_diameter(summary: pd.DataFrame, run_diameter: RunDiameter 
     """Print the particle diameter estimated for the run, what it rests on, and how many were picked with it."""
     if run_diameter is None:
         if (summary["status"] != FAILED).any():
-            print("the particle diameter could not be estimated (no compact non-ice blobs); "
+            print("the particle diameter could not be estimated (no blob of particle evidence); "
                   "give --diameter-A or --diameter-px")
         return
     basis = (f"median over {_micrographs(run_diameter.n_micrographs)}"
@@ -205,7 +205,7 @@ def _report_estimated_diameter(summary: pd.DataFrame, run_diameter: RunDiameter 
     n_run = int((summary["diameter_source"] == RUN).sum())
     repicked = (f"; {_micrographs(n_run)} whose own estimate was more than {RUN_DIAMETER_TOLERANCE - 1:.0%} off "
                 "picked with it" if n_run else "")
-    print(f"particle diameter estimated from the non-ice blobs: {run_diameter} ({basis}){repicked}; "
+    print(f"particle diameter estimated from the particle evidence: {run_diameter} ({basis}){repicked}; "
           "give --diameter-A or --diameter-px if you know it")
 
 
