@@ -34,14 +34,14 @@ import pandas as pd
 from scipy import ndimage
 
 from _report import publish
-from picking import model_without, recipe, segmented_for
+from picking import model_without, recipe
 
 from icestat.classes import CONTAMINATION
 from icestat.manifest import iter_labelled, read_manifest
 from icestat.micrograph import Micrograph
 from icestat.model import load_model
 from icestat.pick import DEFAULT_THRESHOLD, pick
-from icestat.segment import segment
+from icestat.segment import segment, segmented_for_diameter
 from icestat.simulate import SimulationParams, simulate_micrograph
 
 DATASET = "raw-contamination"
@@ -93,7 +93,7 @@ def simulated_rows(label: str, model) -> str:
         segmentation = segment(micrograph, model)
         truth, called = sim.labels == CONTAMINATION, segmentation.labels == CONTAMINATION
         overlap, union = overlap + np.sum(truth & called), union + np.sum(truth | called)
-        picks = pick(segmented_for(micrograph, segmentation, model, diameter_px), diameter_px=diameter_px).table
+        picks = pick(segmented_for_diameter(segmentation, micrograph, model, diameter_px), diameter_px=diameter_px).table
         n_picks, n_on = n_picks + len(picks), n_on + int(on_mask(picks, truth).sum())
     return f"| {label} | {overlap / union:.3f} | {n_picks} | {n_on} ({n_on / max(n_picks, 1):.1%}) |"
 
@@ -118,7 +118,7 @@ def main() -> None:
         segmentation = segment(item.micrograph, model)
         segmentation_lines.append(segmentation_row(label, segmentation.labels == CONTAMINATION, truth))
         for diameter_px in DIAMETERS_PX:
-            picks = pick(segmented_for(item.micrograph, segmentation, model, diameter_px), diameter_px=diameter_px)
+            picks = pick(segmented_for_diameter(segmentation, item.micrograph, model, diameter_px), diameter_px=diameter_px)
             pick_lines.append(pick_row(f"icestat, {label}", str(diameter_px), picks.table, truth, largest))
     simulated_lines = ["| model | contamination IoU | picks | on contamination |", "|" + " --- |" * 4]
     simulated_lines += [simulated_rows(label, model) for label, model in models.items()]

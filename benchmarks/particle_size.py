@@ -27,6 +27,7 @@ import numpy as np
 from _report import publish
 from icestat.metrics import mark_picks, pick_scores
 from icestat.micrograph import Micrograph
+from icestat.diameter import segment_at_estimated_diameter
 from icestat.model import load_model
 from icestat.pick import pick
 from icestat.segment import segment
@@ -57,7 +58,8 @@ def size_row(model, diameter_A: float, pixel_size_A: float, n_contamination: int
     micrograph, truth, diameter_px = size_micrograph(diameter_A, pixel_size_A, n_contamination)
     segmentation = segment(micrograph, model, particle_diameter_px=diameter_px)   # as icestat pick --diameter-A
     given = pick_scores(*mark_picks(pick(segmentation, diameter_px).table, truth, diameter_px / 2))
-    estimated_picks = pick(segment(micrograph, model), warn_if_crowded=False)
+    at_estimate, estimate_px = segment_at_estimated_diameter(micrograph, model)   # as icestat pick
+    estimated_picks = pick(at_estimate, estimate_px, warn_if_crowded=False, diameter_estimated=True)
     estimated = pick_scores(*mark_picks(estimated_picks.table, truth, diameter_px / 2))
     fractions = segmentation.class_fractions()
     return (f"| {diameter_A:g} | {pixel_size_A:g} | {len(truth)} | {given['precision']:.2f} | {given['recall']:.2f} | "

@@ -53,14 +53,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import train_default_model as recipe  # noqa: E402
 
 from icestat.classify import IceClassifier  # noqa: E402
-from icestat.diameter import far_from_run_diameter, run_diameter  # noqa: E402
+from icestat.diameter import far_from_run_diameter, run_diameter, segment_at_estimated_diameter  # noqa: E402
 from icestat.manifest import load_labelled, read_manifest  # noqa: E402
 from icestat.metrics import mark_picks, mark_picks_on_mask, pick_scores  # noqa: E402
 from icestat.micrograph import Micrograph, micrograph_stem  # noqa: E402
 from icestat.model import load_model  # noqa: E402
 from icestat.pick import DEFAULT_THRESHOLD, pick  # noqa: E402
 from icestat.refine import BoundaryRefiner  # noqa: E402
-from icestat.segment import segment, with_particle_diameter  # noqa: E402
+from icestat.segment import segment, segmented_for_diameter  # noqa: E402
 from icestat.simulate import SimulationParams, simulate_micrograph  # noqa: E402
 from icestat.training import train_model  # noqa: E402
 
@@ -93,24 +93,18 @@ class Marked:
         return self.scaled[DIAMETER_FACTORS.index(1.0)]
 
 
-def segmented_for(micrograph, segmentation, model, diameter_px: float):
-    """The `segmentation` of `micrograph` as `icestat pick` makes it when told `diameter_px`: again, coarser, where
-    the particles are that large (:meth:`icestat.settings.SegmentationSettings.bin_factor`)."""
-    if model.settings.bin_factor(micrograph, diameter_px) == model.settings.bin_factor(micrograph):
-        return with_particle_diameter(segmentation, diameter_px)
-    return segment(micrograph, model, particle_diameter_px=diameter_px)
-
-
 def _pick_ways(micrograph, model, diameter_px, mark) -> tuple[Marked, object]:
     """Marked picks with the estimated diameter, the given one times each factor, and at each threshold.
 
     Returns them and the micrograph's segmentation (without a diameter). The given diameter also sets the working
-    scale, as it does in `icestat pick` (:func:`segmented_for`). Each diameter is picked once, at threshold 0: a
-    threshold only drops the picks scored below it.
+    scale, as it does in `icestat pick` (:func:`icestat.segment.segmented_for_diameter`); the estimated one is
+    picked as there too (:func:`icestat.diameter.segment_at_estimated_diameter`). Each diameter is picked once, at
+    threshold 0: a threshold only drops the picks scored below it.
     """
     segmentation = segment(micrograph, model)
-    estimated = pick(segmentation)
-    given = segmented_for(micrograph, segmentation, model, diameter_px)
+    at_estimate, estimate_px = segment_at_estimated_diameter(micrograph, model, segmentation=segmentation)
+    estimated = pick(at_estimate, estimate_px, diameter_estimated=True)
+    given = segmented_for_diameter(segmentation, micrograph, model, diameter_px)
     unthresholded = {factor: pick(given, diameter_px=factor * diameter_px, threshold=0.0).table
                      for factor in DIAMETER_FACTORS}
     scaled = [mark(_scored_at_least(unthresholded[factor], DEFAULT_THRESHOLD)) for factor in DIAMETER_FACTORS]
@@ -144,7 +138,7 @@ def _with_run_diameter(model, micrographs: list, segmentations: list, results: l
             micrographs, segmentations, results, own_px, diameters_px, marks, far_from_run_diameter(own_px, run_px)):
         used = run_px if far else own
         if far:
-            again = segmented_for(micrograph, segmentation, model, used)
+            again = segmented_for_diameter(segmentation, micrograph, model, used)
             result.run_estimated = mark(pick(again, diameter_px=used).table)
         else:
             result.run_estimated = result.estimated

@@ -22,7 +22,7 @@ from dataclasses import replace
 import numpy as np
 
 from icestat.classes import CARBON, CONTAMINATION
-from icestat.diameter import estimate_diameter_px
+from icestat.diameter import estimate_diameter_px, segment_at_estimated_diameter
 from icestat.evidence import particle_evidence
 from icestat.micrograph import Micrograph
 from icestat.model import IceModel
@@ -67,7 +67,9 @@ def segment_and_pick(micrograph: Micrograph, model: IceModel, diameter_px: float
     model : IceModel
     diameter_px : float, optional
         Particle diameter in pixels of the micrograph (it also sets the working
-        scale, :func:`icestat.segment.segment`); estimated when None.
+        scale, :func:`icestat.segment.segment`); estimated when None
+        (:func:`icestat.diameter.segment_at_estimated_diameter`: on a coarser
+        image where the model's working scale shows no particle).
     threshold, warn_if_crowded
         As for :func:`icestat.pick.pick`.
     polarity : {"auto", "dark", "bright"}
@@ -96,19 +98,30 @@ def segment_and_pick(micrograph: Micrograph, model: IceModel, diameter_px: float
         As :func:`icestat.pick.pick` does.
     """
     check_polarity(polarity)
-    options = dict(model=model, device=device, refine=refine, particle_diameter_px=diameter_px)
-    picking = dict(diameter_px=diameter_px, threshold=threshold, warn_if_crowded=warn_if_crowded)
+    picking = dict(threshold=threshold, warn_if_crowded=warn_if_crowded, diameter_estimated=diameter_px is None)
     if polarity != "bright":
-        segmentation = segment(micrograph, **options)
-        picks = pick(segmentation, polarity=polarity, **picking)
+        segmentation, used_px = _segmented(micrograph, model, diameter_px, device, refine)
+        picks = pick(segmentation, used_px, polarity=polarity, **picking)
     if polarity == "bright" or picks.polarity == "bright":
         bright_skew = picks.bright_skew if polarity == "auto" else float("nan")
-        segmentation = segment(negated(micrograph), **options)
-        picks = replace(pick(segmentation, polarity="dark", **picking), polarity="bright", bright_skew=bright_skew)
+        segmentation, used_px = _segmented(negated(micrograph), model, diameter_px, device, refine)
+        picks = replace(pick(segmentation, used_px, polarity="dark", **picking), polarity="bright",
+                        bright_skew=bright_skew)
     if excluded_brighter_than_ice(segmentation):
         fractions = segmentation.class_fractions()
         log.warning(BRIGHTER_EXCLUDED_WARNING, micrograph.name, 100 * (fractions["carbon"] + fractions["contamination"]))
     return segmentation, picks
+
+
+def _segmented(micrograph: Micrograph, model: IceModel, diameter_px: float | None, device: str,
+               refine: bool) -> tuple[Segmentation, float | None]:
+    """Segmented for the diameter given, or for its estimate (:func:`icestat.diameter.segment_at_estimated_diameter`).
+
+    Returns the segmentation and the diameter to pick with: the one given or the estimate (None where there is none).
+    """
+    if diameter_px is None:
+        return segment_at_estimated_diameter(micrograph, model, device, refine)
+    return segment(micrograph, model, device, refine, particle_diameter_px=diameter_px), diameter_px
 
 
 def negated_gain(micrograph: Micrograph, model: IceModel, diameter_px: float | None = None, device: str = "cpu",

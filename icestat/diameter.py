@@ -15,7 +15,10 @@ from skimage.transform import downscale_local_mean
 from icestat.classes import CARBON, CONTAMINATION
 from icestat.evidence import particle_evidence
 from icestat.scale_space import blob_maxima
-from icestat.segment import Segmentation
+from icestat.micrograph import Micrograph
+from icestat.model import IceModel
+from icestat.segment import Segmentation, segment, segmented_for_diameter
+from icestat.settings import MAX_WORKING_DIAMETER_PX
 
 #: Widths of the scale space the diameter is read from, in working pixels: ``SMALLEST_WIDTH_PX`` times powers of
 #: ``WIDTH_STEP``, up to ``WIDEST_WIDTH_PX`` (particles up to 114 working pixels, 800 Å at the default 7 Å per
@@ -38,6 +41,11 @@ MAX_DIAMETER_SIDE_FRACTION = 1 / 3
 MIN_BUMP_RESPONSE = 0.2
 #: A particle's diameter over the width at which its bump answers most: a disk's, ``2 sqrt 2``.
 DIAMETER_PER_WIDTH = 2 * np.sqrt(2)
+#: Where the particle evidence at the model's working scale has no bump, the micrograph is segmented again this many
+#: times coarser and the diameter estimated there (:func:`segment_at_estimated_diameter`): simulated particles of
+#: 400-550 Å, which the shipped model takes for ice at 7 Å per working pixel (no bump on 3 of 4 micrographs), were
+#: estimated at 0.72-0.90 of their diameter at 14 Å (benchmarks/README.md).
+COARSER_RETRY = 2.0
 #: Where more than this fraction of a micrograph is labelled particle, the particles touch and merge, and the
 #: estimated diameter is less reliable (a warning says so): 0.87-1.44 of the true diameter on the micrographs of
 #: EMPIAR-10059, all crowded, with the shipped model; 0.90-0.98 on those of 10028, none crowded.
@@ -105,7 +113,9 @@ def estimate_diameter_px(segmentation: Segmentation) -> float:
     simulations (benchmarks/results/particle_size.md) 0.8-1.1 for 150-300 Å,
     1.3-1.4 for 100 Å, 1.9-2.4 for 70 Å (narrower than the patches resolve) and
     none or 0.5 for 400-550 Å, which the shipped model takes for ice at the
-    default working scale; so give the diameter when it is known. Over a run of
+    default working scale (:func:`segment_at_estimated_diameter` looks again
+    on a coarser image where there is none); so give the diameter when it is
+    known. Over a run of
     micrographs of one specimen, :func:`run_diameter` is steadier.
 
     Returns
@@ -129,6 +139,51 @@ def estimate_diameter_px(segmentation: Segmentation) -> float:
     order = np.argsort(diameters)
     weighted_median = diameters[order][np.searchsorted(np.cumsum(weights[order]), weights.sum() / 2)]
     return float(weighted_median * np.mean(segmentation.working.scale))
+
+
+def segment_at_estimated_diameter(micrograph: Micrograph, model: IceModel, device: str = "cpu", refine: bool = True,
+                                  segmentation: Segmentation | None = None) -> tuple[Segmentation, float | None]:
+    """A micrograph segmented for picking with its estimated particle diameter, and the estimate.
+
+    Segmented at the model's working scale, and the diameter estimated there
+    (:func:`estimate_diameter_px`). Where the particle evidence there has no
+    bump, the micrograph is segmented again ``COARSER_RETRY`` times coarser
+    and, where the diameter can be estimated there, segmented as that
+    estimate, given, would have it (:func:`icestat.segment.segmented_for_diameter`:
+    coarser where the particles are wider than
+    :data:`~icestat.settings.MAX_WORKING_DIAMETER_PX` working pixels, and
+    contamination smaller than a particle counted as particle). What
+    ``icestat pick`` picks with its own estimate. Segmenting every micrograph
+    as its estimate would have it was tried and not kept (benchmarks/README.md).
+
+    Parameters
+    ----------
+    micrograph : Micrograph
+    model : IceModel
+    device, refine
+        As for :func:`icestat.segment.segment`.
+    segmentation : Segmentation, optional
+        The micrograph segmented by `model` at its working scale (without a
+        diameter), where already made; made here when None.
+
+    Returns
+    -------
+    segmentation : Segmentation
+        At the model's working scale where no estimate was found at either scale.
+    diameter_px : float or None
+        The estimate in pixels of the micrograph, None where there is none
+        (:func:`icestat.pick.pick` then picks nothing).
+    """
+    if segmentation is None:
+        segmentation = segment(micrograph, model, device, refine)
+    diameter_px = estimate_diameter_px(segmentation)
+    if np.isfinite(diameter_px):
+        return segmentation, diameter_px
+    coarser_px = COARSER_RETRY * MAX_WORKING_DIAMETER_PX * model.settings.bin_factor(micrograph)
+    diameter_px = estimate_diameter_px(segment(micrograph, model, device, refine, particle_diameter_px=coarser_px))
+    if not np.isfinite(diameter_px):
+        return segmentation, None
+    return segmented_for_diameter(segmentation, micrograph, model, diameter_px, device, refine), diameter_px
 
 
 def run_diameter(estimates, particle_fractions) -> float:

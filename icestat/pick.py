@@ -141,7 +141,8 @@ class Picks:
 
 
 def pick(segmentation: Segmentation, diameter_px: float | None = None,
-         threshold: float = DEFAULT_THRESHOLD, polarity: str = "auto", warn_if_crowded: bool = True) -> Picks:
+         threshold: float = DEFAULT_THRESHOLD, polarity: str = "auto", warn_if_crowded: bool = True,
+         diameter_estimated: bool = False) -> Picks:
     """Pick particles from a segmentation.
 
     Parameters
@@ -166,6 +167,10 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
         (more than ``CROWDED_PARTICLE_FRACTION`` labelled particle), where the
         estimate is unreliable. False where the caller settles such micrographs
         itself (a batch picks them again with the run's diameter).
+    diameter_estimated : bool
+        `diameter_px` is an estimate already made
+        (:func:`icestat.diameter.segment_at_estimated_diameter`): reported as
+        estimated, and warned about on a crowded micrograph, as one made here.
 
     Returns
     -------
@@ -183,9 +188,10 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
         raise ValueError(f"score threshold must be in [0, 1], got {threshold}")
     check_polarity(polarity)
     working = segmentation.working
-    estimated = diameter_px is None
-    if estimated:
+    estimated = diameter_px is None or diameter_estimated
+    if diameter_px is None:
         diameter_px = estimate_diameter_px(segmentation)
+    if estimated:
         particle_fraction = segmentation.class_fractions()["particle"]   # as summary.csv reports it
         if warn_if_crowded and particle_fraction > CROWDED_PARTICLE_FRACTION:
             log.warning(CROWDED_WARNING, segmentation.name, 100 * particle_fraction, diameter_px)

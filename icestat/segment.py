@@ -225,6 +225,34 @@ def with_particle_diameter(segmentation: Segmentation, particle_diameter_px: flo
     return replace(segmentation, working_probabilities=probabilities)
 
 
+def segmented_for_diameter(segmentation: Segmentation, micrograph: Micrograph, model: IceModel,
+                           particle_diameter_px: float, device: str = "cpu", refine: bool = True) -> Segmentation:
+    """A segmentation made without the particle diameter, as :func:`segment` told the diameter makes it.
+
+    Segmented again where the diameter sets a coarser working scale
+    (:meth:`~icestat.settings.SegmentationSettings.bin_factor`), else
+    :func:`with_particle_diameter` of it.
+
+    Parameters
+    ----------
+    segmentation : Segmentation
+        Of `micrograph` by `model`, without a diameter.
+    micrograph : Micrograph
+    model : IceModel
+    particle_diameter_px : float
+        Particle diameter in pixels of the micrograph.
+    device, refine
+        As for :func:`segment`.
+
+    Returns
+    -------
+    Segmentation
+    """
+    if model.settings.bin_factor(micrograph, particle_diameter_px) == model.settings.bin_factor(micrograph):
+        return with_particle_diameter(segmentation, particle_diameter_px)
+    return segment(micrograph, model, device, refine, particle_diameter_px=particle_diameter_px)
+
+
 def model_probabilities(model: IceModel, working: WorkingImage, per_patch: np.ndarray, grid: PatchGrid,
                         refine: bool = True) -> np.ndarray:
     """Class probabilities per working pixel ``(4, h, w)`` as the model gives them.

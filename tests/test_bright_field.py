@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import icestat.bright_field
+import icestat.diameter
 from icestat.bright_field import MIN_AGREEMENT_GAIN, negated, negated_gain, segment_and_pick
 from icestat.micrograph import Micrograph
 from icestat.model import load_model
@@ -32,15 +33,17 @@ def model():
 
 @pytest.fixture
 def segmentations_made(monkeypatch):
-    """The micrographs segment() is called with, in order (the real segment() still runs)."""
+    """The micrographs segment() is called with, in order, by segment_and_pick and the diameter's estimate (the real
+    segment() still runs)."""
     made = []
 
-    def counted(micrograph, **options):
+    def counted(micrograph, *args, **options):
         made.append(micrograph)
-        return segment(micrograph, **options)
+        return segment(micrograph, *args, **options)
 
     segment = icestat.bright_field.segment
-    monkeypatch.setattr(icestat.bright_field, "segment", counted)
+    for module in (icestat.bright_field, icestat.diameter):
+        monkeypatch.setattr(module, "segment", counted)
     return made
 
 
