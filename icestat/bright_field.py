@@ -174,10 +174,11 @@ def run_voters(polarities, bright_skews, n_voters: int = RUN_POLARITY_VOTERS) ->
     """Which micrographs of a run to ask (:func:`negated_gain`): none unless most were taken as dark yet lean inverted.
 
     A micrograph leans inverted where the image's skewness is positive, even
-    under :data:`~icestat.polarity.MIN_BRIGHT_SKEW`: at a diameter estimated
-    from an inverted micrograph (too small, the model reading it as given)
-    inverted EMPIAR-10059 skews +0.05 to +0.22; raw micrographs of
-    ../shared/data skew -0.13 to -1.25. Asking costs two segmentations per
+    under :data:`~icestat.polarity.MIN_BRIGHT_SKEW`: at the diameter
+    estimated from an inverted micrograph read as given (within 3 % of the raw
+    micrograph's on the first five of EMPIAR-10059) inverted 10059 skews +0.06
+    to +0.33, raw -0.08 to -0.36 (raw micrographs of ../shared/data skew
+    -0.13 to -1.25 at the true diameter). Asking costs two segmentations per
     micrograph asked; the answers decide (:func:`run_reads_negated`).
 
     Parameters
