@@ -9,14 +9,13 @@ and the diameter a user gives, in pixels (:func:`given_diameter_px`).
 from __future__ import annotations
 
 import numpy as np
-
 from skimage.transform import downscale_local_mean
 
 from icestat.classes import CARBON, CONTAMINATION
 from icestat.evidence import particle_evidence
-from icestat.scale_space import blob_maxima
 from icestat.micrograph import Micrograph
 from icestat.model import IceModel
+from icestat.scale_space import blob_maxima
 from icestat.segment import Segmentation, segment, segmented_for_diameter
 from icestat.settings import MAX_WORKING_DIAMETER_PX
 
@@ -27,7 +26,7 @@ SMALLEST_WIDTH_PX = 2.0
 WIDEST_WIDTH_PX = 41.0
 WIDTH_STEP = 2 ** 0.25
 #: The evidence is binned by this first (averaged): its bumps are smooth, and the estimate is as good in a quarter of
-#: the time (0.2 s on 2 cores for a 1024-px working image; particles of 70 Å, 10 px, are too small for the patches
+#: the time (0.17 s on 2 cores for a 1024-px working image; particles of 70 Å, 10 px, are too small for the patches
 #: to tell their size anyway).
 EVIDENCE_BIN = 2
 #: Wider is a region labelled particle (a model calling most of a packed micrograph particle can make one solid
@@ -115,8 +114,8 @@ def estimate_diameter_px(segmentation: Segmentation) -> float:
     none or 0.5 for 400-550 Å, which the shipped model takes for ice at the
     default working scale (:func:`segment_at_estimated_diameter` looks again
     on a coarser image where there is none); so give the diameter when it is
-    known. Over a run of
-    micrographs of one specimen, :func:`run_diameter` is steadier.
+    known. Over a run of micrographs of one specimen, :func:`run_diameter` is
+    steadier.
 
     Returns
     -------
