@@ -2,6 +2,7 @@
 
 Usage:
     python benchmarks/pick_speed.py [--n 3] [--device cpu] [--processes 1[,K...]] [--pixel-sizes-A 1.06,1.77]
+                                    [--estimate-diameter]
 
 Simulates float32 MRC micrographs of 4096x4096 at two pixel sizes (1.06 Å, binned
 6.6x to the 7 Å working scale, and 1.77 Å, binned 4x, the heavier case; not
@@ -27,9 +28,13 @@ With ``--processes K`` (K > 1; several counts comma-separated) it also measures 
 every one has loaded the model): the throughput of one node whose CPU stages
 (binning, carbon regions, picking) would otherwise leave its GPU waiting, as
 `icestat pick --workers K --device cuda` runs it on a node with one GPU.
+The particles' diameter (150 Å, DIAMETER_A) is given, as with ``--diameter-A``; with ``--estimate-diameter``
+each micrograph is picked with its own estimate instead (icestat.diameter.segment_at_estimated_diameter), as
+`icestat pick` without a diameter picks them first (the run's diameter, which may pick some again, is not timed).
 
-Writes benchmarks/results/pick_speed.md (or pick_speed_<device>.md, or the name --results-file gives: a GPU
-machine's CPU-only run, say, so that it does not go above the 2-core runs).
+Writes benchmarks/results/pick_speed.md (or pick_speed_<device>.md, with _estimated_diameter before .md when
+estimating, or the name --results-file gives: a GPU machine's CPU-only run, say, so that it does not go above
+the 2-core runs).
 """
 
 from __future__ import annotations
@@ -51,6 +56,9 @@ from icestat.backend import thread_environment
 from icestat.micrograph import write_mrc
 from icestat.simulate import SimulationParams, simulate_micrograph
 
+#: The simulated particles' diameter, given to the picker unless it is to estimate it.
+DIAMETER_A = 150.0
+
 # Run in a fresh process: its peak memory is that of one picking worker.
 _WORKER = r"""
 import cProfile, json, pstats, resource, sys, time
@@ -66,8 +74,8 @@ from icestat.features import compute_features
 from icestat.micrograph import read_micrograph
 from icestat.pick import pick
 from icestat.segment import Segmentation, patch_probabilities, pixel_probabilities
-paths, output, device = json.loads(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
-settings = PickSettings(device=device, diameter_A=150.0)
+paths, output, device, diameter_A = json.loads(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], json.loads(sys.argv[4])
+settings = PickSettings(device=device, diameter_A=diameter_A)
 model = cached_model(None, device)
 load_s = time.perf_counter() - t0
 seconds = []
@@ -93,7 +101,8 @@ per_patch = patch_probabilities(model.classifier, features); lap("classifier")
 probabilities = pixel_probabilities(working, per_patch, features.grid, model.refiner); lap("CNN refiner")
 if model.settings.carbon_regions:  # as icestat.segment.model_probabilities does
     probabilities = consolidate_carbon(working.data, probabilities, model.settings.patch_px); lap("carbon regions")
-picks = pick(Segmentation(micrograph.name, working, probabilities, per_patch, features), 150.0 / micrograph.pixel_size_A)
+picks = pick(Segmentation(micrograph.name, working, probabilities, per_patch, features),
+             None if diameter_A is None else diameter_A / micrograph.pixel_size_A)   # None: estimated here
 lap("pick")
 feature_groups = {}  # each base group alone on this working image (the features stage adds context and region)
 for group in ("intensity", "gradient", "texture", "spectrum"):
@@ -125,8 +134,8 @@ from icestat.allocator import keep_freed_memory
 keep_freed_memory()   # first, as the workers of icestat's local Dask clusters have it (icestat.allocator.ENVIRONMENT)
 from icestat.batch import PickSettings, cached_model, pick_in_turn
 paths, output, device = json.loads(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
-ready, n_processes = Path(sys.argv[4]), int(sys.argv[5])
-settings = PickSettings(device=device, diameter_A=150.0)
+ready, n_processes, diameter_A = Path(sys.argv[4]), int(sys.argv[5]), json.loads(sys.argv[6])
+settings = PickSettings(device=device, diameter_A=diameter_A)
 cached_model(None, device)
 warm_up = output / "warm_up"
 warm_up.mkdir()
@@ -155,7 +164,8 @@ def gpu_memory_used_MB(device: str) -> float | None:
         return None
 
 
-def measure_shared(paths: list[str], n_processes: int, device: str, folder: Path) -> tuple[float, float | None]:
+def measure_shared(paths: list[str], n_processes: int, device: str, folder: Path,
+                   diameter_A: float | None = DIAMETER_A) -> tuple[float, float | None]:
     """Micrographs per second of `n_processes` processes picking `paths` at once (each into its own folder).
 
     With a GPU, also the most memory in use on it meanwhile (MB, all processes with their CUDA contexts; sampled
@@ -179,7 +189,8 @@ def measure_shared(paths: list[str], n_processes: int, device: str, folder: Path
         output = folder / f"out_{k}"
         output.mkdir()
         workers.append(subprocess.Popen([sys.executable, "-c", _SHARING_WORKER, json.dumps(paths), str(output), device,
-                                         str(ready), str(n_processes)], stdout=subprocess.PIPE, text=True,
+                                         str(ready), str(n_processes), json.dumps(diameter_A)],
+                                        stdout=subprocess.PIPE, text=True,
                                         env=environment))
     results = []
     for worker in workers:
@@ -196,19 +207,25 @@ def measure_shared(paths: list[str], n_processes: int, device: str, folder: Path
 def simulate_to(path: Path, pixel_size_A: float, seed: int) -> str:
     """Write one simulated 4096x4096 micrograph (with carbon film where `seed` is odd) to `path`."""
     params = SimulationParams(shape_px=(4096, 4096), pixel_size_A=pixel_size_A, n_particles=300,
-                              particle_diameter_A=150.0, carbon_fraction=0.2 if seed % 2 else 0.0, n_contamination=1)
+                              particle_diameter_A=DIAMETER_A, carbon_fraction=0.2 if seed % 2 else 0.0,
+                              n_contamination=1)
     write_mrc(path, simulate_micrograph(params, seed=seed).image, pixel_size_A)
     return str(path)
 
 
-def measure(pixel_size_A: float, n: int, device: str, folder: Path, process_counts: tuple[int, ...] = ()) -> dict:
-    """Simulate n + 1 micrographs at `pixel_size_A` and time picking them in a fresh process (and in K at once)."""
+def measure(pixel_size_A: float, n: int, device: str, folder: Path, process_counts: tuple[int, ...] = (),
+            diameter_A: float | None = DIAMETER_A) -> dict:
+    """Simulate n + 1 micrographs at `pixel_size_A` and time picking them in a fresh process (and in K at once).
+
+    They are picked with the diameter `diameter_A`, or with each one's own estimate where it is None.
+    """
     with ProcessPoolExecutor() as pool:
         paths = list(pool.map(simulate_to, [folder / f"mic_{pixel_size_A:g}A_{i}.mrc" for i in range(n + 1)],
                               [pixel_size_A] * (n + 1), range(n + 1)))
     output = folder / f"out_{pixel_size_A:g}"
     output.mkdir()
-    result = subprocess.run([sys.executable, "-c", _WORKER, json.dumps(paths), str(output), device],
+    result = subprocess.run([sys.executable, "-c", _WORKER, json.dumps(paths), str(output), device,
+                             json.dumps(diameter_A)],
                             capture_output=True, text=True, check=True)
     measured = json.loads(result.stdout.strip().splitlines()[-1])
     print(f"{pixel_size_A:g} Å, one process:", json.dumps(measured), flush=True)  # kept if a later part fails
@@ -216,7 +233,7 @@ def measure(pixel_size_A: float, n: int, device: str, folder: Path, process_coun
     for n_processes in process_counts:
         shared = folder / f"shared_{pixel_size_A:g}_{n_processes}"
         shared.mkdir()
-        rate, gpu_MB = measure_shared(paths[:-1], n_processes, device, shared)
+        rate, gpu_MB = measure_shared(paths[:-1], n_processes, device, shared, diameter_A)
         measured["shared_per_second"][n_processes], measured["shared_gpu_MB"][n_processes] = rate, gpu_MB
         print(f"{pixel_size_A:g} Å, {n_processes} processes at once: {rate:.2f} micrographs/s"
               + ("" if gpu_MB is None else f", GPU memory in use at most {gpu_MB:.0f} MB"), flush=True)
@@ -228,12 +245,14 @@ def _megabytes(MB: float | None) -> str:
 
 
 def report_lines(results: dict, device_label: str, n: int, process_counts: tuple[int, ...], cores: int,
-                 speed_line: str) -> list[str]:
+                 speed_line: str, diameter_A: float | None = DIAMETER_A) -> list[str]:
     """The Markdown report of `results` (pixel size in Å to what :func:`measure` returned)."""
+    diameter = (f"each micrograph picked with its own estimated diameter (true: {DIAMETER_A:g} Å)" if diameter_A is None
+                else f"particle diameter {diameter_A:g} Å given")
     first = next(iter(results.values()))
     lines = ["# End-to-end picking speed and memory", "",
              f"4096x4096 float32 MRC, {device_label}, {cores} CPU cores, "
-             f"{time.strftime('%Y-%m-%d')}, {n} micrographs timed per pixel size. "
+             f"{time.strftime('%Y-%m-%d')}, {n} micrographs timed per pixel size, {diameter}. "
              "Written by benchmarks/pick_speed.py.", speed_line, "",
              "| pixel size | s per micrograph (median) | all runs (s) | micrographs/s in turn | "
              "micrographs/s, reading overlapped | model load + imports (s) | peak memory (MB) | GPU memory (MB) |"
@@ -275,17 +294,21 @@ def main() -> None:
     parser.add_argument("--processes", default="1", help="also measure this many picking processes at once "
                         "(sharing the device); several counts comma-separated, each measured in turn")
     parser.add_argument("--pixel-sizes-A", default="1.06,1.77", help="comma-separated (default: %(default)s)")
+    parser.add_argument("--estimate-diameter", action="store_true",
+                        help="pick without a diameter, each micrograph with its own estimate")
     parser.add_argument("--results-file", help="name of the results file in benchmarks/results (default: "
                         "pick_speed.md on the CPU, pick_speed_<device>.md on a GPU)")
     args = parser.parse_args()
     process_counts = tuple(k for k in (int(text) for text in args.processes.split(",")) if k > 1)
+    diameter_A = None if args.estimate_diameter else DIAMETER_A
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for pixel_size_A in (float(text) for text in args.pixel_sizes_A.split(",")):
-            results[pixel_size_A] = measure(pixel_size_A, args.n, args.device, Path(tmp), process_counts)
+            results[pixel_size_A] = measure(pixel_size_A, args.n, args.device, Path(tmp), process_counts, diameter_A)
     lines = report_lines(results, f"{args.device}{gpu_name(args.device)}", args.n, process_counts,
-                         len(os.sched_getaffinity(0)), machine_speed_line())
-    suffix = "" if args.device == "cpu" else f"_{args.device.replace(':', '')}"
+                         len(os.sched_getaffinity(0)), machine_speed_line(), diameter_A)
+    suffix = ("" if args.device == "cpu" else f"_{args.device.replace(':', '')}") + (
+        "_estimated_diameter" if args.estimate_diameter else "")
     publish(lines, args.results_file or f"pick_speed{suffix}.md")
 
 
