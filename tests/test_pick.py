@@ -324,6 +324,11 @@ def test_an_estimate_on_a_crowded_micrograph_is_called_unreliable(caplog):
     assert "crowded" not in caplog.text   # a caller that settles crowded micrographs itself
     pick(crowded)
     assert "packed: crowded (60% labelled particle)" in caplog.text
+    caplog.clear()
+    # An estimate made before (segment_at_estimated_diameter) is reported and warned about as one made here.
+    picks = pick(crowded, diameter_px=30.0, diameter_estimated=True)
+    assert picks.diameter_estimated and picks.diameter_px == 30.0
+    assert "packed: crowded (60% labelled particle), so the estimated particle diameter (30 px)" in caplog.text
 
 
 def test_a_solid_region_labelled_particle_is_not_taken_for_a_particle():
