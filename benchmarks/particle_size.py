@@ -25,9 +25,9 @@ import warnings
 import numpy as np
 
 from _report import publish
+from icestat.diameter import segment_at_estimated_diameter
 from icestat.metrics import mark_picks, pick_scores
 from icestat.micrograph import Micrograph
-from icestat.diameter import segment_at_estimated_diameter
 from icestat.model import load_model
 from icestat.pick import pick
 from icestat.segment import segment
