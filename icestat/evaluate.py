@@ -4,23 +4,28 @@ The truth is either true centres (a pick table of several micrographs, from any
 pick file) or a manifest of labelled micrographs (:mod:`icestat.manifest`),
 whose coordinate files are used where given and particle masks (or the particle
 pixels of region masks) otherwise. Micrographs are matched by name
-(:func:`icestat.micrograph.micrograph_stem`); a true micrograph without picks
-counts with no picks.
+(:func:`icestat.micrograph.micrograph_stem`). The truth may cover more
+micrographs than were picked: given the micrographs the pick files speak for
+(:func:`icestat.coords.named_micrographs`), only those are scored, and one of
+them without picks counts with none.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import warnings
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
 from icestat.classes import PARTICLE
 from icestat.coords import MICROGRAPH_COLUMN
-from icestat.manifest import iter_labelled
+from icestat.manifest import load_labelled
 from icestat.metrics import mark_picks, mark_picks_on_mask, pick_scores
-from icestat.micrograph import micrograph_stem
+from icestat.manifest import read_manifest
+from icestat.micrograph import PixelSizeWarning, micrograph_stem
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +33,8 @@ log = logging.getLogger(__name__)
 OVERALL = "overall"
 
 
-def evaluate_coordinates(picks: pd.DataFrame, truth: pd.DataFrame, radius_px: float | None = None) -> pd.DataFrame:
+def evaluate_coordinates(picks: pd.DataFrame, truth: pd.DataFrame, radius_px: float | None = None,
+                         micrographs: Iterable[str] | None = None) -> pd.DataFrame:
     """Score picks against true centres, micrograph by micrograph.
 
     Parameters
@@ -38,6 +44,10 @@ def evaluate_coordinates(picks: pd.DataFrame, truth: pd.DataFrame, radius_px: fl
     radius_px : float, optional
         Matching radius; half the true particle diameter (the ``diameter_px``
         column of the truth, else of the picks) when None.
+    micrographs : iterable of str, optional
+        The micrographs picked (names or paths; :func:`icestat.coords.named_micrographs`):
+        only these of the truth are scored, each without picks counting with
+        none. Every micrograph of the truth when None.
 
     Returns
     -------
@@ -54,16 +64,24 @@ def evaluate_coordinates(picks: pd.DataFrame, truth: pd.DataFrame, radius_px: fl
         radius_px = _half_diameter(truth["diameter_px"], picks["diameter_px"],
                                    unknown="the particle diameter is in neither the picks nor the truth")
     picks_by_name = _by_stem(picks)
+    truth_by_name = _by_stem(truth)
+    if micrographs is not None:
+        picked = _stems(micrographs)
+        truth_by_name = {name: table for name, table in truth_by_name.items() if name in picked}
     marked = {}
-    for name, true_centres in _by_stem(truth).items():
+    for name, true_centres in truth_by_name.items():
         marked[name] = mark_picks(picks_by_name.pop(name, picks.iloc[:0]), true_centres, radius_px)
     _warn_unmatched(picks_by_name)
     return _table(marked)
 
 
-def evaluate_manifest(picks: pd.DataFrame, manifest: str | os.PathLike,
-                      radius_px: float | None = None) -> pd.DataFrame:
+def evaluate_manifest(picks: pd.DataFrame, manifest: str | os.PathLike, radius_px: float | None = None,
+                      micrographs: Iterable[str] | None = None) -> pd.DataFrame:
     """Score picks against a manifest of labelled micrographs.
+
+    Only the micrographs scored are read (a manifest of many datasets may
+    label far more than one run picked), their pixel size unneeded: scoring is
+    in pixels.
 
     Parameters
     ----------
@@ -74,6 +92,8 @@ def evaluate_manifest(picks: pd.DataFrame, manifest: str | os.PathLike,
     radius_px : float, optional
         Matching radius for micrographs with true centres; half their
         particle diameter when None. Mask-based scoring uses the diameter.
+    micrographs : iterable of str, optional
+        As for :func:`evaluate_coordinates`.
 
     Returns
     -------
@@ -81,8 +101,14 @@ def evaluate_manifest(picks: pd.DataFrame, manifest: str | os.PathLike,
         As :func:`evaluate_coordinates`.
     """
     picks_by_name = _by_stem(picks)
+    rows = read_manifest(manifest)
+    if micrographs is not None:
+        rows = rows[rows["micrograph"].map(micrograph_stem).isin(_stems(micrographs))]
     marked = {}
-    for item in iter_labelled(manifest):
+    for _, row in rows.iterrows():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PixelSizeWarning)
+            item = load_labelled(row)
         name = item.micrograph.name
         mine = picks_by_name.pop(name, picks.iloc[:0])
         if item.picks is not None:
@@ -107,6 +133,10 @@ def _half_diameter(*sources, unknown: str) -> float:
         if np.isfinite(diameter):
             return float(diameter) / 2
     raise ValueError(f"{unknown}; give --radius-px")
+
+
+def _stems(micrographs: Iterable[str]) -> set[str]:
+    return {micrograph_stem(name) for name in micrographs}
 
 
 def _by_stem(table: pd.DataFrame) -> dict[str, pd.DataFrame]:

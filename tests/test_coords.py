@@ -10,6 +10,7 @@ import starfile
 from icestat.coords import (
     FORMATS,
     as_pick_table,
+    named_micrographs,
     pick_table,
     read_autopick_index,
     read_picks,
@@ -73,6 +74,26 @@ def test_autopick_index_round_trip_reads_every_listed_file(tmp_path, picks):
     back = read_picks(index)  # paths in the index are relative to the project folder (the index's parent)
     _assert_same_centres(back, picks, atol=1e-6)
     assert back["micrograph"].tolist() == ["Movies/mic_a.mrc"] * 10 + ["Movies/mic_b.mrc"] * 15
+
+
+def test_named_micrographs_include_those_picked_with_no_particle(tmp_path, picks):
+    # an index names every micrograph of its run, those whose coordinate file is empty too
+    listing = {"Movies/mic_a.mrc": "mic_a_autopick.star", "Movies/mic_b.mrc": "mic_b_autopick.star"}
+    write_picks(picks, tmp_path / "mic_a_autopick.star")
+    write_picks(picks.iloc[:0], tmp_path / "mic_b_autopick.star")
+    index = tmp_path / "autopick.star"
+    write_autopick_index(listing, index)
+    assert set(read_picks(index)["micrograph"]) == {"Movies/mic_a.mrc"}
+    assert named_micrographs(index, read_picks(index)) == set(listing)
+    # an empty file of one micrograph's picks names the micrograph it is named after
+    empty = tmp_path / "mic_b_autopick.star"
+    assert named_micrographs(empty, read_picks(empty)) == {"mic_b"}
+    write_picks(picks.iloc[:0], tmp_path / "mic_c.cbox", box_size_px=64)
+    assert named_micrographs(tmp_path / "mic_c.cbox", read_picks(tmp_path / "mic_c.cbox")) == {"mic_c"}
+    # a combined file names the micrographs it has picks of, and only those
+    combined = tmp_path / "particles.star"
+    write_picks(picks.assign(micrograph=["mic_a"] * 20 + ["mic_d"] * 5), combined)
+    assert named_micrographs(combined, read_picks(combined)) == {"mic_a", "mic_d"}
 
 
 def test_index_naming_a_missing_file_fails_clearly(tmp_path):

@@ -6,7 +6,10 @@ TRUTH is the same, or a manifest CSV of labelled micrographs (coordinates where
 given, else particle masks: a pick is right when it lands on a particle, and a
 mask blob holds as many particles as its area allows). A pick is right when it
 is matched one to one to a true centre within --radius-px (default: half the
-particle diameter).
+particle diameter). Only the micrographs the pick files speak for are scored
+(those with picks, every one an autopick.star index lists, and the one an empty
+per-micrograph file is named after, which count with no picks): the truth may
+label more.
 
 Examples:
     icestat evaluate picks/autopick.star --truth truth/manifest.csv
@@ -21,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from icestat.coords import read_picks
+from icestat.coords import named_micrographs, read_picks
 from icestat.evaluate import evaluate_coordinates, evaluate_manifest
 
 log = logging.getLogger(__name__)
@@ -39,12 +42,14 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Print the scores; 2 when a file cannot be read or nothing can be scored, else 0."""
     try:
-        picks = pd.concat([read_picks(path) for path in args.picks], ignore_index=True)
+        tables = [read_picks(path) for path in args.picks]
+        picked = set().union(*(named_micrographs(path, table) for path, table in zip(args.picks, tables)))
+        picks = pd.concat(tables, ignore_index=True)
         if len(args.truth) == 1 and _is_manifest(args.truth[0]):
-            table = evaluate_manifest(picks, args.truth[0], args.radius_px)
+            table = evaluate_manifest(picks, args.truth[0], args.radius_px, micrographs=picked)
         else:
             truth = pd.concat([read_picks(path) for path in args.truth], ignore_index=True)
-            table = evaluate_coordinates(picks, truth, args.radius_px)
+            table = evaluate_coordinates(picks, truth, args.radius_px, micrographs=picked)
     except (OSError, ValueError) as err:
         log.error("%s", err)
         return 2

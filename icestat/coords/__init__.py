@@ -30,18 +30,23 @@ from icestat.coords.cryolo import read_cbox, write_cbox
 from icestat.coords.eman import read_box, write_box
 from icestat.coords.plain import read_csv, write_csv
 from icestat.coords.relion import (
+    index_micrographs,
     read_autopick_index,
     read_star,
     write_autopick_index,
     write_particles_star,
     write_star,
 )
-from icestat.coords.table import MICROGRAPH_COLUMN, PICK_COLUMNS, as_pick_table, pick_table
+from icestat.coords.table import (MICROGRAPH_COLUMN, PICK_COLUMNS, as_pick_table, micrograph_name_from_pick_file,
+                                  pick_table)
 from icestat.coords.topaz import read_topaz, write_topaz
 
 #: Format name -> file suffix.
 FORMATS = {"star": ".star", "box": ".box", "cbox": ".cbox", "tsv": ".tsv", "csv": ".csv"}
 
+#: Formats of files that hold one micrograph's picks when they name no micrograph (a RELION coordinate file, or a CSV
+#: without a micrograph column): the micrograph is the one the file's name implies.
+_ONE_MICROGRAPH_FORMATS = ("star", "box", "cbox", "csv")
 _READERS = {"star": read_star, "box": read_box, "cbox": read_cbox, "tsv": read_topaz, "csv": read_csv}
 _SUFFIX_FORMATS = {".star": "star", ".box": "box", ".cbox": "cbox", ".tsv": "tsv", ".txt": "tsv", ".csv": "csv"}
 
@@ -85,6 +90,43 @@ def read_picks(path: str | os.PathLike, fmt: str | None = None) -> pd.DataFrame:
     return _READERS[format_of(path, fmt)](path)
 
 
+def named_micrographs(path: str | os.PathLike, picks: pd.DataFrame, fmt: str | None = None) -> set[str]:
+    """The micrographs a pick file speaks for, with or without picks: what an evaluation should score.
+
+    Those of its picks, every micrograph an ``autopick.star`` index lists, and,
+    for a file of one micrograph's picks that holds none (an empty
+    ``<stem>_autopick.star``, ``.box``, ``.cbox`` or ``.csv``), the micrograph
+    its name implies: a micrograph picked with no particle found still counts.
+    A combined file (``particles.star``, Topaz ``.tsv``) names only the
+    micrographs it has picks of.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The pick file.
+    picks : DataFrame
+        Its picks, as :func:`read_picks` read them.
+    fmt : {"star", "box", "cbox", "tsv", "csv"}, optional
+        The format, when the suffix does not tell.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> empty = pathlib.Path(tempfile.mkdtemp()) / "mic_007_autopick.star"
+    >>> write_picks(pick_table([], []), empty)
+    >>> named_micrographs(empty, read_picks(empty))
+    {'mic_007'}
+    """
+    names = set(picks[MICROGRAPH_COLUMN].astype(str))
+    fmt = format_of(path, fmt)
+    listed = index_micrographs(path) if fmt == "star" else None
+    if listed is not None:
+        names.update(listed)
+    elif picks.empty and fmt in _ONE_MICROGRAPH_FORMATS:
+        names.add(micrograph_name_from_pick_file(path))
+    return names
+
+
 def write_picks(
     picks: pd.DataFrame, path: str | os.PathLike, fmt: str | None = None, *, box_size_px: float | None = None
 ) -> None:
@@ -124,6 +166,7 @@ __all__ = [
     "PICK_COLUMNS",
     "as_pick_table",
     "format_of",
+    "named_micrographs",
     "pick_table",
     "read_autopick_index",
     "read_box",

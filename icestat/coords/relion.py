@@ -139,6 +139,18 @@ def read_autopick_index(path: str | os.PathLike) -> pd.DataFrame:
     )
 
 
+def index_micrographs(path: str | os.PathLike) -> list[str] | None:
+    """The micrographs an ``autopick.star`` index lists, picked or not; None when `path` is no such index.
+
+    Only an index is parsed (a combined particles file may be large): it is
+    told by its ``data_coordinate_files`` block.
+    """
+    with open(path, errors="replace") as file:
+        if not any(line.strip() == f"data_{INDEX_BLOCK}" for line in file):
+            return None
+    return read_autopick_index(path)[MICROGRAPH_COLUMN].tolist()
+
+
 def _picks_from_block(block: pd.DataFrame, path: Path) -> pd.DataFrame:
     if "rlnMicrographName" in block.columns:
         micrograph = block["rlnMicrographName"].astype(str).to_numpy()
