@@ -303,7 +303,8 @@ def _read_mrc(path: Path, compression: str | None) -> tuple[np.ndarray, float, s
             raise MicrographError(path, f"not an MRC file: {size} bytes, shorter than an MRC header") from None
         if "bytes in data block" in problem:
             raise MicrographError(path, f"truncated MRC file ({problem})") from None
-        raise MicrographError(path, f"not a readable MRC file ({problem})") from None
+        what = f"{compression}-compressed, but not a readable MRC file inside" if compression else "not a readable MRC file"
+        raise MicrographError(path, f"{what} ({problem})") from None
     if np.iscomplexobj(data):
         raise MicrographError(path, f"MRC mode {mode} holds complex values, not a real-space micrograph")
     if data.ndim == 3 and data.shape[0] == 1:
