@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -124,6 +124,56 @@ def evaluate_manifest(picks: pd.DataFrame, manifest: str | os.PathLike, radius_p
         marked[name] = mark_picks_on_mask(mine, mask, item.particle_diameter_px)
     _warn_unmatched(picks_by_name)
     return _table(marked)
+
+
+def scored_at_least(picks: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """The picks scored at least `threshold`.
+
+    Raises
+    ------
+    ValueError
+        If a pick has no score (EMAN ``.box`` files keep none).
+    """
+    if picks["score"].isna().any():
+        raise ValueError("the picks have no scores to threshold (EMAN .box files keep none)")
+    return picks[picks["score"] >= threshold]
+
+
+def threshold_sweep(score: Callable[[pd.DataFrame], pd.DataFrame], picks: pd.DataFrame,
+                    thresholds: Iterable[float]) -> pd.DataFrame:
+    """The overall scores of the picks scored at least each threshold: what ``icestat pick --threshold`` trades.
+
+    Each threshold's picks are scored afresh (a one-to-one matching may pair
+    them otherwise than all the picks), so pick once at threshold 0 and sweep.
+
+    Parameters
+    ----------
+    score : callable
+        Scores a pick table: :func:`evaluate_coordinates` or
+        :func:`evaluate_manifest` with their other arguments bound.
+    picks : DataFrame
+        Pick table with a ``score`` column.
+    thresholds : iterable of float
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``threshold``: the columns of the ``overall`` row of `score`'s
+        table (empty where `score` finds no micrograph to score).
+
+    Raises
+    ------
+    ValueError
+        As :func:`scored_at_least`.
+    """
+    tables = {threshold: score(scored_at_least(picks, threshold)) for threshold in thresholds}
+    if any(table.empty for table in tables.values()):   # no micrograph to score
+        return pd.DataFrame()
+    table = pd.DataFrame.from_dict({threshold: table.loc[OVERALL] for threshold, table in tables.items()},
+                                   orient="index")
+    table = table.astype({column: int for column in table.columns if column.startswith("n_")})   # counts
+    table.index.name = "threshold"
+    return table
 
 
 def _half_diameter(*sources, unknown: str) -> float:

@@ -342,6 +342,36 @@ def test_evaluate_scores_only_the_micrographs_picked_of_a_truth_that_labels_more
     assert scores.loc["mic_0001", "n_true"] > 0
 
 
+def test_evaluate_at_a_threshold_scores_what_picking_at_it_would_pick(simulated, tmp_path, capsys):
+    manifest, micrographs, _ = simulated
+    for threshold in ("0", "0.5"):
+        assert main(["pick", *micrographs, "-o", str(tmp_path / threshold), "--diameter-A", "150", "--threshold",
+                     threshold, "--quiet"]) == 0
+    capsys.readouterr()
+    scores = {}
+    for name, picks, extra in [("picked at 0.5", "0.5", []), ("picked at 0, evaluated at 0.5", "0", ["0.5"]),
+                               ("sweep", "0", ["0,0.5,0.9"])]:
+        out = tmp_path / f"{name}.csv"
+        threshold = ["--threshold", *extra] if extra else []
+        assert main(["evaluate", str(tmp_path / picks / "autopick.star"), "--truth", str(manifest), *threshold,
+                     "-o", str(out)]) == 0
+        scores[name] = pd.read_csv(out, index_col=0)
+    pd.testing.assert_frame_equal(scores["picked at 0, evaluated at 0.5"], scores["picked at 0.5"])
+    sweep = scores["sweep"]
+    assert sweep.index.tolist() == [0.0, 0.5, 0.9]
+    pd.testing.assert_series_equal(sweep.loc[0.5], scores["picked at 0.5"].loc["overall"], check_names=False)
+    assert sweep["n_picks"].is_monotonic_decreasing and sweep["n_picks"].iloc[0] > sweep["n_picks"].iloc[-1]
+    assert (sweep["n_true"] == sweep["n_true"].iloc[0]).all()
+    # a threshold outside [0, 1], or picks without scores, are refused in one line
+    with pytest.raises(SystemExit):
+        main(["evaluate", str(tmp_path / "0" / "autopick.star"), "--truth", str(manifest), "--threshold", "2"])
+    boxes = tmp_path / "mic_0000.box"
+    write_picks(read_picks(tmp_path / "0" / "mic_0000_autopick.star"), boxes, box_size_px=64)
+    capsys.readouterr()
+    assert main(["evaluate", str(boxes), "--truth", str(manifest), "--threshold", "0.3"]) == 2
+    assert "no scores to threshold" in capsys.readouterr().err
+
+
 def test_evaluate_without_a_diameter_asks_for_a_radius(tmp_path, capsys):
     picks, truth = tmp_path / "a.csv", tmp_path / "b.csv"
     picks.write_text("micrograph,x_px,y_px\nm,1,1\n")

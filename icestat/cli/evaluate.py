@@ -9,23 +9,27 @@ is matched one to one to a true centre within --radius-px (default: half the
 particle diameter). Only the micrographs the pick files speak for are scored
 (those with picks, every one an autopick.star index lists, and the one an empty
 per-micrograph file is named after, which count with no picks): the truth may
-label more.
+label more. With --threshold only the picks scored at least T count; with
+several thresholds, one line each of the overall scores: pick once with
+`icestat pick --threshold 0` and see what each threshold would trade.
 
 Examples:
     icestat evaluate picks/autopick.star --truth truth/manifest.csv
     icestat evaluate picks/*.cbox --truth manual/*.star --radius-px 40
+    icestat evaluate picks/autopick.star --truth truth/manifest.csv --threshold 0.1,0.2,0.3,0.4,0.5
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 from pathlib import Path
 
 import pandas as pd
 
 from icestat.coords import named_micrographs, read_picks
-from icestat.evaluate import evaluate_coordinates, evaluate_manifest
+from icestat.evaluate import evaluate_coordinates, evaluate_manifest, scored_at_least, threshold_sweep
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     add("picks", nargs="+", metavar="PICKS", help="pick files")
     add("--truth", nargs="+", required=True, metavar="TRUTH", help="true pick files, or one manifest .csv")
     add("--radius-px", type=float, help="matching radius in pixels (default: half the particle diameter)")
+    add("--threshold", type=_thresholds, metavar="T[,T...]",
+        help="count only picks scored at least T; several: the overall scores at each, one line each")
     add("-o", "--output", help="also write the table to this CSV file")
 
 
@@ -46,10 +52,17 @@ def main(args: argparse.Namespace) -> int:
         picked = set().union(*(named_micrographs(path, table) for path, table in zip(args.picks, tables)))
         picks = pd.concat(tables, ignore_index=True)
         if len(args.truth) == 1 and _is_manifest(args.truth[0]):
-            table = evaluate_manifest(picks, args.truth[0], args.radius_px, micrographs=picked)
+            score = functools.partial(evaluate_manifest, manifest=args.truth[0], radius_px=args.radius_px,
+                                      micrographs=picked)
         else:
             truth = pd.concat([read_picks(path) for path in args.truth], ignore_index=True)
-            table = evaluate_coordinates(picks, truth, args.radius_px, micrographs=picked)
+            score = functools.partial(evaluate_coordinates, truth=truth, radius_px=args.radius_px, micrographs=picked)
+        if args.threshold is None:
+            table = score(picks)
+        elif len(args.threshold) == 1:
+            table = score(scored_at_least(picks, args.threshold[0]))
+        else:
+            table = threshold_sweep(score, picks, args.threshold)
     except (OSError, ValueError) as err:
         log.error("%s", err)
         return 2
@@ -60,6 +73,17 @@ def main(args: argparse.Namespace) -> int:
     if args.output:
         table.to_csv(args.output, float_format="%.6g")
     return 0
+
+
+def _thresholds(text: str) -> list[float]:
+    """``--threshold``'s value: scores in [0, 1], comma-separated."""
+    try:
+        values = [float(value) for value in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number or comma-separated numbers: {text!r}") from None
+    if not all(0 <= value <= 1 for value in values):
+        raise argparse.ArgumentTypeError(f"scores are between 0 and 1, got {text}")
+    return values
 
 
 def _is_manifest(path: str) -> bool:
