@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -47,7 +48,8 @@ from skimage.transform import resize
 
 from icestat.classes import CONTAMINATION, ICE, VALID_CODES
 from icestat.coords import MICROGRAPH_COLUMN, read_picks
-from icestat.micrograph import Micrograph, micrograph_stem, read_image, read_micrograph
+from icestat.micrograph import (PIXEL_SIZE_ADVICE, Micrograph, PixelSizeWarning, micrograph_stem, read_image,
+                                 read_micrograph)
 
 PATH_COLUMNS = ("micrograph", "regions", "particle_mask", "coords")
 NUMBER_COLUMNS = ("pixel_size_A", "particle_diameter_px")
@@ -154,7 +156,7 @@ def load_labelled(row: pd.Series) -> LabelledMicrograph:
     """Load one manifest row (from :func:`read_manifest`) into a :class:`LabelledMicrograph`."""
     pixel_size_A = _number_or_none(row["pixel_size_A"])
     diameter_px = _number_or_none(row["particle_diameter_px"])
-    micrograph = read_micrograph(row["micrograph"], pixel_size_A=pixel_size_A)
+    micrograph = _read_listed(row["micrograph"], pixel_size_A)
     regions = particle_mask = picks = None
     if _is_given(row["regions"]):
         regions = _region_codes(row["regions"], micrograph.shape)
@@ -170,6 +172,17 @@ def load_labelled(row: pd.Series) -> LabelledMicrograph:
         picks=picks,
         particle_diameter_px=diameter_px,
     )
+
+
+def _read_listed(path: str, pixel_size_A: float | None) -> Micrograph:
+    """:func:`read_micrograph` of a manifest's micrograph, its pixel-size warnings pointing at the manifest's column."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PixelSizeWarning)
+        micrograph = read_micrograph(path, pixel_size_A=pixel_size_A)
+    for warning in caught:
+        warnings.warn(str(warning.message).replace(PIXEL_SIZE_ADVICE, "in the manifest's pixel_size_A column"),
+                      warning.category, stacklevel=3)
+    return micrograph
 
 
 def resize_labels(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -37,7 +37,8 @@ SEGMENTATION_FILE_ENDINGS = {"labels": "_labels.mrc", "ice": "_ice.mrc", "overla
 _MRC_DTYPES = (np.int8, np.int16, np.uint16, np.float16, np.float32)
 _MRC_KINDS = ("mrc", "gzip", "bzip2")  # mrcfile opens all three
 _TEXT_BYTES = frozenset(range(32, 127)) | {9, 10, 13}
-_HOW_TO_GIVE_PIXEL_SIZE = "with pixel_size_A=... (on the command line: --pixel-size-A)"
+#: How a :class:`PixelSizeWarning` says to give the pixel size (where it is given otherwise, a caller may say so).
+PIXEL_SIZE_ADVICE = "with pixel_size_A=... (on the command line: --pixel-size-A)"
 
 
 class MicrographError(ValueError):
@@ -363,14 +364,14 @@ def _grey_image(path: Path, data: np.ndarray) -> np.ndarray:
 def _header_pixel_size(path: Path, header_pixel_size_A: float | None) -> tuple[float | None, bool]:
     """The header's pixel size (None when it gives none) and whether it is the placeholder, with a warning if so."""
     if header_pixel_size_A is None or not math.isfinite(header_pixel_size_A) or header_pixel_size_A <= 0:
-        warnings.warn(f"{path}: the file gives no pixel size; pass the right one {_HOW_TO_GIVE_PIXEL_SIZE}",
+        warnings.warn(f"{path}: the file gives no pixel size; pass the right one {PIXEL_SIZE_ADVICE}",
                       PixelSizeWarning, stacklevel=3)
         return None, False
     placeholder = math.isclose(header_pixel_size_A, PLACEHOLDER_PIXEL_SIZE_A)
     if placeholder:
         warnings.warn(
             f"{path}: header pixel size 1.0 Å is often a placeholder, so the working scale takes it as unknown; "
-            f"pass the real pixel size, even if it is 1.0 Å, {_HOW_TO_GIVE_PIXEL_SIZE}",
+            f"pass the real pixel size, even if it is 1.0 Å, {PIXEL_SIZE_ADVICE}",
             PixelSizeWarning,
             stacklevel=3,
         )

@@ -10,6 +10,7 @@ from icestat import write_mrc
 from icestat.classes import CARBON, CONTAMINATION, ICE, PARTICLE
 from icestat.coords import pick_table, write_picks
 from icestat.manifest import iter_labelled, read_manifest, resize_labels
+from icestat.micrograph import PixelSizeWarning
 
 
 @pytest.fixture
@@ -105,3 +106,14 @@ def test_resize_labels_is_nearest_neighbour():
     assert set(np.unique(big).tolist()) == {0, 2, 3, 255}
     np.testing.assert_array_equal(big[:3, :3], 0)
     np.testing.assert_array_equal(big[3:, 3:], 255)
+
+
+def test_a_micrograph_without_a_pixel_size_is_told_to_get_one_in_the_manifest(tmp_path, rng):
+    iio.imwrite(tmp_path / "mic.png", rng.integers(0, 255, size=(96, 96), dtype=np.uint8))
+    (tmp_path / "manifest.csv").write_text("dataset,micrograph,pixel_size_A\ntoy,mic.png,\n")
+    with pytest.warns(PixelSizeWarning) as caught:
+        (item,) = iter_labelled(tmp_path / "manifest.csv")
+    assert item.micrograph.pixel_size_A is None
+    assert [str(w.message) for w in caught] == [
+        f"{tmp_path.resolve() / 'mic.png'}: the file gives no pixel size; pass the right one in the manifest's "
+        "pixel_size_A column"]
