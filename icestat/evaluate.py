@@ -22,9 +22,8 @@ import pandas as pd
 
 from icestat.classes import PARTICLE
 from icestat.coords import MICROGRAPH_COLUMN
-from icestat.manifest import load_labelled
+from icestat.manifest import load_labelled, read_manifest
 from icestat.metrics import mark_picks, mark_picks_on_mask, pick_scores
-from icestat.manifest import read_manifest
 from icestat.micrograph import PixelSizeWarning, micrograph_stem
 
 log = logging.getLogger(__name__)
