@@ -15,8 +15,9 @@ its first `--n` masked micrographs presented several ways (PRESENTATIONS):
 
 Each is picked with the true diameter (scaled with the image; it sets the working scale as `icestat pick
 --diameter-px` does) and with the micrograph's own estimate (icestat.diameter.segment_at_estimated_diameter),
-at the default threshold, and scored against the mask (icestat.metrics.mark_picks_on_mask). About 4 minutes on
-2 cores with the models already trained.
+at the default threshold, and scored against the mask (icestat.metrics.mark_picks_on_mask). About 3 minutes on
+2 cores with the models already trained (kept in benchmarks/models/ by picking.py; training the three takes about
+10-30 minutes more the first time).
 
 Writes benchmarks/results/robustness.md.
 """
