@@ -128,6 +128,12 @@ def evaluate_manifest(picks: pd.DataFrame, manifest: str | os.PathLike, radius_p
 def scored_at_least(picks: pd.DataFrame, threshold: float) -> pd.DataFrame:
     """The picks scored at least `threshold`.
 
+    Parameters
+    ----------
+    picks : DataFrame
+        Pick table with a ``score`` column.
+    threshold : float
+
     Raises
     ------
     ValueError
