@@ -83,11 +83,8 @@ def blob_responses(image: np.ndarray, sigmas_px) -> list[np.ndarray]:
     responses = []
     for sigma, radius in zip(sigmas_px, radii):
         smooth, second = (_gaussian_kernel(sigma, order, radius) for order in (0, 2))
-        rows_smooth, rows_second = (scipy.fft.fft(_centred(kernel, shape[0])).astype(np.complex64)
-                                    for kernel in (smooth, second))
-        cols_smooth, cols_second = (scipy.fft.rfft(_centred(kernel, shape[1])).astype(np.complex64)
-                                    for kernel in (smooth, second))
-        transfer = np.outer(rows_second, cols_smooth) + np.outer(rows_smooth, cols_second)
+        transfer = (_separable_transfer(second, smooth, shape, np.complex64)
+                    + _separable_transfer(smooth, second, shape, np.complex64))
         laplacian = scipy.fft.irfft2(spectrum * transfer, s=shape, workers=cpu_threads())
         responses.append((-(sigma**2) * laplacian[pad:pad + rows, pad:pad + cols]).astype(np.float32))
     return responses
@@ -114,13 +111,12 @@ def gaussian_smoothed(images: np.ndarray, sigma_px: float) -> np.ndarray:
     ndarray (..., h, w) of float64
     """
     radius = _kernel_radius(sigma_px)
-    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma_px) ** 2)
-    taps /= taps.sum()
+    taps = _gaussian_kernel(sigma_px, 0, radius)
     images = np.asarray(images, dtype=np.float64)
     padded = np.pad(images, [(0, 0)] * (images.ndim - 2) + [(radius, radius)] * 2, mode="symmetric")  # "reflect"
     shape = tuple(scipy.fft.next_fast_len(n, real=True) for n in padded.shape[-2:])
     spectrum = scipy.fft.rfft2(padded, s=shape, workers=cpu_threads())
-    spectrum *= np.outer(scipy.fft.fft(_centred(taps, shape[0])), scipy.fft.rfft(_centred(taps, shape[1])))
+    spectrum *= _separable_transfer(taps, taps, shape, np.complex128)
     rows, cols = images.shape[-2:]
     return scipy.fft.irfft2(spectrum, s=shape, workers=cpu_threads())[..., radius:radius + rows, radius:radius + cols]
 
@@ -187,6 +183,15 @@ def _gaussian_kernel(sigma_px: float, order: int, radius: int) -> np.ndarray:
     impulse = np.zeros(2 * radius + 1)
     impulse[radius] = 1.0
     return ndimage.gaussian_filter1d(impulse, sigma_px, order=order, mode="constant")
+
+
+def _separable_transfer(row_kernel: np.ndarray, col_kernel: np.ndarray, shape: tuple[int, int],
+                        dtype) -> np.ndarray:
+    """The transform (on ``rfft2``'s half plane of `shape`, in `dtype`) of the kernel ``outer(row_kernel, col_kernel)``
+    centred at the origin: what multiplies an image's ``rfft2`` to convolve it with that kernel."""
+    rows = scipy.fft.fft(_centred(row_kernel, shape[0])).astype(dtype)
+    cols = scipy.fft.rfft(_centred(col_kernel, shape[1])).astype(dtype)
+    return np.outer(rows, cols)
 
 
 def _centred(kernel: np.ndarray, n: int) -> np.ndarray:
