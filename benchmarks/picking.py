@@ -54,6 +54,7 @@ import train_default_model as recipe  # noqa: E402
 
 from icestat.classify import IceClassifier  # noqa: E402
 from icestat.diameter import far_from_run_diameter, run_diameter, segment_at_estimated_diameter  # noqa: E402
+from icestat.evaluate import scored_at_least  # noqa: E402
 from icestat.manifest import load_labelled, read_manifest  # noqa: E402
 from icestat.metrics import mark_picks, mark_picks_on_mask, pick_scores  # noqa: E402
 from icestat.micrograph import Micrograph, micrograph_stem  # noqa: E402
@@ -107,14 +108,10 @@ def _pick_ways(micrograph, model, diameter_px, mark) -> tuple[Marked, object]:
     given = segmented_for_diameter(segmentation, micrograph, model, diameter_px)
     unthresholded = {factor: pick(given, diameter_px=factor * diameter_px, threshold=0.0).table
                      for factor in DIAMETER_FACTORS}
-    scaled = [mark(_scored_at_least(unthresholded[factor], DEFAULT_THRESHOLD)) for factor in DIAMETER_FACTORS]
-    thresholded = [mark(_scored_at_least(unthresholded[1.0], threshold)) for threshold in THRESHOLDS]
+    scaled = [mark(scored_at_least(unthresholded[factor], DEFAULT_THRESHOLD)) for factor in DIAMETER_FACTORS]
+    thresholded = [mark(scored_at_least(unthresholded[1.0], threshold)) for threshold in THRESHOLDS]
     return Marked(mark(estimated.table), scaled, thresholded, estimated.diameter_px,
                   estimated.diameter_px / diameter_px), segmentation
-
-
-def _scored_at_least(picks: pd.DataFrame, threshold: float) -> pd.DataFrame:
-    return picks[picks["score"] >= threshold]
 
 
 def pooled_scores(marked: list[tuple]) -> dict:
