@@ -16,7 +16,7 @@ from icestat.evidence import particle_evidence
 from icestat.micrograph import Micrograph
 from icestat.model import IceModel
 from icestat.scale_space import blob_maxima
-from icestat.segment import Segmentation, segment, segmented_for_diameter
+from icestat.segment import Segmentation, segment, segmented_for_diameter, with_particle_diameter
 from icestat.settings import MAX_WORKING_DIAMETER_PX
 
 #: Widths of the scale space the diameter is read from, in working pixels: ``SMALLEST_WIDTH_PX`` times powers of
@@ -145,15 +145,22 @@ def segment_at_estimated_diameter(micrograph: Micrograph, model: IceModel, devic
     """A micrograph segmented for picking with its estimated particle diameter, and the estimate.
 
     Segmented at the model's working scale, and the diameter estimated there
-    (:func:`estimate_diameter_px`). Where the particle evidence there has no
+    (:func:`estimate_diameter_px`); contamination blobs smaller than a
+    particle of that diameter are then made particle, as a given diameter
+    makes them (:func:`icestat.segment.with_particle_diameter`; the shipped
+    model calls some particles of 220-400 Å contamination: with an estimate
+    of 0.85-0.89 of their diameter F1 rose from 0.71-0.97 to 1.00 on
+    benchmarks/particle_size.py's simulations, and was the same on
+    ../shared/data). Where the particle evidence there has no
     bump, the micrograph is segmented again ``COARSER_RETRY`` times coarser
     and, where the diameter can be estimated there, segmented as that
     estimate, given, would have it (:func:`icestat.segment.segmented_for_diameter`:
     coarser where the particles are wider than
     :data:`~icestat.settings.MAX_WORKING_DIAMETER_PX` working pixels, and
     contamination smaller than a particle counted as particle). What
-    ``icestat pick`` picks with its own estimate. Segmenting every micrograph
-    as its estimate would have it was tried and not kept (benchmarks/README.md).
+    ``icestat pick`` picks with its own estimate. Segmenting coarser where an
+    estimate at the working scale is wider than that was tried and not kept
+    (benchmarks/README.md).
 
     Parameters
     ----------
@@ -177,7 +184,7 @@ def segment_at_estimated_diameter(micrograph: Micrograph, model: IceModel, devic
         segmentation = segment(micrograph, model, device, refine)
     diameter_px = estimate_diameter_px(segmentation)
     if np.isfinite(diameter_px):
-        return segmentation, diameter_px
+        return with_particle_diameter(segmentation, diameter_px), diameter_px
     coarser_px = COARSER_RETRY * MAX_WORKING_DIAMETER_PX * model.settings.bin_factor(micrograph)
     diameter_px = estimate_diameter_px(segment(micrograph, model, device, refine, particle_diameter_px=coarser_px))
     if not np.isfinite(diameter_px):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from icestat.classes import CONTAMINATION, PARTICLE
 from icestat.diameter import estimate_diameter_px, segment_at_estimated_diameter
 from icestat.metrics import mark_picks, pick_scores
 from icestat.micrograph import Micrograph
@@ -48,8 +49,26 @@ def test_an_estimate_at_the_working_scale_keeps_that_segmentation(model):
     micrograph, _, diameter_px = _micrograph(150.0, 60)
     at_working_scale = segment(micrograph, model)
     segmentation, estimate_px = segment_at_estimated_diameter(micrograph, model, segmentation=at_working_scale)
-    assert segmentation is at_working_scale and estimate_px == estimate_diameter_px(at_working_scale)
+    assert segmentation.working.scale == at_working_scale.working.scale
+    changed = segmentation.working_labels != at_working_scale.working_labels   # only contamination made particle
+    assert (at_working_scale.working_labels[changed] == CONTAMINATION).all()
+    assert (segmentation.working_labels[changed] == PARTICLE).all()
+    assert estimate_px == estimate_diameter_px(at_working_scale)
     assert 0.75 < estimate_px / diameter_px < 1.25
     made_here, estimate_made_here_px = segment_at_estimated_diameter(micrograph, model)
     assert estimate_made_here_px == estimate_px
-    assert np.array_equal(made_here.working_probabilities, at_working_scale.working_probabilities)
+    assert np.array_equal(made_here.working_probabilities, segmentation.working_probabilities)
+
+
+def test_particles_taken_for_contamination_are_picked_with_an_estimate_as_with_a_given_diameter(model):
+    # The shipped model calls some 300 Å particles (43 working px) contamination: dark, larger than those it learnt.
+    # Told the diameter, contamination blobs smaller than a particle become particle; an estimate does the same.
+    micrograph, truth, diameter_px = _micrograph(300.0, 25)
+    at_working_scale = segment(micrograph, model)
+    assert at_working_scale.class_fractions()["contamination"] > 0.02
+    segmentation, estimate_px = segment_at_estimated_diameter(micrograph, model, segmentation=at_working_scale)
+    assert segmentation.working.scale == at_working_scale.working.scale and 0.75 < estimate_px / diameter_px < 1.0
+    assert segmentation.class_fractions()["contamination"] < 0.5 * at_working_scale.class_fractions()["contamination"]
+    scores = [pick_scores(*mark_picks(pick(made, estimate_px, diameter_estimated=True).table, truth, diameter_px / 2))
+              for made in (at_working_scale, segmentation)]
+    assert scores[1]["recall"] > 0.9 and scores[1]["f1"] > scores[0]["f1"] + 0.2
