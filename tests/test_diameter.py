@@ -72,3 +72,23 @@ def test_particles_taken_for_contamination_are_picked_with_an_estimate_as_with_a
     scores = [pick_scores(*mark_picks(pick(made, estimate_px, diameter_estimated=True).table, truth, diameter_px / 2))
               for made in (at_working_scale, segmentation)]
     assert scores[1]["recall"] > 0.9 and scores[1]["f1"] > scores[0]["f1"] + 0.2
+
+
+def test_one_bump_is_no_estimate_so_the_coarser_look_finds_the_particles(model, monkeypatch):
+    # The shipped model calls 400 Å particles (57 working px) contamination; one bump of its speckle on the ice
+    # remains at the working scale, and taken alone it set the diameter at a quarter of the truth.
+    micrograph, truth, diameter_px = _micrograph(400.0, 6)
+    at_working_scale = segment(micrograph, model)
+
+    def f1(segmentation, estimate_px):
+        picks = pick(segmentation, estimate_px, diameter_estimated=True)
+        return pick_scores(*mark_picks(picks.table, truth, diameter_px / 2))["f1"]
+
+    assert np.isnan(estimate_diameter_px(at_working_scale))
+    with monkeypatch.context() as patched:
+        patched.setattr("icestat.diameter.MIN_BUMPS", 1)
+        from_one_bump = segment_at_estimated_diameter(micrograph, model, segmentation=at_working_scale)
+    assert from_one_bump[1] < 0.5 * diameter_px
+    segmentation, estimate_px = segment_at_estimated_diameter(micrograph, model, segmentation=at_working_scale)
+    assert 0.6 < estimate_px / diameter_px < 1.15
+    assert f1(segmentation, estimate_px) > f1(*from_one_bump) + 0.3
