@@ -103,19 +103,19 @@ def test_segment_refuses_a_wrong_model_file_and_a_missing_gpu(labelled, tmp_path
 
 
 def test_segment_with_the_diameter_segments_large_particles_as_pick_does(large_particles, tmp_path, capsys):
-    # 300 Å particles at 1.6 Å/px: without their diameter the model calls their dark cores contamination; told it,
-    # `icestat segment` bins coarser and takes contamination smaller than a particle for particle, as `icestat pick`
+    # 300 Å particles at 1.6 Å/px: the model alone calls their dark cores contamination. Told their diameter, or with
+    # its estimate, `icestat segment` takes contamination smaller than a particle for particle, as `icestat pick`.
     sim = large_particles
     write_mrc(tmp_path / "large.mrc", sim.image, pixel_size_A=1.6)
     iio.imwrite(tmp_path / "no_pixel_size.png", (sim.image[:256, :256] > sim.image.mean()).astype(np.uint8) * 255)
-    fractions = {}
-    for way, extra in (("plain", []), ("told", ["--diameter-A", "300"])):
+    model_alone = segment(read_micrograph(tmp_path / "large.mrc"), load_model()).class_fractions()
+    assert model_alone["contamination"] > 0.01
+    for way, extra in (("estimated", []), ("told", ["--diameter-A", "300"])):
         assert main(["segment", str(tmp_path / "large.mrc"), "-o", str(tmp_path / way), *extra]) == 0
         with mrcfile.open(tmp_path / way / "large_labels.mrc") as labels:
-            fractions[way] = np.bincount(labels.data[labels.data >= 0].ravel(), minlength=4) / labels.data.size
-    assert fractions["plain"][CONTAMINATION] > 0.01
-    assert fractions["told"][CONTAMINATION] == 0
-    assert fractions["told"][PARTICLE] > fractions["plain"][PARTICLE]
+            fractions = np.bincount(labels.data[labels.data >= 0].ravel(), minlength=4) / labels.data.size
+        assert fractions[CONTAMINATION] == 0
+        assert fractions[PARTICLE] > model_alone["particle"] + 0.01
     capsys.readouterr()
     code = main(["segment", str(tmp_path / "no_pixel_size.png"), "-o", str(tmp_path / "png"), "--diameter-A", "300"])
     err = capsys.readouterr().err
