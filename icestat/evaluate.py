@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import numpy as np
@@ -74,13 +75,103 @@ def evaluate_coordinates(picks: pd.DataFrame, truth: pd.DataFrame, radius_px: fl
     return _table(marked)
 
 
+@dataclass(frozen=True)
+class MicrographTruth:
+    """What one labelled micrograph's picks are scored against: true centres, or a particle mask.
+
+    Attributes
+    ----------
+    centres : DataFrame or None
+        Pick table of the true particle centres (scored by one-to-one matching).
+    particle_mask : ndarray of bool or None
+        True on particle pixels, the micrograph's shape (where there are no centres).
+    particle_diameter_px : float or None
+        Particle diameter in micrograph pixels.
+    """
+
+    centres: pd.DataFrame | None
+    particle_mask: np.ndarray | None
+    particle_diameter_px: float | None
+
+
+def read_manifest_truth(manifest: str | os.PathLike,
+                        micrographs: Iterable[str] | None = None) -> dict[str, MicrographTruth]:
+    """The truth of each labelled micrograph of a manifest, read once to score picks against, by micrograph name.
+
+    Coordinate files are used where given, particle masks (or the particle
+    pixels of region masks) otherwise. Only the micrographs scored are read (a
+    manifest of many datasets may label far more than one run picked), their
+    pixel size unneeded: scoring is in pixels. A micrograph with neither
+    coordinates nor a mask with a particle diameter is left out, with a warning.
+
+    Parameters
+    ----------
+    manifest : str or PathLike
+        Manifest CSV (:func:`icestat.manifest.read_manifest`).
+    micrographs : iterable of str, optional
+        As for :func:`evaluate_coordinates`.
+
+    Returns
+    -------
+    dict of str to MicrographTruth
+    """
+    rows = read_manifest(manifest)
+    if micrographs is not None:
+        rows = rows[rows["micrograph"].map(micrograph_stem).isin(_stems(micrographs))]
+    truth = {}
+    for _, row in rows.iterrows():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PixelSizeWarning)
+            item = load_labelled(row)
+        name = item.micrograph.name
+        mask = item.particle_mask if item.particle_mask is not None else (
+            item.regions == PARTICLE if item.regions is not None else None)
+        if item.picks is None and (mask is None or item.particle_diameter_px is None):
+            log.warning("%s: no coordinates, or no particle mask with a particle diameter; not scored", name)
+            continue
+        truth[name] = MicrographTruth(item.picks, None if item.picks is not None else mask, item.particle_diameter_px)
+    return truth
+
+
+def evaluate_labelled(picks: pd.DataFrame, truth: dict[str, MicrographTruth],
+                      radius_px: float | None = None) -> pd.DataFrame:
+    """Score picks against the truth of labelled micrographs (:func:`read_manifest_truth`).
+
+    Parameters
+    ----------
+    picks : DataFrame
+        Pick table with a ``micrograph`` column.
+    truth : dict of str to MicrographTruth
+        By micrograph name; each is scored, one without picks counting with none.
+    radius_px : float, optional
+        Matching radius for micrographs with true centres; half their
+        particle diameter when None. Mask-based scoring uses the diameter.
+
+    Returns
+    -------
+    DataFrame
+        As :func:`evaluate_coordinates`.
+    """
+    picks_by_name = _by_stem(picks)
+    marked = {}
+    for name, known in truth.items():
+        mine = picks_by_name.pop(name, picks.iloc[:0])
+        if known.centres is None:
+            marked[name] = mark_picks_on_mask(mine, known.particle_mask, known.particle_diameter_px)
+            continue
+        radius = radius_px if radius_px is not None else _half_diameter(
+            known.particle_diameter_px, known.centres["diameter_px"], unknown=f"{name}: particle diameter unknown")
+        marked[name] = mark_picks(mine, known.centres, radius)
+    _warn_unmatched(picks_by_name)
+    return _table(marked)
+
+
 def evaluate_manifest(picks: pd.DataFrame, manifest: str | os.PathLike, radius_px: float | None = None,
                       micrographs: Iterable[str] | None = None) -> pd.DataFrame:
-    """Score picks against a manifest of labelled micrographs.
+    """Score picks against a manifest of labelled micrographs: :func:`evaluate_labelled` of :func:`read_manifest_truth`.
 
-    Only the micrographs scored are read (a manifest of many datasets may
-    label far more than one run picked), their pixel size unneeded: scoring is
-    in pixels.
+    To score several pick tables against one manifest (:func:`threshold_sweep`),
+    read its truth once and score each with :func:`evaluate_labelled`.
 
     Parameters
     ----------
@@ -89,8 +180,7 @@ def evaluate_manifest(picks: pd.DataFrame, manifest: str | os.PathLike, radius_p
     manifest : str or PathLike
         Manifest CSV (:func:`icestat.manifest.read_manifest`).
     radius_px : float, optional
-        Matching radius for micrographs with true centres; half their
-        particle diameter when None. Mask-based scoring uses the diameter.
+        As for :func:`evaluate_labelled`.
     micrographs : iterable of str, optional
         As for :func:`evaluate_coordinates`.
 
@@ -99,30 +189,7 @@ def evaluate_manifest(picks: pd.DataFrame, manifest: str | os.PathLike, radius_p
     DataFrame
         As :func:`evaluate_coordinates`.
     """
-    picks_by_name = _by_stem(picks)
-    rows = read_manifest(manifest)
-    if micrographs is not None:
-        rows = rows[rows["micrograph"].map(micrograph_stem).isin(_stems(micrographs))]
-    marked = {}
-    for _, row in rows.iterrows():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PixelSizeWarning)
-            item = load_labelled(row)
-        name = item.micrograph.name
-        mine = picks_by_name.pop(name, picks.iloc[:0])
-        if item.picks is not None:
-            radius = radius_px if radius_px is not None else _half_diameter(
-                item.particle_diameter_px, item.picks["diameter_px"], unknown=f"{name}: particle diameter unknown")
-            marked[name] = mark_picks(mine, item.picks, radius)
-            continue
-        mask = item.particle_mask if item.particle_mask is not None else (
-            item.regions == PARTICLE if item.regions is not None else None)
-        if mask is None or item.particle_diameter_px is None:
-            log.warning("%s: no coordinates, or no particle mask with a particle diameter; not scored", name)
-            continue
-        marked[name] = mark_picks_on_mask(mine, mask, item.particle_diameter_px)
-    _warn_unmatched(picks_by_name)
-    return _table(marked)
+    return evaluate_labelled(picks, read_manifest_truth(manifest, micrographs), radius_px)
 
 
 def scored_at_least(picks: pd.DataFrame, threshold: float) -> pd.DataFrame:
@@ -155,7 +222,7 @@ def threshold_sweep(score: Callable[[pd.DataFrame], pd.DataFrame], picks: pd.Dat
     ----------
     score : callable
         Scores a pick table: :func:`evaluate_coordinates` or
-        :func:`evaluate_manifest` with their other arguments bound.
+        :func:`evaluate_labelled` with their other arguments bound.
     picks : DataFrame
         Pick table with a ``score`` column.
     thresholds : iterable of float

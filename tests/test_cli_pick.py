@@ -21,6 +21,7 @@ from icestat.bright_field import negated_gain
 from icestat.cli import main
 from icestat.cli.relion import run_as_job
 from icestat.coords import pick_table, read_picks, write_picks
+from icestat.manifest import load_labelled
 from icestat.micrograph import PixelSizeWarning, read_micrograph, write_mrc
 from icestat.model import load_model
 from icestat.pick import pick
@@ -342,7 +343,7 @@ def test_evaluate_scores_only_the_micrographs_picked_of_a_truth_that_labels_more
     assert scores.loc["mic_0001", "n_true"] > 0
 
 
-def test_evaluate_at_a_threshold_scores_what_picking_at_it_would_pick(simulated, tmp_path, capsys):
+def test_evaluate_at_a_threshold_scores_what_picking_at_it_would_pick(simulated, tmp_path, capsys, monkeypatch):
     manifest, micrographs, _ = simulated
     for threshold in ("0", "0.5"):
         assert main(["pick", *micrographs, "-o", str(tmp_path / threshold), "--diameter-A", "150", "--threshold",
@@ -362,6 +363,12 @@ def test_evaluate_at_a_threshold_scores_what_picking_at_it_would_pick(simulated,
     pd.testing.assert_series_equal(sweep.loc[0.5], scores["picked at 0.5"].loc["overall"], check_names=False)
     assert sweep["n_picks"].is_monotonic_decreasing and sweep["n_picks"].iloc[0] > sweep["n_picks"].iloc[-1]
     assert (sweep["n_true"] == sweep["n_true"].iloc[0]).all()
+    # the sweep reads each labelled micrograph once, not once per threshold
+    read = []
+    monkeypatch.setattr("icestat.evaluate.load_labelled", lambda row: read.append(row) or load_labelled(row))
+    assert main(["evaluate", str(tmp_path / "0" / "autopick.star"), "--truth", str(manifest), "--threshold",
+                 "0,0.3,0.5,0.9"]) == 0
+    assert len(read) == len(micrographs)
     # a threshold outside [0, 1], or picks without scores, are refused in one line
     with pytest.raises(SystemExit):
         main(["evaluate", str(tmp_path / "0" / "autopick.star"), "--truth", str(manifest), "--threshold", "2"])

@@ -29,7 +29,8 @@ from pathlib import Path
 import pandas as pd
 
 from icestat.coords import named_micrographs, read_picks
-from icestat.evaluate import evaluate_coordinates, evaluate_manifest, scored_at_least, threshold_sweep
+from icestat.evaluate import (evaluate_coordinates, evaluate_labelled, read_manifest_truth, scored_at_least,
+                              threshold_sweep)
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,8 @@ def main(args: argparse.Namespace) -> int:
         picked = set().union(*(named_micrographs(path, table) for path, table in zip(args.picks, tables)))
         picks = pd.concat(tables, ignore_index=True)
         if len(args.truth) == 1 and _is_manifest(args.truth[0]):
-            score = functools.partial(evaluate_manifest, manifest=args.truth[0], radius_px=args.radius_px,
-                                      micrographs=picked)
+            score = functools.partial(evaluate_labelled, truth=read_manifest_truth(args.truth[0], picked),
+                                      radius_px=args.radius_px)
         else:
             truth = pd.concat([read_picks(path) for path in args.truth], ignore_index=True)
             score = functools.partial(evaluate_coordinates, truth=truth, radius_px=args.radius_px, micrographs=picked)
