@@ -7,7 +7,9 @@ pixels of region masks) otherwise. Micrographs are matched by name
 (:func:`icestat.micrograph.micrograph_stem`). The truth may cover more
 micrographs than were picked: given the micrographs the pick files speak for
 (:func:`icestat.coords.named_micrographs`), only those are scored, and one of
-them without picks counts with none.
+them without picks counts with none. A manifest's truth is read once
+(:func:`read_manifest_truth`) to score many pick tables (:func:`evaluate_labelled`),
+as :func:`threshold_sweep` does for ``icestat evaluate --threshold T,T,...``.
 """
 
 from __future__ import annotations
