@@ -631,3 +631,26 @@ def test_one_process_reads_the_next_micrographs_while_picking(simulated, tmp_pat
     assert all(e[2].startswith("icestat-read") for e in reads)
     first_done = events.index(next(e for e in events if e[0] == "segmented"))
     assert {e[1] for e in events[:first_done] if e[0] == "read"} == set(paths[:3])  # read while the first is picked
+
+
+def test_evaluate_says_what_it_cannot_score(tmp_path, capsys):
+    # A labelled micrograph with a mask but no particle diameter cannot be scored: it is left out with a warning,
+    # and with nothing else to score against, evaluate fails in one line.
+    image = np.random.default_rng(0).normal(size=(64, 64)).astype(np.float32)
+    write_mrc(tmp_path / "m.mrc", image, pixel_size_A=2.0)
+    iio.imwrite(tmp_path / "m_mask.png", np.zeros((64, 64), dtype=np.uint8))
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("micrograph,particle_mask\nm.mrc,m_mask.png\n")
+    picks = tmp_path / "picks.csv"
+    picks.write_text("micrograph,x_px,y_px,score\nm,10,10,0.9\n")
+    assert main(["evaluate", str(picks), "--truth", str(manifest)]) == 2
+    err = capsys.readouterr().err
+    assert "m: no coordinates, or no particle mask with a particle diameter; not scored" in err
+    assert err.strip().splitlines()[-1] == "ERROR: no micrograph of the picks has a truth to be scored against"
+    # given the diameter, the same micrograph is scored: its one pick is wrong (the mask is empty)
+    manifest.write_text("micrograph,particle_mask,particle_diameter_px\nm.mrc,m_mask.png,10\n")
+    assert main(["evaluate", str(picks), "--truth", str(manifest), "--threshold", "0.5"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].split()[:4] == ["overall", "1", "0", "0"]
+    with pytest.raises(SystemExit):
+        main(["evaluate", str(picks), "--truth", str(manifest), "--threshold", "0.1,high"])
+    assert "not a number or comma-separated numbers: '0.1,high'" in capsys.readouterr().err
