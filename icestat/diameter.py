@@ -106,8 +106,8 @@ def estimate_diameter_px(segmentation: Segmentation) -> float:
     scale-normalised Laplacian of Gaussian over position and width
     (:func:`icestat.scale_space.blob_maxima`), at least ``MIN_BUMP_RESPONSE``
     high and not centred on carbon or contamination, at least ``MIN_BUMPS``
-    of them. The estimate is their diameters' median weighted by response, ``DIAMETER_PER_WIDTH`` times the
-    width. Unlike the sizes of the regions labelled particle (the estimator
+    of them. The estimate is their diameters' median weighted by response,
+    ``DIAMETER_PER_WIDTH`` times the width. Unlike the sizes of the regions labelled particle (the estimator
     before), the widths do not shrink with a model unsure of a specimen it
     never saw (its evidence lower, the labelled cores smaller), and touching
     particles, merged into one region, still make a bump each. Estimate over
@@ -119,7 +119,7 @@ def estimate_diameter_px(segmentation: Segmentation) -> float:
     1.3-1.4 for 100 Å, 1.9-2.4 for 70 Å (narrower than the patches resolve) and
     none for 400-550 Å, which the shipped model takes for ice or contamination
     at the default working scale (:func:`segment_at_estimated_diameter` looks again
-    on a coarser image where there is none); so give the diameter when it is
+    on a coarser image where there is no estimate); so give the diameter when it is
     known. Over a run of micrographs of one specimen, :func:`run_diameter` is
     steadier.
 
@@ -157,8 +157,8 @@ def segment_at_estimated_diameter(micrograph: Micrograph, model: IceModel, devic
     model calls some particles of 220-400 Å contamination: with an estimate
     of 0.85-0.89 of their diameter F1 rose from 0.71-0.97 to 1.00 on
     benchmarks/particle_size.py's simulations, and was the same on
-    ../shared/data). Where the particle evidence there has no
-    bump, the micrograph is segmented again ``COARSER_RETRY`` times coarser
+    ../shared/data). Where there is no estimate there (fewer than
+    ``MIN_BUMPS`` bumps of particle evidence), the micrograph is segmented again ``COARSER_RETRY`` times coarser
     and, where the diameter can be estimated there, segmented as that
     estimate, given, would have it (:func:`icestat.segment.segmented_for_diameter`:
     coarser where the particles are wider than
