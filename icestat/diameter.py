@@ -46,10 +46,11 @@ MIN_BUMP_RESPONSE = 0.2
 MIN_BUMPS = 2
 #: A particle's diameter over the width at which its bump answers most: a disk's, ``2 sqrt 2``.
 DIAMETER_PER_WIDTH = 2 * np.sqrt(2)
-#: Where the particle evidence at the model's working scale has no bump, the micrograph is segmented again this many
-#: times coarser and the diameter estimated there (:func:`segment_at_estimated_diameter`): simulated particles of
-#: 400-550 Å, which the shipped model takes for ice at 7 Å per working pixel (no bump on 3 of 4 micrographs), were
-#: estimated at 0.72-0.90 of their diameter at 14 Å (benchmarks/README.md).
+#: Where the particle evidence at the model's working scale gives no estimate (fewer than ``MIN_BUMPS`` bumps), the
+#: micrograph is segmented again this many times coarser and the diameter estimated there
+#: (:func:`segment_at_estimated_diameter`): simulated particles of 400-550 Å, which the shipped model takes for ice
+#: or contamination at 7 Å per working pixel (no estimate on 4 of 4 micrographs), were estimated at 0.72-0.90 of
+#: their diameter at 14 Å (benchmarks/README.md).
 COARSER_RETRY = 2.0
 #: Where more than this fraction of a micrograph is labelled particle, the particles touch and merge, and the
 #: estimated diameter is less reliable (a warning says so): 0.87-1.44 of the true diameter on the micrographs of
