@@ -184,8 +184,7 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
     """
     if diameter_px is not None and not diameter_px > 0:
         raise ValueError(f"particle diameter must be positive, got {diameter_px} px")
-    if not 0 <= threshold <= 1:
-        raise ValueError(f"score threshold must be in [0, 1], got {threshold}")
+    check_threshold(threshold)
     check_polarity(polarity)
     working = segmentation.working
     estimated = diameter_px is None or diameter_estimated
@@ -232,6 +231,12 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
     table = pick_table(x_px[keep][order], y_px[keep][order], score=np.clip(score[keep][order], 0, 1),
                        diameter_px=diameter_px, micrograph=segmentation.name)
     return Picks(table, float(diameter_px), estimated, n_rejected, polarity, skew)
+
+
+def check_threshold(threshold: float, name: str = "score threshold") -> None:
+    """Raise ValueError unless `threshold` is a pick score, 0 to 1; `name` says what the value was given as."""
+    if not 0 <= threshold <= 1:
+        raise ValueError(f"{name} must be between 0 and 1, got {threshold:g}")
 
 
 def particle_response(image: np.ndarray, radius_px: float, polarity: str = "auto",

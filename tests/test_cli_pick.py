@@ -198,7 +198,7 @@ def test_two_workers_give_the_same_picks_as_one(trpv1_run, tmp_path, capfd):
 @pytest.mark.parametrize("arguments, message", [
     (["--device", "cuda:7"], "--device cuda:7"),
     (["--model", "no-such-model.icestat"], "no-such-model.icestat"),
-    (["--threshold", "2"], "--threshold"),
+    (["--threshold", "2"], "--threshold must be between 0 and 1, got 2"),
     (["--format", "star,pdf"], "pdf"),
 ])
 def test_unusable_arguments_fail_in_one_line_before_any_work(simulated, tmp_path, capsys, arguments, message):
@@ -371,7 +371,8 @@ def test_evaluate_at_a_threshold_scores_what_picking_at_it_would_pick(simulated,
     assert len(read) == len(micrographs)
     # a threshold outside [0, 1], or picks without scores, are refused in one line
     with pytest.raises(SystemExit):
-        main(["evaluate", str(tmp_path / "0" / "autopick.star"), "--truth", str(manifest), "--threshold", "2"])
+        main(["evaluate", str(tmp_path / "0" / "autopick.star"), "--truth", str(manifest), "--threshold", "0.5,2"])
+    assert "a score threshold must be between 0 and 1, got 2" in capsys.readouterr().err
     boxes = tmp_path / "mic_0000.box"
     write_picks(read_picks(tmp_path / "0" / "mic_0000_autopick.star"), boxes, box_size_px=64)
     capsys.readouterr()

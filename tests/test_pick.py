@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -358,8 +360,13 @@ def test_no_particle_blobs_means_no_estimate_and_no_picks():
     assert np.isnan(picks.diameter_px) and len(picks) == 0
 
 
-@pytest.mark.parametrize("arguments", [{"diameter_px": 0}, {"diameter_px": -5}, {"threshold": 1.5},
-                                       {"polarity": "white"}])
-def test_bad_arguments_are_refused(arguments):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("arguments, message", [
+    ({"diameter_px": 0}, "particle diameter must be positive, got 0 px"),
+    ({"diameter_px": -5}, "particle diameter must be positive, got -5 px"),
+    ({"threshold": 1.5}, "score threshold must be between 0 and 1, got 1.5"),
+    ({"threshold": -0.1}, "score threshold must be between 0 and 1, got -0.1"),
+    ({"polarity": "white"}, "particle polarity must be one of"),
+])
+def test_bad_arguments_are_refused(arguments, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
         pick(_segmentation(), **arguments)

@@ -31,6 +31,7 @@ import pandas as pd
 from icestat.coords import named_micrographs, read_picks
 from icestat.evaluate import (evaluate_coordinates, evaluate_labelled, read_manifest_truth, scored_at_least,
                               threshold_sweep)
+from icestat.pick import check_threshold
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +83,11 @@ def _thresholds(text: str) -> list[float]:
         values = [float(value) for value in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number or comma-separated numbers: {text!r}") from None
-    if not all(0 <= value <= 1 for value in values):
-        raise argparse.ArgumentTypeError(f"scores are between 0 and 1, got {text}")
+    for value in values:
+        try:
+            check_threshold(value, "a score threshold")
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
     return values
 
 

@@ -66,7 +66,7 @@ from icestat.cli._common import (PIXEL_SIZE_HELP, add_diameter_args, add_model_r
                                 device_usable, expand_micrographs)
 from icestat.diameter import RUN_DIAMETER_TOLERANCE
 from icestat.model import ModelError
-from icestat.pick import DEFAULT_THRESHOLD
+from icestat.pick import DEFAULT_THRESHOLD, check_threshold
 from icestat.polarity import MIN_BRIGHT_SKEW
 from icestat.workers import gpu_pinning, map_unordered
 
@@ -104,8 +104,7 @@ def main(args: argparse.Namespace) -> int:
             write_segmentation=args.segmentation, pixel_size_A=args.pixel_size_A,
             carbon_regions=not args.carbon_per_pixel, refine=not args.no_refine,
         )
-        if not 0 <= args.threshold <= 1:
-            raise ValueError(f"--threshold must be between 0 and 1, got {args.threshold}")
+        check_threshold(args.threshold, "--threshold")
         if args.workers < 1:
             raise ValueError(f"--workers must be at least 1, got {args.workers}")
         check_stems(args.micrographs)
