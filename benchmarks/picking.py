@@ -94,18 +94,26 @@ class Marked:
         return self.scaled[DIAMETER_FACTORS.index(1.0)]
 
 
-def _pick_ways(micrograph, model, diameter_px, mark) -> tuple[Marked, object]:
-    """Marked picks with the estimated diameter, the given one times each factor, and at each threshold.
+def given_and_estimated(micrograph, model, diameter_px: float) -> tuple:
+    """A micrograph segmented as `icestat pick` segments it for a given diameter, and picked with its own estimate.
 
-    Returns them and the micrograph's segmentation (without a diameter). The given diameter also sets the working
-    scale, as it does in `icestat pick` (:func:`icestat.segment.segmented_for_diameter`); the estimated one is
-    picked as there too (:func:`icestat.diameter.segment_at_estimated_diameter`). Each diameter is picked once, at
-    threshold 0: a threshold only drops the picks scored below it.
+    Returns its segmentation without a diameter, the one for `diameter_px` (which also sets the working scale:
+    :func:`icestat.segment.segmented_for_diameter`) and the picks with the micrograph's own estimate
+    (:func:`icestat.diameter.segment_at_estimated_diameter`, default threshold).
     """
     segmentation = segment(micrograph, model)
     at_estimate, estimate_px = segment_at_estimated_diameter(micrograph, model, segmentation=segmentation)
     estimated = pick(at_estimate, estimate_px, diameter_estimated=True)
-    given = segmented_for_diameter(segmentation, micrograph, model, diameter_px)
+    return segmentation, segmented_for_diameter(segmentation, micrograph, model, diameter_px), estimated
+
+
+def _pick_ways(micrograph, model, diameter_px, mark) -> tuple[Marked, object]:
+    """Marked picks with the estimated diameter, the given one times each factor, and at each threshold.
+
+    Returns them and the micrograph's segmentation (without a diameter), both made by :func:`given_and_estimated`.
+    Each given diameter is picked once, at threshold 0: a threshold only drops the picks scored below it.
+    """
+    segmentation, given, estimated = given_and_estimated(micrograph, model, diameter_px)
     unthresholded = {factor: pick(given, diameter_px=factor * diameter_px, threshold=0.0).table
                      for factor in DIAMETER_FACTORS}
     scaled = [mark(scored_at_least(unthresholded[factor], DEFAULT_THRESHOLD)) for factor in DIAMETER_FACTORS]

@@ -34,14 +34,12 @@ import numpy as np
 from skimage.transform import rescale
 
 from _report import publish
-from picking import model_without, pooled_scores, recipe
+from picking import given_and_estimated, model_without, pooled_scores, recipe
 
-from icestat.diameter import segment_at_estimated_diameter
 from icestat.manifest import load_labelled, read_manifest, resize_labels
 from icestat.metrics import mark_picks_on_mask
 from icestat.micrograph import Micrograph
 from icestat.pick import pick
-from icestat.segment import segment, segmented_for_diameter
 
 #: Name, added noise (in standard deviations of the image) and scale factor of each presentation.
 PRESENTATIONS = (("as stored", 0.0, 1.0), ("noise 0.5 sd", 0.5, 1.0), ("noise 1 sd", 1.0, 1.0),
@@ -65,11 +63,9 @@ def presented(item, noise_sd: float, scale: float, rng: np.random.Generator):
 
 def picked_both_ways(model, micrograph: Micrograph, mask: np.ndarray, diameter_px: float) -> tuple:
     """Marked picks with the true diameter and with the estimated one, and estimated / true (NaN: no estimate)."""
-    segmentation = segment(micrograph, model)
-    given = pick(segmented_for_diameter(segmentation, micrograph, model, diameter_px), diameter_px=diameter_px)
-    at_estimate, estimate_px = segment_at_estimated_diameter(micrograph, model, segmentation=segmentation)
-    estimated = pick(at_estimate, estimate_px, diameter_estimated=True)
-    ratio = np.nan if estimate_px is None else estimate_px / diameter_px
+    _, for_diameter, estimated = given_and_estimated(micrograph, model, diameter_px)
+    given = pick(for_diameter, diameter_px=diameter_px)
+    ratio = estimated.diameter_px / diameter_px   # NaN where there is no estimate
     return (mark_picks_on_mask(given.table, mask, diameter_px), mark_picks_on_mask(estimated.table, mask, diameter_px),
             ratio)
 
