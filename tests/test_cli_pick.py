@@ -655,3 +655,21 @@ def test_evaluate_says_what_it_cannot_score(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["evaluate", str(picks), "--truth", str(manifest), "--threshold", "0.1,high"])
     assert "not a number or comma-separated numbers: '0.1,high'" in capsys.readouterr().err
+
+
+def test_a_run_without_any_estimate_says_to_give_the_diameter(tmp_path, capsys):
+    # Two isolated particles make one faint bump of particle evidence (none twice as coarse): no estimate, no pick.
+    params = SimulationParams(shape_px=(1024, 1024), pixel_size_A=4.0, n_particles=2, particle_diameter_A=150.0,
+                              carbon_fraction=0.0, n_contamination=0, ice_thickness_A=300.0)
+    sim = simulate_micrograph(params, seed=[80, 150, 1024])
+    write_mrc(tmp_path / "sparse.mrc", sim.image, pixel_size_A=4.0)
+    assert main(["pick", str(tmp_path / "sparse.mrc"), "-o", str(tmp_path / "out"), "--quiet"]) == 0
+    assert "could not be estimated (fewer than two bumps of particle evidence on every micrograph); give " \
+           "--diameter-A or --diameter-px" in capsys.readouterr().out
+    row = pd.read_csv(tmp_path / "out" / "summary.csv").iloc[0]
+    assert row["status"] == "picked" and row["n_picks"] == 0 and np.isnan(row["diameter_px"])
+    assert main(["pick", str(tmp_path / "sparse.mrc"), "-o", str(tmp_path / "given"), "--diameter-A", "150",
+                 "--quiet"]) == 0
+    picks = read_picks(tmp_path / "given" / "sparse_autopick.star")   # given the diameter, both are picked
+    distances_px = cdist(sim.picks[["x_px", "y_px"]], picks[["x_px", "y_px"]])
+    assert (distances_px.min(axis=1) < 150.0 / 4.0 / 2).all()

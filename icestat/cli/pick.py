@@ -196,8 +196,8 @@ def _report_estimated_diameter(summary: pd.DataFrame, run_diameter: RunDiameter 
     """Print the particle diameter estimated for the run, what it rests on, and how many were picked with it."""
     if run_diameter is None:
         if (summary["status"] != FAILED).any():
-            print("the particle diameter could not be estimated (no blob of particle evidence); "
-                  "give --diameter-A or --diameter-px")
+            print("the particle diameter could not be estimated (fewer than two bumps of particle evidence on "
+                  "every micrograph); give --diameter-A or --diameter-px")
         return
     basis = (f"median over {_micrographs(run_diameter.n_micrographs)}"
              + (", unreliable: all are crowded with particles" if run_diameter.all_crowded else " not crowded"))
