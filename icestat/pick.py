@@ -152,7 +152,8 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
     diameter_px : float, optional
         Particle diameter in pixels of the original micrograph; estimated from
         the widths of the bumps of particle evidence when None
-        (:func:`icestat.diameter.estimate_diameter_px`).
+        (:func:`icestat.diameter.estimate_diameter_px`), unless
+        `diameter_estimated` says that was done already.
     threshold : float
         Lowest score kept, in [0, 1].
     polarity : {"auto", "dark", "bright"}
@@ -170,7 +171,9 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
     diameter_estimated : bool
         `diameter_px` is an estimate already made
         (:func:`icestat.diameter.segment_at_estimated_diameter`): reported as
-        estimated, and warned about on a crowded micrograph, as one made here.
+        estimated, and warned about on a crowded micrograph, as one made here;
+        None with this True: that estimate found none, so nothing is picked
+        (and it is not made again).
 
     Returns
     -------
@@ -189,8 +192,8 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
     working = segmentation.working
     estimated = diameter_px is None or diameter_estimated
     if diameter_px is None:
-        diameter_px = estimate_diameter_px(segmentation)
-    if estimated:
+        diameter_px = float("nan") if diameter_estimated else estimate_diameter_px(segmentation)
+    if estimated and np.isfinite(diameter_px):
         particle_fraction = segmentation.class_fractions()["particle"]   # as summary.csv reports it
         if warn_if_crowded and particle_fraction > CROWDED_PARTICLE_FRACTION:
             log.warning(CROWDED_WARNING, segmentation.name, 100 * particle_fraction, diameter_px)

@@ -331,6 +331,12 @@ def test_an_estimate_on_a_crowded_micrograph_is_called_unreliable(caplog):
     picks = pick(crowded, diameter_px=30.0, diameter_estimated=True)
     assert picks.diameter_estimated and picks.diameter_px == 30.0
     assert "packed: crowded (60% labelled particle), so the estimated particle diameter (30 px)" in caplog.text
+    # An estimate made before that found none picks nothing here, though this segmentation has bumps enough, and
+    # says nothing of crowding (there is no diameter to call unreliable).
+    caplog.clear()
+    none_found = pick(crowded, diameter_estimated=True)
+    assert len(none_found) == 0 and none_found.diameter_estimated and np.isnan(none_found.diameter_px)
+    assert np.isfinite(estimate_diameter_px(crowded)) and "crowded" not in caplog.text
 
 
 def test_a_solid_region_labelled_particle_is_not_taken_for_a_particle():
