@@ -61,11 +61,18 @@ class MicrographError(ValueError):
 def file_error(path: str | os.PathLike, err: Exception) -> str:
     """One line for a file that failed: the error's message, prefixed with the path unless it already names it.
 
+    A :class:`MicrographError` raised about the micrograph read from it (named by its stem) is given as the path and
+    the problem.
+
     Examples
     --------
     >>> file_error("a.mrc", ValueError("not an MRC file"))
     'a.mrc: not an MRC file'
+    >>> file_error("mics/a.mrc", MicrographError("a", "smaller than one patch"))
+    'mics/a.mrc: smaller than one patch'
     """
+    if isinstance(err, MicrographError):
+        err = err.problem
     message = str(err) if str(path) in str(err) else f"{path}: {err}"
     return message.splitlines()[0] if message else str(path)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from icestat.micrograph import Micrograph
+from icestat.micrograph import Micrograph, MicrographError
 from icestat.prepare import WorkingImage, prepare
 
 #: Particles wider than this many working pixels are segmented on a coarser working image, binned until they are
@@ -63,8 +63,20 @@ class SegmentationSettings:
             As for :meth:`bin_factor`.
         device : {"cpu", "cuda", "cuda:N"}
             Where it is binned and normalised (:func:`icestat.prepare.prepare`).
+
+        Raises
+        ------
+        MicrographError
+            If the working image is smaller than one patch (a crop of a few
+            hundred ångström): the message gives both sizes.
         """
-        return prepare(micrograph, bin_factor=self.bin_factor(micrograph, particle_diameter_px), device=device)
+        factor = self.bin_factor(micrograph, particle_diameter_px)
+        working = prepare(micrograph, bin_factor=factor, device=device)
+        if min(working.data.shape) < self.patch_px:
+            rows, cols = working.data.shape
+            raise MicrographError(micrograph.name, f"{micrograph.shape[0]}x{micrograph.shape[1]} px binned {factor:.3g}x "
+                                  f"to the working scale is {rows}x{cols} px, smaller than one {self.patch_px}-px patch")
+        return working
 
     def bin_factor(self, micrograph: Micrograph, particle_diameter_px: float | None = None) -> float:
         """How much :meth:`prepare` bins a micrograph (never below 1).
