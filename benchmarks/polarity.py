@@ -14,8 +14,9 @@ means bright), how many micrographs it took the right way, and F1 with
 ``auto`` and with the true polarity said, each as ``icestat pick`` does it
 (icestat.bright_field.segment_and_pick: micrographs whose particles are taken as
 bright are segmented and picked negated); and each dataset (and the
-simulations) taken as one run: where most of it was taken as dark yet leans
-inverted (skewness above 0), up to three of those micrographs are asked which way the model sees
+simulations) taken as one run: where most of it looks inverted (taken as bright,
+or as dark yet leaning inverted: skewness above 0) and some was taken as dark, up
+to three of the micrographs that look inverted are asked which way the model sees
 particles more clearly (icestat.bright_field.run_voters, negated_gain,
 run_reads_negated) and, where most say negated, its dark ones are picked as
 bright, as ``icestat pick`` does. Scored as benchmarks/picking.py does
@@ -148,7 +149,8 @@ def main() -> None:
              "response to bright blobs a radius or more from carbon (above +0.1: bright). "
              "Written by benchmarks/polarity.py.", "",
              "Auto judges each micrograph alone; then, as `icestat pick` does with a run, where most of the "
-             "group was taken as dark yet leans inverted (skewness above 0), up to three of those are asked "
+             "group looks inverted (taken as bright, or as dark yet leaning inverted: skewness above 0) and some "
+             "was taken as dark, up to three of those that look inverted are asked "
              "whether the model sees particles more clearly negated (icestat.bright_field.negated_gain), and where "
              "most say so, the "
              "group's dark ones are picked as bright (run's vote: the answer, the gains of those asked, how many were "

@@ -382,9 +382,10 @@ def to_pick_as_bright(paths: list[str], rows: list[dict], settings: PickSettings
     """The micrographs of a run to pick again as bright: those taken as dark, where the run reads negated.
 
     A run is one acquisition, so one polarity. Where most of its micrographs
-    (not failed) were taken as dark yet lean inverted (``bright_skew`` above
-    0: :func:`icestat.bright_field.run_voters`), up to
-    :data:`~icestat.bright_field.RUN_POLARITY_VOTERS` of those are read again
+    (not failed) look inverted (taken as bright, or taken as dark yet leaning
+    inverted, ``bright_skew`` above 0: :func:`icestat.bright_field.run_voters`)
+    and some were taken as dark, up to
+    :data:`~icestat.bright_field.RUN_POLARITY_VOTERS` of those that look inverted are read again
     and asked whether the model sees particles more clearly negated
     (:func:`icestat.bright_field.negated_gain`, at the run's diameter where it
     is estimated, :func:`to_pick_with_run_diameter`: a single micrograph's

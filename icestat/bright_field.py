@@ -8,8 +8,8 @@ and its picks are those of the raw micrograph (benchmarks/results/polarity.md).
 :func:`segment_and_pick` is what ``icestat pick`` does with each micrograph.
 
 A run of micrographs is of one acquisition, so one polarity: where most of a
-run's micrographs lean inverted yet were taken as dark, ``icestat pick`` asks a
-few of them which way the model sees particles more clearly
+run's micrographs look inverted (taken as bright, or taken as dark yet leaning
+inverted) and some were taken as dark, ``icestat pick`` asks a few of those that look inverted which way the model sees particles more clearly
 (:func:`negated_gain`, :func:`run_reads_negated`) and, where most say negated
 (and at least two), picks the run's dark ones again as bright.
 """
@@ -47,7 +47,7 @@ MIN_AGREEMENT_GAIN = 0.15
 BRIGHTER_EXCLUDED_WARNING = ("%s: what is called carbon or contamination (%.0f%%) is brighter than the ice: the "
                              "micrograph may be mostly carbon film (which icestat does not segment right), inverted "
                              "(--polarity bright), or have holes in its ice; check its overlay (--segmentation)")
-#: How many of a run's micrographs that lean inverted are asked (:func:`negated_gain`; two segmentations each).
+#: How many of a run's micrographs that look inverted are asked (:func:`negated_gain`; two segmentations each).
 RUN_POLARITY_VOTERS = 3
 
 
@@ -171,14 +171,18 @@ def dark_agreement(segmentation: Segmentation, radius_working_px: float) -> floa
 
 
 def run_voters(polarities, bright_skews, n_voters: int = RUN_POLARITY_VOTERS) -> list[int]:
-    """Which micrographs of a run to ask (:func:`negated_gain`): none unless most were taken as dark yet lean inverted.
+    """Which micrographs of a run to ask (:func:`negated_gain`): none unless most look inverted and some were taken as dark.
 
-    A micrograph leans inverted where the image's skewness is positive, even
-    under :data:`~icestat.polarity.MIN_BRIGHT_SKEW`: at the diameter
-    estimated from an inverted micrograph read as given (within 3 % of the raw
-    micrograph's on the first five of EMPIAR-10059) inverted 10059 skews +0.06
-    to +0.33, raw -0.08 to -0.36 (raw micrographs of ../shared/data skew
-    -0.13 to -1.25 at the true diameter). Asking costs two segmentations per
+    A micrograph looks inverted where it was taken as bright, or was taken as
+    dark yet leans inverted: the image's skewness is positive, even under
+    :data:`~icestat.polarity.MIN_BRIGHT_SKEW`. At the diameter estimated from
+    an inverted micrograph read as given (within 3 % of the raw micrograph's
+    on the first five of EMPIAR-10059) inverted 10059 skews +0.06 to +0.33,
+    raw -0.08 to -0.36 (raw micrographs of ../shared/data skew -0.13 to -1.25
+    at the true diameter). Those taken as bright count with those that lean:
+    a run is one acquisition, and on inverted simulations with carbon, two of
+    six taken as bright and three leaning had been too few for the three to be
+    asked (benchmarks/results/polarity.md). Asking costs two segmentations per
     micrograph asked; the answers decide (:func:`run_reads_negated`).
 
     Parameters
@@ -188,7 +192,7 @@ def run_voters(polarities, bright_skews, n_voters: int = RUN_POLARITY_VOTERS) ->
     bright_skews : array_like of float
         What each was judged by (:attr:`icestat.pick.Picks.bright_skew`).
     n_voters : int
-        At most this many, spread evenly over those taken as dark that lean inverted.
+        At most this many, spread evenly over those that look inverted.
 
     Returns
     -------
@@ -200,11 +204,14 @@ def run_voters(polarities, bright_skews, n_voters: int = RUN_POLARITY_VOTERS) ->
     >>> run_voters(["dark"] * 5, [0.3, 0.2, -0.4, 0.5, 0.2])
     [0, 3, 4]
     >>> run_voters(["dark", "dark", "bright"], [0.3, -0.2, 0.5]), run_voters(["dark"] * 2, [0.3, 0.4])
-    ([], [0, 1])
+    ([0, 2], [0, 1])
+    >>> run_voters(["dark", "dark", "bright"], [-0.3, -0.2, 0.5]), run_voters(["bright"] * 2, [0.3, 0.4])
+    ([], [])
     """
     polarities, bright_skews = np.asarray(polarities), np.asarray(bright_skews, dtype=np.float64)
-    looks_inverted = np.flatnonzero((polarities == "dark") & (bright_skews > 0))
-    if len(looks_inverted) <= len(polarities) / 2:
+    dark = polarities == "dark"
+    looks_inverted = np.flatnonzero((dark & (bright_skews > 0)) | (polarities == "bright"))
+    if not dark.any() or len(looks_inverted) <= len(polarities) / 2:
         return []
     spread = np.linspace(0, len(looks_inverted) - 1, min(n_voters, len(looks_inverted))).round().astype(int)
     return sorted({int(looks_inverted[i]) for i in spread})

@@ -8,7 +8,7 @@ import pytest
 
 import icestat.bright_field
 import icestat.diameter
-from icestat.bright_field import MIN_AGREEMENT_GAIN, negated, negated_gain, segment_and_pick
+from icestat.bright_field import MIN_AGREEMENT_GAIN, negated, negated_gain, run_voters, segment_and_pick
 from icestat.micrograph import Micrograph
 from icestat.model import load_model
 from icestat.polarity import MIN_BRIGHT_SKEW
@@ -119,3 +119,16 @@ def test_a_micrograph_mostly_of_film_is_warned_about(model, film_fraction, warne
         assert "film:" in caplog.text and segmentation.class_fractions()["carbon"] < 0.1
     else:
         assert segmentation.class_fractions()["carbon"] > 0.2
+
+
+def test_a_run_is_asked_where_most_look_inverted_counting_those_taken_as_bright():
+    # Inverted simulations with carbon (benchmarks/results/polarity.md): two taken as bright, three taken as dark
+    # but leaning inverted, one not leaning. Three of six leaning had been too few to ask; with the two they are five.
+    polarities = ["bright", "dark", "dark", "bright", "dark", "dark"]
+    skews = [0.9, 0.05, 0.3, 1.4, -0.36, 0.08]
+    voters = run_voters(polarities, skews)
+    assert len(voters) == 3 and set(voters) <= {0, 1, 2, 3, 5}
+    assert run_voters(polarities, skews, n_voters=5) == [0, 1, 2, 3, 5]
+    # A raw run with one micrograph wrongly taken as bright is not asked; nor is a run with none left dark.
+    assert run_voters(["dark"] * 4 + ["bright"], [-0.5, -0.3, 0.05, -0.2, 0.4]) == []
+    assert run_voters(["bright"] * 3, [0.5, 0.6, 0.7]) == []

@@ -20,7 +20,8 @@ diameter and says when it rests only on crowded micrographs (unreliable).
 
 With --polarity auto (the default), each micrograph's particles are judged dark
 (raw) or bright (inverted: segmented and picked negated); where most of the run
-was taken as dark yet leans inverted, a few of those micrographs are asked
+looks inverted (taken as bright, or as dark yet leaning inverted) and some was
+taken as dark, a few of the micrographs that look inverted are asked
 which way the model sees particles more clearly, and where most say negated
 (and at least two), the run's dark ones are picked again as bright
 (summary.csv: polarity_source).
@@ -162,7 +163,7 @@ def main(args: argparse.Namespace) -> int:
         if settings.polarity == "auto":
             again = to_pick_as_bright(args.micrographs, list(rows.values()), settings)
             if again:
-                log.info("most micrographs lean inverted, and the model sees their particles more clearly negated: "
+                log.info("most micrographs look inverted, and the model sees their particles more clearly negated: "
                          "picking again %s as bright", _micrographs(len(again)))
                 pick_all(again, run_polarity="bright", desc="picking as bright")
         # Taken as bright by the run (now or in an earlier run): so when picked again with the run's diameter.
