@@ -6,14 +6,15 @@ Usage:
 A specimen icestat has never seen comes with its own conditions: elongated
 particles, thick ice, a low dose, a close or far defocus, strong astigmatism, a
 steep ice gradient, a high B-factor, or ice full of unresolved debris (protein
-fragments, aggregates). Each row changes one thing from a baseline of 150 Å
+fragments, aggregates), carbon film or contamination in the field of view, more or fewer
+or smaller particles. Each row changes one thing from a baseline of 150 Å
 particles at 1.06 Å/px (2048x2048 px, 120 particles, 400 Å of ice, defocus
 1-2.5 µm, no carbon) and simulates ``--seeds`` fresh micrographs of it; each is
 picked as ``icestat pick`` picks it (icestat.bright_field.segment_and_pick,
 polarity ``auto``) with the true diameter and with its own estimate, and scored
 against the true centres within half a diameter (pooled over the seeds). The
 particle fraction (with the diameter given) says how much the model still calls
-particle. About 3 minutes on 2 cores.
+particle. About 1.5 minutes on 2 cores.
 
 Writes benchmarks/results/specimen_conditions.md.
 """
@@ -51,6 +52,12 @@ CONDITIONS = (
     ("astigmatism 0.5 µm", dict(astigmatism_um=0.5)),
     ("debris in the ice, 0.1 rad", dict(debris_phase_sd_rad=0.1)),
     ("debris in the ice, 0.2 rad", dict(debris_phase_sd_rad=0.2)),
+    ("carbon film over 30 % (a hole's rim)", dict(carbon_fraction=0.3, carbon_edge="curved")),
+    ("carbon film over 30 % (a straight edge)", dict(carbon_fraction=0.3, carbon_edge="straight")),
+    ("3 contamination blobs", dict(n_contamination=3)),
+    ("crowded, 300 particles", dict(n_particles=300)),
+    ("sparse, 20 particles", dict(n_particles=20)),
+    ("small particles, 90 Å", dict(particle_diameter_A=90.0)),
 )
 
 
