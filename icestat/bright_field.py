@@ -9,7 +9,8 @@ and its picks are those of the raw micrograph (benchmarks/results/polarity.md).
 
 A run of micrographs is of one acquisition, so one polarity: where most of a
 run's micrographs look inverted (taken as bright, or taken as dark yet leaning
-inverted) and some were taken as dark, ``icestat pick`` asks a few of those that look inverted which way the model sees particles more clearly
+inverted) and some were taken as dark, ``icestat pick`` asks a few of those
+that look inverted which way the model sees particles more clearly
 (:func:`negated_gain`, :func:`run_reads_negated`) and, where most say negated
 (and at least two), picks the run's dark ones again as bright.
 """
@@ -171,7 +172,7 @@ def dark_agreement(segmentation: Segmentation, radius_working_px: float) -> floa
 
 
 def run_voters(polarities, bright_skews, n_voters: int = RUN_POLARITY_VOTERS) -> list[int]:
-    """Which micrographs of a run to ask (:func:`negated_gain`): none unless most look inverted and some were taken as dark.
+    """Which micrographs of a run to ask (:func:`negated_gain`): none unless most look inverted, some taken as dark.
 
     A micrograph looks inverted where it was taken as bright, or was taken as
     dark yet leans inverted: the image's skewness is positive, even under

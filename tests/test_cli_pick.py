@@ -679,7 +679,7 @@ def test_a_crop_smaller_than_one_patch_at_the_working_scale_is_named_with_both_s
     _, micrographs, _ = simulated
     micrograph = read_micrograph(micrographs[0])
     crop = tmp_path / "crop.mrc"
-    write_mrc(crop, micrograph.data[:96, :150], micrograph.pixel_size_A)   # 2 Å/px binned 3.5x to 7 Å: 26x42 px (even sides)
+    write_mrc(crop, micrograph.data[:96, :150], micrograph.pixel_size_A)   # 2 Å/px binned 3.5x: 26x42 px
     assert main(["pick", str(crop), "-o", str(tmp_path / "out"), "--diameter-A", "150", "--quiet"]) == 1
     errors = [line for line in capsys.readouterr().err.splitlines() if "ERROR" in line]
     assert errors == [f"ERROR: {crop}: 96x150 px binned 3.5x to the working scale is 26x42 px, smaller than one "
