@@ -376,3 +376,43 @@ def test_no_particle_blobs_means_no_estimate_and_no_picks():
 def test_bad_arguments_are_refused(arguments, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         pick(_segmentation(), **arguments)
+
+
+def test_particles_beside_the_film_the_model_misses_are_picked_by_their_contrast():
+    # Carbon film on the right; six particles in the ice far from it, which the model sees, and three within a patch
+    # of it, which it calls ice (its patches there overlap the film). With the segmentation's patches known, those
+    # beside the film take the evidence of the candidates far from it (the median) and are picked; nothing on the
+    # film is.
+    rng = np.random.default_rng(3)
+    far = [(30, 30), (30, 80), (100, 30), (100, 80), (170, 30), (170, 80)]
+    beside = [(40, 128), (100, 130), (160, 127)]
+    yy, xx = np.mgrid[:200, :200]
+    film = xx >= 150
+    thickness = sum(np.sqrt(np.clip(RADIUS_WORKING_PX ** 2 - (yy - row) ** 2 - (xx - col) ** 2, 0, None))
+                    for row, col in far + beside) / RADIUS_WORKING_PX
+    image = (rng.normal(0.0, 0.3, (200, 200)) - thickness - 0.5 * film).astype(np.float32)
+    probabilities = np.zeros((4, 200, 200), dtype=np.float32)
+    seen = sum(np.hypot(yy - row, xx - col) <= RADIUS_WORKING_PX for row, col in far) > 0
+    probabilities[PARTICLE] = np.where(seen, 0.85, 0.001)
+    probabilities[CARBON] = np.where(film, 0.95, 0.0)
+    probabilities[PARTICLE][film] = 0.0
+    probabilities[ICE] = 1 - probabilities[PARTICLE] - probabilities[CARBON]
+    grid = PatchGrid((200, 200), patch_px=32, stride_px=16)
+    holding = np.zeros(grid.shape, dtype=bool)
+    for row, col in far:
+        holding |= np.outer((grid.row_starts <= row) & (row < grid.row_starts + grid.patch_px),
+                            (grid.col_starts <= col) & (col < grid.col_starts + grid.patch_px))
+    per_patch = np.zeros(grid.shape + (4,), dtype=np.float32)
+    per_patch[..., PARTICLE] = np.where(holding, 0.85, 0.001)
+    per_patch[..., ICE] = 1 - per_patch[..., PARTICLE]
+    working = WorkingImage(image, 2.0, (SCALE, SCALE), (400, 400), FrameBorder())
+    features = PatchFeatures(np.zeros(grid.shape + (0,), dtype=np.float32), (), grid)
+    diameter_px = 2 * RADIUS_WORKING_PX * SCALE
+    knowing_patches = pick(Segmentation("film", working, probabilities, per_patch, features), diameter_px)
+    assert _found(knowing_patches, far) == 6 and _found(knowing_patches, beside) == 3
+    assert len(knowing_patches) == len(far) + len(beside)   # and nothing else: the ice between them stays ice
+    on_film = knowing_patches.table["x_px"].to_numpy() >= _original_px(0, 150)[1]
+    assert not on_film.any()
+    # Without the patches (features unknown) the rule cannot say what "beside" is: the model's doubt stands.
+    blind = pick(Segmentation("film", working, probabilities, per_patch, None), diameter_px)
+    assert _found(blind, far) == 6 and _found(blind, beside) == 0
