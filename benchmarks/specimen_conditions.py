@@ -81,10 +81,10 @@ def condition_row(model, row: int, label: str, changes: dict, n_seeds: int) -> s
         fractions.append(segmentation.class_fractions()["particle"])
     given, estimated = (pick_scores(pd.concat([picks for picks, _ in marked[way]], ignore_index=True),
                                     sum(n_true for _, n_true in marked[way])) for way in ("given", "estimated"))
-    found = np.isfinite(ratios)
-    ratio = (f"{np.median(np.asarray(ratios)[found]):.2f} [{np.min(np.asarray(ratios)[found]):.2f}-"
-             f"{np.max(np.asarray(ratios)[found]):.2f}]" if found.any() else "none")
-    ratio += "" if found.all() else f", {found.sum()} of {len(ratios)} with an estimate"
+    ratios = np.asarray(ratios)
+    found = ratios[np.isfinite(ratios)]
+    ratio = f"{np.median(found):.2f} [{found.min():.2f}-{found.max():.2f}]" if len(found) else "none"
+    ratio += "" if len(found) == len(ratios) else f", {len(found)} of {len(ratios)} with an estimate"
     return (f"| {label} | {given['precision']:.2f} | {given['recall']:.2f} | {given['f1']:.3f} | "
             f"{estimated['f1']:.3f} | {ratio} | {np.mean(fractions):.2f} |")
 

@@ -222,6 +222,20 @@ def test_a_model_unsure_of_every_particle_is_calibrated_to_the_micrograph():
     np.testing.assert_allclose(tables[0]["score"], tables[1]["score"], rtol=1e-5)
 
 
+def _patches_seeing(centres, elsewhere: float):
+    """Patch probabilities of the 200 x 200 image's 32-px patches at stride 16, particle 0.85 on every patch holding
+    one of `centres` (working px) and `elsewhere` on the rest, the rest ice; and features carrying that grid."""
+    grid = PatchGrid((200, 200), patch_px=32, stride_px=16)
+    holding = np.zeros(grid.shape, dtype=bool)
+    for row, col in centres:
+        holding |= np.outer((grid.row_starts <= row) & (row < grid.row_starts + grid.patch_px),
+                            (grid.col_starts <= col) & (col < grid.col_starts + grid.patch_px))
+    per_patch = np.zeros(grid.shape + (4,), dtype=np.float32)
+    per_patch[..., PARTICLE] = np.where(holding, 0.85, elsewhere)
+    per_patch[..., ICE] = 1 - per_patch[..., PARTICLE]
+    return per_patch, PatchFeatures(np.zeros(grid.shape + (0,), dtype=np.float32), (), grid)
+
+
 def test_particles_the_refiner_erased_are_picked_where_the_patches_see_them():
     # The refined map calls the particles ice (0.02); the patch classifier says particle on every patch holding a
     # particle's centre. The particle evidence is half of each, so they are picked; carbon still comes from the map.
@@ -230,15 +244,7 @@ def test_particles_the_refiner_erased_are_picked_where_the_patches_see_them():
     erased = segmentation.working_probabilities.copy()
     erased[PARTICLE] = np.where(erased[CARBON] > 0.5, 0.0, 0.02)
     erased[ICE] = 1 - erased[PARTICLE] - erased[CARBON]
-    grid = PatchGrid((200, 200), patch_px=32, stride_px=16)
-    holding = np.zeros(grid.shape, dtype=bool)
-    for row, col in IN_ICE + TOUCHING + ON_CARBON + NEAR_EDGE:
-        holding |= np.outer((grid.row_starts <= row) & (row < grid.row_starts + grid.patch_px),
-                            (grid.col_starts <= col) & (col < grid.col_starts + grid.patch_px))
-    per_patch = np.zeros(grid.shape + (4,), dtype=np.float32)
-    per_patch[..., PARTICLE] = np.where(holding, 0.85, 0.05)
-    per_patch[..., ICE] = 1 - per_patch[..., PARTICLE]
-    features = PatchFeatures(np.zeros(grid.shape + (0,), dtype=np.float32), (), grid)
+    per_patch, features = _patches_seeing(IN_ICE + TOUCHING + ON_CARBON + NEAR_EDGE, elsewhere=0.05)
     diameter_px = 2 * RADIUS_WORKING_PX * SCALE
     with_patches = pick(Segmentation("erased", segmentation.working, erased, per_patch, features), diameter_px)
     assert _found(with_patches, IN_ICE) == len(IN_ICE) and _found(with_patches, TOUCHING) == 2
@@ -397,16 +403,8 @@ def test_particles_beside_the_film_the_model_misses_are_picked_by_their_contrast
     probabilities[CARBON] = np.where(film, 0.95, 0.0)
     probabilities[PARTICLE][film] = 0.0
     probabilities[ICE] = 1 - probabilities[PARTICLE] - probabilities[CARBON]
-    grid = PatchGrid((200, 200), patch_px=32, stride_px=16)
-    holding = np.zeros(grid.shape, dtype=bool)
-    for row, col in far:
-        holding |= np.outer((grid.row_starts <= row) & (row < grid.row_starts + grid.patch_px),
-                            (grid.col_starts <= col) & (col < grid.col_starts + grid.patch_px))
-    per_patch = np.zeros(grid.shape + (4,), dtype=np.float32)
-    per_patch[..., PARTICLE] = np.where(holding, 0.85, 0.001)
-    per_patch[..., ICE] = 1 - per_patch[..., PARTICLE]
+    per_patch, features = _patches_seeing(far, elsewhere=0.001)
     working = WorkingImage(image, 2.0, (SCALE, SCALE), (400, 400), FrameBorder())
-    features = PatchFeatures(np.zeros(grid.shape + (0,), dtype=np.float32), (), grid)
     diameter_px = 2 * RADIUS_WORKING_PX * SCALE
     knowing_patches = pick(Segmentation("film", working, probabilities, per_patch, features), diameter_px)
     assert _found(knowing_patches, far) == 6 and _found(knowing_patches, beside) == 3
