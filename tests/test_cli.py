@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 
@@ -123,13 +124,18 @@ def test_features_table_over_a_batch_with_a_bad_file(tmp_path, rng, capsys, suff
     assert table["y_px"].min() == pytest.approx(31.5)
 
 
-def test_features_on_a_cuda_device_without_one_says_so_in_one_line(tmp_path, rng, capsys):
-    try:
-        import cupy  # noqa: F401
+def test_features_to_a_file_neither_parquet_nor_csv_is_refused_before_any_work(tmp_path, rng, capsys):
+    path = tmp_path / "a.mrc"
+    write_mrc(path, rng.normal(size=(128, 128)).astype(np.float32), pixel_size_A=1.5)
+    out = tmp_path / "features.xlsx"
+    assert main(["features", str(path), "-o", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == f"ERROR: {out}: the output must end in .parquet or .csv"
+    assert not out.exists()
 
+
+def test_features_on_a_cuda_device_without_one_says_so_in_one_line(tmp_path, rng, capsys):
+    if importlib.util.find_spec("cupy") is not None:
         pytest.skip("CuPy is installed here: the error this test checks cannot happen")
-    except ImportError:
-        pass
     path = tmp_path / "a.mrc"
     write_mrc(path, rng.normal(size=(128, 128)).astype(np.float32), pixel_size_A=1.5)
     assert main(["features", str(path), "-o", str(tmp_path / "f.csv"), "--device", "cuda"]) == 2

@@ -228,3 +228,33 @@ class TestBadTables:
         path.write_text("a\tb\n1\t2\n")
         with pytest.raises(ValueError, match="not a Topaz pick table"):
             read_picks(path)
+
+
+@pytest.mark.parametrize("name, text, problem", [
+    ("mic.box", "12 34 abc 96\n", "not an EMAN box file"),
+    ("mic.box", "12 34 96\n", "EMAN box lines need 4 numbers"),
+    ("mic_autopick.star", "data_\nloop_\n_rlnCoordinateX #1\n_rlnCoordinateY #2\n1.0\n", "not a readable STAR file"),
+    ("mic.cbox", "data_cryolo\nloop_\n_CoordinateX #1\n_CoordinateY #2\n1.0\n", "not a readable cbox file"),
+    ("mic.cbox", "data_other\n\nloop_\n_a #1\n1\n", "no data_cryolo block"),
+])
+def test_a_damaged_pick_file_fails_in_one_line_naming_it(tmp_path, name, text, problem):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(ValueError, match=problem) as info:
+        read_picks(path)
+    assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value)
+
+
+def test_an_empty_box_file_holds_no_picks_of_the_micrograph_it_is_named_after(tmp_path):
+    path = tmp_path / "mic_0007.box"
+    path.write_text("\n")
+    picks = read_picks(path)
+    assert picks.empty and list(picks.columns[:2]) == ["x_px", "y_px"]
+    assert named_micrographs(path, picks) == {"mic_0007"}
+
+
+def test_a_star_file_without_the_index_block_is_not_taken_for_an_autopick_index(tmp_path):
+    path = tmp_path / "autopick.star"
+    starfile.write(pd.DataFrame({"rlnMicrographName": ["a.mrc"]}), path)
+    with pytest.raises(ValueError, match="no data_coordinate_files block; not an autopick index"):
+        read_autopick_index(path)

@@ -273,6 +273,15 @@ class TestOtherFormats:
         with pytest.raises(MicrographError, match="not a readable PNG file"):
             read_micrograph(cut)
 
+    def test_truncated_tiff_is_refused_in_one_line_naming_it(self, tmp_path, rng):
+        whole = tmp_path / "whole.tif"
+        tifffile.imwrite(whole, rng.integers(0, 4000, size=(200, 200), dtype=np.uint16))
+        cut = tmp_path / "cut.tif"
+        cut.write_bytes(whole.read_bytes()[:300])
+        with pytest.raises(MicrographError, match="not a readable TIFF file") as info:
+            read_micrograph(cut)
+        assert str(info.value).startswith(f"{cut}: ") and "\n" not in str(info.value)
+
     def test_format_is_recognised_by_content_not_suffix(self, tmp_path, rng):
         data = rng.integers(0, 256, size=(70, 90), dtype=np.uint8)
         path = tmp_path / "really_a_png.mrc"
