@@ -136,3 +136,13 @@ def test_segment_an_inverted_micrograph_said_bright_as_its_raw_self(labelled, tm
     np.testing.assert_array_equal(written["bright"], segment(raw).labels)
     # Read as given, the inverted carbon (brighter than the ice) is not found as the raw one is.
     assert np.mean(written["dark"] == CARBON) < 0.5 * np.mean(written["bright"] == CARBON)
+
+
+def test_train_adds_simulated_micrographs_to_those_of_the_manifest(labelled, tmp_path):
+    output = tmp_path / "with_simulated.icestat"
+    code = main(["train", str(labelled[0]), "-o", str(output), "--simulated", "1",
+                 "--n-estimators", "10", "--refiner-steps", "0"])
+    assert code == 0
+    trained_on = load_model(output).metadata["training_micrographs"]
+    assert trained_on == ["simulated/train_0000", "simulated/train_0001", "simulated/train_0002",
+                          "simulated_by_train/sim_0000"]

@@ -27,6 +27,10 @@ from icestat.training import evaluate_model, train_model
 
 log = logging.getLogger(__name__)
 
+#: The dataset named for the micrographs ``--simulated`` adds (in the model's ``training_micrographs``), apart
+#: from a manifest of ``icestat simulate``'s files, whose dataset is ``simulated`` and names ``sim_NNNN`` too.
+SIMULATED_DATASET = "simulated_by_train"
+
 
 def add_args(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``icestat train``."""
@@ -53,7 +57,8 @@ def main(args: argparse.Namespace) -> int:
 
             params = SimulationParams(shape_px=(1024, 1024), pixel_size_A=3.5, carbon_fraction=0.25, n_contamination=1,
                                       n_particles=100)
-            examples += examples_from_simulation(simulate_set(args.simulated, params), settings, device=args.device)
+            examples += examples_from_simulation(simulate_set(args.simulated, params), settings, SIMULATED_DATASET,
+                                                 device=args.device)
         if len(examples) < (2 if args.refiner_steps else 1):
             raise ValueError(f"{args.manifest}: too few labelled micrographs to train on ({len(examples)})")
         model = train_model(
