@@ -40,7 +40,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     add("--validation", help="a manifest to score the model on when done")
     add("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
     add("--datasets", nargs="+", help="only these datasets of the manifest")
-    add("--simulated", type=int, default=0, metavar="N", help="add N simulated micrographs (default: 0)")
+    add("--simulated", type=int, default=0, metavar="N",
+        help=f"add N simulated micrographs, named as dataset {SIMULATED_DATASET} (default: 0)")
     add("--n-estimators", type=int, default=200, help="boosting rounds (default: %(default)s)")
     add("--refiner-steps", type=int, default=300, help="CNN training steps; 0 for no refiner (default: %(default)s)")
     add("--no-adapt", action="store_true", help="do not normalise features to each micrograph's own ice")
