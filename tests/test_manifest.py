@@ -93,6 +93,13 @@ def test_manifest_with_a_non_number(tmp_path):
         read_manifest(path)
 
 
+def test_manifest_rows_without_a_micrograph_are_named_by_their_line(tmp_path):
+    path = tmp_path / "manifest.csv"
+    path.write_text("micrograph,pixel_size_A\na.mrc,1.0\n,1.0\nb.mrc,1.0\n  ,1.0\n")
+    with pytest.raises(ValueError, match=r"manifest.csv: rows 3, 5 have no micrograph$"):
+        read_manifest(path)
+
+
 def test_unknown_class_codes_are_refused(labelled_folder):
     iio.imwrite(labelled_folder / "mic_a_regions.png", np.full((64, 80), 7, dtype=np.uint8))
     with pytest.raises(ValueError, match=r"unknown class codes \[7\]"):

@@ -332,3 +332,10 @@ def test_bad_model_files_get_one_line_errors(trained, tmp_path):
         archive.writestr("readme.txt", "nothing")
     with pytest.raises(ModelError, match="missing"):
         load_model(empty)
+    damaged = tmp_path / "damaged.icestat"
+    with zipfile.ZipFile(model.save(tmp_path / "whole.icestat")) as whole, zipfile.ZipFile(damaged, "w") as archive:
+        for name in whole.namelist():
+            archive.writestr(name, whole.read(name)[:100] if name == "classifier.json" else whole.read(name))
+    with pytest.raises(ModelError, match="damaged.icestat: damaged model file") as info:
+        load_model(damaged)
+    assert "\n" not in str(info.value)
