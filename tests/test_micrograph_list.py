@@ -148,3 +148,11 @@ def test_icestat_info_reads_a_folder_of_micrographs(tmp_path, capsys, rng):
     assert main(["info", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and "mic_1.mrc" in lines[0] and "mic_2.mrc" in lines[1]
+
+
+def test_icestat_info_on_a_folder_without_micrographs_exits_2_with_one_line(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("no micrographs here")
+    assert main(["info", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith(f"ERROR: {tmp_path}: a folder with no micrograph file")
+    assert len(captured.err.strip().splitlines()) == 1
