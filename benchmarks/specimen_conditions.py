@@ -28,11 +28,11 @@ import warnings
 from dataclasses import replace
 
 import numpy as np
-import pandas as pd
 
 from _report import publish
+from picking import pooled_scores
 from icestat.bright_field import segment_and_pick
-from icestat.metrics import mark_picks, pick_scores
+from icestat.metrics import mark_picks
 from icestat.micrograph import Micrograph
 from icestat.model import load_model
 from icestat.simulate import SimulationParams, simulate_micrograph
@@ -79,8 +79,7 @@ def condition_row(model, row: int, label: str, changes: dict, n_seeds: int) -> s
         marked["estimated"].append(mark_picks(estimated.table, sim.picks, diameter_px / 2))
         ratios.append(estimated.diameter_px / diameter_px)
         fractions.append(segmentation.class_fractions()["particle"])
-    given, estimated = (pick_scores(pd.concat([picks for picks, _ in marked[way]], ignore_index=True),
-                                    sum(n_true for _, n_true in marked[way])) for way in ("given", "estimated"))
+    given, estimated = pooled_scores(marked["given"]), pooled_scores(marked["estimated"])
     ratios = np.asarray(ratios)
     found = ratios[np.isfinite(ratios)]
     ratio = f"{np.median(found):.2f} [{found.min():.2f}-{found.max():.2f}]" if len(found) else "none"

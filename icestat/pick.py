@@ -112,6 +112,8 @@ MAX_EXCLUDED_PROBABILITY = 0.5
 #: simulations 0.989 -> 0.994, no more picks on simulated empty ice beside film, ../shared/data within 0.001
 #: (benchmarks/README.md).
 FILM_SHADOW_PATCHES = 1.0
+
+
 @dataclass(frozen=True, eq=False)
 class Picks:
     """The picks of one micrograph.
@@ -214,8 +216,8 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
                      float("nan"))
     probabilities = segmentation.working_probabilities
     evidence = particle_evidence(segmentation)
-    response, polarity, skew = particle_response(working.data, radius_working_px, polarity, evidence,
-                                           carbon=probabilities[CARBON] > MAX_EXCLUDED_PROBABILITY,
+    film = probabilities[CARBON] > MAX_EXCLUDED_PROBABILITY
+    response, polarity, skew = particle_response(working.data, radius_working_px, polarity, evidence, carbon=film,
                                            contamination=probabilities[CONTAMINATION] > MAX_EXCLUDED_PROBABILITY)
     contrast = robust_z(response)
     rows, cols = peak_local_max(
@@ -224,8 +226,7 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
     ).T
     particle = _disk_mean_at(evidence, rows, cols, CORE_RADII * radius_working_px)
     if segmentation.features is not None:   # the patches it was made with
-        particle = lifted_beside_film(particle, rows, cols, probabilities[CARBON] > MAX_EXCLUDED_PROBABILITY,
-                                      segmentation.features.grid.patch_px)
+        particle = lifted_beside_film(particle, rows, cols, film, segmentation.features.grid.patch_px)
     carbon = _disk_mean_at(probabilities[CARBON], rows, cols, radius_working_px)
     contamination = _disk_mean_at(probabilities[CONTAMINATION], rows, cols, radius_working_px)
     y_px, x_px = working.to_original_px(rows, cols)
