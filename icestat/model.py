@@ -144,5 +144,5 @@ def _check_version(path: Path, description: dict) -> None:
 
 
 def _refiner_params(refiner: BoundaryRefiner) -> dict:
-    names = ("width", "n_steps", "crop_px", "batch_size", "learning_rate", "random_state")
+    names = ("width", "n_steps", "crop_px", "batch_size", "learning_rate", "augment", "random_state")
     return {name: getattr(refiner, name) for name in names}

@@ -10,6 +10,8 @@ The simulations are varied where real micrographs vary and the features could
 otherwise latch onto one look: carbon film of any thickness from thin to thick,
 with more or less ice over it, and every other micrograph low-pass filtered as
 the denoised micrographs that public sets (EMPIAR-10017 here) often share are.
+The boundary refiner also sees its training crops transposed, blurred and made
+noisier at random (``BoundaryRefiner(augment=True)``, its default).
 
 Takes 3-10 minutes on 2 CPU cores (173 s measured on one machine; the same recipe took about 9 minutes
 per model on the slower 2-core machine of 2026-12-01).

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy import ndimage
 from scipy.interpolate import RegularGridInterpolator
 
 from icestat.adapt import ICE_MODEL_FEATURES, adapt_features, majority_distance, normalise_to_majority
@@ -17,7 +18,7 @@ from icestat.features import PatchGrid, compute_features
 from icestat.manifest import LabelledMicrograph
 from icestat.micrograph import Micrograph
 from icestat.model import FORMAT_VERSION, ModelError, load_model
-from icestat.refine import BoundaryRefiner, RefinerNet, fold_batch_norms
+from icestat.refine import BoundaryRefiner, RefinerNet, _random_crop, fold_batch_norms, shown_otherwise
 from icestat.segment import segment
 from icestat.settings import SegmentationSettings
 from icestat.simulate import SimulationParams, simulate_micrograph
@@ -210,6 +211,49 @@ def test_predicting_first_changes_neither_predictions_nor_what_training_learns(r
     predicted_first.fit([image], [coarse], [classes])
     for key, weights in fresh.state_dict().items():
         torch.testing.assert_close(predicted_first.state_dict()[key], weights, rtol=0, atol=0)
+
+
+def test_augmented_training_crops_keep_image_coarse_and_classes_aligned(rng):
+    # the image is its classes (plus a little noise), the coarse probabilities one-hot of them: every crop, flipped,
+    # transposed, blurred or made noisier, must still show the same classes in all three
+    classes = np.kron(rng.integers(0, 4, size=(12, 10)), np.ones((8, 8), dtype=np.int64)).astype(np.uint8)
+    classes[:8, :] = 3
+    image = (classes + 0.05 * rng.normal(size=classes.shape)).astype(np.float32)
+    coarse = np.eye(4, dtype=np.float32)[classes].transpose(2, 0, 1)
+    windows = [classes[top:top + 32, left:left + 32] for top in range(0, 96 - 31) for left in range(0, 80 - 31)]
+    transposed = 0
+    for _ in range(100):
+        crop, crop_coarse, crop_classes = _random_crop(image, coarse, classes, 32, rng, augment=True)
+        assert crop.dtype == np.float32 and crop_coarse.shape == (4, 32, 32) and crop_classes.dtype == np.int64
+        np.testing.assert_array_equal(crop_coarse.argmax(axis=0), crop_classes)
+        assert np.corrcoef(crop.ravel(), crop_classes.ravel())[0, 1] > 0.5
+        plain = [np.flip(w, axis) for w in windows for axis in ((), (0,), (1,), (0, 1))]
+        transposed += not any(np.array_equal(crop_classes, w) for w in plain)
+    assert 30 < transposed < 70   # half the crops are transposed (a few look the same either way)
+    crop, _, _ = _random_crop(image, coarse, classes, 32, np.random.default_rng(1), augment=False)
+    assert any(np.array_equal(np.rint(crop), np.flip(w, axis)) for w in windows for axis in ((), (0,), (1,), (0, 1)))
+
+
+def test_crops_shown_otherwise_keep_their_level_and_spread_but_not_their_noise(rng):
+    smooth = (5.0 + 2.0 * ndimage.gaussian_filter(rng.normal(size=(64, 64)), 3) / 0.1).astype(np.float32)
+
+    def neighbour_correlation(image):
+        return np.corrcoef(image[:, :-1].ravel(), image[:, 1:].ravel())[0, 1]
+
+    unchanged, noisier = 0, 0
+    for _ in range(200):
+        shown = shown_otherwise(smooth, rng)
+        assert shown.dtype == np.float32 and shown.shape == smooth.shape
+        if shown is smooth:
+            unchanged += 1
+            continue
+        np.testing.assert_allclose([shown.mean(), shown.std()], [smooth.mean(), smooth.std()], rtol=1e-4)
+        noisier += neighbour_correlation(shown) < neighbour_correlation(smooth) - 0.05
+    assert 50 < unchanged < 100   # neither blurred (3 in 4) nor made noisier (1 in 2): 75 expected
+    assert noisier > 60           # noise drawn for half of them: 100 expected, some too faint to tell
+    white = rng.normal(size=(64, 64)).astype(np.float32)
+    blurred = [shown_otherwise(white, rng) for _ in range(200)]
+    assert sum(neighbour_correlation(b) > 0.3 for b in blurred) > 20   # a quarter blurred, some noised again
 
 
 def test_folded_batch_norms_give_the_same_outputs_and_follow_new_weights(rng):
