@@ -46,7 +46,7 @@ from icestat.model import IceModel, ModelError, load_model
 from icestat.overlay import write_overlay
 from icestat.pick import DEFAULT_THRESHOLD
 from icestat.polarity import check_polarity
-from icestat.segment import excluded_brighter_than_ice
+from icestat.segment import brighter_than_ice
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +56,14 @@ log = logging.getLogger(__name__)
 #: and ``polarity_source`` by whom (said, judged on the micrograph, or the run's); ``bright_skew`` what ``--polarity
 #: auto`` judged the image by (:attr:`icestat.pick.Picks.bright_skew`: above +0.1 it looks inverted, whether or not
 #: the model agreed; empty where the polarity was given or the run's). Micrographs whose particles are bright are
-#: segmented and picked negated (:func:`icestat.bright_field.segment_and_pick`). ``excluded_brighter_than_ice`` is
-#: True where the carbon and contamination called are brighter than the ice
-#: (:func:`icestat.segment.excluded_brighter_than_ice`): a micrograph mostly of carbon film, or an inverted one read
-#: as raw, segmented wrong, or holes in the ice; check its overlay.
+#: segmented and picked negated (:func:`icestat.bright_field.segment_and_pick`). ``brighter_than_ice_fraction`` is
+#: the fraction of the micrograph brighter than what is called ice (:func:`icestat.segment.brighter_than_ice`); at
+#: ``icestat.segment.MIN_BRIGHTER_FRACTION`` or more, a micrograph mostly of carbon film, or an inverted one read as
+#: raw, segmented wrong, or holes in the ice; check its overlay.
 SUMMARY_COLUMNS = (
     "micrograph", "status", "pixel_size_A", "n_picks", "rejected_carbon", "rejected_contamination", "rejected_edge",
     "rejected_faint", "ice_fraction", "particle_fraction", "carbon_fraction", "contamination_fraction",
-    "excluded_brighter_than_ice", "diameter_px",
+    "brighter_than_ice_fraction", "diameter_px",
     "diameter_source", "blob_diameter_px", "polarity", "polarity_source", "bright_skew", "seconds", "error",
 )
 #: Values of the ``diameter_source`` column: the diameter used was given, estimated from the blobs of the
@@ -298,7 +298,7 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
     row = _row(name, PICKED, pixel_size_A=micrograph.pixel_size_A, n_picks=len(picks), **rejected,
                ice_fraction=fractions["ice"], particle_fraction=fractions["particle"], carbon_fraction=fractions["carbon"],
                contamination_fraction=fractions["contamination"],
-               excluded_brighter_than_ice=excluded_brighter_than_ice(segmentation), diameter_px=picks.diameter_px,
+               brighter_than_ice_fraction=float(brighter_than_ice(segmentation).mean()), diameter_px=picks.diameter_px,
                diameter_source=source, blob_diameter_px=blob_diameter_px, polarity=picks.polarity,
                polarity_source=RUN if run_polarity else JUDGED if polarity == "auto" else GIVEN,
                bright_skew=picks.bright_skew, seconds=time.perf_counter() - start)

@@ -30,7 +30,7 @@ from icestat.model import IceModel
 from icestat.pick import DEFAULT_THRESHOLD, MAX_EXCLUDED_PROBABILITY, SIGMA_RADII, Picks, pick
 from icestat.polarity import bright_agreement, check_polarity
 from icestat.scale_space import blob_response
-from icestat.segment import Segmentation, excluded_brighter_than_ice, segment
+from icestat.segment import MIN_BRIGHTER_FRACTION, Segmentation, brighter_than_ice, segment
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +43,11 @@ log = logging.getLogger(__name__)
 #: way, and two of ten +0.30 and +0.32, so a run is judged by a majority of its micrographs, never one alone
 #: (:func:`run_reads_negated`).
 MIN_AGREEMENT_GAIN = 0.15
-#: What :func:`segment_and_pick` logs (a warning) where the carbon and contamination it found are brighter than the
-#: ice (:func:`icestat.segment.excluded_brighter_than_ice`).
-BRIGHTER_EXCLUDED_WARNING = ("%s: what is called carbon or contamination (%.0f%%) is brighter than the ice: the "
-                             "micrograph may be mostly carbon film (which icestat does not segment right), inverted "
-                             "(--polarity bright), or have holes in its ice; check its overlay (--segmentation)")
+#: What :func:`segment_and_pick` logs (a warning) where part of the micrograph is brighter than what it calls ice
+#: (:func:`icestat.segment.brighter_than_ice`, over at least ``MIN_BRIGHTER_FRACTION`` of it).
+BRIGHTER_THAN_ICE_WARNING = ("%s: %.0f%% of it is brighter than what is called ice: the micrograph may be mostly "
+                             "carbon film (which icestat does not segment right), inverted (--polarity bright), or "
+                             "have holes in its ice; check its overlay (--segmentation)")
 #: How many of a run's micrographs that look inverted are asked (:func:`negated_gain`; two segmentations each).
 RUN_POLARITY_VOTERS = 3
 
@@ -89,9 +89,9 @@ def segment_and_pick(micrograph: Micrograph, model: IceModel, diameter_px: float
         Its picks; their ``polarity`` is the particles' in the micrograph as
         given, and ``bright_skew`` what ``auto`` judged by.
 
-    A warning is logged (``BRIGHTER_EXCLUDED_WARNING``) where what the
-    segmentation calls carbon or contamination is brighter than its ice
-    (:func:`icestat.segment.excluded_brighter_than_ice`).
+    A warning is logged (``BRIGHTER_THAN_ICE_WARNING``) where part of the
+    micrograph is brighter than what the segmentation calls ice
+    (:func:`icestat.segment.brighter_than_ice`).
 
     Raises
     ------
@@ -108,9 +108,9 @@ def segment_and_pick(micrograph: Micrograph, model: IceModel, diameter_px: float
         segmentation, used_px = _segmented(negated(micrograph), model, diameter_px, device, refine)
         picks = replace(pick(segmentation, used_px, polarity="dark", **picking), polarity="bright",
                         bright_skew=bright_skew)
-    if excluded_brighter_than_ice(segmentation):
-        fractions = segmentation.class_fractions()
-        log.warning(BRIGHTER_EXCLUDED_WARNING, micrograph.name, 100 * (fractions["carbon"] + fractions["contamination"]))
+    brighter_fraction = float(brighter_than_ice(segmentation).mean())
+    if brighter_fraction >= MIN_BRIGHTER_FRACTION:
+        log.warning(BRIGHTER_THAN_ICE_WARNING, micrograph.name, 100 * brighter_fraction)
     return segmentation, picks
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from icestat.classes import CONTAMINATION, PARTICLE
+from icestat.classes import CONTAMINATION, ICE, PARTICLE
 from icestat.diameter import estimate_diameter_px, segment_at_estimated_diameter
 from icestat.metrics import mark_picks, pick_scores
 from icestat.micrograph import Micrograph
 from icestat.model import load_model
 from icestat.pick import pick
-from icestat.segment import segment
+from icestat.prepare import WorkingImage
+from icestat.segment import Segmentation, segment
 from icestat.settings import MAX_WORKING_DIAMETER_PX
 from icestat.simulate import SimulationParams, simulate_micrograph
 
@@ -74,21 +75,32 @@ def test_particles_taken_for_contamination_are_picked_with_an_estimate_as_with_a
     assert scores[1]["recall"] > 0.9 and scores[1]["f1"] > scores[0]["f1"] + 0.2
 
 
-def test_one_bump_is_no_estimate_so_the_coarser_look_finds_the_particles(model, monkeypatch):
-    # The shipped model calls 400 Å particles (57 working px) contamination; one bump of its speckle on the ice
-    # remains at the working scale, and taken alone it set the diameter at a quarter of the truth.
+def _bumps(n_bumps: int, diameter_px: float = 24.0) -> Segmentation:
+    """A 256^2 working image of ice whose particle probability has `n_bumps` disks of `diameter_px`, apart."""
+    probabilities = np.zeros((4, 256, 256), dtype=np.float32)
+    probabilities[ICE] = 0.5
+    rows, cols = np.mgrid[:256, :256]
+    for index in range(n_bumps):
+        centre_row, centre_col = 64 + 128 * (index // 2), 64 + 128 * (index % 2)
+        probabilities[PARTICLE][np.hypot(rows - centre_row, cols - centre_col) < diameter_px / 2] = 1.0
+    working = WorkingImage(np.zeros((256, 256), dtype=np.float32), None, (1.0, 1.0), (256, 256))
+    return Segmentation("bumps", working, probabilities)
+
+
+def test_one_bump_is_no_estimate_and_two_are():
+    # one bump of an unsure model's speckle set 400 Å particles at a quarter of their diameter: fewer than
+    # MIN_BUMPS bumps say nothing
+    assert np.isnan(estimate_diameter_px(_bumps(1)))
+    for n_bumps in (2, 4):
+        assert estimate_diameter_px(_bumps(n_bumps)) == pytest.approx(24.0, rel=0.25)
+
+
+def test_with_no_estimate_at_the_working_scale_the_coarser_look_finds_the_particles(model):
+    # The shipped model calls 400 Å particles (57 working px) ice or contamination: no bump at the working scale
     micrograph, truth, diameter_px = _micrograph(400.0, 6)
     at_working_scale = segment(micrograph, model)
-
-    def f1(segmentation, estimate_px):
-        picks = pick(segmentation, estimate_px, diameter_estimated=True)
-        return pick_scores(*mark_picks(picks.table, truth, diameter_px / 2))["f1"]
-
     assert np.isnan(estimate_diameter_px(at_working_scale))
-    with monkeypatch.context() as patched:
-        patched.setattr("icestat.diameter.MIN_BUMPS", 1)
-        from_one_bump = segment_at_estimated_diameter(micrograph, model, segmentation=at_working_scale)
-    assert from_one_bump[1] < 0.5 * diameter_px
     segmentation, estimate_px = segment_at_estimated_diameter(micrograph, model, segmentation=at_working_scale)
     assert 0.6 < estimate_px / diameter_px < 1.15
-    assert f1(segmentation, estimate_px) > f1(*from_one_bump) + 0.3
+    picks = pick(segmentation, estimate_px, diameter_estimated=True)
+    assert pick_scores(*mark_picks(picks.table, truth, diameter_px / 2))["f1"] > 0.8

@@ -69,6 +69,7 @@ from icestat.diameter import RUN_DIAMETER_TOLERANCE
 from icestat.model import ModelError
 from icestat.pick import DEFAULT_THRESHOLD, check_threshold
 from icestat.polarity import MIN_BRIGHT_SKEW
+from icestat.segment import MIN_BRIGHTER_FRACTION
 from icestat.workers import gpu_pinning, map_unordered
 
 log = logging.getLogger(__name__)
@@ -186,7 +187,7 @@ def main(args: argparse.Namespace) -> int:
         _report_estimated_diameter(summary, run_diameter)
     if args.polarity == "auto":
         _report_polarity(summary)
-    _report_excluded_brighter(summary)
+    _report_brighter_than_ice(summary)
     print(f"{n_picks} particles in {len(summary) - n_failed} of {len(summary)} micrographs "
           f"({n_picked} picked now, {len(summary) - n_failed - n_picked} done before, {n_failed} failed); "
           f"see {output / 'summary.csv'} and {output / 'particles.star'}")
@@ -231,14 +232,13 @@ def _report_polarity(summary: pd.DataFrame) -> None:
                 _micrographs(int(counts.iloc[-1])), example, counts.index[0], int(counts.iloc[0]))
 
 
-def _report_excluded_brighter(summary: pd.DataFrame) -> None:
-    """Warn, once for the run, of the micrographs whose carbon and contamination called are brighter than the ice."""
-    flagged = summary.loc[summary["excluded_brighter_than_ice"].eq(True), "micrograph"]
+def _report_brighter_than_ice(summary: pd.DataFrame) -> None:
+    """Warn, once for the run, of the micrographs with a part brighter than what is called ice."""
+    flagged = summary.loc[summary["brighter_than_ice_fraction"].ge(MIN_BRIGHTER_FRACTION), "micrograph"]
     if len(flagged):
-        log.warning("%s with what is called carbon or contamination brighter than the ice (such as %s; "
-                    "excluded_brighter_than_ice in summary.csv): mostly carbon film, inverted, or holes in the ice; "
-                    "check their overlays (--segmentation) or leave them out", _micrographs(len(flagged)),
-                    flagged.iloc[0])
+        log.warning("%s with a part brighter than what is called ice (such as %s; brighter_than_ice_fraction in "
+                    "summary.csv): mostly carbon film, inverted, or holes in the ice; check their overlays "
+                    "(--segmentation) or leave them out", _micrographs(len(flagged)), flagged.iloc[0])
 
 
 def _micrographs(n: int) -> str:
