@@ -34,6 +34,12 @@ MIN_JUDGED_PX = 100
 #: image clearly says dark (the U-Net compare.py trains on EMPIAR-10017, on 10028 and 10059: +0.10 to +0.30) is
 #: overruled by the image.
 MIN_BRIGHT_AGREEMENT = 0.1
+#: Where more than this fraction of the micrograph is called carbon, what is left to judge by is the hole of a
+#: micrograph mostly of film (:func:`icestat.segment.segment`), whose rim and crowded particles the image and the
+#: model answer either way: 3 of 15 simulations with 60-85 % film, raw and segmented with their film found, were
+#: judged bright (F1 0.00; 0.88-0.95 as dark). The particles are taken as dark there, the raw reading; the skew
+#: is still returned, so a run that reads inverted still turns them (:func:`icestat.bright_field.run_voters`).
+MAX_JUDGED_CARBON_FRACTION = 0.5
 
 
 def check_polarity(polarity: str) -> None:
@@ -66,7 +72,8 @@ def judge_polarity(bright: np.ndarray, radius_px: float, particle_probability: n
         ``bright`` where the skewness of `bright` away from `carbon`
         (:func:`bright_skew`) is above ``MIN_BRIGHT_SKEW`` and its correlation
         with `particle_probability` away from `carbon` and `contamination`
-        (:func:`bright_agreement`) is above ``MIN_BRIGHT_AGREEMENT``.
+        (:func:`bright_agreement`) is above ``MIN_BRIGHT_AGREEMENT``, and no
+        more than ``MAX_JUDGED_CARBON_FRACTION`` of the image is `carbon`.
     skew : float
         That skewness: what the image alone says (above ``MIN_BRIGHT_SKEW``:
         bright, whether or not the model agreed).
@@ -75,7 +82,7 @@ def judge_polarity(bright: np.ndarray, radius_px: float, particle_probability: n
     carbon = nowhere if carbon is None else carbon
     contamination = nowhere if contamination is None else contamination
     skew = bright_skew(bright, radius_px, ~carbon)
-    says_bright = skew > MIN_BRIGHT_SKEW
+    says_bright = skew > MIN_BRIGHT_SKEW and carbon.mean() <= MAX_JUDGED_CARBON_FRACTION
     if says_bright and particle_probability is not None:
         says_bright = bright_agreement(bright, particle_probability, ~carbon & ~contamination) > MIN_BRIGHT_AGREEMENT
     return "bright" if says_bright else "dark", skew

@@ -14,7 +14,7 @@ from icestat.features import PatchFeatures, PatchGrid
 from icestat.frame import FrameBorder
 from icestat.diameter import estimate_diameter_px
 from icestat.pick import SIGMA_RADII, WHOLE_PARTICLE_SIGMA_RADII, particle_response, pick, signal_to_noise
-from icestat.polarity import MIN_BRIGHT_SKEW, bright_skew
+from icestat.polarity import MIN_BRIGHT_SKEW, bright_skew, judge_polarity
 from icestat.prepare import WorkingImage
 from icestat.scale_space import blob_response
 from icestat.segment import Segmentation
@@ -414,3 +414,16 @@ def test_particles_beside_the_film_the_model_misses_are_picked_by_their_contrast
     # Without the patches (features unknown) the rule cannot say what "beside" is: the model's doubt stands.
     blind = pick(Segmentation("film", working, probabilities, per_patch, None), diameter_px)
     assert _found(blind, far) == 6 and _found(blind, beside) == 0
+
+
+@pytest.mark.parametrize("carbon_fraction, judged", [(0.3, "bright"), (0.6, "dark")])
+def test_with_most_of_a_micrograph_film_the_particles_are_taken_as_dark(carbon_fraction, judged):
+    # bright disks on noise, left of a band of film: the image says bright, and so does a model that sees the disks,
+    # but a micrograph mostly of film leaves too little to judge by (MAX_JUDGED_CARBON_FRACTION)
+    rows, cols = np.mgrid[:256, :256]
+    disks = sum(np.hypot(rows - row, cols - col) <= 6 for row in range(20, 256, 40) for col in range(16, 90, 36))
+    image = disks + np.random.default_rng(0).normal(0, 0.3, disks.shape)
+    bright = blob_response(image, 3.0)
+    carbon = cols >= (1 - carbon_fraction) * 256
+    polarity, skew = judge_polarity(bright, 6.0, particle_probability=disks.astype(float), carbon=carbon)
+    assert skew > MIN_BRIGHT_SKEW and polarity == judged
