@@ -119,7 +119,7 @@ def brighter_than_ice(segmentation: Segmentation) -> np.ndarray:
     the hole's ice of a micrograph mostly of film, the film taken for ice (22-42 %
     of the working image on simulations with 60-80 % film), an inverted
     micrograph read as raw, or holes in the ice (vacuum); on ../shared/data
-    read as ``icestat pick`` reads it, at most 0.2 % of the patches.
+    read as ``icestat pick`` reads it (judged dark), at most 0.24 %.
 
     Parameters
     ----------
