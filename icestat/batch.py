@@ -46,7 +46,6 @@ from icestat.model import IceModel, ModelError, load_model
 from icestat.overlay import write_overlay
 from icestat.pick import DEFAULT_THRESHOLD
 from icestat.polarity import check_polarity
-from icestat.segment import brighter_than_ice
 
 log = logging.getLogger(__name__)
 
@@ -298,7 +297,7 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
     row = _row(name, PICKED, pixel_size_A=micrograph.pixel_size_A, n_picks=len(picks), **rejected,
                ice_fraction=fractions["ice"], particle_fraction=fractions["particle"], carbon_fraction=fractions["carbon"],
                contamination_fraction=fractions["contamination"],
-               brighter_than_ice_fraction=float(brighter_than_ice(segmentation).mean()), diameter_px=picks.diameter_px,
+               brighter_than_ice_fraction=segmentation.brighter_than_ice_fraction, diameter_px=picks.diameter_px,
                diameter_source=source, blob_diameter_px=blob_diameter_px, polarity=picks.polarity,
                polarity_source=RUN if run_polarity else JUDGED if polarity == "auto" else GIVEN,
                bright_skew=picks.bright_skew, seconds=time.perf_counter() - start)

@@ -30,7 +30,7 @@ from icestat.model import IceModel
 from icestat.pick import DEFAULT_THRESHOLD, MAX_EXCLUDED_PROBABILITY, SIGMA_RADII, Picks, pick
 from icestat.polarity import bright_agreement, check_polarity
 from icestat.scale_space import blob_response
-from icestat.segment import MIN_BRIGHTER_FRACTION, Segmentation, brighter_than_ice, segment
+from icestat.segment import MIN_BRIGHTER_FRACTION, Segmentation, segment
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +108,8 @@ def segment_and_pick(micrograph: Micrograph, model: IceModel, diameter_px: float
         segmentation, used_px = _segmented(negated(micrograph), model, diameter_px, device, refine)
         picks = replace(pick(segmentation, used_px, polarity="dark", **picking), polarity="bright",
                         bright_skew=bright_skew)
-    brighter_fraction = float(brighter_than_ice(segmentation).mean())
-    if brighter_fraction >= MIN_BRIGHTER_FRACTION:
-        log.warning(BRIGHTER_THAN_ICE_WARNING, micrograph.name, 100 * brighter_fraction)
+    if segmentation.brighter_than_ice_fraction >= MIN_BRIGHTER_FRACTION:
+        log.warning(BRIGHTER_THAN_ICE_WARNING, micrograph.name, 100 * segmentation.brighter_than_ice_fraction)
     return segmentation, picks
 
 

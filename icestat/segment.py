@@ -88,6 +88,11 @@ class Segmentation:
         """Class code per pixel (int8, :mod:`icestat.classes`; ``NO_DATA`` in the frame border), the micrograph's shape."""
         return self._to_original(self.working_labels, order=0, outside=NO_DATA)
 
+    @cached_property
+    def brighter_than_ice_fraction(self) -> float:
+        """Fraction of the working image brighter than what is called ice (:func:`brighter_than_ice`)."""
+        return float(brighter_than_ice(self).mean())
+
     def class_fractions(self) -> dict[str, float]:
         """Fraction of the micrograph's pixels with data (outside the frame border) in each class, by class name.
 
