@@ -9,6 +9,7 @@ import pytest
 import icestat.bright_field
 import icestat.diameter
 from icestat.bright_field import MIN_AGREEMENT_GAIN, negated, negated_gain, run_voters, segment_and_pick
+from icestat.metrics import mark_picks, pick_scores
 from icestat.micrograph import Micrograph
 from icestat.model import load_model
 from icestat.polarity import MIN_BRIGHT_SKEW
@@ -120,6 +121,26 @@ def test_a_micrograph_mostly_of_film_is_warned_about(model, film_fraction, warne
         assert "film: " in caplog.text and segmentation.class_fractions()["carbon"] < 0.1
     else:
         assert segmentation.class_fractions()["carbon"] > 0.2
+
+
+def test_a_hole_in_the_ice_is_warned_about_and_the_ice_beside_it_picked(model, caplog):
+    # a disk of vacuum over a quarter of the field, 1.5 times as bright as the mean, shot noise kept: brighter than
+    # the ice, so flagged; segmented again relative to it, no film is found, and the picks in the ice stand (F1 0.82:
+    # a few land on the vacuum's noise)
+    params = SimulationParams(shape_px=(1024, 1024), pixel_size_A=2.0, n_particles=40, particle_diameter_A=180.0,
+                              carbon_fraction=0.0, n_contamination=0, ice_thickness_A=400.0)
+    sim = simulate_micrograph(params, seed=5)
+    rows, cols = np.mgrid[:1024, :1024]
+    vacuum = np.hypot(rows - 300, cols - 400) < np.sqrt(0.25 * 1024**2 / np.pi)
+    image = sim.image.astype(np.float32)
+    image[vacuum] = np.random.default_rng(5).poisson(1.5 * image.mean(), vacuum.sum())
+    in_ice = ~vacuum[sim.picks["y_px"].astype(int), sim.picks["x_px"].astype(int)]
+    with caplog.at_level("WARNING", logger="icestat.bright_field"):
+        segmentation, picks = segment_and_pick(Micrograph(image, params.pixel_size_A, "holed"), model,
+                                               diameter_px=90.0, polarity="dark")
+    assert segmentation.brighter_than_ice_fraction >= MIN_BRIGHTER_FRACTION and "holed: " in caplog.text
+    assert segmentation.class_fractions()["carbon"] < 0.1
+    assert pick_scores(*mark_picks(picks.table, sim.picks[in_ice], 45.0))["f1"] > 0.75
 
 
 def test_a_run_is_asked_where_most_look_inverted_counting_those_taken_as_bright():
