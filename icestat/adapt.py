@@ -25,6 +25,7 @@ from icestat.backend import to_host
 from icestat.features.compute import PatchFeatures
 from icestat.features.maps import neighbour_means
 from icestat.features.registry import GROUP_OF
+from icestat.scale_space import MAD_TO_SD
 
 #: Robust z-scores are clipped to this magnitude before the ice model sees them.
 Z_CLIP = 8.0
@@ -32,7 +33,6 @@ Z_CLIP = 8.0
 CORE_FRACTION = 0.6
 #: Principal components of the normalised features the ice model works in.
 N_COMPONENTS = 6
-_MAD_TO_STD = 1.4826
 ICE_MODEL_GROUPS = ("all", "intensity", "gradient", "texture", "spectrum")
 #: Names of the features :func:`adapt_features` adds.
 ICE_MODEL_FEATURES = tuple(f"ice_model_distance_{group}" for group in ICE_MODEL_GROUPS) + ("context_ice_model_distance_all",)
@@ -68,7 +68,7 @@ def normalise_to_majority(values: np.ndarray, reference: np.ndarray | None = Non
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN features
         median = _column_medians(sample)
-        spread = _MAD_TO_STD * _column_medians(np.abs(sample - median))
+        spread = MAD_TO_SD * _column_medians(np.abs(sample - median))
         spread = np.where(spread > 0, spread, np.nanstd(sample, axis=0))
     usable = np.isfinite(median) & (spread > 0)
     z = np.where(usable, (flat - median) / np.where(usable, spread, 1.0), 0.0)

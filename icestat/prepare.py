@@ -28,10 +28,10 @@ import numpy as np
 from icestat.backend import Device, array_module, array_module_of, cpu_threads, fft_module, on_device, to_host
 from icestat.frame import FrameBorder, detect_frame_border
 from icestat.micrograph import Micrograph
+from icestat.scale_space import MAD_TO_SD
 
 #: Global statistics are taken on every n-th pixel along each axis of large images.
 SUBSAMPLE_STEP = 4
-_MAD_TO_STD = 1.4826
 #: A pixel is an outlier (:func:`replace_outlier_pixels`) where it is more than this many robust standard deviations
 #: of the micrograph from both the micrograph's median and the median of its 3 x 3 neighbourhood. No pixel of the
 #: denoised EMPIAR-10017 micrographs or of simulations is 10 from the median (at most 8.5); 1-4 pixels of each
@@ -54,7 +54,7 @@ def robust_centre_and_spread(image, xp=None):
     xp = array_module_of(image) if xp is None else xp
     sample = subsample(image).astype(xp.float64)
     median = xp.median(sample)
-    spread = _MAD_TO_STD * xp.median(xp.abs(sample - median))
+    spread = MAD_TO_SD * xp.median(xp.abs(sample - median))
     return median, xp.where(spread > 0, spread, sample.std())
 
 

@@ -18,9 +18,9 @@ from icestat.micrograph import Micrograph
 from icestat.model import IceModel, load_model
 from icestat.prepare import WorkingImage
 from icestat.refine import BoundaryRefiner
+from icestat.scale_space import MAD_TO_SD
 
 N_CLASSES = len(CLASS_NAMES)
-_MAD_TO_SD = 1.4826
 #: Where the mean grey level over a patch is more than this many robust standard deviations (of those means over
 #: what is called ice) above its median over the ice, the micrograph is brighter than its ice
 #: (:func:`brighter_than_ice`): in a bright-field micrograph only vacuum is thinner than ice.
@@ -151,7 +151,7 @@ def brighter_than_ice(segmentation: Segmentation) -> np.ndarray:
     if not ice.size:
         return np.zeros(patch_mean.shape, dtype=bool)
     median = np.median(ice)
-    spread = _MAD_TO_SD * np.median(np.abs(ice - median))
+    spread = MAD_TO_SD * np.median(np.abs(ice - median))
     return patch_mean > median + BRIGHTER_SD * max(spread, np.finfo(np.float32).tiny)
 
 
