@@ -194,12 +194,11 @@ def segment(micrograph: Micrograph, model: IceModel | None = None, device: str =
     model = load_model(device=device) if model is None else model
     working = model.settings.prepare(micrograph, particle_diameter_px, device)
     segmentation = _segmented(micrograph.name, working, model, device, refine)
-    brighter = brighter_than_ice(segmentation)
-    if model.settings.adapt and brighter.mean() >= MIN_BRIGHTER_FRACTION:
+    if model.settings.adapt and segmentation.brighter_than_ice_fraction >= MIN_BRIGHTER_FRACTION:
         # most likely the hole of a micrograph mostly of film, the film taken for the majority: segmented again
         # relative to that hole, which is kept where it then finds film over most of the micrograph
-        again = _segmented(micrograph.name, working, model, device, refine,
-                           reference=_at_patch_centres(brighter, segmentation.features.grid))
+        brighter = _at_patch_centres(brighter_than_ice(segmentation), segmentation.features.grid)
+        again = _segmented(micrograph.name, working, model, device, refine, reference=brighter)
         if np.mean(again.working_labels == CARBON) > MOSTLY_FILM_FRACTION:
             segmentation = again
     return segmentation if particle_diameter_px is None else with_particle_diameter(segmentation, particle_diameter_px)
