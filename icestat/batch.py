@@ -38,8 +38,8 @@ from icestat._atomic import atomic_path, remove_leftovers
 from icestat.bright_field import negated_gain, run_reads_negated, run_voters, segment_and_pick
 from icestat.coords import read_star, write_autopick_index, write_particles_star, write_picks
 from icestat.coords.table import MICROGRAPH_COLUMN, pick_table
-from icestat.diameter import (CROWDED_PARTICLE_FRACTION, estimate_diameter_px, far_from_run_diameter, given_diameter_px,
-                              run_diameter, run_diameter_basis)
+from icestat.diameter import (far_from_run_diameter, given_diameter_px, is_crowded, run_diameter,
+                              run_diameter_basis)
 from icestat.micrograph import (SEGMENTATION_FILE_ENDINGS, MicrographError, file_error, micrograph_stem,
                                 read_micrograph, write_mrc)
 from icestat.model import IceModel, ModelError, load_model
@@ -63,11 +63,14 @@ SUMMARY_COLUMNS = (
     "micrograph", "status", "pixel_size_A", "n_picks", "rejected_carbon", "rejected_contamination", "rejected_edge",
     "rejected_faint", "ice_fraction", "particle_fraction", "carbon_fraction", "contamination_fraction",
     "brighter_than_ice_fraction", "diameter_px",
-    "diameter_source", "blob_diameter_px", "polarity", "polarity_source", "bright_skew", "seconds", "error",
+    "diameter_source", "blob_diameter_px", "crowded", "polarity", "polarity_source", "bright_skew", "seconds", "error",
 )
 #: Values of the ``diameter_source`` column: the diameter used was given, estimated from the blobs of the
 #: micrograph's own particle evidence (``blob_diameter_px``, :func:`icestat.diameter.estimate_diameter_px`; also
-#: reported when the run's is used, empty when it is given), or the run's diameter.
+#: reported when the run's is used, as made before it was, empty when the diameter is given), or the run's diameter.
+#: ``crowded`` says whether the micrograph was crowded with particles where its own estimate was made
+#: (:func:`icestat.diameter.is_crowded`: that estimate is unreliable, and the run's diameter does not rest on it
+#: while others are not crowded); empty when the diameter is given.
 GIVEN, BLOBS, RUN = "given", "blobs", "run"
 #: Values of the ``polarity_source`` column besides ``given`` (``--polarity dark`` or ``bright``) and ``run`` (the
 #: run's, :func:`to_pick_as_bright`): judged on the micrograph by ``--polarity auto``.
@@ -96,12 +99,17 @@ class RunDiameter:
     all_crowded : bool
         True when those micrographs are all crowded with particles (then the
         estimate is unreliable; :func:`icestat.diameter.run_diameter`).
+    own_estimates : dict
+        By micrograph name, the ``blob_diameter_px`` and ``crowded`` of each
+        micrograph's own estimate: what a micrograph picked again with the
+        run's diameter reports, so that a rerun finds the same diameter.
     """
 
     value: float
     in_A: bool
     n_micrographs: int
     all_crowded: bool
+    own_estimates: dict[str, dict] = field(default_factory=dict)
 
     def px(self, pixel_size_A: float | None) -> float:
         """The diameter in pixels of a micrograph of `pixel_size_A`."""
@@ -274,11 +282,12 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
         segmentation, picks = segment_and_pick(micrograph, model, diameter_px, settings.threshold, polarity,
                                                settings.device, settings.refine, warn_if_crowded=False)
         if source == BLOBS:
-            blob_diameter_px = picks.diameter_px
+            own_estimate = dict(blob_diameter_px=picks.diameter_px,
+                                crowded=is_crowded(segmentation.class_fractions()["particle"]))
         elif source == RUN:   # the run's diameter rests on each micrograph's own estimate
-            blob_diameter_px = estimate_diameter_px(segmentation)
-        else:   # not needed, and a convex hull per blob: 0.1-0.2 s on a 4096^2 micrograph of 300 particles
-            blob_diameter_px = math.nan
+            own_estimate = run_diameter.own_estimates[name]
+        else:
+            own_estimate = dict(blob_diameter_px=math.nan, crowded=math.nan)
         files = settings.outputs(output, name)
         remove_leftovers([*files.values(), record_file(output, name)])   # of a worker killed while writing them
         table = picks.table.assign(**{MICROGRAPH_COLUMN: str(path)})
@@ -298,7 +307,7 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
                ice_fraction=fractions["ice"], particle_fraction=fractions["particle"], carbon_fraction=fractions["carbon"],
                contamination_fraction=fractions["contamination"],
                brighter_than_ice_fraction=segmentation.brighter_than_ice_fraction, diameter_px=picks.diameter_px,
-               diameter_source=source, blob_diameter_px=blob_diameter_px, polarity=picks.polarity,
+               diameter_source=source, **own_estimate, polarity=picks.polarity,
                polarity_source=RUN if run_polarity else JUDGED if polarity == "auto" else GIVEN,
                bright_skew=picks.bright_skew, seconds=time.perf_counter() - start)
     record = {"micrograph": str(path), "settings": settings.to_dict(),
@@ -366,13 +375,17 @@ def to_pick_with_run_diameter(paths: list[str], rows: list[dict]) -> tuple[RunDi
                          columns=list(SUMMARY_COLUMNS))
     in_A = bool(table["pixel_size_A"].notna().all())
     scale = table["pixel_size_A"] if in_A else 1.0
-    estimates, fractions = table["blob_diameter_px"] * scale, table["particle_fraction"]
-    value = run_diameter(estimates, fractions)
+    # a record from before the column: crowded where it was picked
+    crowded = table["crowded"].fillna(table["particle_fraction"].map(is_crowded)).astype(bool)
+    estimates = table["blob_diameter_px"] * scale
+    value = run_diameter(estimates, crowded)
     if not math.isfinite(value):
         return None, []
-    basis = run_diameter_basis(estimates, fractions)
-    diameter = RunDiameter(value, in_A, n_micrographs=int(basis.sum()),
-                           all_crowded=bool((fractions[basis] > CROWDED_PARTICLE_FRACTION).all()))
+    basis = run_diameter_basis(estimates, crowded)
+    own = {name: dict(blob_diameter_px=float(px), crowded=bool(crowd))
+           for name, px, crowd in zip(table["micrograph"], table["blob_diameter_px"], crowded)}
+    diameter = RunDiameter(value, in_A, n_micrographs=int(basis.sum()), all_crowded=bool(crowded[basis].all()),
+                           own_estimates=own)
     far = far_from_run_diameter(table["diameter_px"] * scale, value)
     return diameter, [path for path, again in zip(estimated, far) if again]
 

@@ -199,12 +199,12 @@ def segment_at_estimated_diameter(micrograph: Micrograph, model: IceModel, devic
     return segmented_for_diameter(segmentation, micrograph, model, diameter_px, device, refine), diameter_px
 
 
-def run_diameter(estimates, particle_fractions) -> float:
+def run_diameter(estimates, crowded) -> float:
     """One particle diameter for a run of micrographs of one specimen, from each micrograph's own estimate.
 
     The median of the estimates (:func:`estimate_diameter_px`) of the
-    micrographs that are not crowded (at most ``CROWDED_PARTICLE_FRACTION``
-    labelled particle), or of all of them when every one is crowded. A single
+    micrographs that are not crowded (:func:`is_crowded`), or of all of them
+    when every one is crowded. A single
     micrograph's estimate strays: 0.52-1.19 of the truth on EMPIAR-10017 with
     the recipe retrained without it, 0.85-1.13 on 10028, 0.86-1.28 on 10059
     (with the regions labelled particle, the estimator before, 0.14-0.49 on
@@ -216,8 +216,8 @@ def run_diameter(estimates, particle_fractions) -> float:
     estimates : array_like of float
         Each micrograph's estimate (in pixels where the micrographs share a
         pixel size, else in ångström), NaN where it had none.
-    particle_fractions : array_like of float
-        Each micrograph's fraction labelled particle.
+    crowded : array_like of bool
+        Whether each micrograph was crowded where its estimate was made.
 
     Returns
     -------
@@ -226,16 +226,16 @@ def run_diameter(estimates, particle_fractions) -> float:
 
     Examples
     --------
-    >>> run_diameter([60.0, 64.0, 12.0, 70.0, float("nan")], [0.2, 0.3, 0.7, 0.3, 0.1])
+    >>> run_diameter([60.0, 64.0, 12.0, 70.0, float("nan")], [False, False, True, False, False])
     64.0
-    >>> run_diameter([30.0, 12.0, 20.0], [0.6, 0.7, 0.8])
+    >>> run_diameter([30.0, 12.0, 20.0], [True, True, True])
     20.0
     """
-    chosen = np.asarray(estimates, dtype=np.float64)[run_diameter_basis(estimates, particle_fractions)]
+    chosen = np.asarray(estimates, dtype=np.float64)[run_diameter_basis(estimates, crowded)]
     return float(np.median(chosen)) if len(chosen) else float("nan")
 
 
-def run_diameter_basis(estimates, particle_fractions) -> np.ndarray:
+def run_diameter_basis(estimates, crowded) -> np.ndarray:
     """Which micrographs :func:`run_diameter` takes the median over.
 
     Those with an estimate that are not crowded, or all those with an
@@ -243,7 +243,7 @@ def run_diameter_basis(estimates, particle_fractions) -> np.ndarray:
 
     Parameters
     ----------
-    estimates, particle_fractions : array_like of float
+    estimates, crowded : array_like
         As for :func:`run_diameter`.
 
     Returns
@@ -252,8 +252,16 @@ def run_diameter_basis(estimates, particle_fractions) -> np.ndarray:
         One per micrograph.
     """
     known = np.isfinite(np.asarray(estimates, dtype=np.float64))
-    uncrowded = known & (np.asarray(particle_fractions) <= CROWDED_PARTICLE_FRACTION)
+    uncrowded = known & ~np.asarray(crowded, dtype=bool)
     return uncrowded if uncrowded.any() else known
+
+
+def is_crowded(particle_fraction: float) -> bool:
+    """Whether a micrograph with this fraction labelled particle is crowded: more than ``CROWDED_PARTICLE_FRACTION``.
+
+    Its particles touch and merge, so its own estimated diameter is unreliable.
+    """
+    return bool(particle_fraction > CROWDED_PARTICLE_FRACTION)
 
 
 def far_from_run_diameter(diameters, run_diameter: float) -> np.ndarray:

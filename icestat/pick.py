@@ -52,7 +52,7 @@ from skimage.feature import peak_local_max
 
 from icestat.classes import CARBON, CONTAMINATION
 from icestat.coords import pick_table
-from icestat.diameter import CROWDED_PARTICLE_FRACTION, CROWDED_WARNING, estimate_diameter_px
+from icestat.diameter import CROWDED_WARNING, estimate_diameter_px, is_crowded
 from icestat.evidence import particle_evidence
 from icestat.frame import FrameBorder
 from icestat.polarity import check_polarity, judge_polarity
@@ -178,7 +178,7 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
         :func:`icestat.bright_field.segment_and_pick` does that.
     warn_if_crowded : bool
         Log a warning when the diameter is estimated on a crowded micrograph
-        (more than ``CROWDED_PARTICLE_FRACTION`` labelled particle), where the
+        (:func:`icestat.diameter.is_crowded`), where the
         estimate is unreliable. False where the caller settles such micrographs
         itself (a batch picks them again with the run's diameter).
     diameter_estimated : bool
@@ -208,7 +208,7 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
         diameter_px = float("nan") if diameter_estimated else estimate_diameter_px(segmentation)
     if estimated and np.isfinite(diameter_px):
         particle_fraction = segmentation.class_fractions()["particle"]   # as summary.csv reports it
-        if warn_if_crowded and particle_fraction > CROWDED_PARTICLE_FRACTION:
+        if warn_if_crowded and is_crowded(particle_fraction):
             log.warning(CROWDED_WARNING, segmentation.name, 100 * particle_fraction, diameter_px)
     radius_working_px = diameter_px / 2 / float(np.mean(working.scale))
     if not np.isfinite(radius_working_px) or radius_working_px < 1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -12,7 +13,11 @@ from icestat.batch import BLOBS, FAILED, GIVEN, PICKED, RUN, RunDiameter, failed
 def _row(name, source, diameter_px, blob_diameter_px, particle_fraction=0.3, pixel_size_A=None):
     return dict(micrograph=name, status=PICKED, pixel_size_A=pixel_size_A, n_picks=10,
                 particle_fraction=particle_fraction, diameter_px=diameter_px, diameter_source=source,
-                blob_diameter_px=blob_diameter_px)
+                blob_diameter_px=blob_diameter_px, crowded=math.nan if source == GIVEN else particle_fraction > 0.5)
+
+
+def _without_own_estimates(run):
+    return dataclasses.replace(run, own_estimates={})
 
 
 def test_the_run_diameter_is_the_median_over_uncrowded_micrographs_and_far_ones_are_picked_again():
@@ -30,7 +35,11 @@ def test_the_run_diameter_is_the_median_over_uncrowded_micrographs_and_far_ones_
     paths = [f"/data/{name}.mrc" for name in "ihgfedcba"]
     run, again = to_pick_with_run_diameter(paths, rows)
     # The median of a, b, c, f and i (60, 64, 40, 56, 58); no pixel sizes: pixels.
-    assert run == RunDiameter(58.0, in_A=False, n_micrographs=5, all_crowded=False)
+    assert _without_own_estimates(run) == RunDiameter(58.0, in_A=False, n_micrographs=5, all_crowded=False)
+    # what those picked again report as their own estimate
+    assert run.own_estimates["i"] == dict(blob_diameter_px=58.0, crowded=False)
+    assert run.own_estimates["d"] == dict(blob_diameter_px=12.0, crowded=True)
+    assert set(run.own_estimates) == set("abcdefi")
     assert again == ["/data/i.mrc", "/data/e.mrc", "/data/d.mrc", "/data/c.mrc"]
     assert run.px(2.0) == 58.0
 
@@ -50,8 +59,20 @@ def test_when_every_micrograph_is_crowded_the_run_diameter_rests_on_all_of_them(
     rows = [_row("a", BLOBS, 30.0, 30.0, particle_fraction=0.6), _row("b", BLOBS, 12.0, 12.0, particle_fraction=0.7),
             _row("c", BLOBS, 20.0, 20.0, particle_fraction=0.8), _row("d", GIVEN, 50.0, 40.0, particle_fraction=0.1)]
     run, again = to_pick_with_run_diameter(["a.mrc", "b.mrc", "c.mrc", "d.mrc"], rows)
-    assert run == RunDiameter(20.0, in_A=False, n_micrographs=3, all_crowded=True)
+    assert _without_own_estimates(run) == RunDiameter(20.0, in_A=False, n_micrographs=3, all_crowded=True)
     assert again == ["a.mrc", "b.mrc"]
+
+
+def test_crowded_is_where_the_own_estimate_was_made_or_by_the_particle_fraction_in_a_record_from_before_it():
+    # "a" was crowded where its own estimate (12 px) was made, and picked again uncrowded with the run's diameter;
+    # "b"'s record predates the column: crowded by its particle fraction.
+    rows = [dict(_row("a", RUN, 60.0, 12.0), crowded=True), _row("b", BLOBS, 14.0, 14.0, particle_fraction=0.7),
+            _row("c", BLOBS, 58.0, 58.0), _row("d", BLOBS, 62.0, 62.0)]
+    del rows[1]["crowded"]
+    run, again = to_pick_with_run_diameter(["a.mrc", "b.mrc", "c.mrc", "d.mrc"], rows)
+    assert (run.value, run.n_micrographs) == (60.0, 2)
+    assert run.own_estimates["a"]["crowded"] and run.own_estimates["b"]["crowded"]
+    assert again == ["b.mrc"]
 
 
 def test_without_estimates_there_is_no_run_diameter():
