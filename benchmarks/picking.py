@@ -53,7 +53,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import train_default_model as recipe  # noqa: E402
 
 from icestat.classify import IceClassifier  # noqa: E402
-from icestat.diameter import far_from_run_diameter, run_diameter, segment_at_estimated_diameter  # noqa: E402
+from icestat.diameter import (far_from_run_diameter, is_crowded, run_diameter,  # noqa: E402
+                              segment_at_estimated_diameter)
 from icestat.evaluate import scored_at_least  # noqa: E402
 from icestat.manifest import load_labelled, read_manifest  # noqa: E402
 from icestat.metrics import mark_picks, mark_picks_on_mask, pick_scores  # noqa: E402
@@ -137,8 +138,8 @@ def _with_run_diameter(model, micrographs: list, segmentations: list, results: l
     pixels. Sets each result's ``run_estimated`` and ``run_ratio``.
     """
     own_px = [result.own_diameter_px for result in results]
-    fractions = [segmentation.class_fractions()["particle"] for segmentation in segmentations]
-    run_px = run_diameter(own_px, fractions)
+    crowded = [is_crowded(segmentation.class_fractions()["particle"]) for segmentation in segmentations]
+    run_px = run_diameter(own_px, crowded)
     for micrograph, segmentation, result, own, true_px, mark, far in zip(
             micrographs, segmentations, results, own_px, diameters_px, marks, far_from_run_diameter(own_px, run_px)):
         used = run_px if far else own
