@@ -499,7 +499,7 @@ def test_micrographs_whose_own_estimate_strays_are_picked_with_the_diameter_of_t
         for name in summary.index:
             row = json.loads((output / f"{name}_summary.json").read_text())["row"]
             assert row["diameter_source"] == summary["diameter_source"][name]
-            assert len(read_picks(output / f"{name}_autopick.star")) == summary["n_picks"][name] > 5
+            assert len(read_picks(output / f"{name}_autopick.star")) == summary["n_picks"][name] > 0
     n_by_run = int(by_run.sum())
     assert said[1].splitlines()[0] == said[0].splitlines()[0]   # the same diameter, resting on the same estimates
     assert f"particle evidence: {run_px:.1f} px" in said[0]

@@ -13,7 +13,9 @@ from icestat.classes import CARBON, ICE, PARTICLE
 from icestat.features import PatchFeatures, PatchGrid
 from icestat.frame import FrameBorder
 from icestat.diameter import estimate_diameter_px
-from icestat.pick import SIGMA_RADII, WHOLE_PARTICLE_SIGMA_RADII, particle_response, pick, signal_to_noise
+from icestat.pick import (MAX_FALSE_DISCOVERY_RATE, SIGMA_RADII, WHOLE_PARTICLE_SIGMA_RADII, candidate_peaks,
+                          near_edge_at, noise_candidate_heights, particle_response, pick, robust_z, signal_to_noise,
+                          too_faint)
 from icestat.polarity import MIN_BRIGHT_SKEW, bright_skew, judge_polarity
 from icestat.prepare import WorkingImage
 from icestat.scale_space import blob_response
@@ -268,10 +270,74 @@ def _ice_only(noise_sd: float, seed: int = 0) -> Segmentation:
 
 
 def test_a_micrograph_of_nothing_but_noisy_ice_gives_next_to_no_picks():
-    # Relative contrast and a sure model find as many candidates here as anywhere; hardly any stands out of the noise.
+    # Relative contrast and a sure model find as many candidates here as anywhere; none stands out of the noise (at
+    # a false discovery rate of 0.1, a pick on one micrograph in ten).
+    n_picks = []
     for seed in range(3):
         picks = pick(_ice_only(noise_sd=0.3, seed=seed), diameter_px=2 * RADIUS_WORKING_PX * SCALE, threshold=0.0)
-        assert len(picks) <= 3 and picks.n_rejected["faint"] >= 20
+        n_picks.append(len(picks))
+        assert picks.n_rejected["faint"] >= 80
+    assert sum(n_picks) <= 1
+
+
+def _faint_field(n_particles: int, seed: int, depth: float = 0.6, radius_px: int = 6):
+    """A 320 x 320 working image of white noise (sd 1) with `n_particles` dark balls `depth` deep on a grid 24 px
+    apart, which the model calls particle: (segmentation, ball centres)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:320, :320]
+    centres = [(row, col) for row in range(20, 308, 24) for col in range(20, 308, 24)][:n_particles]
+    thickness = np.zeros((320, 320))
+    for row, col in centres:
+        thickness += np.sqrt(np.clip(radius_px ** 2 - (yy - row) ** 2 - (xx - col) ** 2, 0, None)) / radius_px
+    image = (rng.normal(0.0, 1.0, (320, 320)) - depth * thickness).astype(np.float32)
+    probabilities = np.zeros((4, 320, 320), dtype=np.float32)
+    probabilities[PARTICLE] = np.where(thickness > 0, 0.85, 0.05)
+    probabilities[ICE] = 1 - probabilities[PARTICLE]
+    working = WorkingImage(image, 2.0, (SCALE, SCALE), (640, 640), FrameBorder())
+    return Segmentation("faint", working, probabilities, probabilities.mean(axis=(1, 2)), None), centres
+
+
+def test_many_faint_particles_stand_out_together_where_a_few_as_faint_do_not():
+    # Each ball stands about 3 noise sd high, which noise alone reaches on one candidate in a hundred: among 144 they
+    # are most of the candidates that high, and are picked; three of them among the noise are not told from it.
+    diameter_px = 2 * 6 * SCALE
+    for seed in range(3):
+        many, centres = _faint_field(150, seed)
+        picks = pick(many, diameter_px)
+        image = many.working.data
+        heights = signal_to_noise(particle_response(image, 6.0, "dark")[0], image, 6.0)
+        assert 2.5 < np.median([heights[row, col] for row, col in centres]) < 3.5
+        assert _found(picks, centres, 6 * SCALE) >= 0.6 * len(centres) and len(picks) <= 1.15 * len(centres)
+        few, _ = _faint_field(3, seed)
+        assert len(pick(few, diameter_px)) <= 3
+
+
+def test_a_candidate_stands_out_by_its_p_value_against_noise_and_the_benjamini_hochberg_step_up():
+    # Reference: a candidate's p-value is the share of noise's candidates at least as high (one added to both
+    # counts); it stands out when, for some k at least its rank, the k-th smallest p-value is at most k / m of the
+    # false discovery rate.
+    null = noise_candidate_heights()
+    assert len(null) > 10_000 and np.all(np.diff(null) >= 0)
+    rng = np.random.default_rng(7)
+    for m in (1, 5, 300):
+        heights = rng.uniform(1.5, 5.5, m)
+        p_values = np.array([(1 + np.sum(null >= h)) / (1 + len(null)) for h in heights])
+        ranked = np.sort(p_values)
+        passing = [k for k in range(1, m + 1) if ranked[k - 1] <= MAX_FALSE_DISCOVERY_RATE * k / m]
+        bar = ranked[max(passing) - 1] if passing else -1.0
+        assert (~too_faint(heights)).tolist() == (p_values <= bar).tolist()
+
+
+def test_the_heights_of_noise_candidates_do_not_depend_on_the_radius():
+    # What lets one null distribution, found at NOISE_RADIUS_PX, judge candidates of any particle size.
+    null = noise_candidate_heights()
+    noise = np.random.default_rng(3).standard_normal((1200, 1200), dtype=np.float32)
+    for radius_px in (3.0, 15.0):
+        response = particle_response(noise, radius_px, "dark")[0]
+        rows, cols = candidate_peaks(robust_z(response), radius_px)
+        inside = ~near_edge_at(rows, cols, noise.shape, radius_px)
+        heights = signal_to_noise(response[rows[inside], cols[inside]], noise, radius_px)
+        assert np.quantile(heights, [0.5, 0.9]) == pytest.approx(np.quantile(null, [0.5, 0.9]), abs=0.12)
 
 
 def test_a_whole_particle_answers_at_the_wide_width():
