@@ -406,7 +406,8 @@ def too_faint(heights: np.ndarray) -> np.ndarray:
     [False, False, False]
     >>> too_faint(np.r_[np.full(200, 2.0), 3.5, 3.5, 3.5])[-3:].tolist()
     [True, True, True]
-    >>> bool(too_faint(np.r_[np.full(50, 2.0), np.full(150, 3.0)])[-1]), bool(too_faint(np.r_[np.full(150, 2.0), np.full(50, 3.0)])[-1])
+    >>> many, few = np.r_[np.full(50, 2.0), np.full(150, 3.0)], np.r_[np.full(150, 2.0), np.full(50, 3.0)]
+    >>> bool(too_faint(many)[-1]), bool(too_faint(few)[-1])
     (False, True)
     >>> too_faint(np.r_[np.full(3000, 2.0), 9.0])[-1].item()   # higher than any of the noise's
     False
