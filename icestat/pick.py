@@ -89,12 +89,14 @@ FULL_CONTRAST = 2.5
 #: white noise alone as high (:func:`noise_candidate_heights`); those the Benjamini-Hochberg procedure keeps at this
 #: false discovery rate stand out. The bar thus falls where many candidates stand out a little (a crowded, noisy
 #: micrograph) and rises where few do. Against a fixed bar of 3.5 noise sd (benchmarks/README.md): picks on four
-#: simulated 2048^2 micrographs of empty ice 4-13 -> 0 each; EMPIAR-10059 with the recipe retrained without it and
-#: noise of 1 or 2 image sd added, F1 0.616 -> 0.722 and 0.234 -> 0.284; simulations of 5 or 20 faint particles per
-#: micrograph 0.857 -> 0.882 and 0.901 -> 0.928, of 120 90-Å particles at 5 e/Å² 0.954 -> 0.932; ../shared/data as
-#: stored unchanged. 0.05 kept more of the sparse simulations and less of the noisy 10059 (0.968, 0.959; 0.679,
-#: 0.181), 0.2-0.3 the reverse.
-MAX_FALSE_DISCOVERY_RATE = 0.1
+#: simulated 2048^2 micrographs of empty ice at 150 Å 36 -> 0; EMPIAR-10059 with the recipe retrained without it
+#: and noise of 1 or 2 image sd added, F1 0.616 -> 0.687 and 0.234 -> 0.209; simulations of 5 or 20 faint
+#: particles per micrograph 0.857 -> 0.968 and 0.901 -> 0.959, of 120 90-Å particles at 5 e/Å² 0.954 -> 0.948;
+#: ../shared/data as stored unchanged. At 0.1 the noisy 10059 gained more (0.728, 0.309) and the simulations less
+#: (0.857, 0.937, 0.927), and a model trained on 10059 alone picked simulations with F1 0.789 instead of 0.834
+#: (0.821 at 0.05): with many strong particles the procedure lets in a share of noise's candidates, which such a
+#: model does not veto.
+MAX_FALSE_DISCOVERY_RATE = 0.05
 #: The white noise :func:`noise_candidate_heights` finds candidates on: its side, the particle radius (heights in noise
 #: sd do not depend on it: quantiles within 0.1 at 3-40 px), and its seed.
 NOISE_SIDE_PX = 1024
@@ -399,14 +401,14 @@ def too_faint(heights: np.ndarray) -> np.ndarray:
     Examples
     --------
     Among 200 candidates of the median height of noise's (2 sd), three 4.5 sd high stand out, three 3.5 sd high do
-    not; 3 sd high, 150 of 200 stand out together, 50 do not.
+    not; 3.25 sd high, 150 of 200 stand out together, 50 do not.
 
     >>> import numpy as np
     >>> too_faint(np.r_[np.full(200, 2.0), 4.5, 4.5, 4.5])[-3:].tolist()
     [False, False, False]
     >>> too_faint(np.r_[np.full(200, 2.0), 3.5, 3.5, 3.5])[-3:].tolist()
     [True, True, True]
-    >>> many, few = np.r_[np.full(50, 2.0), np.full(150, 3.0)], np.r_[np.full(150, 2.0), np.full(50, 3.0)]
+    >>> many, few = np.r_[np.full(50, 2.0), np.full(150, 3.25)], np.r_[np.full(150, 2.0), np.full(50, 3.25)]
     >>> bool(too_faint(many)[-1]), bool(too_faint(few)[-1])
     (False, True)
     >>> too_faint(np.r_[np.full(3000, 2.0), 9.0])[-1].item()   # higher than any of the noise's
