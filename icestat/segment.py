@@ -89,9 +89,14 @@ class Segmentation:
         return self._to_original(self.working_labels, order=0, outside=NO_DATA)
 
     @cached_property
+    def brighter_than_ice_mask(self) -> np.ndarray:
+        """Where the working image is brighter than what is called ice (:func:`brighter_than_ice`), made once."""
+        return brighter_than_ice(self)
+
+    @property
     def brighter_than_ice_fraction(self) -> float:
-        """Fraction of the working image brighter than what is called ice (:func:`brighter_than_ice`)."""
-        return float(brighter_than_ice(self).mean())
+        """Fraction of the working image brighter than what is called ice (:attr:`brighter_than_ice_mask`)."""
+        return float(self.brighter_than_ice_mask.mean())
 
     def class_fractions(self) -> dict[str, float]:
         """Fraction of the micrograph's pixels with data (outside the frame border) in each class, by class name.
@@ -197,7 +202,7 @@ def segment(micrograph: Micrograph, model: IceModel | None = None, device: str =
     if model.settings.adapt and segmentation.brighter_than_ice_fraction >= MIN_BRIGHTER_FRACTION:
         # most likely the hole of a micrograph mostly of film, the film taken for the majority: segmented again
         # relative to that hole, which is kept where it then finds film over most of the micrograph
-        brighter = _at_patch_centres(brighter_than_ice(segmentation), segmentation.features.grid)
+        brighter = _at_patch_centres(segmentation.brighter_than_ice_mask, segmentation.features.grid)
         again = _segmented(micrograph.name, working, model, device, refine, reference=brighter)
         if np.mean(again.working_labels == CARBON) > MOSTLY_FILM_FRACTION:
             segmentation = again
