@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy import ndimage
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
@@ -18,7 +19,7 @@ sys.path.insert(0, str(BENCHMARKS))
 from baselines.cases import Split, simulated_cases, split, top_left  # noqa: E402
 from baselines.log_picker import log_pick  # noqa: E402
 from baselines.measure import measured  # noqa: E402
-from baselines.unet import UNet, UNetSegmenter  # noqa: E402
+from baselines.unet import UNet, UNetSegmenter, _random_crop  # noqa: E402
 
 from icestat.classes import CARBON, ICE, IGNORE  # noqa: E402
 from icestat.manifest import LabelledMicrograph  # noqa: E402
@@ -62,6 +63,22 @@ def test_unet_learns_carbon_and_keeps_its_best_validation_weights(rng):
     predicted = probabilities.argmax(axis=0)
     truth = classes[:90, :90] == CARBON
     assert ((predicted == CARBON) & truth).sum() / ((predicted == CARBON) | truth).sum() > 0.8
+
+
+def test_unet_training_crops_are_blurred_and_noisier_as_the_refiners_are(rng):
+    image = (3.0 + 20.0 * ndimage.gaussian_filter(rng.normal(0, 1, (64, 64)), 4)).astype(np.float32)   # smooth
+    classes = rng.integers(0, 4, (64, 64)).astype(np.uint8)
+    changed = 0
+    for seed in range(20):   # the same draws but for the augmentation, which comes last
+        plain_image, plain_classes = _random_crop(image, classes, 32, np.random.default_rng(seed), augment=False)
+        shown_image, shown_classes = _random_crop(image, classes, 32, np.random.default_rng(seed), augment=True)
+        np.testing.assert_array_equal(shown_classes, plain_classes)   # the same window, turn and flip
+        if not np.array_equal(shown_image, plain_image):
+            changed += 1
+            assert abs(np.corrcoef(shown_image.ravel(), plain_image.ravel())[0, 1]) > 0.3   # the same crop, altered
+            np.testing.assert_allclose([shown_image.mean(), shown_image.std()], [plain_image.mean(), plain_image.std()],
+                                       rtol=1e-4, atol=1e-4)
+    assert 5 <= changed < 20   # blurred or noisier with probability 1 - 0.75 * 0.5
 
 
 def test_unet_stops_when_the_validation_loss_stops_falling(rng):

@@ -7,8 +7,9 @@ classes per pixel. No hand-made features, no per-micrograph adaptation. Its
 segmentation is picked with the same :func:`icestat.pick.pick` as icestat's,
 so the comparison is between the two ways of segmenting.
 
-Training takes random crops of the training images (flipped and rotated),
-weights the classes by the square root of their inverse frequency (as the
+Training takes random crops of the training images (flipped and rotated, and
+blurred and made noisier at random as icestat's boundary refiner's crops are:
+:func:`icestat.refine.shown_otherwise`), weights the classes by the square root of their inverse frequency (as the
 boundary refiner does), and keeps the weights with the lowest loss on the
 validation micrographs, stopping when that has not improved for ``patience``
 evaluations.
@@ -25,7 +26,7 @@ from torch import nn
 from torch.nn import functional
 
 from icestat.classes import CLASS_NAMES, IGNORE
-from icestat.refine import class_weights, conv_block
+from icestat.refine import class_weights, conv_block, shown_otherwise
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,10 @@ class UNetSegmenter:
     batch_size : int
     learning_rate : float
         Adam's step size.
+    augment : bool
+        Blur the training crops and make them noisier at random, as icestat's
+        boundary refiner does (:func:`icestat.refine.shown_otherwise`), so that
+        the two networks see the same variety.
     device : str
         A torch device: "cpu", "cuda", "cuda:N".
     random_state : int
@@ -82,10 +87,11 @@ class UNetSegmenter:
 
     def __init__(self, width: int = 16, depth: int = 3, max_steps: int = 1000, eval_every: int = 50,
                  patience: int = 4, crop_px: int = 128, batch_size: int = 8, learning_rate: float = 1e-3,
-                 device: str = "cpu", random_state: int = 0):
+                 augment: bool = True, device: str = "cpu", random_state: int = 0):
         self.width, self.depth = width, depth
         self.max_steps, self.eval_every, self.patience = max_steps, eval_every, patience
         self.crop_px, self.batch_size, self.learning_rate = crop_px, batch_size, learning_rate
+        self.augment = augment
         self.device = torch.device(device)
         self.random_state = random_state
         torch.manual_seed(random_state)
@@ -116,7 +122,7 @@ class UNetSegmenter:
         best_loss, best_step, best_weights, losses = np.inf, 0, None, []
         step = 0
         while step < self.max_steps:
-            batch = [_random_crop(images[i], classes[i], crop, rng) for i in rng.integers(len(images), size=self.batch_size)]
+            batch = [_random_crop(images[i], classes[i], crop, rng, self.augment) for i in rng.integers(len(images), size=self.batch_size)]
             image, target = (torch.from_numpy(np.stack(parts)).to(self.device) for parts in zip(*batch))
             loss = loss_fn(net(image[:, None]), target)
             optimiser.zero_grad()
@@ -164,8 +170,11 @@ class UNetSegmenter:
         return self.net.to(self.device)(tensor)[:, :, :rows, :cols]
 
 
-def _random_crop(image: np.ndarray, classes: np.ndarray, crop_px: int, rng: np.random.Generator):
-    """A random square crop of an image and its classes, randomly flipped and turned by a multiple of 90 degrees."""
+def _random_crop(image: np.ndarray, classes: np.ndarray, crop_px: int, rng: np.random.Generator, augment: bool):
+    """A random square crop of an image and its classes, randomly flipped and turned by a multiple of 90 degrees.
+
+    With `augment`, the image's crop is also blurred and made noisier at random (:func:`icestat.refine.shown_otherwise`).
+    """
     top = rng.integers(0, image.shape[0] - crop_px + 1)
     left = rng.integers(0, image.shape[1] - crop_px + 1)
     window = (slice(top, top + crop_px), slice(left, left + crop_px))
@@ -174,4 +183,6 @@ def _random_crop(image: np.ndarray, classes: np.ndarray, crop_px: int, rng: np.r
     for part, dtype in ((image[window], np.float32), (classes[window], np.int64)):
         part = np.rot90(part, turns)
         parts.append(np.ascontiguousarray(part[:, ::-1] if flip else part, dtype=dtype))
+    if augment:
+        parts[0] = shown_otherwise(parts[0], rng)
     return parts
