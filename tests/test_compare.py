@@ -30,6 +30,7 @@ from icestat.settings import SegmentationSettings  # noqa: E402
 
 @pytest.mark.parametrize("depth", [2, 3])
 def test_unet_gives_normalised_class_probabilities_of_the_input_size(depth):
+    torch.manual_seed(depth)
     net = UNet(width=4, depth=depth).eval()
     with torch.no_grad():
         log_prob = net(torch.randn(2, 1, 32, 48))
