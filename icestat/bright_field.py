@@ -177,9 +177,9 @@ def run_voters(polarities, bright_skews, n_voters: int = RUN_POLARITY_VOTERS) ->
     dark yet leans inverted: the image's skewness is positive, even under
     :data:`~icestat.polarity.MIN_BRIGHT_SKEW`. At the diameter estimated from
     an inverted micrograph read as given (within 3 % of the raw micrograph's
-    on the first five of EMPIAR-10059) inverted 10059 skewed +0.06 to +0.33,
-    raw -0.08 to -0.36, judged over the whole image at once (raw micrographs
-    of ../shared/data skew -0.08 to -1.34 at the true diameter, in tiles). Those taken as bright count with those that lean:
+    on the first five of EMPIAR-10059) inverted 10059 skews +0.06 to +0.33,
+    raw -0.08 to -0.36 (raw micrographs of ../shared/data skew -0.13 to -1.25
+    at the true diameter). Those taken as bright count with those that lean:
     a run is one acquisition, and on inverted simulations with carbon, two of
     six taken as bright and three leaning had been too few for the three to be
     asked (benchmarks/results/polarity.md). Asking costs two segmentations per

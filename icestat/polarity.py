@@ -17,24 +17,16 @@ POLARITIES = ("auto", "dark", "bright")
 #: image: the response to bright blobs at the particles' scale, at least a particle radius from what the model
 #: calls carbon, is skewed towards bright blobs by more than this (:func:`bright_skew`). In a bright-field
 #: micrograph whatever scatters (protein, carbon, contamination) is darker than the ice, so the few pixels on
-#: particles make the long tail of the response on the dark side, and inverted on the bright side: -0.08 to -1.34
-#: on every micrograph of ../shared/data, +0.15 to +1.34 inverted (benchmarks/results/polarity.md). Contamination
+#: particles make the long tail of the response on the dark side, and inverted on the bright side: -0.13 to -1.25
+#: on every micrograph of ../shared/data, +0.13 to +1.25 inverted (benchmarks/results/polarity.md). Contamination
 #: is judged with the ice: a model that takes large particles for it would otherwise leave only the ice between
 #: them, which looks like bright blobs. Carbon the model misses speaks louder than the particles (the rim of a hole
-#: answers like a bright blob), in the tiles it crosses (``SKEW_TILES``); judged over the whole image at once,
-#: two raw simulations of six skewed +0.20 and +0.36 with the shipped model, and the models compare.py trains on
-#: real micrographs alone (no carbon) picked simulations with carbon at 0.40-0.56 instead of 0.83-0.98 when the
-#: image alone decided.
+#: answers like a bright blob): +0.20 and +0.36 on two raw simulations of six with the shipped model, and the
+#: models compare.py trains on real micrographs alone (no carbon) picked simulations with carbon at 0.40-0.56
+#: instead of 0.83-0.98 when the image alone decided.
 MIN_BRIGHT_SKEW = 0.1
 #: ... judged on at least this many pixels (dark where fewer are left) ...
 MIN_JUDGED_PX = 100
-#: ... as the median of the skewness in each tile of a grid of this many by this many (the whole image's where no
-#: tile has ``MIN_JUDGED_PX`` judged pixels): what the model does not see (a film's edge, an ice gradient) sways a few
-#: tiles, not the median. Over the whole image at once, raw simulations with carbon the shipped model sees skewed up
-#: to +0.34, and a model compare.py trains on EMPIAR-10028 alone, which sees no carbon, took a raw simulation with 20 %
-#: film for inverted (+0.46, F1 0.25; as dark 0.79); in 4 x 4 tiles -1.26 at most and +0.01, and ../shared/data keeps
-#: its sign, further from zero on 10028 (benchmarks/README.md).
-SKEW_TILES = 4
 #: ... and the model: the correlation of that response with its particle probability, off carbon and
 #: contamination (:func:`bright_agreement`), is above this (the shipped model: -0.14 to -0.49 on raw micrographs of
 #: ../shared/data, -0.18 to -0.71 on raw simulations; -0.03 to +0.24 on inverted ones, which it answers weakly). A
@@ -101,10 +93,8 @@ def bright_skew(bright: np.ndarray, radius_px: float, judged_where: np.ndarray |
 
     What :func:`judge_polarity` compares with
     ``MIN_BRIGHT_SKEW``: positive where the blobs that stand out of the ice are
-    bright. The median of its skewness in each of ``SKEW_TILES`` x
-    ``SKEW_TILES`` tiles with ``MIN_JUDGED_PX`` or more judged pixels (the
-    whole image's where none has), taken on every 2nd row and column; the
-    pixels within a radius of those not judged (carbon) answer to their edges.
+    bright. Taken on every 2nd row and column; the pixels within a radius of
+    those not judged (carbon) answer to their edges.
 
     Parameters
     ----------
@@ -134,17 +124,7 @@ def bright_skew(bright: np.ndarray, radius_px: float, judged_where: np.ndarray |
         judged = np.ones(bright.shape, dtype=bool)
     else:
         judged = ndimage.binary_erosion(judged_where, iterations=max(1, int(round(radius_px))), border_value=1)
-    response, judged = np.asarray(bright)[::2, ::2], judged[::2, ::2]
-    tiles = [np.ix_(rows, cols) for rows in np.array_split(np.arange(response.shape[0]), SKEW_TILES)
-             for cols in np.array_split(np.arange(response.shape[1]), SKEW_TILES)]
-    skews = [_skew(response[tile][judged[tile]]) for tile in tiles]
-    skews = [skew for skew in skews if np.isfinite(skew)]
-    return float(np.median(skews)) if skews else _skew(response[judged])
-
-
-def _skew(samples: np.ndarray) -> float:
-    """Skewness of `samples`; NaN where there are fewer than ``MIN_JUDGED_PX`` or they are constant."""
-    samples = samples.astype(np.float64)
+    samples = np.asarray(bright)[::2, ::2][judged[::2, ::2]].astype(np.float64)
     if len(samples) < MIN_JUDGED_PX or not samples.std() > 0:
         return float("nan")
     return float(stats.skew(samples))

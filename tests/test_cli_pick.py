@@ -18,7 +18,6 @@ from scipy.spatial.distance import cdist
 
 from icestat.classes import CONTAMINATION
 import icestat.batch as batch
-import icestat.polarity as polarity
 from icestat.bright_field import negated_gain
 from icestat.cli import main
 from icestat.cli.relion import run_as_job
@@ -270,9 +269,7 @@ def test_a_run_that_looks_inverted_is_asked_and_picked_as_bright(trpv1_run, shar
 
 def test_a_raw_run_whose_missed_carbon_looks_inverted_stays_dark_and_is_pointed_out(tmp_path, capsys, monkeypatch):
     # Most of these raw simulations' carbon is missed by the model, and the rim of the hole makes the images look
-    # bright (judged over the whole image at once: the rim sways most of its tiles); asked, the model sees the
-    # particles more clearly as given, so the run stays dark, and says so.
-    monkeypatch.setattr(polarity, "SKEW_TILES", 1)
+    # bright; asked, the model sees the particles more clearly as given, so the run stays dark, and says so.
     params = SimulationParams(shape_px=(1024, 1024), pixel_size_A=3.0, n_particles=154, particle_diameter_A=120.0,
                               carbon_fraction=0.4, n_contamination=2, ice_thickness_A=340.0)
     for seed in (1, 2):

@@ -11,7 +11,6 @@ from scipy.spatial.distance import cdist
 
 from icestat.classes import CARBON, ICE, PARTICLE
 from icestat.features import PatchFeatures, PatchGrid
-from icestat import polarity
 from icestat.frame import FrameBorder
 from icestat.diameter import estimate_diameter_px
 from icestat.pick import (MAX_FALSE_DISCOVERY_RATE, SIGMA_RADII, WHOLE_PARTICLE_SIGMA_RADII, candidate_peaks,
@@ -130,16 +129,12 @@ def _in_a_hole() -> Segmentation:
     return Segmentation("hole", working, probabilities, probabilities.mean(axis=(1, 2)), None)
 
 
-def test_the_polarity_is_judged_in_the_ice_away_from_the_carbon_and_tile_by_tile(monkeypatch):
+def test_the_polarity_is_judged_in_the_ice_away_from_the_carbon():
     segmentation = _in_a_hole()
     bright = blob_response(segmentation.working.data, SIGMA_RADII * RADIUS_WORKING_PX)
     in_ice = segmentation.working_probabilities[CARBON] <= 0.5
+    assert bright_skew(bright, RADIUS_WORKING_PX) > MIN_BRIGHT_SKEW   # judged everywhere: the hole's rim says bright
     assert bright_skew(bright, RADIUS_WORKING_PX, in_ice) < -MIN_BRIGHT_SKEW
-    # a model blind to the film: the hole's rim sways the tiles it crosses, not their median ...
-    assert bright_skew(bright, RADIUS_WORKING_PX) < -MIN_BRIGHT_SKEW
-    with monkeypatch.context() as patched:   # ... where over the whole image at once it says bright
-        patched.setattr(polarity, "SKEW_TILES", 1)
-        assert bright_skew(bright, RADIUS_WORKING_PX) > MIN_BRIGHT_SKEW
     picks = pick(segmentation, diameter_px=2 * RADIUS_WORKING_PX * SCALE)
     assert _found(picks, IN_HOLE) == len(IN_HOLE)
     assert len(picks) <= len(IN_HOLE) + 1
@@ -172,10 +167,9 @@ def test_the_particles_are_bright_only_where_the_image_and_the_model_both_say_so
     assert _found(pick(inverted, diameter_px, polarity="bright"), IN_ICE) == len(IN_ICE)
 
 
-def test_a_model_that_sees_dark_particles_overrules_an_image_that_looks_bright(monkeypatch):
-    # The model misses the carbon around the hole, whose rim then makes the image look bright (judged over the whole
-    # image at once: the rim sways most of its tiles); its particle map still says the particles are the dark blobs.
-    monkeypatch.setattr(polarity, "SKEW_TILES", 1)
+def test_a_model_that_sees_dark_particles_overrules_an_image_that_looks_bright():
+    # The model misses the carbon around the hole, whose rim then makes the image look bright; its particle map
+    # still says the particles are the dark blobs.
     segmentation = _in_a_hole()
     probabilities = segmentation.working_probabilities.copy()
     probabilities[ICE] += probabilities[CARBON]
