@@ -9,10 +9,10 @@ so the comparison is between the two ways of segmenting.
 
 Training takes random crops of the training images (flipped and rotated, and
 blurred and made noisier at random as icestat's boundary refiner's crops are:
-:func:`icestat.refine.shown_otherwise`), weights the classes by the square root of their inverse frequency (as the
-boundary refiner does), and keeps the weights with the lowest loss on the
-validation micrographs, stopping when that has not improved for ``patience``
-evaluations.
+:func:`icestat.refine.shown_otherwise`), weights the classes by the square root
+of their inverse frequency (as the boundary refiner does), and keeps the
+weights with the lowest loss on the validation micrographs, stopping when
+that has not improved for ``patience`` evaluations.
 """
 
 from __future__ import annotations
@@ -122,7 +122,8 @@ class UNetSegmenter:
         best_loss, best_step, best_weights, losses = np.inf, 0, None, []
         step = 0
         while step < self.max_steps:
-            batch = [_random_crop(images[i], classes[i], crop, rng, self.augment) for i in rng.integers(len(images), size=self.batch_size)]
+            batch = [_random_crop(images[i], classes[i], crop, rng, self.augment)
+                     for i in rng.integers(len(images), size=self.batch_size)]
             image, target = (torch.from_numpy(np.stack(parts)).to(self.device) for parts in zip(*batch))
             loss = loss_fn(net(image[:, None]), target)
             optimiser.zero_grad()
