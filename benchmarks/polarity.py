@@ -7,15 +7,16 @@ Every micrograph of ../shared/data with a particle mask, and fresh simulated
 micrographs varied as the default model's training ones are (carbon,
 contamination, every other one low-pass filtered; seeds it never saw), is
 picked as given (particles darker than the ice) and inverted (brighter), with
-the true diameter at the default threshold. For each: the skewness that
-``auto`` judges by (Picks.bright_skew: icestat.polarity.bright_skew, a radius
-or more from what the model calls carbon; above icestat.polarity.MIN_BRIGHT_SKEW
-means bright), how many micrographs it took the right way, and F1 with
+the true diameter at the default threshold. For each: the balance of bright
+over dark blobs that ``auto`` judges by (Picks.bright_balance:
+icestat.polarity.bright_balance, a radius or more from what the model calls
+carbon; above icestat.polarity.MIN_BRIGHT_BALANCE means bright), how many
+micrographs it took the right way, and F1 with
 ``auto`` and with the true polarity said, each as ``icestat pick`` does it
 (icestat.bright_field.segment_and_pick: micrographs whose particles are taken as
 bright are segmented and picked negated); and each dataset (and the
 simulations) taken as one run: where most of it looks inverted (taken as bright,
-or as dark yet leaning inverted: skewness above 0) and some was taken as dark, up
+or as dark yet leaning inverted: balance above 0) and some was taken as dark, up
 to three of the micrographs that look inverted are asked which way the model sees
 particles more clearly (icestat.bright_field.run_voters, negated_gain,
 run_reads_negated) and, where most say negated, its dark ones are picked as
@@ -55,7 +56,7 @@ WAYS = {"given": ("dark", lambda micrograph: micrograph), "inverted": ("bright",
 
 
 def both_ways(model, micrograph: Micrograph, diameter_px: float, mark) -> dict:
-    """One micrograph picked as given and inverted: skewness, polarity taken, marked picks with auto and said.
+    """One micrograph picked as given and inverted: balance, polarity taken, marked picks with auto and said.
 
     Each way also keeps how to read that micrograph again (``read``), for the run's vote (:func:`run_vote`).
     """
@@ -65,7 +66,7 @@ def both_ways(model, micrograph: Micrograph, diameter_px: float, mark) -> dict:
         # as icestat pick --diameter-px does
         _, auto = segment_and_pick(read, model, diameter_px)
         _, said = segment_and_pick(read, model, diameter_px, polarity=true_polarity)
-        result[way] = dict(skew=auto.bright_skew, polarity=auto.polarity, right=auto.polarity == true_polarity,
+        result[way] = dict(balance=auto.bright_balance, polarity=auto.polarity, right=auto.polarity == true_polarity,
                            auto=mark(auto.table), said=mark(said.table), diameter_px=diameter_px, mark=mark)
     return result
 
@@ -77,7 +78,7 @@ def run_vote(model, results: list[dict], way: str, reread) -> dict:
     decision, how many micrographs it took the true way, and their marked picks.
     """
     true_polarity, turned = WAYS[way]
-    voters = run_voters([result[way]["polarity"] for result in results], [result[way]["skew"] for result in results])
+    voters = run_voters([result[way]["polarity"] for result in results], [result[way]["balance"] for result in results])
     gains = [negated_gain(turned(reread(i)), model, results[i][way]["diameter_px"]) for i in voters]
     negated_run = run_reads_negated(gains)
     marked, n_right = [], 0
@@ -124,13 +125,13 @@ def simulated_group(model, n: int) -> tuple[str, list[dict], object]:
 
 
 def _cells(results: list[dict], way: str, vote: dict) -> str:
-    skews = [r[way]["skew"] for r in results]
+    balances = [r[way]["balance"] for r in results]
     auto = pooled_scores([r[way]["auto"] for r in results])["f1"]
     said = pooled_scores([r[way]["said"] for r in results])["f1"]
     n_right = sum(r[way]["right"] for r in results)
     gains = ", ".join(f"{gain:+.2f}" for gain in vote["gains"])
     asked = f"{'negated' if vote['negated'] else 'as given'} ({gains})" if vote["gains"] else "not asked"
-    return (f"{min(skews):+.2f} to {max(skews):+.2f} | {n_right} of {len(results)} | {auto:.3f} | {asked}: "
+    return (f"{min(balances):+.2f} to {max(balances):+.2f} | {n_right} of {len(results)} | {auto:.3f} | {asked}: "
             f"{vote['n_right']} of {len(results)} | {pooled_scores(vote['marked'])['f1']:.3f} | {said:.3f}")
 
 
@@ -145,18 +146,18 @@ def main() -> None:
     model = load_model(args.model)
     groups = shared_groups(model, args.shared) + [simulated_group(model, args.simulations)]
     lines = ["# The particles' polarity, judged by pick()'s auto on raw and inverted micrographs", "",
-             f"Model: {args.model or 'the shipped default'}; true diameter, default threshold. Skewness: of the "
-             "response to bright blobs a radius or more from carbon (above +0.1: bright). "
+             f"Model: {args.model or 'the shipped default'}; true diameter, default threshold. Balance: of bright over "
+             "dark blobs at the particles' scale, a radius or more from carbon (-1 to 1; above +0.15: bright). "
              "Written by benchmarks/polarity.py.", "",
              "Auto judges each micrograph alone; then, as `icestat pick` does with a run, where most of the "
-             "group looks inverted (taken as bright, or as dark yet leaning inverted: skewness above 0) and some "
+             "group looks inverted (taken as bright, or as dark yet leaning inverted: balance above 0) and some "
              "was taken as dark, up to three of those that look inverted are asked "
              "whether the model sees particles more clearly negated (icestat.bright_field.negated_gain), and where "
              "most say so, the "
              "group's dark ones are picked as bright (run's vote: the answer, the gains of those asked, how many were "
              "taken the true way).", "",
-             "| data | micrographs | as given: skewness | taken as dark | F1, auto | run's vote | F1, run "
-             "| F1, dark said | inverted: skewness | taken as bright | F1, auto | run's vote | F1, run "
+             "| data | micrographs | as given: balance | taken as dark | F1, auto | run's vote | F1, run "
+             "| F1, dark said | inverted: balance | taken as bright | F1, auto | run's vote | F1, run "
              "| F1, bright said |", "|" + " --- |" * 14]
     for label, results, reread in groups:
         given, inverted = (run_vote(model, results, way, reread) for way in WAYS)

@@ -52,9 +52,9 @@ log = logging.getLogger(__name__)
 #: Columns of ``summary.csv``, one row per micrograph. ``rejected_<reason>`` count the candidates rejected for each
 #: reason of :attr:`icestat.pick.Picks.n_rejected` (on carbon, on contamination, too near the edge, too faint): what
 #: to look at when a micrograph has few picks. ``polarity`` says whether its particles were taken as dark or bright,
-#: and ``polarity_source`` by whom (said, judged on the micrograph, or the run's); ``bright_skew`` what ``--polarity
-#: auto`` judged the image by (:attr:`icestat.pick.Picks.bright_skew`: above +0.1 it looks inverted, whether or not
-#: the model agreed; empty where the polarity was given or the run's). Micrographs whose particles are bright are
+#: and ``polarity_source`` by whom (said, judged on the micrograph, or the run's); ``bright_balance`` what ``--polarity
+#: auto`` judged the image by (:attr:`icestat.pick.Picks.bright_balance`, -1 to 1: above +0.15 it looks inverted; empty
+#: where the polarity was given or the run's). Micrographs whose particles are bright are
 #: segmented and picked negated (:func:`icestat.bright_field.segment_and_pick`). ``brighter_than_ice_fraction`` is
 #: the fraction of the micrograph brighter than what is called ice (:func:`icestat.segment.brighter_than_ice`); at
 #: ``icestat.segment.MIN_BRIGHTER_FRACTION`` or more, a micrograph mostly of carbon film, or an inverted one read as
@@ -63,7 +63,7 @@ SUMMARY_COLUMNS = (
     "micrograph", "status", "pixel_size_A", "n_picks", "rejected_carbon", "rejected_contamination", "rejected_edge",
     "rejected_faint", "ice_fraction", "particle_fraction", "carbon_fraction", "contamination_fraction",
     "brighter_than_ice_fraction", "diameter_px",
-    "diameter_source", "blob_diameter_px", "crowded", "polarity", "polarity_source", "bright_skew", "seconds", "error",
+    "diameter_source", "blob_diameter_px", "crowded", "polarity", "polarity_source", "bright_balance", "seconds", "error",
 )
 #: Values of the ``diameter_source`` column: the diameter used was given, estimated from the blobs of the
 #: micrograph's own particle evidence (``blob_diameter_px``, :func:`icestat.diameter.estimate_diameter_px`; also
@@ -211,7 +211,8 @@ def is_done(path: str, output: Path, settings: PickSettings) -> dict | None:
 
     The device does not count: CPU and GPU pick the same particles. A setting
     added to icestat after the record was written counts as its default, so an
-    upgrade does not redo earlier runs.
+    upgrade does not redo earlier runs; a summary column added since is empty
+    (its row holds every one of ``SUMMARY_COLUMNS``).
     """
     record = record_file(output, micrograph_stem(path))
     try:
@@ -223,7 +224,7 @@ def is_done(path: str, output: Path, settings: PickSettings) -> dict | None:
         return None
     if not all(Path(name).is_file() for name in done.get("outputs", [])):
         return None
-    return dict(done["row"], status=DONE_BEFORE)
+    return {column: done["row"].get(column, math.nan) for column in SUMMARY_COLUMNS} | {"status": DONE_BEFORE}
 
 
 def _comparable(settings: dict | None) -> dict | None:
@@ -309,7 +310,7 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
                brighter_than_ice_fraction=segmentation.brighter_than_ice_fraction, diameter_px=picks.diameter_px,
                diameter_source=source, **own_estimate, polarity=picks.polarity,
                polarity_source=RUN if run_polarity else JUDGED if polarity == "auto" else GIVEN,
-               bright_skew=picks.bright_skew, seconds=time.perf_counter() - start)
+               bright_balance=picks.bright_balance, seconds=time.perf_counter() - start)
     record = {"micrograph": str(path), "settings": settings.to_dict(),
               "outputs": [str(f) for f in files.values()], "row": row}
     with atomic_path(record_file(output, name)) as tmp:
@@ -395,7 +396,7 @@ def to_pick_as_bright(paths: list[str], rows: list[dict], settings: PickSettings
 
     A run is one acquisition, so one polarity. Where most of its micrographs
     (not failed) look inverted (taken as bright, or taken as dark yet leaning
-    inverted, ``bright_skew`` above 0: :func:`icestat.bright_field.run_voters`)
+    inverted, ``bright_balance`` above 0: :func:`icestat.bright_field.run_voters`)
     and some were taken as dark, up to
     :data:`~icestat.bright_field.RUN_POLARITY_VOTERS` of those that look inverted are read again
     and asked whether the model sees particles more clearly negated
@@ -422,7 +423,7 @@ def to_pick_as_bright(paths: list[str], rows: list[dict], settings: PickSettings
     by_name = {row["micrograph"]: row for row in rows
                if row["status"] != FAILED and row["polarity"] in ("dark", "bright")}
     judged = [by_name[micrograph_stem(path)] | {"path": path} for path in paths if micrograph_stem(path) in by_name]
-    voters = run_voters([row["polarity"] for row in judged], [row["bright_skew"] for row in judged])
+    voters = run_voters([row["polarity"] for row in judged], [row["bright_balance"] for row in judged])
     if not voters:
         return []
     model = cached_model(settings.model_path, settings.device).with_carbon_regions(settings.carbon_regions)

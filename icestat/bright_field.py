@@ -28,7 +28,7 @@ from icestat.evidence import particle_evidence
 from icestat.micrograph import Micrograph
 from icestat.model import IceModel
 from icestat.pick import DEFAULT_THRESHOLD, MAX_EXCLUDED_PROBABILITY, SIGMA_RADII, Picks, pick
-from icestat.polarity import bright_agreement, check_polarity
+from icestat.polarity import check_polarity
 from icestat.scale_space import blob_response
 from icestat.segment import MIN_BRIGHTER_FRACTION, Segmentation, segment
 
@@ -87,7 +87,7 @@ def segment_and_pick(micrograph: Micrograph, model: IceModel, diameter_px: float
         Of the micrograph as given, or negated where the particles are bright.
     picks : Picks
         Its picks; their ``polarity`` is the particles' in the micrograph as
-        given, and ``bright_skew`` what ``auto`` judged by.
+        given, and ``bright_balance`` what ``auto`` judged by.
 
     A warning is logged (``BRIGHTER_THAN_ICE_WARNING``) where part of the
     micrograph is brighter than what the segmentation calls ice
@@ -104,10 +104,10 @@ def segment_and_pick(micrograph: Micrograph, model: IceModel, diameter_px: float
         segmentation, used_px = _segmented(micrograph, model, diameter_px, device, refine)
         picks = pick(segmentation, used_px, polarity=polarity, **picking)
     if polarity == "bright" or picks.polarity == "bright":
-        bright_skew = picks.bright_skew if polarity == "auto" else float("nan")
+        bright_balance = picks.bright_balance if polarity == "auto" else float("nan")
         segmentation, used_px = _segmented(negated(micrograph), model, diameter_px, device, refine)
         picks = replace(pick(segmentation, used_px, polarity="dark", **picking), polarity="bright",
-                        bright_skew=bright_skew)
+                        bright_balance=bright_balance)
     if segmentation.brighter_than_ice_fraction >= MIN_BRIGHTER_FRACTION:
         log.warning(BRIGHTER_THAN_ICE_WARNING, micrograph.name, 100 * segmentation.brighter_than_ice_fraction)
     return segmentation, picks
@@ -161,36 +161,38 @@ def dark_agreement(segmentation: Segmentation, radius_working_px: float) -> floa
     """Correlation of the model's particle evidence with the dark blobs of the working image at the particles' scale.
 
     The response to dark blobs (sigma :data:`icestat.pick.SIGMA_RADII` radii)
-    against :func:`icestat.evidence.particle_evidence`, off what the model calls
-    carbon or contamination (:func:`icestat.polarity.bright_agreement`, turned);
-    NaN where nothing is judged.
+    against :func:`icestat.evidence.particle_evidence`, on every 4th row and
+    column off what the model calls carbon or contamination; NaN where nothing
+    is judged or the evidence is constant.
     """
-    bright = blob_response(segmentation.working.data, SIGMA_RADII * radius_working_px)
+    dark = -blob_response(segmentation.working.data, SIGMA_RADII * radius_working_px)
     excluded = segmentation.working_probabilities > MAX_EXCLUDED_PROBABILITY
-    return -bright_agreement(bright, particle_evidence(segmentation), ~excluded[CARBON] & ~excluded[CONTAMINATION])
+    judged = (~excluded[CARBON] & ~excluded[CONTAMINATION])[::4, ::4]
+    samples = dark[::4, ::4][judged], particle_evidence(segmentation)[::4, ::4][judged]
+    if len(samples[0]) < 2:   # nothing judged
+        return float("nan")
+    with np.errstate(divide="ignore", invalid="ignore"):   # NaN for a constant evidence map
+        return float(np.corrcoef(*samples)[0, 1])
 
 
-def run_voters(polarities, bright_skews, n_voters: int = RUN_POLARITY_VOTERS) -> list[int]:
+def run_voters(polarities, bright_balances, n_voters: int = RUN_POLARITY_VOTERS) -> list[int]:
     """Which micrographs of a run to ask (:func:`negated_gain`): none unless most look inverted, some taken as dark.
 
     A micrograph looks inverted where it was taken as bright, or was taken as
-    dark yet leans inverted: the image's skewness is positive, even under
-    :data:`~icestat.polarity.MIN_BRIGHT_SKEW`. At the diameter estimated from
-    an inverted micrograph read as given (within 3 % of the raw micrograph's
-    on the first five of EMPIAR-10059) inverted 10059 skews +0.06 to +0.33,
-    raw -0.08 to -0.36 (raw micrographs of ../shared/data skew -0.13 to -1.25
-    at the true diameter). Those taken as bright count with those that lean:
-    a run is one acquisition, and on inverted simulations with carbon, two of
-    six taken as bright and three leaning had been too few for the three to be
-    asked (benchmarks/results/polarity.md). Asking costs two segmentations per
+    dark yet leans inverted: the image's balance of bright over dark blobs is
+    positive, even under :data:`~icestat.polarity.MIN_BRIGHT_BALANCE` (at 0.6-1.5
+    times the true diameter, as an estimate may be, inverted EMPIAR-10059
+    balances +0.03 to +0.28 and raw -0.03 to -0.28; a sparse or noisy
+    inverted micrograph may be taken as dark). Those taken as bright count with those
+    that lean: a run is one acquisition. Asking costs two segmentations per
     micrograph asked; the answers decide (:func:`run_reads_negated`).
 
     Parameters
     ----------
     polarities : array_like of str
         The polarity each micrograph of the run was taken as (``dark``, ``bright``).
-    bright_skews : array_like of float
-        What each was judged by (:attr:`icestat.pick.Picks.bright_skew`).
+    bright_balances : array_like of float
+        What each was judged by (:attr:`icestat.pick.Picks.bright_balance`).
     n_voters : int
         At most this many, spread evenly over those that look inverted.
 
@@ -208,9 +210,9 @@ def run_voters(polarities, bright_skews, n_voters: int = RUN_POLARITY_VOTERS) ->
     >>> run_voters(["dark", "dark", "bright"], [-0.3, -0.2, 0.5]), run_voters(["bright"] * 2, [0.3, 0.4])
     ([], [])
     """
-    polarities, bright_skews = np.asarray(polarities), np.asarray(bright_skews, dtype=np.float64)
+    polarities, bright_balances = np.asarray(polarities), np.asarray(bright_balances, dtype=np.float64)
     dark = polarities == "dark"
-    looks_inverted = np.flatnonzero((dark & (bright_skews > 0)) | (polarities == "bright"))
+    looks_inverted = np.flatnonzero((dark & (bright_balances > 0)) | (polarities == "bright"))
     if not dark.any() or len(looks_inverted) <= len(polarities) / 2:
         return []
     spread = np.linspace(0, len(looks_inverted) - 1, min(n_voters, len(looks_inverted))).round().astype(int)

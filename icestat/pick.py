@@ -3,9 +3,9 @@
 Particles are compact non-ice blobs inside ice. Centres are located at pixel
 level on the working image: a scale-normalised Laplacian of Gaussian at the
 particle's scale, turned so that particles answer positively (dark particles,
-as in a raw micrograph, unless the caller says they are bright, or the response
-is skewed towards bright blobs away from carbon and the model's particle
-probability agrees), in robust standard deviations of the whole image.
+as in a raw micrograph, unless the caller says they are bright, or the image's
+blobs at the particles' scale are mostly bright ones away from carbon), in
+robust standard deviations of the whole image.
 Its local maxima at least ``MIN_DISTANCE_RADII`` radii apart and
 ``MIN_CONTRAST`` standard deviations high are the candidates. Touching
 particles, which the patch-based probability map merges into one region, are
@@ -148,11 +148,11 @@ class Picks:
         Whether the particles were taken as darker or brighter than the ice (as
         said, or as ``auto`` judged it); empty when nothing was picked for
         want of a diameter.
-    bright_skew : float
-        What ``auto`` judged the image by (:func:`icestat.polarity.bright_skew`):
-        above :data:`~icestat.polarity.MIN_BRIGHT_SKEW` the image looks
-        inverted (particles brighter than the ice), whether or not the model
-        agreed. NaN when the polarity was said or nothing was judged.
+    bright_balance : float
+        What ``auto`` judged the image by (:func:`icestat.polarity.bright_balance`):
+        above :data:`~icestat.polarity.MIN_BRIGHT_BALANCE` the image looks
+        inverted (particles brighter than the ice). NaN when the polarity was
+        said or nothing was judged.
     """
 
     table: pd.DataFrame
@@ -160,7 +160,7 @@ class Picks:
     diameter_estimated: bool
     n_rejected: dict[str, int]
     polarity: str
-    bright_skew: float
+    bright_balance: float
 
     def __len__(self) -> int:
         return len(self.table)
@@ -184,8 +184,8 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
         Lowest score kept, in [0, 1].
     polarity : {"auto", "dark", "bright"}
         The particles are darker than the ice (a raw micrograph) or brighter
-        (an inverted one); ``auto``: bright where the image's response to
-        bright blobs is skewed towards them and the model agrees
+        (an inverted one); ``auto``: bright where the image's blobs at the
+        particles' scale are mostly bright ones
         (:func:`icestat.polarity.judge_polarity`). An inverted micrograph is
         better segmented negated, as the model learnt bright-field images:
         :func:`icestat.bright_field.segment_and_pick` does that.
@@ -230,8 +230,7 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
     probabilities = segmentation.working_probabilities
     evidence = particle_evidence(segmentation)
     film = probabilities[CARBON] > MAX_EXCLUDED_PROBABILITY
-    response, polarity, skew = particle_response(working.data, radius_working_px, polarity, evidence, carbon=film,
-                                           contamination=probabilities[CONTAMINATION] > MAX_EXCLUDED_PROBABILITY)
+    response, polarity, balance = particle_response(working.data, radius_working_px, polarity, carbon=film)
     contrast = robust_z(response)
     rows, cols = candidate_peaks(contrast, radius_working_px)
     particle = _disk_mean_at(evidence, rows, cols, CORE_RADII * radius_working_px)
@@ -260,7 +259,7 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
     order = np.argsort(-score[keep], kind="stable")
     table = pick_table(x_px[keep][order], y_px[keep][order], score=np.clip(score[keep][order], 0, 1),
                        diameter_px=diameter_px, micrograph=segmentation.name)
-    return Picks(table, float(diameter_px), estimated, n_rejected, polarity, skew)
+    return Picks(table, float(diameter_px), estimated, n_rejected, polarity, balance)
 
 
 def lifted_beside_film(particle: np.ndarray, rows: np.ndarray, cols: np.ndarray, film: np.ndarray,
@@ -309,8 +308,7 @@ def check_threshold(threshold: float, name: str = "score threshold") -> None:
 
 
 def particle_response(image: np.ndarray, radius_px: float, polarity: str = "auto",
-                      particle_probability: np.ndarray | None = None, carbon: np.ndarray | None = None,
-                      contamination: np.ndarray | None = None) -> tuple[np.ndarray, str, float]:
+                      carbon: np.ndarray | None = None) -> tuple[np.ndarray, str, float]:
     """How much each pixel looks like the centre of a particle of `radius_px`, in the image's grey levels.
 
     Parameters
@@ -321,11 +319,9 @@ def particle_response(image: np.ndarray, radius_px: float, polarity: str = "auto
         Particle radius in pixels.
     polarity : {"auto", "dark", "bright"}
         Whether the particles are darker or brighter than the ice; ``auto``:
-        as :func:`icestat.polarity.judge_polarity` judges the response to
-        bright blobs.
-    particle_probability : ndarray (h, w), optional
-    carbon, contamination : ndarray (h, w) of bool, optional
-        What ``auto`` judges by besides the image (see
+        as :func:`icestat.polarity.judge_polarity` judges the image.
+    carbon : ndarray (h, w) of bool, optional
+        Where the model sees carbon, which ``auto`` does not judge by (see
         :func:`~icestat.polarity.judge_polarity`).
 
     Returns
@@ -334,14 +330,14 @@ def particle_response(image: np.ndarray, radius_px: float, polarity: str = "auto
         The scale-normalised Laplacian of Gaussian (:func:`icestat.scale_space.blob_response`)
         at sigma = ``SIGMA_RADII`` and ``WHOLE_PARTICLE_SIGMA_RADII`` radii,
         each turned to answer to blobs of the particles' polarity and less its
-        median, the larger of the two. The polarity is judged at the first.
+        median, the larger of the two.
     polarity : {"dark", "bright"}
         The particles' polarity: `polarity` itself unless that is ``auto``.
-    skew : float
-        With ``auto``, the skewness the image was judged by
-        (:func:`icestat.polarity.bright_skew`; above
-        :data:`~icestat.polarity.MIN_BRIGHT_SKEW` the image looks inverted,
-        whether or not the model agreed); NaN when `polarity` was said.
+    balance : float
+        With ``auto``, the balance of bright over dark blobs the image was
+        judged by (:func:`icestat.polarity.bright_balance`; above
+        :data:`~icestat.polarity.MIN_BRIGHT_BALANCE` the image looks
+        inverted); NaN when `polarity` was said.
 
     Examples
     --------
@@ -361,12 +357,12 @@ def particle_response(image: np.ndarray, radius_px: float, polarity: str = "auto
     """
     check_polarity(polarity)
     bright, bright_whole = blob_responses(image, (SIGMA_RADII * radius_px, WHOLE_PARTICLE_SIGMA_RADII * radius_px))
-    skew = float("nan")
+    balance = float("nan")
     if polarity == "auto":
-        polarity, skew = judge_polarity(bright, radius_px, particle_probability, carbon, contamination)
+        polarity, balance = judge_polarity(image, radius_px, carbon)
     sign = 1.0 if polarity == "bright" else -1.0
     turned = [sign * bright, sign * bright_whole]
-    return np.maximum(*(response - np.median(response) for response in turned)), polarity, skew
+    return np.maximum(*(response - np.median(response) for response in turned)), polarity, balance
 
 
 def candidate_peaks(contrast: np.ndarray, radius_px: float) -> tuple[np.ndarray, np.ndarray]:

@@ -73,21 +73,77 @@ def blob_responses(image: np.ndarray, sigmas_px) -> list[np.ndarray]:
     -------
     list of ndarray (h, w) of float32
     """
+    filtered = _edge_padded_filter(image, max(_kernel_radius(sigma) for sigma in sigmas_px))
+    responses = []
+    for sigma in sigmas_px:
+        smooth, second = (_gaussian_kernel(sigma, order, _kernel_radius(sigma)) for order in (0, 2))
+        laplacian = filtered(lambda shape: _separable_transfer(second, smooth, shape, np.complex64)
+                             + _separable_transfer(smooth, second, shape, np.complex64))
+        responses.append((-(sigma**2) * laplacian).astype(np.float32))
+    return responses
+
+
+def hessian_eigenvalues(image: np.ndarray, sigma_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """The eigenvalues of the scale-normalised Hessian of `image` smoothed by a Gaussian, the larger first.
+
+    At a dark blob of radius about sigma * sqrt 2 both are positive (a minimum),
+    at a bright one both negative; along an edge or a ridge only one is large.
+    Their sum is ``-``:func:`blob_response`. The second derivatives are those of
+    ``scipy.ndimage.gaussian_filter(image, sigma, order=..., mode="nearest")``
+    (its kernels, cut at 4 sigma), by FFT convolution of the image padded by
+    repeating its edges, from one transform of it.
+
+    Parameters
+    ----------
+    image : ndarray (h, w)
+    sigma_px : float
+        Width of the Gaussian in pixels.
+
+    Returns
+    -------
+    larger, smaller : ndarray (h, w) of float32
+        ``sigma_px**2`` times the eigenvalues at each pixel.
+
+    Examples
+    --------
+    >>> yy, xx = np.mgrid[:64, :64]
+    >>> dark_disk, dark_band = -1.0 * (np.hypot(yy - 30, xx - 20) <= 6), -1.0 * (abs(xx - 40) <= 6)
+    >>> larger, smaller = hessian_eigenvalues(dark_disk, sigma_px=4.0)
+    >>> bool(larger[30, 20] > 0.1 and smaller[30, 20] > 0.1)   # curved up both ways: a dark blob
+    True
+    >>> larger, smaller = hessian_eigenvalues(dark_band, sigma_px=4.0)
+    >>> bool(larger[30, 40] > 0.1 and abs(smaller[30, 40]) < 1e-3)   # curved across the band only
+    True
+    """
+    radius = _kernel_radius(sigma_px)
+    smooth, first, second = (_gaussian_kernel(sigma_px, order, radius) for order in (0, 1, 2))
+    filtered = _edge_padded_filter(image, radius)
+    along_rows, along_cols, across = (sigma_px**2 * filtered(lambda shape, pair=pair: _separable_transfer(*pair, shape,
+                                                                                                     np.complex64))
+                                      for pair in ((second, smooth), (smooth, second), (first, first)))
+    half_trace = (along_rows + along_cols) / 2
+    root = np.sqrt(((along_rows - along_cols) / 2) ** 2 + across**2)
+    return (half_trace + root).astype(np.float32), (half_trace - root).astype(np.float32)
+
+
+def _edge_padded_filter(image: np.ndarray, pad: int):
+    """A function applying a transfer function to `image` padded by `pad` repeated edge pixels (one forward transform).
+
+    The function takes ``transfer(shape)``, which gives the transfer on
+    ``rfft2``'s half plane of the padded `shape`, and returns the filtered
+    image, its padding cut off (float64).
+    """
     image = np.asarray(image, dtype=np.float32)
-    radii = [_kernel_radius(sigma) for sigma in sigmas_px]
-    pad = max(radii)
     padded = np.pad(image, pad, mode="edge")
     shape = tuple(scipy.fft.next_fast_len(n, real=True) for n in padded.shape)
     spectrum = scipy.fft.rfft2(padded, s=shape, workers=cpu_threads())
     rows, cols = image.shape
-    responses = []
-    for sigma, radius in zip(sigmas_px, radii):
-        smooth, second = (_gaussian_kernel(sigma, order, radius) for order in (0, 2))
-        transfer = (_separable_transfer(second, smooth, shape, np.complex64)
-                    + _separable_transfer(smooth, second, shape, np.complex64))
-        laplacian = scipy.fft.irfft2(spectrum * transfer, s=shape, workers=cpu_threads())
-        responses.append((-(sigma**2) * laplacian[pad:pad + rows, pad:pad + cols]).astype(np.float32))
-    return responses
+
+    def filtered(transfer) -> np.ndarray:
+        out = scipy.fft.irfft2(spectrum * transfer(shape), s=shape, workers=cpu_threads())
+        return out[pad:pad + rows, pad:pad + cols]
+
+    return filtered
 
 
 def gaussian_smoothed(images: np.ndarray, sigma_px: float) -> np.ndarray:
@@ -176,9 +232,10 @@ def _kernel_radius(sigma_px: float) -> int:
 
 
 def _gaussian_kernel(sigma_px: float, order: int, radius: int) -> np.ndarray:
-    """scipy.ndimage's 1-D Gaussian kernel (order 0) or its second derivative (order 2), ``2 radius + 1`` taps.
+    """scipy.ndimage's 1-D Gaussian kernel (order 0) or its first or second derivative, ``2 radius + 1`` taps.
 
-    Its own taps: the filter's answer to a unit impulse (the kernels are symmetric).
+    Its own taps: the filter's answer to a unit impulse (the first derivative's
+    reversed, antisymmetric: it is only used in pairs, whose signs cancel).
     """
     impulse = np.zeros(2 * radius + 1)
     impulse[radius] = 1.0

@@ -12,7 +12,7 @@ from icestat.bright_field import MIN_AGREEMENT_GAIN, negated, negated_gain, run_
 from icestat.metrics import mark_picks, pick_scores
 from icestat.micrograph import Micrograph
 from icestat.model import load_model
-from icestat.polarity import MIN_BRIGHT_SKEW
+from icestat.polarity import MIN_BRIGHT_BALANCE
 from icestat.segment import MIN_BRIGHTER_FRACTION, brighter_than_ice
 from icestat.simulate import SimulationParams, simulate_micrograph
 
@@ -63,14 +63,14 @@ def test_negated_keeps_everything_but_the_sign():
 def test_a_raw_micrograph_is_segmented_once_and_taken_as_dark(raw, model, segmentations_made):
     segmentation, picks = segment_and_pick(raw, model, DIAMETER_PX)
     assert len(segmentations_made) == 1 and segmentations_made[0] is raw
-    assert picks.polarity == "dark" and picks.bright_skew < -MIN_BRIGHT_SKEW
+    assert picks.polarity == "dark" and picks.bright_balance < -MIN_BRIGHT_BALANCE
     assert len(picks) >= 30 and segmentation.class_fractions()["particle"] > 0.05
 
 
 def test_an_inverted_micrograph_judged_bright_is_segmented_and_picked_as_its_raw_self(raw, model, segmentations_made):
     inverted = Micrograph(-raw.data, raw.pixel_size_A, "inverted")
     segmentation, picks = segment_and_pick(inverted, model, DIAMETER_PX)
-    assert picks.polarity == "bright" and picks.bright_skew > MIN_BRIGHT_SKEW
+    assert picks.polarity == "bright" and picks.bright_balance > MIN_BRIGHT_BALANCE
     assert len(segmentations_made) == 2 and np.array_equal(segmentations_made[1].data, raw.data)
     raw_segmentation, raw_picks = segment_and_pick(raw, model, DIAMETER_PX)
     assert np.array_equal(segmentation.labels, raw_segmentation.labels)
@@ -82,10 +82,10 @@ def test_said_bright_it_is_segmented_once_negated_and_said_dark_as_given(raw, mo
     inverted = Micrograph(-raw.data, raw.pixel_size_A, "inverted")
     _, bright = segment_and_pick(inverted, model, DIAMETER_PX, polarity="bright")
     assert len(segmentations_made) == 1 and np.array_equal(segmentations_made[0].data, raw.data)
-    assert bright.polarity == "bright" and np.isnan(bright.bright_skew)
+    assert bright.polarity == "bright" and np.isnan(bright.bright_balance)
     _, dark = segment_and_pick(raw, model, DIAMETER_PX, polarity="dark")
     assert len(segmentations_made) == 2 and segmentations_made[1] is raw
-    assert dark.polarity == "dark" and np.isnan(dark.bright_skew)
+    assert dark.polarity == "dark" and np.isnan(dark.bright_balance)
     _same_picks(bright, dark)
     # Read the wrong way round, the picks are not those.
     _, wrong = segment_and_pick(inverted, model, DIAMETER_PX, polarity="dark")

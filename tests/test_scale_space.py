@@ -9,7 +9,7 @@ from scipy import ndimage
 from skimage.feature import blob_log
 
 from icestat.scale_space import (blob_maxima, blob_noise_sd, blob_response, blob_responses, gaussian_smoothed,
-                                  white_noise_sd)
+                                  hessian_eigenvalues, white_noise_sd)
 
 
 def _haar_diagonal_reference(image):
@@ -60,6 +60,28 @@ def test_blob_responses_are_scipys_laplacian_of_gaussian_with_edges_repeated(sha
         expected = -(sigma**2) * ndimage.gaussian_laplace(image, sigma, mode="nearest")
         assert response.dtype == np.float32 and response.shape == shape
         np.testing.assert_allclose(response, expected, atol=1e-6 * np.ptp(expected))
+
+
+@pytest.mark.parametrize("shape, sigma_px", [((64, 64), 0.9), ((47, 81), 3.3), ((3, 120), 6.0)])
+def test_hessian_eigenvalues_are_those_of_scipys_gaussian_derivatives_pixel_by_pixel(shape, sigma_px):
+    # the obviously-correct version: scipy.ndimage's second derivatives, and numpy's eigenvalues of each 2 x 2 matrix
+    rng = np.random.default_rng(shape[1])
+    image = rng.normal(size=shape).astype(np.float32)
+    image[:, : shape[1] // 3] += 4.0   # a step at the edge: the padding must repeat the edge pixels
+    along_rows, along_cols, across = (sigma_px**2 * ndimage.gaussian_filter(image.astype(np.float64), sigma_px,
+                                                                             order=order, mode="nearest")
+                                      for order in ((2, 0), (0, 2), (1, 1)))
+    expected = np.empty(shape + (2,))
+    for row in range(shape[0]):
+        for col in range(shape[1]):
+            matrix = [[along_rows[row, col], across[row, col]], [across[row, col], along_cols[row, col]]]
+            expected[row, col] = np.linalg.eigvalsh(matrix)[::-1]   # the larger first
+    larger, smaller = hessian_eigenvalues(image, sigma_px)
+    assert larger.dtype == smaller.dtype == np.float32 and larger.shape == smaller.shape == shape
+    scale = np.abs(expected).max()
+    np.testing.assert_allclose(larger, expected[..., 0], atol=1e-5 * scale)
+    np.testing.assert_allclose(smaller, expected[..., 1], atol=1e-5 * scale)
+    np.testing.assert_allclose(larger + smaller, -blob_response(image, sigma_px), atol=1e-5 * scale)
 
 
 @pytest.mark.parametrize("sigma_px", [0.8, 2.0, 5.0])

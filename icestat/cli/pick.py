@@ -68,7 +68,6 @@ from icestat.cli._common import (PIXEL_SIZE_HELP, add_diameter_args, add_model_r
 from icestat.diameter import RUN_DIAMETER_TOLERANCE
 from icestat.model import ModelError
 from icestat.pick import DEFAULT_THRESHOLD, check_threshold
-from icestat.polarity import MIN_BRIGHT_SKEW
 from icestat.segment import MIN_BRIGHTER_FRACTION
 from icestat.workers import gpu_pinning, map_unordered
 
@@ -211,17 +210,8 @@ def _report_estimated_diameter(summary: pd.DataFrame, run_diameter: RunDiameter 
 
 
 def _report_polarity(summary: pd.DataFrame) -> None:
-    """Warn when most micrographs of the run look inverted but were picked as dark (the model did not agree: the
-    image's judgement alone is fooled by carbon the model misses, so it does not decide), or else when the ``auto``
-    polarity took the particles of some micrographs as dark and others as bright."""
+    """Warn when the ``auto`` polarity took the particles of some micrographs as dark and others as bright."""
     judged = summary[(summary["status"] != FAILED) & summary["polarity"].isin(["dark", "bright"])]
-    looks_inverted = (judged["polarity"] == "dark") & (judged["bright_skew"] > MIN_BRIGHT_SKEW)
-    if looks_inverted.sum() > len(judged) / 2:
-        log.warning("%d of %s look inverted (particles brighter than the ice: bright_skew above %+g in summary.csv) "
-                    "but were picked as dark, the model not agreeing; if the particles are brighter than the ice, "
-                    "pick again with --polarity bright --overwrite", int(looks_inverted.sum()), _micrographs(len(judged)),
-                    MIN_BRIGHT_SKEW)
-        return
     counts = judged["polarity"].value_counts()
     if len(counts) < 2:
         return
