@@ -123,9 +123,11 @@ def bright_balance(image: np.ndarray, radius_px: float, judged_where: np.ndarray
         judged = np.ones(np.shape(image), dtype=bool)
     else:
         judged = ndimage.binary_erosion(judged_where, iterations=max(1, int(round(radius_px))), border_value=1)
+    if np.count_nonzero(judged) < MIN_JUDGED_PX:
+        return float("nan")
     larger, smaller = hessian_eigenvalues(image, BALANCE_SIGMA_RADII * radius_px)
     bright = np.square(np.maximum(-larger[judged], 0.0), dtype=np.float64).sum()
     dark = np.square(np.maximum(smaller[judged], 0.0), dtype=np.float64).sum()
-    if np.count_nonzero(judged) < MIN_JUDGED_PX or not bright + dark > 0:
+    if not bright + dark > 0:
         return float("nan")
     return float((bright - dark) / (bright + dark))

@@ -118,9 +118,11 @@ def hessian_eigenvalues(image: np.ndarray, sigma_px: float) -> tuple[np.ndarray,
     radius = _kernel_radius(sigma_px)
     smooth, first, second = (_gaussian_kernel(sigma_px, order, radius) for order in (0, 1, 2))
     filtered = _edge_padded_filter(image, radius)
-    along_rows, along_cols, across = (sigma_px**2 * filtered(lambda shape, pair=pair: _separable_transfer(*pair, shape,
-                                                                                                     np.complex64))
-                                      for pair in ((second, smooth), (smooth, second), (first, first)))
+
+    def derivative(row_kernel: np.ndarray, col_kernel: np.ndarray) -> np.ndarray:
+        return sigma_px**2 * filtered(lambda shape: _separable_transfer(row_kernel, col_kernel, shape, np.complex64))
+
+    along_rows, along_cols, across = derivative(second, smooth), derivative(smooth, second), derivative(first, first)
     half_trace = (along_rows + along_cols) / 2
     root = np.sqrt(((along_rows - along_cols) / 2) ** 2 + across**2)
     return (half_trace + root).astype(np.float32), (half_trace - root).astype(np.float32)
@@ -131,7 +133,7 @@ def _edge_padded_filter(image: np.ndarray, pad: int):
 
     The function takes ``transfer(shape)``, which gives the transfer on
     ``rfft2``'s half plane of the padded `shape`, and returns the filtered
-    image, its padding cut off (float64).
+    image, its padding cut off (float32).
     """
     image = np.asarray(image, dtype=np.float32)
     padded = np.pad(image, pad, mode="edge")
