@@ -4,10 +4,10 @@ Usage:
     python benchmarks/refiner_speed.py [--device cpu] [--repeats 5]
 
 Times the default model's refiner (``BoundaryRefiner.predict_proba``: padding,
-copies to and from the device, the network) on random working images of
+copies to and from the device, the networks and their mean) on random working images of
 620x620 and 1036x1036 px (4096x4096 micrographs at 1.06 and 1.77 Å/px binned to
-7 Å/px), and the network alone with its input already on the device. On a GPU
-it also times the network with cuDNN's autotuner on
+7 Å/px), and the networks alone with their input already on the device. On a GPU
+it also times the networks with cuDNN's autotuner on
 (``torch.backends.cudnn.benchmark``, which tries each convolution's algorithms
 once per input shape: the micrographs of a run share one), to tell whether the
 default choice of algorithm is what a slow refiner stage costs; on the CPU, with
@@ -69,23 +69,23 @@ def main() -> None:
     for side in SIDES_PX:
         image = rng.normal(size=(side, side)).astype(np.float32)
         coarse = rng.dirichlet(np.ones(4), size=(side, side)).transpose(2, 0, 1).astype(np.float32)
-        refiner.predict_proba(image, coarse)   # the inference network made and moved once
-        net = refiner._inference_net
+        refiner.predict_proba(image, coarse)   # the inference networks made and moved once
+        networks = refiner._inference_networks
         inputs = [torch.from_numpy(a)[None].to(device, memory_format=torch.channels_last) for a in (image[None], coarse)]
         for label, apply in settings.items():
             apply()
             with torch.no_grad():
-                network_s = best_seconds(lambda: net(*inputs), args.repeats, synchronise)
+                network_s = best_seconds(lambda: [net(*inputs) for net in networks], args.repeats, synchronise)
             whole_s = best_seconds(lambda: refiner.predict_proba(image, coarse), args.repeats, synchronise)
             rows.append((side, label, whole_s, network_s))
     lines = [
         "# The boundary refiner (CNN) on one working image",
         "",
-        f"Device: {device}{gpu_name(str(device))}, torch {torch.__version__}; the default model's refiner (batch "
-        f"normalisations folded, channels-last), random inputs, best of {args.repeats}. Written by "
-        "benchmarks/refiner_speed.py.",
+        f"Device: {device}{gpu_name(str(device))}, torch {torch.__version__}; the default model's refiner "
+        f"({refiner.n_networks} network(s), batch normalisations folded, channels-last), random inputs, best of "
+        f"{args.repeats}. Written by benchmarks/refiner_speed.py.",
         "",
-        "| working image | setting | predict_proba (ms) | network alone, input on the device (ms) |",
+        "| working image | setting | predict_proba (ms) | the networks alone, input on the device (ms) |",
         "| --- | --- | ---: | ---: |",
     ]
     lines += [f"| {side}x{side} px | {label} | {whole_s * 1e3:.1f} | {network_s * 1e3:.1f} |"

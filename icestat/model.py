@@ -7,7 +7,7 @@ The file is a ZIP archive holding only data, never code:
                     classifier parameters and feature names, metadata
                     (training data, metrics)
 ``classifier.json`` the XGBoost booster (XGBoost's JSON model format)
-``refiner.pt``      the CNN's weights (a dict of tensors), when it has one
+``refiner.pt``      the CNNs' weights (a dict of tensors), when it has them
 ==================  =========================================================
 
 Loading checks the format version and reads the weights with
@@ -144,5 +144,5 @@ def _check_version(path: Path, description: dict) -> None:
 
 
 def _refiner_params(refiner: BoundaryRefiner) -> dict:
-    names = ("width", "n_steps", "crop_px", "batch_size", "learning_rate", "augment", "random_state")
+    names = ("width", "n_steps", "crop_px", "batch_size", "learning_rate", "augment", "random_state", "n_networks")
     return {name: getattr(refiner, name) for name in names}

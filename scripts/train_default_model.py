@@ -13,8 +13,7 @@ the denoised micrographs that public sets (EMPIAR-10017 here) often share are.
 The boundary refiner also sees its training crops transposed, blurred and made
 noisier at random (``BoundaryRefiner(augment=True)``, its default).
 
-Takes 3-10 minutes on 2 CPU cores (173 s measured on one machine; the same recipe took about 9 minutes
-per model on the slower 2-core machine of 2026-12-01).
+Takes 5-15 minutes on 2 CPU cores (the refiner's three networks about 2.5 minutes each).
 
 Usage:
     python scripts/train_default_model.py [--shared ../shared/data] [-o icestat/models/default.icestat]
@@ -47,8 +46,11 @@ CLASSIFIER = dict(n_estimators=200, max_depth=6, learning_rate=0.1)
 #: 300 steps left the refiner's picking recall on fresh simulations anywhere from 0.55 to 0.79 between trainings;
 #: 1200 gave 0.76-0.81 (two refiner seeds). With the learning rate annealed to zero and the batch-normalisation
 #: statistics averaged over many batches (2026-12-01), two seeds gave picking F1 0.848 and 0.845 on EMPIAR-10017
-#: and 0.944 and 0.972 on fresh simulations (0.809 / 0.842 and 0.921 / 0.940 without).
-REFINER = dict(n_steps=1200)
+#: and 0.944 and 0.972 on fresh simulations (0.809 / 0.842 and 0.921 / 0.940 without). Three networks, averaged
+#: (2026-12-06): with each specimen held out, F1 with each micrograph's own estimated diameter 0.703 / 0.811 / 0.762
+#: (one network; seeds 2027 and 2028 alone 0.627 / 0.812 / 0.755 and 0.691 / 0.817 / 0.749) -> 0.770 / 0.818 / 0.765
+#: (EMPIAR-10017 / 10028 / 10059), with the true diameter 0.830 / 0.839 / 0.779 -> 0.832 / 0.839 / 0.780.
+REFINER = dict(n_steps=1200, n_networks=3)
 N_SIMULATED = 12
 SEED = 2026
 #: Gaussian low-pass (sigma, Å) drawn for the simulated micrographs shown as denoised ones.

@@ -506,7 +506,10 @@ def test_micrographs_whose_own_estimate_strays_are_picked_with_the_diameter_of_t
         for name in summary.index:
             row = json.loads((output / f"{name}_summary.json").read_text())["row"]
             assert row["diameter_source"] == summary["diameter_source"][name]
-            assert len(read_picks(output / f"{name}_autopick.star")) == summary["n_picks"][name] > 0
+            assert len(read_picks(output / f"{name}_autopick.star")) == summary["n_picks"][name]
+        # picked with its own estimate, a micrograph has picks (at the run's, here 1.7-2.3 times its own
+        # particles' diameter, it may have none: they stand out less at the wrong scale)
+        assert (summary["n_picks"][~by_run] > 0).all()
     n_by_run = int(by_run.sum())
     assert said[1].splitlines()[0] == said[0].splitlines()[0]   # the same diameter, resting on the same estimates
     assert f"particle evidence: {run_px:.1f} px" in said[0]

@@ -30,11 +30,12 @@ def test_train_writes_a_model_and_prints_validation_scores(labelled, tmp_path, c
     train, validation = labelled
     output = tmp_path / "small.icestat"
     code = main(["train", str(train), "-o", str(output), "--validation", str(validation),
-                 "--n-estimators", "30", "--refiner-steps", "20"])
+                 "--n-estimators", "30", "--refiner-steps", "20", "--refiner-networks", "2"])
     printed = capsys.readouterr().out
     assert code == 0
     assert "carbon_iou" in printed and "boundary_f1" in printed
     model = load_model(output)
+    assert model.refiner.n_networks == 2
     assert model.metadata["validation"]["n_micrographs"] == 1
     assert model.metadata["validation"]["carbon_iou"] > 0.5
     assert len(model.metadata["training_micrographs"]) == 3

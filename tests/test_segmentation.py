@@ -38,7 +38,7 @@ def trained():
     """A small model trained end to end on four simulated micrographs with carbon."""
     examples = examples_from_simulation(_simulations([11, 12, 13, 14]), SETTINGS)
     model = train_model(examples, SETTINGS, IceClassifier(n_estimators=40, n_jobs=2),
-                        BoundaryRefiner(n_steps=30, crop_px=64, batch_size=4), n_folds=2)
+                        BoundaryRefiner(n_steps=30, crop_px=64, batch_size=4, n_networks=2), n_folds=2)
     return model, examples
 
 
@@ -192,7 +192,7 @@ def test_refiner_normalises_with_statistics_of_the_data_not_of_the_last_batches(
     coarse = [rng.dirichlet(np.ones(4), size=(96, 96)).transpose(2, 0, 1).astype(np.float32) for _ in images]
     classes = [rng.integers(0, 4, size=(96, 96)).astype(np.uint8) for _ in images]
     refiner = BoundaryRefiner(n_steps=3, crop_px=32, batch_size=2).fit(images, coarse, classes)
-    first_conv, first_norm = refiner.net.down1[0], refiner.net.down1[1]
+    first_conv, first_norm = refiner.networks[0].down1[0], refiner.networks[0].down1[1]
     with torch.no_grad():
         inputs = torch.cat([torch.from_numpy(np.stack(images))[:, None], torch.from_numpy(np.stack(coarse))], dim=1)
         data_mean = first_conv(inputs).mean(dim=(0, 2, 3))
@@ -205,7 +205,7 @@ def test_predicting_first_changes_neither_predictions_nor_what_training_learns(r
     classes = rng.integers(0, 4, size=(64, 72)).astype(np.uint8)
     fresh, predicted_first = (BoundaryRefiner(n_steps=3, crop_px=32, batch_size=2) for _ in range(2))
     with torch.no_grad():   # the network as it stands, in PyTorch's default layout
-        expected = fresh.net.eval()(torch.from_numpy(image)[None, None], torch.from_numpy(coarse)[None]).exp()[0]
+        expected = fresh.networks[0].eval()(torch.from_numpy(image)[None, None], torch.from_numpy(coarse)[None]).exp()[0]
     np.testing.assert_allclose(predicted_first.predict_proba(image, coarse), expected.numpy(), atol=1e-5)
     fresh.fit([image], [coarse], [classes])
     predicted_first.fit([image], [coarse], [classes])
@@ -261,17 +261,39 @@ def test_folded_batch_norms_give_the_same_outputs_and_follow_new_weights(rng):
     coarse = rng.dirichlet(np.ones(4), size=(64, 72)).transpose(2, 0, 1).astype(np.float32)
     classes = rng.integers(0, 4, size=(64, 72)).astype(np.uint8)
     trained = BoundaryRefiner(n_steps=3, crop_px=32, batch_size=2).fit([image], [coarse], [classes])
-    folded = fold_batch_norms(trained.net)
+    folded = fold_batch_norms(trained.networks[0])
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
-    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in trained.net.modules())   # the original is kept
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in trained.networks[0].modules())   # the original is kept
     inputs = torch.from_numpy(image)[None, None], torch.from_numpy(coarse)[None]
     with torch.no_grad():
-        torch.testing.assert_close(folded(*inputs), trained.net.eval()(*inputs), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(folded(*inputs), trained.networks[0].eval()(*inputs), rtol=1e-5, atol=1e-5)
     fresh = BoundaryRefiner()
     before = fresh.predict_proba(image, coarse)   # folds the fresh weights
     fresh.load_state_dict(trained.state_dict())
     np.testing.assert_allclose(fresh.predict_proba(image, coarse), trained.predict_proba(image, coarse), atol=1e-6)
     assert np.abs(fresh.predict_proba(image, coarse) - before).max() > 1e-3
+
+
+def test_several_networks_are_trained_apart_and_their_probabilities_averaged(rng, tmp_path):
+    # two networks from seeds 5 and 6 are the refiners of one network from each seed, and predict their mean
+    image = (2.0 + rng.normal(size=(64, 72))).astype(np.float32)
+    coarse = rng.dirichlet(np.ones(4), size=(64, 72)).transpose(2, 0, 1).astype(np.float32)
+    classes = rng.integers(0, 4, size=(64, 72)).astype(np.uint8)
+    params = dict(n_steps=3, crop_px=32, batch_size=2)
+    pair = BoundaryRefiner(**params, random_state=5, n_networks=2).fit([image], [coarse], [classes])
+    singles = [BoundaryRefiner(**params, random_state=seed).fit([image], [coarse], [classes]) for seed in (5, 6)]
+    each = [single.predict_proba(image, coarse) for single in singles]
+    assert np.abs(each[0] - each[1]).max() > 1e-3   # the seeds differ, so the mean is not either one
+    np.testing.assert_allclose(pair.predict_proba(image, coarse), (each[0] + each[1]) / 2, atol=1e-6)
+    assert pair.n_parameters == 2 * singles[0].n_parameters
+    reloaded = BoundaryRefiner(n_networks=2).load_state_dict(pair.state_dict())
+    np.testing.assert_allclose(reloaded.predict_proba(image, coarse), pair.predict_proba(image, coarse), atol=1e-6)
+    # one network's weights as icestat saved them before a refiner could hold several: keys without "0."
+    old_style = {key.removeprefix("0."): value for key, value in singles[1].state_dict().items()}
+    np.testing.assert_allclose(BoundaryRefiner().load_state_dict(old_style).predict_proba(image, coarse), each[1],
+                               atol=1e-6)
+    with pytest.raises(ValueError, match="at least one network"):
+        BoundaryRefiner(n_networks=0)
 
 
 def test_trained_model_separates_carbon_from_ice(trained):
@@ -353,7 +375,7 @@ def test_model_file_round_trip_gives_the_same_segmentation(trained, tmp_path):
     model, examples = trained
     path = model.save(tmp_path / "small.icestat")
     loaded = load_model(path)
-    assert loaded.settings == model.settings and loaded.refiner is not None
+    assert loaded.settings == model.settings and loaded.refiner.n_networks == 2
     micrograph = Micrograph(examples[0].working.data, 7.0, "again")
     np.testing.assert_array_equal(segment(micrograph, loaded).labels, segment(micrograph, model).labels)
 

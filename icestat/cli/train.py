@@ -44,6 +44,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
         help=f"add N simulated micrographs, named as dataset {SIMULATED_DATASET} (default: 0)")
     add("--n-estimators", type=int, default=200, help="boosting rounds (default: %(default)s)")
     add("--refiner-steps", type=int, default=300, help="CNN training steps; 0 for no refiner (default: %(default)s)")
+    add("--refiner-networks", type=int, default=1, metavar="N",
+        help="CNNs trained from N seeds, their probabilities averaged: steadier on specimens unlike the training "
+             "ones, N times the refiner's time (the shipped model has 3; default: %(default)s)")
     add("--no-adapt", action="store_true", help="do not normalise features to each micrograph's own ice")
 
 
@@ -64,7 +67,8 @@ def main(args: argparse.Namespace) -> int:
             raise ValueError(f"{args.manifest}: too few labelled micrographs to train on ({len(examples)})")
         model = train_model(
             examples, settings, IceClassifier(n_estimators=args.n_estimators, device=args.device),
-            BoundaryRefiner(n_steps=args.refiner_steps, device=args.device) if args.refiner_steps else None,
+            BoundaryRefiner(n_steps=args.refiner_steps, device=args.device, n_networks=args.refiner_networks)
+            if args.refiner_steps else None,
             n_folds=3 if args.refiner_steps else 0, metadata={"manifest": str(args.manifest)},
         )
     except (MicrographError, OSError, ValueError, RuntimeError) as err:
