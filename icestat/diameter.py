@@ -114,10 +114,10 @@ def estimate_diameter_px(segmentation: Segmentation) -> float:
     particles, merged into one region, still make a bump each. Estimate over
     true diameter, median over a dataset (benchmarks/results/picking.md), with
     each specimen held out (the recipe retrained without it): EMPIAR-10017 0.75,
-    10028 0.90, 10059 0.96 (the regions: 0.72, 1.17, 0.64); with the shipped
-    model 0.82, 0.95 and 1.12-1.30 (0.95, 1.14-1.20, 0.73-0.97). On fresh
+    10028 0.93, 10059 0.96 (the regions, with the model of then: 0.72, 1.17,
+    0.64); with the shipped model 0.86, 0.96 and 1.11-1.27. On fresh
     simulations (benchmarks/results/particle_size.md) 0.8-1.1 for 150-300 Å,
-    1.3-1.4 for 100 Å, 1.9-2.4 for 70 Å (narrower than the patches resolve) and
+    1.4-1.5 for 100 Å, 1.9-2.2 for 70 Å (narrower than the patches resolve) and
     none for 400-550 Å, which the shipped model takes for ice or contamination
     at the default working scale (:func:`segment_at_estimated_diameter` looks again
     on a coarser image where there is no estimate); so give the diameter when it is

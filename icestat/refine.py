@@ -110,8 +110,9 @@ class BoundaryRefiner:
         varies less: with each specimen held out, the particle diameter
         estimated from three networks' evidence was 0.75 / 0.93 / 0.96 of the
         truth against 0.67-1.56 / 0.90-0.94 / 0.67-1.00 for each alone
-        (EMPIAR-10017 / 10028 / 10059; benchmarks/README.md). Prediction takes
-        ``n_networks`` times as long.
+        (EMPIAR-10017 / 10028 / 10059; benchmarks/README.md), though on faint,
+        sparse micrographs the mean's bumps are lower and some have no estimate.
+        Prediction takes ``n_networks`` times as long.
     """
 
     def __init__(self, width: int = 16, n_steps: int = 300, crop_px: int = 96, batch_size: int = 8,
