@@ -78,7 +78,7 @@ class RefinerNet(nn.Module):
 
 
 class BoundaryRefiner:
-    """Train and apply :class:`RefinerNet` s: one, or several trained apart whose class probabilities are averaged.
+    """Train and apply one :class:`RefinerNet`, or several trained apart whose class probabilities are averaged.
 
     Parameters
     ----------
