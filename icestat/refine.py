@@ -163,10 +163,11 @@ class BoundaryRefiner:
             raise ValueError(f"no working image is as large as one {self.crop_px}-px crop")
         self._inference_networks = None
         weights = class_weights(classes)
+        examples = [(images[i], coarse[i], classes[i]) for i in usable]
         for index, (net, seed) in enumerate(zip(self.networks, self._seeds())):
             if self.n_networks > 1:
                 log.info("training refiner network %d of %d", index + 1, self.n_networks)
-            self._fit_one(net, seed, [(images[i], coarse[i], classes[i]) for i in usable], weights)
+            self._fit_one(net, seed, examples, weights)
         return self
 
     def _fit_one(self, net: RefinerNet, seed: int, examples: list[tuple], weights: np.ndarray) -> None:
