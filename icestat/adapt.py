@@ -108,11 +108,11 @@ def majority_distance(points: np.ndarray, core_fraction: float = CORE_FRACTION, 
     points = np.asarray(points, dtype=np.float64)
     n, d = points.shape
     fitted = np.ones(n, dtype=bool) if reference is None else np.asarray(reference, dtype=bool).ravel()
-    if d > N_COMPONENTS:  # work in the leading principal components of the points fitted
+    if d > N_COMPONENTS:  # work in the leading principal components of the points fitted (fewer when they are few)
         centred = points - points[fitted].mean(axis=0)
         _, _, components = np.linalg.svd(centred[fitted][:: max(1, n // 4000)], full_matrices=False)
         points = centred @ components[:N_COMPONENTS].T
-        d = N_COMPONENTS
+        d = points.shape[1]
     core = fitted
     distance = np.zeros(n)
     for _ in range(n_steps):

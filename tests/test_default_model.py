@@ -5,12 +5,15 @@ import warnings
 import numpy as np
 import pytest
 
+import icestat.segment
+
 from icestat.classes import CARBON, CONTAMINATION, ICE, PARTICLE
 from icestat.metrics import mark_picks, pick_scores
 from icestat.micrograph import Micrograph, PixelSizeWarning
 from icestat.model import FORMAT_VERSION, default_model_path, load_model
 from icestat.pick import pick
-from icestat.segment import MIN_BRIGHTER_FRACTION, brighter_than_ice, segment, with_particle_diameter
+from icestat.segment import (MIN_BRIGHTER_FRACTION, MIN_REFERENCE_PATCHES, _at_patch_centres, brighter_than_ice,
+                             segment, with_particle_diameter)
 from icestat.settings import MAX_WORKING_DIAMETER_PX
 from icestat.simulate import SimulationParams, simulate_micrograph
 
@@ -109,3 +112,21 @@ def test_a_micrograph_mostly_of_film_is_segmented_again_relative_to_its_hole(mon
     first_f1, f1 = (pick_scores(*mark_picks(pick(made, diameter_px, polarity="dark").table, sim.picks,
                                             diameter_px / 2))["f1"] for made in (first, result))
     assert f1 > 0.95 and f1 > first_f1 + 0.05
+
+def test_a_brighter_part_of_too_few_patches_is_not_made_the_reference(monkeypatch):
+    # segmented 13x binned (particles of 594 px, as icestat.diameter's coarser look asks), this astigmatic
+    # micrograph's brighter part is over 5 % of the working image but 5 of its 81 patches: too few to fit the ice
+    # model to (it failed with a reshape error), so the majority stays the reference
+    params = SimulationParams(shape_px=(2048, 2048), pixel_size_A=1.06, n_particles=120, particle_diameter_A=150.0,
+                              carbon_fraction=0.0, astigmatism_um=0.5)
+    micrograph = Micrograph(simulate_micrograph(params, seed=[90, 8, 0]).image, params.pixel_size_A, "astigmatic")
+    references = []
+    segmented = icestat.segment._segmented
+    monkeypatch.setattr("icestat.segment._segmented",
+                        lambda *args, **kwargs: references.append(kwargs.get("reference")) or segmented(*args, **kwargs))
+    segmentation = segment(micrograph, load_model(), particle_diameter_px=594.0)
+    assert references == [None]   # segmented once, relative to the majority
+    brighter = _at_patch_centres(segmentation.brighter_than_ice_mask, segmentation.features.grid)
+    assert segmentation.brighter_than_ice_fraction >= MIN_BRIGHTER_FRACTION
+    assert 0 < np.count_nonzero(brighter) < MIN_REFERENCE_PATCHES
+    assert segmentation.class_fractions()["ice"] > 0.5

@@ -405,3 +405,13 @@ def test_bad_model_files_get_one_line_errors(trained, tmp_path):
     with pytest.raises(ModelError, match="damaged.icestat: damaged model file") as info:
         load_model(damaged)
     assert "\n" not in str(info.value)
+
+
+def test_majority_distance_fitted_to_fewer_points_than_components(rng):
+    # 5 reference points in 10 dimensions span 5 principal components, not N_COMPONENTS (6)
+    points = rng.normal(size=(81, 10))
+    reference = np.zeros(81, dtype=bool)
+    reference[:5] = True
+    distance = majority_distance(points, reference=reference)
+    assert distance.shape == (81,) and np.isfinite(distance).all()
+    assert np.median(distance[:5]) < np.median(distance[5:])
