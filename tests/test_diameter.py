@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from icestat.classes import CONTAMINATION, ICE, PARTICLE
-from icestat.diameter import estimate_diameter_px, segment_at_estimated_diameter
+from icestat.diameter import (FAINT_BUMP_RESPONSE, MIN_BUMP_RESPONSE, estimate_diameter_px,
+                              segment_at_estimated_diameter)
 from icestat.metrics import mark_picks, pick_scores
 from icestat.micrograph import Micrograph
 from icestat.model import load_model
@@ -75,14 +76,14 @@ def test_particles_taken_for_contamination_are_picked_with_an_estimate_as_with_a
     assert scores[1]["recall"] > 0.9 and scores[1]["f1"] > scores[0]["f1"] + 0.2
 
 
-def _bumps(n_bumps: int, diameter_px: float = 24.0) -> Segmentation:
+def _bumps(n_bumps: int, diameter_px: float = 24.0, height: float = 1.0) -> Segmentation:
     """A 256^2 working image of ice whose particle probability has `n_bumps` disks of `diameter_px`, apart."""
     probabilities = np.zeros((4, 256, 256), dtype=np.float32)
     probabilities[ICE] = 0.5
     rows, cols = np.mgrid[:256, :256]
     for index in range(n_bumps):
         centre_row, centre_col = 64 + 128 * (index // 2), 64 + 128 * (index % 2)
-        probabilities[PARTICLE][np.hypot(rows - centre_row, cols - centre_col) < diameter_px / 2] = 1.0
+        probabilities[PARTICLE][np.hypot(rows - centre_row, cols - centre_col) < diameter_px / 2] = height
     working = WorkingImage(np.zeros((256, 256), dtype=np.float32), None, (1.0, 1.0), (256, 256))
     return Segmentation("bumps", working, probabilities)
 
@@ -104,3 +105,27 @@ def test_with_no_estimate_at_the_working_scale_the_coarser_look_finds_the_partic
     assert 0.6 < estimate_px / diameter_px < 1.15
     picks = pick(segmentation, estimate_px, diameter_estimated=True)
     assert pick_scores(*mark_picks(picks.table, truth, diameter_px / 2))["f1"] > 0.8
+
+
+def test_faint_bumps_count_only_at_the_faint_bar():
+    # a disk of evidence of height a answers about 2a / e at its own width: 0.2 high, 0.15, between the two bars
+    faint = _bumps(4, height=0.2)
+    assert FAINT_BUMP_RESPONSE < 0.15 < MIN_BUMP_RESPONSE
+    assert np.isnan(estimate_diameter_px(faint))
+    assert estimate_diameter_px(faint, FAINT_BUMP_RESPONSE) == pytest.approx(24.0, rel=0.25)
+
+
+def test_sparse_faint_particles_are_estimated_from_their_faint_bumps(model):
+    # 5 particles of 150 Å at 15 e/Å² (benchmarks/specimen_conditions.py's micrograph): no MIN_BUMPS bumps at
+    # MIN_BUMP_RESPONSE at the working scale nor on the coarser look, but the working scale's faint bumps tell them
+    params = SimulationParams(shape_px=(2048, 2048), pixel_size_A=1.06, n_particles=5, particle_diameter_A=150.0,
+                              carbon_fraction=0.0, dose_e_per_A2=15.0)
+    sim = simulate_micrograph(params, seed=[90, 17, 1])
+    micrograph, diameter_px = Micrograph(sim.image, params.pixel_size_A, "sparse_faint"), 150.0 / params.pixel_size_A
+    at_working_scale = segment(micrograph, model)
+    assert np.isnan(estimate_diameter_px(at_working_scale))
+    segmentation, estimate_px = segment_at_estimated_diameter(micrograph, model, segmentation=at_working_scale)
+    assert estimate_px == estimate_diameter_px(at_working_scale, FAINT_BUMP_RESPONSE)
+    assert 0.8 < estimate_px / diameter_px < 1.25 and segmentation.working.scale == at_working_scale.working.scale
+    picks = pick(segmentation, estimate_px, diameter_estimated=True)
+    assert pick_scores(*mark_picks(picks.table, sim.picks, diameter_px / 2))["f1"] > 0.85
