@@ -278,10 +278,12 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
             diameter_px = run_diameter.px(micrograph.pixel_size_A)
         model = cached_model(settings.model_path, settings.device).with_carbon_regions(settings.carbon_regions)
         # No warning per crowded micrograph: the run's diameter settles them (to_pick_with_run_diameter), and
-        # `icestat pick` says once whether it rests on crowded micrographs only.
+        # `icestat pick` says once whether it rests on crowded micrographs only. Nor an estimate from faint bumps:
+        # the run's diameter picks a micrograph without an estimate, and empty holes' speckle would pull it.
         polarity = run_polarity or settings.polarity
         segmentation, picks = segment_and_pick(micrograph, model, diameter_px, settings.threshold, polarity,
-                                               settings.device, settings.refine, warn_if_crowded=False)
+                                               settings.device, settings.refine, warn_if_crowded=False,
+                                               faint_bumps=False)
         if source == BLOBS:
             own_estimate = dict(blob_diameter_px=picks.diameter_px,
                                 crowded=is_crowded(segmentation.class_fractions()["particle"]))

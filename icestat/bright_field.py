@@ -59,7 +59,8 @@ def negated(micrograph: Micrograph) -> Micrograph:
 
 def segment_and_pick(micrograph: Micrograph, model: IceModel, diameter_px: float | None = None,
                      threshold: float = DEFAULT_THRESHOLD, polarity: str = "auto", device: str = "cpu",
-                     refine: bool = True, warn_if_crowded: bool = True) -> tuple[Segmentation, Picks]:
+                     refine: bool = True, warn_if_crowded: bool = True,
+                     faint_bumps: bool = True) -> tuple[Segmentation, Picks]:
     """Segment and pick a micrograph, read negated where its particles are brighter than the ice.
 
     Parameters
@@ -80,6 +81,8 @@ def segment_and_pick(micrograph: Micrograph, model: IceModel, diameter_px: float
         says bright, the micrograph is segmented and picked again, negated.
     device, refine
         As for :func:`icestat.segment.segment`.
+    faint_bumps : bool
+        As for :func:`icestat.diameter.segment_at_estimated_diameter`, where the diameter is estimated.
 
     Returns
     -------
@@ -101,11 +104,11 @@ def segment_and_pick(micrograph: Micrograph, model: IceModel, diameter_px: float
     check_polarity(polarity)
     picking = dict(threshold=threshold, warn_if_crowded=warn_if_crowded, diameter_estimated=diameter_px is None)
     if polarity != "bright":
-        segmentation, used_px = _segmented(micrograph, model, diameter_px, device, refine)
+        segmentation, used_px = _segmented(micrograph, model, diameter_px, device, refine, faint_bumps)
         picks = pick(segmentation, used_px, polarity=polarity, **picking)
     if polarity == "bright" or picks.polarity == "bright":
         bright_balance = picks.bright_balance if polarity == "auto" else float("nan")
-        segmentation, used_px = _segmented(negated(micrograph), model, diameter_px, device, refine)
+        segmentation, used_px = _segmented(negated(micrograph), model, diameter_px, device, refine, faint_bumps)
         picks = replace(pick(segmentation, used_px, polarity="dark", **picking), polarity="bright",
                         bright_balance=bright_balance)
     if segmentation.brighter_than_ice_fraction >= MIN_BRIGHTER_FRACTION:
@@ -114,13 +117,13 @@ def segment_and_pick(micrograph: Micrograph, model: IceModel, diameter_px: float
 
 
 def _segmented(micrograph: Micrograph, model: IceModel, diameter_px: float | None, device: str,
-               refine: bool) -> tuple[Segmentation, float | None]:
+               refine: bool, faint_bumps: bool) -> tuple[Segmentation, float | None]:
     """Segmented for the diameter given, or for its estimate (:func:`icestat.diameter.segment_at_estimated_diameter`).
 
     Returns the segmentation and the diameter to pick with: the one given or the estimate (None where there is none).
     """
     if diameter_px is None:
-        return segment_at_estimated_diameter(micrograph, model, device, refine)
+        return segment_at_estimated_diameter(micrograph, model, device, refine, faint_bumps=faint_bumps)
     return segment(micrograph, model, device, refine, particle_diameter_px=diameter_px), diameter_px
 
 

@@ -44,7 +44,7 @@ MIN_BUMP_RESPONSE = 0.2
 #: (simulated 150 Å particles, 5 per micrograph at 15 e/Å²: an estimate on 5 of 5 micrographs, median 1.11 of the
 #: truth, not 2 of 5; in ice of 0.2 rad debris 5 of 5 at 0.96, not 2 of 5 at 1.94). Taken first, this bar would let
 #: speckle lower estimates where the particles are clear (0.65 of the truth, not 0.96, on EMPIAR-10059 with the
-#: recipe retrained without it). Empty ice then has an estimate too (benchmarks/README.md).
+#: recipe retrained without it). Empty ice then has an estimate too, from its speckle (benchmarks/README.md).
 FAINT_BUMP_RESPONSE = 0.1
 #: Fewer bumps than this are no estimate: one bump of an unsure model's speckle on ice set 400 Å particles, which
 #: the shipped model called contamination, at 0.48 of their diameter (F1 0); with no estimate there, the coarser
@@ -162,7 +162,8 @@ def estimate_diameter_px(segmentation: Segmentation, min_response: float = MIN_B
 
 
 def segment_at_estimated_diameter(micrograph: Micrograph, model: IceModel, device: str = "cpu", refine: bool = True,
-                                  segmentation: Segmentation | None = None) -> tuple[Segmentation, float | None]:
+                                  segmentation: Segmentation | None = None,
+                                  faint_bumps: bool = True) -> tuple[Segmentation, float | None]:
     """A micrograph segmented for picking with its estimated particle diameter, and the estimate.
 
     Segmented at the model's working scale, and the diameter estimated there
@@ -180,7 +181,8 @@ def segment_at_estimated_diameter(micrograph: Micrograph, model: IceModel, devic
     :data:`~icestat.settings.MAX_WORKING_DIAMETER_PX` working pixels, and
     contamination smaller than a particle counted as particle). Where there
     is none there either, the working scale's bumps down to
-    ``FAINT_BUMP_RESPONSE`` give the estimate, as the first one would. What
+    ``FAINT_BUMP_RESPONSE`` give the estimate, as the first one would (unless
+    `faint_bumps` is False). What
     ``icestat pick`` picks with its own estimate. Segmenting coarser where an
     estimate at the working scale is wider than that was tried and not kept
     (benchmarks/README.md).
@@ -194,6 +196,11 @@ def segment_at_estimated_diameter(micrograph: Micrograph, model: IceModel, devic
     segmentation : Segmentation, optional
         The micrograph segmented by `model` at its working scale (without a
         diameter), where already made; made here when None.
+    faint_bumps : bool
+        Take the faint bumps as the last resort. ``icestat pick`` does not: in a
+        run, a micrograph without an estimate is picked with the run's diameter
+        (:func:`run_diameter`), which the speckle of empty holes, estimated from
+        faint bumps at 1.3-2.5 times a real specimen's diameter, would pull up.
 
     Returns
     -------
@@ -212,7 +219,7 @@ def segment_at_estimated_diameter(micrograph: Micrograph, model: IceModel, devic
     diameter_px = estimate_diameter_px(segment(micrograph, model, device, refine, particle_diameter_px=coarser_px))
     if np.isfinite(diameter_px):
         return segmented_for_diameter(segmentation, micrograph, model, diameter_px, device, refine), diameter_px
-    diameter_px = estimate_diameter_px(segmentation, FAINT_BUMP_RESPONSE)
+    diameter_px = estimate_diameter_px(segmentation, FAINT_BUMP_RESPONSE) if faint_bumps else float("nan")
     if not np.isfinite(diameter_px):
         return segmentation, None
     return with_particle_diameter(segmentation, diameter_px), diameter_px

@@ -129,3 +129,5 @@ def test_sparse_faint_particles_are_estimated_from_their_faint_bumps(model):
     assert 0.8 < estimate_px / diameter_px < 1.25 and segmentation.working.scale == at_working_scale.working.scale
     picks = pick(segmentation, estimate_px, diameter_estimated=True)
     assert pick_scores(*mark_picks(picks.table, sim.picks, diameter_px / 2))["f1"] > 0.85
+    # icestat pick leaves the faint bumps out (the run's diameter picks such a micrograph)
+    assert segment_at_estimated_diameter(micrograph, model, segmentation=at_working_scale, faint_bumps=False)[1] is None
