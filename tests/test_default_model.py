@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import icestat.segment
-
 from icestat.classes import CARBON, CONTAMINATION, ICE, PARTICLE
 from icestat.metrics import mark_picks, pick_scores
 from icestat.micrograph import Micrograph, PixelSizeWarning
@@ -112,6 +111,7 @@ def test_a_micrograph_mostly_of_film_is_segmented_again_relative_to_its_hole(mon
     first_f1, f1 = (pick_scores(*mark_picks(pick(made, diameter_px, polarity="dark").table, sim.picks,
                                             diameter_px / 2))["f1"] for made in (first, result))
     assert f1 > 0.95 and f1 > first_f1 + 0.05
+
 
 def test_a_brighter_part_of_too_few_patches_is_not_made_the_reference(monkeypatch):
     # segmented 13x binned (particles of 594 px, as icestat.diameter's coarser look asks), this astigmatic
