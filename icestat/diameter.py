@@ -219,10 +219,11 @@ def segment_at_estimated_diameter(micrograph: Micrograph, model: IceModel, devic
     diameter_px = estimate_diameter_px(segment(micrograph, model, device, refine, particle_diameter_px=coarser_px))
     if np.isfinite(diameter_px):
         return segmented_for_diameter(segmentation, micrograph, model, diameter_px, device, refine), diameter_px
-    diameter_px = estimate_diameter_px(segmentation, FAINT_BUMP_RESPONSE) if faint_bumps else float("nan")
-    if not np.isfinite(diameter_px):
-        return segmentation, None
-    return with_particle_diameter(segmentation, diameter_px), diameter_px
+    if faint_bumps:
+        diameter_px = estimate_diameter_px(segmentation, FAINT_BUMP_RESPONSE)
+        if np.isfinite(diameter_px):
+            return with_particle_diameter(segmentation, diameter_px), diameter_px
+    return segmentation, None
 
 
 def run_diameter(estimates, crowded) -> float:
