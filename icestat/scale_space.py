@@ -16,11 +16,11 @@ noise (ratio 1.0), with particles 2-9 times it; on the 8-bit micrographs of
 from __future__ import annotations
 
 import functools
+import itertools
 
 import numpy as np
 import scipy.fft
 from scipy import ndimage
-from skimage.feature import peak_local_max
 
 from icestat.backend import cpu_threads
 
@@ -215,8 +215,7 @@ def blob_maxima(image: np.ndarray, sigmas_px, min_response: float) -> tuple[np.n
     """
     sigmas_px = np.asarray(sigmas_px, dtype=np.float64)
     stack = np.stack(blob_responses(image, sigmas_px))
-    width, rows, cols = peak_local_max(stack, footprint=np.ones((3, 3, 3), dtype=bool), threshold_abs=min_response,
-                                       exclude_border=False).T
+    width, rows, cols = local_maxima(stack, min_response).T
     inner = (width > 0) & (width < len(sigmas_px) - 1)
     width, rows, cols = width[inner], rows[inner], cols[inner]
     below, at, above = (stack[width + step, rows, cols].astype(np.float64) for step in (-1, 0, 1))
@@ -226,6 +225,36 @@ def blob_maxima(image: np.ndarray, sigmas_px, min_response: float) -> tuple[np.n
     log_step = np.log(sigmas_px[1] / sigmas_px[0])
     sigma_px = sigmas_px[width] * np.exp(np.clip(offset, -0.5, 0.5) * log_step)
     return sigma_px, rows, cols, at.astype(np.float32)
+
+
+def local_maxima(stack: np.ndarray, min_value: float) -> np.ndarray:
+    """Indices ``(n, ndim)`` of the elements above `min_value` that are the largest of their 3 x 3 x ... neighbourhood.
+
+    What ``skimage.feature.peak_local_max(stack, footprint=np.ones((3,) * stack.ndim), threshold_abs=min_value,
+    exclude_border=False)`` finds (edges repeated; none in a constant stack; highest first, ties in index order),
+    but only the elements above `min_value` are compared with their neighbours: a fraction of a percent of
+    :func:`blob_maxima`'s scale space, which a maximum filter over the whole stack took 20 times as long to look at.
+
+    Examples
+    --------
+    >>> local_maxima(np.array([[0.0, 3.0, 1.0], [2.0, 0.0, 0.0], [0.0, 0.0, 5.0]]), 0.5).tolist()
+    [[2, 2], [0, 1]]
+    """
+    stack = np.asarray(stack)
+    if stack.size == 0 or stack.min() == stack.max():
+        return np.empty((0, stack.ndim), dtype=np.intp)
+    at = np.nonzero(stack > min_value)
+    padded = np.pad(stack, 1, mode="edge")   # each element's neighbours a fixed step away in the flat array
+    strides = np.array(padded.strides) // padded.itemsize
+    flat = padded.ravel()
+    centres = np.ravel_multi_index(tuple(index + 1 for index in at), padded.shape)
+    values = flat[centres]
+    largest_around = values.copy()
+    for steps in itertools.product((-1, 0, 1), repeat=stack.ndim):
+        np.maximum(largest_around, flat[centres + int(np.dot(steps, strides))], out=largest_around)
+    peak = values == largest_around
+    order = np.argsort(-values[peak], kind="stable")
+    return np.stack([index[peak][order] for index in at], axis=1)
 
 
 def _kernel_radius(sigma_px: float) -> int:

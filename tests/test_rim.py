@@ -6,7 +6,7 @@ from scipy import ndimage
 
 from icestat.carbon import MIN_CARBON_FRACTION, consolidate_carbon
 from icestat.classes import CARBON, ICE, IGNORE, PARTICLE
-from icestat.rim import find_hole_rim
+from icestat.rim import _distance_from, _placed, find_hole_rim
 from icestat.settings import SegmentationSettings
 
 SIDE_PX = 200
@@ -98,6 +98,28 @@ def test_a_rim_the_classifier_does_not_back_is_not_taken(hole):
     assert find_hole_rim(image, np.zeros_like(carbon_probability), PATCH_PX) is None
     noise = np.random.default_rng(3).normal(size=film.shape).astype(np.float32)
     assert find_hole_rim(noise, np.where(film, 0.8, 0.05).astype(np.float32), PATCH_PX) is None   # no edge at all
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_rim_moves_to_where_calling_the_film_side_carbon_gains_most(seed):
+    # The reference: for each whole offset, the sum of (p - 1/2) over the pixels deeper into the film than it.
+    rng = np.random.default_rng(seed)
+    probability = ndimage.gaussian_filter(rng.uniform(size=(90, 110)), 3.0)
+    probability = np.clip((probability - probability.mean()) * 8 + 0.5, 0, 1)
+    for _ in range(5):
+        centre, radius = tuple(rng.uniform(-100, 200, 2)), float(rng.uniform(20, 150))
+        from_centre = _distance_from(probability.shape, centre)
+        for film_outside in (True, False):
+            depth = from_centre - radius if film_outside else radius - from_centre
+            offsets = np.arange(-8.0, 9.0)
+            gains = [np.sum(probability[depth > offset] - 0.5) for offset in offsets]
+            rim = _placed(from_centre, centre, radius, film_outside, probability, 8.5, 0)
+            film = depth > offsets[np.argmax(gains)]
+            if film.all() or not film.any():
+                assert rim is None
+            else:
+                assert rim.offset_px == offsets[np.argmax(gains)]
+                assert rim.contrast == pytest.approx(probability[film].mean() - probability[~film].mean())
 
 
 def test_consolidation_takes_the_film_side_of_a_rim_over_regions(hole):

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from skimage.feature import blob_log
+from skimage.feature import blob_log, peak_local_max
 
 from icestat.scale_space import (blob_maxima, blob_noise_sd, blob_response, blob_responses, gaussian_smoothed,
-                                  hessian_eigenvalues, white_noise_sd)
+                                  hessian_eigenvalues, local_maxima, white_noise_sd)
 
 
 def _haar_diagonal_reference(image):
@@ -116,6 +116,26 @@ def _random_disks(seed: int, shape=(160, 190), n=9) -> tuple[np.ndarray, list[tu
             image += height * disk
             disks.append((int(row), int(col), float(np.sqrt(disk.sum() / np.pi)), height))
     return image.astype(np.float32), disks
+
+
+@pytest.mark.parametrize("shape", [(7, 40, 33), (25, 31), (1, 12, 9), (3, 3, 3)])
+@pytest.mark.parametrize("levels", [None, 4])
+def test_local_maxima_are_skimages_peaks_in_the_same_order(shape, levels):
+    rng = np.random.default_rng(sum(shape) + (levels or 0))
+    stack = ndimage.gaussian_filter(rng.normal(size=shape), 1.0).astype(np.float32)
+    if levels:   # plateaus and ties: neighbouring maxima of equal height, and peaks of equal height far apart
+        stack = np.round(stack * levels / np.abs(stack).max()).astype(np.float32)
+    for min_value in (-np.inf, 0.0, float(np.quantile(stack, 0.9))):
+        expected = peak_local_max(stack, footprint=np.ones((3,) * len(shape), dtype=bool), threshold_abs=min_value,
+                                  exclude_border=False)
+        found = local_maxima(stack, min_value)
+        assert found.shape == expected.shape
+        assert np.array_equal(found, expected)
+
+
+def test_local_maxima_of_a_constant_or_empty_stack_are_none():
+    assert local_maxima(np.full((4, 5, 6), 2.0), 0.0).shape == (0, 3)
+    assert local_maxima(np.zeros((0, 5)), 0.0).shape == (0, 2)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
