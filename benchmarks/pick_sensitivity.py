@@ -36,6 +36,7 @@ from unittest import mock
 import numpy as np
 
 from _report import publish
+from _truth import with_mask_particle_diameters
 from picking import (EMPTY_ICE_DIAMETER_A, MODELS_FOLDER, empty_ice_micrographs, fresh_simulation_micrographs,
                      mask_marker, model_without, pooled_scores, truth_marker)
 
@@ -61,7 +62,7 @@ SPECIMEN_OUT = "specimen held out"
 
 def labelled_groups(shipped, shared: Path, models: Path) -> dict[str, list[tuple]]:
     """Group label -> (segmentation, true diameter in px, marking function) of each masked micrograph."""
-    manifest = read_manifest(shared / "manifest.csv")
+    manifest = with_mask_particle_diameters(read_manifest(shared / "manifest.csv"))
     trained = set(shipped.metadata["training_micrographs"])
     groups = {}
     for dataset, rows in manifest[manifest["particle_mask"].notna()].groupby("dataset"):

@@ -48,6 +48,7 @@ import pandas as pd
 from sklearn.model_selection import KFold
 
 from _report import publish
+from _truth import with_mask_particle_diameters
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import train_default_model as recipe  # noqa: E402
@@ -343,7 +344,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     started = time.perf_counter()
-    manifest = read_manifest(args.shared / "manifest.csv")
+    manifest = with_mask_particle_diameters(read_manifest(args.shared / "manifest.csv"))
     lines = ["# Picking accuracy", "",
              "Default threshold; diameter from the manifest (what a user gives) or estimated from the particle evidence.",
              "Real data: a pick is right when it lands on a particle of the mask, a mask blob holding",

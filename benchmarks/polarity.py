@@ -36,6 +36,7 @@ import warnings
 from pathlib import Path
 
 from _report import publish
+from _truth import with_mask_particle_diameters
 from picking import mask_marker, pooled_scores, truth_marker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
@@ -98,7 +99,7 @@ def run_vote(model, results: list[dict], way: str, reread) -> dict:
 
 def shared_groups(model, shared: Path) -> list[tuple[str, list[dict]]]:
     """Every masked micrograph of the shared data both ways, grouped by dataset: (label, results) pairs."""
-    manifest = read_manifest(shared / "manifest.csv")
+    manifest = with_mask_particle_diameters(read_manifest(shared / "manifest.csv"))
     groups = []
     for dataset, rows in manifest[manifest["particle_mask"].notna()].groupby("dataset"):
         results = []

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from _report import publish
+from _truth import with_mask_particle_diameters
 from picking import (EMPTY_ICE_DIAMETER_A, empty_ice_micrographs, fresh_simulation_micrographs, model_without,
                      pooled_scores, recipe)
 
@@ -94,7 +95,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     started = time.perf_counter()
-    manifest = read_manifest(args.shared / "manifest.csv")
+    manifest = with_mask_particle_diameters(read_manifest(args.shared / "manifest.csv"))
     held_out = ["| model | " + " | ".join(f"F1 (P / R), {way}" for way in WAYS)
                 + " | particle fraction called: default / patches alone / masks |", "|" + " --- |" * 5]
     simulated = ["| model | " + " | ".join(f"F1 (P / R), {way}" for way in WAYS) + " | "

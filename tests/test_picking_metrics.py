@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from icestat.coords import pick_table
-from icestat.metrics import average_precision, match_picks, score_picks, score_picks_on_mask
+from icestat.manifest import load_labelled, read_manifest
+from icestat.metrics import (average_precision, mask_particle_diameter_px, match_picks, score_picks,
+                             score_picks_on_mask)
 
 
 def _best_matching_size(picks_xy, truth_xy, radius_px):
@@ -88,3 +90,46 @@ def test_picks_outside_the_mask_image_are_wrong_not_errors():
     mask = np.ones((10, 10), dtype=bool)
     scores = score_picks_on_mask(pick_table([-5.0, 50.0, 5.0], [5.0, 5.0, 5.0], score=1.0), mask, 20.0)
     assert scores["n_correct"] == 1
+
+
+def _disk(shape, centre, radius_px):
+    rows, cols = np.indices(shape)
+    return np.hypot(rows - centre[0], cols - centre[1]) <= radius_px
+
+
+@pytest.mark.parametrize("radius_px", [6, 11, 23])
+def test_one_particle_of_disk_masks_is_read_from_the_single_disks_not_the_merged_ones(radius_px):
+    # Disks of one size: a few alone, many touching or overlapping in pairs and threes, some cut by the edge. The
+    # median blob is a merged one; the answer is one disk's equivalent diameter.
+    rng = np.random.default_rng(radius_px)
+    shape = (40 * radius_px, 40 * radius_px)
+    one_disk = 2 * np.sqrt(_disk(shape, (shape[0] // 2, shape[1] // 2), radius_px).sum() / np.pi)
+    masks = []
+    for _ in range(2):
+        mask = np.zeros(shape, dtype=bool)
+        for index, (row, col) in enumerate(rng.uniform(0, shape[0], size=(40, 2))):
+            for k in range(index % 3 + 1 if index > 3 else 1):   # 4 alone, the rest in clusters of 1-3
+                step = rng.uniform(0.6, 1.9) * radius_px * k
+                angle = rng.uniform(0, 2 * np.pi)
+                mask |= _disk(shape, (row + step * np.sin(angle), col + step * np.cos(angle)), radius_px)
+        masks.append(mask)
+    assert mask_particle_diameter_px(masks) == pytest.approx(one_disk, rel=0.02)
+
+
+def test_masks_without_a_single_disk_have_no_particle_diameter():
+    shape = (60, 60)
+    pair = _disk(shape, (30, 20), 8) | _disk(shape, (30, 36), 8)
+    edge = _disk(shape, (0, 30), 8)
+    assert np.isnan(mask_particle_diameter_px([pair | edge]))
+    assert np.isnan(mask_particle_diameter_px([]))
+
+
+@pytest.mark.filterwarnings("ignore::icestat.micrograph.PixelSizeWarning")   # the set gives none; not needed here
+def test_the_crowded_real_set_is_read_at_its_single_disks(shared_data):
+    # EMPIAR-10059's masks are disks of about 36 px; the manifest's median blob size, inflated by merged ones,
+    # says 45-50 px on most of its micrographs.
+    manifest = read_manifest(shared_data / "manifest.csv")
+    rows = manifest[(manifest["dataset"] == "empiar-10059") & manifest["particle_mask"].notna()]
+    diameter_px = mask_particle_diameter_px(load_labelled(row).particle_mask for _, row in rows.iterrows())
+    assert 34.0 < diameter_px < 38.0
+    assert (rows["particle_diameter_px"] > 1.2 * diameter_px).sum() >= 5

@@ -26,6 +26,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import train_default_model as recipe  # noqa: E402
 
+from _truth import with_mask_particle_diameters  # noqa: E402
 from icestat.examples import Example, make_example  # noqa: E402
 from icestat.manifest import LabelledMicrograph, iter_labelled, read_manifest  # noqa: E402
 from icestat.metrics import mark_picks, mark_picks_on_mask  # noqa: E402
@@ -111,7 +112,7 @@ def real_cases(shared: Path, dataset: str, settings: SegmentationSettings, max_c
     `max_cases`, when given, keeps the first that many; `side_fraction` crops each to its top-left corner, that
     fraction of each side (the quick mode).
     """
-    manifest = read_manifest(shared / "manifest.csv")
+    manifest = with_mask_particle_diameters(read_manifest(shared / "manifest.csv"))
     rows = manifest[(manifest["dataset"] == dataset) & manifest["particle_mask"].notna()].iloc[:max_cases]
     cases = []
     with warnings.catch_warnings():

@@ -14,6 +14,13 @@ import pandas as pd
 from scipy import ndimage
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
+from skimage.measure import regionprops
+
+#: A blob of a particle mask is one particle when it is this round (eccentricity at most, solidity at least): two
+#: touching disks of 8-54 px radius have an eccentricity of 0.88-0.90 and a solidity of 0.81-0.87, one disk 0 and
+#: 0.93-0.99 (its pixels against their convex hull).
+SINGLE_BLOB_MAX_ECCENTRICITY = 0.5
+SINGLE_BLOB_MIN_SOLIDITY = 0.9
 
 
 def match_picks(picks_xy: np.ndarray, truth_xy: np.ndarray, radius_px: float) -> tuple[np.ndarray, np.ndarray]:
@@ -147,6 +154,46 @@ def mark_picks_on_mask(picks: pd.DataFrame, particle_mask: np.ndarray,
             room_left[blob - 1] -= 1
             correct[i] = True
     return marked.assign(correct=correct), int(room.sum())
+
+
+def mask_particle_diameter_px(particle_masks) -> float:
+    """The diameter of one particle in masks that mark each particle with a disk: that of the blobs of one disk.
+
+    Labelled sets such as CryoPPP's mark every particle with a disk of one size;
+    where particles touch, the disks merge, so the median size of all blobs
+    overstates a particle wherever many touch (EMPIAR-10059 in ../shared/data:
+    45-50 px on six of its ten micrographs, whose single disks are 35 px). The
+    blobs of one disk are round and convex (``SINGLE_BLOB_MAX_ECCENTRICITY``,
+    ``SINGLE_BLOB_MIN_SOLIDITY``) and clear of the image's edge; this is
+    the median of their equivalent diameters over all the masks.
+
+    Parameters
+    ----------
+    particle_masks : iterable of ndarray of bool (h, w)
+
+    Returns
+    -------
+    float
+        In the masks' pixels; NaN where no blob is a single disk.
+
+    Examples
+    --------
+    >>> yy, xx = np.mgrid[:80, :80]
+    >>> disk = lambda row, col: np.hypot(yy - row, xx - col) <= 8
+    >>> mask = disk(20, 20) | disk(60, 60) | disk(20, 55) | disk(20, 68)   # two apart, two touching
+    >>> round(mask_particle_diameter_px([mask]), 1)   # a digital disk of radius 8 covers 197 pixels
+    15.8
+    """
+    diameters = []
+    for mask in particle_masks:
+        blobs, _ = ndimage.label(np.asarray(mask, dtype=bool))
+        for blob in regionprops(blobs):
+            top, left, bottom, right = blob.bbox
+            inside = top > 0 and left > 0 and bottom < blobs.shape[0] and right < blobs.shape[1]
+            if (inside and blob.eccentricity <= SINGLE_BLOB_MAX_ECCENTRICITY
+                    and blob.solidity >= SINGLE_BLOB_MIN_SOLIDITY):
+                diameters.append(blob.equivalent_diameter_area)
+    return float(np.median(diameters)) if diameters else float("nan")
 
 
 def pick_scores(marked: pd.DataFrame, n_true: int) -> dict:
