@@ -4,9 +4,11 @@ Usage:
     python benchmarks/picking.py [--shared ../shared/data] [--folds 4]
 
 1. Every micrograph of ../shared/data with a particle mask, picked by the
-   shipped default model at the default threshold, with the particle diameter
-   of the manifest (as a user gives it, setting the working scale of large
-   particles as icestat pick does) and estimated from the particle evidence:
+   shipped default model at the default threshold, with the set's particle
+   diameter (as a user gives it, setting the working scale of large particles
+   as icestat pick does; read from the single disks of the set's masks, not
+   the manifest's merged-blob medians: benchmarks/_truth.py) and estimated
+   from the particle evidence:
    each micrograph's own estimate, and the run's as `icestat pick` uses it
    (each row's micrographs taken as one run: the median of the uncrowded
    micrographs' estimates, for those whose own is more than 20 % off).
@@ -346,7 +348,8 @@ def main() -> None:
     started = time.perf_counter()
     manifest = with_mask_particle_diameters(read_manifest(args.shared / "manifest.csv"))
     lines = ["# Picking accuracy", "",
-             "Default threshold; diameter from the manifest (what a user gives) or estimated from the particle evidence.",
+             "Default threshold; the true diameter (what a user gives: on real data each set's one particle, read from",
+             "the single disks of its masks, benchmarks/_truth.py) or estimated from the particle evidence.",
              "Real data: a pick is right when it lands on a particle of the mask, a mask blob holding",
              "round(area / one particle's area) particles. Simulations: one-to-one matching (Hungarian) to the true",
              "centres within half a particle diameter. Written by benchmarks/picking.py.", ""] + HEADER
