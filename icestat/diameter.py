@@ -61,8 +61,9 @@ DIAMETER_PER_WIDTH = 2 * np.sqrt(2)
 #: their diameter at 14 Å (benchmarks/README.md).
 COARSER_RETRY = 2.0
 #: Where more than this fraction of a micrograph is labelled particle, the particles touch and merge, and the
-#: estimated diameter is less reliable (a warning says so): 0.87-1.44 of the true diameter on the micrographs of
-#: EMPIAR-10059, all crowded, with the shipped model; 0.90-0.98 on those of 10028, none crowded.
+#: estimated diameter is less reliable (a warning says so): 0.87-1.44 of the manifest's diameters on the micrographs
+#: of EMPIAR-10059, all crowded, with the shipped model (1.33-1.44 of its one particle, median); 0.90-0.98 on those
+#: of 10028, none crowded.
 CROWDED_PARTICLE_FRACTION = 0.5
 #: In a run of micrographs of one specimen, those whose own estimate is more than this factor off the run's
 #: diameter (:func:`run_diameter`) are picked with the run's: F1 is flat within about 0.8-1.15 of the true
@@ -121,9 +122,12 @@ def estimate_diameter_px(segmentation: Segmentation, min_response: float = MIN_B
     never saw (its evidence lower, the labelled cores smaller), and touching
     particles, merged into one region, still make a bump each. Estimate over
     true diameter, median over a dataset (benchmarks/results/picking.md), with
-    each specimen held out (the recipe retrained without it): EMPIAR-10017 0.75,
-    10028 0.93, 10059 0.96 (the regions, with the model of then: 0.72, 1.17,
-    0.64); with the shipped model 0.86, 0.96 and 1.11-1.27. On fresh
+    each specimen held out (the recipe retrained without it): EMPIAR-10017 0.78,
+    10028 0.93, 10059 1.19; with the shipped model 0.87, 0.96 and 1.33-1.44
+    (the truth each set's one particle, read from its masks' single disks; against
+    the manifest's medians of merged blobs, as measured before 2026-12-06, 0.75,
+    0.93, 0.96 held out, and the regions, with the model of then: 0.72, 1.17,
+    0.64). On fresh
     simulations (benchmarks/results/particle_size.md) 0.8-1.1 for 150-300 Å,
     1.4-1.5 for 100 Å, 1.9-2.2 for 70 Å (narrower than the patches resolve) and
     none for 400-550 Å, which the shipped model takes for ice or contamination
@@ -232,11 +236,12 @@ def run_diameter(estimates, crowded) -> float:
     The median of the estimates (:func:`estimate_diameter_px`) of the
     micrographs that are not crowded (:func:`is_crowded`), or of all of them
     when every one is crowded. A single
-    micrograph's estimate strays: 0.52-1.19 of the truth on EMPIAR-10017 with
-    the recipe retrained without it, 0.85-1.13 on 10028, 0.86-1.28 on 10059
-    (with the regions labelled particle, the estimator before, 0.14-0.49 on
-    half of 10028's, crowded). A bias shared by every micrograph stays (0.75 on
-    10017 without it; benchmarks/results/picking.md).
+    micrograph's estimate strays: 0.73-1.21 of the set's one particle on
+    EMPIAR-10017 with the recipe retrained without it, 0.86-1.11 on 10028,
+    1.08-1.29 on 10059 (with the regions labelled particle, the estimator
+    before, 0.14-0.49 on half of 10028's, crowded). A bias shared by every
+    micrograph stays (0.78 on 10017 and 1.19 on 10059 without them;
+    benchmarks/results/picking.md).
 
     Parameters
     ----------

@@ -109,7 +109,7 @@ class BoundaryRefiner:
         draws the particles' evidence its own way, and the mean of several
         varies less: with each specimen held out, the particle diameter
         estimated from three networks' evidence was 0.75 / 0.93 / 0.96 of the
-        truth against 0.67-1.56 / 0.90-0.94 / 0.67-1.00 for each alone
+        manifest's diameters against 0.67-1.56 / 0.90-0.94 / 0.67-1.00 for each alone
         (EMPIAR-10017 / 10028 / 10059; benchmarks/README.md), though on faint,
         sparse micrographs the mean's bumps are lower and some have no estimate.
         Prediction takes ``n_networks`` times as long.
