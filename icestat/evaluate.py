@@ -26,7 +26,7 @@ import pandas as pd
 from icestat.classes import PARTICLE
 from icestat.coords import MICROGRAPH_COLUMN
 from icestat.manifest import load_labelled, read_manifest
-from icestat.metrics import mark_picks, mark_picks_on_mask, pick_scores
+from icestat.metrics import mark_picks, mark_picks_on_mask, mask_particle_diameter_px, pick_scores
 from icestat.micrograph import PixelSizeWarning, micrograph_stem
 
 log = logging.getLogger(__name__)
@@ -103,8 +103,12 @@ def read_manifest_truth(manifest: str | os.PathLike,
     Coordinate files are used where given, particle masks (or the particle
     pixels of region masks) otherwise. Only the micrographs scored are read (a
     manifest of many datasets may label far more than one run picked), their
-    pixel size unneeded: scoring is in pixels. A micrograph with neither
-    coordinates nor a mask with a particle diameter is left out, with a warning.
+    pixel size unneeded: scoring is in pixels. Masks without a particle
+    diameter are scored with their dataset's, read from the single disks of its
+    masks (:func:`icestat.metrics.mask_particle_diameter_px`: labelled sets such
+    as CryoPPP's mark each particle with a disk of one size). A micrograph with
+    neither coordinates nor a mask, or whose dataset's masks hold no single
+    disk to read a diameter from, is left out, with a warning.
 
     Parameters
     ----------
@@ -120,19 +124,34 @@ def read_manifest_truth(manifest: str | os.PathLike,
     rows = read_manifest(manifest)
     if micrographs is not None:
         rows = rows[rows["micrograph"].map(micrograph_stem).isin(_stems(micrographs))]
-    truth = {}
+    truth, names, without_diameter = {}, [], {}
     for _, row in rows.iterrows():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PixelSizeWarning)
             item = load_labelled(row)
         name = item.micrograph.name
+        names.append(name)
         mask = item.particle_mask if item.particle_mask is not None else (
             item.regions == PARTICLE if item.regions is not None else None)
-        if item.picks is None and (mask is None or item.particle_diameter_px is None):
-            log.warning("%s: no coordinates, or no particle mask with a particle diameter; not scored", name)
-            continue
-        truth[name] = MicrographTruth(item.picks, None if item.picks is not None else mask, item.particle_diameter_px)
-    return truth
+        if item.picks is None and mask is None:
+            log.warning("%s: no coordinates and no particle mask; not scored", name)
+        elif item.picks is None and item.particle_diameter_px is None:
+            without_diameter.setdefault(item.dataset, {})[name] = mask
+        else:
+            truth[name] = MicrographTruth(item.picks, None if item.picks is not None else mask,
+                                          item.particle_diameter_px)
+    for dataset, masks in without_diameter.items():
+        diameter_px = mask_particle_diameter_px(masks.values())
+        if np.isfinite(diameter_px):
+            log.info("%sno particle diameter given; %.1f px, read from the single disks of the masks",
+                     f"{dataset}: " if dataset else "", diameter_px)
+        for name, mask in masks.items():
+            if np.isfinite(diameter_px):
+                truth[name] = MicrographTruth(None, mask, diameter_px)
+            else:
+                log.warning("%s: a particle mask without a particle diameter, and no single particle in its "
+                            "dataset's masks to read one from; not scored", name)
+    return {name: truth[name] for name in names if name in truth}
 
 
 def evaluate_labelled(picks: pd.DataFrame, truth: dict[str, MicrographTruth],

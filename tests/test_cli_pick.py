@@ -658,8 +658,9 @@ def test_one_process_reads_the_next_micrographs_while_picking(simulated, tmp_pat
 
 
 def test_evaluate_says_what_it_cannot_score(tmp_path, capsys):
-    # A labelled micrograph with a mask but no particle diameter cannot be scored: it is left out with a warning,
-    # and with nothing else to score against, evaluate fails in one line.
+    # A labelled micrograph with a mask but no particle diameter, and no single particle in the masks to read one
+    # from, cannot be scored: it is left out with a warning, and with nothing else to score against, evaluate fails
+    # in one line.
     image = np.random.default_rng(0).normal(size=(64, 64)).astype(np.float32)
     write_mrc(tmp_path / "m.mrc", image, pixel_size_A=2.0)
     iio.imwrite(tmp_path / "m_mask.png", np.zeros((64, 64), dtype=np.uint8))
@@ -669,7 +670,8 @@ def test_evaluate_says_what_it_cannot_score(tmp_path, capsys):
     picks.write_text("micrograph,x_px,y_px,score\nm,10,10,0.9\n")
     assert main(["evaluate", str(picks), "--truth", str(manifest)]) == 2
     err = capsys.readouterr().err
-    assert "m: no coordinates, or no particle mask with a particle diameter; not scored" in err
+    assert ("m: a particle mask without a particle diameter, and no single particle in its dataset's masks to read "
+            "one from; not scored") in err
     assert err.strip().splitlines()[-1] == "ERROR: no micrograph of the picks has a truth to be scored against"
     # given the diameter, the same micrograph is scored: its one pick is wrong (the mask is empty)
     manifest.write_text("micrograph,particle_mask,particle_diameter_px\nm.mrc,m_mask.png,10\n")
@@ -678,6 +680,24 @@ def test_evaluate_says_what_it_cannot_score(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["evaluate", str(picks), "--truth", str(manifest), "--threshold", "0.1,high"])
     assert "not a number or comma-separated numbers: '0.1,high'" in capsys.readouterr().err
+
+
+def test_evaluate_reads_the_particle_diameter_of_disk_masks_without_one(tmp_path, capsys):
+    # Masks of disks of 20 px (two touching on one micrograph) and no diameter in the manifest: each particle
+    # counts once, so two picks in the touching pair are both right, and a third there is one too many.
+    rows, cols = np.indices((96, 96))
+    disk = lambda row, col: np.hypot(rows - row, cols - col) <= 9.5
+    masks = {"a": disk(30, 30) | disk(70, 60), "b": disk(40, 30) | disk(40, 49)}
+    for name, mask in masks.items():
+        write_mrc(tmp_path / f"{name}.mrc", np.random.default_rng(0).normal(size=(96, 96)).astype(np.float32), 2.0)
+        iio.imwrite(tmp_path / f"{name}_mask.png", (255 * mask).astype(np.uint8))
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("micrograph,particle_mask\na.mrc,a_mask.png\nb.mrc,b_mask.png\n")
+    picks = tmp_path / "picks.csv"
+    picks.write_text("micrograph,x_px,y_px,score\na,30,30,0.9\na,60,70,0.8\nb,30,40,0.9\nb,49,40,0.8\nb,40,40,0.7\n")
+    assert main(["evaluate", str(picks), "--truth", str(manifest)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[-1].split()[:4] == ["overall", "5", "4", "4"]   # picks, true particles, right
 
 
 def test_a_run_without_any_estimate_says_to_give_the_diameter(tmp_path, capsys):
