@@ -22,6 +22,6 @@ from icestat.metrics.segmentation import (
 
 __all__ = [
     "average_precision", "boundaries", "boundary_f1", "class_scores", "confusion_matrix", "ice_iou",
-    "mark_picks", "mark_picks_on_mask", "mask_particle_diameter_px", "match_picks", "pick_scores", "score_picks", "score_picks_on_mask",
-    "scored_pixels", "scores_from_confusion",
+    "mark_picks", "mark_picks_on_mask", "mask_particle_diameter_px", "match_picks", "pick_scores", "score_picks",
+    "score_picks_on_mask", "scored_pixels", "scores_from_confusion",
 ]

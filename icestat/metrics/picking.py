@@ -162,7 +162,7 @@ def mask_particle_diameter_px(particle_masks) -> float:
     Labelled sets such as CryoPPP's mark every particle with a disk of one size;
     where particles touch, the disks merge, so the median size of all blobs
     overstates a particle wherever many touch (EMPIAR-10059 in ../shared/data:
-    45-50 px on six of its ten micrographs, whose single disks are 35 px). The
+    45-50 px on six of its ten micrographs, whose single disks are 36 px). The
     blobs of one disk are round and convex (``SINGLE_BLOB_MAX_ECCENTRICITY``,
     ``SINGLE_BLOB_MIN_SOLIDITY``) and clear of the image's edge; this is
     the median of their equivalent diameters over all the masks.
