@@ -4,7 +4,9 @@ PICKS are pick files in any supported format (per-micrograph coordinate files,
 an autopick.star index, a particles.star, .box, .cbox, Topaz .tsv, .csv).
 TRUTH is the same, or a manifest CSV of labelled micrographs (coordinates where
 given, else particle masks: a pick is right when it lands on a particle, and a
-mask blob holds as many particles as its area allows). A pick is right when it
+mask blob holds as many particles as its area allows, one particle's size the
+manifest's particle_diameter_px or, where it gives none, read from the masks'
+single disks). A pick is right when it
 is matched one to one to a true centre within --radius-px (default: half the
 particle diameter). Only the micrographs the pick files speak for are scored
 (those with picks, every one an autopick.star index lists, and the one an empty
