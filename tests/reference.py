@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import stats
 from skimage.feature import graycomatrix, graycoprops, local_binary_pattern
@@ -124,7 +126,8 @@ def window_means(values, size):
             # the grid edge is replicated: clamp each window position into the grid
             window = [values[min(max(a, 0), rows - 1), min(max(b, 0), cols - 1)]
                       for a in range(i - half, i + half + 1) for b in range(j - half, j + half + 1)]
-            with np.errstate(all="ignore"):
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)   # a window of NaN only: its mean is NaN
                 out[i, j] = np.nanmean(np.array(window), axis=0)
     return out
 

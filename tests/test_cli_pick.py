@@ -234,6 +234,7 @@ def test_an_inverted_micrograph_is_picked_as_its_raw_self_and_the_mixed_run_is_p
     assert np.array_equal(labels["a_raw"], labels["b_inverted"])
 
 
+@pytest.mark.filterwarnings("ignore::icestat.micrograph.PixelSizeWarning")   # 8-bit PNGs: none needed
 def test_inverted_micrographs_are_picked_as_their_raw_selves_and_one_too_noisy_to_judge_by_the_runs_vote(
         trpv1_run, shared_data, tmp_path, capsys):
     # Inverted, the TRPV1 micrographs of EMPIAR-10059 are mostly bright blobs, so each is taken as bright and picked
@@ -482,6 +483,7 @@ def test_a_crowded_micrograph_alone_gives_a_diameter_said_to_be_unreliable(trpv1
     assert own["diameter_px"] == own["blob_diameter_px"]
 
 
+@pytest.mark.filterwarnings("ignore::icestat.micrograph.PixelSizeWarning")   # 8-bit PNGs: none needed
 def test_micrographs_whose_own_estimate_strays_are_picked_with_the_diameter_of_the_run(trpv1_run, tmp_path):
     # stack_0005 and a copy of stack_0002 at twice its size, neither with a pixel size, so the run's diameter is in
     # pixels: the median of their own estimates (of those not crowded); those more than 20 % off it are picked
