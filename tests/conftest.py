@@ -49,14 +49,11 @@ def shared_data() -> Path:
 def labelled_micrograph(shared_data):
     """Loads a real micrograph with its labels, by a part of its name: ``labelled_micrograph("15_27_22")``."""
     from icestat.manifest import load_labelled, read_manifest
-    from icestat.micrograph import PixelSizeWarning
 
     manifest = read_manifest(shared_data / "manifest.csv")
 
     def load(name: str):
-        with warnings.catch_warnings():   # the 8-bit sets give no pixel size, and the tests need none
-            warnings.simplefilter("ignore", PixelSizeWarning)
-            return load_labelled(manifest[manifest["micrograph"].str.contains(name, regex=False)].iloc[0])
+        return load_labelled(manifest[manifest["micrograph"].str.contains(name, regex=False)].iloc[0])
 
     return load
 

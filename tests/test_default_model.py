@@ -27,6 +27,7 @@ def test_default_model_is_shipped_with_its_recipe():
 
 
 @pytest.mark.shared_data
+@pytest.mark.filterwarnings("ignore::icestat.micrograph.PixelSizeWarning")   # an 8-bit PNG: none needed
 def test_default_model_finds_particles_on_a_held_out_specimen_micrograph(labelled_micrograph):
     # 311_10028 is in the source's test split, which the default model's recipe leaves out
     item = labelled_micrograph("311_10028.png")
