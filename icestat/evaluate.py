@@ -142,15 +142,14 @@ def read_manifest_truth(manifest: str | os.PathLike,
                                           item.particle_diameter_px)
     for dataset, masks in without_diameter.items():
         diameter_px = mask_particle_diameter_px(masks.values())
-        if np.isfinite(diameter_px):
-            log.info("%sno particle diameter given; %.1f px, read from the single disks of the masks",
-                     f"{dataset}: " if dataset else "", diameter_px)
-        for name, mask in masks.items():
-            if np.isfinite(diameter_px):
-                truth[name] = MicrographTruth(None, mask, diameter_px)
-            else:
+        if not np.isfinite(diameter_px):
+            for name in masks:
                 log.warning("%s: a particle mask without a particle diameter, and no single particle in its "
                             "dataset's masks to read one from; not scored", name)
+            continue
+        log.info("%sno particle diameter given; %.1f px, read from the single disks of the masks",
+                 f"{dataset}: " if dataset else "", diameter_px)
+        truth.update({name: MicrographTruth(None, mask, diameter_px) for name, mask in masks.items()})
     return {name: truth[name] for name in names if name in truth}
 
 
