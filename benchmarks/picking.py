@@ -10,8 +10,8 @@ Usage:
    the manifest's merged-blob medians: benchmarks/_truth.py) and estimated
    from the particle evidence:
    each micrograph's own estimate, and the run's as `icestat pick` uses it
-   (each row's micrographs taken as one run: the median of the uncrowded
-   micrographs' estimates, for those whose own is more than 20 % off).
+   (each row's micrographs taken as one run: the median of the micrographs'
+   estimates, for those whose own is more than 20 % off).
    A pick is right when it lands on a particle of the mask; a mask blob holds
    round(area / one particle's area) particles (icestat.metrics). Rows say
    whether the micrographs were in the default model's training.
@@ -56,7 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import train_default_model as recipe  # noqa: E402
 
 from icestat.classify import IceClassifier  # noqa: E402
-from icestat.diameter import (far_from_run_diameter, is_crowded, run_diameter,  # noqa: E402
+from icestat.diameter import (far_from_run_diameter, run_diameter,  # noqa: E402
                               segment_at_estimated_diameter)
 from icestat.evaluate import scored_at_least  # noqa: E402
 from icestat.manifest import load_labelled, read_manifest  # noqa: E402
@@ -141,8 +141,7 @@ def _with_run_diameter(model, micrographs: list, segmentations: list, results: l
     pixels. Sets each result's ``run_estimated`` and ``run_ratio``.
     """
     own_px = [result.own_diameter_px for result in results]
-    crowded = [is_crowded(segmentation.class_fractions()["particle"]) for segmentation in segmentations]
-    run_px = run_diameter(own_px, crowded)
+    run_px = run_diameter(own_px)
     for micrograph, segmentation, result, own, true_px, mark, far in zip(
             micrographs, segmentations, results, own_px, diameters_px, marks, far_from_run_diameter(own_px, run_px)):
         used = run_px if far else own

@@ -38,8 +38,7 @@ from icestat._atomic import atomic_path, remove_leftovers
 from icestat.bright_field import negated_gain, run_reads_negated, run_voters, segment_and_pick
 from icestat.coords import read_star, write_autopick_index, write_particles_star, write_picks
 from icestat.coords.table import MICROGRAPH_COLUMN, pick_table
-from icestat.diameter import (far_from_run_diameter, given_diameter_px, is_crowded, run_diameter,
-                              run_diameter_basis)
+from icestat.diameter import far_from_run_diameter, given_diameter_px, is_crowded, run_diameter
 from icestat.micrograph import (SEGMENTATION_FILE_ENDINGS, MicrographError, file_error, micrograph_stem,
                                 read_micrograph, write_mrc)
 from icestat.model import IceModel, ModelError, load_model
@@ -69,8 +68,8 @@ SUMMARY_COLUMNS = (
 #: micrograph's own particle evidence (``blob_diameter_px``, :func:`icestat.diameter.estimate_diameter_px`; also
 #: reported when the run's is used, as made before it was, empty when the diameter is given), or the run's diameter.
 #: ``crowded`` says whether the micrograph was crowded with particles where its own estimate was made
-#: (:func:`icestat.diameter.is_crowded`: that estimate is unreliable, and the run's diameter does not rest on it
-#: while others are not crowded); empty when the diameter is given.
+#: (:func:`icestat.diameter.is_crowded`: that estimate is less reliable; the run's diameter says when it rests on
+#: crowded micrographs alone); empty when the diameter is given.
 GIVEN, BLOBS, RUN = "given", "blobs", "run"
 #: Values of the ``polarity_source`` column besides ``given`` (``--polarity dark`` or ``bright``) and ``run`` (the
 #: run's, :func:`to_pick_as_bright`): judged on the micrograph by ``--polarity auto``.
@@ -98,7 +97,7 @@ class RunDiameter:
         How many micrographs' own estimates its median is over.
     all_crowded : bool
         True when those micrographs are all crowded with particles (then the
-        estimate is unreliable; :func:`icestat.diameter.run_diameter`).
+        estimate is less reliable: :func:`icestat.diameter.is_crowded`).
     own_estimates : dict
         By micrograph name, the ``blob_diameter_px`` and ``crowded`` of each
         micrograph's own estimate: what a micrograph picked again with the
@@ -381,10 +380,10 @@ def to_pick_with_run_diameter(paths: list[str], rows: list[dict]) -> tuple[RunDi
     # a record from before the column: crowded where it was picked
     crowded = table["crowded"].fillna(table["particle_fraction"].map(is_crowded)).astype(bool)
     estimates = table["blob_diameter_px"] * scale
-    value = run_diameter(estimates, crowded)
+    value = run_diameter(estimates)
     if not math.isfinite(value):
         return None, []
-    basis = run_diameter_basis(estimates, crowded)
+    basis = estimates.notna().to_numpy()
     own = {name: dict(blob_diameter_px=float(px), crowded=bool(crowd))
            for name, px, crowd in zip(table["micrograph"], table["blob_diameter_px"], crowded)}
     diameter = RunDiameter(value, in_A, n_micrographs=int(basis.sum()), all_crowded=bool(crowded[basis].all()),

@@ -1,7 +1,8 @@
 """The particle diameter, estimated from the bumps of a segmentation's particle evidence, per micrograph and per run.
 
 What :func:`icestat.pick.pick` picks with when the diameter is not given
-(:func:`estimate_diameter_px`), and what a batch settles the micrographs whose
+(:func:`estimate_diameter_px`, bounded by the spacing of the picks it makes:
+:func:`spacing_bound_px`), and what a batch settles the micrographs whose
 own estimate strays with (:func:`run_diameter`, :func:`far_from_run_diameter`);
 and the diameter a user gives, in pixels (:func:`given_diameter_px`).
 """
@@ -9,6 +10,7 @@ and the diameter a user gives, in pixels (:func:`given_diameter_px`).
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial import KDTree
 from skimage.transform import downscale_local_mean
 
 from icestat.classes import CARBON, CONTAMINATION
@@ -69,6 +71,9 @@ CROWDED_PARTICLE_FRACTION = 0.5
 #: diameter (:func:`run_diameter`) are picked with the run's: F1 is flat within about 0.8-1.15 of the true
 #: diameter and falls beyond (benchmarks/results/picking.md).
 RUN_DIAMETER_TOLERANCE = 1.2
+#: :func:`spacing_bound_px` needs at least this many picks: the median distance to the nearest of fewer says too
+#: little about how close particles lie (and a sparse micrograph's picks are far apart anyway).
+MIN_SPACED_PICKS = 10
 #: What :func:`icestat.pick.pick` logs (a warning) when it estimates the diameter on a crowded micrograph.
 CROWDED_WARNING = ("%s: crowded (%.0f%% labelled particle), so the estimated particle diameter (%.0f px) is "
                    "unreliable; give the diameter")
@@ -165,6 +170,43 @@ def estimate_diameter_px(segmentation: Segmentation, min_response: float = MIN_B
     return float(weighted_median * np.mean(segmentation.working.scale))
 
 
+def spacing_bound_px(x_px, y_px) -> float:
+    """The most a particle's diameter can be, judged by how close a micrograph's picks lie: their median spacing.
+
+    Particles do not overlap, so the centres of most real picks lie at least a
+    diameter from their nearest neighbour; the median of those distances
+    bounds the diameter from above (the median, not the least, so that a few
+    picks on the same particle or on noise do not pull it down). Where the
+    particles touch, it is about their diameter: what an estimate from the
+    particle evidence, whose bumps merge there, overstates
+    (:func:`icestat.pick.pick` picks again with the bound where it is lower).
+
+    Parameters
+    ----------
+    x_px, y_px : array_like (n,)
+        The picks' centres, in pixels.
+
+    Returns
+    -------
+    float
+        The median distance from each pick to its nearest neighbour, in pixels;
+        infinite with fewer than ``MIN_SPACED_PICKS`` picks.
+
+    Examples
+    --------
+    >>> rows, cols = np.mgrid[:4, :5] * 30.0   # 20 picks on a grid 30 px apart
+    >>> spacing_bound_px(cols.ravel(), rows.ravel())
+    30.0
+    >>> spacing_bound_px([0.0, 30.0], [0.0, 0.0])
+    inf
+    """
+    centres = np.column_stack([np.asarray(x_px, dtype=np.float64), np.asarray(y_px, dtype=np.float64)])
+    if len(centres) < MIN_SPACED_PICKS:
+        return float("inf")
+    distances, _ = KDTree(centres).query(centres, k=2)
+    return float(np.median(distances[:, 1]))
+
+
 def segment_at_estimated_diameter(micrograph: Micrograph, model: IceModel, device: str = "cpu", refine: bool = True,
                                   segmentation: Segmentation | None = None,
                                   faint_bumps: bool = True) -> tuple[Segmentation, float | None]:
@@ -230,26 +272,27 @@ def segment_at_estimated_diameter(micrograph: Micrograph, model: IceModel, devic
     return segmentation, None
 
 
-def run_diameter(estimates, crowded) -> float:
+def run_diameter(estimates) -> float:
     """One particle diameter for a run of micrographs of one specimen, from each micrograph's own estimate.
 
-    The median of the estimates (:func:`estimate_diameter_px`) of the
-    micrographs that are not crowded (:func:`is_crowded`), or of all of them
-    when every one is crowded. A single
-    micrograph's estimate strays: 0.73-1.21 of the set's one particle on
+    The median of the estimates (:func:`estimate_diameter_px` bounded by the
+    spacing of the picks, as :func:`icestat.pick.pick` makes them) of the micrographs that have one. A
+    single micrograph's estimate strays: 0.73-1.21 of the set's one particle on
     EMPIAR-10017 with the recipe retrained without it, 0.86-1.11 on 10028,
-    1.08-1.29 on 10059 (with the regions labelled particle, the estimator
+    0.96-1.05 on 10059 (with the regions labelled particle, the estimator
     before, 0.14-0.49 on half of 10028's, crowded). A bias shared by every
-    micrograph stays (0.78 on 10017 and 1.19 on 10059 without them;
-    benchmarks/results/picking.md).
+    micrograph stays (0.78 on 10017 without it; benchmarks/results/picking.md).
+    Crowded micrographs (:func:`is_crowded`) count as the others: they were
+    left out until their estimates were bounded by the spacing of their picks
+    (1.08-1.29 of 10059's particle before, its micrographs all crowded), and
+    then a lone uncrowded micrograph, one too noisy for its picks to bound its
+    estimate, would have set the run's diameter (tests/test_cli_pick.py).
 
     Parameters
     ----------
     estimates : array_like of float
         Each micrograph's estimate (in pixels where the micrographs share a
         pixel size, else in ångström), NaN where it had none.
-    crowded : array_like of bool
-        Whether each micrograph was crowded where its estimate was made.
 
     Returns
     -------
@@ -258,34 +301,12 @@ def run_diameter(estimates, crowded) -> float:
 
     Examples
     --------
-    >>> run_diameter([60.0, 64.0, 12.0, 70.0, float("nan")], [False, False, True, False, False])
-    64.0
-    >>> run_diameter([30.0, 12.0, 20.0], [True, True, True])
-    20.0
+    >>> run_diameter([60.0, 64.0, 12.0, 70.0, float("nan")])
+    62.0
     """
-    chosen = np.asarray(estimates, dtype=np.float64)[run_diameter_basis(estimates, crowded)]
-    return float(np.median(chosen)) if len(chosen) else float("nan")
-
-
-def run_diameter_basis(estimates, crowded) -> np.ndarray:
-    """Which micrographs :func:`run_diameter` takes the median over.
-
-    Those with an estimate that are not crowded, or all those with an
-    estimate when every one is crowded.
-
-    Parameters
-    ----------
-    estimates, crowded : array_like
-        As for :func:`run_diameter`.
-
-    Returns
-    -------
-    numpy.ndarray of bool
-        One per micrograph.
-    """
-    known = np.isfinite(np.asarray(estimates, dtype=np.float64))
-    uncrowded = known & ~np.asarray(crowded, dtype=bool)
-    return uncrowded if uncrowded.any() else known
+    estimates = np.asarray(estimates, dtype=np.float64)
+    known = estimates[np.isfinite(estimates)]
+    return float(np.median(known)) if len(known) else float("nan")
 
 
 def is_crowded(particle_fraction: float) -> bool:

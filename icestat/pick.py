@@ -54,7 +54,8 @@ from skimage.feature import peak_local_max
 
 from icestat.classes import CARBON, CONTAMINATION
 from icestat.coords import pick_table
-from icestat.diameter import CROWDED_WARNING, estimate_diameter_px, is_crowded
+from icestat.diameter import CROWDED_WARNING, estimate_diameter_px, is_crowded, spacing_bound_px
+from icestat.evaluate import scored_at_least
 from icestat.evidence import particle_evidence
 from icestat.frame import FrameBorder
 from icestat.polarity import check_polarity, judge_polarity
@@ -137,9 +138,10 @@ class Picks:
         Pick table (:mod:`icestat.coords`): ``x_px, y_px, score, diameter_px, micrograph``,
         centres in pixels of the original micrograph, highest score first.
     diameter_px : float
-        Particle diameter used, in original pixels (NaN when it could not be estimated).
+        Particle diameter used, in original pixels (NaN when it could not be estimated); an estimate is
+        used bounded by its picks' spacing (:func:`pick`).
     diameter_estimated : bool
-        True when the diameter was estimated (from the particle evidence) rather than given.
+        True when the diameter was estimated (from the particle evidence and the picks' spacing) rather than given.
     n_rejected : dict of str to int
         Candidates rejected for lying on ``carbon`` or ``contamination``, too
         near the ``edge``, or for being too ``faint`` to tell from noise (each
@@ -179,7 +181,11 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
         Particle diameter in pixels of the original micrograph; estimated from
         the widths of the bumps of particle evidence when None
         (:func:`icestat.diameter.estimate_diameter_px`), unless
-        `diameter_estimated` says that was done already.
+        `diameter_estimated` says that was done already. An estimate wider
+        than the median spacing of the picks it makes at the default threshold
+        (:func:`icestat.diameter.spacing_bound_px`: touching particles,
+        whose bumps of evidence merge) is replaced by that spacing, and the
+        micrograph picked again with it; a diameter given is used as given.
     threshold : float
         Lowest score kept, in [0, 1].
     polarity : {"auto", "dark", "bright"}
@@ -215,18 +221,39 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
         raise ValueError(f"particle diameter must be positive, got {diameter_px} px")
     check_threshold(threshold)
     check_polarity(polarity)
-    working = segmentation.working
     estimated = diameter_px is None or diameter_estimated
     if diameter_px is None:
         diameter_px = float("nan") if diameter_estimated else estimate_diameter_px(segmentation)
-    if estimated and np.isfinite(diameter_px):
+    located = _located(segmentation, diameter_px, min(threshold, DEFAULT_THRESHOLD), polarity)
+    if estimated:
+        at_default = scored_at_least(located.table, DEFAULT_THRESHOLD)
+        bound_px = spacing_bound_px(at_default["x_px"], at_default["y_px"])
+        if bound_px < diameter_px:
+            diameter_px = bound_px
+            located = _located(segmentation, diameter_px, min(threshold, DEFAULT_THRESHOLD), polarity)
         particle_fraction = segmentation.class_fractions()["particle"]   # as summary.csv reports it
-        if warn_if_crowded and is_crowded(particle_fraction):
+        if warn_if_crowded and np.isfinite(diameter_px) and is_crowded(particle_fraction):
             log.warning(CROWDED_WARNING, segmentation.name, 100 * particle_fraction, diameter_px)
+    table = scored_at_least(located.table, threshold).reset_index(drop=True)
+    return Picks(table, float(diameter_px), estimated, located.n_rejected, located.polarity, located.bright_balance)
+
+
+@dataclass(frozen=True, eq=False)
+class _Located:
+    """What :func:`_located` finds: the picks (the table of :class:`Picks`) and how it judged the candidates."""
+
+    table: pd.DataFrame
+    n_rejected: dict[str, int]
+    polarity: str
+    bright_balance: float
+
+
+def _located(segmentation: Segmentation, diameter_px: float, threshold: float, polarity: str) -> _Located:
+    """The picks of :func:`pick` with this diameter (no picks where it is NaN or under 2 working pixels)."""
+    working = segmentation.working
     radius_working_px = diameter_px / 2 / float(np.mean(working.scale))
     if not np.isfinite(radius_working_px) or radius_working_px < 1:
-        return Picks(_empty_table(segmentation.name), float(diameter_px), estimated, _no_rejections(), "",
-                     float("nan"))
+        return _Located(_empty_table(segmentation.name), _no_rejections(), "", float("nan"))
     probabilities = segmentation.working_probabilities
     evidence = particle_evidence(segmentation)
     film = probabilities[CARBON] > MAX_EXCLUDED_PROBABILITY
@@ -259,7 +286,7 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
     order = np.argsort(-score[keep], kind="stable")
     table = pick_table(x_px[keep][order], y_px[keep][order], score=np.clip(score[keep][order], 0, 1),
                        diameter_px=diameter_px, micrograph=segmentation.name)
-    return Picks(table, float(diameter_px), estimated, n_rejected, polarity, balance)
+    return _Located(table, n_rejected, polarity, balance)
 
 
 def lifted_beside_film(particle: np.ndarray, rows: np.ndarray, cols: np.ndarray, film: np.ndarray,

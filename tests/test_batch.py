@@ -20,12 +20,12 @@ def _without_own_estimates(run):
     return dataclasses.replace(run, own_estimates={})
 
 
-def test_the_run_diameter_is_the_median_over_uncrowded_micrographs_and_far_ones_are_picked_again():
+def test_the_run_diameter_is_the_median_of_the_estimates_and_far_ones_are_picked_again():
     rows = [
         _row("a", BLOBS, 60.0, 60.0),
         _row("b", BLOBS, 64.0, 64.0),
         _row("c", BLOBS, 40.0, 40.0),                          # 0.69 of the run's: picked again
-        _row("d", BLOBS, 12.0, 12.0, particle_fraction=0.7),   # crowded: not counted, picked again
+        _row("d", BLOBS, 12.0, 12.0, particle_fraction=0.7),   # crowded: counted as the others, picked again
         _row("e", BLOBS, math.nan, math.nan),                  # no estimate: picked again
         _row("f", RUN, 62.0, 56.0),                            # picked with an earlier run's diameter: counts by 56
         _row("i", RUN, 80.0, 58.0),                            # ... whose diameter was far from this run's
@@ -34,14 +34,14 @@ def test_the_run_diameter_is_the_median_over_uncrowded_micrographs_and_far_ones_
     ]
     paths = [f"/data/{name}.mrc" for name in "ihgfedcba"]
     run, again = to_pick_with_run_diameter(paths, rows)
-    # The median of a, b, c, f and i (60, 64, 40, 56, 58); no pixel sizes: pixels.
-    assert _without_own_estimates(run) == RunDiameter(58.0, in_A=False, n_micrographs=5, all_crowded=False)
+    # The median of a, b, c, d, f and i (60, 64, 40, 12, 56, 58); no pixel sizes: pixels.
+    assert _without_own_estimates(run) == RunDiameter(57.0, in_A=False, n_micrographs=6, all_crowded=False)
     # what those picked again report as their own estimate
     assert run.own_estimates["i"] == dict(blob_diameter_px=58.0, crowded=False)
     assert run.own_estimates["d"] == dict(blob_diameter_px=12.0, crowded=True)
     assert set(run.own_estimates) == set("abcdefi")
     assert again == ["/data/i.mrc", "/data/e.mrc", "/data/d.mrc", "/data/c.mrc"]
-    assert run.px(2.0) == 58.0
+    assert run.px(2.0) == 57.0
 
 
 def test_with_pixel_sizes_the_run_diameter_is_in_angstrom():
@@ -49,13 +49,13 @@ def test_with_pixel_sizes_the_run_diameter_is_in_angstrom():
     rows = [_row("a", BLOBS, 100.0, 100.0, pixel_size_A=1.5), _row("b", BLOBS, 52.0, 52.0, pixel_size_A=3.0),
             _row("c", BLOBS, 20.0, 20.0, pixel_size_A=3.0, particle_fraction=0.8)]
     run, again = to_pick_with_run_diameter(["a.mrc", "b.mrc", "c.mrc"], rows)
-    assert run.in_A and run.value == pytest.approx(153.0)
-    assert again == ["c.mrc"] and run.px(3.0) == pytest.approx(51.0)
-    assert str(run) == "153.0 Å"
-    assert run.n_micrographs == 2 and not run.all_crowded
+    assert run.in_A and run.value == pytest.approx(150.0)
+    assert again == ["c.mrc"] and run.px(3.0) == pytest.approx(50.0)
+    assert str(run) == "150.0 Å"
+    assert run.n_micrographs == 3 and not run.all_crowded
 
 
-def test_when_every_micrograph_is_crowded_the_run_diameter_rests_on_all_of_them():
+def test_when_every_micrograph_is_crowded_the_run_diameter_says_so():
     rows = [_row("a", BLOBS, 30.0, 30.0, particle_fraction=0.6), _row("b", BLOBS, 12.0, 12.0, particle_fraction=0.7),
             _row("c", BLOBS, 20.0, 20.0, particle_fraction=0.8), _row("d", GIVEN, 50.0, 40.0, particle_fraction=0.1)]
     run, again = to_pick_with_run_diameter(["a.mrc", "b.mrc", "c.mrc", "d.mrc"], rows)
@@ -65,14 +65,15 @@ def test_when_every_micrograph_is_crowded_the_run_diameter_rests_on_all_of_them(
 
 def test_crowded_is_where_the_own_estimate_was_made_or_by_the_particle_fraction_in_a_record_from_before_it():
     # "a" was crowded where its own estimate (12 px) was made, and picked again uncrowded with the run's diameter;
-    # "b"'s record predates the column: crowded by its particle fraction.
-    rows = [dict(_row("a", RUN, 60.0, 12.0), crowded=True), _row("b", BLOBS, 14.0, 14.0, particle_fraction=0.7),
-            _row("c", BLOBS, 58.0, 58.0), _row("d", BLOBS, 62.0, 62.0)]
+    # "b"'s record predates the column: crowded by its particle fraction. Both crowded: the run's diameter says so.
+    rows = [dict(_row("a", RUN, 60.0, 12.0), crowded=True), _row("b", BLOBS, 14.0, 14.0, particle_fraction=0.7)]
     del rows[1]["crowded"]
-    run, again = to_pick_with_run_diameter(["a.mrc", "b.mrc", "c.mrc", "d.mrc"], rows)
-    assert (run.value, run.n_micrographs) == (60.0, 2)
+    run, again = to_pick_with_run_diameter(["a.mrc", "b.mrc"], rows)
+    assert (run.value, run.n_micrographs, run.all_crowded) == (13.0, 2, True)
     assert run.own_estimates["a"]["crowded"] and run.own_estimates["b"]["crowded"]
-    assert again == ["b.mrc"]
+    assert again == ["a.mrc"]
+    run, _ = to_pick_with_run_diameter(["a.mrc", "b.mrc", "c.mrc"], [*rows, _row("c", BLOBS, 16.0, 16.0)])
+    assert (run.value, run.all_crowded) == (14.0, False)
 
 
 def test_without_estimates_there_is_no_run_diameter():

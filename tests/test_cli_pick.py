@@ -39,8 +39,8 @@ PARAMS = SimulationParams(shape_px=(768, 768), pixel_size_A=2.0, n_particles=40,
 def trpv1_run(shared_data, tmp_path_factory):
     """Two EMPIAR-10059 micrographs picked in one process without a diameter: (output folder, paths, stdout, stderr).
 
-    The shipped model labels more than half of each particle (crowded); their own estimates are within 12 % of each
-    other (and of the true diameter, 46-50 px), so each is picked with its own.
+    The shipped model labels more than half of each micrograph particle (crowded); their own estimates are within
+    12 % of each other (and 1.05-1.2 times the particle, 35.8 px), so each is picked with its own.
     """
     folder = shared_data / "empiar-10059" / "micrographs"
     micrographs = [str(folder / f"stack_000{i}_2x_dfpt_10059.png") for i in (5, 2)]
@@ -193,9 +193,11 @@ def test_two_workers_give_the_same_picks_as_one(trpv1_run, tmp_path, capfd):
     two = tmp_path / "two"
     assert main(["pick", *micrographs, "-o", str(two), "--workers", "2", "--quiet"]) == 0
     assert "crowded (" not in capfd.readouterr().err   # no warning per crowded micrograph from the workers either
+    # Each worker runs on one thread and the single process on two, so sums run in another order (the particle
+    # evidence differs by up to 2e-3): the same picks, their scores within 1e-4 (2e-5 seen).
     for name in ("stack_0005_2x_dfpt_10059", "stack_0002_2x_dfpt_10059"):
         pd.testing.assert_frame_equal(starfile.read(one / f"{name}_autopick.star"),
-                                      starfile.read(two / f"{name}_autopick.star"))
+                                      starfile.read(two / f"{name}_autopick.star"), rtol=1e-4)
     columns = ["micrograph", "n_picks", "diameter_px", "diameter_source", "blob_diameter_px"]
     pd.testing.assert_frame_equal(pd.read_csv(one / "summary.csv")[columns], pd.read_csv(two / "summary.csv")[columns])
 
@@ -486,8 +488,8 @@ def test_a_crowded_micrograph_alone_gives_a_diameter_said_to_be_unreliable(trpv1
 @pytest.mark.filterwarnings("ignore::icestat.micrograph.PixelSizeWarning")   # 8-bit PNGs: none needed
 def test_micrographs_whose_own_estimate_strays_are_picked_with_the_diameter_of_the_run(trpv1_run, tmp_path):
     # stack_0005 and a copy of stack_0002 at twice its size, neither with a pixel size, so the run's diameter is in
-    # pixels: the median of their own estimates (of those not crowded); those more than 20 % off it are picked
-    # again with it, and a rerun keeps that.
+    # pixels: the median of their own estimates; those more than 20 % off it are picked again with it, and a rerun
+    # keeps that.
     run, (uncrowded, crowded), _, _ = trpv1_run
     folder = tmp_path / "mixed"
     folder.mkdir()
@@ -523,7 +525,7 @@ def test_without_a_diameter_it_is_estimated_and_reported(simulated, tmp_path, ca
     out = tmp_path / "picks"
     assert main(["pick", micrographs[0], "-o", str(out), "--quiet"]) == 0
     out_text = capsys.readouterr().out
-    assert "diameter estimated from the particle evidence: 1" in out_text and "Å (median over 1 micrograph not" in out_text
+    assert "diameter estimated from the particle evidence: 1" in out_text and "Å (median over 1 micrograph)" in out_text
     assert "unreliable" not in out_text and "picked with it" not in out_text
     summary = pd.read_csv(out / "summary.csv")
     assert summary["diameter_source"][0] == "blobs" and summary["pixel_size_A"][0] == 2.0
@@ -624,7 +626,7 @@ def test_a_run_of_several_pixel_sizes_shares_one_diameter_in_angstrom(tmp_path, 
     assert own_A["c"] > 1.2 * run_A and 0.8 * 150 < run_A < 1.5 * 150
     assert summary["diameter_source"].tolist() == ["blobs", "blobs", "run"]
     assert summary["diameter_px"].tolist() == pytest.approx([*summary["blob_diameter_px"][:2], run_A / 3.0])
-    assert (f"particle evidence: {run_A:.1f} Å (median over 3 micrographs not crowded); 1 micrograph whose own"
+    assert (f"particle evidence: {run_A:.1f} Å (median over 3 micrographs); 1 micrograph whose own"
             in capsys.readouterr().out)
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from icestat.classes import CONTAMINATION, ICE, PARTICLE
-from icestat.diameter import (FAINT_BUMP_RESPONSE, MIN_BUMP_RESPONSE, estimate_diameter_px,
-                              segment_at_estimated_diameter)
+from icestat.diameter import (FAINT_BUMP_RESPONSE, MIN_BUMP_RESPONSE, MIN_SPACED_PICKS, estimate_diameter_px,
+                              segment_at_estimated_diameter, spacing_bound_px)
 from icestat.metrics import mark_picks, pick_scores
 from icestat.micrograph import Micrograph
 from icestat.model import load_model
@@ -131,3 +131,14 @@ def test_sparse_faint_particles_are_estimated_from_their_faint_bumps(model):
     assert pick_scores(*mark_picks(picks.table, sim.picks, diameter_px / 2))["f1"] > 0.85
     # icestat pick leaves the faint bumps out (the run's diameter picks such a micrograph)
     assert segment_at_estimated_diameter(micrograph, model, segmentation=at_working_scale, faint_bumps=False)[1] is None
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_spacing_bound_is_the_median_distance_to_the_nearest_pick(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(MIN_SPACED_PICKS, 300))
+    x_px, y_px = rng.uniform(0, 4096, n), rng.uniform(0, 4096, n)
+    distances = np.hypot(x_px[:, None] - x_px[None, :], y_px[:, None] - y_px[None, :])
+    np.fill_diagonal(distances, np.inf)
+    assert spacing_bound_px(x_px, y_px) == pytest.approx(np.median(distances.min(axis=1)), rel=1e-12)
+    assert spacing_bound_px(x_px[:MIN_SPACED_PICKS - 1], y_px[:MIN_SPACED_PICKS - 1]) == np.inf

@@ -12,11 +12,11 @@ and per run:
                   contamination, near the edge, faint), class fractions, diameter, seconds
 
 Without --diameter-A or --diameter-px, each micrograph is picked with the
-diameter estimated from its own particle evidence; then the run's diameter is the
-median of those estimates (over the micrographs not crowded with particles,
-where the estimate is unreliable), and those whose own estimate is more than
-20 % off it are picked again with it. The report at the end gives the run's
-diameter and says when it rests only on crowded micrographs (unreliable).
+diameter estimated from its own particle evidence (no wider than its picks'
+median spacing); then the run's diameter is the median of those estimates, and
+those whose own estimate is more than 20 % off it are picked again with it. The
+report at the end gives the run's diameter and says when it rests only on
+micrographs crowded with particles (less reliable).
 
 With --polarity auto (the default), each micrograph's particles are judged dark
 (raw) or bright (inverted: segmented and picked negated); where most of the run
@@ -201,7 +201,7 @@ def _report_estimated_diameter(summary: pd.DataFrame, run_diameter: RunDiameter 
                   "every micrograph); give --diameter-A or --diameter-px")
         return
     basis = (f"median over {_micrographs(run_diameter.n_micrographs)}"
-             + (", unreliable: all are crowded with particles" if run_diameter.all_crowded else " not crowded"))
+             + (", unreliable: all are crowded with particles" if run_diameter.all_crowded else ""))
     n_run = int((summary["diameter_source"] == RUN).sum())
     repicked = (f"; {_micrographs(n_run)} whose own estimate was more than {RUN_DIAMETER_TOLERANCE - 1:.0%} off "
                 "picked with it" if n_run else "")
