@@ -64,8 +64,8 @@ DIAMETER_PER_WIDTH = 2 * np.sqrt(2)
 COARSER_RETRY = 2.0
 #: Where more than this fraction of a micrograph is labelled particle, the particles touch and merge, and the
 #: estimated diameter is less reliable (a warning says so): 0.87-1.44 of the manifest's diameters on the micrographs
-#: of EMPIAR-10059, all crowded, with the shipped model (1.33-1.44 of its one particle, median); 0.90-0.98 on those
-#: of 10028, none crowded.
+#: of EMPIAR-10059, all crowded, with the shipped model (1.33-1.44 of its one particle, median; 1.05-1.08 once
+#: bounded by the picks' spacing, :func:`spacing_bound_px`); 0.90-0.98 on those of 10028, none crowded.
 CROWDED_PARTICLE_FRACTION = 0.5
 #: In a run of micrographs of one specimen, those whose own estimate is more than this factor off the run's
 #: diameter (:func:`run_diameter`) are picked with the run's: F1 is flat within about 0.8-1.15 of the true
@@ -129,12 +129,16 @@ def estimate_diameter_px(segmentation: Segmentation, min_response: float = MIN_B
     true diameter, median over a dataset (benchmarks/results/picking.md), with
     each specimen held out (the recipe retrained without it): EMPIAR-10017 0.78,
     10028 0.93, 10059 1.19; with the shipped model 0.87, 0.96 and 1.33-1.44
-    (the truth each set's one particle, read from its masks' single disks; against
+    (where particles touch, their merged bumps overstate them: :func:`icestat.pick.pick`
+    bounds the estimate by the spacing of its picks, :func:`spacing_bound_px`, which
+    makes these 0.80, 0.91, 0.99 and 0.83, 0.93-0.96, 1.05-1.08;
+    the truth each set's one particle, read from its masks' single disks; against
     the manifest's medians of merged blobs, as measured before 2026-12-06, 0.75,
     0.93, 0.96 held out, and the regions, with the model of then: 0.72, 1.17,
     0.64). On fresh
     simulations (benchmarks/results/particle_size.md) 0.8-1.1 for 150-300 Å,
-    1.4-1.5 for 100 Å, 1.9-2.2 for 70 Å (narrower than the patches resolve) and
+    1.4-1.5 for 100 Å, 1.9-2.2 for 70 Å (narrower than the patches resolve; bounded by
+    the picks' spacing, 1.35-1.42 and 1.57-1.63) and
     none for 400-550 Å, which the shipped model takes for ice or contamination
     at the default working scale (:func:`segment_at_estimated_diameter` looks again
     on a coarser image where there is no estimate); so give the diameter when it is
@@ -277,16 +281,12 @@ def run_diameter(estimates) -> float:
 
     The median of the estimates (:func:`estimate_diameter_px` bounded by the
     spacing of the picks, as :func:`icestat.pick.pick` makes them) of the micrographs that have one. A
-    single micrograph's estimate strays: 0.73-1.21 of the set's one particle on
-    EMPIAR-10017 with the recipe retrained without it, 0.86-1.11 on 10028,
-    0.96-1.05 on 10059 (with the regions labelled particle, the estimator
-    before, 0.14-0.49 on half of 10028's, crowded). A bias shared by every
-    micrograph stays (0.78 on 10017 without it; benchmarks/results/picking.md).
-    Crowded micrographs (:func:`is_crowded`) count as the others: they were
-    left out until their estimates were bounded by the spacing of their picks
-    (1.08-1.29 of 10059's particle before, its micrographs all crowded), and
-    then a lone uncrowded micrograph, one too noisy for its picks to bound its
-    estimate, would have set the run's diameter (tests/test_cli_pick.py).
+    single micrograph's estimate strays, the median over its set less so: 0.80 / 0.91 / 0.99 of the one particle of
+    EMPIAR-10017 / 10028 / 10059 with the recipe retrained without it (benchmarks/results/picking.md). Crowded
+    micrographs (:func:`is_crowded`) count as the others: they were left out while their estimates overstated
+    the particles (1.19 of 10059's, all its micrographs crowded); bounded by the spacing of their picks they no
+    longer do, and a lone uncrowded micrograph, one too noisy for its picks to bound its estimate, would have
+    set the run's diameter (tests/test_cli_pick.py).
 
     Parameters
     ----------
