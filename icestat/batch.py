@@ -65,8 +65,9 @@ SUMMARY_COLUMNS = (
     "diameter_source", "blob_diameter_px", "crowded", "polarity", "polarity_source", "bright_balance", "seconds", "error",
 )
 #: Values of the ``diameter_source`` column: the diameter used was given, estimated from the blobs of the
-#: micrograph's own particle evidence (``blob_diameter_px``, :func:`icestat.diameter.estimate_diameter_px`; also
-#: reported when the run's is used, as made before it was, empty when the diameter is given), or the run's diameter.
+#: micrograph's own particle evidence (``blob_diameter_px``, :func:`icestat.diameter.estimate_diameter_px`, no wider
+#: than its picks' spacing, :func:`icestat.diameter.spacing_bound_px`; also reported when the run's is used, as made
+#: before it was, empty when the diameter is given), or the run's diameter.
 #: ``crowded`` says whether the micrograph was crowded with particles where its own estimate was made
 #: (:func:`icestat.diameter.is_crowded`: that estimate is less reliable; the run's diameter says when it rests on
 #: crowded micrographs alone); empty when the diameter is given.
