@@ -43,7 +43,7 @@ threshold are the picks.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 import numpy as np
@@ -224,36 +224,28 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
     estimated = diameter_px is None or diameter_estimated
     if diameter_px is None:
         diameter_px = float("nan") if diameter_estimated else estimate_diameter_px(segmentation)
-    located = _located(segmentation, diameter_px, min(threshold, DEFAULT_THRESHOLD), polarity)
+    lowest_threshold = min(threshold, DEFAULT_THRESHOLD)   # the bound below is judged at the default threshold
+    located = _located(segmentation, diameter_px, estimated, lowest_threshold, polarity)
     if estimated:
         at_default = scored_at_least(located.table, DEFAULT_THRESHOLD)
         bound_px = spacing_bound_px(at_default["x_px"], at_default["y_px"])
         if bound_px < diameter_px:
             diameter_px = bound_px
-            located = _located(segmentation, diameter_px, min(threshold, DEFAULT_THRESHOLD), polarity)
+            located = _located(segmentation, diameter_px, estimated, lowest_threshold, polarity)
         particle_fraction = segmentation.class_fractions()["particle"]   # as summary.csv reports it
         if warn_if_crowded and np.isfinite(diameter_px) and is_crowded(particle_fraction):
             log.warning(CROWDED_WARNING, segmentation.name, 100 * particle_fraction, diameter_px)
-    table = scored_at_least(located.table, threshold).reset_index(drop=True)
-    return Picks(table, float(diameter_px), estimated, located.n_rejected, located.polarity, located.bright_balance)
+    return replace(located, table=scored_at_least(located.table, threshold).reset_index(drop=True))
 
 
-@dataclass(frozen=True, eq=False)
-class _Located:
-    """What :func:`_located` finds: the picks (the table of :class:`Picks`) and how it judged the candidates."""
-
-    table: pd.DataFrame
-    n_rejected: dict[str, int]
-    polarity: str
-    bright_balance: float
-
-
-def _located(segmentation: Segmentation, diameter_px: float, threshold: float, polarity: str) -> _Located:
+def _located(segmentation: Segmentation, diameter_px: float, estimated: bool, threshold: float,
+             polarity: str) -> Picks:
     """The picks of :func:`pick` with this diameter (no picks where it is NaN or under 2 working pixels)."""
     working = segmentation.working
     radius_working_px = diameter_px / 2 / float(np.mean(working.scale))
     if not np.isfinite(radius_working_px) or radius_working_px < 1:
-        return _Located(_empty_table(segmentation.name), _no_rejections(), "", float("nan"))
+        return Picks(_empty_table(segmentation.name), float(diameter_px), estimated, _no_rejections(), "",
+                     float("nan"))
     probabilities = segmentation.working_probabilities
     evidence = particle_evidence(segmentation)
     film = probabilities[CARBON] > MAX_EXCLUDED_PROBABILITY
@@ -286,7 +278,7 @@ def _located(segmentation: Segmentation, diameter_px: float, threshold: float, p
     order = np.argsort(-score[keep], kind="stable")
     table = pick_table(x_px[keep][order], y_px[keep][order], score=np.clip(score[keep][order], 0, 1),
                        diameter_px=diameter_px, micrograph=segmentation.name)
-    return _Located(table, n_rejected, polarity, balance)
+    return Picks(table, float(diameter_px), estimated, n_rejected, polarity, balance)
 
 
 def lifted_beside_film(particle: np.ndarray, rows: np.ndarray, cols: np.ndarray, film: np.ndarray,
