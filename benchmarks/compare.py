@@ -38,7 +38,7 @@ import logging
 import os
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +51,7 @@ from baselines.plots import plot_data_efficiency, plot_generalisation, plot_pick
 from baselines.systems import DeepOnly, Icestat, LoGPicker
 
 from icestat.metrics import pick_scores
+from icestat.settings import SegmentationSettings
 from icestat.training import segmentation_scores
 
 SEED = 2026
@@ -75,6 +76,13 @@ class Budget:
     refiner: dict = field(default_factory=dict)
     unet: dict = field(default_factory=dict)
 
+    @property
+    def settings(self) -> SegmentationSettings:
+        """The recipe's, with the crops (of unknown pixel size) at their whole micrographs' working scale, not
+        enlarged as a whole micrograph stored small would be."""
+        side_px = round((self.real_side_fraction or 1.0) * recipe.SETTINGS.unknown_pixel_size_side_px)
+        return replace(recipe.SETTINGS, unknown_pixel_size_side_px=side_px)
+
 
 FULL = Budget(12, 1024, None, None, None, (1, 2, 4), recipe.CLASSIFIER, recipe.REFINER,
               dict(width=16, depth=3, max_steps=1500, eval_every=50, patience=4, crop_px=128))
@@ -85,7 +93,7 @@ QUICK = Budget(4, 512, 4, 0.5, (2, 1, 1), (1,), dict(n_estimators=20, max_depth=
 
 def load_splits(shared: Path, budget: Budget) -> dict[str, Split]:
     """The split of every dataset, simulated first."""
-    settings = recipe.SETTINGS
+    settings = budget.settings
     simulated = simulated_cases(budget.n_simulated, SEED + 1, budget.simulated_side_px, settings)
     splits = {SIMULATED: split(simulated, None, budget.limit)}
     for dataset in REAL_DATASETS:
@@ -97,8 +105,8 @@ def load_splits(shared: Path, budget: Budget) -> dict[str, Split]:
 
 def make_learned(budget: Budget, device: str, only: str | None = None) -> list:
     """Fresh, untrained learned systems (the one named `only`, if given)."""
-    systems = [Icestat(recipe.SETTINGS, budget.classifier, budget.refiner, device, SEED),
-               DeepOnly(recipe.SETTINGS, budget.unet, device, SEED)]
+    systems = [Icestat(budget.settings, budget.classifier, budget.refiner, device, SEED),
+               DeepOnly(budget.settings, budget.unet, device, SEED)]
     return [system for system in systems if only in (None, system.name)]
 
 
@@ -144,7 +152,7 @@ def run_all(splits: dict[str, Split], budget: Budget, device: str, only: str | N
         for system in make_learned(budget, device, only):
             rows += train_and_test(system, dataset, part.train, part.validation, splits, splits)
     if only in (None, LoGPicker.name):
-        rows += train_and_test(LoGPicker(recipe.SETTINGS), "(nothing)", [], [], splits, splits)
+        rows += train_and_test(LoGPicker(budget.settings), "(nothing)", [], [], splits, splits)
     efficiency = splits[EFFICIENCY_DATASET]
     for n in budget.efficiency_sizes:
         if n < len(efficiency.train):

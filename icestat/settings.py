@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from icestat.micrograph import Micrograph, MicrographError
-from icestat.prepare import WorkingImage, prepare
+from icestat.prepare import MAX_ENLARGEMENT, WorkingImage, prepare
 
 #: Particles wider than this many working pixels are segmented on a coarser working image, binned until they are
 #: this wide (when their diameter is known: :meth:`SegmentationSettings.prepare`). The shipped model took simulated
@@ -23,11 +23,12 @@ class SegmentationSettings:
     Attributes
     ----------
     working_pixel_size_A : float
-        Micrographs of known pixel size are binned (never enlarged) to this.
+        Micrographs of known pixel size are binned to this (enlarged where
+        coarser, at most :data:`~icestat.prepare.MAX_ENLARGEMENT` times).
     unknown_pixel_size_side_px : int
-        Micrographs of unknown pixel size are binned so that their longer side
-        is at most this many pixels (a typical field of view is 4000-7000 Å wide,
-        so this lands near the working pixel size). A header's 1.0 Å, the usual
+        Micrographs of unknown pixel size are binned (or enlarged, as above) so
+        that their longer side is this many pixels (a typical field of view is
+        4000-7000 Å wide, so this lands near the working pixel size). A header's 1.0 Å, the usual
         placeholder, counts as unknown unless the user gives it
         (``Micrograph.placeholder_pixel_size``).
     patch_px, stride_px : int
@@ -79,7 +80,7 @@ class SegmentationSettings:
         return working
 
     def bin_factor(self, micrograph: Micrograph, particle_diameter_px: float | None = None) -> float:
-        """How much :meth:`prepare` bins a micrograph (never below 1).
+        """How much :meth:`prepare` bins a micrograph (below 1: enlarges; never below ``1 / MAX_ENLARGEMENT``).
 
         Parameters
         ----------
@@ -95,7 +96,7 @@ class SegmentationSettings:
             factor = max(micrograph.shape) / self.unknown_pixel_size_side_px
         if particle_diameter_px is not None:
             factor = max(factor, particle_diameter_px / MAX_WORKING_DIAMETER_PX)
-        return max(1.0, factor)
+        return max(1 / MAX_ENLARGEMENT, factor)
 
     def to_dict(self) -> dict:
         """JSON-ready values."""

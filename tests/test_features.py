@@ -36,7 +36,7 @@ from icestat.features.spectra import (
     spectrum_features,
     spectrum_weights,
 )
-from icestat.prepare import OUTLIER_SD, fourier_crop, prepare, replace_outlier_pixels, robust_centre_and_spread
+from icestat.prepare import OUTLIER_SD, fourier_resample, prepare, replace_outlier_pixels, robust_centre_and_spread
 
 GRID = PatchGrid((96, 112), patch_px=32, stride_px=24)  # irregular last row and column
 
@@ -478,7 +478,7 @@ def test_device_names():
 
 
 class TestPrepare:
-    def test_fourier_crop_keeps_low_frequencies_exactly(self, rng):
+    def test_fourier_resample_keeps_low_frequencies_exactly(self, rng):
         # an image made only of frequencies below the new Nyquist comes out as the same function, sampled at the
         # output's pixel centres (input position (k + 1/2) * n / n_out - 1/2); the higher frequencies added vanish
         shape, small_shape = (96, 80), (32, 40)
@@ -494,21 +494,38 @@ class TestPrepare:
         amplitudes = rng.normal(size=6)
         pixels = [np.arange(float(n)) for n in shape]
         image = band_limited(*pixels, low, amplitudes) + band_limited(*pixels, high, amplitudes)
-        np.testing.assert_allclose(fourier_crop(image, small_shape),
+        np.testing.assert_allclose(fourier_resample(image, small_shape),
                                    band_limited(*centres, low, amplitudes), atol=1e-4)
 
+    def test_fourier_resample_enlarges_to_the_same_function_and_back(self, rng):
+        # an image is a sum of cosines up to its own Nyquist: enlarged, it is the same sum at the output's pixel
+        # centres (input position (k + 1/2) * n / n_out - 1/2), and shrunk back, the image itself
+        shape, large_shape = (24, 30), (48, 45)
+        centres = [(np.arange(n_out) + 0.5) * n / n_out - 0.5 for n, n_out in zip(shape, large_shape)]
+        amplitudes = rng.normal(size=shape)
+
+        def sampled(rows_px, cols_px):
+            return sum(amplitudes[u, v] * np.cos(np.pi * u * (rows_px[:, None] + 0.5) / shape[0])
+                       * np.cos(np.pi * v * (cols_px[None, :] + 0.5) / shape[1])
+                       for u in range(shape[0]) for v in range(shape[1]))
+
+        image = sampled(*(np.arange(float(n)) for n in shape))
+        enlarged = fourier_resample(image, large_shape)
+        np.testing.assert_allclose(enlarged, sampled(*centres), atol=1e-3)
+        np.testing.assert_allclose(fourier_resample(enlarged, shape), image, atol=1e-3)
+
     @pytest.mark.parametrize("shape, small_shape", [((640, 8), (100, 8)), ((8, 700), (8, 137))])
-    def test_fourier_crop_does_not_ring_where_opposite_edges_differ(self, shape, small_shape):
+    def test_fourier_resample_does_not_ring_where_opposite_edges_differ(self, shape, small_shape):
         # a ramp across the image (its two ends differ as much as can be) bins to the ramp at the output's pixel
         # centres, at the edges too: a crop of the FFT rings there, 5-6 % of the ramp's range off
         axis = int(np.argmax(shape))
         ramp = np.indices(shape, dtype=float)[axis]
         centres = (np.indices(small_shape, dtype=float)[axis] + 0.5) * shape[axis] / small_shape[axis] - 0.5
-        error = np.abs(fourier_crop(ramp, small_shape) - centres) / shape[axis]
+        error = np.abs(fourier_resample(ramp, small_shape) - centres) / shape[axis]
         assert error.max() < 0.002
 
-    @pytest.mark.parametrize("bin_factor", [2.0, 4.0, 4.675, 7.0])
-    def test_a_binned_blob_maps_back_to_where_it_was(self, bin_factor):
+    @pytest.mark.parametrize("bin_factor", [0.5, 0.8, 2.0, 4.0, 4.675, 7.0])
+    def test_a_binned_or_enlarged_blob_maps_back_to_where_it_was(self, bin_factor):
         from icestat import Micrograph
 
         rows, cols = np.mgrid[:700, :640]
@@ -552,6 +569,15 @@ class TestPrepare:
         assert replaced.max() < 60 and replaced[~blob].min() >= 0
         assert np.count_nonzero(replaced[~blob] != image[~blob]) == 2 + 2 + 48 + 1
         assert (replaced[ndimage.binary_erosion(blob)] == -200.0).all()   # a blob's edge may lose its corners
+
+    def test_a_coarser_micrograph_is_enlarged_to_the_working_pixel_size_at_most_twice(self, rng):
+        from icestat import Micrograph
+
+        mic = Micrograph(rng.normal(50, 7, size=(100, 60)), pixel_size_A=10.0, name="m")
+        assert prepare(mic, working_pixel_size_A=8.0).data.shape == (124, 74)
+        assert prepare(mic, working_pixel_size_A=8.0).pixel_size_A == pytest.approx(600 / 74)
+        assert prepare(mic, working_pixel_size_A=2.0).data.shape == (200, 120)   # 5x asked: twice
+        assert prepare(mic, bin_factor=0.25).data.shape == (200, 120)
 
     def test_unknown_pixel_size_needs_a_factor(self, rng):
         from icestat import Micrograph

@@ -218,6 +218,17 @@ class TestPixelSize:
         assert given.data.shape == (64, 64)           # 1.0 Å given: binned to 4 Å
         assert given.pixel_size_A == pytest.approx(4.0)
 
+    def test_working_scale_enlarges_a_small_or_coarse_micrograph_at_most_twice(self, rng):
+        from icestat.micrograph import Micrograph
+        from icestat.settings import SegmentationSettings
+
+        settings = SegmentationSettings(working_pixel_size_A=7.0, unknown_pixel_size_side_px=1024)
+        image = rng.normal(size=(300, 400)).astype(np.float32)
+        assert settings.bin_factor(Micrograph(image, None, "small")) == 0.5   # 2.56x short of 1024 px: twice
+        assert settings.bin_factor(Micrograph(image, 10.0, "coarse")) == pytest.approx(0.7)
+        assert settings.bin_factor(Micrograph(image, 10.0, "coarse"), particle_diameter_px=36.0) == 0.8
+        assert settings.prepare(Micrograph(image, None, "small")).data.shape == (600, 800)
+
     @pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), "abc"])
     def test_bad_override_is_refused(self, tmp_path, image, bad):
         path = tmp_path / "mic.mrc"
