@@ -35,8 +35,10 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     add("--patch-px", type=int, default=64, help="patch side in working pixels (default: %(default)s)")
     add("--stride-px", type=int, default=32, help="patch step in working pixels (default: %(default)s)")
     binning = parser.add_mutually_exclusive_group()
-    binning.add_argument("--working-pixel-size-A", type=float, help="bin to this pixel size first")
-    binning.add_argument("--bin", type=float, help="bin by this factor first (for unknown pixel sizes)")
+    binning.add_argument("--working-pixel-size-A", type=float,
+                         help="bin to this pixel size first (enlarge, at most twice, if coarser)")
+    binning.add_argument("--bin", type=float,
+                         help="bin by this factor first (for unknown pixel sizes; below 1 enlarges, at most twice)")
     add("--pixel-size-A", type=float, help=PIXEL_SIZE_HELP)
     add("--features", nargs="+", metavar="NAME", help="groups or feature names (default: all)")
 
