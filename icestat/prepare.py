@@ -44,8 +44,8 @@ OUTLIER_SD = 10.0
 #: learnt from, and its particles are as wide as the model's particle evidence resolves. EMPIAR-10059 at half size,
 #: pixel size unknown, the recipe retrained without it: its own estimated diameter 1.90-2.88 times the particle
 #: -> 1.00-1.07, F1 0.173 -> 0.739 (as stored 0.744); 10028 at half size 0.860 -> 0.850 (as stored 0.824), with
-#: the true diameter both as before (benchmarks/results/robustness.md). More would blow up a small crop of unknown pixel size, taken for a whole
-#: field, far past its particles' scale.
+#: the true diameter both as before (benchmarks/results/robustness.md). More would blow up a small crop of unknown
+#: pixel size, taken for a whole field, far past its particles' scale.
 MAX_ENLARGEMENT = 2.0
 
 
