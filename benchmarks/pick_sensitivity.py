@@ -8,7 +8,8 @@ empty-ice micrographs are segmented once, with the true diameter (as
 `icestat pick --diameter-px` does: it sets the working scale of large
 particles); then each variant (the default score
 threshold, or one constant of icestat.pick changed, the rest as shipped) picks
-them all again with the true diameter. Groups, as in picking.py: the shipped
+them all again with the true diameter (``NOISE_P_VALUE_LAMBDA`` 0: the plain
+Benjamini-Hochberg procedure, not adapted to the share of noise's candidates). Groups, as in picking.py: the shipped
 model on the micrographs of each dataset it did not train on; the default
 recipe retrained without a dataset, on all of that dataset's micrographs (a
 specimen never seen); the shipped model on fresh simulations. The last columns
@@ -56,7 +57,7 @@ VARIANTS = (("SIGMA_RADII", 0.4), ("SIGMA_RADII", 0.6), ("WHOLE_PARTICLE_SIGMA_R
             ("CORE_RADII", 0.35), ("CORE_RADII", 0.75), ("SURE_MODEL_SCORE", 0.3), ("SURE_MODEL_SCORE", 0.7),
             ("MIN_CONTRAST", 1.0), ("MIN_CONTRAST", 2.0), ("FULL_CONTRAST", 2.0), ("FULL_CONTRAST", 3.5),
             ("CONTRAST_WEIGHT", 0.5), ("CONTRAST_WEIGHT", 0.8), ("MAX_FALSE_DISCOVERY_RATE", 0.025),
-            ("MAX_FALSE_DISCOVERY_RATE", 0.1))
+            ("MAX_FALSE_DISCOVERY_RATE", 0.1), ("NOISE_P_VALUE_LAMBDA", 0.0), ("NOISE_P_VALUE_LAMBDA", 0.7))
 SPECIMEN_OUT = "specimen held out"
 
 

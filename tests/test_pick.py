@@ -13,9 +13,9 @@ from icestat.classes import CARBON, ICE, PARTICLE
 from icestat.features import PatchFeatures, PatchGrid
 from icestat.frame import FrameBorder
 from icestat.diameter import estimate_diameter_px
-from icestat.pick import (MAX_FALSE_DISCOVERY_RATE, SIGMA_RADII, WHOLE_PARTICLE_SIGMA_RADII, candidate_peaks,
-                          near_edge_at, noise_candidate_heights, particle_response, pick, robust_z, signal_to_noise,
-                          too_faint)
+from icestat.pick import (MAX_FALSE_DISCOVERY_RATE, NOISE_P_VALUE_LAMBDA, SIGMA_RADII, WHOLE_PARTICLE_SIGMA_RADII,
+                          candidate_peaks, near_edge_at, noise_candidate_heights, particle_response, pick, robust_z,
+                          signal_to_noise, too_faint)
 from icestat.polarity import MIN_BRIGHT_BALANCE, bright_balance, judge_polarity
 from icestat.prepare import WorkingImage
 from icestat.scale_space import blob_response
@@ -304,20 +304,40 @@ def test_many_faint_particles_stand_out_together_where_a_few_as_faint_do_not():
         assert len(pick(few, diameter_px)) <= 3
 
 
-def test_a_candidate_stands_out_by_its_p_value_against_noise_and_the_benjamini_hochberg_step_up():
+@pytest.mark.parametrize("low_height", [0.0, 1.5, 2.5])
+def test_a_candidate_stands_out_by_its_p_value_against_noise_and_the_adaptive_benjamini_hochberg_step_up(low_height):
     # Reference: a candidate's p-value is the share of noise's candidates at least as high (one added to both
-    # counts); it stands out when, for some k at least its rank, the k-th smallest p-value is at most k / m of the
-    # false discovery rate, or when it is higher than all of noise's.
+    # counts); the share of the m candidates that are noise's is estimated as pi0 = (1 + the number of p-values
+    # above lambda) / ((1 - lambda) m), at most 1; a candidate stands out when, for some k at least its rank, the
+    # k-th smallest p-value is at most k / (m pi0) of the false discovery rate, or when it is higher than all of
+    # noise's. Heights from `low_height` up: from 0 most p-values are large (pi0 1), from 2.5 few are.
     null = noise_candidate_heights()
     assert len(null) > 10_000 and np.all(np.diff(null) >= 0)
     rng = np.random.default_rng(7)
     for m in (1, 5, 300, 3000):
-        heights = rng.uniform(1.5, 5.5, m)
+        heights = rng.uniform(low_height, 5.5, m)
         p_values = np.array([(1 + np.sum(null >= h)) / (1 + len(null)) for h in heights])
+        pi0 = min(1.0, (1 + np.sum(p_values > NOISE_P_VALUE_LAMBDA)) / ((1 - NOISE_P_VALUE_LAMBDA) * m))
         ranked = np.sort(p_values)
-        passing = [k for k in range(1, m + 1) if ranked[k - 1] <= MAX_FALSE_DISCOVERY_RATE * k / m]
+        passing = [k for k in range(1, m + 1) if ranked[k - 1] <= MAX_FALSE_DISCOVERY_RATE * k / (m * pi0)]
         bar = ranked[max(passing) - 1] if passing else -1.0
         assert (~too_faint(heights)).tolist() == ((p_values <= bar) | (heights > null.max())).tolist()
+
+
+def test_noise_alone_stands_out_nowhere_while_a_field_of_candidates_each_a_little_above_it_does():
+    # the candidates of fresh white noise (another seed) are all too faint; 600 candidates 2.6-3.4 noise sd high
+    # (a crowded, noisy micrograph: each alone no rarer than 1 in 10-200 of noise's) mostly stand out together,
+    # where the plain Benjamini-Hochberg procedure would keep almost none of them
+    noise = np.random.default_rng(11).standard_normal((1024, 1024), dtype=np.float32)
+    response = particle_response(noise, 5.0, "dark")[0]
+    rows, cols = candidate_peaks(robust_z(response), 5.0)
+    assert len(rows) > 5000
+    assert np.count_nonzero(~too_faint(signal_to_noise(response[rows, cols], noise, 5.0))) <= 2
+    crowded = np.random.default_rng(12).uniform(2.6, 3.4, 600)
+    assert np.mean(~too_faint(crowded)) > 0.8
+    null = noise_candidate_heights()
+    plain_p_values = (1 + len(null) - np.searchsorted(null, crowded)) / (1 + len(null))
+    assert np.mean(stats.false_discovery_control(plain_p_values) <= MAX_FALSE_DISCOVERY_RATE) < 0.2
 
 
 def test_the_heights_of_noise_candidates_do_not_depend_on_the_radius():
