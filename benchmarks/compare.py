@@ -45,7 +45,8 @@ import numpy as np
 import pandas as pd
 
 from _report import RESULTS, publish
-from baselines.cases import REAL_DATASETS, SIMULATED, Split, real_cases, recipe, simulated_cases, split
+from baselines.cases import (REAL_DATASETS, SIMULATED, Split, masked_manifest, real_cases, recipe, simulated_cases,
+                             split)
 from baselines.measure import measured
 from baselines.plots import plot_data_efficiency, plot_generalisation, plot_picking
 from baselines.systems import DeepOnly, Icestat, LoGPicker
@@ -96,8 +97,9 @@ def load_splits(shared: Path, budget: Budget) -> dict[str, Split]:
     settings = budget.settings
     simulated = simulated_cases(budget.n_simulated, SEED + 1, budget.simulated_side_px, settings)
     splits = {SIMULATED: split(simulated, None, budget.limit)}
+    manifest = masked_manifest(shared)
     for dataset in REAL_DATASETS:
-        cases = real_cases(shared, dataset, settings, budget.max_real, budget.real_side_fraction)
+        cases = real_cases(manifest, dataset, settings, budget.max_real, budget.real_side_fraction)
         splits[dataset] = split(cases, SEED, budget.limit)
         logging.info("%s loaded", dataset)
     return splits

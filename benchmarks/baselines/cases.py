@@ -105,14 +105,19 @@ def split(cases: list, seed: int | None, limit: tuple[int, int, int] | None = No
     return Split(*parts)
 
 
-def real_cases(shared: Path, dataset: str, settings: SegmentationSettings, max_cases: int | None = None,
+def masked_manifest(shared: Path) -> pd.DataFrame:
+    """The manifest of ``../shared/data`` with each masked set's diameter read from its masks (:mod:`_truth`: it
+    reads every masked micrograph, about 20 s, so it is read once for all datasets)."""
+    return with_mask_particle_diameters(read_manifest(shared / "manifest.csv"))
+
+
+def real_cases(manifest: pd.DataFrame, dataset: str, settings: SegmentationSettings, max_cases: int | None = None,
                side_fraction: float | None = None) -> list[Case]:
-    """The micrographs of one dataset of ``../shared/data`` that have particle masks, in manifest order.
+    """The micrographs of one dataset of `manifest` (:func:`masked_manifest`) that have particle masks, in its order.
 
     `max_cases`, when given, keeps the first that many; `side_fraction` crops each to its top-left corner, that
     fraction of each side (the quick mode).
     """
-    manifest = with_mask_particle_diameters(read_manifest(shared / "manifest.csv"))
     rows = manifest[(manifest["dataset"] == dataset) & manifest["particle_mask"].notna()].iloc[:max_cases]
     cases = []
     with warnings.catch_warnings():
