@@ -98,9 +98,9 @@ FULL_CONTRAST = 2.5
 #: (0.821 at 0.05): with many strong particles the procedure lets in a share of noise's candidates, which such a
 #: model does not veto.
 MAX_FALSE_DISCOVERY_RATE = 0.05
-#: ... the procedure adapted to the share of a micrograph's candidates that are noise's (Storey's estimate: twice
-#: the share of p-values above this, so 1 on empty ice, where the candidates are noise's, and small where nearly
-#: all stand out a little): without it, a crowded micrograph whose many particles are each only a little above the
+#: ... the procedure adapted to the share of a micrograph's candidates that are noise's (Storey's estimate: the share
+#: of p-values above this over 1 minus this, so about 1 on empty ice, where the candidates are noise's, and small
+#: where nearly all stand out a little; 0 leaves the procedure as it was): without it, a crowded micrograph whose many particles are each only a little above the
 #: noise kept few of them (EMPIAR-10059 with white noise of 2 image sd added, the recipe retrained without it, F1
 #: with the true diameter 0.185 -> 0.508, with its own estimate 0.154 -> 0.499; of 1 sd 0.673 -> 0.720 and 0.672 ->
 #: 0.737; benchmarks/results/robustness.md). Every group of benchmarks/pick_sensitivity.py the same, as many picks
@@ -409,8 +409,9 @@ def too_faint(heights: np.ndarray) -> np.ndarray:
     the Benjamini-Hochberg procedure (:func:`scipy.stats.false_discovery_control`)
     keeps at ``MAX_FALSE_DISCOVERY_RATE``, adapted to the share of the
     candidates that are noise's (its adjusted p-values times Storey's estimate
-    of that share: the share of p-values above ``NOISE_P_VALUE_LAMBDA`` over
-    1 - ``NOISE_P_VALUE_LAMBDA``, at most 1), stand out, and so does any higher
+    of that share: one more than the number of p-values above
+    ``NOISE_P_VALUE_LAMBDA``, over 1 - ``NOISE_P_VALUE_LAMBDA`` times the
+    number of candidates, at most 1), stand out, and so does any higher
     than every candidate of the noise (whose p-value the noise's sample
     cannot make small enough for the procedure among thousands of candidates,
     as small particles on a large micrograph make: one strong particle among
