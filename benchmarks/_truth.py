@@ -23,16 +23,19 @@ from icestat.metrics import mask_particle_diameter_px
 from icestat.micrograph import PixelSizeWarning
 
 
-def with_mask_particle_diameters(manifest: pd.DataFrame) -> pd.DataFrame:
+def with_mask_particle_diameters(manifest: pd.DataFrame, max_masks: int | None = None) -> pd.DataFrame:
     """A copy of `manifest` whose rows with particle masks carry their set's diameter read from the masks.
 
     A set none of whose blobs is a single disk keeps the manifest's values.
+    `max_masks`, when given, reads only each set's first that many masks
+    (a quick run's: EMPIAR-10017's 16 masks of 4096 x 4096 take 17 s).
     """
     manifest = manifest.copy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PixelSizeWarning)
         for _, rows in manifest[manifest["particle_mask"].notna()].groupby("dataset"):
-            diameter_px = mask_particle_diameter_px(load_labelled(row).particle_mask for _, row in rows.iterrows())
+            diameter_px = mask_particle_diameter_px(load_labelled(row).particle_mask
+                                                    for _, row in rows.iloc[:max_masks].iterrows())
             if np.isfinite(diameter_px):
                 manifest.loc[rows.index, "particle_diameter_px"] = diameter_px
     return manifest

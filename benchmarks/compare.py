@@ -97,7 +97,7 @@ def load_splits(shared: Path, budget: Budget) -> dict[str, Split]:
     settings = budget.settings
     simulated = simulated_cases(budget.n_simulated, SEED + 1, budget.simulated_side_px, settings)
     splits = {SIMULATED: split(simulated, None, budget.limit)}
-    manifest = masked_manifest(shared)
+    manifest = masked_manifest(shared, budget.max_real)
     for dataset in REAL_DATASETS:
         cases = real_cases(manifest, dataset, settings, budget.max_real, budget.real_side_fraction)
         splits[dataset] = split(cases, SEED, budget.limit)

@@ -105,10 +105,11 @@ def split(cases: list, seed: int | None, limit: tuple[int, int, int] | None = No
     return Split(*parts)
 
 
-def masked_manifest(shared: Path) -> pd.DataFrame:
+def masked_manifest(shared: Path, max_masks: int | None = None) -> pd.DataFrame:
     """The manifest of ``../shared/data`` with each masked set's diameter read from its masks (:mod:`_truth`: it
-    reads every masked micrograph, about 20 s, so it is read once for all datasets)."""
-    return with_mask_particle_diameters(read_manifest(shared / "manifest.csv"))
+    reads every masked micrograph, about 20 s, so it is read once for all datasets), or from each set's first
+    `max_masks` masks (the quick mode)."""
+    return with_mask_particle_diameters(read_manifest(shared / "manifest.csv"), max_masks)
 
 
 def real_cases(manifest: pd.DataFrame, dataset: str, settings: SegmentationSettings, max_cases: int | None = None,
