@@ -7,15 +7,15 @@ A specimen icestat has never seen comes with its own conditions: elongated
 particles, thick ice, a low dose, a close or far defocus, strong astigmatism, a
 steep ice gradient, a high B-factor, or ice full of unresolved debris (protein
 fragments, aggregates), carbon film or contamination in the field of view, more or fewer
-or smaller particles, few or small ones at a low dose. Each row changes one thing (the last two, two) from a
-baseline of 150 Å
+or smaller particles, few or small ones at a low dose, the opaque gold foil of UltrAuFoil grids over part or most of
+the field. Each row changes what its label says from a baseline of 150 Å
 particles at 1.06 Å/px (2048x2048 px, 120 particles, 400 Å of ice, defocus
 1-2.5 µm, no carbon) and simulates ``--seeds`` fresh micrographs of it; each is
 picked as ``icestat pick`` picks it (icestat.bright_field.segment_and_pick,
 polarity ``auto``) with the true diameter and with its own estimate, and scored
 against the true centres within half a diameter (pooled over the seeds). The
 particle fraction (with the diameter given) says how much the model still calls
-particle. About 1.5-2 minutes on 2 cores.
+particle. About 4 minutes on 2 cores.
 
 Writes benchmarks/results/specimen_conditions.md.
 """
@@ -61,6 +61,9 @@ CONDITIONS = (
     ("small particles, 90 Å", dict(particle_diameter_A=90.0)),
     ("sparse and faint, 5 particles at 15 e/Å²", dict(n_particles=5, dose_e_per_A2=15.0)),
     ("small and faint, 90 Å at 5 e/Å²", dict(particle_diameter_A=90.0, dose_e_per_A2=5.0)),
+    ("gold foil over 30 % (a hole's rim)", dict(carbon_fraction=0.3, carbon_edge="curved", film_material="gold")),
+    ("gold foil over 70 % (a hole's rim)", dict(carbon_fraction=0.7, carbon_edge="curved", film_material="gold",
+                                               n_particles=50)),
 )
 
 
@@ -102,7 +105,7 @@ def main() -> None:
     lines = ["# Picking accuracy under other imaging and specimen conditions (fresh simulations)", "",
              f"Model: {args.model or 'the shipped default'}; default threshold, polarity auto. Baseline: 150 Å "
              "particles at 1.06 Å/px, 2048x2048 px, 120 particles, 400 Å of ice, defocus 1-2.5 µm, 40 e/Å², "
-             f"no carbon; each row changes one thing (the last two, two); {args.seeds} micrographs per row, scores "
+             f"no carbon; each row changes what its label says; {args.seeds} micrographs per row, scores "
              "pooled, against the true centres within half a diameter. Written by benchmarks/specimen_conditions.py.", "",
              "| condition | precision | recall | F1 | F1, estimated diameter | estimated / true diameter "
              "(median [range]) | particle fraction |", "|" + " --- |" * 7]

@@ -114,6 +114,27 @@ def test_a_micrograph_mostly_of_film_is_segmented_again_relative_to_its_hole(mon
     assert f1 > 0.95 and f1 > first_f1 + 0.05
 
 
+def test_a_micrograph_mostly_of_gold_foil_is_normalised_to_its_hole_and_its_foil_excluded(monkeypatch):
+    # opaque foil over 70 % of the field: normalised to that flat majority, the hole's ice lies far above anything
+    # the refiner saw, and everything is called ice; normalised to the hole, the foil is found (as contamination:
+    # excluded all the same) and the picks in the hole are cleaner
+    params = SimulationParams(shape_px=(1024, 1024), pixel_size_A=2.0, n_particles=33, particle_diameter_A=180.0,
+                              carbon_fraction=0.7, film_material="gold", ice_thickness_A=400.0)
+    sim = simulate_micrograph(params, seed=1)
+    micrograph, diameter_px = Micrograph(sim.image, params.pixel_size_A, "gold"), 180.0 / params.pixel_size_A
+    with monkeypatch.context() as patched:
+        patched.setattr("icestat.segment.OPAQUE_FILM_SPREAD", np.inf)   # never normalised to the hole
+        first = segment(micrograph, load_model(), particle_diameter_px=diameter_px)
+    assert first.class_fractions()["ice"] > 0.9
+    result = segment(micrograph, load_model(), particle_diameter_px=diameter_px)
+    foil = np.mean(sim.labels == CARBON)
+    fractions = result.class_fractions()
+    assert fractions["carbon"] + fractions["contamination"] == pytest.approx(foil, abs=0.05)
+    first_f1, f1 = (pick_scores(*mark_picks(pick(made, diameter_px, polarity="dark").table, sim.picks,
+                                            diameter_px / 2))["f1"] for made in (first, result))
+    assert f1 > 0.95 and f1 > first_f1 + 0.02
+
+
 def test_a_brighter_part_of_too_few_patches_is_not_made_the_reference(monkeypatch):
     # segmented 13x binned (particles of 594 px, as icestat.diameter's coarser look asks), this astigmatic
     # micrograph's brighter part is over 5 % of the working image but 5 of its 81 patches: too few to fit the ice

@@ -19,7 +19,8 @@ from icestat.manifest import LabelledMicrograph
 from icestat.micrograph import Micrograph
 from icestat.model import FORMAT_VERSION, ModelError, load_model
 from icestat.refine import BoundaryRefiner, RefinerNet, _random_crop, fold_batch_norms, shown_otherwise
-from icestat.segment import segment
+from icestat.prepare import WorkingImage
+from icestat.segment import OPAQUE_FILM_SPREAD, normalised_to_hole, segment
 from icestat.settings import SegmentationSettings
 from icestat.simulate import SimulationParams, simulate_micrograph
 from icestat.targets import patch_fractions, pixel_classes, working_classes
@@ -415,3 +416,23 @@ def test_majority_distance_fitted_to_fewer_points_than_components(rng):
     distance = majority_distance(points, reference=reference)
     assert distance.shape == (81,) and np.isfinite(distance).all()
     assert np.median(distance[:5]) < np.median(distance[5:])
+
+
+@pytest.mark.parametrize("hole_sd", [0.5 * OPAQUE_FILM_SPREAD, 2 * OPAQUE_FILM_SPREAD])
+def test_the_working_image_is_normalised_to_its_hole_only_where_the_rest_is_far_flatter(rng, hole_sd):
+    image = rng.normal(0.0, 1.0, (128, 128)).astype(np.float32)   # normalised to the majority: sd 1
+    hole = np.zeros(image.shape, dtype=bool)
+    hole[:, :40] = True
+    image[hole] = rng.normal(3 * hole_sd, hole_sd, hole.sum())
+    working = WorkingImage(image, 7.0, (4.0, 4.0), (512, 512))
+    again = normalised_to_hole(working, hole)
+    if hole_sd < OPAQUE_FILM_SPREAD:
+        assert again is working
+    else:
+        values = again.data[hole].astype(np.float64)
+        median = np.median(values)
+        assert abs(median) < 0.05 and 1.4826 * np.median(np.abs(values - median)) == pytest.approx(1.0, rel=0.05)
+        slope, offset = np.polyfit(image.ravel(), again.data.ravel(), 1)   # the same image, shifted and scaled
+        assert slope == pytest.approx(1 / hole_sd, rel=0.05)
+        np.testing.assert_allclose(again.data, slope * image + offset, atol=1e-4)
+        assert (again.pixel_size_A, again.scale, again.original_shape) == (7.0, (4.0, 4.0), (512, 512))

@@ -11,6 +11,7 @@ from scipy import ndimage
 from icestat.classes import CARBON, CONTAMINATION, ICE, PARTICLE
 from icestat.manifest import iter_labelled
 from icestat.simulate import SimulationParams, simulate_micrograph, simulate_set, write_simulation
+from icestat.simulate.imaging import GOLD_FOIL_TRANSMISSION
 from icestat.simulate.regions import ICE_LATTICE_SPACINGS_A
 from icestat.spectrum import power_spectrum, radial_power_spectrum
 
@@ -129,6 +130,22 @@ def test_mean_count_through_the_specimen_follows_its_attenuation():
     ice_mean = sim.image[sim.labels == ICE].mean()
     assert sim.image[sim.labels == CARBON].mean() < 0.9 * ice_mean
     assert sim.image[sim.labels == CONTAMINATION].mean() < 0.8 * ice_mean
+
+
+def test_gold_foil_passes_next_to_nothing_and_is_labelled_film():
+    carbon, gold = (simulate_micrograph(SimulationParams(**SMALL, carbon_fraction=0.4, carbon_edge="straight",
+                                                         film_material=film), seed=4, keep_expected_intensity=True)
+                    for film in ("carbon", "gold"))
+    np.testing.assert_array_equal(gold.labels, carbon.labels)   # the same film, labelled film
+    on_film, ice = gold.labels == CARBON, gold.labels == ICE
+    deep_in_film = ndimage.binary_erosion(on_film, iterations=60)   # past the edge's ramp (40 Å, 40 px)
+    assert deep_in_film.sum() > 10_000
+    assert gold.expected_intensity[deep_in_film].max() < 1.5 * GOLD_FOIL_TRANSMISSION   # phase contrast on top
+    assert gold.image[deep_in_film].mean() < 0.01 * gold.image[ice].mean()
+    assert carbon.image[deep_in_film].mean() > 0.5 * carbon.image[ice].mean()   # carbon only darker
+    np.testing.assert_allclose(gold.image[ice].mean(), carbon.image[ice].mean(), rtol=0.02)   # the hole alike
+    with pytest.raises(ValueError, match="film_material"):
+        SimulationParams(film_material="copper")
 
 
 def test_labels_agree_with_what_was_placed():

@@ -36,6 +36,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     add("--ice-thickness-A", type=float, default=defaults.ice_thickness_A, help="mean ice thickness (default: %(default)s)")
     add("--carbon-fraction", type=float, default=defaults.carbon_fraction,
         help="area under carbon film (default: %(default)s)")
+    add("--film", choices=("carbon", "gold"), default=defaults.film_material,
+        help="what that film is: amorphous carbon, or opaque gold foil as on UltrAuFoil grids (default: %(default)s)")
     add("--contamination", type=int, default=defaults.n_contamination, help="contamination blobs (default: %(default)s)")
     add("--crystalline-fraction", type=float, default=defaults.crystalline_fraction,
         help="share of blobs that are crystalline ice (default: %(default)s)")
@@ -71,6 +73,7 @@ def params_from_args(args: argparse.Namespace) -> SimulationParams:
         n_species=args.species,
         ice_thickness_A=args.ice_thickness_A,
         carbon_fraction=args.carbon_fraction,
+        film_material=args.film,
         n_contamination=args.contamination,
         crystalline_fraction=args.crystalline_fraction,
         defocus_range_um=tuple(args.defocus_um),

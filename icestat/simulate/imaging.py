@@ -23,6 +23,9 @@ CARBON_EXCESS_POTENTIAL_V = 5.0
 # Inelastic mean free paths at 300 kV (Å); other voltages scale them by (v / c)^2.
 ICE_MEAN_FREE_PATH_A = 3500.0
 CARBON_MEAN_FREE_PATH_A = 1600.0
+# Fraction of the beam through a gold foil (some 500 Å of gold: opaque, a few stray counts), reached over the
+# film's edge ramp.
+GOLD_FOIL_TRANSMISSION = 0.005
 
 # Amorphous ice: structure-factor peak at 3.7 Å, ring width (1/Å), and its
 # projected phase variance per Å of thickness, integrated over the ring (rad^2 / Å).
@@ -112,8 +115,12 @@ def transfer(phase: np.ndarray, params: SimulationParams, ctf: CTFParams) -> np.
 
 
 def attenuation(params: SimulationParams, ice_A: np.ndarray, carbon_A: np.ndarray, contamination_A: np.ndarray):
-    """Fraction of the beam left in the image after scattering by thick material."""
+    """Fraction of the beam left in the image after scattering by thick material (by the film: see `film_material`)."""
     scale = _mean_free_path_scale(params.voltage_kV)
+    if params.film_material == "gold":
+        opacity = np.clip(carbon_A / max(params.carbon_thickness_A, 1.0), 0, 1)
+        left = np.exp(-(ice_A + contamination_A) / (ICE_MEAN_FREE_PATH_A * scale))
+        return (left * (1 - (1 - GOLD_FOIL_TRANSMISSION) * opacity)).astype(np.float32)
     loss = (ice_A + contamination_A) / (ICE_MEAN_FREE_PATH_A * scale) + carbon_A / (CARBON_MEAN_FREE_PATH_A * scale)
     return np.exp(-loss).astype(np.float32)
 

@@ -43,6 +43,11 @@ class SimulationParams:
         Carbon film thickness (thicker than the ice in projection by default).
     carbon_edge : {"curved", "straight", "random"}
         Shape of the film edge: the rim of a round hole, a straight line, or either.
+    film_material : {"carbon", "gold"}
+        What the film over ``carbon_fraction`` is: amorphous carbon (a weak
+        phase object, darker than the ice by its thickness) or the gold foil of
+        grids such as UltrAuFoil, opaque (``GOLD_FOIL_TRANSMISSION`` of the beam
+        passes). Labelled carbon (the film class) either way.
     hole_diameter_A : float
         Diameter of the hole whose rim a curved edge follows.
     ice_on_carbon : float
@@ -89,6 +94,7 @@ class SimulationParams:
     carbon_fraction: float = 0.0
     carbon_thickness_A: float = 600.0
     carbon_edge: str = "random"
+    film_material: str = "carbon"
     hole_diameter_A: float = 12_000.0
     ice_on_carbon: float = 0.2
     debris_phase_sd_rad: float = 0.0
@@ -124,6 +130,7 @@ class SimulationParams:
             (self.debris_phase_sd_rad >= 0 and self.debris_size_A > 0, "debris needs a phase sd >= 0 and a size > 0"),
             (0 <= self.carbon_fraction < 1, "carbon_fraction must be in [0, 1)"),
             (self.carbon_edge in ("curved", "straight", "random"), "carbon_edge must be curved, straight or random"),
+            (self.film_material in ("carbon", "gold"), "film_material must be carbon or gold"),
             (0 <= self.crystalline_fraction <= 1, "crystalline_fraction must be in [0, 1]"),
             (0 <= self.amplitude_contrast < 1, "amplitude_contrast must be in [0, 1)"),
             (0 < self.defocus_range_um[0] <= self.defocus_range_um[1], "defocus_range_um must be (low, high) > 0"),
