@@ -16,7 +16,9 @@ over the middle of the image. The border extends from the edge to where that
 difference has recovered to ``RECOVERED_FRACTION`` of the median, so that the
 blur that denoising or binning puts across the band's inner edge is left out
 too; it is never narrower than the fill and at most a pixel wider where the
-band ends sharply.
+band ends sharply. Where the difference does not recover within the part of
+the side searched (``MAX_BORDER_FRACTION``), the flat region is the specimen's,
+not a fill: the opaque gold foil beyond a hole's rim, whose few counts are as flat.
 
 Examples
 --------
@@ -106,13 +108,18 @@ def _band_width(profile: np.ndarray) -> int:
 
     ``profile[i]`` is the difference between pixels ``i`` and ``i + 1``, so the
     band takes in both pixels of the first recovered difference: one of them may
-    be the last of a constant fill, which no difference tells from data.
+    be the last of a constant fill, which no difference tells from data. A
+    profile that does not recover within its length is no band (0): a flat region
+    reaching that far in, and in only part of the rows, is the specimen's, such
+    as the opaque gold foil along a hole's rim, whose few counts look flat.
 
     Examples
     --------
     >>> _band_width(np.array([0.0, 0, 0, 0, 0, 0.3, 0.8, 1, 1, 1]))
     7
     >>> _band_width(np.array([1.0, 0, 0, 1, 1, 1]))  # a flat run too short
+    0
+    >>> _band_width(np.array([0.0, 0, 0, 0, 0, 0.2, 0.4, 0.5, 0.6, 0.7]))  # never recovers: no band
     0
     """
     flat = np.concatenate([[False], profile < FLAT_FRACTION, [False]])
@@ -123,4 +130,4 @@ def _band_width(profile: np.ndarray) -> int:
         return 0
     after = long_runs[-1]
     recovered = np.flatnonzero(profile[after:] >= RECOVERED_FRACTION)
-    return int(after + recovered[0]) + 1 if recovered.size else len(profile)
+    return int(after + recovered[0]) + 1 if recovered.size else 0
