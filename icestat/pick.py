@@ -98,15 +98,15 @@ FULL_CONTRAST = 2.5
 #: (0.821 at 0.05): with many strong particles the procedure lets in a share of noise's candidates, which such a
 #: model does not veto.
 MAX_FALSE_DISCOVERY_RATE = 0.05
-#: ... the procedure adapted to the share of a micrograph's candidates that are noise's (Storey's estimate: the share
-#: of p-values above this over 1 minus this, so about 1 on empty ice, where the candidates are noise's, and small
-#: where nearly all stand out a little; 0 leaves the procedure as it was): without it, a crowded micrograph whose many particles are each only a little above the
-#: noise kept few of them (EMPIAR-10059 with white noise of 2 image sd added, the recipe retrained without it, F1
-#: with the true diameter 0.185 -> 0.508, with its own estimate 0.154 -> 0.499; of 1 sd 0.673 -> 0.720 and 0.672 ->
-#: 0.737; benchmarks/results/robustness.md). Every group of benchmarks/pick_sensitivity.py the same, as many picks
-#: on empty ice (none): there the candidates' share of noise's is 1 and the procedure as before. A little noise gets
-#: in where a few faint particles are all there is (simulations of 5 per micrograph at 15 e/Å², F1 0.923 -> 0.906;
-#: 90 Å at 5 e/Å² 0.913 -> 0.906, with the estimated diameter 0.338 -> 0.530; benchmarks/README.md).
+#: ... the procedure adapted to the share of a micrograph's candidates that are noise's (Storey's estimate: the share of
+#: p-values above this over 1 minus this, so about 1 on empty ice, where the candidates are noise's, and small where nearly
+#: all stand out a little; 0 leaves the procedure as it was): without it, a crowded micrograph whose many particles are each
+#: only a little above the noise kept few of them (EMPIAR-10059 with white noise of 2 image sd added, the recipe retrained
+#: without it, F1 with the true diameter 0.185 -> 0.508, with its own estimate 0.154 -> 0.499; of 1 sd 0.673 -> 0.720 and
+#: 0.672 -> 0.737; benchmarks/results/robustness.md). Every group of benchmarks/pick_sensitivity.py the same, as many picks
+#: on empty ice (none): there the candidates' share of noise's is 1 and the procedure as before. A little noise gets in where
+#: a few faint particles are all there is (simulations of 5 per micrograph at 15 e/Å², F1 0.923 -> 0.906; 90 Å at 5 e/Å²
+#: 0.913 -> 0.906, with the estimated diameter 0.338 -> 0.530; benchmarks/README.md).
 NOISE_P_VALUE_LAMBDA = 0.5
 #: The white noise :func:`noise_candidate_heights` finds candidates on: its side, the particle radius (heights in noise
 #: sd do not depend on it: quantiles within 0.1 at 3-40 px), and its seed.
