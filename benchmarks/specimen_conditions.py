@@ -64,6 +64,8 @@ CONDITIONS = (
     ("gold foil over 30 % (a hole's rim)", dict(carbon_fraction=0.3, carbon_edge="curved", film_material="gold")),
     ("gold foil over 70 % (a hole's rim)", dict(carbon_fraction=0.7, carbon_edge="curved", film_material="gold",
                                                n_particles=50)),
+    ("gold foil over 85 % (a hole's rim)", dict(carbon_fraction=0.85, carbon_edge="curved", film_material="gold",
+                                               n_particles=30)),
 )
 
 

@@ -134,7 +134,10 @@ MAX_EXCLUDED_PROBABILITY = 0.5
 #: contrast decides (:func:`lifted_beside_film`): F1 on five such micrographs 0.968 -> 0.987 (a hole's rim) and
 #: 0.975 -> 0.986 (a straight edge), precision 1.00 (benchmarks/results/specimen_conditions.md), picking.py's fresh
 #: simulations 0.989 -> 0.994, no more picks on simulated empty ice beside film, ../shared/data within 0.001
-#: (benchmarks/README.md).
+#: (benchmarks/README.md). Contamination shadows them too, and so does opaque gold foil, which the model calls
+#: contamination where it is the minority: lifted beside contamination as well, five simulations with 30 % gold foil
+#: 0.951 -> 0.984 (recall 0.91 -> 0.97), with three contamination blobs 0.983 either way, and the raw micrograph with
+#: contamination 6-7 more picks of 600 (20 px), none on contamination (benchmarks/results/contamination.md).
 FILM_SHADOW_PATCHES = 1.0
 
 
@@ -264,7 +267,8 @@ def _located(segmentation: Segmentation, diameter_px: float, estimated: bool, th
     rows, cols = candidate_peaks(contrast, radius_working_px)
     particle = _disk_mean_at(evidence, rows, cols, CORE_RADII * radius_working_px)
     if segmentation.features is not None:   # the patches it was made with
-        particle = lifted_beside_film(particle, rows, cols, film, segmentation.features.grid.patch_px)
+        excluded_region = film | (probabilities[CONTAMINATION] > MAX_EXCLUDED_PROBABILITY)
+        particle = lifted_beside_film(particle, rows, cols, excluded_region, segmentation.features.grid.patch_px)
     carbon = _disk_mean_at(probabilities[CARBON], rows, cols, radius_working_px)
     contamination = _disk_mean_at(probabilities[CONTAMINATION], rows, cols, radius_working_px)
     y_px, x_px = working.to_original_px(rows, cols)
@@ -293,7 +297,8 @@ def _located(segmentation: Segmentation, diameter_px: float, estimated: bool, th
 
 def lifted_beside_film(particle: np.ndarray, rows: np.ndarray, cols: np.ndarray, film: np.ndarray,
                        patch_px: float) -> np.ndarray:
-    """Candidates' particle evidence, raised beside carbon film to what the model gives candidates away from it.
+    """Candidates' particle evidence, raised beside film (carbon or contamination) to what the model gives candidates
+    away from it.
 
     Parameters
     ----------
@@ -302,7 +307,7 @@ def lifted_beside_film(particle: np.ndarray, rows: np.ndarray, cols: np.ndarray,
     rows, cols : ndarray (n,) of int
         The candidates, in working pixels.
     film : ndarray (h, w) of bool
-        Where the segmentation has carbon film.
+        Where the segmentation has carbon film or contamination.
     patch_px : float
         Side of the model's patches, in working pixels.
 

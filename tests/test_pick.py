@@ -9,7 +9,7 @@ import pytest
 from scipy import ndimage, stats
 from scipy.spatial.distance import cdist
 
-from icestat.classes import CARBON, ICE, PARTICLE
+from icestat.classes import CARBON, CONTAMINATION, ICE, PARTICLE
 from icestat.features import PatchFeatures, PatchGrid
 from icestat.frame import FrameBorder
 from icestat.diameter import estimate_diameter_px
@@ -507,11 +507,12 @@ def test_bad_arguments_are_refused(arguments, message):
         pick(_segmentation(), **arguments)
 
 
-def test_particles_beside_the_film_the_model_misses_are_picked_by_their_contrast():
-    # Carbon film on the right; six particles in the ice far from it, which the model sees, and three within a patch
-    # of it, which it calls ice (its patches there overlap the film). With the segmentation's patches known, those
-    # beside the film take the evidence of the candidates far from it (the median) and are picked; nothing on the
-    # film is.
+@pytest.mark.parametrize("film_class", [CARBON, CONTAMINATION])
+def test_particles_beside_the_film_the_model_misses_are_picked_by_their_contrast(film_class):
+    # Film on the right (carbon, or opaque foil, which the model calls contamination); six particles in the ice far
+    # from it, which the model sees, and three within a patch of it, which it calls ice (its patches there overlap
+    # the film). With the segmentation's patches known, those beside the film take the evidence of the candidates far
+    # from it (the median) and are picked; nothing on the film is.
     rng = np.random.default_rng(3)
     far = [(30, 30), (30, 80), (100, 30), (100, 80), (170, 30), (170, 80)]
     beside = [(40, 128), (100, 130), (160, 127)]
@@ -523,9 +524,9 @@ def test_particles_beside_the_film_the_model_misses_are_picked_by_their_contrast
     probabilities = np.zeros((4, 200, 200), dtype=np.float32)
     seen = sum(np.hypot(yy - row, xx - col) <= RADIUS_WORKING_PX for row, col in far) > 0
     probabilities[PARTICLE] = np.where(seen, 0.85, 0.001)
-    probabilities[CARBON] = np.where(film, 0.95, 0.0)
+    probabilities[film_class] = np.where(film, 0.95, 0.0)
     probabilities[PARTICLE][film] = 0.0
-    probabilities[ICE] = 1 - probabilities[PARTICLE] - probabilities[CARBON]
+    probabilities[ICE] = 1 - probabilities[PARTICLE] - probabilities[film_class]
     per_patch, features = _patches_seeing(far, elsewhere=0.001)
     working = WorkingImage(image, 2.0, (SCALE, SCALE), (400, 400), FrameBorder())
     diameter_px = 2 * RADIUS_WORKING_PX * SCALE
