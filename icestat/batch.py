@@ -32,6 +32,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Iterable, Iterator
 
+import numpy as np
 import pandas as pd
 
 from icestat._atomic import atomic_path, remove_leftovers
@@ -384,7 +385,7 @@ def to_pick_with_run_diameter(paths: list[str], rows: list[dict]) -> tuple[RunDi
     value = run_diameter(estimates)
     if not math.isfinite(value):
         return None, []
-    basis = estimates.notna().to_numpy()
+    basis = np.isfinite(estimates.to_numpy(dtype=np.float64))   # the micrographs run_diameter took the median of
     own = {name: dict(blob_diameter_px=float(px), crowded=bool(crowd))
            for name, px, crowd in zip(table["micrograph"], table["blob_diameter_px"], crowded)}
     diameter = RunDiameter(value, in_A, n_micrographs=int(basis.sum()), all_crowded=bool(crowded[basis].all()),

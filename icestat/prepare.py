@@ -218,6 +218,17 @@ def robust_normalise(image, margin_px: int = 0):
     return ((image - np.float32(float(median))) / np.float32(float(spread))).astype(np.float32)
 
 
+def applied_bin_factor(bin_factor: float | None) -> float:
+    """The factor :func:`prepare` bins by when asked for `bin_factor`: 1 for None, never below ``1 / MAX_ENLARGEMENT``.
+
+    Examples
+    --------
+    >>> applied_bin_factor(None), applied_bin_factor(3.5), applied_bin_factor(0.25)
+    (1.0, 3.5, 0.5)
+    """
+    return max(1 / MAX_ENLARGEMENT, float(bin_factor or 1.0))
+
+
 def prepare(
     micrograph: Micrograph, working_pixel_size_A: float | None = None, bin_factor: float | None = None,
     device: str | Device = "cpu",
@@ -252,7 +263,7 @@ def prepare(
                 f"{micrograph.name}: pixel size unknown; pass it (--pixel-size-A) or bin by a factor instead"
             )
         bin_factor = working_pixel_size_A / micrograph.pixel_size_A
-    bin_factor = max(1 / MAX_ENLARGEMENT, float(bin_factor or 1.0))
+    bin_factor = applied_bin_factor(bin_factor)
     with on_device(device):
         recorded = replace_outlier_pixels(array_module(device).asarray(micrograph.data))
         frame_border = detect_frame_border(recorded)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from icestat.micrograph import Micrograph, MicrographError
-from icestat.prepare import MAX_ENLARGEMENT, WorkingImage, prepare
+from icestat.prepare import WorkingImage, applied_bin_factor, prepare
 
 #: Particles wider than this many working pixels are segmented on a coarser working image, binned until they are
 #: this wide (when their diameter is known: :meth:`SegmentationSettings.prepare`). The shipped model took simulated
@@ -96,7 +96,7 @@ class SegmentationSettings:
             factor = max(micrograph.shape) / self.unknown_pixel_size_side_px
         if particle_diameter_px is not None:
             factor = max(factor, particle_diameter_px / MAX_WORKING_DIAMETER_PX)
-        return max(1 / MAX_ENLARGEMENT, factor)
+        return applied_bin_factor(factor)
 
     def to_dict(self) -> dict:
         """JSON-ready values."""
