@@ -38,22 +38,21 @@ import logging
 import os
 import time
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from _report import RESULTS, publish
-from baselines.cases import (REAL_DATASETS, SIMULATED, Split, masked_manifest, real_cases, recipe, simulated_cases,
-                             split)
+from baselines.cases import REAL_DATASETS, SIMULATED, Split, masked_manifest, real_cases, simulated_cases, split
 from baselines.measure import measured
 from baselines.plots import plot_data_efficiency, plot_generalisation, plot_picking
 from baselines.systems import DeepOnly, Icestat, LoGPicker
 
 from icestat.metrics import pick_scores
 from icestat.settings import SegmentationSettings
-from icestat.training import segmentation_scores
+from icestat.training import SHIPPED_CLASSIFIER, SHIPPED_REFINER, segmentation_scores
 
 SEED = 2026
 #: Data efficiency is measured on this dataset.
@@ -81,11 +80,11 @@ class Budget:
     def settings(self) -> SegmentationSettings:
         """The recipe's, with the crops (of unknown pixel size) at their whole micrographs' working scale, not
         enlarged as a whole micrograph stored small would be."""
-        side_px = round((self.real_side_fraction or 1.0) * recipe.SETTINGS.unknown_pixel_size_side_px)
-        return replace(recipe.SETTINGS, unknown_pixel_size_side_px=side_px)
+        side_px = round((self.real_side_fraction or 1.0) * SegmentationSettings().unknown_pixel_size_side_px)
+        return SegmentationSettings(unknown_pixel_size_side_px=side_px)
 
 
-FULL = Budget(12, 1024, None, None, None, (1, 2, 4), recipe.CLASSIFIER, recipe.REFINER,
+FULL = Budget(12, 1024, None, None, None, (1, 2, 4), SHIPPED_CLASSIFIER, SHIPPED_REFINER,
               dict(width=16, depth=3, max_steps=1500, eval_every=50, patience=4, crop_px=128))
 QUICK = Budget(4, 512, 4, 0.5, (2, 1, 1), (1,), dict(n_estimators=20, max_depth=4),
                dict(n_steps=10, crop_px=64),
@@ -269,7 +268,7 @@ def _names(cases) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shared", type=Path, default=recipe.REPO.parent / "shared" / "data")
+    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N for the learned systems")
     parser.add_argument("--quick", action="store_true", help="a tiny split with small budgets (under 5 minutes)")
     parser.add_argument("--output", type=Path, default=RESULTS, help="folder for compare.md, .csv and .png")

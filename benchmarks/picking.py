@@ -66,8 +66,8 @@ from icestat.model import load_model  # noqa: E402
 from icestat.pick import DEFAULT_THRESHOLD, pick  # noqa: E402
 from icestat.refine import BoundaryRefiner  # noqa: E402
 from icestat.segment import segment, segmented_for_diameter  # noqa: E402
-from icestat.simulate import SimulationParams, simulate_micrograph  # noqa: E402
-from icestat.training import train_model  # noqa: E402
+from icestat.simulate import SimulationParams, simulate_micrograph, varied  # noqa: E402
+from icestat.training import SHIPPED_CLASSIFIER, SHIPPED_REFINER, SHIPPED_SIMULATED, train_model  # noqa: E402
 
 HEADER = ["| data | micrographs | true particles | precision | recall | F1 | AP | F1, own estimated diameter "
           "| own estimated / true diameter | F1, run's estimated diameter | diameter used / true |", "|" + " --- |" * 11]
@@ -245,12 +245,14 @@ MODELS_FOLDER = recipe.REPO / "benchmarks" / "models"
 def model_without(dataset: str, shared: Path, folder: Path = MODELS_FOLDER):
     """:func:`retrained_without`, read from `folder` when it is there (else trained and kept there).
 
-    The file (``without_<dataset>_<recipe digest>.icestat``) is named after the recipe script's digest too, so that
-    a model trained by an earlier recipe is never reused. picking.py, pick_sensitivity.py and specimen_transfer.py
-    share these models (about 9 min each to train on 2 cores).
+    The file (``without_<dataset>_<recipe digest>.icestat``) is named after the recipe's digest too (its script,
+    its simulations' module and the shipped training parameters), so that a model trained by an earlier recipe is
+    never reused. picking.py, pick_sensitivity.py and specimen_transfer.py share these models (about 9 min each to
+    train on 2 cores).
     """
-    recipe_digest = hashlib.sha256(Path(recipe.__file__).read_bytes()).hexdigest()[:12]
-    path = folder / f"without_{dataset}_{recipe_digest}.icestat"
+    recipe_parts = (Path(recipe.__file__).read_bytes() + Path(varied.__file__).read_bytes()
+                    + repr((SHIPPED_CLASSIFIER, SHIPPED_REFINER, SHIPPED_SIMULATED)).encode())
+    path = folder / f"without_{dataset}_{hashlib.sha256(recipe_parts).hexdigest()[:12]}.icestat"
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
         retrained_without(shared, dataset).save(path)

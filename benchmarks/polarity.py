@@ -46,7 +46,7 @@ from icestat.bright_field import negated, negated_gain, run_reads_negated, run_v
 from icestat.manifest import load_labelled, read_manifest  # noqa: E402
 from icestat.micrograph import Micrograph  # noqa: E402
 from icestat.model import load_model  # noqa: E402
-from icestat.simulate import simulate_micrograph  # noqa: E402
+from icestat.simulate.varied import varied_micrograph  # noqa: E402
 
 #: Seeds of the fresh simulations (the default model trained on seed recipe.SEED).
 SIMULATION_SEED = 4242
@@ -115,8 +115,8 @@ def simulated_group(model, n: int) -> tuple[str, list[dict], object]:
     """`n` fresh simulations both ways."""
     results, micrographs, with_carbon = [], [], 0
     for index in range(n):
-        params = recipe.simulation_params(index, SIMULATION_SEED, SIMULATION_SIDE_PX)
-        sim = recipe.denoised(simulate_micrograph(params, seed=[SIMULATION_SEED, index]), index, SIMULATION_SEED)
+        sim = varied_micrograph(index, SIMULATION_SEED, SIMULATION_SIDE_PX)
+        params = sim.params
         diameter_px = params.particle_diameter_A / params.pixel_size_A
         micrograph = Micrograph(sim.image, params.pixel_size_A, f"sim_{index}")
         results.append(both_ways(model, micrograph, diameter_px, truth_marker(sim.picks, diameter_px)))

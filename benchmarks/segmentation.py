@@ -41,6 +41,7 @@ from icestat.model import load_model  # noqa: E402
 from icestat.refine import BoundaryRefiner  # noqa: E402
 from icestat.settings import SegmentationSettings  # noqa: E402
 from icestat.simulate import simulate_micrograph  # noqa: E402
+from icestat.simulate.varied import denoised, varied_params  # noqa: E402
 from icestat.training import evaluate_model, predict_classes, segmentation_scores, train_model  # noqa: E402
 
 COLUMNS = ("carbon_iou", "non_ice_iou", "particle_recall", "particle_iou", "boundary_f1")
@@ -82,8 +83,7 @@ def held_out_10017(shared: Path, n_folds: int) -> list[str]:
 def fresh_simulations(n: int = 6) -> list[str]:
     """The shipped default model on simulated micrographs it never saw."""
     model = load_model()
-    simulated = (recipe.denoised(simulate_micrograph(recipe.simulation_params(1000 + i), seed=[recipe.SEED + 1, i]), i)
-                 for i in range(n))
+    simulated = (denoised(simulate_micrograph(varied_params(1000 + i), seed=[recipe.SEED + 1, i]), i) for i in range(n))
     examples = examples_from_simulation(simulated, model.settings)
     return [_row(f"fresh simulations, default model, {label}",
                  evaluate_model(model.with_carbon_regions(regions), examples, refine))

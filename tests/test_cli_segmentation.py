@@ -5,14 +5,16 @@ from __future__ import annotations
 import imageio.v3 as iio
 import mrcfile
 import numpy as np
+import pandas as pd
 import pytest
 
 from icestat.classes import CARBON, CONTAMINATION, PARTICLE
-from icestat.cli import main
+from icestat.cli import build_parser, main
 from icestat.micrograph import read_micrograph, write_mrc
 from icestat.model import load_model
 from icestat.segment import segment
 from icestat.simulate import SimulationParams, simulate_set, write_simulation
+from icestat.training import SHIPPED_CLASSIFIER, SHIPPED_REFINER, SHIPPED_SIMULATED
 
 PARAMS = SimulationParams(shape_px=(512, 512), pixel_size_A=3.5, n_particles=30, carbon_fraction=0.35)
 
@@ -29,7 +31,7 @@ def labelled(tmp_path_factory):
 def test_train_writes_a_model_and_prints_validation_scores(labelled, tmp_path, capsys):
     train, validation = labelled
     output = tmp_path / "small.icestat"
-    code = main(["train", str(train), "-o", str(output), "--validation", str(validation),
+    code = main(["train", str(train), "-o", str(output), "--validation", str(validation), "--simulated", "0",
                  "--n-estimators", "30", "--refiner-steps", "20", "--refiner-networks", "2"])
     printed = capsys.readouterr().out
     assert code == 0
@@ -137,6 +139,30 @@ def test_segment_an_inverted_micrograph_said_bright_as_its_raw_self(labelled, tm
     np.testing.assert_array_equal(written["bright"], segment(raw).labels)
     # Read as given, the inverted carbon (brighter than the ice) is not found as the raw one is.
     assert np.mean(written["dark"] == CARBON) < 0.5 * np.mean(written["bright"] == CARBON)
+
+
+def test_a_model_trained_on_particle_labels_knows_carbon_film_from_the_simulated_micrographs(labelled, tmp_path):
+    # The training micrographs have film over a third of the field, labelled only by their particles' centres.
+    particles_only = labelled[0].parent / "particles_only.csv"   # beside the micrographs it names
+    pd.read_csv(labelled[0]).drop(columns="regions").to_csv(particles_only, index=False)
+    validation = read_micrograph(labelled[1].parent / "val_0000.mrc")
+    true_film = read_micrograph(labelled[1].parent / "val_0000_labels.mrc").data == CARBON
+    film_found = {}
+    for n_simulated in ("0", "2"):
+        output = tmp_path / f"simulated_{n_simulated}.icestat"
+        assert main(["train", str(particles_only), "-o", str(output), "--simulated", n_simulated,
+                     "--n-estimators", "30", "--refiner-steps", "0"]) == 0
+        model = load_model(output)
+        assert len(model.metadata["training_micrographs"]) == 3 + int(n_simulated)
+        film_found[n_simulated] = segment(validation, model).labels == CARBON
+    assert not film_found["0"].any()   # it never saw film: the film is particle or ice to it
+    assert (film_found["2"] & true_film).sum() > 0.5 * true_film.sum()
+
+
+def test_train_adds_the_shipped_models_simulated_micrographs_by_default():
+    args = build_parser().parse_args(["train", "labelled.csv", "-o", "my.icestat"])
+    assert (args.simulated, args.n_estimators) == (SHIPPED_SIMULATED, SHIPPED_CLASSIFIER["n_estimators"])
+    assert (args.refiner_steps, args.refiner_networks) == (SHIPPED_REFINER["n_steps"], SHIPPED_REFINER["n_networks"])
 
 
 def test_train_adds_simulated_micrographs_to_those_of_the_manifest(labelled, tmp_path):

@@ -15,7 +15,6 @@ the same parts.
 
 from __future__ import annotations
 
-import sys
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,16 +22,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-import train_default_model as recipe  # noqa: E402
-
-from _truth import with_mask_particle_diameters  # noqa: E402
-from icestat.examples import Example, make_example  # noqa: E402
-from icestat.manifest import LabelledMicrograph, iter_labelled, read_manifest  # noqa: E402
-from icestat.metrics import mark_picks, mark_picks_on_mask  # noqa: E402
-from icestat.micrograph import Micrograph, PixelSizeWarning  # noqa: E402
-from icestat.settings import SegmentationSettings  # noqa: E402
-from icestat.simulate import simulate_micrograph  # noqa: E402
+from _truth import with_mask_particle_diameters
+from icestat.examples import Example, make_example
+from icestat.manifest import LabelledMicrograph, iter_labelled, read_manifest
+from icestat.metrics import mark_picks, mark_picks_on_mask
+from icestat.micrograph import Micrograph, PixelSizeWarning
+from icestat.settings import SegmentationSettings
+from icestat.simulate import simulate_micrograph
+from icestat.simulate.varied import varied_params
 from icestat.targets import pixel_classes  # noqa: E402
 
 #: The real datasets of ../shared/data with particle masks.
@@ -146,13 +143,13 @@ def top_left(item: LabelledMicrograph, side_fraction: float) -> LabelledMicrogra
 def simulated_cases(n: int, seed: int, side_px: int, settings: SegmentationSettings) -> list[Case]:
     """`n` simulated micrographs of `side_px` pixels a side, named ``sim_0000``...
 
-    Varied as the default model's training micrographs are (:func:`train_default_model.simulation_params`),
+    Varied as the default model's training micrographs are (:func:`icestat.simulate.varied.varied_params`),
     but with the carbon fraction going through ``SIMULATED_CARBON_FRACTIONS`` in turn, so that any run of
     consecutive micrographs (a part of an unshuffled :func:`split`) has micrographs with and without carbon.
     """
     cases = []
     for index in range(n):
-        params = replace(recipe.simulation_params(index, seed, side_px),
+        params = replace(varied_params(index, seed, side_px),
                          carbon_fraction=SIMULATED_CARBON_FRACTIONS[index % len(SIMULATED_CARBON_FRACTIONS)])
         sim = simulate_micrograph(params, seed=[seed, index])
         micrograph = Micrograph(sim.image, params.pixel_size_A, f"sim_{index:04d}")
