@@ -8,7 +8,7 @@ particles, thick ice, a low dose, a close or far defocus, strong astigmatism, a
 steep ice gradient, a high B-factor, or ice full of unresolved debris (protein
 fragments, aggregates), carbon film or contamination in the field of view, more or fewer
 or smaller particles, few or small ones at a low dose, the opaque gold foil of UltrAuFoil grids over part or most of
-the field. Each row changes what its label says from a baseline of 150 Å
+the field (raw, or inverted as some pipelines write micrographs). Each row changes what its label says from a baseline of 150 Å
 particles at 1.06 Å/px (2048x2048 px, 120 particles, 400 Å of ice, defocus
 1-2.5 µm, no carbon) and simulates ``--seeds`` fresh micrographs of it; each is
 picked as ``icestat pick`` picks it (icestat.bright_field.segment_and_pick,
@@ -40,7 +40,8 @@ from icestat.simulate import SimulationParams, simulate_micrograph
 
 BASELINE = SimulationParams(shape_px=(2048, 2048), pixel_size_A=1.06, n_particles=120, particle_diameter_A=150.0,
                             carbon_fraction=0.0)
-#: Each row: its label and what it changes from ``BASELINE``.
+#: Each row: its label and what it changes from ``BASELINE`` (``inverted``: the micrograph is shown negated, its
+#: particles bright).
 CONDITIONS = (
     ("baseline", {}),
     ("elongated particles (short axes 0.2-1 of the long, not 0.7-1)", dict(particle_elongation=0.8)),
@@ -66,6 +67,10 @@ CONDITIONS = (
                                                n_particles=50)),
     ("gold foil over 85 % (a hole's rim)", dict(carbon_fraction=0.85, carbon_edge="curved", film_material="gold",
                                                n_particles=30)),
+    ("gold foil over 70 %, inverted", dict(carbon_fraction=0.7, carbon_edge="curved", film_material="gold",
+                                          n_particles=50, inverted=True)),
+    ("gold foil over 85 %, inverted", dict(carbon_fraction=0.85, carbon_edge="curved", film_material="gold",
+                                          n_particles=30, inverted=True)),
 )
 
 
@@ -74,13 +79,15 @@ def condition_row(model, row: int, label: str, changes: dict, n_seeds: int) -> s
 
     The micrographs' seeds are the row's number and theirs: rows of the same changes draw the same micrographs.
     """
+    changes = dict(changes)
+    sign = -1.0 if changes.pop("inverted", False) else 1.0
     params = replace(BASELINE, **changes)
     diameter_px = params.particle_diameter_A / params.pixel_size_A
     marked = {"given": [], "estimated": []}
     ratios, fractions = [], []
     for seed in range(n_seeds):
         sim = simulate_micrograph(params, seed=[90, row, seed])
-        micrograph = Micrograph(sim.image, params.pixel_size_A, f"condition_{seed}")
+        micrograph = Micrograph(sign * sim.image, params.pixel_size_A, f"condition_{seed}")
         segmentation, given = segment_and_pick(micrograph, model, diameter_px)
         _, estimated = segment_and_pick(micrograph, model, None, warn_if_crowded=False)
         marked["given"].append(mark_picks(given.table, sim.picks, diameter_px / 2))

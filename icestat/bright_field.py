@@ -28,7 +28,7 @@ from icestat.evidence import particle_evidence
 from icestat.micrograph import Micrograph
 from icestat.model import IceModel
 from icestat.pick import DEFAULT_THRESHOLD, MAX_EXCLUDED_PROBABILITY, SIGMA_RADII, Picks, pick
-from icestat.polarity import check_polarity
+from icestat.polarity import check_polarity, opaque_majority_shown_bright
 from icestat.scale_space import blob_response
 from icestat.segment import MIN_BRIGHTER_FRACTION, Segmentation, segment
 
@@ -77,7 +77,9 @@ def segment_and_pick(micrograph: Micrograph, model: IceModel, diameter_px: float
     polarity : {"auto", "dark", "bright"}
         The particles are darker than the ice (a raw micrograph) or brighter
         (an inverted one: segmented and picked negated); ``auto``: judged by
-        :func:`icestat.pick.pick` on the micrograph as given, and where it
+        :func:`icestat.pick.pick` on the micrograph as given (or, where no
+        diameter is estimated there, by
+        :func:`icestat.polarity.opaque_majority_shown_bright`), and where it
         says bright, the micrograph is segmented and picked again, negated.
     device, refine
         As for :func:`icestat.segment.segment`.
@@ -103,10 +105,15 @@ def segment_and_pick(micrograph: Micrograph, model: IceModel, diameter_px: float
     """
     check_polarity(polarity)
     picking = dict(threshold=threshold, warn_if_crowded=warn_if_crowded, diameter_estimated=diameter_px is None)
-    if polarity != "bright":
+    bright = polarity == "bright"
+    if not bright:
         segmentation, used_px = _segmented(micrograph, model, diameter_px, device, refine, faint_bumps)
         picks = pick(segmentation, used_px, polarity=polarity, **picking)
-    if polarity == "bright" or picks.polarity == "bright":
+        # without a diameter estimated as given (none on an inverted micrograph mostly of gold foil) the blobs are
+        # not judged, but the foil shown bright still says inverted
+        bright = picks.polarity == "bright" or (polarity == "auto" and not picks.polarity
+                                                and opaque_majority_shown_bright(segmentation.working.data))
+    if bright:
         bright_balance = picks.bright_balance if polarity == "auto" else float("nan")
         segmentation, used_px = _segmented(negated(micrograph), model, diameter_px, device, refine, faint_bumps)
         picks = replace(pick(segmentation, used_px, polarity="dark", **picking), polarity="bright",

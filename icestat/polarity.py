@@ -2,7 +2,8 @@
 
 :func:`judge_polarity` is what :func:`icestat.pick.pick` does with polarity
 ``auto``: bright where the image's blobs at the particles' scale are mostly
-bright ones (:func:`bright_balance`; benchmarks/results/polarity.md).
+bright ones (:func:`bright_balance`; benchmarks/results/polarity.md), or where
+its majority is opaque foil shown bright (:func:`opaque_majority_shown_bright`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from icestat.prepare import robust_centre_and_spread
 from icestat.scale_space import hessian_eigenvalues
 
 #: What :func:`icestat.pick.pick` may be told of the particles: darker than the ice (a raw bright-field micrograph), brighter
@@ -40,6 +42,20 @@ MIN_BRIGHT_BALANCE = 0.15
 BALANCE_SIGMA_RADII = 0.5
 #: The balance is judged on at least this many pixels (dark where fewer are left).
 MIN_JUDGED_PX = 100
+#: Opaque (gold) foil passes no electrons: in a raw micrograph mostly of it, it is a flat field darker than anything,
+#: and shown bright (inverted) it is the brightest, its edge and the hole's few bright particles too little for the
+#: balance (+0.04 to +0.15 on simulations with 70-85 % gold, judged dark and picked with F1 0). The part of the image
+#: darker than its majority (``DARKER_SD`` robust sd of the local means below their median, over at least
+#: ``MIN_DARKER_FRACTION``) is then the hole, whose grey levels spread 17-42 times more than the whole's (70-85 %
+#: gold, working image, local means over 32 px); a raw micrograph's darker part (film, contamination) spreads at most
+#: 6.1 times more (simulations with film, contamination or debris, and 12 varied ones: 0-6.1; ../shared/data: 1.0-3.3).
+OPAQUE_SHOWN_BRIGHT_SPREAD = 10.0
+#: Local means (:func:`opaque_majority_shown_bright`) over a square of this side, in working pixels (the model's patch).
+LOCAL_MEAN_PX = 32
+#: A local mean this many robust sd of the local means below their median is darker than the majority.
+DARKER_SD = 3.0
+#: The darker part is judged where it covers at least this fraction of the image.
+MIN_DARKER_FRACTION = 0.05
 
 
 def check_polarity(polarity: str) -> None:
@@ -65,7 +81,9 @@ def judge_polarity(image: np.ndarray, radius_px: float, carbon: np.ndarray | Non
     -------
     polarity : {"dark", "bright"}
         ``bright`` where the balance of bright over dark blobs away from
-        `carbon` (:func:`bright_balance`) is above ``MIN_BRIGHT_BALANCE``.
+        `carbon` (:func:`bright_balance`) is above ``MIN_BRIGHT_BALANCE``, or
+        where the image's majority is opaque foil shown bright
+        (:func:`opaque_majority_shown_bright`).
     balance : float
         That balance: what the image says (above 0: more bright blobs than dark).
 
@@ -82,7 +100,38 @@ def judge_polarity(image: np.ndarray, radius_px: float, carbon: np.ndarray | Non
     """
     carbon = np.zeros(np.shape(image), dtype=bool) if carbon is None else np.asarray(carbon, dtype=bool)
     balance = bright_balance(image, radius_px, ~carbon)
-    return "bright" if balance > MIN_BRIGHT_BALANCE else "dark", balance
+    bright = balance > MIN_BRIGHT_BALANCE or opaque_majority_shown_bright(image)
+    return "bright" if bright else "dark", balance
+
+
+def opaque_majority_shown_bright(image: np.ndarray) -> bool:
+    """Whether the image's majority looks like opaque (gold) foil shown bright: the micrograph inverted.
+
+    Its part darker than the majority (local means over ``LOCAL_MEAN_PX``
+    more than ``DARKER_SD`` robust standard deviations of them below their
+    median, over at least ``MIN_DARKER_FRACTION`` of the image) spreads more
+    than ``OPAQUE_SHOWN_BRIGHT_SPREAD`` times the whole image (robust standard
+    deviations of the grey levels): the hole's ice and particles against the
+    flat field of foil that passes no electrons, which in a raw micrograph is
+    the darkest thing there is, never the majority that the rest is darker than.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> foil = rng.normal(0.0, 0.05, (256, 256))               # raw: opaque foil, a flat field of few counts
+    >>> foil[:, 160:] = rng.normal(10.0, 2.0, (256, 96))      # the hole's ice, brighter and textured
+    >>> bool(opaque_majority_shown_bright(foil)), bool(opaque_majority_shown_bright(-foil))
+    (False, True)
+    """
+    image = np.asarray(image, dtype=np.float32)
+    local_mean = ndimage.uniform_filter(image, LOCAL_MEAN_PX, mode="reflect")
+    centre, spread = robust_centre_and_spread(local_mean)
+    darker = local_mean < float(centre) - DARKER_SD * float(spread)
+    if np.mean(darker) < MIN_DARKER_FRACTION:
+        return False
+    _, darker_spread = robust_centre_and_spread(image[darker][None, :])   # one row: no subsample
+    _, whole_spread = robust_centre_and_spread(image)
+    return bool(darker_spread > OPAQUE_SHOWN_BRIGHT_SPREAD * whole_spread)
 
 
 def bright_balance(image: np.ndarray, radius_px: float, judged_where: np.ndarray | None = None) -> float:

@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 
 import icestat.segment
+from icestat.bright_field import negated, segment_and_pick
 from icestat.classes import CARBON, CONTAMINATION, ICE, PARTICLE
 from icestat.metrics import mark_picks, pick_scores
 from icestat.micrograph import Micrograph, PixelSizeWarning
 from icestat.model import FORMAT_VERSION, default_model_path, load_model
 from icestat.pick import pick
+from icestat.polarity import opaque_majority_shown_bright
 from icestat.segment import (MIN_BRIGHTER_FRACTION, MIN_REFERENCE_PATCHES, _at_patch_centres, brighter_than_ice,
                              segment, with_particle_diameter)
 from icestat.settings import MAX_WORKING_DIAMETER_PX
@@ -153,6 +155,53 @@ def test_opaque_foil_is_film_whatever_the_model_calls_it(monkeypatch, seed):
     f1 = pick_scores(*mark_picks(picks.table, sim.picks, diameter_px / 2))["f1"]
     assert picks.polarity == "dark" and f1 > 0.85
     assert pick_scores(*mark_picks(as_the_model_sees_it.table, sim.picks, diameter_px / 2))["f1"] < 0.2
+
+
+def test_an_inverted_micrograph_mostly_of_gold_foil_is_picked_as_its_raw_self(monkeypatch):
+    # shown bright, the foil is the brightest thing and the balance of blobs near 0 (+0.07): judged dark, nothing was
+    # picked
+    params = SimulationParams(shape_px=(2048, 2048), pixel_size_A=1.06, n_particles=50, particle_diameter_A=180.0,
+                              carbon_fraction=0.85, film_material="gold", ice_thickness_A=400.0)
+    sim = simulate_micrograph(params, seed=0)
+    raw, diameter_px = Micrograph(sim.image, params.pixel_size_A, "gold"), 180.0 / params.pixel_size_A
+    f1 = {}
+    for name, micrograph in (("raw", raw), ("inverted", negated(raw))):
+        for given in (diameter_px, None):   # estimated: none as given, so the blobs are never judged there
+            _, picks = segment_and_pick(micrograph, load_model(), diameter_px=given)
+            assert picks.polarity == ("dark" if name == "raw" else "bright")
+            f1[name, given] = pick_scores(*mark_picks(picks.table, sim.picks, diameter_px / 2))["f1"]
+    for given in (diameter_px, None):
+        assert f1["inverted", given] == pytest.approx(f1["raw", given], abs=0.02) and f1["raw", given] > 0.85
+    monkeypatch.setattr("icestat.polarity.opaque_majority_shown_bright", lambda image: False)
+    _, judged_by_blobs = segment_and_pick(negated(raw), load_model(), diameter_px=diameter_px)
+    assert judged_by_blobs.polarity == "dark"
+    assert pick_scores(*mark_picks(judged_by_blobs.table, sim.picks, diameter_px / 2))["f1"] < 0.2
+
+
+def test_an_inverted_micrograph_of_gold_foil_with_no_diameter_estimated_as_given_is_still_turned(monkeypatch):
+    # as given, no bumps of particle evidence: no diameter, so no blobs judged; the foil shown bright says inverted
+    params = SimulationParams(shape_px=(1024, 1024), pixel_size_A=2.0, n_particles=20, particle_diameter_A=150.0,
+                              carbon_fraction=0.7, carbon_edge="curved", film_material="gold")
+    sim = simulate_micrograph(params, seed=[90, 22, 0])
+    inverted = negated(Micrograph(sim.image, params.pixel_size_A, "gold"))
+    _, picks = segment_and_pick(inverted, load_model())
+    assert picks.polarity == "bright"
+    assert pick_scores(*mark_picks(picks.table, sim.picks, 150.0 / params.pixel_size_A / 2))["f1"] > 0.9
+    monkeypatch.setattr("icestat.bright_field.opaque_majority_shown_bright", lambda image: False)
+    _, unjudged = segment_and_pick(inverted, load_model())
+    assert unjudged.polarity == "" and len(unjudged) == 0
+
+
+@pytest.mark.parametrize("change", [dict(carbon_fraction=0.6), dict(carbon_fraction=0.3, film_material="gold"),
+                                    dict(carbon_fraction=0.85, film_material="gold"), dict(n_contamination=4)])
+def test_only_opaque_foil_shown_bright_looks_like_it(change):
+    # a raw micrograph's darker part (film, foil, contamination) is no hole against opaque foil, whatever its size
+    params = SimulationParams(shape_px=(1024, 1024), pixel_size_A=2.0, n_particles=30, particle_diameter_A=180.0,
+                              carbon_edge="curved", **change)
+    raw = Micrograph(simulate_micrograph(params, seed=1).image, params.pixel_size_A, "raw")
+    looks_inverted = [opaque_majority_shown_bright(load_model().settings.prepare(micrograph).data)
+                      for micrograph in (raw, negated(raw))]
+    assert looks_inverted == [False, change == dict(carbon_fraction=0.85, film_material="gold")]
 
 
 def test_a_brighter_part_of_too_few_patches_is_not_made_the_reference(monkeypatch):
