@@ -48,7 +48,8 @@ MIN_JUDGED_PX = 100
 #: darker than its majority (``DARKER_SD`` robust sd of the local means below their median, over at least
 #: ``MIN_DARKER_FRACTION``) is then the hole, whose grey levels spread 17-42 times more than the whole's (70-85 %
 #: gold, working image, local means over 32 px); a raw micrograph's darker part (film, contamination) spreads at most
-#: 6.1 times more (simulations with film, contamination or debris, and 12 varied ones: 0-6.1; ../shared/data: 1.0-3.3).
+#: 6.1 times more (simulations with film, contamination or debris, and 12 varied ones: 0-6.1; ../shared/data: 1.0-3.3),
+#: and a raw micrograph mostly of vacuum, flat too but brightest, is not flagged (simulations, 51-94 % vacuum).
 OPAQUE_SHOWN_BRIGHT_SPREAD = 10.0
 #: Local means (:func:`opaque_majority_shown_bright`) over a square of this side, in working pixels (the model's patch).
 LOCAL_MEAN_PX = 32
