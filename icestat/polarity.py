@@ -44,7 +44,7 @@ BALANCE_SIGMA_RADII = 0.5
 MIN_JUDGED_PX = 100
 #: Opaque (gold) foil passes no electrons: in a raw micrograph mostly of it, it is a flat field darker than anything,
 #: and shown bright (inverted) it is the brightest, its edge and the hole's few bright particles too little for the
-#: balance (+0.04 to +0.15 on simulations with 70-85 % gold, judged dark and picked with F1 0). The part of the image
+#: balance (-1.00 to +0.15 on simulations with 70-85 % gold, judged dark and picked with F1 0). The part of the image
 #: darker than its majority (``DARKER_SD`` robust sd of the local means below their median, over at least
 #: ``MIN_DARKER_FRACTION``) is then the hole, whose grey levels spread 17-42 times more than the whole's (70-85 %
 #: gold, working image, local means over 32 px); a raw micrograph's darker part (film, contamination) spreads at most
