@@ -7,7 +7,7 @@ boundary F1 at the working scale). Beside the manifest's micrographs, the model
 trains on varied simulated micrographs with carbon film and contamination (12
 by default, as the shipped model does; --simulated N for another number, 0 for
 none): a model trained on particle labels alone has never seen carbon film or
-contamination, calls the film particle and picks on it. The classifier and the
+contamination, and takes the film for ice or particle. The classifier and the
 refiner are the shipped model's by default (200 trees; three CNNs of 1200 steps
 each, about 8 minutes on 2 CPU cores).
 

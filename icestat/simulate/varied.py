@@ -7,7 +7,7 @@ with more or less ice over it, and every other micrograph low-pass filtered as
 the denoised micrographs that public sets often share are. The shipped model
 trains on 12 of them (``scripts/train_default_model.py``), and so does
 ``icestat train`` by default: a model trained on particle labels alone has
-never seen carbon film or contamination, and calls the film particle.
+never seen carbon film or contamination, and takes the film for ice or particle.
 """
 
 from __future__ import annotations
