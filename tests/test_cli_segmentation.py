@@ -151,12 +151,12 @@ def test_a_model_trained_on_particle_labels_knows_carbon_film_from_the_simulated
     for n_simulated in ("0", "2"):
         output = tmp_path / f"simulated_{n_simulated}.icestat"
         assert main(["train", str(particles_only), "-o", str(output), "--simulated", n_simulated,
-                     "--n-estimators", "30", "--refiner-steps", "0"]) == 0
+                     "--n-estimators", "15", "--refiner-steps", "0"]) == 0
         model = load_model(output)
         assert len(model.metadata["training_micrographs"]) == 3 + int(n_simulated)
         film_found[n_simulated] = segment(validation, model).labels == CARBON
     assert not film_found["0"].any()   # it never saw film: the film is particle or ice to it
-    assert (film_found["2"] & true_film).sum() > 0.5 * true_film.sum()
+    assert (film_found["2"] & true_film).sum() > 0.5 * true_film.sum() and film_found["2"].sum() < 1.3 * true_film.sum()
 
 
 def test_train_adds_the_shipped_models_simulated_micrographs_by_default():
