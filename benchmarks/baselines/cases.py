@@ -30,7 +30,7 @@ from icestat.micrograph import Micrograph, PixelSizeWarning
 from icestat.settings import SegmentationSettings
 from icestat.simulate import simulate_micrograph
 from icestat.simulate.varied import varied_params
-from icestat.targets import pixel_classes  # noqa: E402
+from icestat.targets import pixel_classes
 
 #: The real datasets of ../shared/data with particle masks.
 REAL_DATASETS = ("empiar-10017", "empiar-10028", "empiar-10059")
