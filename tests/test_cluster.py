@@ -9,34 +9,21 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import starfile
 
-import page_faults
+from cluster_tasks import pick_but_die_the_first_time, threads_in_a_task, visible_gpu, warn_about
 from icestat.batch import PickSettings, failed_row, pick_micrograph, record_file
 from icestat.simulate import SimulationParams, simulate_set, write_simulation
 from icestat.workers import map_unordered
 from page_faults import faults_of_a_block_again
 
-cloudpickle = pytest.importorskip("cloudpickle", reason="Dask (icestat[distributed]) is not installed")
 pytest.importorskip("dask.distributed", reason="Dask (icestat[distributed]) is not installed")
-# The workers cannot import the test modules, so their functions travel by value.
-cloudpickle.register_pickle_by_value(sys.modules[__name__])
-cloudpickle.register_pickle_by_value(page_faults)
 
 PARAMS = SimulationParams(shape_px=(512, 512), pixel_size_A=3.0, n_particles=25, particle_diameter_A=150.0)
 SETTINGS = PickSettings(diameter_A=150.0)
-
-
-def pick_but_die_the_first_time(path: str, output: Path, settings: PickSettings, marker: Path) -> dict:
-    """Kill this worker process, once in the whole run, in the middle of the second micrograph."""
-    if path.endswith("_0001.mrc") and not marker.exists():
-        marker.write_text("died")
-        os._exit(1)
-    return pick_micrograph(path, output, settings)
 
 
 @pytest.fixture(scope="module")
@@ -71,16 +58,6 @@ def test_a_killed_worker_has_its_micrograph_retried_and_every_output_is_complete
         pd.testing.assert_frame_equal(starfile.read(output / name), starfile.read(alone / name))
 
 
-def visible_gpu(item: int) -> tuple[str, str]:
-    """The worker that ran a task and the GPUs it was allowed to see."""
-    import time
-
-    from dask.distributed import get_worker
-
-    time.sleep(0.3)  # long enough for both workers to get tasks
-    return get_worker().name, os.environ.get("CUDA_VISIBLE_DEVICES", "")
-
-
 @pytest.mark.parametrize("gpus, expected", [([0, 1], {"gpu-0": "0", "gpu-1": "1"}),
                                             ([3], {"gpu-0": "3", "gpu-1": "3"})])
 def test_local_gpu_workers_see_one_gpu_each(gpus, expected):
@@ -91,16 +68,6 @@ def test_local_gpu_workers_see_one_gpu_each(gpus, expected):
     assert len(seen) == 8
     assert dict(seen) == expected  # every worker ran tasks, each always with its own GPU
     assert len(set(seen)) == 2
-
-
-def warn_about(item: int) -> int:
-    """Warn about `item`, as a micrograph without a pixel size is warned about."""
-    import warnings
-
-    from icestat.micrograph import PixelSizeWarning
-
-    warnings.warn(f"mic_{item}.png: the file gives no pixel size", PixelSizeWarning)
-    return item
 
 
 @pytest.mark.parametrize("level, shown", [(logging.WARNING, True), (logging.ERROR, False)])
@@ -123,16 +90,6 @@ def test_local_workers_keep_freed_memory(gpus):
     assert len(faults) == 2
     for first, again in faults:
         assert first > 0 and again <= first // 20
-
-
-def threads_in_a_task(item: int) -> tuple[int, int, int]:
-    """The threads numba, torch and SciPy's FFTs (icestat.backend.cpu_threads) may use in this task's thread."""
-    import numba
-    import torch
-
-    from icestat.backend import cpu_threads
-
-    return numba.get_num_threads(), torch.get_num_threads(), cpu_threads()
 
 
 @pytest.mark.parametrize("gpus", [None, [0]])
