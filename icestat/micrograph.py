@@ -360,6 +360,8 @@ def _grey_image(path: Path, data: np.ndarray) -> np.ndarray:
             raise MicrographError(path, "is a colour image, not a grey-scale micrograph")
     while data.ndim > 2 and data.shape[0] == 1:
         data = data[0]
+    if data.size == 0 and data.ndim != 2:
+        raise MicrographError(path, "holds no image")
     if data.ndim != 2:
         raise MicrographError(
             path, f"holds {data.shape[0]} images ({'x'.join(map(str, data.shape))}); "

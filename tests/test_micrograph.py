@@ -293,6 +293,13 @@ class TestOtherFormats:
             read_micrograph(cut)
         assert str(info.value).startswith(f"{cut}: ") and "\n" not in str(info.value)
 
+    def test_tiff_of_no_page_is_refused_as_holding_no_image(self, tmp_path):
+        empty = tmp_path / "empty.tif"
+        empty.write_bytes(b"II*\x00" + bytes(100))   # a TIFF header whose first page is at offset 0: none
+        with pytest.raises(MicrographError) as info:
+            read_micrograph(empty)
+        assert str(info.value) == f"{empty}: holds no image"
+
     def test_format_is_recognised_by_content_not_suffix(self, tmp_path, rng):
         data = rng.integers(0, 256, size=(70, 90), dtype=np.uint8)
         path = tmp_path / "really_a_png.mrc"
