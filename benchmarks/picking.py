@@ -359,10 +359,10 @@ def main() -> None:
     held_out += held_out_specimens(args.shared, manifest) if args.specimens else []
     simulated = fresh_simulations()
     lines += [_row(label, results) for label, results in shared + held_out + [simulated]]
-    lines += ["", "F1 with the true diameter times a factor (the default model; what a wrong diameter costs):", ""]
-    lines += _header(DIAMETER_FACTORS) + [_factor_row(label, results) for label, results in shared + [simulated]]
+    lines += ["", "F1 with the true diameter times a factor (what a wrong diameter costs):", ""]
+    lines += _header(DIAMETER_FACTORS) + [_factor_row(label, results) for label, results in shared + held_out + [simulated]]
     lines += ["", f"F1 (precision / recall) at each score threshold, true diameter (default {DEFAULT_THRESHOLD}):", ""]
-    lines += _header(THRESHOLDS) + [_threshold_row(label, results) for label, results in shared + [simulated]]
+    lines += _header(THRESHOLDS) + [_threshold_row(label, results) for label, results in shared + held_out + [simulated]]
     lines += ["", "Simulated micrographs of empty ice (2048 x 2048, default model and threshold; every pick is wrong):", ""]
     lines += empty_simulations()
     lines += ["", f"Whole run: {time.perf_counter() - started:.0f} s on {len(os.sched_getaffinity(0))} cores."]
