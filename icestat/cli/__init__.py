@@ -1,14 +1,21 @@
 """The ``icestat`` command: one subcommand per module of this package.
 
 Each subcommand module has a docstring (its help text, first line = summary),
-``add_args(parser)`` and ``main(args) -> int`` (the exit code).
+``add_args(parser)`` and ``main(args) -> int`` (the exit code). Only the module
+of the subcommand run is imported: most import PyTorch and XGBoost, seconds
+that ``icestat --help`` or ``icestat info`` need not wait for.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
+import importlib.util
 import logging
+import sys
+from pathlib import Path
+from typing import Iterable
 
 from icestat import __version__
 from icestat._logging import report_on_stderr
@@ -19,8 +26,17 @@ SUBCOMMANDS = ("demo", "evaluate", "features", "info", "pick", "relion", "segmen
 log = logging.getLogger("icestat")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the ``icestat`` argument parser with every subcommand."""
+def build_parser(full: Iterable[str] = SUBCOMMANDS) -> argparse.ArgumentParser:
+    """Return the ``icestat`` argument parser, listing every subcommand with its summary.
+
+    Parameters
+    ----------
+    full : iterable of str
+        The subcommands whose arguments the parser takes (their modules
+        imported); the others are listed only, their summaries read from
+        their modules' source.
+    """
+    full = set(full)
     parser = argparse.ArgumentParser(
         prog="icestat",
         description="Find particles and reject bad regions in cryo-EM micrographs by learning amorphous ice.",
@@ -29,18 +45,31 @@ def build_parser() -> argparse.ArgumentParser:
     _add_verbosity(parser, default_from_here=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in SUBCOMMANDS:
-        module = importlib.import_module(f"icestat.cli.{name}")
-        doc = (module.__doc__ or "").strip()
+        module = importlib.import_module(f"icestat.cli.{name}") if name in full else None
+        doc = (module.__doc__ if module else _module_docstring(f"icestat.cli.{name}")) or ""
+        doc = doc.strip()
         sub = commands.add_parser(
             name,
             help=doc.splitlines()[0] if doc else None,
             description=doc,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        _add_verbosity(sub, default_from_here=False)
-        module.add_args(sub)
-        sub.set_defaults(func=module.main)
+        if module is not None:
+            _add_verbosity(sub, default_from_here=False)
+            module.add_args(sub)
+            sub.set_defaults(func=module.main)
     return parser
+
+
+def _module_docstring(name: str) -> str | None:
+    """The docstring of module `name`, read from its source without importing it."""
+    source = Path(importlib.util.find_spec(name).origin).read_text(encoding="utf-8")
+    return ast.get_docstring(ast.parse(source), clean=False)
+
+
+def _subcommand_in(argv: list[str]) -> str | None:
+    """The subcommand `argv` names: its first word that is not an option (``icestat``'s own options take no value)."""
+    return next((word for word in argv if not word.startswith("-")), None)
 
 
 def command() -> int:
@@ -52,7 +81,8 @@ def command() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``icestat`` command line; return its exit code."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(full=[name for name in (_subcommand_in(argv),) if name in SUBCOMMANDS]).parse_args(argv)
     _configure_logging(verbose=args.verbose, quiet=args.quiet)
     try:
         return int(args.func(args))
