@@ -212,6 +212,12 @@ def evaluate_manifest(picks: pd.DataFrame, manifest: str | os.PathLike, radius_p
     return evaluate_labelled(picks, read_manifest_truth(manifest, micrographs), radius_px)
 
 
+def check_threshold(threshold: float, name: str = "score threshold") -> None:
+    """Raise ValueError unless `threshold` is a pick score, 0 to 1; `name` says what the value was given as."""
+    if not 0 <= threshold <= 1:
+        raise ValueError(f"{name} must be between 0 and 1, got {threshold:g}")
+
+
 def scored_at_least(picks: pd.DataFrame, threshold: float) -> pd.DataFrame:
     """The picks scored at least `threshold`.
 

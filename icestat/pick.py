@@ -55,7 +55,7 @@ from skimage.feature import peak_local_max
 from icestat.classes import CARBON, CONTAMINATION
 from icestat.coords import pick_table
 from icestat.diameter import CROWDED_WARNING, estimate_diameter_px, is_crowded, spacing_bound_px
-from icestat.evaluate import scored_at_least
+from icestat.evaluate import check_threshold, scored_at_least
 from icestat.evidence import particle_evidence
 from icestat.frame import FrameBorder
 from icestat.polarity import check_polarity, judge_polarity
@@ -333,12 +333,6 @@ def lifted_beside_film(particle: np.ndarray, rows: np.ndarray, cols: np.ndarray,
     if not far.any():
         return particle
     return np.where(near, np.maximum(particle, np.median(particle[far])), particle)
-
-
-def check_threshold(threshold: float, name: str = "score threshold") -> None:
-    """Raise ValueError unless `threshold` is a pick score, 0 to 1; `name` says what the value was given as."""
-    if not 0 <= threshold <= 1:
-        raise ValueError(f"{name} must be between 0 and 1, got {threshold:g}")
 
 
 def particle_response(image: np.ndarray, radius_px: float, polarity: str = "auto",

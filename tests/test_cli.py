@@ -35,17 +35,21 @@ def test_help_lists_every_subcommand():
     assert "demo" in result.stdout and "info" in result.stdout
 
 
-def test_help_and_info_do_not_wait_for_pytorch_or_xgboost(tmp_path, rng):
+def test_help_info_and_evaluate_do_not_wait_for_pytorch_or_xgboost(tmp_path, rng):
     # Only the module of the subcommand run is imported; `icestat --help` took 5.6 s on 2 cores, 5 of them importing
     # what `icestat pick` needs.
     write_mrc(tmp_path / "a.mrc", rng.normal(size=(80, 80)).astype(np.float32), pixel_size_A=1.0)
+    (tmp_path / "picks.csv").write_text("micrograph,x_px,y_px,score\nm,1,1,0.5\n")
+    (tmp_path / "truth.csv").write_text("micrograph,x_px,y_px\nm,2,1\n")
     script = ("import contextlib, io, sys\nfrom icestat.cli import main\n"
               "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
               "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n"
-              "    assert main(['info', sys.argv[1]]) == 0\n"
-              "assert 'train' in out.getvalue() and '80x80' in out.getvalue(), out.getvalue()\n"
+              "    assert main(['info', sys.argv[1] + '/a.mrc']) == 0\n"
+              "    assert main(['evaluate', sys.argv[1] + '/picks.csv', '--truth', sys.argv[1] + '/truth.csv',\n"
+              "                 '--radius-px', '3', '--threshold', '0.4']) == 0\n"
+              "assert 'train' in out.getvalue() and '80x80' in out.getvalue() and '1.000' in out.getvalue()\n"
               "print(*sorted(name for name in ('torch', 'xgboost', 'sklearn') if name in sys.modules))")
-    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "a.mrc")], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
     # and a subcommand's own options still parse where it is named after icestat's own

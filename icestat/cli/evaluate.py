@@ -31,9 +31,8 @@ from pathlib import Path
 import pandas as pd
 
 from icestat.coords import named_micrographs, read_picks
-from icestat.evaluate import (evaluate_coordinates, evaluate_labelled, read_manifest_truth, scored_at_least,
-                              threshold_sweep)
-from icestat.pick import check_threshold
+from icestat.evaluate import (check_threshold, evaluate_coordinates, evaluate_labelled, read_manifest_truth,
+                              scored_at_least, threshold_sweep)
 
 log = logging.getLogger(__name__)
 

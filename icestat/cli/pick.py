@@ -66,8 +66,9 @@ from icestat.batch import (
 from icestat.cli._common import (PIXEL_SIZE_HELP, add_diameter_args, add_model_run_args, add_polarity_arg,
                                 device_usable, expand_micrographs)
 from icestat.diameter import RUN_DIAMETER_TOLERANCE
+from icestat.evaluate import check_threshold
 from icestat.model import ModelError
-from icestat.pick import DEFAULT_THRESHOLD, check_threshold
+from icestat.pick import DEFAULT_THRESHOLD
 from icestat.segment import MIN_BRIGHTER_FRACTION
 from icestat.workers import gpu_pinning, map_unordered
 
