@@ -311,7 +311,7 @@ def test_describe_features_lists_names_groups_units():
 class TestCudaKernels:
     """The numba.cuda twins, on the CUDA simulator in CI (NUMBA_ENABLE_CUDASIM=1) or a real GPU."""
 
-    grid = PatchGrid((24, 28), patch_px=12, stride_px=8)
+    grid = PatchGrid((24, 20), patch_px=12, stride_px=8)   # 3 x 2 patches, the last row of them at the edge, not a stride on
 
     @pytest.fixture(autouse=True)
     def _needs_cuda(self):
