@@ -46,8 +46,7 @@ def build_parser(full: Iterable[str] = SUBCOMMANDS) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in SUBCOMMANDS:
         module = importlib.import_module(f"icestat.cli.{name}") if name in full else None
-        doc = (module.__doc__ if module else _module_docstring(f"icestat.cli.{name}")) or ""
-        doc = doc.strip()
+        doc = ((module.__doc__ if module else _module_docstring(f"icestat.cli.{name}")) or "").strip()
         sub = commands.add_parser(
             name,
             help=doc.splitlines()[0] if doc else None,
@@ -82,7 +81,8 @@ def command() -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the ``icestat`` command line; return its exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser(full=[name for name in (_subcommand_in(argv),) if name in SUBCOMMANDS]).parse_args(argv)
+    named = _subcommand_in(argv)
+    args = build_parser(full=[named] if named in SUBCOMMANDS else []).parse_args(argv)
     _configure_logging(verbose=args.verbose, quiet=args.quiet)
     try:
         return int(args.func(args))
