@@ -3,10 +3,47 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import threading
 import warnings
+from contextlib import contextmanager
+from typing import Iterator
 
 log = logging.getLogger("icestat")
+
+_reading = threading.local()
+
+
+@contextmanager
+def reading(path: str | os.PathLike) -> Iterator[None]:
+    """Within: the warnings this thread raises are about the file `path`, and are reported naming it.
+
+    For the libraries that read micrographs (mrcfile's "MRC file is N bytes
+    larger than expected" names no file). Per thread: ``icestat pick`` reads
+    the next micrographs in a thread of its own while it picks one.
+    """
+    outer = getattr(_reading, "path", None)
+    _reading.path = str(path)
+    try:
+        yield
+    finally:
+        _reading.path = outer
+
+
+def naming_the_file_read(message: str) -> str:
+    """`message` prefixed with the file this thread is :func:`reading`, unless it starts with it or none is read.
+
+    Examples
+    --------
+    >>> with reading("a.mrc"):
+    ...     naming_the_file_read("MRC file is 8 bytes larger than expected"), naming_the_file_read("a.mrc: 1 Å/px")
+    ('a.mrc: MRC file is 8 bytes larger than expected', 'a.mrc: 1 Å/px')
+    >>> naming_the_file_read("no file")
+    'no file'
+    """
+    path = getattr(_reading, "path", None)
+    return message if path is None or message.startswith(f"{path}: ") else f"{path}: {message}"
 
 
 def report_on_stderr(level: int) -> None:
@@ -17,7 +54,7 @@ def report_on_stderr(level: int) -> None:
     so that a warning about one micrograph reads the same wherever it was picked
     and ``--quiet`` silences it everywhere. A warning already shown is not shown
     again (a micrograph picked again, with the run's diameter or polarity, is
-    read again).
+    read again); a warning raised while a file is read names it (:func:`reading`).
     """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
@@ -28,8 +65,11 @@ def report_on_stderr(level: int) -> None:
     shown = set()
 
     def show_warning(message, category, filename, lineno, file=None, line=None):
-        if str(message) not in shown:
-            shown.add(str(message))
-            log.warning("%s", message)
+        text = naming_the_file_read(str(message))
+        if text not in shown:
+            shown.add(text)
+            log.warning("%s", text)
 
     warnings.showwarning = show_warning
+    # mrcfile's warnings say the same words of every file with the same fault: Python would show them once
+    warnings.filterwarnings("always", module="mrcfile")

@@ -23,6 +23,7 @@ import numpy as np
 import tifffile
 
 from icestat._atomic import atomic_path
+from icestat._logging import reading
 
 #: The smallest side, in pixels, of an image icestat accepts: one feature patch.
 MIN_SIDE_PX = 64
@@ -269,11 +270,12 @@ def _read_2d(path: Path) -> tuple[np.ndarray, float | None, str]:
     if not path.is_file():
         raise MicrographError(path, "is not a file")
     kind = _sniff_format(path)
-    if kind in _MRC_KINDS:
-        return _read_mrc(path, compression=None if kind == "mrc" else kind)
-    if kind == "tiff":
-        return _read_tiff(path)
-    return _read_plain_image(path, kind)
+    with reading(path):   # what the libraries warn of names the file
+        if kind in _MRC_KINDS:
+            return _read_mrc(path, compression=None if kind == "mrc" else kind)
+        if kind == "tiff":
+            return _read_tiff(path)
+        return _read_plain_image(path, kind)
 
 
 def _sniff_format(path: Path) -> str:

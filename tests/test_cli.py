@@ -56,6 +56,19 @@ def test_help_info_and_evaluate_do_not_wait_for_pytorch_or_xgboost(tmp_path, rng
     assert main(["-q", "info", str(tmp_path / "a.mrc"), "--pixel-size-A", "2"]) == 0
 
 
+def test_a_warning_of_the_library_reading_a_file_names_the_file(tmp_path, rng, capsys):
+    # mrcfile warns that a file is longer than its header says without naming it; icestat pick reads the next
+    # micrographs in a thread of its own, and each file's warning names that file (and is not taken for the other's).
+    image = rng.normal(size=(256, 256)).astype(np.float32)
+    paths = [tmp_path / f"{name}.mrc" for name in ("a", "b")]
+    for path in paths:
+        write_mrc(path, image, pixel_size_A=2.0)
+        path.write_bytes(path.read_bytes() + bytes(1000))
+    assert main(["pick", *map(str, paths), "-o", str(tmp_path / "picks"), "--diameter-px", "30"]) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if "larger than expected" in line]
+    assert warned == [f"WARNING: {path}: MRC file is 1000 bytes larger than expected" for path in paths]
+
+
 def test_info_describes_good_files_and_reports_bad_ones_without_stopping(tmp_path, rng, capsys):
     good = tmp_path / "good.mrc"
     write_mrc(good, rng.normal(5.0, 1.0, size=(100, 120)).astype(np.float32), pixel_size_A=1.34)
