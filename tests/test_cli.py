@@ -36,8 +36,8 @@ def test_help_lists_every_subcommand():
 
 
 def test_help_info_and_evaluate_do_not_wait_for_pytorch_or_xgboost(tmp_path, rng):
-    # Only the module of the subcommand run is imported; `icestat --help` took 5.6 s on 2 cores, 5 of them importing
-    # what `icestat pick` needs.
+    # Only the module of the subcommand run is imported; `icestat --help` took 4-5 s on 2 cores, nearly all of it
+    # importing what `icestat pick` needs (benchmarks/results/cli_start.md).
     write_mrc(tmp_path / "a.mrc", rng.normal(size=(80, 80)).astype(np.float32), pixel_size_A=1.0)
     (tmp_path / "picks.csv").write_text("micrograph,x_px,y_px,score\nm,1,1,0.5\n")
     (tmp_path / "truth.csv").write_text("micrograph,x_px,y_px\nm,2,1\n")
