@@ -7,6 +7,7 @@ import os
 import sys
 import threading
 import warnings
+from collections import Counter
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -42,19 +43,34 @@ def naming_the_file_read(message: str) -> str:
     >>> naming_the_file_read("no file")
     'no file'
     """
+    path, words = _file_and_words(message)
+    return words if path is None else f"{path}: {words}"
+
+
+def _file_and_words(message: str) -> tuple[str | None, str]:
+    """The file this thread is :func:`reading` (None if none) and what `message` says of it, the file left out."""
     path = getattr(_reading, "path", None)
-    return message if path is None or message.startswith(f"{path}: ") else f"{path}: {message}"
+    if path is not None and message.startswith(f"{path}: "):
+        return path, message[len(path) + 2:]
+    return path, message
+
+
+REPEATS_SHOWN = 3
+"""How many files a warning of the same words is shown for; the next says that the rest are not shown."""
 
 
 def report_on_stderr(level: int) -> None:
-    """Log icestat's messages of `level` and above to stderr as ``LEVEL: message``, warnings among them, each once.
+    """Log icestat's messages of `level` and above to stderr as ``LEVEL: message``, warnings among them.
 
     What the ``icestat`` command sets up in its own process and, for a local
     Dask cluster, in each worker process (:class:`icestat.cluster.WorkerReporting`),
     so that a warning about one micrograph reads the same wherever it was picked
-    and ``--quiet`` silences it everywhere. A warning already shown is not shown
-    again (a micrograph picked again, with the run's diameter or polarity, is
-    read again); a warning raised while a file is read names it (:func:`reading`).
+    and ``--quiet`` silences it everywhere. A warning raised while a file is
+    read names it (:func:`reading`). A warning already shown is not shown again
+    (a micrograph picked again, with the run's diameter or polarity, is read
+    again), and one that says the same of many files (a run of thousands of
+    micrographs whose headers give no pixel size) is shown for the first
+    :data:`REPEATS_SHOWN` files and, saying so, the next.
     """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
@@ -63,12 +79,22 @@ def report_on_stderr(level: int) -> None:
     log.propagate = False
 
     shown = set()
+    files_told = Counter()
+    lock = threading.Lock()   # pick_in_turn's reading thread warns too
 
     def show_warning(message, category, filename, lineno, file=None, line=None):
-        text = naming_the_file_read(str(message))
-        if text not in shown:
+        path, words = _file_and_words(str(message))
+        text = words if path is None else f"{path}: {words}"
+        with lock:
+            if text in shown:
+                return
             shown.add(text)
+            files_told[category, words] += 1
+            told = files_told[category, words]
+        if told <= REPEATS_SHOWN:
             log.warning("%s", text)
+        elif told == REPEATS_SHOWN + 1:
+            log.warning("%s [further files with this warning are not shown]", text)
 
     warnings.showwarning = show_warning
     # mrcfile's warnings say the same words of every file with the same fault: Python would show them once

@@ -207,7 +207,8 @@ def read_micrograph(
         )
     placeholder = False
     if pixel_size_A is None:
-        pixel_size_A, placeholder = _header_pixel_size(path, header_pixel_size_A)
+        with reading(path):   # told for the first few files only, where the headers of a run give none
+            pixel_size_A, placeholder = _header_pixel_size(path, header_pixel_size_A)
     else:
         pixel_size_A = _checked_pixel_size(pixel_size_A, path)
     try:

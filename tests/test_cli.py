@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 import subprocess
 import sys
 
@@ -10,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from icestat import __version__, read_image, write_mrc
+from icestat import __version__, read_image, read_micrograph, write_mrc
+from icestat._logging import REPEATS_SHOWN, report_on_stderr
 from icestat.cli import main
 from icestat.manifest import iter_labelled
 
@@ -67,6 +69,26 @@ def test_a_warning_of_the_library_reading_a_file_names_the_file(tmp_path, rng, c
     assert main(["pick", *map(str, paths), "-o", str(tmp_path / "picks"), "--diameter-px", "30"]) == 0
     warned = [line for line in capsys.readouterr().err.splitlines() if "larger than expected" in line]
     assert warned == [f"WARNING: {path}: MRC file is 1000 bytes larger than expected" for path in paths]
+
+
+def test_a_warning_of_many_files_is_shown_for_the_first_few(tmp_path, rng, capsys):
+    # A run of thousands of micrographs whose headers give no pixel size: not a warning of each on stderr.
+    image = rng.normal(size=(64, 64)).astype(np.float32)
+    paths = [tmp_path / f"{name}.mrc" for name in "abcdef"]
+    for path in paths:
+        write_mrc(path, image, pixel_size_A=None)
+    write_mrc(tmp_path / "one.mrc", image, pixel_size_A=1.0)   # another warning: told apart
+    report_on_stderr(logging.INFO)
+    for path in [*paths, paths[0]]:
+        assert read_micrograph(path, min_side_px=32).pixel_size_A is None
+    read_micrograph(tmp_path / "one.mrc", min_side_px=32)
+    warned = capsys.readouterr().err.splitlines()
+    assert len(warned) == REPEATS_SHOWN + 2
+    shown = paths[:REPEATS_SHOWN + 1]
+    assert [line.split(": ")[1] for line in warned[:-1]] == list(map(str, shown))
+    assert all("gives no pixel size" in line for line in warned[:-1])
+    assert [line.endswith("are not shown]") for line in warned[:-1]] == [False] * REPEATS_SHOWN + [True]
+    assert warned[-1].startswith(f"WARNING: {tmp_path / 'one.mrc'}: header pixel size 1.0 Å is often a placeholder")
 
 
 def test_info_describes_good_files_and_reports_bad_ones_without_stopping(tmp_path, rng, capsys):
