@@ -55,6 +55,18 @@ def _file_and_words(message: str) -> tuple[str | None, str]:
     return path, message
 
 
+LIBRARY_LOGGERS = ("tifffile",)
+"""The loggers of the libraries that read micrographs, whose records go to icestat's log (else Python's last
+resort prints them to stderr, even under ``--quiet``)."""
+
+
+class _ToIcestatLog(logging.Handler):
+    """Passes a library's log records to icestat's log, naming the file this thread is :func:`reading`."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        log.log(record.levelno, "%s", naming_the_file_read(record.getMessage()))
+
+
 REPEATS_SHOWN = 3
 """How many files a warning of the same words is shown for; the next says that the rest are not shown."""
 
@@ -97,5 +109,9 @@ def report_on_stderr(level: int) -> None:
             log.warning("%s [further files with this warning are not shown]", text)
 
     warnings.showwarning = show_warning
+    for name in LIBRARY_LOGGERS:
+        library = logging.getLogger(name)
+        library.handlers[:] = [_ToIcestatLog()]
+        library.propagate = False
     # mrcfile's warnings say the same words of every file with the same fault: Python would show them once
     warnings.filterwarnings("always", module="mrcfile")

@@ -10,27 +10,30 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from icestat._logging import LIBRARY_LOGGERS
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("ICESTAT_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _icestat_logging_at_start():
-    """How logging was set up before any test (or fixture of a wider scope) ran a CLI command."""
-    logger = logging.getLogger("icestat")
-    return logger.handlers[:], logger.level, logger.propagate, warnings.showwarning
+    """How logging was set up before any test (or fixture of a wider scope) ran a CLI command: icestat's logger and
+    those of the libraries routed to it, each with its handlers, level and propagation, and the warnings' display."""
+    loggers = [logging.getLogger(name) for name in ("icestat", *LIBRARY_LOGGERS)]
+    return [(logger, logger.handlers[:], logger.level, logger.propagate) for logger in loggers], warnings.showwarning
 
 
 @pytest.fixture(autouse=True)
 def _icestat_logging_as_before(_icestat_logging_at_start):
     """Undo what a CLI run in a test or a fixture does to logging (its own stderr handler, no propagation,
-    warnings routed)."""
+    warnings and the libraries' records routed)."""
     yield
-    handlers, level, propagate, show_warning = _icestat_logging_at_start
-    logger = logging.getLogger("icestat")
-    logger.handlers[:] = handlers
-    logger.setLevel(level)
-    logger.propagate = propagate
+    loggers, show_warning = _icestat_logging_at_start
+    for logger, handlers, level, propagate in loggers:
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate
     warnings.showwarning = show_warning
 
 

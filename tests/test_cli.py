@@ -91,6 +91,21 @@ def test_a_warning_of_many_files_is_shown_for_the_first_few(tmp_path, rng, capsy
     assert warned[-1].startswith(f"WARNING: {tmp_path / 'one.mrc'}: header pixel size 1.0 Å is often a placeholder")
 
 
+@pytest.mark.parametrize("quiet", [False, True])
+def test_what_a_reading_library_logs_names_the_file_and_is_silenced_by_quiet(tmp_path, capfd, quiet):
+    # tifffile logs, rather than warns, that a TIFF of no page could not be reshaped: Python's last resort printed
+    # it, naming no path, even under --quiet
+    empty = tmp_path / "empty.tif"
+    empty.write_bytes(b"II*\x00" + bytes(100))
+    assert main([*["-q"] * quiet, "info", str(empty)]) == 1
+    out, err = capfd.readouterr()
+    assert out == f"{empty}\tUNUSABLE\tholds no image\n"
+    if quiet:
+        assert err == ""
+    else:
+        assert err.startswith(f"WARNING: {empty}: <tifffile.TiffFile 'empty.tif'>") and err.count("\n") == 1
+
+
 def test_info_describes_good_files_and_reports_bad_ones_without_stopping(tmp_path, rng, capsys):
     good = tmp_path / "good.mrc"
     write_mrc(good, rng.normal(5.0, 1.0, size=(100, 120)).astype(np.float32), pixel_size_A=1.34)
