@@ -40,6 +40,7 @@ from icestat.bright_field import negated_gain, run_reads_negated, run_voters, se
 from icestat.coords import read_star, write_autopick_index, write_particles_star, write_picks
 from icestat.coords.table import MICROGRAPH_COLUMN, pick_table
 from icestat.diameter import far_from_run_diameter, given_diameter_px, is_crowded, run_diameter
+from icestat.features import compute_features
 from icestat.micrograph import (SEGMENTATION_FILE_ENDINGS, MicrographError, file_error, micrograph_stem,
                                 read_micrograph, write_mrc)
 from icestat.model import IceModel, ModelError, load_model
@@ -80,6 +81,8 @@ JUDGED = "judged"
 PICKED, DONE_BEFORE, FAILED = "picked", "done before", "failed"
 #: Micrographs read ahead of the one being picked, in one process.
 READ_AHEAD = 2
+#: Seconds of making a model's feature kernels ready over which ``-v`` says they were compiled (cached: 0.5 s).
+COMPILE_NOTICE_S = 3.0
 #: Pick formats written besides RELION STAR; file name ending per format.
 EXTRA_FORMAT_ENDINGS = {"box": ".box", "cbox": ".cbox", "tsv": ".tsv", "csv": ".csv"}
 
@@ -239,8 +242,21 @@ def _comparable(settings: dict | None) -> dict | None:
 
 @lru_cache(maxsize=2)
 def cached_model(model_path: str | None, device: str) -> IceModel:
-    """Load a model once per process (and per device)."""
-    return load_model(model_path, device=device)
+    """Load a model once per process (and per device), its feature kernels ready.
+
+    Numba compiles the CPU kernels on their first call on a machine, about 20 s
+    on 2 cores, and keeps them in its cache for every later process: compiled
+    here, that time is not counted as the first micrograph's (said with ``-v``).
+    """
+    model = load_model(model_path, device=device)
+    start = time.perf_counter()
+    settings = model.settings
+    compute_features(np.random.default_rng(0).normal(size=(2 * settings.patch_px,) * 2).astype(np.float32),
+                     settings.patch_px, settings.stride_px, settings.features, device)
+    compile_s = time.perf_counter() - start
+    if compile_s > COMPILE_NOTICE_S:
+        log.info("the feature kernels took %.0f s to compile for this machine (once: Numba keeps them)", compile_s)
+    return model
 
 
 def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Future | None = None,
@@ -272,12 +288,13 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
     start = time.perf_counter()
     name = micrograph_stem(path)
     try:
+        model = cached_model(settings.model_path, settings.device).with_carbon_regions(settings.carbon_regions)
+        start = time.perf_counter()   # loaded once per process (a cluster worker's first task), not this micrograph's
         micrograph = reading.result() if reading is not None else read_micrograph(path, settings.pixel_size_A)
         diameter_px = given_diameter_px(settings.diameter_A, settings.diameter_px, micrograph.pixel_size_A, path)
         source = GIVEN if diameter_px is not None else RUN if run_diameter is not None else BLOBS
         if source == RUN:
             diameter_px = run_diameter.px(micrograph.pixel_size_A)
-        model = cached_model(settings.model_path, settings.device).with_carbon_regions(settings.carbon_regions)
         # No warning per crowded micrograph: the run's diameter settles them (to_pick_with_run_diameter), and
         # `icestat pick` says once whether it rests on crowded micrographs only. Nor an estimate from faint bumps:
         # the run's diameter picks a micrograph without an estimate, and empty holes' speckle would pull it.

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
+import subprocess
+import sys
 
 import pytest
 
+from icestat import batch
 from icestat.batch import BLOBS, FAILED, GIVEN, PICKED, RUN, RunDiameter, failed_row, to_pick_with_run_diameter
 
 
@@ -80,3 +84,22 @@ def test_without_estimates_there_is_no_run_diameter():
     rows = [_row("a", GIVEN, 50.0, 40.0), _row("b", BLOBS, math.nan, math.nan), failed_row("c.mrc", OSError("gone"))]
     assert to_pick_with_run_diameter(["a.mrc", "b.mrc", "c.mrc"], rows) == (None, [])
     assert rows[2]["status"] == FAILED
+
+
+def test_a_model_loaded_for_picking_has_its_feature_kernels_ready(monkeypatch, caplog):
+    # Numba compiles the kernels on their first call on a machine (about 20 s): in the first micrograph's seconds,
+    # and with no word of it, before. In a fresh process, so that no earlier test has called them.
+    script = ("import numba\nfrom icestat.batch import cached_model\nfrom icestat.features import cpu\n"
+              "cached_model(None, 'cpu')\n"
+              "print(*sorted(name for name, kernel in vars(cpu).items() if not name.startswith('_')\n"
+              "              and isinstance(kernel, numba.core.registry.CPUDispatcher) and not kernel.signatures))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""   # no kernel left to compile on the first micrograph
+    # -v says how long they took where it was long (here, however short)
+    monkeypatch.setattr(batch, "COMPILE_NOTICE_S", 0.0)
+    batch.cached_model.cache_clear()
+    with caplog.at_level(logging.INFO, logger="icestat"):
+        batch.cached_model(None, "cpu")
+    batch.cached_model.cache_clear()
+    assert [record.getMessage().startswith("the feature kernels took ") for record in caplog.records] == [True]
