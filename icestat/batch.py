@@ -244,7 +244,7 @@ def _comparable(settings: dict | None) -> dict | None:
 def cached_model(model_path: str | None, device: str) -> IceModel:
     """Load a model once per process (and per device), its feature kernels ready.
 
-    Numba compiles the CPU kernels on their first call on a machine, about 20 s
+    Numba compiles the CPU kernels on their first call on a machine, about 12 s
     on 2 cores, and keeps them in its cache for every later process: compiled
     here, that time is not counted as the first micrograph's (said with ``-v``).
     """

@@ -19,8 +19,6 @@ _gradient_stats = njit(cache=True)(patch_bodies.gradient_stats)
 _histogram = njit(cache=True)(patch_bodies.histogram)
 _cooccurrences = njit(cache=True)(patch_bodies.cooccurrences)
 _haralick = njit(cache=True)(patch_bodies.haralick)
-_x_log_x_table = njit(cache=True)(patch_bodies.x_log_x_table)
-_lbp_circle_offsets = njit(cache=True)(patch_bodies.lbp_circle_offsets)
 
 
 @njit(parallel=True, cache=True)
@@ -175,7 +173,6 @@ def patch_histograms(codes, row_starts, col_starts, patch_px, n_codes, out):
         _histogram(codes, row_starts[i], col_starts[j], patch_px, n_codes, out, i, j)
 
 
-@njit(parallel=True, cache=True)
 def lbp_codes(image, out):
     """Uniform local binary pattern codes (8 neighbours, radius 1), exactly as scikit-image computes them.
 
@@ -183,8 +180,13 @@ def lbp_codes(image, out):
     the image); a pattern with at most two 0/1 changes (not wrapping round)
     gets its number of ones, any other the code 9.
     """
+    _lbp_codes(image, patch_bodies.lbp_circle_offsets(), out)
+
+
+@njit(parallel=True, cache=True)
+def _lbp_codes(image, offsets, out):
+    """:func:`lbp_codes` with the neighbours' offsets (:func:`icestat.features.patch_bodies.lbp_circle_offsets`)."""
     rows, cols = image.shape
-    offsets = _lbp_circle_offsets()
     for r in prange(rows):
         bits = np.zeros(8, np.int64)
         for c in range(cols):
@@ -229,7 +231,6 @@ def _uniform_code(bits):
     return ones if changes <= 2 else 9
 
 
-@njit(parallel=True, cache=True)
 def glcm_features(levels, row_starts, col_starts, patch_px, offsets, n_levels, out):
     """Haralick features of the symmetric, normalised grey-level co-occurrence matrix of each patch.
 
@@ -242,7 +243,13 @@ def glcm_features(levels, row_starts, col_starts, patch_px, offsets, n_levels, o
     out : (rows, cols, n_offsets, 5) array
         Contrast, homogeneity, energy, correlation, entropy (natural log) per offset.
     """
-    x_log_x = _x_log_x_table(patch_px)
+    _glcm_features(levels, row_starts, col_starts, patch_px, offsets, n_levels,
+                   patch_bodies.x_log_x_table(patch_px), out)
+
+
+@njit(parallel=True, cache=True)
+def _glcm_features(levels, row_starts, col_starts, patch_px, offsets, n_levels, x_log_x, out):
+    """:func:`glcm_features` with the table of ``k log k`` (:func:`icestat.features.patch_bodies.x_log_x_table`)."""
     for index in prange(row_starts.size * col_starts.size):
         i = index // col_starts.size
         j = index % col_starts.size
