@@ -87,12 +87,13 @@ def test_without_estimates_there_is_no_run_diameter():
 
 
 def test_a_model_loaded_for_picking_has_its_feature_kernels_ready(monkeypatch, caplog):
-    # Numba compiles the kernels on their first call on a machine (about 12 s on 2 cores): in the first micrograph's seconds,
-    # and with no word of it, before. In a fresh process, so that no earlier test has called them.
-    # The kernels are the parallel functions (the others are compiled into them).
+    # Numba compiles the kernels on their first call on a machine (about 12 s on 2 cores): in the first
+    # micrograph's seconds, and with no word of it, before. In a fresh process, so that no earlier test has called
+    # them. The kernels are the parallel functions (the others are compiled into them).
     script = ("import numba\nfrom icestat.batch import cached_model\nfrom icestat.features import cpu\n"
               "kernels = {name: kernel for name, kernel in vars(cpu).items()\n"
-              "           if isinstance(kernel, numba.core.registry.CPUDispatcher) and kernel.targetoptions.get('parallel')}\n"
+              "           if isinstance(kernel, numba.core.registry.CPUDispatcher)\n"
+              "           and kernel.targetoptions.get('parallel')}\n"
               "assert len(kernels) == 9, sorted(kernels)\n"
               "cached_model(None, 'cpu')\n"
               "print(*sorted(name for name, kernel in kernels.items() if not kernel.signatures))")
