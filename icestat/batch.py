@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from icestat._atomic import atomic_path, remove_leftovers
+from icestat.backend import parse_device
 from icestat.bright_field import negated_gain, run_reads_negated, run_voters, segment_and_pick
 from icestat.coords import read_star, write_autopick_index, write_particles_star, write_picks
 from icestat.coords.table import MICROGRAPH_COLUMN, pick_table
@@ -242,17 +243,21 @@ def _comparable(settings: dict | None) -> dict | None:
 
 @lru_cache(maxsize=2)
 def cached_model(model_path: str | None, device: str) -> IceModel:
-    """Load a model once per process (and per device), its feature kernels ready.
+    """Load a model once per process (and per device), its CPU feature kernels ready.
 
     Numba compiles the CPU kernels on their first call on a machine, about 12 s
     on 2 cores, and keeps them in its cache for every later process: compiled
     here, that time is not counted as the first micrograph's (said with ``-v``).
+    The CUDA kernels compile on their first call in each process, with the
+    first micrograph picked there.
     """
     model = load_model(model_path, device=device)
+    if parse_device(device).is_gpu:
+        return model
     start = time.perf_counter()
     settings = model.settings
     compute_features(np.random.default_rng(0).normal(size=(2 * settings.patch_px,) * 2).astype(np.float32),
-                     settings.patch_px, settings.stride_px, settings.features, device)
+                     settings.patch_px, settings.stride_px, settings.features)
     compile_s = time.perf_counter() - start
     if compile_s > COMPILE_NOTICE_S:
         log.info("the feature kernels took %.0f s to compile for this machine (once: Numba keeps them)", compile_s)
