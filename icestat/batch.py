@@ -46,7 +46,7 @@ from icestat.micrograph import (SEGMENTATION_FILE_ENDINGS, MicrographError, file
                                 read_micrograph, write_mrc)
 from icestat.model import IceModel, ModelError, load_model
 from icestat.overlay import write_overlay
-from icestat.pick import DEFAULT_THRESHOLD
+from icestat.pick import DEFAULT_THRESHOLD, noise_candidate_heights
 from icestat.polarity import check_polarity
 
 log = logging.getLogger(__name__)
@@ -243,15 +243,18 @@ def _comparable(settings: dict | None) -> dict | None:
 
 @lru_cache(maxsize=2)
 def cached_model(model_path: str | None, device: str) -> IceModel:
-    """Load a model once per process (and per device), its CPU feature kernels ready.
+    """Load a model once per process (and per device), with what picking makes once per process made.
 
-    Numba compiles the CPU kernels on their first call on a machine, about 12 s
-    on 2 cores, and keeps them in its cache for every later process: compiled
-    here, that time is not counted as the first micrograph's (said with ``-v``).
-    The CUDA kernels compile on their first call in each process, with the
-    first micrograph picked there.
+    That is the candidates of white noise that picks must stand out of
+    (:func:`icestat.pick.noise_candidate_heights`, 0.5 s) and the CPU feature
+    kernels: Numba compiles them on their first call on a machine, about 12 s
+    on 2 cores, and keeps them in its cache for every later process. Made
+    here, that time is not counted as the first micrograph's (the compilation's
+    is said with ``-v``). The CUDA kernels compile on their first call in each
+    process, with the first micrograph picked there.
     """
     model = load_model(model_path, device=device)
+    noise_candidate_heights()
     if parse_device(device).is_gpu:
         return model
     start = time.perf_counter()
