@@ -69,6 +69,36 @@ class _ToIcestatLog(logging.Handler):
 
 REPEATS_SHOWN = 3
 """How many files a warning of the same words is shown for; the next says that the rest are not shown."""
+FURTHER_NOT_SHOWN = " [further files with this warning are not shown]"
+
+PER_MICROGRAPH_LOGGERS = ("icestat.bright_field",)
+"""The loggers whose warnings say the same words (their template) of one micrograph after another."""
+
+
+class _FirstFilesOnly(logging.Filter):
+    """Lets through a warning of a template for the first :data:`REPEATS_SHOWN` files, and the next saying so.
+
+    On the logger that makes the records, where they pass whatever handler
+    shows them (tqdm's, while a progress bar is shown, replaces the stderr one).
+    The same message again (a micrograph picked again) is not shown again.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._shown = set()
+        self._told = Counter()
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        with self._lock:
+            if record.getMessage() in self._shown:
+                return False
+            self._shown.add(record.getMessage())
+            self._told[record.msg] += 1
+            told = self._told[record.msg]
+        if told == REPEATS_SHOWN + 1:
+            record.msg = f"{record.msg}{FURTHER_NOT_SHOWN}"
+        return told <= REPEATS_SHOWN + 1
 
 
 def report_on_stderr(level: int) -> None:
@@ -81,7 +111,8 @@ def report_on_stderr(level: int) -> None:
     read names it (:func:`reading`). A warning already shown is not shown again
     (a micrograph picked again, with the run's diameter or polarity, is read
     again), and one that says the same of many files (a run of thousands of
-    micrographs whose headers give no pixel size) is shown for the first
+    micrographs whose headers give no pixel size, or mostly of carbon film:
+    :data:`PER_MICROGRAPH_LOGGERS`) is shown for the first
     :data:`REPEATS_SHOWN` files and, saying so, the next.
     """
     handler = logging.StreamHandler(sys.stderr)
@@ -106,12 +137,14 @@ def report_on_stderr(level: int) -> None:
         if told <= REPEATS_SHOWN:
             log.warning("%s", text)
         elif told == REPEATS_SHOWN + 1:
-            log.warning("%s [further files with this warning are not shown]", text)
+            log.warning("%s%s", text, FURTHER_NOT_SHOWN)
 
     warnings.showwarning = show_warning
     for name in LIBRARY_LOGGERS:
         library = logging.getLogger(name)
         library.handlers[:] = [_ToIcestatLog()]
         library.propagate = False
+    for name in PER_MICROGRAPH_LOGGERS:
+        logging.getLogger(name).filters[:] = [_FirstFilesOnly()]
     # mrcfile's warnings say the same words of every file with the same fault: Python would show them once
     warnings.filterwarnings("always", module="mrcfile")

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from icestat._logging import LIBRARY_LOGGERS
+from icestat._logging import LIBRARY_LOGGERS, PER_MICROGRAPH_LOGGERS
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("ICESTAT_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -18,10 +18,12 @@ SHARED_DATA = Path(os.environ.get("ICESTAT_SHARED_DATA", REPO.parent / "shared" 
 
 @pytest.fixture(scope="session", autouse=True)
 def _icestat_logging_at_start():
-    """How logging was set up before any test (or fixture of a wider scope) ran a CLI command: icestat's logger and
-    those of the libraries routed to it, each with its handlers, level and propagation, and the warnings' display."""
-    loggers = [logging.getLogger(name) for name in ("icestat", *LIBRARY_LOGGERS)]
-    return [(logger, logger.handlers[:], logger.level, logger.propagate) for logger in loggers], warnings.showwarning
+    """How logging was set up before any test (or fixture of a wider scope) ran a CLI command: icestat's loggers and
+    those of the libraries routed to them, each with its handlers, filters, level and propagation, and the warnings'
+    display."""
+    loggers = [logging.getLogger(name) for name in ("icestat", *LIBRARY_LOGGERS, *PER_MICROGRAPH_LOGGERS)]
+    return ([(logger, logger.handlers[:], logger.filters[:], logger.level, logger.propagate) for logger in loggers],
+            warnings.showwarning)
 
 
 @pytest.fixture(autouse=True)
@@ -30,8 +32,9 @@ def _icestat_logging_as_before(_icestat_logging_at_start):
     warnings and the libraries' records routed)."""
     yield
     loggers, show_warning = _icestat_logging_at_start
-    for logger, handlers, level, propagate in loggers:
+    for logger, handlers, filters, level, propagate in loggers:
         logger.handlers[:] = handlers
+        logger.filters[:] = filters
         logger.setLevel(level)
         logger.propagate = propagate
     warnings.showwarning = show_warning

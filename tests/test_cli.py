@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from icestat import __version__, read_image, read_micrograph, write_mrc
-from icestat._logging import REPEATS_SHOWN, report_on_stderr
+from icestat._logging import FURTHER_NOT_SHOWN, REPEATS_SHOWN, report_on_stderr
 from icestat.cli import main
 from icestat.manifest import iter_labelled
 
@@ -89,6 +89,24 @@ def test_a_warning_of_many_files_is_shown_for_the_first_few(tmp_path, rng, capsy
     assert all("gives no pixel size" in line for line in warned[:-1])
     assert [line.endswith("are not shown]") for line in warned[:-1]] == [False] * REPEATS_SHOWN + [True]
     assert warned[-1].startswith(f"WARNING: {tmp_path / 'one.mrc'}: header pixel size 1.0 Å is often a placeholder")
+
+
+def test_a_warning_of_each_micrograph_mostly_of_film_is_shown_for_the_first_few(capsys):
+    # A run mostly of carbon film: what segment_and_pick logs of each, while icestat pick's progress bar replaces the
+    # stderr handler with tqdm's. A micrograph picked again, with the same words, is not counted again.
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    from icestat.bright_field import BRIGHTER_THAN_ICE_WARNING
+
+    report_on_stderr(logging.INFO)
+    with logging_redirect_tqdm(loggers=[logging.getLogger("icestat")]):
+        for name in ["m0", "m1", "m0", "m2", "m3", "m4", "m5"]:
+            logging.getLogger("icestat.bright_field").warning(BRIGHTER_THAN_ICE_WARNING, name, 60.0)
+        logging.getLogger("icestat.pick").warning("%s: another warning", "m5")
+    warned = capsys.readouterr().err.splitlines()
+    assert [line.split(": ")[1] for line in warned] == ["m0", "m1", "m2", "m3", "m5"]
+    assert [line.endswith(FURTHER_NOT_SHOWN.strip()) for line in warned] == [False, False, False, True, False]
+    assert all("60% of it is brighter than what is called ice" in line for line in warned[:4])
 
 
 @pytest.mark.parametrize("quiet", [False, True])
