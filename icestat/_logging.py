@@ -75,30 +75,47 @@ PER_MICROGRAPH_LOGGERS = ("icestat.bright_field",)
 """The loggers whose warnings say the same words (their template) of one micrograph after another."""
 
 
-class _FirstFilesOnly(logging.Filter):
-    """Lets through a warning of a template for the first :data:`REPEATS_SHOWN` files, and the next saying so.
-
-    On the logger that makes the records, where they pass whatever handler
-    shows them (tqdm's, while a progress bar is shown, replaces the stderr one).
-    The same message again (a micrograph picked again) is not shown again.
+class _FirstFilesOnly:
+    """Which messages that say the same words of file after file to show: those of the first
+    :data:`REPEATS_SHOWN` files, and the next saying that the rest are not shown. The same message again (a
+    micrograph read or picked again) is not shown again. Thread-safe: ``pick_in_turn``'s reading thread warns too.
     """
 
     def __init__(self):
-        super().__init__()
         self._shown = set()
         self._told = Counter()
         self._lock = threading.Lock()
 
-    def filter(self, record: logging.LogRecord) -> bool:
+    def ending(self, message: str, words) -> str | None:
+        """What to show `message` with (``""``, or :data:`FURTHER_NOT_SHOWN`), or None not to show it.
+
+        `words` is what it says of its file, the file left out (anything hashable).
+        """
         with self._lock:
-            if record.getMessage() in self._shown:
-                return False
-            self._shown.add(record.getMessage())
-            self._told[record.msg] += 1
-            told = self._told[record.msg]
-        if told == REPEATS_SHOWN + 1:
-            record.msg = f"{record.msg}{FURTHER_NOT_SHOWN}"
-        return told <= REPEATS_SHOWN + 1
+            if message in self._shown:
+                return None
+            self._shown.add(message)
+            self._told[words] += 1
+            told = self._told[words]
+        return "" if told <= REPEATS_SHOWN else FURTHER_NOT_SHOWN if told == REPEATS_SHOWN + 1 else None
+
+
+class _FirstFilesOnlyFilter(logging.Filter):
+    """:class:`_FirstFilesOnly` for the records of a logger, whose template is their words.
+
+    On the logger that makes the records, where they pass whatever handler
+    shows them (tqdm's, while a progress bar is shown, replaces the stderr one).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._first_files = _FirstFilesOnly()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ending = self._first_files.ending(record.getMessage(), record.msg)
+        if ending:
+            record.msg = f"{record.msg}{ending}"
+        return ending is not None
 
 
 def report_on_stderr(level: int) -> None:
@@ -121,23 +138,14 @@ def report_on_stderr(level: int) -> None:
     log.setLevel(level)
     log.propagate = False
 
-    shown = set()
-    files_told = Counter()
-    lock = threading.Lock()   # pick_in_turn's reading thread warns too
+    first_files = _FirstFilesOnly()
 
     def show_warning(message, category, filename, lineno, file=None, line=None):
         path, words = _file_and_words(str(message))
         text = words if path is None else f"{path}: {words}"
-        with lock:
-            if text in shown:
-                return
-            shown.add(text)
-            files_told[category, words] += 1
-            told = files_told[category, words]
-        if told <= REPEATS_SHOWN:
-            log.warning("%s", text)
-        elif told == REPEATS_SHOWN + 1:
-            log.warning("%s%s", text, FURTHER_NOT_SHOWN)
+        ending = first_files.ending(text, (category, words))
+        if ending is not None:
+            log.warning("%s%s", text, ending)
 
     warnings.showwarning = show_warning
     for name in LIBRARY_LOGGERS:
@@ -145,6 +153,6 @@ def report_on_stderr(level: int) -> None:
         library.handlers[:] = [_ToIcestatLog()]
         library.propagate = False
     for name in PER_MICROGRAPH_LOGGERS:
-        logging.getLogger(name).filters[:] = [_FirstFilesOnly()]
+        logging.getLogger(name).filters[:] = [_FirstFilesOnlyFilter()]
     # mrcfile's warnings say the same words of every file with the same fault: Python would show them once
     warnings.filterwarnings("always", module="mrcfile")
