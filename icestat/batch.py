@@ -44,7 +44,7 @@ from icestat.diameter import far_from_run_diameter, given_diameter_px, is_crowde
 from icestat.features import compute_features
 from icestat.micrograph import (SEGMENTATION_FILE_ENDINGS, MicrographError, file_error, micrograph_stem,
                                 read_micrograph, write_mrc)
-from icestat.model import IceModel, ModelError, load_model
+from icestat.model import IceModel, load_model
 from icestat.overlay import write_overlay
 from icestat.pick import DEFAULT_THRESHOLD, noise_candidate_heights
 from icestat.polarity import check_polarity
@@ -269,7 +269,7 @@ def cached_model(model_path: str | None, device: str) -> IceModel:
 
 def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Future | None = None,
                     run_diameter: RunDiameter | None = None, run_polarity: str | None = None) -> dict:
-    """Pick one micrograph and write its files; never raises for a bad micrograph.
+    """Pick one micrograph and write its files; never raises for a bad micrograph, nor for a fault met on it.
 
     Parameters
     ----------
@@ -328,7 +328,7 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
             write_mrc(files["ice"], segmentation.ice_probability, micrograph.pixel_size_A)
             write_overlay(files["overlay"], micrograph.data, segmentation.labels, picks.table)
         write_picks(table, files["star"], "star")
-    except (MicrographError, ModelError, OSError, ValueError, RuntimeError, MemoryError) as err:
+    except Exception as err:   # a bad micrograph, or a fault met on it alone (file_error says which): the rest go on
         return failed_row(path, err, seconds=time.perf_counter() - start)
     fractions = segmentation.class_fractions()
     rejected = {f"rejected_{reason}": count for reason, count in picks.n_rejected.items()}

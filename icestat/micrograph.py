@@ -11,9 +11,13 @@ that a batch can report it and go on with the next micrograph.
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import logging
 import math
 import os
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +28,8 @@ import tifffile
 
 from icestat._atomic import atomic_path
 from icestat._logging import reading
+
+log = logging.getLogger(__name__)
 
 #: The smallest side, in pixels, of an image icestat accepts: one feature patch.
 MIN_SIDE_PX = 64
@@ -40,6 +46,12 @@ _MRC_KINDS = ("mrc", "gzip", "bzip2")  # mrcfile opens all three
 _TEXT_BYTES = frozenset(range(32, 127)) | {9, 10, 13}
 #: How a :class:`PixelSizeWarning` says to give the pixel size (where it is given otherwise, a caller may say so).
 PIXEL_SIZE_ADVICE = "with pixel_size_A=... (on the command line: --pixel-size-A)"
+
+
+#: The exceptions that say what is wrong with a micrograph, a model or a setting (a :class:`MicrographError` is a
+#: ``ValueError``). Any other, met on one micrograph of a batch, is a fault of icestat's: that micrograph fails, saying
+#: so (:func:`file_error`), and the others are done.
+BAD_INPUT_ERRORS = (OSError, ValueError, RuntimeError, MemoryError)
 
 
 class MicrographError(ValueError):
@@ -63,7 +75,8 @@ def file_error(path: str | os.PathLike, err: Exception) -> str:
     """One line for a file that failed: the error's message, prefixed with the path unless it already names it.
 
     A :class:`MicrographError` raised about the micrograph read from it (named by its stem) is given as the path and
-    the problem.
+    the problem. An exception that is not one of ``BAD_INPUT_ERRORS`` is a fault of icestat's met on this file: the
+    line says so, and its traceback is logged at debug level (``icestat -vv``).
 
     Examples
     --------
@@ -71,9 +84,14 @@ def file_error(path: str | os.PathLike, err: Exception) -> str:
     'a.mrc: not an MRC file'
     >>> file_error("mics/a.mrc", MicrographError("a", "smaller than one patch"))
     'mics/a.mrc: smaller than one patch'
+    >>> file_error("a.mrc", KeyError("x"))
+    "a.mrc: icestat failed unexpectedly (KeyError: 'x'); `icestat -vv` shows where: please report it"
     """
     if isinstance(err, MicrographError):
         err = err.problem
+    elif not isinstance(err, BAD_INPUT_ERRORS):
+        log.debug("%s: where icestat failed", path, exc_info=err)
+        err = f"icestat failed unexpectedly ({type(err).__name__}: {err}); `icestat -vv` shows where: please report it"
     message = str(err) if str(path) in str(err) else f"{path}: {err}"
     return message.splitlines()[0] if message else str(path)
 
@@ -282,6 +300,23 @@ def _read_2d(path: Path) -> tuple[np.ndarray, float | None, str]:
 def _sniff_format(path: Path) -> str:
     with open(path, "rb") as f:
         head = f.read(1024)
+    kind = _image_kind(head)
+    if kind is not None:
+        return kind
+    if head and all(byte in _TEXT_BYTES for byte in head):
+        raise MicrographError(path, "is a text file, not a micrograph")
+    compression = _compression_kind(head)
+    if compression is None:
+        return "mrc"  # mrcfile tells the rest
+    inner = _image_kind(_decompressed_head(path, compression))
+    if inner is not None:
+        raise MicrographError(path, f"is a {compression}-compressed {inner.upper()} image: icestat reads compressed "
+                                    f"MRC files only, so decompress it first")
+    return compression
+
+
+def _image_kind(head: bytes) -> str | None:
+    """``png``, ``jpeg`` or ``tiff`` where a file's first bytes say it is one; None otherwise."""
     magic = head[:8]
     if magic.startswith(b"\x89PNG"):
         return "png"
@@ -289,13 +324,26 @@ def _sniff_format(path: Path) -> str:
         return "jpeg"
     if magic[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
         return "tiff"
-    if head and all(byte in _TEXT_BYTES for byte in head):
-        raise MicrographError(path, "is a text file, not a micrograph")
-    if magic.startswith(b"\x1f\x8b"):
+    return None
+
+
+def _compression_kind(head: bytes) -> str | None:
+    """``gzip`` or ``bzip2`` where a file's first bytes say it is compressed; None otherwise."""
+    if head.startswith(b"\x1f\x8b"):
         return "gzip"
-    if magic.startswith(b"BZh"):
+    if head.startswith(b"BZh"):
         return "bzip2"
-    return "mrc"  # mrcfile tells the rest
+    return None
+
+
+def _decompressed_head(path: Path, compression: str) -> bytes:
+    """The first bytes of a compressed file's content (none where it cannot be decompressed: mrcfile says why)."""
+    opener = gzip.open if compression == "gzip" else bz2.open
+    try:
+        with opener(path, "rb") as f:
+            return f.read(8)
+    except (OSError, EOFError, zlib.error):
+        return b""
 
 
 def _read_mrc(path: Path, compression: str | None) -> tuple[np.ndarray, float, str]:
@@ -307,6 +355,8 @@ def _read_mrc(path: Path, compression: str | None) -> tuple[np.ndarray, float, s
             data = np.asarray(mrc.data)
     except EOFError as err:
         raise MicrographError(path, f"truncated compressed MRC file ({err})") from None
+    except zlib.error as err:
+        raise MicrographError(path, f"damaged gzip-compressed file ({err})") from None
     except (ValueError, OSError) as err:
         problem = str(err)
         if "bytes for MRC header" in problem:

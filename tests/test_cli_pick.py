@@ -98,6 +98,29 @@ def test_pick_writes_star_files_a_summary_and_other_formats_and_reports_a_broken
     assert not list(out.glob(".*"))  # no temporary files left behind
 
 
+def test_a_fault_met_on_one_micrograph_fails_it_alone_in_one_line(simulated, tmp_path, capsys, monkeypatch):
+    # An error icestat does not expect (a bug met on one micrograph) must not stop the run's other micrographs.
+    _, micrographs, _ = simulated
+    segment_and_pick = batch.segment_and_pick
+
+    def faulty_on_the_second(micrograph, *args, **kwargs):
+        if micrograph.name == "mic_0001":
+            raise IndexError("index 7 is out of bounds for axis 0 with size 7")
+        return segment_and_pick(micrograph, *args, **kwargs)
+
+    monkeypatch.setattr(batch, "segment_and_pick", faulty_on_the_second)
+    out = tmp_path / "picks"
+    assert main(["pick", *micrographs, "-o", str(out), "--diameter-A", "150", "-vv"]) == 1
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(summary["status"]) == ["picked", "failed", "picked"] and (summary["n_picks"].iloc[[0, 2]] > 5).all()
+    error = summary["error"].iloc[1]
+    assert error.startswith(f"{micrographs[1]}: icestat failed unexpectedly (IndexError: index 7 is out of bounds")
+    assert "\n" not in error and "please report it" in error
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "faulty_on_the_second" in err   # -vv shows where
+    assert len(starfile.read(out / "autopick.star")) == 2
+
+
 def test_rerun_skips_what_is_done_and_redoes_what_changed(simulated, tmp_path, capsys):
     _, micrographs, _ = simulated
     out = tmp_path / "picks"

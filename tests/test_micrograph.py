@@ -135,6 +135,33 @@ def test_truncated_compressed_mrc_is_refused(tmp_path, image, compress, suffix):
         read_micrograph(cut)
 
 
+@pytest.mark.parametrize("compress, suffix, problem", [
+    (gzip.compress, ".gz", "damaged gzip-compressed file"),
+    (bz2.compress, ".bz2", "bzip2-compressed, but not a readable MRC file inside"),
+])
+def test_damaged_compressed_mrc_is_refused_in_one_line(tmp_path, image, compress, suffix, problem):
+    # The compressed stream itself is broken (zlib raised its own error type, which stopped a whole batch).
+    whole = tmp_path / "whole.mrc"
+    write_mrc(whole, image, pixel_size_A=1.2)
+    packed = bytearray(compress(whole.read_bytes()))
+    packed[12:400] = bytes(range(256)) + bytes(range(132))
+    damaged = tmp_path / f"damaged.mrc{suffix}"
+    damaged.write_bytes(bytes(packed))
+    with pytest.raises(MicrographError, match=problem) as info:
+        read_micrograph(damaged)
+    assert str(info.value).startswith(str(damaged)) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("compress, suffix, name", [(gzip.compress, ".gz", "gzip"), (bz2.compress, ".bz2", "bzip2")])
+def test_a_compressed_png_is_refused_saying_what_it_is(tmp_path, image, compress, suffix, name):
+    png = tmp_path / "mic.png"
+    iio.imwrite(png, np.clip(image * 20 + 128, 0, 255).astype(np.uint8))
+    packed = tmp_path / f"mic.png{suffix}"
+    packed.write_bytes(compress(png.read_bytes()))
+    with pytest.raises(MicrographError, match=f"is a {name}-compressed PNG image: .* decompress it first"):
+        read_micrograph(packed)
+
+
 def test_header_only_file_is_refused(tmp_path):
     path = tmp_path / "short.mrc"
     path.write_bytes(b"\x00\x01" * 100)

@@ -23,8 +23,7 @@ EDGE_CASES = {
     "EMD-3197.map": "holds a 3D volume of 20 sections (20x20x20); icestat needs one 2D micrograph",
     "EMD-3197.map.bz2": "holds a 3D volume of 20 sections (20x20x20); icestat needs one 2D micrograph",
     "emd_3197.map.gz": "holds a 3D volume of 20 sections (20x20x20); icestat needs one 2D micrograph",
-    "emd_3197.png.gz": ("gzip-compressed, but not a readable MRC file inside (Map ID string not found - not an MRC "
-                        "file, or file is corrupt)"),
+    "emd_3197.png.gz": "is a gzip-compressed PNG image: icestat reads compressed MRC files only, so decompress it first",
     "LICENSE_mrcfile.txt": "is a text file, not a micrograph",
     "README.txt": "is a text file, not a micrograph",
     "emd_3197.png": (500, 500),  # a grey PNG rendering: a valid image, though no MRC

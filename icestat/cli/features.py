@@ -20,7 +20,7 @@ import pandas as pd
 from icestat._atomic import atomic_path
 from icestat.cli._common import MICROGRAPHS_HELP, PIXEL_SIZE_HELP, device_usable, expand_micrographs
 from icestat.features import compute_features
-from icestat.micrograph import MicrographError, file_error, read_micrograph
+from icestat.micrograph import file_error, read_micrograph
 from icestat.prepare import prepare
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def main(args: argparse.Namespace) -> int:
             micrograph = read_micrograph(path, pixel_size_A=args.pixel_size_A)
             working = prepare(micrograph, args.working_pixel_size_A, args.bin, args.device)
             result = compute_features(working, args.patch_px, args.stride_px, args.features, args.device)
-        except (MicrographError, OSError, ValueError, RuntimeError) as err:
+        except Exception as err:   # a bad micrograph, or a fault met on it alone: file_error says which
             log.error("%s", file_error(path, err))
             n_failed += 1
             continue

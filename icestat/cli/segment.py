@@ -29,7 +29,7 @@ from icestat.bright_field import segment_and_pick
 from icestat.cli._common import (PIXEL_SIZE_HELP, add_diameter_args, add_model_run_args, add_polarity_arg,
                                 device_usable, expand_micrographs)
 from icestat.diameter import given_diameter_px
-from icestat.micrograph import (SEGMENTATION_FILE_ENDINGS, MicrographError, file_error, micrograph_stem,
+from icestat.micrograph import (SEGMENTATION_FILE_ENDINGS, file_error, micrograph_stem,
                                 read_micrograph, write_mrc)
 from icestat.model import ModelError, load_model
 from icestat.overlay import write_overlay
@@ -65,7 +65,7 @@ def main(args: argparse.Namespace) -> int:
             diameter_px = given_diameter_px(args.diameter_A, args.diameter_px, micrograph.pixel_size_A, path)
             result, picks = segment_and_pick(micrograph, model, diameter_px, polarity=args.polarity,
                                              device=args.device, refine=not args.no_refine, warn_if_crowded=False)
-        except (MicrographError, OSError, ValueError, RuntimeError) as err:
+        except Exception as err:   # a bad micrograph, or a fault met on it alone: file_error says which
             log.error("%s", file_error(path, err))
             n_failed += 1
             continue
