@@ -20,6 +20,7 @@ import io
 import json
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -120,11 +121,15 @@ def load_model(path: str | os.PathLike | None = None, device: str = "cpu") -> Ic
         raise
     except FileNotFoundError:
         raise ModelError(f"{path}: no such model file") from None
-    except zipfile.BadZipFile:
-        raise ModelError(f"{path}: not an icestat model (not a ZIP archive)") from None
+    except OSError as err:
+        raise ModelError(f"{path}: cannot read the model file ({err.strerror or err})") from None
+    except zipfile.BadZipFile as err:
+        if not zipfile.is_zipfile(path):
+            raise ModelError(f"{path}: not an icestat model (not a ZIP archive, or one cut short)") from None
+        raise ModelError(f"{path}: damaged model file ({err})") from None
     except KeyError as err:
         raise ModelError(f"{path}: not an icestat model (missing {err})") from None
-    except (json.JSONDecodeError, TypeError, ValueError, RuntimeError) as err:
+    except (json.JSONDecodeError, TypeError, ValueError, RuntimeError, zlib.error) as err:
         raise ModelError(f"{path}: damaged model file ({str(err).splitlines()[0][:200]})") from None
     return IceModel(settings, classifier, refiner, description.get("metadata", {}))
 

@@ -236,6 +236,8 @@ class TestBadTables:
     ("mic_autopick.star", "data_\nloop_\n_rlnCoordinateX #1\n_rlnCoordinateY #2\n1.0\n", "not a readable STAR file"),
     ("mic.cbox", "data_cryolo\nloop_\n_CoordinateX #1\n_CoordinateY #2\n1.0\n", "not a readable cbox file"),
     ("mic.cbox", "data_other\n\nloop_\n_a #1\n1\n", "no data_cryolo block"),
+    ("mic.cbox", "data_cryolo\n\nloop_\n_CoordinateX #1\n_CoordinateY #2\n_Width #3\n1 2 96\n",
+     "the data_cryolo block has no _Height; not a crYOLO cbox file"),
 ])
 def test_a_damaged_pick_file_fails_in_one_line_naming_it(tmp_path, name, text, problem):
     path = tmp_path / name

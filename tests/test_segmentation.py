@@ -406,6 +406,20 @@ def test_bad_model_files_get_one_line_errors(trained, tmp_path):
     with pytest.raises(ModelError, match="damaged.icestat: damaged model file") as info:
         load_model(damaged)
     assert "\n" not in str(info.value)
+    whole = (tmp_path / "whole.icestat").read_bytes()
+    with zipfile.ZipFile(tmp_path / "whole.icestat") as archive:
+        weights = archive.getinfo("refiner.pt")
+    for offset in range(20):   # bytes of the compressed weights changed on disk: zlib's own error, or a wrong CRC
+        flipped = bytearray(whole)
+        flipped[weights.header_offset + 100 + 997 * offset] ^= 0xFF
+        damaged.write_bytes(bytes(flipped))
+        with pytest.raises(ModelError, match="damaged.icestat: damaged model file"):
+            load_model(damaged)
+    damaged.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(ModelError, match="damaged.icestat: not an icestat model .*cut short"):
+        load_model(damaged)
+    with pytest.raises(ModelError, match=f"{tmp_path}: cannot read the model file"):
+        load_model(tmp_path)
 
 
 def test_majority_distance_fitted_to_fewer_points_than_components(rng):

@@ -30,6 +30,10 @@ def read_cbox(path: str | os.PathLike) -> pd.DataFrame:
     if BLOCK not in blocks:
         raise ValueError(f"{path}: no data_{BLOCK} block; not a crYOLO cbox file")
     block = blocks[BLOCK]
+    missing = [name for name in ("CoordinateX", "CoordinateY", "Width", "Height") if name not in block.columns]
+    if missing:
+        raise ValueError(f"{path}: the data_{BLOCK} block has no {', '.join('_' + name for name in missing)}; "
+                         "not a crYOLO cbox file")
     width = block["Width"].to_numpy(dtype=np.float64)
     height = block["Height"].to_numpy(dtype=np.float64)
     diameter = block["EstWidth"].to_numpy(dtype=np.float64) if "EstWidth" in block.columns else width
