@@ -106,7 +106,10 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
         If the file lacks a ``micrograph`` column, or a number cell is not a number.
     """
     path = Path(path)
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except ValueError as err:   # pandas' parser errors, and bytes that are not text
+        raise ValueError(f"{path}: not a readable CSV manifest ({str(err).splitlines()[0]})") from None
     if "micrograph" not in frame.columns:
         raise ValueError(f"{path}: a manifest needs a 'micrograph' column; found {', '.join(frame.columns)}")
     folder = path.resolve().parent
@@ -124,7 +127,8 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
         frame["dataset"] = ""
     empty = [i for i, cell in enumerate(frame["micrograph"]) if not _is_given(cell)]
     if empty:
-        raise ValueError(f"{path}: rows {', '.join(str(i + 2) for i in empty)} have no micrograph")
+        rows = f"rows {', '.join(str(i + 2) for i in empty)} have" if len(empty) > 1 else f"row {empty[0] + 2} has"
+        raise ValueError(f"{path}: {rows} no micrograph")
     return frame.reset_index(drop=True)
 
 

@@ -95,6 +95,19 @@ def test_segment_no_refine_writes_the_patch_classifier_alone(labelled, tmp_path)
     assert (written != segment(image).labels).any()
 
 
+def test_train_reads_the_validation_manifest_before_training(labelled, tmp_path, capsys):
+    # A validation manifest that cannot be used ends the command at once, not after minutes of training.
+    train, _ = labelled
+    no_labels = tmp_path / "no_labels.csv"
+    no_labels.write_text(f"micrograph\n{train.parent / 'train_0000.mrc'}\n")
+    for validation, problem in [(tmp_path / "absent.csv", "absent.csv"),
+                                (no_labels, "no_labels.csv: no labelled micrograph to validate on")]:
+        output = tmp_path / "model.icestat"
+        assert main(["train", str(train), "-o", str(output), "--validation", str(validation), "--simulated", "0",
+                     "--refiner-steps", "0", "--n-estimators", "5"]) == 2
+        assert problem in capsys.readouterr().err and not output.exists()
+
+
 def test_segment_refuses_a_wrong_model_file_and_a_missing_gpu(labelled, tmp_path, capsys):
     micrograph = labelled[1].parent / "val_0000.mrc"
     wrong = tmp_path / "wrong.icestat"

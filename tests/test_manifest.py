@@ -98,6 +98,18 @@ def test_manifest_rows_without_a_micrograph_are_named_by_their_line(tmp_path):
     path.write_text("micrograph,pixel_size_A\na.mrc,1.0\n,1.0\nb.mrc,1.0\n  ,1.0\n")
     with pytest.raises(ValueError, match=r"manifest.csv: rows 3, 5 have no micrograph$"):
         read_manifest(path)
+    path.write_text("micrograph,pixel_size_A\na.mrc,1.0\n,1.0\n")
+    with pytest.raises(ValueError, match=r"manifest.csv: row 3 has no micrograph$"):
+        read_manifest(path)
+
+
+@pytest.mark.parametrize("content", [b"micrograph\n\xffa.mrc\n", b"", b'micrograph,dataset\n"a.mrc,x\n'])
+def test_a_manifest_that_is_no_csv_text_is_refused_naming_it(tmp_path, content):
+    path = tmp_path / "manifest.csv"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=r"manifest.csv: not a readable CSV manifest \(") as info:
+        read_manifest(path)
+    assert str(info.value).startswith(str(path)) and "\n" not in str(info.value)
 
 
 def test_unknown_class_codes_are_refused(labelled_folder):

@@ -64,10 +64,16 @@ def main(args: argparse.Namespace) -> int:
     """Train, save and (optionally) validate; 2 when the training data cannot be used."""
     settings = SegmentationSettings(adapt=not args.no_adapt)
     started = time.perf_counter()
-    try:
-        examples = examples_from_manifest(read_manifest(args.manifest), settings, args.datasets, args.device)
+    try:   # every input read before the training, which takes minutes
+        manifest = read_manifest(args.manifest)
+        validation_manifest = read_manifest(args.validation) if args.validation else None
+        examples = examples_from_manifest(manifest, settings, args.datasets, args.device)
         if not examples:
             raise ValueError(f"{args.manifest}: no labelled micrograph to train on")
+        if args.validation:
+            validation = examples_from_manifest(validation_manifest, settings, device=args.device)
+            if not validation:
+                raise ValueError(f"{args.validation}: no labelled micrograph to validate on")
         if args.simulated:
             examples += examples_from_simulation(varied_set(args.simulated), settings, SIMULATED_DATASET,
                                                  device=args.device)
@@ -84,7 +90,6 @@ def main(args: argparse.Namespace) -> int:
         log.error("%s", err)
         return 2
     if args.validation:
-        validation = examples_from_manifest(read_manifest(args.validation), settings, device=args.device)
         model.metadata["validation"] = {"manifest": str(args.validation), **evaluate_model(model, validation)}
     model.save(args.output)
     print(f"model -> {Path(args.output)}: {len(examples)} micrographs, {model.metadata['training_patches']} patches, "
