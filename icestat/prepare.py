@@ -27,9 +27,12 @@ import numpy as np
 
 from icestat.backend import Device, array_module, array_module_of, cpu_threads, fft_module, on_device, to_host
 from icestat.frame import FrameBorder, detect_frame_border
-from icestat.micrograph import Micrograph
+from icestat.micrograph import Micrograph, MicrographError
 from icestat.scale_space import MAD_TO_SD
 
+#: A spread below this fraction of an image's median is rounding, not contrast (float32 keeps 7 digits: a flat image
+#: resampled varies by about 1e-7 of its level; real micrographs by 0.05 or more).
+MIN_RELATIVE_SPREAD = 1e-5
 #: Global statistics are taken on every n-th pixel along each axis of large images.
 SUBSAMPLE_STEP = 4
 #: A pixel is an outlier (:func:`replace_outlier_pixels`) where it is more than this many robust standard deviations
@@ -55,15 +58,17 @@ def subsample(image):
 
 
 def robust_centre_and_spread(image, xp=None):
-    """Median and robust standard deviation (1.4826 x MAD, or the sd where the MAD is 0) from a subsample.
+    """Median and robust standard deviation (1.4826 x MAD) from a subsample.
 
-    On the image's device (`xp`: its array module, found from the image when None): 0-d arrays.
+    The standard deviation stands in where the MAD is nothing but rounding (at most ``MIN_RELATIVE_SPREAD`` of the
+    median): an image of few grey levels, or a flat one with a blob, resampled. On the image's device (`xp`: its
+    array module, found from the image when None): 0-d arrays.
     """
     xp = array_module_of(image) if xp is None else xp
     sample = subsample(image).astype(xp.float64)
     median = xp.median(sample)
     spread = MAD_TO_SD * xp.median(xp.abs(sample - median))
-    return median, xp.where(spread > 0, spread, sample.std())
+    return median, xp.where(spread > MIN_RELATIVE_SPREAD * xp.abs(median), spread, sample.std())
 
 
 @dataclass(frozen=True, eq=False)
@@ -196,8 +201,8 @@ def robust_normalise(image, margin_px: int = 0):
     """Subtract the median and divide by the robust standard deviation (1.4826 x MAD).
 
     The statistics come from a 1/16 subsample of large images (see
-    :func:`robust_centre_and_spread`); the standard
-    deviation stands in where the MAD is 0 (images of few grey levels).
+    :func:`robust_centre_and_spread`, whose standard deviation stands in
+    where the MAD is nothing but rounding).
 
     Parameters
     ----------
@@ -209,11 +214,12 @@ def robust_normalise(image, margin_px: int = 0):
     Raises
     ------
     ValueError
-        If the image (within the margin) has no spread.
+        If the image (within the margin) has no spread, or none beyond float32 rounding of its level
+        (``MIN_RELATIVE_SPREAD``: a flat image resampled).
     """
     inner = image[margin_px: image.shape[0] - margin_px, margin_px: image.shape[1] - margin_px]
     median, spread = robust_centre_and_spread(inner)
-    if spread == 0:
+    if spread <= MIN_RELATIVE_SPREAD * abs(float(median)):
         raise ValueError("image has no contrast to normalise")
     return ((image - np.float32(float(median))) / np.float32(float(spread))).astype(np.float32)
 
@@ -254,6 +260,11 @@ def prepare(
     Returns
     -------
     WorkingImage
+
+    Raises
+    ------
+    MicrographError
+        If no pixel differs from the rest but outliers.
     """
     if working_pixel_size_A is not None and bin_factor is not None:
         raise ValueError("give working_pixel_size_A or bin_factor, not both")
@@ -270,7 +281,11 @@ def prepare(
         inside = recorded[frame_border.inside(micrograph.shape)]
         rows, cols = inside.shape
         shape = (2 * int(rows / bin_factor / 2), 2 * int(cols / bin_factor / 2))
-        data = to_host(robust_normalise(inside if bin_factor == 1.0 else fourier_resample(inside, shape)))
+        try:
+            data = to_host(robust_normalise(inside if bin_factor == 1.0 else fourier_resample(inside, shape)))
+        except ValueError:
+            raise MicrographError(micrograph.name, "has no contrast once its outlier pixels are replaced (nearly "
+                                                   "every pixel has the same value)") from None
     scale = (rows / data.shape[0], cols / data.shape[1])
     pixel_size_A = None if micrograph.pixel_size_A is None else micrograph.pixel_size_A * scale[1]
     return WorkingImage(data, pixel_size_A, scale, micrograph.shape, frame_border)

@@ -570,6 +570,15 @@ class TestPrepare:
         assert np.count_nonzero(replaced[~blob] != image[~blob]) == 2 + 2 + 48 + 1
         assert (replaced[ndimage.binary_erosion(blob)] == -200.0).all()   # a blob's edge may lose its corners
 
+    def test_a_micrograph_flat_but_for_outlier_pixels_is_refused_naming_it(self):
+        from icestat import Micrograph, MicrographError
+
+        image = np.full((200, 200), 3.0, dtype=np.float32)
+        image[25, 0] = image[120, 77] = 1e6   # not constant, so readable; flat once the hot pixels are replaced
+        for bin_factor in (1.0, 2.0, 0.5):
+            with pytest.raises(MicrographError, match="^hot: has no contrast once its outlier pixels are replaced"):
+                prepare(Micrograph(image, pixel_size_A=None, name="hot"), bin_factor=bin_factor)
+
     def test_a_coarser_micrograph_is_enlarged_to_the_working_pixel_size_at_most_twice(self, rng):
         from icestat import Micrograph
 
