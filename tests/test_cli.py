@@ -231,3 +231,31 @@ def test_features_on_a_cuda_device_without_one_says_so_in_one_line(tmp_path, rng
     error = capsys.readouterr().err.strip()
     assert error == "ERROR: --device cuda: the CUDA device needs CuPy: pip install 'icestat[gpu]'"
     assert not (tmp_path / "f.csv").exists()
+
+
+@pytest.mark.parametrize("command", ["pick {mic} -o {out}", "segment {mic} -o {out}", "demo -o {out}",
+                                     "simulate -o {out}/sim --n 1", "features {mic} -o {out}/table.csv",
+                                     "train {manifest} -o {out}/model.icestat",
+                                     "evaluate {picks} --truth {picks} -o {out}/scores.csv",
+                                     "relion --o {out} --in_mics {mic}"])
+def test_an_output_that_cannot_be_written_is_refused_in_one_line_before_any_work(tmp_path, rng, capsys, command):
+    # A file where the output folder (or the output file's folder) should be: said at once, not after the work
+    # (a table of features or a trained model was computed, then lost to a traceback).
+    write_mrc(tmp_path / "mic.mrc", rng.normal(size=(128, 128)).astype(np.float32), pixel_size_A=7.0)
+    (tmp_path / "manifest.csv").write_text("micrograph,particle_mask\nmic.mrc,mic.mrc\n")
+    (tmp_path / "picks.csv").write_text("x_px,y_px\n10,20\n")
+    in_the_way = tmp_path / "a_file"
+    in_the_way.write_text("not a folder")
+    argv = command.format(mic=tmp_path / "mic.mrc", manifest=tmp_path / "manifest.csv", picks=tmp_path / "picks.csv",
+                          out=in_the_way).split()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"ERROR: {in_the_way}") and "cannot be the output folder" in err and err.count("\n") == 1
+    assert in_the_way.read_text() == "not a folder"
+
+
+def test_an_output_file_that_is_a_folder_is_refused_before_any_work(tmp_path, rng, capsys):
+    write_mrc(tmp_path / "mic.mrc", rng.normal(size=(128, 128)).astype(np.float32), pixel_size_A=7.0)
+    (tmp_path / "table.csv").mkdir()
+    assert main(["features", str(tmp_path / "mic.mrc"), "-o", str(tmp_path / "table.csv")]) == 2
+    assert capsys.readouterr().err == f"ERROR: {tmp_path / 'table.csv'}: is a folder; give the file to write\n"

@@ -1,10 +1,12 @@
 """What several subcommands share: the arguments of a run of a model over micrographs, the micrographs they name
-(files or RELION STAR files), and checking --device."""
+(files or RELION STAR files), and checking --device and the output before any work."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+from pathlib import Path
 
 from icestat.backend import array_module, parse_device
 from icestat.micrograph_list import list_micrographs
@@ -31,6 +33,32 @@ def device_usable(device: str, with_cnn: bool = True) -> bool:
         log.error("--device %s: %s", device, err)
         return False
     return True
+
+
+def output_folder(path: str | os.PathLike) -> Path | None:
+    """The output folder `path`, made where it is not there yet; None, with one line said, where it cannot be."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        log.error("%s: cannot be the output folder (it is a file)", folder)
+        return None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        log.error("%s: cannot be the output folder (%s)", folder, err.strerror or err)
+        return None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        log.error("%s: cannot be the output folder (not writable)", folder)
+        return None
+    return folder
+
+
+def output_file_usable(path: str | os.PathLike) -> bool:
+    """True where the output file `path` can be written, its folder made where it is not there yet; otherwise
+    log one line saying why. Checked before the work, which may take minutes, not after it."""
+    if Path(path).is_dir():
+        log.error("%s: is a folder; give the file to write", path)
+        return False
+    return output_folder(Path(path).parent) is not None
 
 
 #: Help for the micrographs argument of every subcommand that reads micrographs.

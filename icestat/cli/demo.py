@@ -12,9 +12,9 @@ Example:
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from icestat.batch import FAILED, PickSettings, pick_in_turn, write_run_files
+from icestat.cli._common import output_folder
 from icestat.coords import read_picks
 from icestat.evaluate import evaluate_manifest
 from icestat.manifest import read_manifest
@@ -41,7 +41,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Simulate, pick and evaluate; 0 when every micrograph was picked."""
-    out = Path(args.output)
+    out = output_folder(args.output)
+    if out is None:
+        return 2
     micrographs = (
         simulate_micrograph(params, seed) for seed, params in enumerate(_DEMO_PARAMS, start=args.seed)
     )

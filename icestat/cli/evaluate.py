@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from icestat.cli._common import output_file_usable
 from icestat.coords import named_micrographs, read_picks
 from icestat.evaluate import (check_threshold, evaluate_coordinates, evaluate_labelled, read_manifest_truth,
                               scored_at_least, threshold_sweep)
@@ -49,7 +50,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Print the scores; 2 when a file cannot be read or nothing can be scored, else 0."""
+    """Print the scores; 2 when a file cannot be read or written or nothing can be scored, else 0."""
+    if args.output and not output_file_usable(args.output):
+        return 2
     try:
         tables = [read_picks(path) for path in args.picks]
         picked = set().union(*(named_micrographs(path, table) for path, table in zip(args.picks, tables)))

@@ -18,7 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 from icestat._atomic import atomic_path
-from icestat.cli._common import MICROGRAPHS_HELP, PIXEL_SIZE_HELP, device_usable, expand_micrographs
+from icestat.cli._common import (MICROGRAPHS_HELP, PIXEL_SIZE_HELP, device_usable, expand_micrographs,
+                                output_file_usable)
 from icestat.features import compute_features
 from icestat.micrograph import file_error, read_micrograph
 from icestat.prepare import prepare
@@ -49,7 +50,7 @@ def main(args: argparse.Namespace) -> int:
     if output.suffix.lower() not in (".parquet", ".csv"):
         log.error("%s: the output must end in .parquet or .csv", output)
         return 2
-    if not expand_micrographs(args) or not device_usable(args.device, with_cnn=False):
+    if not output_file_usable(output) or not expand_micrographs(args) or not device_usable(args.device, with_cnn=False):
         return 2
     tables, n_failed = [], 0
     for path in args.micrographs:

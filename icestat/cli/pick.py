@@ -41,7 +41,6 @@ from __future__ import annotations
 import argparse
 import logging
 from dataclasses import replace
-from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
@@ -64,7 +63,7 @@ from icestat.batch import (
     write_run_files,
 )
 from icestat.cli._common import (PIXEL_SIZE_HELP, add_diameter_args, add_model_run_args, add_polarity_arg,
-                                device_usable, expand_micrographs)
+                                device_usable, expand_micrographs, output_folder)
 from icestat.diameter import RUN_DIAMETER_TOLERANCE
 from icestat.evaluate import check_threshold
 from icestat.model import ModelError
@@ -124,8 +123,9 @@ def main(args: argparse.Namespace) -> int:
     if args.workers > 1 and args.scheduler is None:  # a local cluster's GPU workers: one GPU each
         gpus, worker_device = gpu_pinning(args.device)
         settings = replace(settings, device=worker_device)
-    output = Path(args.output)
-    output.mkdir(parents=True, exist_ok=True)
+    output = output_folder(args.output)
+    if output is None:
+        return 2
 
     rows, to_pick = {}, []   # summary rows by micrograph name; micrographs to pick
     for path in args.micrographs:

@@ -29,6 +29,7 @@ from icestat._atomic import atomic_path
 from icestat.allocator import keep_freed_memory
 from icestat.batch import FAILED
 from icestat.cli import main as icestat_main, pick
+from icestat.cli._common import output_folder
 
 #: The files by which RELION learns what an External job made and whether it finished.
 OUTPUT_NODES, SUCCESS, FAILURE = "RELION_OUTPUT_NODES.star", "RELION_JOB_EXIT_SUCCESS", "RELION_JOB_EXIT_FAILURE"
@@ -52,8 +53,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Pick into the job folder and tell RELION how it went; the exit code of ``icestat pick``."""
-    job_folder = Path(args.job_folder)
-    job_folder.mkdir(parents=True, exist_ok=True)
+    job_folder = output_folder(args.job_folder)
+    if job_folder is None:   # nor can RELION be told: it sees the exit code
+        return 2
     for stale in (SUCCESS, FAILURE):   # of an earlier try of this job
         (job_folder / stale).unlink(missing_ok=True)
     try:

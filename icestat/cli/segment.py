@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
 from icestat.bright_field import segment_and_pick
 from icestat.cli._common import (PIXEL_SIZE_HELP, add_diameter_args, add_model_run_args, add_polarity_arg,
-                                device_usable, expand_micrographs)
+                                device_usable, expand_micrographs, output_folder)
 from icestat.diameter import given_diameter_px
 from icestat.micrograph import (SEGMENTATION_FILE_ENDINGS, file_error, micrograph_stem,
                                 read_micrograph, write_mrc)
@@ -55,8 +54,9 @@ def main(args: argparse.Namespace) -> int:
     except (ModelError, RuntimeError, ValueError) as err:
         log.error("%s", err)
         return 2
-    output = Path(args.output)
-    output.mkdir(parents=True, exist_ok=True)
+    output = output_folder(args.output)
+    if output is None:
+        return 2
     n_failed = 0
     print(f"{'micrograph':30} {'ice %':>6} {'particle %':>10} {'carbon %':>8} {'contam. %':>9} {'particles':>9}")
     for path in args.micrographs:

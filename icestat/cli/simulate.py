@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from icestat.cli._common import output_folder
 from icestat.simulate import SimulationParams, simulate_set, write_simulation
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ def main(args: argparse.Namespace) -> int:
         params = params_from_args(args)
     except ValueError as err:
         log.error("%s", err)
+        return 2
+    if output_folder(args.output) is None:
         return 2
     micrographs = simulate_set(args.n, params, args.seed)
     manifest = write_simulation(args.output, micrographs, args.prefix, description={"seed": args.seed})

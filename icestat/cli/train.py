@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from icestat.classify import IceClassifier
+from icestat.cli._common import output_file_usable
 from icestat.examples import examples_from_manifest, examples_from_simulation
 from icestat.manifest import read_manifest
 from icestat.micrograph import MicrographError
@@ -62,6 +63,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Train, save and (optionally) validate; 2 when the training data cannot be used."""
+    if not output_file_usable(args.output):
+        return 2
     settings = SegmentationSettings(adapt=not args.no_adapt)
     started = time.perf_counter()
     try:   # every input read before the training, which takes minutes
