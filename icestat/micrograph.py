@@ -44,6 +44,8 @@ SEGMENTATION_FILE_ENDINGS = {"labels": "_labels.mrc", "ice": "_ice.mrc", "overla
 _MRC_DTYPES = (np.int8, np.int16, np.uint16, np.float16, np.float32)
 _MRC_KINDS = ("mrc", "gzip", "bzip2")  # mrcfile opens all three
 _TEXT_BYTES = frozenset(range(32, 127)) | {9, 10, 13}
+#: What a file of several images is told: movies' frames are summed by motion correction first.
+ONE_MICROGRAPH = "icestat needs one 2D micrograph (of a movie, its motion-corrected sum)"
 #: How a :class:`PixelSizeWarning` says to give the pixel size (where it is given otherwise, a caller may say so).
 PIXEL_SIZE_ADVICE = "with pixel_size_A=... (on the command line: --pixel-size-A)"
 
@@ -371,12 +373,11 @@ def _read_mrc(path: Path, compression: str | None) -> tuple[np.ndarray, float, s
     if data.ndim == 3 and data.shape[0] == 1:
         data = data[0]
     if data.ndim != 2:
-        if space_group == 0:
-            what = f"a stack of {data.shape[0]} images"
-        else:
-            what = f"a 3D volume of {data.shape[0]} sections"
+        shape = "x".join(map(str, data.shape))
+        if space_group == 0 or ".mrcs" in [suffix.lower() for suffix in path.suffixes]:   # mrcfile writes 1 to .mrcs
+            raise MicrographError(path, f"holds a stack of {data.shape[0]} images ({shape}); {ONE_MICROGRAPH}")
         raise MicrographError(
-            path, f"holds {what} ({'x'.join(map(str, data.shape))}); icestat needs one 2D micrograph"
+            path, f"holds a 3D volume of {data.shape[0]} sections ({shape}); icestat needs one 2D micrograph"
         )
     source = f"MRC mode {mode} ({data.dtype.name})"
     if compression:
@@ -416,10 +417,7 @@ def _grey_image(path: Path, data: np.ndarray) -> np.ndarray:
     if data.size == 0 and data.ndim != 2:
         raise MicrographError(path, "holds no image")
     if data.ndim != 2:
-        raise MicrographError(
-            path, f"holds {data.shape[0]} images ({'x'.join(map(str, data.shape))}); "
-            "icestat needs one 2D micrograph"
-        )
+        raise MicrographError(path, f"holds {data.shape[0]} images ({'x'.join(map(str, data.shape))}); {ONE_MICROGRAPH}")
     return data
 
 

@@ -76,9 +76,13 @@ def test_3d_file_with_one_section_reads_as_2d(tmp_path, image):
     np.testing.assert_array_equal(mic.data, image)
 
 
-@pytest.mark.parametrize("stack, expected", [(True, "a stack of 3 images"), (False, "a 3D volume of 3 sections")])
-def test_stacks_and_volumes_are_refused(tmp_path, rng, stack, expected):
-    path = tmp_path / "several.mrc"
+@pytest.mark.parametrize("name, stack, expected", [
+    ("several.mrc", True, r"a stack of 3 images \(3x80x80\); icestat needs one 2D micrograph \(of a movie, its motion"),
+    ("several.mrcs", False, "a stack of 3 images"),   # RELION's name for a stack, whatever the header says
+    ("several.mrc", False, "a 3D volume of 3 sections"),
+])
+def test_stacks_and_volumes_are_refused(tmp_path, rng, name, stack, expected):
+    path = tmp_path / name
     _write_with_mrcfile(path, rng.normal(size=(3, 80, 80)).astype(np.float32), stack=stack)
     with pytest.raises(MicrographError, match=expected) as info:
         read_micrograph(path)
