@@ -287,6 +287,8 @@ def write_mrc(path: str | os.PathLike, data: np.ndarray, pixel_size_A: float | N
 def _read_2d(path: Path) -> tuple[np.ndarray, float | None, str]:
     """Return (2D array, header pixel size or None, description of the source)."""
     if not path.exists():
+        if path.is_symlink():
+            raise FileNotFoundError(f"{path}: no such file (a link to {os.readlink(path)}, which is not there)")
         raise FileNotFoundError(f"{path}: no such file")
     if not path.is_file():
         raise MicrographError(path, "is not a file")

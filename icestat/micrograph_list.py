@@ -146,11 +146,14 @@ def read_micrograph_star(path: str | os.PathLike) -> tuple[list[str], float | No
 
 
 def _files_of(argument: str) -> list[str]:
-    """The micrograph files directly in `argument` when it is a folder, else `argument` itself."""
+    """The micrograph files directly in `argument` when it is a folder, else `argument` itself.
+
+    A link whose file is gone is listed too, so that it is reported as such, not passed over.
+    """
     if not Path(argument).is_dir():
         return [argument]
     files = sorted(path for path in Path(argument).iterdir()
-                   if path.is_file() and path.name.lower().endswith(MICROGRAPH_SUFFIXES)
+                   if not path.is_dir() and path.name.lower().endswith(MICROGRAPH_SUFFIXES)
                    and not micrograph_stem(path).endswith(NOT_MICROGRAPH_STEM_ENDINGS))
     if not files:
         raise ValueError(f"{argument}: a folder with no micrograph file ({', '.join(MICROGRAPH_SUFFIXES)})")

@@ -125,6 +125,16 @@ def test_a_folder_stands_for_the_micrograph_files_directly_in_it_in_name_order(t
     assert listed.pixel_size_A is None
 
 
+def test_a_link_in_a_folder_whose_micrograph_is_gone_is_reported_not_passed_over(tmp_path, rng, capsys):
+    # RELION's Import links the micrographs; a link left after its file moved must show in the run, not vanish from it.
+    write_mrc(tmp_path / "a.mrc", rng.normal(size=(96, 128)).astype(np.float32), pixel_size_A=1.2)
+    (tmp_path / "b.mrc").symlink_to(tmp_path / "moved" / "b.mrc")
+    assert [path.rsplit("/", 1)[1] for path in list_micrographs([str(tmp_path)]).paths] == ["a.mrc", "b.mrc"]
+    assert main(["info", str(tmp_path)]) == 1
+    line = capsys.readouterr().out.strip().splitlines()[1]
+    assert line == f"{tmp_path / 'b.mrc'}\tUNUSABLE\tno such file (a link to {tmp_path / 'moved' / 'b.mrc'}, which is not there)"
+
+
 def test_a_folder_takes_the_dose_weighted_one_of_a_micrograph_saved_both_ways(tmp_path, caplog):
     for name in ("a.mrc", "a_DW.mrc",          # MotionCor2
                  "b.mrc", "b_noDW.mrc",        # RELION's own motion correction
