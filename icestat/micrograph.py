@@ -2,7 +2,9 @@
 
 Reading accepts MRC (modes 0, 1, 2, 6 and 12, plain or gzip/bzip2-compressed,
 2D or a 3D file holding a single section), TIFF, and 8- or 16-bit PNG/JPEG.
-The format is recognised from the file's first bytes, not its name.
+The format is recognised from the file's first bytes, not its name. An MRC
+header that slips as those of older software do (``HEADER_SLIPS``) is read
+with a warning where the data fill the file exactly as it says.
 
 Every problem that makes a file unusable raises :class:`MicrographError` (a
 ``ValueError``) whose message is one line naming the file and the problem, so
@@ -42,6 +44,12 @@ _COMPRESSION_SUFFIXES = {".gz": "gzip", ".bz2": "bzip2"}
 #: ``icestat pick --segmentation``): class codes, ice probability, overlay.
 SEGMENTATION_FILE_ENDINGS = {"labels": "_labels.mrc", "ice": "_ice.mrc", "overlay": "_overlay.png"}
 _MRC_DTYPES = (np.int8, np.int16, np.uint16, np.float16, np.float32)
+#: Bytes per pixel of each MRC mode icestat reads.
+_MRC_MODE_BYTES = {0: 1, 1: 2, 2: 4, 6: 2, 12: 2}
+#: What mrcfile refuses in a header that MRC files in the wild get wrong (older software writes no machine stamp, or
+#: none of the MRC2014 ones, or the other byte order's; some no map ID). An uncompressed file whose data fill it exactly as its header says is
+#: read nonetheless, as mrcfile's permissive mode reads it (little-endian unless the mode says otherwise), and warned of.
+HEADER_SLIPS = ("Unrecognised machine stamp", "Map ID string not found", "Unrecognised mode")
 _MRC_KINDS = ("mrc", "gzip", "bzip2")  # mrcfile opens all three
 _TEXT_BYTES = frozenset(range(32, 127)) | {9, 10, 13}
 #: What a file of several images is told: movies' frames are summed by motion correction first.
@@ -352,24 +360,16 @@ def _decompressed_head(path: Path, compression: str) -> bytes:
 
 def _read_mrc(path: Path, compression: str | None) -> tuple[np.ndarray, float, str]:
     try:
-        with mrcfile.open(path, mode="r", permissive=False) as mrc:
-            mode = int(mrc.header.mode)
-            space_group = int(mrc.header.ispg)
-            header_pixel_size_A = float(mrc.voxel_size.x)
-            data = np.asarray(mrc.data)
+        mode, space_group, header_pixel_size_A, data = _mrc_contents(path, permissive=False)
     except EOFError as err:
         raise MicrographError(path, f"truncated compressed MRC file ({err})") from None
     except zlib.error as err:
         raise MicrographError(path, f"damaged gzip-compressed file ({err})") from None
     except (ValueError, OSError) as err:
         problem = str(err)
-        if "bytes for MRC header" in problem:
-            size = path.stat().st_size
-            raise MicrographError(path, f"not an MRC file: {size} bytes, shorter than an MRC header") from None
-        if "bytes in data block" in problem:
-            raise MicrographError(path, f"truncated MRC file ({problem})") from None
-        what = f"{compression}-compressed, but not a readable MRC file inside" if compression else "not a readable MRC file"
-        raise MicrographError(path, f"{what} ({problem})") from None
+        if not (compression is None and problem.startswith(HEADER_SLIPS) and _data_fill_the_file(path)):
+            raise MicrographError(path, _mrc_problem(path, compression, problem)) from None
+        mode, space_group, header_pixel_size_A, data = _mrc_contents(path, permissive=True)   # mrcfile warns of the slip
     if np.iscomplexobj(data):
         raise MicrographError(path, f"MRC mode {mode} holds complex values, not a real-space micrograph")
     if data.ndim == 3 and data.shape[0] == 1:
@@ -385,6 +385,40 @@ def _read_mrc(path: Path, compression: str | None) -> tuple[np.ndarray, float, s
     if compression:
         source = f"{compression} {source}"
     return data, header_pixel_size_A, source
+
+
+def _mrc_contents(path: Path, permissive: bool) -> tuple[int, int, float, np.ndarray]:
+    """An MRC file's mode, space group, pixel size (Å, 0 when not set) and data, as mrcfile reads them."""
+    with mrcfile.open(path, mode="r", permissive=permissive) as mrc:
+        return int(mrc.header.mode), int(mrc.header.ispg), float(mrc.voxel_size.x), np.asarray(mrc.data)
+
+
+def _mrc_problem(path: Path, compression: str | None, problem: str) -> str:
+    """What is wrong with an MRC file that mrcfile refused saying `problem`, in a user's words."""
+    if "bytes for MRC header" in problem:
+        return f"not an MRC file: {path.stat().st_size} bytes, shorter than an MRC header"
+    if "bytes in data block" in problem:
+        return f"truncated MRC file ({problem})"
+    what = f"{compression}-compressed, but not a readable MRC file inside" if compression else "not a readable MRC file"
+    return f"{what} ({problem})"
+
+
+def _data_fill_the_file(path: Path) -> bool:
+    """Whether an uncompressed file's first 1024 bytes, read as an MRC header in either byte order, give a mode
+    icestat reads and the sizes of data that fill the rest of the file exactly: an MRC file, whatever its
+    machine stamp and map ID say (``HEADER_SLIPS``)."""
+    with open(path, "rb") as f:
+        head = f.read(1024)
+    if len(head) < 1024:
+        return False
+    for order in "<>":
+        nx, ny, nz, mode = (int(n) for n in np.frombuffer(head, dtype=f"{order}i4", count=4))
+        extended_bytes = int(np.frombuffer(head, dtype=f"{order}i4", count=1, offset=92)[0])
+        item_bytes = _MRC_MODE_BYTES.get(mode)
+        if (item_bytes and min(nx, ny, nz) > 0 and extended_bytes >= 0
+                and 1024 + extended_bytes + nx * ny * nz * item_bytes == path.stat().st_size):
+            return True
+    return False
 
 
 def _read_tiff(path: Path) -> tuple[np.ndarray, None, str]:

@@ -166,6 +166,32 @@ def test_a_compressed_png_is_refused_saying_what_it_is(tmp_path, image, compress
         read_micrograph(packed)
 
 
+@pytest.mark.parametrize("order, slips", [
+    ("<", {212: b"\x00\x00\x00\x00"}),                       # no machine stamp (older software)
+    ("<", {212: b"\x44\x20\x20\x20"}),                       # IMOD's
+    (">", {212: b"\x00\x00\x00\x00"}),                       # big-endian without a stamp: the mode tells
+    ("<", {212: b"\x11\x11\x00\x00"}),                       # a big-endian stamp on a little-endian file
+    ("<", {208: b"\x00\x00\x00\x00", 212: b"\x00\x00\x00\x00"}),   # no map ID either
+])
+def test_an_mrc_file_whose_header_slips_as_files_in_the_wild_do_is_read_with_a_warning(tmp_path, image, order, slips):
+    path = tmp_path / "old.mrc"
+    with mrcfile.new(path) as mrc:
+        mrc.set_data(image.astype(f"{order}f4"))
+        mrc.voxel_size = 1.3
+    raw = bytearray(path.read_bytes())
+    for offset, value in slips.items():
+        raw[offset:offset + 4] = value
+    path.write_bytes(bytes(raw))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mic = read_micrograph(path)
+    np.testing.assert_array_equal(mic.data, image)
+    assert mic.pixel_size_A == pytest.approx(1.3) and caught
+    path.write_bytes(bytes(raw[:-4]))   # the same, but the data do not fill the file as the header says: refused
+    with pytest.raises(MicrographError, match="not a readable MRC file"):
+        read_micrograph(path)
+
+
 def test_header_only_file_is_refused(tmp_path):
     path = tmp_path / "short.mrc"
     path.write_bytes(b"\x00\x01" * 100)
