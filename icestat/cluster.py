@@ -71,6 +71,21 @@ def gpu_cluster(workers: int, gpus: list[int]) -> SpecCluster:
     return SpecCluster(workers=specs, scheduler=scheduler)
 
 
+def _client_of(scheduler: str) -> Client:
+    """A client of the running cluster whose scheduler is at `scheduler`.
+
+    Raises
+    ------
+    RuntimeError
+        In one line, where no scheduler answers there (Dask's connect timeout,
+        ``distributed.comm.timeouts.connect``, 30 s by default) or the address is not one.
+    """
+    try:
+        return Client(scheduler)
+    except (OSError, ValueError, TimeoutError) as err:
+        raise RuntimeError(f"no Dask scheduler reached at {scheduler} ({str(err).splitlines()[0]})") from None
+
+
 def run_on_dask(function: Callable, items: list, args: tuple, workers: int, scheduler: str | None,
                 on_error: Callable, gpus: list[int] | None = None) -> Iterator:
     """Yield ``function(item, *args)`` for every item as Dask tasks finish.
@@ -110,7 +125,7 @@ def run_on_dask(function: Callable, items: list, args: tuple, workers: int, sche
         elif scheduler is None:
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
     try:
-        with Client(cluster if cluster is not None else scheduler) as client:
+        with Client(cluster) if cluster is not None else _client_of(scheduler) as client:
             if cluster is not None:
                 client.register_plugin(WorkerReporting(logging.getLogger("icestat").getEffectiveLevel()),
                                        name="icestat-reporting")

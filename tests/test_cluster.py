@@ -16,6 +16,7 @@ import starfile
 
 from cluster_tasks import pick_but_die_the_first_time, threads_in_a_task, visible_gpu, warn_about
 from icestat.batch import PickSettings, failed_row, pick_micrograph, record_file
+from icestat.cli import main
 from icestat.simulate import SimulationParams, simulate_set, write_simulation
 from icestat.workers import map_unordered
 from page_faults import faults_of_a_block_again
@@ -145,3 +146,15 @@ def test_an_interrupted_cluster_run_is_finished_by_a_rerun_doing_only_what_is_mi
         picks = starfile.read(output / f"{row['micrograph']}_autopick.star")
         assert len(picks) == row["n_picks"] > 0
         assert (particles["rlnMicrographName"].str.contains(row["micrograph"])).sum() == row["n_picks"]
+
+
+@pytest.mark.parametrize("scheduler, problem", [("tcp://127.0.0.1:9", "Timed out trying to connect"),
+                                                ("no-such-address", "missing port number")])
+def test_a_scheduler_not_reached_is_said_in_one_line(micrographs, tmp_path, capsys, scheduler, problem):
+    import dask
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        assert main(["pick", micrographs[0], "-o", str(tmp_path / "picks"), "--scheduler", scheduler, "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"ERROR: no Dask scheduler reached at {scheduler} (") and problem in err
+    assert err.count("\n") == 1

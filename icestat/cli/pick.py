@@ -175,7 +175,7 @@ def main(args: argparse.Namespace) -> int:
                 log.info("the run's particle diameter is %s; picking again %s whose own estimate is far from it",
                          run_diameter, _micrographs(len(again)))
                 pick_all(again, run_diameter, run_polarity, desc="picking with the run's diameter")
-    except RuntimeError as err:  # Dask asked for but not installed
+    except RuntimeError as err:  # Dask asked for but not installed, or its scheduler not reached
         log.error("%s", err)
         return 2
 
