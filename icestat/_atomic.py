@@ -29,7 +29,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     Path
         A fresh temporary file name in the same folder (same file system, so
         the final :func:`os.replace` is atomic). It keeps the suffix of `path`
-        so that writers choosing a format by suffix behave the same.
+        so that writers choosing a format by suffix behave the same. The file
+        gets the permissions of one made the usual way (``0o666`` less the
+        process's umask), not the temporary file's owner-only ones: the
+        other members of a facility's group read what icestat writes.
 
     Examples
     --------
@@ -48,10 +51,24 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """This process's umask: read from Linux's ``/proc/self/status``, else set and set back."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def remove_leftovers(paths) -> None:

@@ -1,5 +1,8 @@
 """Atomic output: a failed write leaves the old file and no temporary file."""
 
+import os
+import stat
+
 import pytest
 
 from icestat._atomic import atomic_path
@@ -25,3 +28,18 @@ def test_failure_keeps_the_old_file_and_cleans_up(tmp_path):
             raise RuntimeError("crash mid-write")
     assert target.read_text() == "old"
     assert list(tmp_path.iterdir()) == [target]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_a_file_written_has_the_permissions_of_one_made_the_usual_way(tmp_path, umask):
+    # The temporary file is made owner-only; what is renamed onto the target must not stay so, or a facility's
+    # other users (RELION run by a colleague) could not read the picks.
+    before = os.umask(umask)
+    try:
+        with atomic_path(tmp_path / "out.star") as tmp:
+            tmp.write_text("picks")
+        usual = tmp_path / "usual.star"
+        usual.write_text("picks")
+    finally:
+        os.umask(before)
+    assert stat.S_IMODE((tmp_path / "out.star").stat().st_mode) == stat.S_IMODE(usual.stat().st_mode) == 0o666 & ~umask
