@@ -214,22 +214,46 @@ def check_stems(paths: list[str]) -> None:
 def is_done(path: str, output: Path, settings: PickSettings) -> dict | None:
     """The summary row of a micrograph already picked with these settings, or None when it must be (re)done.
 
-    The device does not count: CPU and GPU pick the same particles. A setting
-    added to icestat after the record was written counts as its default, so an
-    upgrade does not redo earlier runs; a summary column added since is empty
-    (its row holds every one of ``SUMMARY_COLUMNS``).
+    The device does not count: CPU and GPU pick the same particles. Nor do the
+    pick formats asked for besides STAR: those a micrograph picked before lacks
+    are written from its STAR file, in seconds for a whole run
+    (:func:`_write_formats`). A setting added to icestat after the record was
+    written counts as its default, so an upgrade does not redo earlier runs; a
+    summary column added since is empty (its row holds every one of
+    ``SUMMARY_COLUMNS``).
     """
     record = record_file(output, micrograph_stem(path))
     try:
         done = json.loads(record.read_text())
     except (OSError, ValueError):
         return None
-    if _comparable(done.get("settings")) != _comparable(settings.to_dict()):
+    recorded, asked = _comparable(done.get("settings")), _comparable(settings.to_dict())
+    if recorded is None or {**recorded, "formats": asked["formats"]} != asked:
         log.info("%s: picked before with other settings; picking again", path)
         return None
     if not all(Path(name).is_file() for name in done.get("outputs", [])):
         return None
-    return {column: done["row"].get(column, math.nan) for column in SUMMARY_COLUMNS} | {"status": DONE_BEFORE}
+    row = {column: done["row"].get(column, math.nan) for column in SUMMARY_COLUMNS}
+    if recorded["formats"] != asked["formats"]:
+        try:
+            _write_formats(path, output, settings, row)
+        except (OSError, ValueError):   # its STAR file is not as written: pick it again
+            return None
+    return row | {"status": DONE_BEFORE}
+
+
+def _write_formats(path: str, output: Path, settings: PickSettings, row: dict) -> None:
+    """Write the pick formats of `settings` for a micrograph picked before, from its STAR file and the diameter of its
+    summary `row`, and record them as its outputs."""
+    name = micrograph_stem(path)
+    files = settings.outputs(output, name)
+    picked = read_star(files["star"])
+    table = pick_table(picked["x_px"], picked["y_px"], score=picked["score"], diameter_px=row["diameter_px"],
+                       micrograph=str(path))
+    for fmt in settings.formats:
+        if fmt != "star":
+            write_picks(table, files[fmt], fmt)
+    _write_record(output, name, path, settings, files, row)
 
 
 def _comparable(settings: dict | None) -> dict | None:
@@ -339,10 +363,7 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
                diameter_source=source, **own_estimate, polarity=picks.polarity,
                polarity_source=RUN if run_polarity else JUDGED if polarity == "auto" else GIVEN,
                bright_balance=picks.bright_balance, seconds=time.perf_counter() - start)
-    record = {"micrograph": str(path), "settings": settings.to_dict(),
-              "outputs": [str(f) for f in files.values()], "row": row}
-    with atomic_path(record_file(output, name)) as tmp:
-        tmp.write_text(json.dumps(record, indent=1))
+    _write_record(output, name, path, settings, files, row)
     return row
 
 
@@ -466,6 +487,14 @@ def to_pick_as_bright(paths: list[str], rows: list[dict], settings: PickSettings
         diameter_px = row["diameter_px"] if estimated is None else estimated.px(micrograph.pixel_size_A)
         gains.append(negated_gain(micrograph, model, diameter_px, settings.device, settings.refine))
     return [row["path"] for row in judged if row["polarity"] == "dark"] if run_reads_negated(gains) else []
+
+
+def _write_record(output: Path, name: str, path: str, settings: PickSettings, files: dict[str, Path], row: dict) -> None:
+    """Write the record of micrograph `path` done (:func:`record_file`): its settings, output files and summary row."""
+    record = {"micrograph": str(path), "settings": settings.to_dict(), "outputs": [str(f) for f in files.values()],
+              "row": row}
+    with atomic_path(record_file(output, name)) as tmp:
+        tmp.write_text(json.dumps(record, indent=1))
 
 
 def failed_row(path: str, err: Exception, seconds: float = math.nan) -> dict:

@@ -47,8 +47,9 @@ _MRC_DTYPES = (np.int8, np.int16, np.uint16, np.float16, np.float32)
 #: Bytes per pixel of each MRC mode icestat reads.
 _MRC_MODE_BYTES = {0: 1, 1: 2, 2: 4, 6: 2, 12: 2}
 #: What mrcfile refuses in a header that MRC files in the wild get wrong (older software writes no machine stamp, or
-#: none of the MRC2014 ones, or the other byte order's; some no map ID). An uncompressed file whose data fill it exactly as its header says is
-#: read nonetheless, as mrcfile's permissive mode reads it (little-endian unless the mode says otherwise), and warned of.
+#: none of the MRC2014 ones, or the other byte order's; some no map ID). An uncompressed file whose data fill it
+#: exactly as its header says is read nonetheless, as mrcfile's permissive mode reads it (little-endian unless the
+#: mode says otherwise), and warned of.
 HEADER_SLIPS = ("Unrecognised machine stamp", "Map ID string not found", "Unrecognised mode")
 _MRC_KINDS = ("mrc", "gzip", "bzip2")  # mrcfile opens all three
 _TEXT_BYTES = frozenset(range(32, 127)) | {9, 10, 13}

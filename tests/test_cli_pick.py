@@ -156,6 +156,32 @@ def test_rerun_skips_what_is_done_and_redoes_what_changed(simulated, tmp_path, c
     assert len(dark_xy) and (not len(bright_xy) or cdist(bright_xy, dark_xy).min() > 20)
 
 
+def test_a_rerun_asking_for_other_pick_formats_writes_them_from_the_star_files_without_picking_again(simulated, tmp_path):
+    # Picked for RELION, then wanted for crYOLO and EMAN: seconds for the whole run, not the picking again.
+    _, micrographs, _ = simulated
+    out = tmp_path / "picks"
+    assert main(["pick", *micrographs[:2], "-o", str(out), "--diameter-px", "75", "--quiet"]) == 0
+    first = pd.read_csv(out / "summary.csv")
+    star = {name: (out / f"{name}_autopick.star").stat().st_mtime_ns for name in first["micrograph"]}
+    assert main(["pick", *micrographs[:2], "-o", str(out), "--diameter-px", "75", "--format", "box,cbox", "--quiet"]) == 0
+    again = pd.read_csv(out / "summary.csv")
+    assert list(again["status"]) == ["done before"] * 2
+    pd.testing.assert_series_equal(again["seconds"], first["seconds"])
+    for name, n_picks in zip(first["micrograph"], first["n_picks"]):
+        assert (out / f"{name}_autopick.star").stat().st_mtime_ns == star[name]
+        picked = read_picks(out / f"{name}_autopick.star")
+        for ending in (".box", ".cbox"):
+            written = read_picks(out / f"{name}{ending}")
+            assert len(written) == n_picks > 5
+            np.testing.assert_allclose(written[["x_px", "y_px"]], picked[["x_px", "y_px"]], atol=0.5)
+            assert (written["diameter_px"] == 75).all()
+        assert json.loads((out / f"{name}_summary.json").read_text())["settings"]["formats"] == ["box", "cbox"]
+    # the picks themselves still count: another threshold picks again
+    assert main(["pick", *micrographs[:2], "-o", str(out), "--diameter-px", "75", "--format", "box", "--threshold",
+                 "0.5", "--quiet"]) == 0
+    assert list(pd.read_csv(out / "summary.csv")["status"]) == ["picked"] * 2
+
+
 def test_a_record_from_before_a_setting_existed_counts_as_that_setting_at_its_default(simulated, tmp_path):
     _, micrographs, _ = simulated
     out = tmp_path / "picks"

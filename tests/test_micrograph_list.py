@@ -132,7 +132,8 @@ def test_a_link_in_a_folder_whose_micrograph_is_gone_is_reported_not_passed_over
     assert [path.rsplit("/", 1)[1] for path in list_micrographs([str(tmp_path)]).paths] == ["a.mrc", "b.mrc"]
     assert main(["info", str(tmp_path)]) == 1
     line = capsys.readouterr().out.strip().splitlines()[1]
-    assert line == f"{tmp_path / 'b.mrc'}\tUNUSABLE\tno such file (a link to {tmp_path / 'moved' / 'b.mrc'}, which is not there)"
+    target = tmp_path / "moved" / "b.mrc"
+    assert line == f"{tmp_path / 'b.mrc'}\tUNUSABLE\tno such file (a link to {target}, which is not there)"
 
 
 def test_a_folder_takes_the_dose_weighted_one_of_a_micrograph_saved_both_ways(tmp_path, caplog):
