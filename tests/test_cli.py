@@ -222,6 +222,20 @@ def test_features_to_a_file_neither_parquet_nor_csv_is_refused_before_any_work(t
     assert not out.exists()
 
 
+def test_features_to_parquet_without_pyarrow_is_refused_before_any_work(tmp_path, rng, capsys, monkeypatch):
+    # pyarrow is an extra (icestat[parquet]): without it, pandas failed only when the whole table was computed.
+    path = tmp_path / "a.mrc"
+    write_mrc(path, rng.normal(size=(128, 128)).astype(np.float32), pixel_size_A=7.0)
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "pyarrow" else find_spec(name, *args))
+    out = tmp_path / "features.parquet"
+    assert main(["features", str(path), "-o", str(out)]) == 2
+    assert capsys.readouterr().err == (f'ERROR: {out}: writing Parquet needs pyarrow (pip install "icestat[parquet]"); '
+                                       "or write a .csv\n")
+    assert not out.exists()
+
+
 def test_features_on_a_cuda_device_without_one_says_so_in_one_line(tmp_path, rng, capsys):
     if importlib.util.find_spec("cupy") is not None:
         pytest.skip("CuPy is installed here: the error this test checks cannot happen")

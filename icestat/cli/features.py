@@ -12,8 +12,11 @@ Example:
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import itertools
 import logging
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import pandas as pd
 
@@ -50,9 +53,22 @@ def main(args: argparse.Namespace) -> int:
     if output.suffix.lower() not in (".parquet", ".csv"):
         log.error("%s: the output must end in .parquet or .csv", output)
         return 2
+    if output.suffix.lower() == ".parquet" and importlib.util.find_spec("pyarrow") is None:
+        log.error("%s: writing Parquet needs pyarrow (pip install \"icestat[parquet]\"); or write a .csv", output)
+        return 2
     if not output_file_usable(output) or not expand_micrographs(args) or not device_usable(args.device, with_cnn=False):
         return 2
-    tables, n_failed = [], 0
+    failed = []
+    tables = _feature_tables(args, failed)
+    first = next(tables, None)
+    if first is not None:
+        n_patches, n_micrographs = _write_table(itertools.chain([first], tables), output)
+        print(f"{n_patches} patches x {first.shape[1] - 5} features from {n_micrographs} micrographs -> {output}")
+    return 1 if failed else 0
+
+
+def _feature_tables(args: argparse.Namespace, failed: list[str]) -> Iterator[pd.DataFrame]:
+    """The feature table of each micrograph of `args` in turn; those that fail are said and added to `failed`."""
     for path in args.micrographs:
         try:
             micrograph = read_micrograph(path, pixel_size_A=args.pixel_size_A)
@@ -60,19 +76,33 @@ def main(args: argparse.Namespace) -> int:
             result = compute_features(working, args.patch_px, args.stride_px, args.features, args.device)
         except Exception as err:   # a bad micrograph, or a fault met on it alone: file_error says which
             log.error("%s", file_error(path, err))
-            n_failed += 1
+            failed.append(path)
             continue
         table = result.to_frame()
         table["y_px"], table["x_px"] = working.to_original_px(table["y_px"], table["x_px"])
         table.insert(0, "micrograph", micrograph.name)
-        tables.append(table)
         log.info("%s: %d patches", path, len(table))
-    if tables:
-        combined = pd.concat(tables, ignore_index=True)
-        with atomic_path(output) as tmp:
-            if output.suffix.lower() == ".parquet":
-                combined.to_parquet(tmp, index=False)
-            else:
-                combined.to_csv(tmp, index=False)
-        print(f"{len(combined)} patches x {combined.shape[1] - 5} features from {len(tables)} micrographs -> {output}")
-    return 1 if n_failed else 0
+        yield table
+
+
+def _write_table(tables: Iterable[pd.DataFrame], output: Path) -> tuple[int, int]:
+    """Write `tables` one after another as one table (atomically), holding one at a time in memory: a run over
+    thousands of micrographs needs no more than one. Returns the rows and tables written."""
+    n_rows = n_tables = 0
+    with atomic_path(output) as tmp:
+        if output.suffix.lower() == ".parquet":
+            import pyarrow
+            import pyarrow.parquet
+
+            writer = None
+            for table in tables:
+                part = pyarrow.Table.from_pandas(table, preserve_index=False)
+                writer = writer or pyarrow.parquet.ParquetWriter(tmp, part.schema)
+                writer.write_table(part)
+                n_rows, n_tables = n_rows + len(table), n_tables + 1
+            writer.close()
+        else:
+            for table in tables:
+                table.to_csv(tmp, mode="a", header=n_tables == 0, index=False)
+                n_rows, n_tables = n_rows + len(table), n_tables + 1
+    return n_rows, n_tables
