@@ -121,6 +121,32 @@ def test_a_fault_met_on_one_micrograph_fails_it_alone_in_one_line(simulated, tmp
     assert len(starfile.read(out / "autopick.star")) == 2
 
 
+def test_an_interrupted_run_writes_the_run_files_of_what_it_did_and_a_rerun_does_the_rest(simulated, tmp_path, capsys,
+                                                                                          monkeypatch):
+    # Ctrl-C part way: the micrographs done are in summary.csv, autopick.star and particles.star at once.
+    _, micrographs, _ = simulated
+    segment_and_pick = batch.segment_and_pick
+
+    def stopped_at_the_second(micrograph, *args, **kwargs):
+        if micrograph.name == "mic_0001":
+            raise KeyboardInterrupt
+        return segment_and_pick(micrograph, *args, **kwargs)
+
+    monkeypatch.setattr(batch, "segment_and_pick", stopped_at_the_second)
+    out = tmp_path / "picks"
+    assert main(["pick", *micrographs, "-o", str(out), "--diameter-A", "150", "-q"]) == 130
+    assert capsys.readouterr().err == (f"ERROR: interrupted: 1 of 3 micrographs done ({out / 'summary.csv'}); the same "
+                                       "command again picks the rest\n")
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(summary["micrograph"]) == ["mic_0000"] and list(summary["status"]) == ["picked"]
+    assert starfile.read(out / "autopick.star")["rlnMicrographName"].tolist() == micrographs[:1]
+    assert len(starfile.read(out / "particles.star")) == summary["n_picks"].iloc[0] > 5
+
+    monkeypatch.setattr(batch, "segment_and_pick", segment_and_pick)
+    assert main(["pick", *micrographs, "-o", str(out), "--diameter-A", "150", "-q"]) == 0
+    assert list(pd.read_csv(out / "summary.csv")["status"]) == ["done before", "picked", "picked"]
+
+
 def test_rerun_skips_what_is_done_and_redoes_what_changed(simulated, tmp_path, capsys):
     _, micrographs, _ = simulated
     out = tmp_path / "picks"

@@ -66,6 +66,7 @@ from icestat.cli._common import (PIXEL_SIZE_HELP, add_diameter_args, add_model_r
                                 device_usable, expand_micrographs, output_folder)
 from icestat.diameter import RUN_DIAMETER_TOLERANCE
 from icestat.evaluate import check_threshold
+from icestat.micrograph import micrograph_stem
 from icestat.model import ModelError
 from icestat.pick import DEFAULT_THRESHOLD
 from icestat.segment import MIN_BRIGHTER_FRACTION
@@ -178,6 +179,12 @@ def main(args: argparse.Namespace) -> int:
     except RuntimeError as err:  # Dask asked for but not installed, or its scheduler not reached
         log.error("%s", err)
         return 2
+    except KeyboardInterrupt:   # what is done is kept: the run's files name it, and the same command does the rest
+        done = [path for path in args.micrographs if micrograph_stem(path) in rows]
+        write_run_files(done, output, list(rows.values()))
+        log.error("interrupted: %d of %d micrographs done (%s); the same command again picks the rest", len(done),
+                  len(args.micrographs), output / "summary.csv")
+        return 130
 
     summary = write_run_files(args.micrographs, output, list(rows.values()))
     n_failed = int((summary["status"] == FAILED).sum())
