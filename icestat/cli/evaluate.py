@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from icestat._atomic import atomic_path
 from icestat.cli._common import output_file_usable
 from icestat.coords import named_micrographs, read_picks
 from icestat.evaluate import (check_threshold, evaluate_coordinates, evaluate_labelled, read_manifest_truth,
@@ -77,7 +78,8 @@ def main(args: argparse.Namespace) -> int:
         return 2
     print(table.to_string(float_format=lambda value: f"{value:.3f}"))
     if args.output:
-        table.to_csv(args.output, float_format="%.6g")
+        with atomic_path(args.output) as tmp:
+            table.to_csv(tmp, float_format="%.6g")
     return 0
 
 
