@@ -37,9 +37,10 @@ MICROGRAPH_SUFFIXES = (".mrc", ".mrc.gz", ".mrc.bz2", ".tif", ".tiff", ".png", "
 #: icestat's own segmentation files.
 NOT_MICROGRAPH_STEM_ENDINGS = ("_PS", *(ending.split(".")[0] for ending in SEGMENTATION_FILE_ENDINGS.values()))
 #: Stem endings of a micrograph saved with and without dose weighting, as (dose-weighted, not): MotionCor2 writes
-#: ``mic_DW.mrc`` beside ``mic.mrc``, RELION's own motion correction ``mic_noDW.mrc`` beside ``mic.mrc``. A folder
-#: stands for the dose-weighted one only: picking both would pick every particle twice.
-DOSE_WEIGHTED_PAIRS = (("_DW", ""), ("", "_noDW"))
+#: ``mic_DW.mrc`` beside ``mic.mrc``, RELION's own motion correction ``mic_noDW.mrc`` beside ``mic.mrc``, cryoSPARC's
+#: Patch Motion Correction ``mic_patch_aligned_doseweighted.mrc`` beside ``mic_patch_aligned.mrc``. A folder stands for
+#: the dose-weighted one only: picking both would pick every particle twice.
+DOSE_WEIGHTED_PAIRS = (("_DW", ""), ("", "_noDW"), ("_doseweighted", ""))
 #: Column of the micrograph files in a RELION STAR file.
 NAME_LABEL = "rlnMicrographName"
 #: Ångström per micrometre, to turn RELION 3.0's detector pixel size (µm) into ångström.

@@ -139,12 +139,14 @@ def test_a_link_in_a_folder_whose_micrograph_is_gone_is_reported_not_passed_over
 def test_a_folder_takes_the_dose_weighted_one_of_a_micrograph_saved_both_ways(tmp_path, caplog):
     for name in ("a.mrc", "a_DW.mrc",          # MotionCor2
                  "b.mrc", "b_noDW.mrc",        # RELION's own motion correction
-                 "c.mrc", "c_noDW_x.mrc", "DW.mrc", "d_DW.mrc"):   # no twins
+                 "e_patch_aligned.mrc", "e_patch_aligned_doseweighted.mrc",   # cryoSPARC's Patch Motion Correction
+                 "c.mrc", "c_noDW_x.mrc", "DW.mrc", "d_DW.mrc", "f_doseweighted_x.mrc"):   # no twins
         (tmp_path / name).write_bytes(b"")
     listed = list_micrographs([str(tmp_path)])
     assert [path.rsplit("/", 1)[1] for path in listed.paths] == [
-        "DW.mrc", "a_DW.mrc", "b.mrc", "c.mrc", "c_noDW_x.mrc", "d_DW.mrc"]
-    assert f"{tmp_path}: 2 micrograph(s) also saved without dose weighting (such as a.mrc)" in caplog.text
+        "DW.mrc", "a_DW.mrc", "b.mrc", "c.mrc", "c_noDW_x.mrc", "d_DW.mrc", "e_patch_aligned_doseweighted.mrc",
+        "f_doseweighted_x.mrc"]
+    assert f"{tmp_path}: 3 micrograph(s) also saved without dose weighting (such as a.mrc)" in caplog.text
 
 
 def test_a_folder_without_micrographs_is_refused_by_name(tmp_path):
