@@ -100,7 +100,8 @@ def _write_table(tables: Iterable[pd.DataFrame], output: Path) -> tuple[int, int
                 writer = writer or pyarrow.parquet.ParquetWriter(tmp, part.schema)
                 writer.write_table(part)
                 n_rows, n_tables = n_rows + len(table), n_tables + 1
-            writer.close()
+            if writer is not None:
+                writer.close()
         else:
             for table in tables:
                 table.to_csv(tmp, mode="a", header=n_tables == 0, index=False)
