@@ -150,6 +150,8 @@ class Micrograph:
         data = np.asarray(self.data)
         if data.ndim != 2:
             raise MicrographError(self.name, f"expected a 2D image, got an array of shape {data.shape}")
+        if data.dtype == bool:
+            raise MicrographError(self.name, "is a black-and-white (1-bit) image, not a micrograph's grey levels")
         if not (np.issubdtype(data.dtype, np.number) and not np.iscomplexobj(data)):
             raise MicrographError(self.name, f"expected real numbers, got dtype {data.dtype}")
         data = data.astype(np.float32, copy=False)
@@ -443,7 +445,9 @@ def _read_plain_image(path: Path, kind: str) -> tuple[np.ndarray, None, str]:
 def _grey_image(path: Path, data: np.ndarray) -> np.ndarray:
     """Reduce an image array to one grey 2D plane, or explain why it is not one."""
     data = np.asarray(data)
-    if data.ndim == 3 and data.shape[-1] in (3, 4):
+    if data.ndim == 3 and data.shape[-1] == 2:   # grey and alpha
+        data = data[..., 0]
+    if data.ndim == 3 and data.shape[-1] in (3, 4):   # colour, and alpha
         colour = data[..., :3]
         if np.array_equal(colour[..., 0], colour[..., 1]) and np.array_equal(colour[..., 0], colour[..., 2]):
             data = colour[..., 0]

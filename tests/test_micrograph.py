@@ -327,6 +327,20 @@ class TestOtherFormats:
         iio.imwrite(path, np.stack([grey] * 3, axis=-1))
         np.testing.assert_array_equal(read_micrograph(path, pixel_size_A=2.0).data, grey)
 
+    @pytest.mark.parametrize("channels", [2, 4])   # grey and alpha; grey stored as RGB, and alpha
+    def test_grey_with_an_alpha_channel_is_accepted(self, tmp_path, rng, channels):
+        grey = rng.integers(0, 256, size=(70, 90), dtype=np.uint8)
+        path = tmp_path / "grey_alpha.png"
+        iio.imwrite(path, np.stack([grey] * (channels - 1) + [np.full_like(grey, 255)], axis=-1))
+        np.testing.assert_array_equal(read_micrograph(path, pixel_size_A=2.0).data, grey)
+
+    def test_a_black_and_white_image_is_refused_saying_so(self, tmp_path, rng):
+        path = tmp_path / "mask.png"
+        iio.imwrite(path, rng.random((70, 90)) > 0.5)   # a mask given for a micrograph
+        with pytest.raises(MicrographError, match="mask.png: is a black-and-white .1-bit. image"):
+            read_micrograph(path, pixel_size_A=2.0)
+        assert read_image(path).dtype == bool   # as labels (a manifest's particle mask), it is read
+
     def test_colour_image_is_refused(self, tmp_path, rng):
         path = tmp_path / "photo.png"
         iio.imwrite(path, rng.integers(0, 256, size=(70, 90, 3), dtype=np.uint8))
