@@ -286,6 +286,35 @@ class TestPixelSize:
         assert settings.bin_factor(Micrograph(image, 10.0, "coarse"), particle_diameter_px=36.0) == 0.8
         assert settings.prepare(Micrograph(image, None, "small")).data.shape == (600, 800)
 
+    def test_a_particle_diameter_the_micrograph_cannot_hold_is_refused_naming_it(self, rng):
+        # A diameter in the wrong units (ångström given as pixels, or for a pixel size 50 times too fine) bins the
+        # micrograph to nothing: said so before any work, not as a micrograph without contrast.
+        from icestat.micrograph import Micrograph
+        from icestat.settings import SegmentationSettings
+
+        micrograph = Micrograph(rng.normal(size=(1024, 1024)).astype(np.float32), 1.0, "mic")
+        with pytest.raises(MicrographError, match=r"^mic: 1024x1024 px binned 1.11e\+03x \(so that particles 50000 px "
+                                                  r"wide are 45 px\) to the working scale is 0x0 px, smaller than one "
+                                                  r"32-px patch: is the particle diameter right\?$"):
+            SegmentationSettings().prepare(micrograph, particle_diameter_px=50000.0)
+
+    @pytest.mark.parametrize("diameter_px, pixel_size_A, warned", [(2.5, None, True), (20.0, 1.0, True),
+                                                                    (60.0, 1.0, False), (12.0, 7.0, False)])
+    def test_a_particle_diameter_too_fine_for_the_working_scale_is_warned_of(self, rng, diameter_px, pixel_size_A,
+                                                                            warned):
+        from icestat.micrograph import Micrograph
+        from icestat.settings import MIN_WORKING_DIAMETER_PX, SegmentationSettings
+
+        micrograph = Micrograph(rng.normal(size=(512, 512)).astype(np.float32), pixel_size_A, "mic")
+        settings = SegmentationSettings()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            settings.prepare(micrograph, particle_diameter_px=diameter_px)
+        said = [str(w.message) for w in caught if "too fine" in str(w.message)]
+        assert bool(said) == warned == (diameter_px / settings.bin_factor(micrograph) < MIN_WORKING_DIAMETER_PX)
+        if warned:
+            assert said[0].startswith(f"mic: particles {diameter_px:g} px wide are ")
+
     @pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), "abc"])
     def test_bad_override_is_refused(self, tmp_path, image, bad):
         path = tmp_path / "mic.mrc"
