@@ -282,6 +282,8 @@ def test_two_workers_give_the_same_picks_as_one(trpv1_run, tmp_path, capfd):
     (["--model", "no-such-model.icestat"], "no-such-model.icestat"),
     (["--threshold", "2"], "--threshold must be between 0 and 1, got 2"),
     (["--format", "star,pdf"], "pdf"),
+    (["--pixel-size-A", "0"], "--pixel-size-A must be a positive number of ångström, got 0.0"),
+    (["--pixel-size-A", "nan"], "--pixel-size-A must be a positive number of ångström, got nan"),
 ])
 def test_unusable_arguments_fail_in_one_line_before_any_work(simulated, tmp_path, capsys, arguments, message):
     _, micrographs, _ = simulated

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 from pathlib import Path
 
@@ -72,9 +73,13 @@ def expand_micrographs(args: argparse.Namespace) -> bool:
     """Replace folders and RELION STAR files among ``args.micrographs`` by the micrographs they hold or list.
 
     Their pixel size becomes ``args.pixel_size_A`` unless that was given.
-    Returns True when done; otherwise logs one line saying why
-    (:func:`icestat.micrograph_list.list_micrographs`) and returns False.
+    Returns True when done; otherwise logs one line saying why (a given pixel
+    size that is not a positive number, or :func:`icestat.micrograph_list.list_micrographs`)
+    and returns False.
     """
+    if args.pixel_size_A is not None and not (math.isfinite(args.pixel_size_A) and args.pixel_size_A > 0):
+        log.error("--pixel-size-A must be a positive number of ångström, got %s", args.pixel_size_A)
+        return False
     try:
         listed = list_micrographs(args.micrographs)
     except ValueError as err:
