@@ -102,7 +102,7 @@ def main(args: argparse.Namespace) -> int:
         settings = PickSettings(
             model_path=args.model, device=args.device, diameter_A=args.diameter_A, diameter_px=args.diameter_px,
             threshold=args.threshold, polarity=args.polarity,
-            formats=tuple(f.strip() for f in args.format.split(",") if f.strip()),
+            formats=tuple(f.strip().lower() for f in args.format.split(",") if f.strip()),
             write_segmentation=args.segmentation, pixel_size_A=args.pixel_size_A,
             carbon_regions=not args.carbon_per_pixel, refine=not args.no_refine,
         )
