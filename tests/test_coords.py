@@ -247,6 +247,11 @@ def test_a_damaged_pick_file_fails_in_one_line_naming_it(tmp_path, name, text, p
     assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value)
 
 
+def test_a_folder_given_for_a_pick_file_is_refused_saying_what_to_give(tmp_path):
+    with pytest.raises(ValueError, match=rf"^{tmp_path}: is a folder; give the pick files in it \(such as "):
+        read_picks(tmp_path)
+
+
 def test_an_empty_box_file_holds_no_picks_of_the_micrograph_it_is_named_after(tmp_path):
     path = tmp_path / "mic_0007.box"
     path.write_text("\n")

@@ -85,6 +85,8 @@ def read_picks(path: str | os.PathLike, fmt: str | None = None) -> pd.DataFrame:
         Pick table with a ``micrograph`` column.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder; give the pick files in it (such as {path / '*.star'})")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such pick file")
     return _READERS[format_of(path, fmt)](path)
