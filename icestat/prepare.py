@@ -235,6 +235,17 @@ def applied_bin_factor(bin_factor: float | None) -> float:
     return max(1 / MAX_ENLARGEMENT, float(bin_factor or 1.0))
 
 
+def binned_shape(shape: tuple[int, int], bin_factor: float) -> tuple[int, int]:
+    """The shape :func:`prepare` bins an image of `shape` to by `bin_factor` (each side even).
+
+    Examples
+    --------
+    >>> binned_shape((96, 150), 3.5), binned_shape((300, 400), 0.5)
+    ((26, 42), (600, 800))
+    """
+    return tuple(2 * int(side / bin_factor / 2) for side in shape)
+
+
 def prepare(
     micrograph: Micrograph, working_pixel_size_A: float | None = None, bin_factor: float | None = None,
     device: str | Device = "cpu",
@@ -280,9 +291,9 @@ def prepare(
         frame_border = detect_frame_border(recorded)
         inside = recorded[frame_border.inside(micrograph.shape)]
         rows, cols = inside.shape
-        shape = (2 * int(rows / bin_factor / 2), 2 * int(cols / bin_factor / 2))
+        binned = inside if bin_factor == 1.0 else fourier_resample(inside, binned_shape(inside.shape, bin_factor))
         try:
-            data = to_host(robust_normalise(inside if bin_factor == 1.0 else fourier_resample(inside, shape)))
+            data = to_host(robust_normalise(binned))
         except ValueError:
             raise MicrographError(micrograph.name, "has no contrast once its outlier pixels are replaced (nearly "
                                                    "every pixel has the same value)") from None

@@ -6,7 +6,7 @@ import warnings
 from dataclasses import asdict, dataclass
 
 from icestat.micrograph import Micrograph, MicrographError
-from icestat.prepare import WorkingImage, applied_bin_factor, prepare
+from icestat.prepare import WorkingImage, applied_bin_factor, binned_shape, prepare
 
 #: Particles wider than this many working pixels are segmented on a coarser working image, binned until they are
 #: this wide (when their diameter is known: :meth:`SegmentationSettings.prepare`). The shipped model took simulated
@@ -77,8 +77,7 @@ class SegmentationSettings:
             hundred ångström): the message gives both sizes.
         """
         factor = self.bin_factor(micrograph, particle_diameter_px)
-        self._check_working_shape(micrograph, factor, tuple(int(side / factor) for side in micrograph.shape),
-                                  particle_diameter_px)
+        self._check_working_shape(micrograph, factor, binned_shape(micrograph.shape, factor), particle_diameter_px)
         if particle_diameter_px is not None and particle_diameter_px / factor < MIN_WORKING_DIAMETER_PX:
             warnings.warn(f"{micrograph.name}: particles {particle_diameter_px:.3g} px wide are "
                           f"{particle_diameter_px / factor:.2g} px at the working scale, too fine to be seen there "
