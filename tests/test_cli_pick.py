@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
+import os
 import json
 import re
 from dataclasses import replace
@@ -20,6 +22,7 @@ from icestat.classes import CONTAMINATION
 import icestat.batch as batch
 from icestat.bright_field import negated_gain
 from icestat.cli import main
+from icestat.cli import pick as pick_cli
 from icestat.cli.relion import run_as_job
 from icestat.coords import pick_table, read_picks, write_picks
 from icestat.diameter import far_from_run_diameter
@@ -145,6 +148,24 @@ def test_an_interrupted_run_writes_the_run_files_of_what_it_did_and_a_rerun_does
     monkeypatch.setattr(batch, "segment_and_pick", segment_and_pick)
     assert main(["pick", *micrographs, "-o", str(out), "--diameter-A", "150", "-q"]) == 0
     assert list(pd.read_csv(out / "summary.csv")["status"]) == ["done before", "picked", "picked"]
+
+
+def test_run_files_that_cannot_be_written_are_said_in_one_line_and_written_by_a_rerun(simulated, tmp_path, capsys,
+                                                                                     monkeypatch):
+    _, micrographs, _ = simulated
+    out = tmp_path / "picks"
+    write_run_files = pick_cli.write_run_files
+
+    def disk_full(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(pick_cli, "write_run_files", disk_full)
+    assert main(["pick", *micrographs[:2], "-o", str(out), "--diameter-A", "150", "-q"]) == 1
+    assert capsys.readouterr().err == (f"ERROR: {out}: the run's files could not be written (No space left on device); "
+                                       "the same command again writes them from what the micrographs' own files hold\n")
+    monkeypatch.setattr(pick_cli, "write_run_files", write_run_files)
+    assert main(["pick", *micrographs[:2], "-o", str(out), "--diameter-A", "150", "-q"]) == 0
+    assert list(pd.read_csv(out / "summary.csv")["status"]) == ["done before"] * 2
 
 
 def test_rerun_skips_what_is_done_and_redoes_what_changed(simulated, tmp_path, capsys):

@@ -186,7 +186,12 @@ def main(args: argparse.Namespace) -> int:
                   len(args.micrographs), output / "summary.csv")
         return 130
 
-    summary = write_run_files(args.micrographs, output, list(rows.values()))
+    try:
+        summary = write_run_files(args.micrographs, output, list(rows.values()))
+    except OSError as err:   # a full disk, most often: what each micrograph wrote is kept
+        log.error("%s: the run's files could not be written (%s); the same command again writes them from what the "
+                  "micrographs' own files hold", output, err.strerror or err)
+        return 1
     n_failed = int((summary["status"] == FAILED).sum())
     n_picked = int((summary["status"] == PICKED).sum())
     n_picks = int(summary["n_picks"].sum())
