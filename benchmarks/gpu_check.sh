@@ -4,10 +4,10 @@
 # Here, once (fetches the wheels the GPU machine's image lacks into the git-ignored .wheels/):
 #     bash benchmarks/gpu_check.sh --fetch-wheels
 # Then through the device tool's run, with carry [".wheels"] and a timeout of 600 s (the most a call may run;
-# its stages' limits add up to more, 720 s, but they should take about 7 minutes, and the log comes back
+# its stages' limits add up to more, 900 s, but they should take about 8 minutes, and the log comes back
 # stage by stage):
 #     bash benchmarks/gpu_check.sh
-# or, to check and time the feature kernels alone (about 3 minutes there), with a timeout of about 300 s:
+# or, to check and time the feature kernels alone (about 4 minutes there), with a timeout of about 360 s:
 #     bash benchmarks/gpu_check.sh --features
 #
 # On the GPU it runs the GPU tests with the simulator off (numba.cuda kernels on the GPU, the CuPy features and
@@ -56,6 +56,15 @@ stage() {
     python3 -c "import cupy, numba, torch, xgboost; print('torch', torch.__version__, 'cupy', cupy.__version__, \
 'numba', numba.__version__, 'xgboost', xgboost.__version__)"
     rm -f /tmp/gpu_tests.xml
+    # numba's on-disk cache of the CUDA kernels (cache=True): the first features of a fresh process, the cache empty,
+    # then filled by it (the difference is the compilation each picking process or Dask worker no longer repeats)
+    rm -rf /tmp/numba_cuda_cache
+    for cache in empty filled; do
+        stage 90 env NUMBA_CACHE_DIR=/tmp/numba_cuda_cache python3 -c "import time, numpy; start = time.perf_counter(); \
+from icestat.features import compute_features; image = numpy.random.default_rng(0).normal(size=(256, 256)); \
+compute_features(image.astype(numpy.float32), 32, 16, None, 'cuda'); \
+print('first features on the GPU of a fresh process, the kernel cache $cache:', round(time.perf_counter() - start, 1), 's')"
+    done
     if [ "${1:-}" = "--features" ]; then
         stage 120 env NUMBA_ENABLE_CUDASIM=0 python3 -m pytest -q -p no:cacheprovider tests/test_features.py \
             -k "Cuda or cupy or compile" -o addopts="-ra" --junitxml=/tmp/gpu_tests.xml

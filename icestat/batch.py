@@ -274,8 +274,9 @@ def cached_model(model_path: str | None, device: str) -> IceModel:
     kernels: Numba compiles them on their first call on a machine, about 12 s
     on 2 cores, and keeps them in its cache for every later process. Made
     here, that time is not counted as the first micrograph's (the compilation's
-    is said with ``-v``). The CUDA kernels compile on their first call in each
-    process, with the first micrograph picked there.
+    is said with ``-v``). The CUDA kernels compile on their first call, with
+    the first micrograph picked on a GPU, and are kept in numba's cache too
+    (:mod:`icestat.features.gpu`).
     """
     model = load_model(model_path, device=device)
     noise_candidate_heights()

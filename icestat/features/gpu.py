@@ -11,6 +11,12 @@ idle (a 4096x4096 micrograph has 16129 patches, an H200 room for 270336
 threads). The arrays
 may be CuPy arrays (they stay on the device) or, under the CUDA simulator
 (``NUMBA_ENABLE_CUDASIM=1``), NumPy arrays.
+
+The kernels are kept in numba's on-disk cache (``cache=True``; one copy per
+compute capability), as the CPU kernels are: without it each process that
+picks on a GPU (each Dask worker) compiled them again with its first
+micrograph. The simulator ignores the cache; ``benchmarks/gpu_check.sh`` times
+the first call in two fresh processes on a GPU.
 """
 
 from __future__ import annotations
@@ -94,7 +100,7 @@ def _patch_mean(image, top, left, patch_px, partial):
     return _block_total(partial, total) / (patch_px * patch_px)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _patch_moments(image, row_starts, col_starts, patch_px, out):
     # one block per patch, two passes as patch_bodies.moments makes them: the mean, then the central moments
     partial = cuda.shared.array(_THREADS_PER_BLOCK, dtype=float64)
@@ -122,7 +128,7 @@ def _patch_moments(image, row_starts, col_starts, patch_px, out):
         out[i, j, 3] = m4 / (m2 * m2) - 3.0 if m2 > 0 else 0.0
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _glcm_features(levels, row_starts, col_starts, patch_px, offsets, n_levels, x_log_x, out):
     # one block per patch: its threads share the pixels, counting each one's pairs at every offset (one way
     # round, as patch_bodies.cooccurrences does) into shared memory; then a thread per offset takes the features
@@ -146,7 +152,7 @@ def _glcm_features(levels, row_starts, col_starts, patch_px, offsets, n_levels, 
         _haralick(counts[cuda.threadIdx.x], n_levels, x_log_x, out, i, j, cuda.threadIdx.x)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _patch_percentiles(image, row_starts, col_starts, patch_px, step, sorted_px, quantiles, out):
     # one block per patch: its pixels on the lattice into shared memory, padded with +inf to sorted_px (a power of
     # two), a bitonic sort there, then numpy.percentile's linear interpolation, a thread per quantile
@@ -176,7 +182,7 @@ def _patch_percentiles(image, row_starts, col_starts, patch_px, step, sorted_px,
         out[i, j, q] = values[below] + (position - below) * (values[above] - values[below])
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _windowed_patches(image, row_starts, col_starts, patch_px, window, out):
     # one block per patch: its threads sum the pixels (float64) for the mean, then each writes its pixels less the
     # mean, windowed
@@ -189,7 +195,7 @@ def _windowed_patches(image, row_starts, col_starts, patch_px, window, out):
         r, c = _next_pixel(r, c, step_r, step_c, patch_px)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _patch_gradient_stats(gx, gy, edge_threshold2, row_starts, col_starts, patch_px, out):
     # one block per patch: the means of patch_bodies.gradient_stats, each added up over the block
     partial = cuda.shared.array(_THREADS_PER_BLOCK, dtype=float64)
@@ -220,7 +226,7 @@ def _patch_gradient_stats(gx, gy, edge_threshold2, row_starts, col_starts, patch
         out[3, i, j] = edges / n_pixels
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _patch_histograms(codes, row_starts, col_starts, patch_px, n_codes, out):
     # one block per patch counting its pixels' codes into shared memory, then a thread per code writes its share
     counts = cuda.shared.array(MAX_CODES, dtype=int32)
@@ -246,7 +252,7 @@ def _pixel(image, r, c):
     return float(image[ri, ci])
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _lbp_codes(image, offsets, out):
     r, c = cuda.grid(2)
     if r >= image.shape[0] or c >= image.shape[1]:
