@@ -108,6 +108,13 @@ def test_train_reads_the_validation_manifest_before_training(labelled, tmp_path,
         assert problem in capsys.readouterr().err and not output.exists()
 
 
+def test_train_refuses_a_dataset_the_manifest_does_not_have_naming_those_it_has(labelled, tmp_path, capsys):
+    train, _ = labelled
+    assert main(["train", str(train), "-o", str(tmp_path / "m.icestat"), "--datasets", "simulated", "EMPIAR-10017",
+                 "--simulated", "0"]) == 2
+    assert capsys.readouterr().err == f"ERROR: {train}: no dataset EMPIAR-10017 (it has simulated)\n"
+
+
 def test_segment_refuses_a_wrong_model_file_and_a_missing_gpu(labelled, tmp_path, capsys):
     micrograph = labelled[1].parent / "val_0000.mrc"
     wrong = tmp_path / "wrong.icestat"

@@ -69,6 +69,10 @@ def main(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:   # every input read before the training, which takes minutes
         manifest = read_manifest(args.manifest)
+        unknown = sorted(set(args.datasets or ()) - set(manifest["dataset"]))
+        if unknown:
+            raise ValueError(f"{args.manifest}: no dataset {', '.join(unknown)} (it has "
+                             f"{', '.join(sorted(set(manifest['dataset']))) or 'none named'})")
         validation_manifest = read_manifest(args.validation) if args.validation else None
         examples = examples_from_manifest(manifest, settings, args.datasets, args.device)
         if not examples:
