@@ -33,6 +33,7 @@ import pandas as pd
 from icestat._atomic import atomic_path
 from icestat.cli._common import output_file_usable
 from icestat.coords import named_micrographs, read_picks
+from icestat.coords.table import MICROGRAPH_COLUMN
 from icestat.evaluate import (check_threshold, evaluate_coordinates, evaluate_labelled, read_manifest_truth,
                               scored_at_least, threshold_sweep)
 
@@ -58,12 +59,14 @@ def main(args: argparse.Namespace) -> int:
         tables = [read_picks(path) for path in args.picks]
         picked = set().union(*(named_micrographs(path, table) for path, table in zip(args.picks, tables)))
         picks = pd.concat(tables, ignore_index=True)
+        truth_names = ""   # what the truth names, where that is not the picks' micrographs themselves
         if len(args.truth) == 1 and _is_manifest(args.truth[0]):
             score = functools.partial(evaluate_labelled, truth=read_manifest_truth(args.truth[0], picked),
                                       radius_px=args.radius_px)
         else:
             truth = pd.concat([read_picks(path) for path in args.truth], ignore_index=True)
             score = functools.partial(evaluate_coordinates, truth=truth, radius_px=args.radius_px, micrographs=picked)
+            truth_names = f"; the truth names {_some(set(truth[MICROGRAPH_COLUMN]))}"
         if args.threshold is None:
             table = score(picks)
         elif len(args.threshold) == 1:
@@ -74,13 +77,26 @@ def main(args: argparse.Namespace) -> int:
         log.error("%s", err)
         return 2
     if table.empty:
-        log.error("no micrograph of the picks has a truth to be scored against")
+        log.error("no micrograph of the picks (%s) has a truth to be scored against%s", _some(picked), truth_names)
         return 2
     print(table.to_string(float_format=lambda value: f"{value:.3f}"))
     if args.output:
         with atomic_path(args.output) as tmp:
             table.to_csv(tmp, float_format="%.6g")
     return 0
+
+
+def _some(names: set[str]) -> str:
+    """Up to three of `names`, in order, and how many more.
+
+    Examples
+    --------
+    >>> _some({"c", "a", "b", "d", "e"}), _some({"a"}), _some(set())
+    ('a, b, c and 2 more', 'a', 'none')
+    """
+    shown = sorted(names)[:3]
+    more = f" and {len(names) - len(shown)} more" if len(names) > len(shown) else ""
+    return ", ".join(shown) + more if shown else "none"
 
 
 def _thresholds(text: str) -> list[float]:
