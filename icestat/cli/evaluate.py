@@ -77,7 +77,7 @@ def main(args: argparse.Namespace) -> int:
         log.error("%s", err)
         return 2
     if table.empty:
-        log.error("no micrograph of the picks (%s) has a truth to be scored against%s", _some(picked), truth_names)
+        log.error("no micrograph of the picks has a truth to be scored against%s", truth_names)
         return 2
     print(table.to_string(float_format=lambda value: f"{value:.3f}"))
     if args.output:
