@@ -9,7 +9,7 @@ import threading
 import warnings
 from collections import Counter
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 log = logging.getLogger("icestat")
 
@@ -70,6 +70,7 @@ class _ToIcestatLog(logging.Handler):
 REPEATS_SHOWN = 3
 """How many files a warning of the same words is shown for; the next says that the rest are not shown."""
 FURTHER_NOT_SHOWN = " [further files with this warning are not shown]"
+FURTHER_FAILURES_NOT_SHOWN = " [further files failing so are not shown: summary.csv lists them]"
 
 PER_MICROGRAPH_LOGGERS = ("icestat.bright_field",)
 """The loggers whose warnings say the same words (their template) of one micrograph after another."""
@@ -81,13 +82,14 @@ class _FirstFilesOnly:
     micrograph read or picked again) is not shown again. Thread-safe: ``pick_in_turn``'s reading thread warns too.
     """
 
-    def __init__(self):
+    def __init__(self, further: str = FURTHER_NOT_SHOWN):
         self._shown = set()
         self._told = Counter()
         self._lock = threading.Lock()
+        self._further = further
 
     def ending(self, message: str, words) -> str | None:
-        """What to show `message` with (``""``, or :data:`FURTHER_NOT_SHOWN`), or None not to show it.
+        """What to show `message` with (``""``, or the `further` ending), or None not to show it.
 
         `words` is what it says of its file, the file left out (anything hashable).
         """
@@ -97,7 +99,7 @@ class _FirstFilesOnly:
             self._shown.add(message)
             self._told[words] += 1
             told = self._told[words]
-        return "" if told <= REPEATS_SHOWN else FURTHER_NOT_SHOWN if told == REPEATS_SHOWN + 1 else None
+        return "" if told <= REPEATS_SHOWN else self._further if told == REPEATS_SHOWN + 1 else None
 
 
 class _FirstFilesOnlyFilter(logging.Filter):
@@ -116,6 +118,20 @@ class _FirstFilesOnlyFilter(logging.Filter):
         if ending:
             record.msg = f"{record.msg}{ending}"
         return ending is not None
+
+
+def failure_reporter() -> Callable[[str], None]:
+    """A function that logs the one-line errors of the files that failed in a run (``path: problem``), those of the
+    same problem for the first :data:`REPEATS_SHOWN` files and, saying so, the next: a run of a thousand
+    micrographs that fail alike (a folder of PNGs given ``--diameter-A``) prints four lines, not a thousand."""
+    first_files = _FirstFilesOnly(FURTHER_FAILURES_NOT_SHOWN)
+
+    def report(error: str) -> None:
+        ending = first_files.ending(error, error.split(": ", 1)[-1])
+        if ending is not None:
+            log.error("%s%s", error, ending)
+
+    return report
 
 
 def report_on_stderr(level: int) -> None:

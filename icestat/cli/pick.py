@@ -46,6 +46,7 @@ import pandas as pd
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from icestat._logging import failure_reporter
 from icestat.batch import (
     FAILED,
     PICKED,
@@ -139,6 +140,8 @@ def main(args: argparse.Namespace) -> int:
         log.warning("%d of %d micrographs already done in %s (skipped; --overwrite picks them again)",
                     len(rows), len(args.micrographs), output)
 
+    report_failure = failure_reporter()
+
     def pick_all(paths: list[str], run_diameter: RunDiameter | None = None, run_polarity: str | None = None,
                  desc: str = "picking") -> None:
         """Pick `paths`, their rows replacing any earlier ones in `rows`."""
@@ -155,7 +158,7 @@ def main(args: argparse.Namespace) -> int:
                 n_picks += row["n_picks"] - (earlier["n_picks"] if earlier else 0)
                 rows[row["micrograph"]] = row
                 if row["status"] == FAILED:
-                    log.error("%s", row["error"])
+                    report_failure(row["error"])
                 bar.set_postfix(picks=n_picks)
                 bar.update()
 
