@@ -70,7 +70,6 @@ class _ToIcestatLog(logging.Handler):
 REPEATS_SHOWN = 3
 """How many files a warning of the same words is shown for; the next says that the rest are not shown."""
 FURTHER_NOT_SHOWN = " [further files with this warning are not shown]"
-FURTHER_FAILURES_NOT_SHOWN = " [further files failing so are not shown: summary.csv lists them]"
 
 PER_MICROGRAPH_LOGGERS = ("icestat.bright_field",)
 """The loggers whose warnings say the same words (their template) of one micrograph after another."""
@@ -120,11 +119,13 @@ class _FirstFilesOnlyFilter(logging.Filter):
         return ending is not None
 
 
-def failure_reporter() -> Callable[[str], None]:
+def failure_reporter(listed_in: str | None = None) -> Callable[[str], None]:
     """A function that logs the one-line errors of the files that failed in a run (``path: problem``), those of the
-    same problem for the first :data:`REPEATS_SHOWN` files and, saying so, the next: a run of a thousand
-    micrographs that fail alike (a folder of PNGs given ``--diameter-A``) prints four lines, not a thousand."""
-    first_files = _FirstFilesOnly(FURTHER_FAILURES_NOT_SHOWN)
+    same problem for the first :data:`REPEATS_SHOWN` files and, saying so (and that `listed_in` lists them all), the
+    next: a run of a thousand micrographs that fail alike (a folder of PNGs given ``--diameter-A``) prints four
+    lines, not a thousand."""
+    first_files = _FirstFilesOnly(" [further files failing so are not shown" + (f": {listed_in} lists them]"
+                                                                                if listed_in else "]"))
 
     def report(error: str) -> None:
         ending = first_files.ending(error, error.split(": ", 1)[-1])

@@ -115,6 +115,15 @@ def test_train_refuses_a_dataset_the_manifest_does_not_have_naming_those_it_has(
     assert capsys.readouterr().err == f"ERROR: {train}: no dataset EMPIAR-10017 (it has simulated)\n"
 
 
+def test_segment_names_the_micrographs_failing_alike_for_the_first_few(tmp_path, capsys):
+    for i in range(5):
+        (tmp_path / f"notes_{i}.mrc").write_text("not a micrograph\n")
+    assert main(["segment", *sorted(map(str, tmp_path.glob("*.mrc"))), "-o", str(tmp_path / "out"), "-q"]) == 1
+    errors = capsys.readouterr().err.splitlines()
+    assert errors == [f"ERROR: {tmp_path / f'notes_{i}.mrc'}: is a text file, not a micrograph" for i in range(3)] + [
+        f"ERROR: {tmp_path / 'notes_3.mrc'}: is a text file, not a micrograph [further files failing so are not shown]"]
+
+
 def test_segment_refuses_a_wrong_model_file_and_a_missing_gpu(labelled, tmp_path, capsys):
     micrograph = labelled[1].parent / "val_0000.mrc"
     wrong = tmp_path / "wrong.icestat"

@@ -21,6 +21,7 @@ from typing import Iterable, Iterator
 import pandas as pd
 
 from icestat._atomic import atomic_path
+from icestat._logging import failure_reporter
 from icestat.cli._common import (MICROGRAPHS_HELP, PIXEL_SIZE_HELP, device_usable, expand_micrographs,
                                 output_file_usable)
 from icestat.features import compute_features
@@ -69,13 +70,14 @@ def main(args: argparse.Namespace) -> int:
 
 def _feature_tables(args: argparse.Namespace, failed: list[str]) -> Iterator[pd.DataFrame]:
     """The feature table of each micrograph of `args` in turn; those that fail are said and added to `failed`."""
+    report_failure = failure_reporter()
     for path in args.micrographs:
         try:
             micrograph = read_micrograph(path, pixel_size_A=args.pixel_size_A)
             working = prepare(micrograph, args.working_pixel_size_A, args.bin, args.device)
             result = compute_features(working, args.patch_px, args.stride_px, args.features, args.device)
         except Exception as err:   # a bad micrograph, or a fault met on it alone: file_error says which
-            log.error("%s", file_error(path, err))
+            report_failure(file_error(path, err))
             failed.append(path)
             continue
         table = result.to_frame()

@@ -140,7 +140,7 @@ def main(args: argparse.Namespace) -> int:
         log.warning("%d of %d micrographs already done in %s (skipped; --overwrite picks them again)",
                     len(rows), len(args.micrographs), output)
 
-    report_failure = failure_reporter()
+    report_failure = failure_reporter(listed_in="summary.csv")
 
     def pick_all(paths: list[str], run_diameter: RunDiameter | None = None, run_polarity: str | None = None,
                  desc: str = "picking") -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from icestat._logging import failure_reporter
 from icestat.bright_field import segment_and_pick
 from icestat.cli._common import (PIXEL_SIZE_HELP, add_diameter_args, add_model_run_args, add_polarity_arg,
                                 device_usable, expand_micrographs, output_folder)
@@ -57,7 +58,7 @@ def main(args: argparse.Namespace) -> int:
     output = output_folder(args.output)
     if output is None:
         return 2
-    n_failed = 0
+    n_failed, report_failure = 0, failure_reporter()
     print(f"{'micrograph':30} {'ice %':>6} {'particle %':>10} {'carbon %':>8} {'contam. %':>9} {'particles':>9}")
     for path in args.micrographs:
         try:
@@ -66,7 +67,7 @@ def main(args: argparse.Namespace) -> int:
             result, picks = segment_and_pick(micrograph, model, diameter_px, polarity=args.polarity,
                                              device=args.device, refine=not args.no_refine, warn_if_crowded=False)
         except Exception as err:   # a bad micrograph, or a fault met on it alone: file_error says which
-            log.error("%s", file_error(path, err))
+            report_failure(file_error(path, err))
             n_failed += 1
             continue
         files = {kind: output / f"{micrograph_stem(path)}{ending}" for kind, ending in SEGMENTATION_FILE_ENDINGS.items()}
