@@ -79,10 +79,9 @@ class SegmentationSettings:
         factor = self.bin_factor(micrograph, particle_diameter_px)
         self._check_working_shape(micrograph, factor, binned_shape(micrograph.shape, factor), particle_diameter_px)
         if particle_diameter_px is not None and particle_diameter_px / factor < MIN_WORKING_DIAMETER_PX:
-            warnings.warn(f"{micrograph.name}: particles {particle_diameter_px:.3g} px wide are "
-                          f"{particle_diameter_px / factor:.2g} px at the working scale, too fine to be seen there "
-                          f"(under {MIN_WORKING_DIAMETER_PX:g} px): is the diameter in pixels of this micrograph?",
-                          UserWarning, stacklevel=2)
+            warnings.warn(f"particles {particle_diameter_px:.3g} px wide are {particle_diameter_px / factor:.2g} px at "
+                          f"the working scale, too fine to be seen there (under {MIN_WORKING_DIAMETER_PX:g} px): is the "
+                          "diameter in pixels of the micrographs?", UserWarning, stacklevel=2)   # once for a run
         working = prepare(micrograph, bin_factor=factor, device=device)
         self._check_working_shape(micrograph, factor, working.data.shape, particle_diameter_px)
         return working

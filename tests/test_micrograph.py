@@ -313,7 +313,7 @@ class TestPixelSize:
         said = [str(w.message) for w in caught if "too fine" in str(w.message)]
         assert bool(said) == warned == (diameter_px / settings.bin_factor(micrograph) < MIN_WORKING_DIAMETER_PX)
         if warned:
-            assert said[0].startswith(f"mic: particles {diameter_px:g} px wide are ")
+            assert said[0].startswith(f"particles {diameter_px:g} px wide are ")
 
     @pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), "abc"])
     def test_bad_override_is_refused(self, tmp_path, image, bad):
