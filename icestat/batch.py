@@ -222,18 +222,18 @@ def is_done(path: str, output: Path, settings: PickSettings) -> dict | None:
     summary column added since is empty (its row holds every one of
     ``SUMMARY_COLUMNS``).
     """
-    record = record_file(output, micrograph_stem(path))
     try:
-        done = json.loads(record.read_text())
-    except (OSError, ValueError):
+        done = json.loads(record_file(output, micrograph_stem(path)).read_text())
+        recorded, outputs, row = _comparable(done["settings"]), list(done["outputs"]), dict(done["row"])
+    except (OSError, ValueError, KeyError, TypeError):   # no record, or not one icestat wrote: picked again
         return None
-    recorded, asked = _comparable(done.get("settings")), _comparable(settings.to_dict())
-    if recorded is None or {**recorded, "formats": asked["formats"]} != asked:
+    asked = _comparable(settings.to_dict())
+    if {**recorded, "formats": asked["formats"]} != asked:
         log.info("%s: picked before with other settings; picking again", path)
         return None
-    if not all(Path(name).is_file() for name in done.get("outputs", [])):
+    if not all(Path(name).is_file() for name in outputs):
         return None
-    row = {column: done["row"].get(column, math.nan) for column in SUMMARY_COLUMNS}
+    row = {column: row.get(column, math.nan) for column in SUMMARY_COLUMNS}
     if recorded["formats"] != asked["formats"]:
         try:
             _write_formats(path, output, settings, row)
@@ -256,10 +256,8 @@ def _write_formats(path: str, output: Path, settings: PickSettings, row: dict) -
     _write_record(output, name, path, settings, files, row)
 
 
-def _comparable(settings: dict | None) -> dict | None:
+def _comparable(settings: dict) -> dict:
     """Recorded settings as compared: without the device, and with any setting the record lacks at its default."""
-    if settings is None:
-        return None
     values = {**PickSettings().to_dict(), **settings}
     del values["device"]
     return values

@@ -244,6 +244,21 @@ def test_a_rerun_asking_for_other_pick_formats_writes_them_from_the_star_files_w
     assert list(pd.read_csv(out / "summary.csv")["status"]) == ["picked"] * 2
 
 
+@pytest.mark.parametrize("spoil", [lambda record: record.pop("row"), lambda record: record.update(settings="cpu"),
+                                   lambda record: record.update(outputs=None)])
+def test_a_record_not_as_icestat_writes_them_has_its_micrograph_picked_again(simulated, tmp_path, spoil):
+    # edited by hand, or written by something else: the micrograph is picked again, not the run stopped
+    _, micrographs, _ = simulated
+    out = tmp_path / "picks"
+    assert main(["pick", micrographs[0], "-o", str(out), "--diameter-px", "75", "--quiet"]) == 0
+    record_path = out / "mic_0000_summary.json"
+    record = json.loads(record_path.read_text())
+    spoil(record)
+    record_path.write_text(json.dumps(record))
+    assert main(["pick", micrographs[0], "-o", str(out), "--diameter-px", "75", "--quiet"]) == 0
+    assert list(pd.read_csv(out / "summary.csv")["status"]) == ["picked"]
+
+
 def test_a_record_from_before_a_setting_existed_counts_as_that_setting_at_its_default(simulated, tmp_path):
     _, micrographs, _ = simulated
     out = tmp_path / "picks"
