@@ -519,16 +519,25 @@ def write_run_files(paths: list[str], output: Path, rows: list[dict]) -> pd.Data
         The summary, in the order of `paths`.
     """
     by_name = {row["micrograph"]: row for row in rows}
+    tables = {}   # each micrograph's picks, by its path
+    for path in paths:
+        name = micrograph_stem(path)
+        if by_name[name]["status"] == FAILED:
+            continue
+        try:
+            tables[str(path)] = read_star(coordinate_file(output, name)).assign(**{MICROGRAPH_COLUMN: str(path)})
+        except (OSError, ValueError) as err:   # changed since it was picked: its record goes, so a rerun picks it
+            record_file(output, name).unlink(missing_ok=True)
+            by_name[name] = failed_row(path, RuntimeError(f"its coordinate file cannot be read ({err}); the same "
+                                                          "command again picks it again"))
+            log.error("%s", by_name[name]["error"])
     summary = pd.DataFrame([by_name[micrograph_stem(path)] for path in paths], columns=list(SUMMARY_COLUMNS))
     with atomic_path(output / "summary.csv") as tmp:
         summary.to_csv(tmp, index=False, float_format="%.6g")
-    done = [path for path in paths if by_name[micrograph_stem(path)]["status"] != FAILED]
-    coordinate_files = {str(path): str(coordinate_file(output, micrograph_stem(path))) for path in done}
-    write_autopick_index(coordinate_files, output / "autopick.star")
-    tables = [read_star(coordinates).assign(**{MICROGRAPH_COLUMN: micrograph})
-              for micrograph, coordinates in coordinate_files.items()]
-    tables = [table for table in tables if len(table)]
-    particles = pd.concat(tables, ignore_index=True) if tables else pick_table([], [], micrograph=[])
+    write_autopick_index({path: str(coordinate_file(output, micrograph_stem(path))) for path in tables},
+                         output / "autopick.star")
+    picked = [table for table in tables.values() if len(table)]
+    particles = pd.concat(picked, ignore_index=True) if picked else pick_table([], [], micrograph=[])
     write_particles_star(particles, output / "particles.star")
     return summary
 

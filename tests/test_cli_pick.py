@@ -259,6 +259,22 @@ def test_a_record_not_as_icestat_writes_them_has_its_micrograph_picked_again(sim
     assert list(pd.read_csv(out / "summary.csv")["status"]) == ["picked"]
 
 
+def test_a_coordinate_file_damaged_since_it_was_written_fails_its_micrograph_and_a_rerun_picks_it(simulated, tmp_path,
+                                                                                                  capsys):
+    _, micrographs, _ = simulated
+    out = tmp_path / "picks"
+    assert main(["pick", *micrographs[:2], "-o", str(out), "--diameter-px", "75", "--quiet"]) == 0
+    (out / "mic_0001_autopick.star").write_text("data_\nloop_\n_rlnCoordinateX #1\n_rlnCoordinateY #2\n1.0\n")
+    capsys.readouterr()
+    assert main(["pick", *micrographs[:2], "-o", str(out), "--diameter-px", "75", "--quiet"]) == 1
+    assert capsys.readouterr().err.startswith(f"ERROR: {micrographs[1]}: its coordinate file cannot be read (")
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(summary["status"]) == ["done before", "failed"]
+    assert starfile.read(out / "autopick.star")["rlnMicrographName"].tolist() == micrographs[:1]
+    assert main(["pick", *micrographs[:2], "-o", str(out), "--diameter-px", "75", "--quiet"]) == 0
+    assert list(pd.read_csv(out / "summary.csv")["status"]) == ["done before", "picked"]
+
+
 def test_a_record_from_before_a_setting_existed_counts_as_that_setting_at_its_default(simulated, tmp_path):
     _, micrographs, _ = simulated
     out = tmp_path / "picks"
