@@ -121,7 +121,8 @@ def test_what_a_reading_library_logs_names_the_file_and_is_silenced_by_quiet(tmp
     if quiet:
         assert err == ""
     else:
-        assert err.startswith(f"WARNING: {empty}: <tifffile.TiffFile 'empty.tif'>") and err.count("\n") == 1
+        assert err.splitlines()[0].startswith(f"WARNING: {empty}: <tifffile.TiffFile 'empty.tif'>")
+        assert err.splitlines()[1:] == ["WARNING: 1 of 1 files unusable (the lines marked UNUSABLE)"]
 
 
 def test_info_describes_good_files_and_reports_bad_ones_without_stopping(tmp_path, rng, capsys):
@@ -134,9 +135,10 @@ def test_info_describes_good_files_and_reports_bad_ones_without_stopping(tmp_pat
 
     code = main(["info", str(good), str(bad), str(also_good)])
 
-    lines = capsys.readouterr().out.strip().splitlines()
+    captured = capsys.readouterr()
+    lines = captured.out.strip().splitlines()
     assert code == 1
-    assert len(lines) == 3
+    assert len(lines) == 3 and captured.err == "WARNING: 1 of 3 files unusable (the lines marked UNUSABLE)\n"
     fields = lines[0].split("\t")
     assert fields[:4] == [str(good), "100x120", "MRC mode 2 (float32)", "1.34 Å/px"]
     assert fields[5] == "ok"

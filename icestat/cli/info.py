@@ -12,11 +12,14 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import logging
 import warnings
 from pathlib import Path
 
 from icestat.cli._common import MICROGRAPHS_HELP, PIXEL_SIZE_HELP, expand_micrographs
 from icestat.micrograph import MicrographError, read_micrograph
+
+log = logging.getLogger(__name__)
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +40,8 @@ def main(args: argparse.Namespace) -> int:
         line, usable = describe(path, args.pixel_size_A)
         print(line, flush=True)
         n_unusable += not usable
+    if n_unusable:   # on stderr: the table stays one line per file
+        log.warning("%d of %d files unusable (the lines marked UNUSABLE)", n_unusable, len(args.micrographs))
     return 1 if n_unusable else 0
 
 
