@@ -92,7 +92,7 @@ def list_micrographs(arguments: Sequence[str]) -> MicrographList:
     arguments = [path for argument in arguments for path in _files_of(argument)]
     stars = [argument for argument in arguments if _is_star(argument)]
     if not stars:
-        return MicrographList(list(arguments), None)
+        return MicrographList(_once_each(arguments), None)
     if len(stars) < len(arguments):
         raise ValueError(f"give micrograph files or RELION STAR files listing them, not both "
                          f"({stars[0]} and {next(a for a in arguments if not _is_star(a))})")
@@ -109,7 +109,24 @@ def list_micrographs(arguments: Sequence[str]) -> MicrographList:
     if pixel_sizes_A and len(pixel_sizes_A) < len(stars):
         raise ValueError(f"{next(s for s in stars if s not in pixel_sizes_A)} gives no pixel size and "
                          f"{next(iter(pixel_sizes_A))} does; give each in its own run")
-    return MicrographList(paths, next(iter(pixel_sizes_A.values()), None))
+    return MicrographList(_once_each(paths), next(iter(pixel_sizes_A.values()), None))
+
+
+def _once_each(paths: list[str]) -> list[str]:
+    """`paths` with each file once (its first name kept; a file named twice, by one name or two, would be picked
+    twice, and its particles extracted twice), said in a warning where any was named more than once."""
+    firsts: dict[str, str] = {}
+    repeated = []
+    for path in paths:
+        real = os.path.realpath(path)
+        if real in firsts:
+            repeated.append(firsts[real])
+        else:
+            firsts[real] = path
+    if repeated:
+        log.warning("%d micrograph name(s) repeat a micrograph named before (such as %s): each micrograph is taken once",
+                    len(repeated), repeated[0])
+    return list(firsts.values())
 
 
 def read_micrograph_star(path: str | os.PathLike) -> tuple[list[str], float | None]:

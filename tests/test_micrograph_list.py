@@ -136,6 +136,26 @@ def test_a_link_in_a_folder_whose_micrograph_is_gone_is_reported_not_passed_over
     assert line == f"{tmp_path / 'b.mrc'}\tUNUSABLE\tno such file (a link to {target}, which is not there)"
 
 
+def test_a_micrograph_named_twice_is_taken_once(tmp_path, caplog):
+    # by the same name, another path to it, a link to it, or a folder holding it: picked twice, its particles would
+    # be extracted twice
+    for name in ("a.mrc", "b.mrc"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.mrc").symlink_to(tmp_path / "a.mrc")
+    arguments = [str(tmp_path / "a.mrc"), str(tmp_path / "a.mrc"), str(tmp_path / "sub" / ".." / "b.mrc"),
+                 str(tmp_path / "link.mrc"), str(tmp_path)]
+    assert list_micrographs(arguments).paths == arguments[:1] + arguments[2:3]
+    assert f"5 micrograph name(s) repeat a micrograph named before (such as {tmp_path / 'a.mrc'})" in caplog.text
+
+
+def test_star_files_listing_a_micrograph_twice_give_it_once(project):
+    write_star(project / "CtfFind" / "job003" / "one.star", names=NAMES[:2], groups=(1, 1))
+    write_star(project / "CtfFind" / "job003" / "two.star", names=NAMES[1:], groups=(1, 2))
+    listed = list_micrographs(["CtfFind/job003/one.star", "CtfFind/job003/two.star"])
+    assert listed.paths == NAMES and listed.pixel_size_A == pytest.approx(1.06)
+
+
 def test_a_folder_takes_the_dose_weighted_one_of_a_micrograph_saved_both_ways(tmp_path, caplog):
     for name in ("a.mrc", "a_DW.mrc",          # MotionCor2
                  "b.mrc", "b_noDW.mrc",        # RELION's own motion correction
