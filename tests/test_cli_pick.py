@@ -183,6 +183,24 @@ def test_micrographs_failing_alike_are_named_for_the_first_few(tmp_path, capsys)
     assert (pd.read_csv(tmp_path / "picks" / "summary.csv")["status"] == "failed").sum() == 7
 
 
+def test_a_rerun_with_workers_starts_no_more_of_them_than_micrographs_left(simulated, tmp_path, monkeypatch):
+    # each local worker loads the model before its first micrograph: none for a run all done, one for one left
+    _, micrographs, _ = simulated
+    out = tmp_path / "picks"
+    assert main(["pick", *micrographs[:2], "-o", str(out), "--diameter-px", "75", "--quiet"]) == 0
+    started = []
+
+    def map_here(function, items, args, workers, **_):   # the tasks run here; the cluster's own tests are elsewhere
+        started.append(workers)
+        return (function(item, *args) for item in items)
+
+    monkeypatch.setattr(pick_cli, "map_unordered", map_here)
+    assert main(["pick", *micrographs[:2], "-o", str(out), "--diameter-px", "75", "--workers", "4", "--quiet"]) == 0
+    assert started == []
+    assert main(["pick", *micrographs, "-o", str(out), "--diameter-px", "75", "--workers", "4", "--quiet"]) == 0
+    assert started == [1] and list(pd.read_csv(out / "summary.csv")["status"]) == ["done before"] * 2 + ["picked"]
+
+
 def test_rerun_skips_what_is_done_and_redoes_what_changed(simulated, tmp_path, capsys):
     _, micrographs, _ = simulated
     out = tmp_path / "picks"

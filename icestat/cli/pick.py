@@ -145,12 +145,15 @@ def main(args: argparse.Namespace) -> int:
     def pick_all(paths: list[str], run_diameter: RunDiameter | None = None, run_polarity: str | None = None,
                  desc: str = "picking") -> None:
         """Pick `paths`, their rows replacing any earlier ones in `rows`."""
+        if not paths:   # all done before: no cluster to start
+            return
         if args.workers <= 1 and args.scheduler is None:  # here, reading the next micrographs meanwhile
             results = pick_in_turn(paths, output, settings, run_diameter=run_diameter, run_polarity=run_polarity)
-        else:
+        else:   # no more local workers than micrographs: each loads the model first
             results = map_unordered(pick_micrograph, paths, args=(output, settings, None, run_diameter, run_polarity),
-                                    workers=args.workers, scheduler=args.scheduler, on_error=failed_row, gpus=gpus)
-        bar = tqdm(total=len(paths), unit="mic", desc=desc, disable=args.quiet or not paths)
+                                    workers=min(args.workers, len(paths)), scheduler=args.scheduler,
+                                    on_error=failed_row, gpus=gpus)
+        bar = tqdm(total=len(paths), unit="mic", desc=desc, disable=args.quiet)
         n_picks = sum(row["n_picks"] for row in rows.values())
         with bar, logging_redirect_tqdm(loggers=[logging.getLogger("icestat")]):
             for row in results:
