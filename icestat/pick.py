@@ -61,6 +61,7 @@ from icestat.frame import FrameBorder
 from icestat.polarity import check_polarity, judge_polarity
 from icestat.scale_space import MAD_TO_SD, blob_noise_sd, blob_responses, white_noise_sd
 from icestat.segment import Segmentation
+from icestat.settings import check_particle_diameter_px
 
 log = logging.getLogger(__name__)
 
@@ -227,11 +228,10 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
     Raises
     ------
     ValueError
-        If `diameter_px` is not positive, `threshold` is outside [0, 1] or
+        If `diameter_px` is not positive or wider than the micrograph, `threshold` is outside [0, 1] or
         `polarity` is not one of :data:`icestat.polarity.POLARITIES`.
     """
-    if diameter_px is not None and not diameter_px > 0:
-        raise ValueError(f"particle diameter must be positive, got {diameter_px} px")
+    check_particle_diameter_px(diameter_px, segmentation.working.original_shape)
     check_threshold(threshold)
     check_polarity(polarity)
     estimated = diameter_px is None or diameter_estimated

@@ -21,6 +21,26 @@ MAX_WORKING_DIAMETER_PX = 45.0
 MIN_WORKING_DIAMETER_PX = 6.0
 
 
+def check_particle_diameter_px(diameter_px: float | None, shape: tuple[int, int]) -> None:
+    """Raise ValueError unless a particle diameter given (None: not given) is a positive number of pixels no wider
+    than the micrograph, of `shape`, it is in.
+
+    Examples
+    --------
+    >>> check_particle_diameter_px(150.0, (4096, 4096))
+    >>> check_particle_diameter_px(5000.0, (4096, 4096))
+    Traceback (most recent call last):
+    ValueError: a particle diameter of 5000 px is wider than the micrograph (4096x4096 px)
+    """
+    if diameter_px is None:
+        return
+    if not diameter_px > 0:
+        raise ValueError(f"particle diameter must be positive, got {diameter_px} px")
+    if diameter_px > max(shape):
+        raise ValueError(f"a particle diameter of {diameter_px:g} px is wider than the micrograph "
+                         f"({shape[0]}x{shape[1]} px)")
+
+
 @dataclass(frozen=True)
 class SegmentationSettings:
     """How a micrograph becomes per-patch features; stored in every model so inputs match training.
@@ -75,7 +95,10 @@ class SegmentationSettings:
         MicrographError
             If the working image is smaller than one patch (a crop of a few
             hundred ångström): the message gives both sizes.
+        ValueError
+            If `particle_diameter_px` is not positive, or wider than the micrograph.
         """
+        check_particle_diameter_px(particle_diameter_px, micrograph.shape)
         factor = self.bin_factor(micrograph, particle_diameter_px)
         self._check_working_shape(micrograph, factor, binned_shape(micrograph.shape, factor), particle_diameter_px)
         if particle_diameter_px is not None and particle_diameter_px / factor < MIN_WORKING_DIAMETER_PX:

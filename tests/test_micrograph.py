@@ -292,11 +292,18 @@ class TestPixelSize:
         from icestat.micrograph import Micrograph
         from icestat.settings import SegmentationSettings
 
-        micrograph = Micrograph(rng.normal(size=(1024, 1024)).astype(np.float32), 1.0, "mic")
-        with pytest.raises(MicrographError, match=r"^mic: 1024x1024 px binned 1.11e\+03x \(so that particles 50000 px "
-                                                  r"wide are 45 px\) to the working scale is 0x0 px, smaller than one "
-                                                  r"32-px patch: is the particle diameter right\?$"):
-            SegmentationSettings().prepare(micrograph, particle_diameter_px=50000.0)
+        settings = SegmentationSettings()
+        micrograph = Micrograph(rng.normal(size=(256, 1024)).astype(np.float32), 1.0, "mic")
+        with pytest.raises(MicrographError, match=r"^mic: 256x1024 px binned 17.8x \(so that particles 800 px wide are "
+                                                  r"45 px\) to the working scale is 14x56 px, smaller than one 32-px "
+                                                  r"patch: is the particle diameter right\?$"):
+            settings.prepare(micrograph, particle_diameter_px=800.0)
+        for diameter_px, problem in [(50000.0, r"a particle diameter of 50000 px is wider than the micrograph "
+                                                r"\(256x1024 px\)"),
+                                     (0.0, "particle diameter must be positive, got 0.0 px"),
+                                     (float("nan"), "particle diameter must be positive, got nan px")]:
+            with pytest.raises(ValueError, match=f"^{problem}$"):
+                settings.prepare(micrograph, particle_diameter_px=diameter_px)
 
     @pytest.mark.parametrize("diameter_px, pixel_size_A, warned", [(2.5, None, True), (20.0, 1.0, True),
                                                                     (60.0, 1.0, False), (12.0, 7.0, False)])

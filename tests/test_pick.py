@@ -498,6 +498,7 @@ def test_no_particle_blobs_means_no_estimate_and_no_picks():
 @pytest.mark.parametrize("arguments, message", [
     ({"diameter_px": 0}, "particle diameter must be positive, got 0 px"),
     ({"diameter_px": -5}, "particle diameter must be positive, got -5 px"),
+    ({"diameter_px": 1e6}, "a particle diameter of 1e+06 px is wider than the micrograph"),   # was a MemoryError
     ({"threshold": 1.5}, "score threshold must be between 0 and 1, got 1.5"),
     ({"threshold": -0.1}, "score threshold must be between 0 and 1, got -0.1"),
     ({"polarity": "white"}, "particle polarity must be one of"),
