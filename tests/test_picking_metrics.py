@@ -42,6 +42,13 @@ def test_matching_size_agrees_with_brute_force_on_random_points(seed):
     assert len(pick_index) == _best_matching_size(picks, truth, 6.0)
 
 
+@pytest.mark.parametrize("radius_px", [0.0, -3.0, float("nan")])
+def test_a_matching_radius_that_is_not_positive_is_refused(radius_px):
+    # a negative one matched nothing, silently (every score 0); NaN failed deep in SciPy
+    with pytest.raises(ValueError, match=f"^the matching radius must be positive, got {radius_px} px$"):
+        match_picks([[0, 0]], [[0, 0]], radius_px)
+
+
 def test_average_precision_by_hand():
     # Ranked right, wrong, right with 4 particles: (1/1 + 2/3) / 4.
     assert average_precision([True, False, True], n_true=4) == pytest.approx((1 + 2 / 3) / 4)

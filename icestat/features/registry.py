@@ -128,10 +128,13 @@ def select_features(features=None) -> list[Feature]:
     Raises
     ------
     ValueError
-        For a name that is neither a group nor a feature.
+        For a name that is neither a group nor a feature, or an empty selection.
     """
     if features is None:
         return list(FEATURES)
+    features = list(features)
+    if not features:
+        raise ValueError(f"no feature asked for: give groups ({', '.join(GROUPS)}) or feature names, or None for all")
     wanted = set()
     for item in features:
         if item in GROUPS:

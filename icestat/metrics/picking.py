@@ -34,18 +34,25 @@ def match_picks(picks_xy: np.ndarray, truth_xy: np.ndarray, radius_px: float) ->
     picks_xy, truth_xy : array_like (n, 2) and (m, 2)
         Centres ``(x, y)`` in pixels.
     radius_px : float
-        Largest distance of a matched pair.
+        Largest distance of a matched pair (positive).
 
     Returns
     -------
     pick_index, truth_index : ndarray of int
         The matched pairs.
 
+    Raises
+    ------
+    ValueError
+        If `radius_px` is not positive.
+
     Examples
     --------
     >>> match_picks([[0, 0], [10, 0]], [[9, 0], [1, 0], [50, 50]], radius_px=3)
     (array([0, 1]), array([1, 0]))
     """
+    if not radius_px > 0:
+        raise ValueError(f"the matching radius must be positive, got {radius_px} px")
     picks_xy = np.asarray(picks_xy, dtype=np.float64).reshape(-1, 2)
     truth_xy = np.asarray(truth_xy, dtype=np.float64).reshape(-1, 2)
     if len(picks_xy) == 0 or len(truth_xy) == 0:
