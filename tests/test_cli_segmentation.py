@@ -58,7 +58,11 @@ def test_segment_writes_labels_probabilities_and_overlays_with_the_default_model
     out = tmp_path / "out"
     code = main(["segment", str(micrograph), str(broken), "-o", str(out)])
     assert code == 1  # the broken file fails, the good one is done
-    assert "broken.mrc" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "broken.mrc" in captured.err
+    header, row = captured.out.splitlines()[:2]
+    assert header.split() == ["micrograph", "ice", "%", "particle", "%", "carbon", "%", "contam.", "%", "polarity"]
+    assert row.split()[0] == "val_0000" and row.split()[-1] == "dark"   # raw, particles darker than the ice
     with mrcfile.open(out / "val_0000_labels.mrc") as labels, mrcfile.open(out / "val_0000_ice.mrc") as ice:
         assert labels.data.shape == (512, 512) and labels.data.dtype == np.int8
         assert ice.data.dtype == np.float32 and 0 <= ice.data.min() and ice.data.max() <= 1

@@ -59,7 +59,7 @@ def main(args: argparse.Namespace) -> int:
     if output is None:
         return 2
     n_failed, report_failure = 0, failure_reporter()
-    print(f"{'micrograph':30} {'ice %':>6} {'particle %':>10} {'carbon %':>8} {'contam. %':>9} {'particles':>9}")
+    print(f"{'micrograph':30} {'ice %':>6} {'particle %':>10} {'carbon %':>8} {'contam. %':>9} {'polarity':>9}")
     for path in args.micrographs:
         try:
             micrograph = read_micrograph(path, pixel_size_A=args.pixel_size_A)
