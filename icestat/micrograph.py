@@ -25,6 +25,7 @@ from pathlib import Path
 
 import imageio.v3 as iio
 import mrcfile
+import mrcfile.utils
 import numpy as np
 import tifffile
 
@@ -44,8 +45,6 @@ _COMPRESSION_SUFFIXES = {".gz": "gzip", ".bz2": "bzip2"}
 #: ``icestat pick --segmentation``): class codes, ice probability, overlay.
 SEGMENTATION_FILE_ENDINGS = {"labels": "_labels.mrc", "ice": "_ice.mrc", "overlay": "_overlay.png"}
 _MRC_DTYPES = (np.int8, np.int16, np.uint16, np.float16, np.float32)
-#: Bytes per pixel of each MRC mode icestat reads.
-_MRC_MODE_BYTES = {0: 1, 1: 2, 2: 4, 6: 2, 12: 2}
 #: What mrcfile refuses in a header that MRC files in the wild get wrong (older software writes no machine stamp, or
 #: none of the MRC2014 ones, or the other byte order's; some no map ID). An uncompressed file whose data fill it
 #: exactly as its header says is read nonetheless, as mrcfile's permissive mode reads it (little-endian unless the
@@ -408,7 +407,7 @@ def _mrc_problem(path: Path, compression: str | None, problem: str) -> str:
 
 def _data_fill_the_file(path: Path) -> bool:
     """Whether an uncompressed file's first 1024 bytes, read as an MRC header in either byte order, give a mode
-    icestat reads and the sizes of data that fill the rest of the file exactly: an MRC file, whatever its
+    mrcfile knows and the sizes of data that fill the rest of the file exactly: an MRC file, whatever its
     machine stamp and map ID say (``HEADER_SLIPS``)."""
     with open(path, "rb") as f:
         head = f.read(1024)
@@ -417,8 +416,11 @@ def _data_fill_the_file(path: Path) -> bool:
     for order in "<>":
         nx, ny, nz, mode = (int(n) for n in np.frombuffer(head, dtype=f"{order}i4", count=4))
         extended_bytes = int(np.frombuffer(head, dtype=f"{order}i4", count=1, offset=92)[0])
-        item_bytes = _MRC_MODE_BYTES.get(mode)
-        if (item_bytes and min(nx, ny, nz) > 0 and extended_bytes >= 0
+        try:
+            item_bytes = mrcfile.utils.dtype_from_mode(mode).itemsize
+        except ValueError:   # no mode in this byte order
+            continue
+        if (min(nx, ny, nz) > 0 and extended_bytes >= 0
                 and 1024 + extended_bytes + nx * ny * nz * item_bytes == path.stat().st_size):
             return True
     return False
