@@ -90,22 +90,21 @@ def _feature_tables(args: argparse.Namespace, failed: list[str]) -> Iterator[pd.
 def _write_table(tables: Iterable[pd.DataFrame], output: Path) -> tuple[int, int]:
     """Write `tables` one after another as one table (atomically), holding one at a time in memory: a run over
     thousands of micrographs needs no more than one. Returns the rows and tables written."""
+    parquet = output.suffix.lower() == ".parquet"
+    if parquet:
+        import pyarrow
+        import pyarrow.parquet
     n_rows = n_tables = 0
     with atomic_path(output) as tmp:
-        if output.suffix.lower() == ".parquet":
-            import pyarrow
-            import pyarrow.parquet
-
-            writer = None
-            for table in tables:
+        writer = None
+        for table in tables:
+            if parquet:
                 part = pyarrow.Table.from_pandas(table, preserve_index=False)
                 writer = writer or pyarrow.parquet.ParquetWriter(tmp, part.schema)
                 writer.write_table(part)
-                n_rows, n_tables = n_rows + len(table), n_tables + 1
-            if writer is not None:
-                writer.close()
-        else:
-            for table in tables:
+            else:
                 table.to_csv(tmp, mode="a", header=n_tables == 0, index=False)
-                n_rows, n_tables = n_rows + len(table), n_tables + 1
+            n_rows, n_tables = n_rows + len(table), n_tables + 1
+        if writer is not None:
+            writer.close()
     return n_rows, n_tables
