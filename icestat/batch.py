@@ -39,6 +39,7 @@ from icestat._atomic import atomic_path, remove_leftovers
 from icestat.backend import parse_device
 from icestat.bright_field import negated_gain, run_reads_negated, run_voters, segment_and_pick
 from icestat.coords import read_star, write_autopick_index, write_particles_star, write_picks
+from icestat.coords.star_file import star_text
 from icestat.coords.table import MICROGRAPH_COLUMN, pick_table
 from icestat.diameter import far_from_run_diameter, given_diameter_px, is_crowded, run_diameter
 from icestat.features import compute_features
@@ -201,11 +202,14 @@ def record_file(output: Path, stem: str) -> Path:
     return Path(output) / f"{stem}_summary.json"
 
 
-def check_stems(paths: list[str]) -> None:
-    """Raise ValueError when two micrographs would write the same output files."""
+def check_names(paths: list[str], output: Path) -> None:
+    """Raise ValueError when two micrographs would write the same output files, or a micrograph's name or that of
+    its coordinate file cannot be written to the run's STAR files."""
     seen: dict[str, str] = {}
     for path in paths:
         stem = micrograph_stem(path)
+        star_text(str(path))
+        star_text(str(coordinate_file(output, stem)))
         if stem in seen and seen[stem] != str(path):
             raise ValueError(f"{seen[stem]} and {path} share the name {stem!r}; their outputs would collide")
         seen[stem] = str(path)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import io
-import os
 import json
+import os
 import re
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -183,6 +184,29 @@ def test_micrographs_failing_alike_are_named_for_the_first_few(tmp_path, capsys)
     assert (pd.read_csv(tmp_path / "picks" / "summary.csv")["status"] == "failed").sum() == 7
 
 
+def test_run_files_name_micrographs_a_bare_star_value_would_misread_as_they_are(simulated, tmp_path):
+    _, micrographs, _ = simulated
+    odd = [tmp_path / "grid#2" / "_0001.mrc", tmp_path / "grid#2" / "data_2.mrc"]
+    odd[0].parent.mkdir()
+    for copy in odd:
+        shutil.copy(micrographs[0], copy)
+    out = tmp_path / "picks"
+    assert main(["pick", *map(str, odd), "-o", str(out), "--diameter-A", "150", "--quiet"]) == 0
+    for run_file in ("autopick.star", "particles.star"):
+        picked = read_picks(out / run_file)
+        assert set(picked["micrograph"]) == set(map(str, odd)), run_file
+        assert len(picked) == 2 * len(read_picks(out / "_0001_autopick.star"))
+
+
+def test_a_micrograph_whose_name_has_a_quote_mark_is_refused_before_any_work(simulated, tmp_path, capsys):
+    _, micrographs, _ = simulated
+    shutil.copy(micrographs[0], tmp_path / "grid's.mrc")
+    assert main(["pick", micrographs[1], str(tmp_path / "grid's.mrc"), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "grid's.mrc" in err and "quote mark" in err and len(err.splitlines()) == 1
+    assert not list((tmp_path / "out").glob("*"))
+
+
 def test_a_rerun_with_workers_starts_no_more_of_them_than_micrographs_left(simulated, tmp_path, monkeypatch):
     # each local worker loads the model before its first micrograph: none for a run all done, one for one left
     _, micrographs, _ = simulated
@@ -354,10 +378,12 @@ def test_two_workers_give_the_same_picks_as_one(trpv1_run, tmp_path, capfd):
     assert main(["pick", *micrographs, "-o", str(two), "--workers", "2", "--quiet"]) == 0
     assert "crowded (" not in capfd.readouterr().err   # no warning per crowded micrograph from the workers either
     # Each worker runs on one thread and the single process on two, so sums run in another order (the particle
-    # evidence differs by up to 2e-3): the same picks, their scores within 1e-4 (2e-5 seen).
+    # evidence differs by up to 2e-3): the same picks, their scores within 5e-4 (up to 9e-5 seen).
     for name in ("stack_0005_2x_dfpt_10059", "stack_0002_2x_dfpt_10059"):
-        pd.testing.assert_frame_equal(starfile.read(one / f"{name}_autopick.star"),
-                                      starfile.read(two / f"{name}_autopick.star"), rtol=1e-4)
+        alone, shared = (starfile.read(run / f"{name}_autopick.star") for run in (one, two))
+        pd.testing.assert_frame_equal(alone[["rlnCoordinateX", "rlnCoordinateY"]],
+                                      shared[["rlnCoordinateX", "rlnCoordinateY"]], check_exact=True)
+        np.testing.assert_allclose(alone["rlnAutopickFigureOfMerit"], shared["rlnAutopickFigureOfMerit"], atol=5e-4)
     columns = ["micrograph", "n_picks", "diameter_px", "diameter_source", "blob_diameter_px"]
     pd.testing.assert_frame_equal(pd.read_csv(one / "summary.csv")[columns], pd.read_csv(two / "summary.csv")[columns])
 

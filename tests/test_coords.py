@@ -17,6 +17,7 @@ from icestat.coords import (
     write_autopick_index,
     write_picks,
 )
+from icestat.coords.star_file import star_text
 
 
 @pytest.fixture
@@ -74,6 +75,31 @@ def test_autopick_index_round_trip_reads_every_listed_file(tmp_path, picks):
     back = read_picks(index)  # paths in the index are relative to the project folder (the index's parent)
     _assert_same_centres(back, picks, atol=1e-6)
     assert back["micrograph"].tolist() == ["Movies/mic_a.mrc"] * 10 + ["Movies/mic_b.mrc"] * 15
+
+
+# Bare, each would be read as something else: two values, a label, a new block, a comment, nothing.
+ODD_NAMES = ["grid 2/mic.mrc", "_0001.mrc", "data_7.mrc", "Movies/grid#2.mrc", "#3.mrc", "LOOP_.mrc", ""]
+
+
+def test_names_a_bare_star_value_would_misread_come_back_as_written(tmp_path, picks):
+    picks = picks.iloc[:len(ODD_NAMES)].assign(micrograph=ODD_NAMES)
+    write_picks(picks, tmp_path / "particles.star")
+    assert read_picks(tmp_path / "particles.star")["micrograph"].tolist() == ODD_NAMES
+    listing = {name: f"picks/{name or 'empty'}_autopick.star" for name in ODD_NAMES}
+    write_autopick_index(listing, tmp_path / "autopick.star")
+    table = read_autopick_index(tmp_path / "autopick.star")
+    assert table["micrograph"].tolist() == ODD_NAMES and table["coordinates"].tolist() == list(listing.values())
+    text = (tmp_path / "autopick.star").read_text()
+    assert '"_0001.mrc"\tpicks/_0001.mrc_autopick.star' in text   # quoted only where needed, as RELION writes them
+    assert star_text("mic_0001.mrc") == "mic_0001.mrc"
+
+
+@pytest.mark.parametrize("name", ["it's.mrc", 'say "cheese".mrc', '"q.mrc'])
+def test_a_name_with_a_quote_mark_is_refused_naming_it(tmp_path, picks, name):
+    with pytest.raises(ValueError, match="quote mark") as err:
+        write_picks(picks.assign(micrograph=np.where(picks.index % 2, name, "b.mrc")), tmp_path / "particles.star")
+    assert repr(name) in str(err.value)
+    assert not (tmp_path / "particles.star").exists()
 
 
 def test_named_micrographs_include_those_picked_with_no_particle(tmp_path, picks):

@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import logging
 from dataclasses import replace
+from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
@@ -54,7 +55,7 @@ from icestat.batch import (
     RunDiameter,
     PickSettings,
     cached_model,
-    check_stems,
+    check_names,
     failed_row,
     is_done,
     pick_in_turn,
@@ -110,7 +111,7 @@ def main(args: argparse.Namespace) -> int:
         check_threshold(args.threshold, "--threshold")
         if args.workers < 1:
             raise ValueError(f"--workers must be at least 1, got {args.workers}")
-        check_stems(args.micrographs)
+        check_names(args.micrographs, Path(args.output))
     except ValueError as err:
         log.error("%s", err)
         return 2

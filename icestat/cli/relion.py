@@ -23,13 +23,12 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-import starfile
 
-from icestat._atomic import atomic_path
 from icestat.allocator import keep_freed_memory
 from icestat.batch import FAILED
 from icestat.cli import main as icestat_main, pick
 from icestat.cli._common import output_folder
+from icestat.coords.star_file import write_star_file
 
 #: The files by which RELION learns what an External job made and whether it finished.
 OUTPUT_NODES, SUCCESS, FAILURE = "RELION_OUTPUT_NODES.star", "RELION_JOB_EXIT_SUCCESS", "RELION_JOB_EXIT_FAILURE"
@@ -69,8 +68,7 @@ def main(args: argparse.Namespace) -> int:
         return code or 2
     nodes = pd.DataFrame({"rlnPipeLineNodeName": [str(job_folder / "autopick.star")],
                           "rlnPipeLineNodeTypeLabel": [COORDINATES_NODE_TYPE]})
-    with atomic_path(job_folder / OUTPUT_NODES) as tmp:
-        starfile.write({"output_nodes": nodes}, tmp, overwrite=True)
+    write_star_file({"output_nodes": nodes}, job_folder / OUTPUT_NODES)
     (job_folder / SUCCESS).touch()
     return code
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import starfile
 
-from icestat._atomic import atomic_path
+from icestat.coords.star_file import write_star_file
 from icestat.coords.table import box_sizes_px, micrograph_name_from_pick_file, pick_table
 
 BLOCK = "cryolo"
@@ -78,5 +78,4 @@ def write_cbox(picks: pd.DataFrame, path: str | os.PathLike, box_size_px: float 
             "Angle": missing,
         }
     )
-    with atomic_path(path) as tmp:
-        starfile.write({BLOCK: frame}, tmp, overwrite=True)
+    write_star_file({BLOCK: frame}, path)

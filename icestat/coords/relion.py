@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import starfile
 
-from icestat._atomic import atomic_path
+from icestat.coords.star_file import write_star_file
 from icestat.coords.table import MICROGRAPH_COLUMN, micrograph_name_from_pick_file, pick_table
 
 INDEX_BLOCK = "coordinate_files"
@@ -79,7 +79,7 @@ def write_star(picks: pd.DataFrame, path: str | os.PathLike, include_diameter: b
     )
     if include_diameter:
         frame[DIAMETER_LABEL] = picks["diameter_px"].to_numpy(dtype=np.float64)
-    _write_blocks({"": frame}, path)
+    write_star_file({"": frame}, path)
 
 
 def write_particles_star(picks: pd.DataFrame, path: str | os.PathLike) -> None:
@@ -102,7 +102,7 @@ def write_particles_star(picks: pd.DataFrame, path: str | os.PathLike) -> None:
             "rlnAutopickFigureOfMerit": picks["score"].to_numpy(dtype=np.float64),
         }
     )
-    _write_blocks({PARTICLES_BLOCK: frame}, path)
+    write_star_file({PARTICLES_BLOCK: frame}, path)
 
 
 def write_autopick_index(coordinate_files: Mapping[str, str], path: str | os.PathLike) -> None:
@@ -122,7 +122,7 @@ def write_autopick_index(coordinate_files: Mapping[str, str], path: str | os.Pat
             "rlnMicrographCoordinates": [str(coords) for coords in coordinate_files.values()],
         }
     )
-    _write_blocks({INDEX_BLOCK: frame}, path)
+    write_star_file({INDEX_BLOCK: frame}, path)
 
 
 def read_autopick_index(path: str | os.PathLike) -> pd.DataFrame:
@@ -194,8 +194,3 @@ def _find_listed_file(index_path: Path, listed: str) -> Path:
         if candidate.is_file():
             return candidate
     raise FileNotFoundError(f"{index_path}: listed coordinate file {listed} not found")
-
-
-def _write_blocks(blocks: dict[str, pd.DataFrame], path: str | os.PathLike) -> None:
-    with atomic_path(path) as tmp:
-        starfile.write(blocks, tmp, overwrite=True)

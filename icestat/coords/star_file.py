@@ -1,0 +1,63 @@
+"""Writing STAR files whose text values RELION and ``starfile`` read back as written.
+
+A bare STAR value ends at whitespace; one that starts with ``_``, ``data_`` or
+``loop_`` is read as a label or a new block, and ``#`` starts a comment
+(``starfile`` cuts a line at any ``#``). Such values, a micrograph named
+``_0001.mrc`` or ``grid#2/mic.mrc``, are written in double quotes, as RELION
+writes a name with a space. A value with a quote mark cannot be written:
+neither reader takes one inside a quoted value, and ``starfile`` reads every
+``'`` as ``"``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Mapping
+
+import pandas as pd
+import starfile
+
+from icestat._atomic import atomic_path
+
+#: Beginnings that make a bare value something else to a STAR reader (case-insensitive).
+RESERVED_BEGINNINGS = ("_", "data_", "loop_", "save_", "global_", "stop_", "$", ";")
+
+
+def star_text(value: str) -> str:
+    """`value` as a STAR token: in double quotes where a reader would take it bare for something else.
+
+    Raises
+    ------
+    ValueError
+        When `value` holds a quote mark.
+
+    Examples
+    --------
+    >>> star_text("mic_001.mrc"), star_text("_001.mrc"), star_text("grid 2/mic.mrc")
+    ('mic_001.mrc', '"_001.mrc"', '"grid 2/mic.mrc"')
+    """
+    if "'" in value or '"' in value:
+        raise ValueError(f"{value!r}: a name with a quote mark cannot go into a STAR file (starfile, which icestat "
+                         "reads them with, reads it back changed); rename it")
+    if value and not any(char.isspace() for char in value) and "#" not in value \
+            and not value.lower().startswith(RESERVED_BEGINNINGS):
+        return value
+    return f'"{value}"'
+
+
+def write_star_file(blocks: Mapping[str, pd.DataFrame], path: str | os.PathLike) -> None:
+    """Write data blocks to a STAR file (atomically), each text value as :func:`star_text` gives it.
+
+    Parameters
+    ----------
+    blocks : mapping of str to DataFrame
+        Block name (``""`` for a bare ``data_``) -> its loop.
+    path : str or PathLike
+        Output file.
+    """
+    quoted = {name: frame.assign(**{label: frame[label].map(star_text) for label in frame.columns
+                                    if pd.api.types.is_string_dtype(frame[label])})
+              for name, frame in blocks.items()}
+    with atomic_path(path) as tmp:
+        # the values come quoted where they must be: starfile's own quoting (of values with a space) is off
+        starfile.write(quoted, tmp, overwrite=True, quote_character="")
