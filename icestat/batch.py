@@ -205,11 +205,17 @@ def record_file(output: Path, stem: str) -> Path:
 def check_names(paths: list[str], output: Path) -> None:
     """Raise ValueError when two micrographs would write the same output files, or a micrograph's name or that of
     its coordinate file cannot be written to the run's STAR files."""
+    check_stems(paths)
+    for path in paths:
+        star_text(str(path))
+        star_text(str(coordinate_file(output, micrograph_stem(path))))
+
+
+def check_stems(paths: list[str]) -> None:
+    """Raise ValueError when two micrographs would write the same output files."""
     seen: dict[str, str] = {}
     for path in paths:
         stem = micrograph_stem(path)
-        star_text(str(path))
-        star_text(str(coordinate_file(output, stem)))
         if stem in seen and seen[stem] != str(path):
             raise ValueError(f"{seen[stem]} and {path} share the name {stem!r}; their outputs would collide")
         seen[stem] = str(path)

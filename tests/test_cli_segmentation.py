@@ -128,6 +128,17 @@ def test_segment_names_the_micrographs_failing_alike_for_the_first_few(tmp_path,
         f"ERROR: {tmp_path / 'notes_3.mrc'}: is a text file, not a micrograph [further files failing so are not shown]"]
 
 
+def test_segment_refuses_micrographs_whose_outputs_would_collide_before_any_work(labelled, tmp_path, capsys):
+    micrograph = labelled[1].parent / "val_0000.mrc"
+    other = tmp_path / "session2" / "val_0000.mrc"   # another session's micrograph of the same name
+    other.parent.mkdir()
+    other.write_bytes(micrograph.read_bytes())
+    assert main(["segment", str(micrograph), str(other), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "share the name 'val_0000'" in err and str(other) in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
 def test_segment_refuses_a_wrong_model_file_and_a_missing_gpu(labelled, tmp_path, capsys):
     micrograph = labelled[1].parent / "val_0000.mrc"
     wrong = tmp_path / "wrong.icestat"

@@ -13,7 +13,9 @@ segmented on a coarser image, and contamination smaller than one particle is
 taken for particle, as `icestat pick` does. Inverted micrographs (particles
 brighter than the ice) are segmented negated, as `icestat pick` segments them
 (--polarity: auto judges each micrograph as `icestat pick` does), so that the
-files are those `icestat pick --segmentation` writes.
+files are those `icestat pick --segmentation` writes. Over many micrographs,
+`icestat pick --segmentation` writes the same files with workers or on a Dask
+cluster, and a rerun of it skips the micrographs done.
 
 Example:
     icestat segment mics/*.mrc -o segmented/ --model my.icestat
@@ -25,6 +27,7 @@ import argparse
 import logging
 
 from icestat._logging import failure_reporter
+from icestat.batch import check_stems
 from icestat.bright_field import segment_and_pick
 from icestat.cli._common import (PIXEL_SIZE_HELP, add_diameter_args, add_model_run_args, add_polarity_arg,
                                 device_usable, expand_micrographs, output_folder)
@@ -47,10 +50,11 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Segment every micrograph; 2 for an unusable model, 1 if any micrograph failed, else 0."""
+    """Segment every micrograph; 2 for unusable arguments or model, 1 if any micrograph failed, else 0."""
     if not expand_micrographs(args) or not device_usable(args.device):
         return 2
     try:
+        check_stems(args.micrographs)
         model = load_model(args.model, device=args.device).with_carbon_regions(not args.carbon_per_pixel)
     except (ModelError, RuntimeError, ValueError) as err:
         log.error("%s", err)
