@@ -12,8 +12,8 @@ import pandas as pd
 from icestat.adapt import adapt_features
 from icestat.backend import to_host
 from icestat.features import PatchFeatures, compute_features
-from icestat.manifest import iter_labelled
-from icestat.micrograph import Micrograph
+from icestat.manifest import load_labelled, manifest_rows
+from icestat.micrograph import BAD_INPUT_ERRORS, Micrograph, file_error
 from icestat.prepare import WorkingImage
 from icestat.settings import SegmentationSettings
 from icestat.targets import patch_fractions, pixel_classes, working_classes
@@ -90,17 +90,49 @@ def make_example(micrograph: Micrograph, codes: np.ndarray, settings: Segmentati
 
 
 def examples_from_manifest(manifest, settings: SegmentationSettings, datasets: Iterable[str] | None = None,
-                           device: str = "cpu") -> list[Example]:
-    """Examples of every labelled micrograph of a manifest (rows without labels are skipped with a warning)."""
-    examples = []
-    for item in iter_labelled(manifest, datasets):
+                           device: str = "cpu", source: str = "the manifest") -> list[Example]:
+    """Examples of every labelled micrograph of a manifest.
+
+    Rows without labels are passed over with a warning. A micrograph or label file that cannot be used is named
+    in one logged error line; the rows after it are then only read, not made into examples, so that every such
+    file is named at once before the ValueError.
+
+    Parameters
+    ----------
+    manifest : DataFrame or str or PathLike
+        As :func:`icestat.manifest.manifest_rows` takes it.
+    settings : SegmentationSettings
+    datasets : iterable of str, optional
+        Only the rows of these datasets.
+    device : str
+        Where the features are computed.
+    source : str
+        The manifest, as the final error names it.
+
+    Raises
+    ------
+    ValueError
+        When any micrograph or label file cannot be used.
+    """
+    examples, unusable = [], []
+    rows = manifest_rows(manifest, datasets)
+    for _, row in rows.iterrows():
         try:
-            codes = pixel_classes(item)
-        except ValueError as err:
-            log.warning("%s", err)
-            continue
-        examples.append(make_example(item.micrograph, codes, settings, item.dataset, device,
-                                     complete=item.regions is not None))
+            item = load_labelled(row)
+            try:
+                codes = pixel_classes(item)
+            except ValueError as err:   # no labels: passed over
+                log.warning("%s", err)
+                continue
+            if not unusable:
+                examples.append(make_example(item.micrograph, codes, settings, item.dataset, device,
+                                             complete=item.regions is not None))
+        except BAD_INPUT_ERRORS as err:
+            unusable.append(file_error(row["micrograph"], err))
+            log.error("%s", unusable[-1])
+    if unusable:
+        raise ValueError(f"{source}: {len(unusable)} of {len(rows)} micrographs cannot be used (each named above); "
+                         "fix or remove their rows")
     return examples
 
 

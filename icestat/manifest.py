@@ -148,12 +148,17 @@ def iter_labelled(
     ------
     LabelledMicrograph
     """
+    for _, row in manifest_rows(manifest, datasets).iterrows():
+        yield load_labelled(row)
+
+
+def manifest_rows(manifest: pd.DataFrame | str | os.PathLike, datasets: Iterable[str] | None = None) -> pd.DataFrame:
+    """The rows of a manifest (a path is read with :func:`read_manifest`), only those of `datasets` if given."""
     if not isinstance(manifest, pd.DataFrame):
         manifest = read_manifest(manifest)
     if datasets is not None:
         manifest = manifest[manifest["dataset"].isin(list(datasets))]
-    for _, row in manifest.iterrows():
-        yield load_labelled(row)
+    return manifest
 
 
 def load_labelled(row: pd.Series) -> LabelledMicrograph:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import imageio.v3 as iio
 import mrcfile
 import numpy as np
@@ -10,6 +12,7 @@ import pytest
 
 from icestat.classes import CARBON, CONTAMINATION, PARTICLE
 from icestat.cli import build_parser, main
+from icestat.manifest import read_manifest
 from icestat.micrograph import read_micrograph, write_mrc
 from icestat.model import load_model
 from icestat.segment import segment
@@ -110,6 +113,28 @@ def test_train_reads_the_validation_manifest_before_training(labelled, tmp_path,
         assert main(["train", str(train), "-o", str(output), "--validation", str(validation), "--simulated", "0",
                      "--refiner-steps", "0", "--n-estimators", "5"]) == 2
         assert problem in capsys.readouterr().err and not output.exists()
+
+
+def test_train_names_every_unusable_micrograph_of_the_manifest_at_once_and_trains_on_none(labelled, tmp_path, capsys,
+                                                                                         monkeypatch):
+    train, _ = labelled
+    rows = read_manifest(train)   # its paths absolute
+    truncated, text = tmp_path / "truncated.mrc", tmp_path / "notes.mrc"
+    truncated.write_bytes(Path(rows["micrograph"][0]).read_bytes()[:3000])
+    text.write_text("not a micrograph\n")
+    spoiled = pd.concat([rows.iloc[:1], rows.iloc[:1].assign(micrograph=str(truncated)), rows.iloc[1:],
+                         rows.iloc[:1].assign(micrograph=str(text))], ignore_index=True)
+    spoiled.to_csv(tmp_path / "spoiled.csv", index=False)
+    made = []
+    monkeypatch.setattr("icestat.examples.make_example", lambda *args, **kwargs: made.append(args[0].name))
+    output = tmp_path / "model.icestat"
+    assert main(["train", str(tmp_path / "spoiled.csv"), "-o", str(output), "--simulated", "0"]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert errors[0].startswith(f"ERROR: {truncated}: ") and "truncated" in errors[0]
+    assert errors[1] == f"ERROR: {text}: is a text file, not a micrograph"
+    assert errors[2] == (f"ERROR: {tmp_path / 'spoiled.csv'}: 2 of 5 micrographs cannot be used (each named above); "
+                         "fix or remove their rows")
+    assert made == ["train_0000"] and not output.exists()   # the good rows after the first unusable one: only read
 
 
 def test_train_refuses_a_dataset_the_manifest_does_not_have_naming_those_it_has(labelled, tmp_path, capsys):

@@ -74,11 +74,12 @@ def main(args: argparse.Namespace) -> int:
             raise ValueError(f"{args.manifest}: no dataset {', '.join(unknown)} (it has "
                              f"{', '.join(sorted(set(manifest['dataset']))) or 'none named'})")
         validation_manifest = read_manifest(args.validation) if args.validation else None
-        examples = examples_from_manifest(manifest, settings, args.datasets, args.device)
+        examples = examples_from_manifest(manifest, settings, args.datasets, args.device, source=args.manifest)
         if not examples:
             raise ValueError(f"{args.manifest}: no labelled micrograph to train on")
         if args.validation:
-            validation = examples_from_manifest(validation_manifest, settings, device=args.device)
+            validation = examples_from_manifest(validation_manifest, settings, device=args.device,
+                                                source=args.validation)
             if not validation:
                 raise ValueError(f"{args.validation}: no labelled micrograph to validate on")
         if args.simulated:
