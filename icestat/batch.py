@@ -202,6 +202,14 @@ def record_file(output: Path, stem: str) -> Path:
     return Path(output) / f"{stem}_summary.json"
 
 
+def picked_by_other_runs(output: Path, paths: list[str]) -> list[str]:
+    """The names of the micrographs with a record in `output` that are not among `paths` (sorted)."""
+    ending = record_file(Path(), "").name
+    this_run = {micrograph_stem(path) for path in paths}
+    return sorted(name for record in Path(output).glob(f"*{ending}")
+                  if (name := record.name[:-len(ending)]) not in this_run)
+
+
 def check_names(paths: list[str], output: Path) -> None:
     """Raise ValueError when two micrographs would write the same output files, or a micrograph's name or that of
     its coordinate file cannot be written to the run's STAR files."""

@@ -207,6 +207,24 @@ def test_a_micrograph_whose_name_has_a_quote_mark_is_refused_before_any_work(sim
     assert not list((tmp_path / "out").glob("*"))
 
 
+def test_runs_over_parts_into_one_folder_say_so_and_a_run_over_all_names_every_part(simulated, tmp_path, capsys):
+    # as the jobs of a SLURM array over parts of a dataset, sharing one output folder
+    _, micrographs, _ = simulated
+    out = tmp_path / "picks"
+    for part in (micrographs[:2], micrographs[2:]):
+        assert main(["pick", *part, "-o", str(out), "--diameter-A", "150"]) == 0
+    err = capsys.readouterr().err   # the first part found the folder empty; the second, the first's micrographs
+    assert err.count("picked by another run") == 1
+    assert f"{out} also holds 2 micrographs picked by another run (such as mic_0000)" in err
+    assert pd.read_csv(out / "summary.csv")["micrograph"].tolist() == ["mic_0002"]   # the last part's alone
+
+    assert main(["pick", *micrographs, "-o", str(out), "--diameter-A", "150"]) == 0
+    assert "picked by another run" not in capsys.readouterr().err
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary["status"].tolist() == ["done before"] * 3
+    assert set(read_picks(out / "particles.star")["micrograph"]) == set(micrographs)
+
+
 def test_a_rerun_with_workers_starts_no_more_of_them_than_micrographs_left(simulated, tmp_path, monkeypatch):
     # each local worker loads the model before its first micrograph: none for a run all done, one for one left
     _, micrographs, _ = simulated

@@ -60,6 +60,7 @@ from icestat.batch import (
     is_done,
     pick_in_turn,
     pick_micrograph,
+    picked_by_other_runs,
     to_pick_as_bright,
     to_pick_with_run_diameter,
     write_run_files,
@@ -210,6 +211,11 @@ def main(args: argparse.Namespace) -> int:
     print(f"{n_picks} particles in {len(summary) - n_failed} of {len(summary)} micrographs "
           f"({n_picked} picked now, {len(summary) - n_failed - n_picked} done before, {n_failed} failed); "
           f"see {output / 'summary.csv'} and {output / 'particles.star'}")
+    others = picked_by_other_runs(output, args.micrographs)
+    if others:
+        log.warning("%s also holds %s picked by another run (such as %s), which this run's files leave out; a run "
+                    "over all of them writes run files that name them all, picking again none that is done",
+                    output, _micrographs(len(others)), others[0])
     return 1 if n_failed else 0
 
 
