@@ -94,6 +94,16 @@ def test_names_a_bare_star_value_would_misread_come_back_as_written(tmp_path, pi
     assert star_text("mic_0001.mrc") == "mic_0001.mrc"
 
 
+def test_a_bare_name_with_a_hash_is_refused_naming_its_line_not_cut_short(tmp_path):
+    star = tmp_path / "particles.star"   # as RELION writes a name with '#', bare
+    star.write_text("data_particles\nloop_\n_rlnMicrographName #1\n_rlnCoordinateX #2\n_rlnCoordinateY #3\n"
+                    '"grid #1/a.mrc" 10 20\ngrid#2/a.mrc 30 40 # a comment\n')
+    with pytest.raises(ValueError, match=r"particles.star: line 7 \(grid#2/a.mrc 30 40 # a comment\) has a '#'"):
+        read_picks(star)
+    star.write_text(star.read_text().replace("grid#2", "grid2"))   # a quoted '#' and a comment are read
+    assert read_picks(star)["micrograph"].tolist() == ["grid #1/a.mrc", "grid2/a.mrc"]
+
+
 @pytest.mark.parametrize("name", ["it's.mrc", 'say "cheese".mrc', '"q.mrc'])
 def test_a_name_with_a_quote_mark_is_refused_naming_it(tmp_path, picks, name):
     with pytest.raises(ValueError, match="quote mark") as err:

@@ -92,6 +92,9 @@ def test_names_are_found_from_the_project_folder_when_run_elsewhere(project, mon
     (lambda p: write_star(p, pixel_sizes_A={1: 1.06, 2: 0.83}), "micrographs of 2 pixel sizes (0.83, 1.06 Å)"),
     (lambda p: write_star(p, groups=(1, 1, 3)), "no valid pixel size"),
     (lambda p: write_star(p, names=["elsewhere/x.mrc"], groups=(1,)), "none of its 1 micrographs"),
+    # as RELION writes a name with '#': bare (starfile would cut it short)
+    (lambda p: p.write_text("data_\nloop_\n_rlnMicrographName #1\ngrid#2/a.mrc\n"),
+     "line 4 (grid#2/a.mrc) has a '#' inside a value"),
 ])
 def test_a_bad_star_file_is_refused_in_one_line_naming_it(project, make, message):
     star = project / "CtfFind" / "job003" / "bad.star"

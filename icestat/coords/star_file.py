@@ -1,4 +1,4 @@
-"""Writing STAR files whose text values RELION and ``starfile`` read back as written.
+"""Writing STAR files whose text values RELION and ``starfile`` read back as written, and what ``starfile`` misreads.
 
 A bare STAR value ends at whitespace; one that starts with ``_``, ``data_`` or
 ``loop_`` is read as a label or a new block, and ``#`` starts a comment
@@ -12,6 +12,7 @@ neither reader takes one inside a quoted value, and ``starfile`` reads every
 from __future__ import annotations
 
 import os
+import re
 from typing import Mapping
 
 import pandas as pd
@@ -19,6 +20,9 @@ import starfile
 
 from icestat._atomic import atomic_path
 
+#: A ``#`` within a bare value (after a character that is not whitespace); quoted values are taken out first.
+_HASH_IN_VALUE = re.compile(r"\S#")
+_QUOTED = re.compile(r'"[^"]*"')
 #: Beginnings that make a bare value something else to a STAR reader (case-insensitive).
 RESERVED_BEGINNINGS = ("_", "data_", "loop_", "save_", "global_", "stop_", "$", ";")
 
@@ -61,3 +65,27 @@ def write_star_file(blocks: Mapping[str, pd.DataFrame], path: str | os.PathLike)
     with atomic_path(path) as tmp:
         # the values come quoted where they must be: starfile's own quoting (of values with a space) is off
         starfile.write(quoted, tmp, overwrite=True, quote_character="")
+
+
+
+def check_no_hash_in_bare_value(path: str | os.PathLike) -> None:
+    """Raise ValueError where a STAR file has a bare value with ``#`` in it (RELION writes ``grid#2/mic.mrc`` so),
+    which ``starfile`` would read as the start of a comment, cutting the value short.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> star = pathlib.Path(tempfile.mkdtemp()) / "mics.star"
+    >>> _ = star.write_text('data_\\nloop_\\n_rlnMicrographName #1\\n"a#1.mrc"\\ngrid#2/mic.mrc\\n')
+    >>> check_no_hash_in_bare_value(star)
+    Traceback (most recent call last):
+    ...
+    ValueError: .../mics.star: line 5 (grid#2/mic.mrc) has a '#' inside a value, which icestat's STAR reader...
+    """
+    with open(path, errors="replace") as file:
+        for number, line in enumerate(file, 1):
+            text = line.strip()
+            if text and text[0] not in "_#" and _HASH_IN_VALUE.search(_QUOTED.sub("", text)):
+                raise ValueError(f"{path}: line {number} ({text}) has a '#' inside a value, which icestat's STAR "
+                                 "reader (starfile) takes for the start of a comment; put the value in double quotes "
+                                 "or rename its file")
