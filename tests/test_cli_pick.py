@@ -278,6 +278,24 @@ def test_rerun_skips_what_is_done_and_redoes_what_changed(simulated, tmp_path, c
     assert len(dark_xy) and (not len(bright_xy) or cdist(bright_xy, dark_xy).min() > 20)
 
 
+def test_a_folder_picked_again_as_micrographs_arrive_picks_each_once_and_one_being_written_next_time(
+        simulated, tmp_path, capsys):
+    _, micrographs, _ = simulated
+    arriving = tmp_path / "Micrographs"
+    arriving.mkdir()
+    shutil.copy(micrographs[0], arriving)
+    written = Path(micrographs[1]).read_bytes()
+    (arriving / "mic_0001.mrc").write_bytes(written[:len(written) // 3])   # still being written
+    out = tmp_path / "picks"
+    assert main(["pick", str(arriving), "-o", str(out), "--diameter-A", "150", "-q"]) == 1
+    assert "mic_0001.mrc: truncated" in capsys.readouterr().err
+    (arriving / "mic_0001.mrc").write_bytes(written)
+    shutil.copy(micrographs[2], arriving)   # and another arrives
+    assert main(["pick", str(arriving), "-o", str(out), "--diameter-A", "150", "-q"]) == 0
+    assert pd.read_csv(out / "summary.csv")["status"].tolist() == ["done before", "picked", "picked"]
+    assert len(read_picks(out / "autopick.star")["micrograph"].unique()) == 3
+
+
 def test_a_rerun_asking_for_other_pick_formats_writes_them_from_the_star_files_without_picking_again(simulated, tmp_path):
     # Picked for RELION, then wanted for crYOLO and EMAN: seconds for the whole run, not the picking again.
     _, micrographs, _ = simulated
