@@ -27,7 +27,7 @@ import pandas as pd
 import starfile
 
 from icestat.coords.relion import project_folders
-from icestat.coords.star_file import check_no_hash_in_bare_value
+from icestat.coords.star_file import check_starfile_reads_as_written
 from icestat.micrograph import SEGMENTATION_FILE_ENDINGS, micrograph_stem
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ def read_micrograph_star(path: str | os.PathLike) -> tuple[list[str], float | No
     """
     if not Path(path).is_file():
         raise ValueError(f"{path}: no such file")
-    check_no_hash_in_bare_value(path)
+    check_starfile_reads_as_written(path)
     try:
         blocks = starfile.read(path, always_dict=True)
     except Exception as err:  # starfile raises many types on a damaged file

@@ -95,6 +95,8 @@ def test_names_are_found_from_the_project_folder_when_run_elsewhere(project, mon
     # as RELION writes a name with '#': bare (starfile would cut it short)
     (lambda p: p.write_text("data_\nloop_\n_rlnMicrographName #1\ngrid#2/a.mrc\n"),
      "line 4 (grid#2/a.mrc) has a '#' inside a value"),
+    (lambda p: p.write_text("data_\nloop_\n_rlnMicrographName #1\n'grid 1/a.mrc'\nit's.mrc\n"),
+     "line 5 (it's.mrc) has a quote mark (') inside a value"),
 ])
 def test_a_bad_star_file_is_refused_in_one_line_naming_it(project, make, message):
     star = project / "CtfFind" / "job003" / "bad.star"

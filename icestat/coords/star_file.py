@@ -22,7 +22,8 @@ from icestat._atomic import atomic_path
 
 #: A ``#`` within a bare value (after a character that is not whitespace); quoted values are taken out first.
 _HASH_IN_VALUE = re.compile(r"\S#")
-_QUOTED = re.compile(r'"[^"]*"')
+#: A value in double or single quotes (STAR's two), as a whole token.
+_QUOTED = re.compile(r"""(?:^|(?<=\s))(["'])[^"']*\1(?=\s|$)""")
 #: Beginnings that make a bare value something else to a STAR reader (case-insensitive).
 RESERVED_BEGINNINGS = ("_", "data_", "loop_", "save_", "global_", "stop_", "$", ";")
 
@@ -68,24 +69,32 @@ def write_star_file(blocks: Mapping[str, pd.DataFrame], path: str | os.PathLike)
 
 
 
-def check_no_hash_in_bare_value(path: str | os.PathLike) -> None:
-    """Raise ValueError where a STAR file has a bare value with ``#`` in it (RELION writes ``grid#2/mic.mrc`` so),
-    which ``starfile`` would read as the start of a comment, cutting the value short.
+def check_starfile_reads_as_written(path: str | os.PathLike) -> None:
+    """Raise ValueError where a STAR file has a bare value that ``starfile`` would misread: one with ``#`` in it
+    (RELION writes ``grid#2/mic.mrc`` so), which it takes for the start of a comment, cutting the value short, or
+    with ``'`` in it (``it's.mrc``), which it reads as ``"``.
 
     Examples
     --------
     >>> import pathlib, tempfile
     >>> star = pathlib.Path(tempfile.mkdtemp()) / "mics.star"
-    >>> _ = star.write_text('data_\\nloop_\\n_rlnMicrographName #1\\n"a#1.mrc"\\ngrid#2/mic.mrc\\n')
-    >>> check_no_hash_in_bare_value(star)
+    >>> lines = ["data_", "loop_", "_rlnMicrographName #1", '"a#1.mrc"', "'b 2.mrc'", "grid#2/mic.mrc"]
+    >>> _ = star.write_text("\\n".join(lines))
+    >>> check_starfile_reads_as_written(star)
     Traceback (most recent call last):
     ...
-    ValueError: .../mics.star: line 5 (grid#2/mic.mrc) has a '#' inside a value, which icestat's STAR reader...
+    ValueError: .../mics.star: line 6 (grid#2/mic.mrc) has a '#' inside a value, which icestat's STAR reader...
     """
     with open(path, errors="replace") as file:
         for number, line in enumerate(file, 1):
             text = line.strip()
-            if text and text[0] not in "_#" and _HASH_IN_VALUE.search(_QUOTED.sub("", text)):
+            if not text or text[0] in "_#":
+                continue
+            bare = _QUOTED.sub("", text)
+            if _HASH_IN_VALUE.search(bare):
                 raise ValueError(f"{path}: line {number} ({text}) has a '#' inside a value, which icestat's STAR "
                                  "reader (starfile) takes for the start of a comment; put the value in double quotes "
                                  "or rename its file")
+            if "'" in bare:
+                raise ValueError(f"{path}: line {number} ({text}) has a quote mark (') inside a value, which "
+                                 "icestat's STAR reader (starfile) reads as a double quote; rename its file")
