@@ -43,7 +43,11 @@ def naming_the_file_read(message: str) -> str:
     >>> naming_the_file_read("no file")
     'no file'
     """
-    path, words = _file_and_words(message)
+    return _joined(*_file_and_words(message))
+
+
+def _joined(path: str | None, words: str) -> str:
+    """``path: words``, or `words` alone where there is no path."""
     return words if path is None else f"{path}: {words}"
 
 
@@ -159,7 +163,7 @@ def report_on_stderr(level: int) -> None:
 
     def show_warning(message, category, filename, lineno, file=None, line=None):
         path, words = _file_and_words(str(message))
-        text = words if path is None else f"{path}: {words}"
+        text = _joined(path, words)
         ending = first_files.ending(text, (category, words))
         if ending is not None:
             log.warning("%s%s", text, ending)
