@@ -18,7 +18,8 @@ from icestat.features import PatchGrid, compute_features
 from icestat.manifest import LabelledMicrograph
 from icestat.micrograph import Micrograph
 from icestat.model import FORMAT_VERSION, ModelError, load_model
-from icestat.refine import BoundaryRefiner, RefinerNet, _random_crop, fold_batch_norms, shown_otherwise
+from icestat.refine import (BoundaryRefiner, InferenceNet, RefinerNet, _random_crop, fold_batch_norms,
+                            shown_otherwise)
 from icestat.prepare import WorkingImage
 from icestat.segment import OPAQUE_FILM_SPREAD, normalised_to_hole, segment
 from icestat.settings import SegmentationSettings
@@ -273,6 +274,30 @@ def test_folded_batch_norms_give_the_same_outputs_and_follow_new_weights(rng):
     fresh.load_state_dict(trained.state_dict())
     np.testing.assert_allclose(fresh.predict_proba(image, coarse), trained.predict_proba(image, coarse), atol=1e-6)
     assert np.abs(fresh.predict_proba(image, coarse) - before).max() > 1e-3
+
+
+def test_the_inference_network_gives_the_networks_outputs_without_upsampling_or_concatenating(rng):
+    torch.manual_seed(3)
+    net = RefinerNet(width=8)
+    for module in net.modules():   # every weight random (the head starts at zero) and the statistics of other data
+        if isinstance(module, (torch.nn.Conv2d, torch.nn.BatchNorm2d)):
+            torch.nn.init.normal_(module.weight, 0.0, 0.3)
+            torch.nn.init.normal_(module.bias, 0.0, 0.3)
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.normal_(0.0, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    net.eval()
+    image = torch.from_numpy(rng.normal(size=(1, 1, 44, 60)).astype(np.float32))
+    coarse = torch.from_numpy(rng.dirichlet(np.ones(4), size=(1, 44, 60)).transpose(0, 3, 1, 2).astype(np.float32))
+    fast = InferenceNet(net)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    with torch.no_grad():
+        expected = net(image, coarse)
+        assert expected.std() > 0.5   # the body's part is not drowned by the coarse input's
+        torch.testing.assert_close(fast(image, coarse), expected, rtol=1e-5, atol=1e-4)
+        torch.testing.assert_close(fast.to(memory_format=torch.channels_last)(
+            image.to(memory_format=torch.channels_last), coarse.to(memory_format=torch.channels_last)),
+            expected, rtol=1e-5, atol=1e-4)
 
 
 def test_several_networks_are_trained_apart_and_their_probabilities_averaged(rng, tmp_path):
