@@ -258,7 +258,7 @@ _UPSAMPLED_TAPS = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0
 
 
 class InferenceNet(nn.Module):
-    """A trained :class:`RefinerNet` arranged for prediction: the same outputs (to 1e-5), in about 60 % of the time.
+    """A trained :class:`RefinerNet` arranged for prediction: the same outputs (to 1e-5), in 70-90 % of the time.
 
     Each batch normalisation is folded into the convolution before it
     (:func:`fold_batch_norms`). Each upward level's first convolution sees the
@@ -267,8 +267,9 @@ class InferenceNet(nn.Module):
     transposed convolution of the level below (stride 2, a 4x4 kernel summing
     the 3x3 kernel's taps that see the same low-resolution pixel), its part
     that sees the skip connection as a convolution of its own, and the two
-    added; no upsampled copy nor concatenation is made (1036-px working image,
-    2 CPU cores, channels-last: 395-430 -> 258 ms per network).
+    added; no upsampled copy nor concatenation is made (the default model's
+    three networks, channels-last, on 2 CPU cores: 576 -> 401 ms at 1036 px,
+    192 -> 170 ms at 620 px; benchmarks/README.md).
 
     Parameters
     ----------
