@@ -82,8 +82,8 @@ def main() -> None:
         "# The boundary refiner (CNN) on one working image",
         "",
         f"Device: {device}{gpu_name(str(device))}, torch {torch.__version__}; the default model's refiner "
-        f"({refiner.n_networks} network(s) as icestat.refine.InferenceNet arranges them: batch normalisations folded, "
-        f"upsampling in transposed convolutions; channels-last), random inputs, best of "
+        f"({refiner.n_networks} network(s), batch normalisations folded, upward levels by transposed convolutions "
+        f"(icestat.refine.conv_of_upsampled_and_skip), channels-last), random inputs, best of "
         f"{args.repeats}. Written by benchmarks/refiner_speed.py.",
         "",
         "| working image | setting | predict_proba (ms) | the networks alone, input on the device (ms) |",

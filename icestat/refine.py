@@ -43,6 +43,25 @@ NOISE_PROBABILITY = 0.5
 NOISE_SD = (0.2, 1.0)
 
 
+#: Which of a 3x3 kernel's taps (rows: -1, 0, +1) each tap of a 4x4 transposed-convolution kernel sums, so that the
+#: transposed convolution (stride 2, padding 1) of an image is the convolution (padding 1) of its nearest-neighbour
+#: upsampling by 2: each pixel of the upsampled image sees its low-resolution neighbours through two taps.
+_UPSAMPLED_TAPS = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+
+
+def conv_of_upsampled_and_skip(conv: nn.Conv2d, below: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+    """``conv(cat([upsampled below, skip]))`` (3x3, padding 1; `below` upsampled by 2, nearest neighbour), made as
+    a transposed convolution of `below` plus a convolution of `skip`: neither the upsampled copy nor the
+    concatenation is made. The same outputs to rounding, a quarter less time in the network at 1036 px, in
+    prediction and training alike (benchmarks/README.md).
+    """
+    n_below = below.shape[1]
+    taps = _UPSAMPLED_TAPS.to(conv.weight.device, conv.weight.dtype)
+    transposed = torch.einsum("ua,vb,oiab->iouv", taps, taps, conv.weight[:, :n_below])
+    return (functional.conv_transpose2d(below, transposed, stride=2, padding=1)
+            + functional.conv2d(skip, conv.weight[:, n_below:], conv.bias, padding=1))
+
+
 def conv_block(n_in: int, n_out: int) -> nn.Sequential:
     """Two 3x3 convolutions, each followed by batch normalisation and ReLU: one level of a U-Net."""
     return nn.Sequential(
@@ -72,8 +91,9 @@ class RefinerNet(nn.Module):
         x1 = self.down1(torch.cat([image, coarse], dim=1))
         x2 = self.down2(functional.max_pool2d(x1, 2))
         x3 = self.bottom(functional.max_pool2d(x2, 2))
-        y2 = self.up2(torch.cat([functional.interpolate(x3, scale_factor=2.0), x2], dim=1))
-        y1 = self.up1(torch.cat([functional.interpolate(y2, scale_factor=2.0), x1], dim=1))
+        # each upward level: its convolutions of the level below upsampled and the skip connection, concatenated
+        y2 = self.up2[1:](conv_of_upsampled_and_skip(self.up2[0], x3, x2))
+        y1 = self.up1[1:](conv_of_upsampled_and_skip(self.up1[0], y2, x1))
         return functional.log_softmax(torch.log(coarse.clamp_min(_EPS)) + self.head(y1), dim=1)
 
 
@@ -133,7 +153,7 @@ class BoundaryRefiner:
         for seed in self._seeds():
             torch.manual_seed(seed)
             self.networks.append(RefinerNet(width))
-        self._inference_networks = None   # the networks arranged for prediction (InferenceNet), made when first needed
+        self._inference_networks = None   # the networks folded for prediction (fold_batch_norms), made when first needed
 
     @property
     def n_parameters(self) -> int:
@@ -212,11 +232,11 @@ class BoundaryRefiner:
         """Class probabilities per pixel, ``(4, H, W)`` float32, of one working image: the networks' mean.
 
         The networks run channels-last (1.4-1.9x faster on CPU than the default layout for 600-1000-px images),
-        arranged for prediction (:class:`InferenceNet`).
+        their batch normalisations folded into the convolutions (:func:`fold_batch_norms`).
         """
         device = torch_device(self.device)
         if self._inference_networks is None:   # made again after fit and load_state_dict
-            self._inference_networks = [InferenceNet(net) for net in self.networks]
+            self._inference_networks = [fold_batch_norms(net) for net in self.networks]
         rows, cols = image.shape
         pad = ((0, -rows % 4), (0, -cols % 4))
         image = np.pad(image, pad, mode="reflect")
@@ -249,69 +269,6 @@ class BoundaryRefiner:
     def _seeds(self) -> range:
         """Each network's seed."""
         return range(self.random_state, self.random_state + self.n_networks)
-
-
-#: Which of a 3x3 kernel's taps (rows: -1, 0, +1) each tap of a 4x4 transposed-convolution kernel sums, so that the
-#: transposed convolution (stride 2, padding 1) of an image is the convolution (padding 1) of its nearest-neighbour
-#: upsampling by 2: each output pixel of an upsampled image sees its low-resolution neighbours through two taps.
-_UPSAMPLED_TAPS = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
-
-
-class InferenceNet(nn.Module):
-    """A trained :class:`RefinerNet` arranged for prediction: the same outputs (to 1e-5), in 70-90 % of the time.
-
-    Each batch normalisation is folded into the convolution before it
-    (:func:`fold_batch_norms`). Each upward level's first convolution sees the
-    nearest-neighbour upsampling of the level below beside the skip connection
-    (concatenated): its part that sees the upsampled channels is done as one
-    transposed convolution of the level below (stride 2, a 4x4 kernel summing
-    the 3x3 kernel's taps that see the same low-resolution pixel), its part
-    that sees the skip connection as a convolution of its own, and the two
-    added; no upsampled copy nor concatenation is made (the default model's
-    three networks, channels-last, on 2 CPU cores: 576 -> 401 ms at 1036 px,
-    192 -> 170 ms at 620 px; benchmarks/README.md).
-
-    Parameters
-    ----------
-    net : RefinerNet
-        Trained; left as it is.
-    """
-
-    def __init__(self, net: RefinerNet):
-        super().__init__()
-        folded = fold_batch_norms(net)
-        width = folded.head.in_channels
-        self.down1, self.down2, self.bottom, self.head = folded.down1, folded.down2, folded.bottom, folded.head
-        self.up2, self.up2_rest = _upward_convolutions(folded.up2, n_below=3 * width)
-        self.up1, self.up1_rest = _upward_convolutions(folded.up1, n_below=2 * width)
-
-    def forward(self, image: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
-        """As :meth:`RefinerNet.forward`."""
-        x1 = self.down1(torch.cat([image, coarse], dim=1))
-        x2 = self.down2(functional.max_pool2d(x1, 2))
-        x3 = self.bottom(functional.max_pool2d(x2, 2))
-        y2 = self.up2_rest(_upward(self.up2, x3, x2))
-        y1 = self.up1_rest(_upward(self.up1, y2, x1))
-        return functional.log_softmax(torch.log(coarse.clamp_min(_EPS)) + self.head(y1), dim=1)
-
-
-def _upward_convolutions(level: nn.Sequential, n_below: int) -> tuple[nn.ModuleDict, nn.Sequential]:
-    """An upward level's first convolution split into its parts (``below``: transposed, ``skip``), and the rest."""
-    first = level[0]
-    weight, device = first.weight.detach(), first.weight.device
-    taps = _UPSAMPLED_TAPS.to(device)
-    below = nn.ConvTranspose2d(n_below, first.out_channels, 4, stride=2, padding=1, bias=False, device=device)
-    skip = nn.Conv2d(first.in_channels - n_below, first.out_channels, 3, padding=1, device=device)
-    with torch.no_grad():
-        below.weight.copy_(torch.einsum("ua,vb,oiab->iouv", taps, taps, weight[:, :n_below]))
-        skip.weight.copy_(weight[:, n_below:])
-        skip.bias.copy_(first.bias)
-    return nn.ModuleDict({"below": below, "skip": skip}), level[1:]
-
-
-def _upward(first: nn.ModuleDict, below: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-    """An upward level's first convolution of the upsampled `below` concatenated with `skip`, as parts added."""
-    return first["below"](below).add_(first["skip"](skip))
 
 
 def fold_batch_norms(net: RefinerNet) -> RefinerNet:

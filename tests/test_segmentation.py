@@ -18,8 +18,7 @@ from icestat.features import PatchGrid, compute_features
 from icestat.manifest import LabelledMicrograph
 from icestat.micrograph import Micrograph
 from icestat.model import FORMAT_VERSION, ModelError, load_model
-from icestat.refine import (BoundaryRefiner, InferenceNet, RefinerNet, _random_crop, fold_batch_norms,
-                            shown_otherwise)
+from icestat.refine import BoundaryRefiner, RefinerNet, _random_crop, fold_batch_norms, shown_otherwise
 from icestat.prepare import WorkingImage
 from icestat.segment import OPAQUE_FILM_SPREAD, normalised_to_hole, segment
 from icestat.settings import SegmentationSettings
@@ -276,7 +275,19 @@ def test_folded_batch_norms_give_the_same_outputs_and_follow_new_weights(rng):
     assert np.abs(fresh.predict_proba(image, coarse) - before).max() > 1e-3
 
 
-def test_the_inference_network_gives_the_networks_outputs_without_upsampling_or_concatenating(rng):
+def unet_as_drawn(net: RefinerNet, image: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
+    """The reference of RefinerNet.forward: each upward level convolves the level below upsampled (nearest
+    neighbour), concatenated with the skip connection."""
+    x1 = net.down1(torch.cat([image, coarse], dim=1))
+    x2 = net.down2(torch.nn.functional.max_pool2d(x1, 2))
+    x3 = net.bottom(torch.nn.functional.max_pool2d(x2, 2))
+    y2 = net.up2(torch.cat([torch.nn.functional.interpolate(x3, scale_factor=2.0), x2], dim=1))
+    y1 = net.up1(torch.cat([torch.nn.functional.interpolate(y2, scale_factor=2.0), x1], dim=1))
+    return torch.nn.functional.log_softmax(torch.log(coarse.clamp_min(1e-4)) + net.head(y1), dim=1)
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_the_network_is_the_unet_as_drawn_in_outputs_and_gradients_without_upsampled_copies(rng, training):
     torch.manual_seed(3)
     net = RefinerNet(width=8)
     for module in net.modules():   # every weight random (the head starts at zero) and the statistics of other data
@@ -286,18 +297,27 @@ def test_the_inference_network_gives_the_networks_outputs_without_upsampling_or_
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_mean.normal_(0.0, 0.5)
             module.running_var.uniform_(0.5, 2.0)
-    net.eval()
-    image = torch.from_numpy(rng.normal(size=(1, 1, 44, 60)).astype(np.float32))
-    coarse = torch.from_numpy(rng.dirichlet(np.ones(4), size=(1, 44, 60)).transpose(0, 3, 1, 2).astype(np.float32))
-    fast = InferenceNet(net)
-    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
-    with torch.no_grad():
-        expected = net(image, coarse)
-        assert expected.std() > 0.5   # the body's part is not drowned by the coarse input's
-        torch.testing.assert_close(fast(image, coarse), expected, rtol=1e-5, atol=1e-4)
-        torch.testing.assert_close(fast.to(memory_format=torch.channels_last)(
-            image.to(memory_format=torch.channels_last), coarse.to(memory_format=torch.channels_last)),
-            expected, rtol=1e-5, atol=1e-4)
+            module.momentum = 0.0   # the two passes leave the statistics as they are
+    net.train(training)
+    image = torch.from_numpy(rng.normal(size=(2, 1, 44, 60)).astype(np.float32))
+    coarse = torch.from_numpy(rng.dirichlet(np.ones(4), size=(2, 44, 60)).transpose(0, 3, 1, 2).astype(np.float32))
+    target = torch.from_numpy(rng.integers(0, 4, size=(2, 44, 60)))
+    results = []
+    for forward in (net, lambda *inputs: unet_as_drawn(net, *inputs)):
+        net.zero_grad()
+        out = forward(image, coarse)
+        torch.nn.functional.nll_loss(out, target).backward()
+        results.append((out.detach(), {name: p.grad.clone() for name, p in net.named_parameters()}))
+    (out, gradients), (drawn, drawn_gradients) = results
+    assert drawn.std() > 0.5   # the body's part is not drowned by the coarse input's
+    torch.testing.assert_close(out, drawn, rtol=1e-5, atol=1e-4)
+    for name, gradient in gradients.items():
+        torch.testing.assert_close(gradient, drawn_gradients[name], rtol=1e-4, atol=1e-5, msg=name)
+    if not training:   # and as prediction runs it: folded, channels-last
+        folded = fold_batch_norms(net).to(memory_format=torch.channels_last)
+        with torch.no_grad():
+            torch.testing.assert_close(folded(*(t.to(memory_format=torch.channels_last) for t in (image, coarse))),
+                                       drawn, rtol=1e-5, atol=1e-4)
 
 
 def test_several_networks_are_trained_apart_and_their_probabilities_averaged(rng, tmp_path):
