@@ -6,7 +6,8 @@ A bare STAR value ends at whitespace; one that starts with ``_``, ``data_`` or
 ``_0001.mrc`` or ``grid#2/mic.mrc``, are written in double quotes, as RELION
 writes a name with a space. A value with a quote mark cannot be written:
 neither reader takes one inside a quoted value, and ``starfile`` reads every
-``'`` as ``"``.
+``'`` as ``"``. A STAR file to read that ``starfile`` would misread so is
+refused saying where (:func:`check_starfile_reads_as_written`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from icestat._atomic import atomic_path
 _HASH_IN_VALUE = re.compile(r"\S#")
 #: A value in double or single quotes (STAR's two), as a whole token.
 _QUOTED = re.compile(r"""(?:^|(?<=\s))(["'])[^"']*\1(?=\s|$)""")
+#: A comment after the values: a ``#`` that starts a token, and the rest of the line.
+_COMMENT = re.compile(r"(?:^|\s)#.*")
 #: Beginnings that make a bare value something else to a STAR reader (case-insensitive).
 RESERVED_BEGINNINGS = ("_", "data_", "loop_", "save_", "global_", "stop_", "$", ";")
 
@@ -68,7 +71,6 @@ def write_star_file(blocks: Mapping[str, pd.DataFrame], path: str | os.PathLike)
         starfile.write(quoted, tmp, overwrite=True, quote_character="")
 
 
-
 def check_starfile_reads_as_written(path: str | os.PathLike) -> None:
     """Raise ValueError where a STAR file has a bare value that ``starfile`` would misread: one with ``#`` in it
     (RELION writes ``grid#2/mic.mrc`` so), which it takes for the start of a comment, cutting the value short, or
@@ -78,19 +80,19 @@ def check_starfile_reads_as_written(path: str | os.PathLike) -> None:
     --------
     >>> import pathlib, tempfile
     >>> star = pathlib.Path(tempfile.mkdtemp()) / "mics.star"
-    >>> lines = ["data_", "loop_", "_rlnMicrographName #1", '"a#1.mrc"', "'b 2.mrc'", "grid#2/mic.mrc"]
+    >>> lines = ["data_", "loop_", "_rlnMicrographName #1", '"a#1.mrc"', "'b 2.mrc'", "c.mrc # it's", "grid#2/mic.mrc"]
     >>> _ = star.write_text("\\n".join(lines))
     >>> check_starfile_reads_as_written(star)
     Traceback (most recent call last):
     ...
-    ValueError: .../mics.star: line 6 (grid#2/mic.mrc) has a '#' inside a value, which icestat's STAR reader...
+    ValueError: .../mics.star: line 7 (grid#2/mic.mrc) has a '#' inside a value, which icestat's STAR reader...
     """
     with open(path, errors="replace") as file:
         for number, line in enumerate(file, 1):
             text = line.strip()
             if not text or text[0] in "_#":
                 continue
-            bare = _QUOTED.sub("", text)
+            bare = _COMMENT.sub("", _QUOTED.sub("", text))
             if _HASH_IN_VALUE.search(bare):
                 raise ValueError(f"{path}: line {number} ({text}) has a '#' inside a value, which icestat's STAR "
                                  "reader (starfile) takes for the start of a comment; put the value in double quotes "
