@@ -8,8 +8,8 @@ particles, thick ice, a low dose, a close or far defocus, strong astigmatism, a
 steep ice gradient, a high B-factor, or ice full of unresolved debris (protein
 fragments, aggregates), carbon film or contamination in the field of view, more or fewer
 or smaller particles, few or small ones at a low dose, the opaque gold foil of UltrAuFoil grids over part or most of
-the field (raw, or inverted as some pipelines write micrographs). Each row changes what its label says from a baseline of 150 Å
-particles at 1.06 Å/px (2048x2048 px, 120 particles, 400 Å of ice, defocus
+the field (raw, or inverted as some pipelines write micrographs). Each row changes what its label says from a
+baseline of 150 Å particles at 1.06 Å/px (2048x2048 px, 120 particles, 400 Å of ice, defocus
 1-2.5 µm, no carbon) and simulates ``--seeds`` fresh micrographs of it; each is
 picked as ``icestat pick`` picks it (icestat.bright_field.segment_and_pick,
 polarity ``auto``) with the true diameter and with its own estimate, and scored
