@@ -247,7 +247,7 @@ def model_without(dataset: str, shared: Path, folder: Path = MODELS_FOLDER):
 
     The file (``without_<dataset>_<recipe digest>.icestat``) is named after the recipe's digest too (its script,
     its simulations' module and the shipped training parameters), so that a model trained by an earlier recipe is
-    never reused. picking.py, pick_sensitivity.py and specimen_transfer.py share these models (about 9 min each to
+    never reused. picking.py, pick_sensitivity.py and specimen_transfer.py share these models (about 5 min each to
     train on 2 cores).
     """
     recipe_parts = (Path(recipe.__file__).read_bytes() + Path(varied.__file__).read_bytes()
