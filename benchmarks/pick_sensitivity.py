@@ -16,7 +16,7 @@ specimen never seen); the shipped model on fresh simulations. The last columns
 are the mean F1 over the specimens held out and the picks on the four
 micrographs of empty ice (every one wrong).
 
-The models retrained without each dataset (about 9 min each on 2 cores) are
+The models retrained without each dataset (about 5 min each on 2 cores) are
 kept in ``--models`` (``without_<dataset>_<recipe digest>.icestat``) and reused
 by a rerun, and by picking.py and specimen_transfer.py, while
 scripts/train_default_model.py is unchanged (picking.model_without).
