@@ -9,7 +9,7 @@ by default, as the shipped model does; --simulated N for another number, 0 for
 none): a model trained on particle labels alone has never seen carbon film or
 contamination, and takes the film for ice or particle. The classifier and the
 refiner are the shipped model's by default (200 trees; three CNNs of 1200 steps
-each, about 6.5 minutes on 2 CPU cores, the CNNs 4 of them).
+each, about 5 minutes on 2 CPU cores, the CNNs 4 of them).
 
 Example:
     icestat train labelled.csv -o my.icestat --validation held_out.csv
