@@ -43,12 +43,6 @@ NOISE_PROBABILITY = 0.5
 NOISE_SD = (0.2, 1.0)
 
 
-#: Which of a 3x3 kernel's taps (rows: -1, 0, +1) each tap of a 4x4 transposed-convolution kernel sums, so that the
-#: transposed convolution (stride 2, padding 1) of an image is the convolution (padding 1) of its nearest-neighbour
-#: upsampling by 2: each pixel of the upsampled image sees its low-resolution neighbours through two taps.
-_UPSAMPLED_TAPS = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
-
-
 def conv_of_upsampled_and_skip(conv: nn.Conv2d, below: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
     """``conv(cat([upsampled below, skip]))`` (3x3, padding 1; `below` upsampled by 2, nearest neighbour), made as
     a transposed convolution of `below` plus a convolution of `skip`: neither the upsampled copy nor the
@@ -56,10 +50,17 @@ def conv_of_upsampled_and_skip(conv: nn.Conv2d, below: torch.Tensor, skip: torch
     prediction and training alike (benchmarks/README.md).
     """
     n_below = below.shape[1]
-    taps = _UPSAMPLED_TAPS.to(conv.weight.device, conv.weight.dtype)
-    transposed = torch.einsum("ua,vb,oiab->iouv", taps, taps, conv.weight[:, :n_below])
+    transposed = _upsampled_taps(_upsampled_taps(conv.weight[:, :n_below], -2), -1).transpose(0, 1)
     return (functional.conv_transpose2d(below, transposed, stride=2, padding=1)
             + functional.conv2d(skip, conv.weight[:, n_below:], conv.bias, padding=1))
+
+
+def _upsampled_taps(kernel: torch.Tensor, axis: int) -> torch.Tensor:
+    """A kernel's 3 taps along `axis` (before, centre, after) as the 4 of a transposed convolution (stride 2,
+    padding 1) that convolves the nearest-neighbour upsampling by 2 so: each pixel of the upsampled image sees its
+    low-resolution neighbours through two taps, ``after``, ``centre + after``, ``before + centre``, ``before``."""
+    before, centre, after = kernel.unbind(axis)
+    return torch.stack([after, centre + after, before + centre, before], axis)
 
 
 def conv_block(n_in: int, n_out: int) -> nn.Sequential:
