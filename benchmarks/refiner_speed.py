@@ -12,7 +12,9 @@ it also times the networks with cuDNN's autotuner on
 once per input shape: the micrographs of a run share one), to tell whether the
 default choice of algorithm is what a slow refiner stage costs; on the CPU, with
 one thread and with every core. Best of ``--repeats`` after one warm-up call; the process keeps freed memory
-for reuse, as ``icestat`` does (:mod:`icestat.allocator`).
+for reuse, as ``icestat`` does (:mod:`icestat.allocator`). Then it times training: one network of the shipped
+refiner's parameters fitted for ``--train-steps`` steps (batches of 8 random 96-px crops) on random 300-px images,
+as seconds per step (the shipped refiner trains three networks of 1200 steps).
 
 Writes benchmarks/results/refiner_speed_<device kind>.md.
 """
@@ -31,7 +33,8 @@ import torch  # noqa: E402
 from _report import gpu_name, publish  # noqa: E402
 
 from icestat.model import load_model  # noqa: E402
-from icestat.refine import torch_device  # noqa: E402
+from icestat.refine import BoundaryRefiner, torch_device  # noqa: E402
+from icestat.training import SHIPPED_REFINER  # noqa: E402
 
 #: Working image sides timed (px): 4096x4096 micrographs at 1.06 and 1.77 Å/px binned to 7 Å/px.
 SIDES_PX = (620, 1036)
@@ -54,6 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--train-steps", type=int, default=100)
     args = parser.parse_args()
     device = torch_device(args.device)
     refiner = load_model(device=args.device).refiner
@@ -91,7 +95,21 @@ def main() -> None:
     ]
     lines += [f"| {side}x{side} px | {label} | {whole_s * 1e3:.1f} | {network_s * 1e3:.1f} |"
               for side, label, whole_s, network_s in rows]
+    step_s = training_seconds_per_step(args.device, args.train_steps, rng)
+    lines += ["", f"Training one network ({args.train_steps} steps of 8 random 96-px crops of random 300-px images, "
+                  f"{torch.get_num_threads()} threads): **{step_s * 1e3:.0f} ms per step**."]
     publish(lines, f"refiner_speed_{device.type}.md")
+
+
+def training_seconds_per_step(device: str, n_steps: int, rng: np.random.Generator) -> float:
+    """Seconds per training step of one network of the shipped refiner's parameters on random images."""
+    images = [rng.normal(size=(300, 300)).astype(np.float32) for _ in range(4)]
+    coarse = [rng.dirichlet(np.ones(4), size=(300, 300)).transpose(2, 0, 1).astype(np.float32) for _ in images]
+    classes = [rng.integers(0, 4, size=(300, 300)).astype(np.uint8) for _ in images]
+    refiner = BoundaryRefiner(**{**SHIPPED_REFINER, "n_networks": 1, "n_steps": n_steps}, device=device)
+    start = time.perf_counter()
+    refiner.fit(images, coarse, classes)   # with its batch-normalisation passes, as every training has them
+    return (time.perf_counter() - start) / n_steps
 
 
 if __name__ == "__main__":
