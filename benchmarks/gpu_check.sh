@@ -75,7 +75,7 @@ print('first features on the GPU of a fresh process, the kernel cache $cache:', 
             tests/test_features.py -k "Cuda or cupy or compile or gpu" -o addopts="-ra" --junitxml=/tmp/gpu_tests.xml
         stage 100 python3 benchmarks/features_speed.py --device cuda --repeats 3
         stage 40 python3 benchmarks/features_profile.py --device cuda
-        stage 40 python3 benchmarks/refiner_speed.py --device cuda
+        stage 40 python3 benchmarks/refiner_speed.py --device cuda --train-steps 50
         # one pixel size: both, with 8 processes sharing the GPU, took over 5 minutes there
         stage 300 python3 benchmarks/pick_speed.py --device cuda --n 8 --processes 8,16 --pixel-sizes-A 1.06
         # the same machine without its GPU, 16 processes of one core each: what the GPU adds to a node's rate
