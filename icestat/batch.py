@@ -211,12 +211,12 @@ def picked_by_other_runs(output: Path, paths: list[str]) -> list[str]:
 
 
 def check_names(paths: list[str], output: Path) -> None:
-    """Raise ValueError when two micrographs would write the same output files, or a micrograph's name or that of
-    its coordinate file cannot be written to the run's STAR files."""
+    """Raise ValueError when two micrographs would write the same output files, or the name of a micrograph or of
+    the output folder (in every coordinate file's) cannot be written to the run's STAR files."""
     check_stems(paths)
+    star_text(str(output))
     for path in paths:
         star_text(str(path))
-        star_text(str(coordinate_file(output, micrograph_stem(path))))
 
 
 def check_stems(paths: list[str]) -> None:

@@ -205,6 +205,10 @@ def test_a_micrograph_whose_name_has_a_quote_mark_is_refused_before_any_work(sim
     err = capsys.readouterr().err.strip()
     assert "grid's.mrc" in err and "quote mark" in err and len(err.splitlines()) == 1
     assert not list((tmp_path / "out").glob("*"))
+    bobs = tmp_path / "Bob's picks"   # named in autopick.star with each coordinate file
+    assert main(["pick", micrographs[1], "-o", str(bobs)]) == 2
+    assert f'{bobs}": a name with a quote mark' in capsys.readouterr().err
+    assert not bobs.exists()
 
 
 def test_runs_over_parts_into_one_folder_say_so_and_a_run_over_all_names_every_part(simulated, tmp_path, capsys):
