@@ -24,10 +24,9 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-import starfile
 
 from icestat.coords.relion import project_folders
-from icestat.coords.star_file import check_starfile_reads_as_written
+from icestat.coords.star_file import read_star_file
 from icestat.micrograph import SEGMENTATION_FILE_ENDINGS, micrograph_stem
 
 log = logging.getLogger(__name__)
@@ -154,11 +153,7 @@ def read_micrograph_star(path: str | os.PathLike) -> tuple[list[str], float | No
     """
     if not Path(path).is_file():
         raise ValueError(f"{path}: no such file")
-    check_starfile_reads_as_written(path)
-    try:
-        blocks = starfile.read(path, always_dict=True)
-    except Exception as err:  # starfile raises many types on a damaged file
-        raise ValueError(f"{path}: not a readable STAR file ({err})") from None
+    blocks = read_star_file(path)
     blocks = {name: pd.DataFrame([block]) if isinstance(block, dict) else block for name, block in blocks.items()}
     micrographs = _micrograph_block(path, blocks)
     names = micrographs[NAME_LABEL].astype(str).tolist()

@@ -18,9 +18,8 @@ from typing import Mapping
 
 import numpy as np
 import pandas as pd
-import starfile
 
-from icestat.coords.star_file import check_starfile_reads_as_written, write_star_file
+from icestat.coords.star_file import read_star_file, write_star_file
 from icestat.coords.table import MICROGRAPH_COLUMN, micrograph_name_from_pick_file, pick_table
 
 INDEX_BLOCK = "coordinate_files"
@@ -45,11 +44,7 @@ def read_star(path: str | os.PathLike) -> pd.DataFrame:
         file, or for a single coordinate file the stem its name implies.
     """
     path = Path(path)
-    check_starfile_reads_as_written(path)
-    try:
-        blocks = starfile.read(path, always_dict=True)
-    except Exception as err:  # starfile raises many types on a damaged file
-        raise ValueError(f"{path}: not a readable STAR file ({err})") from None
+    blocks = read_star_file(path)
     if INDEX_BLOCK in blocks:
         return _read_index(path, blocks[INDEX_BLOCK])
     for block in blocks.values():
@@ -128,8 +123,7 @@ def write_autopick_index(coordinate_files: Mapping[str, str], path: str | os.Pat
 
 def read_autopick_index(path: str | os.PathLike) -> pd.DataFrame:
     """Read an ``autopick.star`` index as a DataFrame ``micrograph, coordinates``."""
-    check_starfile_reads_as_written(path)
-    blocks = starfile.read(path, always_dict=True)
+    blocks = read_star_file(path)
     if INDEX_BLOCK not in blocks:
         raise ValueError(f"{path}: no data_{INDEX_BLOCK} block; not an autopick index")
     block = blocks[INDEX_BLOCK]

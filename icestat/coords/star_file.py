@@ -1,4 +1,4 @@
-"""Writing STAR files whose text values RELION and ``starfile`` read back as written, and what ``starfile`` misreads.
+"""Writing STAR files whose text values RELION and ``starfile`` read back as written, and reading those it reads right.
 
 A bare STAR value ends at whitespace; one that starts with ``_``, ``data_`` or
 ``loop_`` is read as a label or a new block, and ``#`` starts a comment
@@ -7,7 +7,7 @@ A bare STAR value ends at whitespace; one that starts with ``_``, ``data_`` or
 writes a name with a space. A value with a quote mark cannot be written:
 neither reader takes one inside a quoted value, and ``starfile`` reads every
 ``'`` as ``"``. A STAR file to read that ``starfile`` would misread so is
-refused saying where (:func:`check_starfile_reads_as_written`).
+refused saying where (:func:`read_star_file`).
 """
 
 from __future__ import annotations
@@ -69,6 +69,22 @@ def write_star_file(blocks: Mapping[str, pd.DataFrame], path: str | os.PathLike)
     with atomic_path(path) as tmp:
         # the values come quoted where they must be: starfile's own quoting (of values with a space) is off
         starfile.write(quoted, tmp, overwrite=True, quote_character="")
+
+
+def read_star_file(path: str | os.PathLike) -> dict:
+    """The data blocks of a STAR file, by name (``starfile.read``, always a dict).
+
+    Raises
+    ------
+    ValueError
+        In one line naming the file, where it is damaged or has a value that
+        ``starfile`` would misread (:func:`check_starfile_reads_as_written`).
+    """
+    check_starfile_reads_as_written(path)
+    try:
+        return starfile.read(path, always_dict=True)
+    except Exception as err:  # starfile raises many types on a damaged file
+        raise ValueError(f"{path}: not a readable STAR file ({err})") from None
 
 
 def check_starfile_reads_as_written(path: str | os.PathLike) -> None:
