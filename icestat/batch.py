@@ -32,6 +32,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Iterable, Iterator
 
+import mrcfile
 import numpy as np
 import pandas as pd
 
@@ -42,6 +43,7 @@ from icestat.coords import read_star, write_autopick_index, write_particles_star
 from icestat.coords.star_file import star_text
 from icestat.coords.table import MICROGRAPH_COLUMN, pick_table
 from icestat.diameter import far_from_run_diameter, given_diameter_px, is_crowded, run_diameter
+from icestat.evaluate import scored_at_least
 from icestat.features import compute_features
 from icestat.micrograph import (SEGMENTATION_FILE_ENDINGS, MicrographError, file_error, micrograph_stem,
                                 read_micrograph, write_mrc)
@@ -79,8 +81,9 @@ GIVEN, BLOBS, RUN = "given", "blobs", "run"
 #: Values of the ``polarity_source`` column besides ``given`` (``--polarity dark`` or ``bright``) and ``run`` (the
 #: run's, :func:`to_pick_as_bright`): judged on the micrograph by ``--polarity auto``.
 JUDGED = "judged"
-#: Values of the ``status`` column.
-PICKED, DONE_BEFORE, FAILED = "picked", "done before", "failed"
+#: Values of the ``status`` column: ``threshold raised`` is a micrograph picked before at a lower threshold, whose
+#: picks under this run's were dropped from its files (:func:`is_done`).
+PICKED, DONE_BEFORE, THRESHOLD_RAISED, FAILED = "picked", "done before", "threshold raised", "failed"
 #: Micrographs read ahead of the one being picked, in one process.
 READ_AHEAD = 2
 #: Seconds of making a model's feature kernels ready over which ``-v`` says they were compiled (cached: 0.5 s).
@@ -234,8 +237,13 @@ def is_done(path: str, output: Path, settings: PickSettings) -> dict | None:
 
     The device does not count: CPU and GPU pick the same particles. Nor do the
     pick formats asked for besides STAR: those a micrograph picked before lacks
-    are written from its STAR file, in seconds for a whole run
-    (:func:`_write_formats`). A setting added to icestat after the record was
+    are written from its STAR file, in seconds for a whole run. Nor does a
+    threshold raised: a pick's score does not depend on the threshold, so the
+    picks at the higher one are those of the STAR file scoring at least it
+    (the same as picking again, but for a score within the file's rounding of
+    the threshold); the rest are dropped from every file of the micrograph and
+    its overlay is drawn again (:func:`_rewrite_from_star`). A lower threshold
+    picks again. A setting added to icestat after the record was
     written counts as its default, so an upgrade does not redo earlier runs; a
     summary column added since is empty (its row holds every one of
     ``SUMMARY_COLUMNS``).
@@ -246,32 +254,47 @@ def is_done(path: str, output: Path, settings: PickSettings) -> dict | None:
     except (OSError, ValueError, KeyError, TypeError):   # no record, or not one icestat wrote: picked again
         return None
     asked = _comparable(settings.to_dict())
-    if {**recorded, "formats": asked["formats"]} != asked:
+    if {**recorded, "formats": asked["formats"], "threshold": asked["threshold"]} != asked:
         log.info("%s: picked before with other settings; picking again", path)
+        return None
+    if asked["threshold"] < recorded["threshold"]:
+        log.info("%s: picked before at threshold %g, above this run's; picking again", path, recorded["threshold"])
         return None
     if not all(Path(name).is_file() for name in outputs):
         return None
     row = {column: row.get(column, math.nan) for column in SUMMARY_COLUMNS}
-    if recorded["formats"] != asked["formats"]:
+    raised = asked["threshold"] > recorded["threshold"]
+    if raised or recorded["formats"] != asked["formats"]:
         try:
-            _write_formats(path, output, settings, row)
-        except (OSError, ValueError):   # its STAR file is not as written: pick it again
+            row = _rewrite_from_star(path, output, settings, row, raised)
+        except (OSError, ValueError):   # its files are not as written, or its micrograph is gone: pick it again
             return None
-    return row | {"status": DONE_BEFORE}
+    return row | {"status": THRESHOLD_RAISED if raised else DONE_BEFORE}
 
 
-def _write_formats(path: str, output: Path, settings: PickSettings, row: dict) -> None:
-    """Write the pick formats of `settings` for a micrograph picked before, from its STAR file and the diameter of its
-    summary `row`, and record them as its outputs."""
+def _rewrite_from_star(path: str, output: Path, settings: PickSettings, row: dict, raised: bool) -> dict:
+    """Write the files of a micrograph picked before as `settings` ask, from its STAR file and the diameter of its
+    summary `row`, record them, and return its row.
+
+    The pick formats of `settings` are written; where the threshold is `raised`, the picks under it are dropped
+    from the STAR file too, and the overlay (``--segmentation``) is drawn again from the micrograph and its labels.
+    """
     name = micrograph_stem(path)
     files = settings.outputs(output, name)
-    picked = read_star(files["star"])
+    picked = scored_at_least(read_star(files["star"]), settings.threshold)
     table = pick_table(picked["x_px"], picked["y_px"], score=picked["score"], diameter_px=row["diameter_px"],
                        micrograph=str(path))
     for fmt in settings.formats:
         if fmt != "star":
             write_picks(table, files[fmt], fmt)
+    if raised:
+        if settings.write_segmentation:
+            micrograph = read_micrograph(path, settings.pixel_size_A)
+            write_overlay(files["overlay"], micrograph.data, mrcfile.read(files["labels"]), table)
+        write_picks(table, files["star"], "star")
+    row = row | {"n_picks": len(table)}
     _write_record(output, name, path, settings, files, row)
+    return row
 
 
 def _comparable(settings: dict) -> dict:
