@@ -1,0 +1,83 @@
+"""Seconds per 4096x4096 micrograph of `icestat pick` run again on a folder it picked: what each kind of rerun costs.
+
+Usage:
+    python benchmarks/rerun_speed.py [--n 4] [--pixel-size-A 1.77]
+
+Simulates `--n` float32 MRC micrographs as pick_speed.py does (4096x4096, 150 Å particles, the diameter given,
+carbon film on every other one), picks them with the overlays (``--segmentation``), then runs the same command again
+as a user would: unchanged (every micrograph done before), asking for other pick formats (``--format cbox,box``,
+written from the STAR files), with a higher threshold (0.5: the picks under it dropped from every file and the
+overlays drawn again, without picking), and with a lower one (0.2: picked again). Each command is a fresh ``python
+-m icestat`` process, so its start (imports, the model) is counted, once per command; the table gives its wall
+seconds, those per micrograph, and those per micrograph beyond the unchanged rerun's (which has every micrograph's
+record read and the run files written).
+
+Prints a table and writes it to benchmarks/results/rerun_speed.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from _report import machine_speed_line, publish
+from pick_speed import DIAMETER_A, simulate_to
+
+#: The reruns timed after the first run, by the label of their row: the arguments that change.
+RERUNS = {
+    "the same command again (all done before)": [],
+    "other pick formats (--format cbox,box)": ["--format", "star,cbox,box"],
+    "a higher threshold (--threshold 0.5)": ["--format", "star,cbox,box", "--threshold", "0.5"],
+    "a lower threshold (--threshold 0.2): picked again": ["--format", "star,cbox,box", "--threshold", "0.2"],
+}
+
+
+def seconds_to_pick(folder: Path, output: Path, arguments: list[str]) -> tuple[float, pd.Series]:
+    """Wall seconds of ``icestat pick`` of `folder` into `output` in a fresh process, and its summary's statuses."""
+    command = [sys.executable, "-m", "icestat", "pick", str(folder), "-o", str(output), "--diameter-A",
+               str(DIAMETER_A), "--segmentation", "--quiet", *arguments]
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, cwd=folder)   # not in a checkout: `-m` imports the installed
+    seconds = time.perf_counter() - start
+    return seconds, pd.read_csv(output / "summary.csv")["status"].value_counts()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=4, help="micrographs (default: %(default)s)")
+    parser.add_argument("--pixel-size-A", type=float, default=1.77, help="their pixel size (default: %(default)s)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder, output = Path(tmp) / "mics", Path(tmp) / "picks"
+        folder.mkdir()
+        for seed in range(args.n):
+            simulate_to(folder / f"mic_{seed:03d}.mrc", args.pixel_size_A, seed)
+        rows = [("first run (picked)", *seconds_to_pick(folder, output, []))]
+        rows += [(label, *seconds_to_pick(folder, output, arguments)) for label, arguments in RERUNS.items()]
+    lines = [
+        "# What a rerun of `icestat pick` costs",
+        "",
+        f"{args.n} simulated micrographs of 4096x4096 at {args.pixel_size_A} Å/px, the diameter given, the overlays "
+        "written (`--segmentation`); each command a fresh `python -m icestat pick` process, its start included. "
+        "Written by benchmarks/rerun_speed.py.",
+        "",
+        "| command | wall s | s per micrograph | beyond the unchanged rerun, s per micrograph | summary status |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    unchanged_s = rows[1][1]
+    for label, seconds, statuses in rows:
+        said = ", ".join(f"{count} {status}" for status, count in statuses.items())
+        lines.append(f"| {label} | {seconds:.1f} | {seconds / args.n:.2f} | {(seconds - unchanged_s) / args.n:.2f} "
+                     f"| {said} |")
+    lines += ["", machine_speed_line()]
+    publish(lines, "rerun_speed.md")
+
+
+if __name__ == "__main__":
+    main()
