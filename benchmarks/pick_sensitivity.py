@@ -1,4 +1,4 @@
-"""How much picking accuracy each constant of icestat.pick is worth, above all on specimens the model never saw.
+"""How much picking accuracy each constant of icestat.pick and icestat.candidates is worth, above all on unseen specimens.
 
 Usage:
     python benchmarks/pick_sensitivity.py [--shared ../shared/data] [--models DIR]
@@ -7,7 +7,7 @@ Every masked micrograph of ../shared/data and picking.py's fresh simulations and
 empty-ice micrographs are segmented once, with the true diameter (as
 `icestat pick --diameter-px` does: it sets the working scale of large
 particles); then each variant (the default score
-threshold, or one constant of icestat.pick changed, the rest as shipped) picks
+threshold, or one constant of picking changed, the rest as shipped) picks
 them all again with the true diameter (``NOISE_P_VALUE_LAMBDA`` 0: the plain
 Benjamini-Hochberg procedure, not adapted to the share of noise's candidates). Groups, as in picking.py: the shipped
 model on the micrographs of each dataset it did not train on; the default
@@ -31,6 +31,7 @@ import os
 import sys
 import time
 import warnings
+from contextlib import ExitStack
 from pathlib import Path
 from unittest import mock
 
@@ -44,6 +45,7 @@ from picking import (EMPTY_ICE_DIAMETER_A, MODELS_FOLDER, empty_ice_micrographs,
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import train_default_model as recipe  # noqa: E402
 
+import icestat.candidates  # noqa: E402
 import icestat.pick  # noqa: E402
 from icestat.manifest import load_labelled, read_manifest  # noqa: E402
 from icestat.model import load_model  # noqa: E402
@@ -51,7 +53,9 @@ from icestat.segment import segment  # noqa: E402
 
 #: Score thresholds tried in place of the default.
 THRESHOLDS = (0.15, 0.2, 0.25, 0.35)
-#: (constant of icestat.pick, value tried in its place).
+#: The modules whose constants are varied: picking and the candidates it scores.
+PICKING_MODULES = (icestat.pick, icestat.candidates)
+#: (constant of icestat.pick or icestat.candidates, value tried in its place).
 VARIANTS = (("SIGMA_RADII", 0.4), ("SIGMA_RADII", 0.6), ("WHOLE_PARTICLE_SIGMA_RADII", 0.6),
             ("WHOLE_PARTICLE_SIGMA_RADII", 0.85), ("MIN_DISTANCE_RADII", 0.6), ("MIN_DISTANCE_RADII", 0.9),
             ("CORE_RADII", 0.35), ("CORE_RADII", 0.75), ("SURE_MODEL_SCORE", 0.3), ("SURE_MODEL_SCORE", 0.7),
@@ -131,8 +135,11 @@ def main() -> None:
     lines += [variant_row(f"threshold {threshold:g} (not {default:g})", groups, empty, threshold)
               for threshold in THRESHOLDS]
     for name, value in VARIANTS:
-        label = f"{name} {value:g} (not {getattr(icestat.pick, name):.3g})"
-        with mock.patch.object(icestat.pick, name, value):
+        holders = [module for module in PICKING_MODULES if hasattr(module, name)]   # one defines it, one may import it
+        label = f"{name} {value:g} (not {getattr(holders[0], name):.3g})"
+        with ExitStack() as patched:
+            for module in holders:
+                patched.enter_context(mock.patch.object(module, name, value))
             lines.append(variant_row(label, groups, empty, default))
     lines += ["", f"Whole run: {time.perf_counter() - started:.0f} s on {len(os.sched_getaffinity(0))} cores."]
     publish(lines, "pick_sensitivity.md")

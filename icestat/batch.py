@@ -39,6 +39,7 @@ import pandas as pd
 from icestat._atomic import atomic_path, remove_leftovers
 from icestat.backend import parse_device
 from icestat.bright_field import negated_gain, run_reads_negated, run_voters, segment_and_pick
+from icestat.candidates import noise_candidate_heights
 from icestat.coords import read_star, write_autopick_index, write_particles_star, write_picks
 from icestat.coords.star_file import star_text
 from icestat.coords.table import MICROGRAPH_COLUMN, pick_table
@@ -49,7 +50,7 @@ from icestat.micrograph import (SEGMENTATION_FILE_ENDINGS, MicrographError, file
                                 read_micrograph, write_mrc)
 from icestat.model import IceModel, load_model
 from icestat.overlay import write_overlay
-from icestat.pick import DEFAULT_THRESHOLD, noise_candidate_heights
+from icestat.pick import DEFAULT_THRESHOLD
 from icestat.polarity import check_polarity
 
 log = logging.getLogger(__name__)
@@ -309,7 +310,7 @@ def cached_model(model_path: str | None, device: str) -> IceModel:
     """Load a model once per process (and per device), with what picking makes once per process made.
 
     That is the candidates of white noise that picks must stand out of
-    (:func:`icestat.pick.noise_candidate_heights`, 0.5 s) and the CPU feature
+    (:func:`icestat.candidates.noise_candidate_heights`, 0.5 s) and the CPU feature
     kernels: Numba compiles them on their first call on a machine, about 12 s
     on 2 cores, and keeps them in its cache for every later process. Made
     here, that time is not counted as the first micrograph's (the compilation's

@@ -22,12 +22,13 @@ from dataclasses import replace
 
 import numpy as np
 
+from icestat.candidates import SIGMA_RADII
 from icestat.classes import CARBON, CONTAMINATION
 from icestat.diameter import estimate_diameter_px, segment_at_estimated_diameter
 from icestat.evidence import particle_evidence
 from icestat.micrograph import Micrograph
 from icestat.model import IceModel
-from icestat.pick import DEFAULT_THRESHOLD, MAX_EXCLUDED_PROBABILITY, SIGMA_RADII, Picks, pick
+from icestat.pick import DEFAULT_THRESHOLD, MAX_EXCLUDED_PROBABILITY, Picks, pick
 from icestat.polarity import check_polarity, opaque_majority_shown_bright
 from icestat.scale_space import blob_response
 from icestat.segment import MIN_BRIGHTER_FRACTION, Segmentation, segment
@@ -170,7 +171,7 @@ def negated_gain(micrograph: Micrograph, model: IceModel, diameter_px: float | N
 def dark_agreement(segmentation: Segmentation, radius_working_px: float) -> float:
     """Correlation of the model's particle evidence with the dark blobs of the working image at the particles' scale.
 
-    The response to dark blobs (sigma :data:`icestat.pick.SIGMA_RADII` radii)
+    The response to dark blobs (sigma :data:`icestat.candidates.SIGMA_RADII` radii)
     against :func:`icestat.evidence.particle_evidence`, on every 4th row and
     column off what the model calls carbon or contamination; NaN where nothing
     is judged or the evidence is constant.

@@ -14,7 +14,7 @@ from icestat.segment import Segmentation
 #: Share of the segmentation's particle probability in the particle evidence; the patch classifier's has the rest.
 #: With the recipe retrained without EMPIAR-10059, F1 on its faint TRPV1 particles was 0.50 from the refined map
 #: alone, 0.70 with half of each, 0.75 from the patches alone; the patches alone lose 0.09-0.18 on simulations.
-#: The price of the patches' share, before the rule against faint candidates (``icestat.pick.too_faint``): more
+#: The price of the patches' share, before the rule against faint candidates (``icestat.candidates.too_faint``): more
 #: picks on micrographs of nothing but ice (with the shipped model 315-429 per simulated 2048^2 micrograph, 55-240
 #: from the refined map alone; benchmarks/results/specimen_transfer.md).
 SEGMENTATION_SHARE = 0.5

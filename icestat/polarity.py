@@ -38,7 +38,7 @@ POLARITIES = ("auto", "dark", "bright")
 #: still turned by its run's vote (:func:`icestat.bright_field.run_voters`).
 MIN_BRIGHT_BALANCE = 0.15
 #: The width of the Gaussian the blobs are judged at, in particle radii (as the picker's narrower width,
-#: :data:`icestat.pick.SIGMA_RADII`, locates them).
+#: :data:`icestat.candidates.SIGMA_RADII`, locates them).
 BALANCE_SIGMA_RADII = 0.5
 #: The balance is judged on at least this many pixels (dark where fewer are left).
 MIN_JUDGED_PX = 100

@@ -97,7 +97,7 @@ def test_a_model_loaded_for_picking_has_what_picking_makes_once_made(monkeypatch
               "           and kernel.targetoptions.get('parallel')}\n"
               "assert len(kernels) == 9, sorted(kernels)\n"
               "cached_model(None, 'cpu')\n"
-              "from icestat.pick import noise_candidate_heights\n"
+              "from icestat.candidates import noise_candidate_heights\n"
               "made = {'noise_candidate_heights': noise_candidate_heights.cache_info().currsize == 1}\n"
               "made.update((name, bool(kernel.signatures)) for name, kernel in kernels.items())\n"
               "print(*sorted(name for name, done in made.items() if not done))")

@@ -9,13 +9,14 @@ import pytest
 from scipy import ndimage, stats
 from scipy.spatial.distance import cdist
 
+from icestat.candidates import (MAX_FALSE_DISCOVERY_RATE, NOISE_P_VALUE_LAMBDA, SIGMA_RADII, WHOLE_PARTICLE_SIGMA_RADII,
+                                candidate_peaks, near_edge_at, noise_candidate_heights, particle_response, robust_z,
+                                signal_to_noise, too_faint)
 from icestat.classes import CARBON, CONTAMINATION, ICE, PARTICLE
 from icestat.features import PatchFeatures, PatchGrid
 from icestat.frame import FrameBorder
 from icestat.diameter import estimate_diameter_px
-from icestat.pick import (MAX_FALSE_DISCOVERY_RATE, NOISE_P_VALUE_LAMBDA, SIGMA_RADII, WHOLE_PARTICLE_SIGMA_RADII,
-                          candidate_peaks, near_edge_at, noise_candidate_heights, particle_response, pick, robust_z,
-                          signal_to_noise, too_faint)
+from icestat.pick import pick
 from icestat.polarity import MIN_BRIGHT_BALANCE, bright_balance, judge_polarity
 from icestat.prepare import WorkingImage
 from icestat.scale_space import blob_response

@@ -17,7 +17,7 @@ import pandas as pd
 from skimage.feature import peak_local_max
 
 from icestat.coords import pick_table
-from icestat.pick import near_edge_at, robust_z
+from icestat.candidates import near_edge_at, robust_z
 from icestat.prepare import WorkingImage
 from icestat.scale_space import blob_response
 
