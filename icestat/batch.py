@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from icestat._atomic import atomic_path, remove_leftovers
-from icestat.backend import parse_device
+from icestat.backend import cpu_threads, parse_device
 from icestat.bright_field import negated_gain, run_reads_negated, run_voters, segment_and_pick
 from icestat.candidates import noise_candidate_heights
 from icestat.coords import read_star, write_autopick_index, write_particles_star, write_picks
@@ -271,6 +271,14 @@ def is_done(path: str, output: Path, settings: PickSettings) -> dict | None:
         except (OSError, ValueError):   # its files are not as written, or its micrograph is gone: pick it again
             return None
     return row | {"status": THRESHOLD_RAISED if raised else DONE_BEFORE}
+
+
+def done_before(paths: list[str], output: Path, settings: PickSettings) -> list[dict | None]:
+    """:func:`is_done` of each micrograph, in the order of `paths`, in as many threads as this process has cores: a
+    rerun that raises the threshold draws each micrograph's overlay again (reading it and writing a PNG, which leave
+    Python's lock free)."""
+    with ThreadPoolExecutor(max_workers=cpu_threads(), thread_name_prefix="icestat-done") as pool:
+        return list(pool.map(lambda path: is_done(path, output, settings), paths))
 
 
 def _rewrite_from_star(path: str, output: Path, settings: PickSettings, row: dict, raised: bool) -> dict:

@@ -19,6 +19,9 @@ CLASS_COLOURS = {PARTICLE: (0.1, 0.9, 0.2), CARBON: (0.2, 0.4, 1.0), CONTAMINATI
 PICK_COLOUR = (255, 230, 0)
 #: Overlays are shrunk so that their longer side is at most this.
 MAX_SIDE_PX = 1024
+#: zlib level of the PNG files: a micrograph's noise hardly compresses, and Pillow's default (6) spent 0.24 s on a
+#: 1024x1024 overlay for a larger file (1.75 MB) than level 1 (0.06 s, 1.48 MB; benchmarks/README.md).
+PNG_COMPRESS_LEVEL = 1
 
 
 def overlay_image(image: np.ndarray, labels: np.ndarray, picks: pd.DataFrame | None = None,
@@ -57,4 +60,4 @@ def write_overlay(path: str | os.PathLike, image: np.ndarray, labels: np.ndarray
                   picks: pd.DataFrame | None = None) -> None:
     """Write :func:`overlay_image` to a PNG file, atomically."""
     with atomic_path(path) as tmp:
-        iio.imwrite(tmp, overlay_image(image, labels, picks), extension=".png")
+        iio.imwrite(tmp, overlay_image(image, labels, picks), extension=".png", compress_level=PNG_COMPRESS_LEVEL)

@@ -58,8 +58,8 @@ from icestat.batch import (
     PickSettings,
     cached_model,
     check_names,
+    done_before,
     failed_row,
-    is_done,
     pick_in_turn,
     pick_micrograph,
     picked_by_other_runs,
@@ -135,8 +135,8 @@ def main(args: argparse.Namespace) -> int:
         return 2
 
     rows, to_pick = {}, []   # summary rows by micrograph name; micrographs to pick
-    for path in args.micrographs:
-        done = None if args.overwrite else is_done(path, output, settings)
+    records = [None] * len(args.micrographs) if args.overwrite else done_before(args.micrographs, output, settings)
+    for path, done in zip(args.micrographs, records):
         if done:
             rows[done["micrograph"]] = done
         else:
