@@ -6,11 +6,12 @@ Usage:
 Simulates `--n` float32 MRC micrographs as pick_speed.py does (4096x4096, 150 Å particles, the diameter given,
 carbon film on every other one), picks them with the overlays (``--segmentation``), then runs the same command again
 as a user would: unchanged (every micrograph done before), asking for other pick formats (``--format cbox,box``,
-written from the STAR files), with a higher threshold (0.5: the picks under it dropped from every file and the
-overlays drawn again, without picking), and with a lower one (0.2: picked again). Each command is a fresh ``python
--m icestat`` process, so its start (imports, the model) is counted, once per command; the table gives its wall
-seconds, those per micrograph, and those per micrograph beyond the unchanged rerun's (which has every micrograph's
-record read and the run files written).
+written from the STAR files), at a higher threshold (0.5) and a lower one (0.2: the files written again from the
+candidates each micrograph's record keeps, the overlays drawn again, without picking), and with ``--overwrite``
+(picked again). Each command is a fresh ``python -m icestat`` process, so its start (imports, the model) is counted,
+once per command; the table gives its wall seconds, those per micrograph, and those per micrograph beyond the
+unchanged rerun's (which has every micrograph's record read and the run files written), and the mean size of the
+records.
 
 Prints a table and writes it to benchmarks/results/rerun_speed.md.
 """
@@ -24,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from _report import machine_speed_line, publish
@@ -34,18 +36,21 @@ RERUNS = {
     "the same command again (all done before)": [],
     "other pick formats (--format cbox,box)": ["--format", "star,cbox,box"],
     "a higher threshold (--threshold 0.5)": ["--format", "star,cbox,box", "--threshold", "0.5"],
-    "a lower threshold (--threshold 0.2): picked again": ["--format", "star,cbox,box", "--threshold", "0.2"],
+    "a lower threshold (--threshold 0.2)": ["--format", "star,cbox,box", "--threshold", "0.2"],
+    "--overwrite (picked again)": ["--format", "star,cbox,box", "--threshold", "0.2", "--overwrite"],
 }
 
 
-def seconds_to_pick(folder: Path, output: Path, arguments: list[str]) -> tuple[float, pd.Series]:
-    """Wall seconds of ``icestat pick`` of `folder` into `output` in a fresh process, and its summary's statuses."""
+def seconds_to_pick(folder: Path, output: Path, arguments: list[str]) -> tuple[float, pd.Series, float]:
+    """Wall seconds of ``icestat pick`` of `folder` into `output` in a fresh process, its summary's statuses, and the
+    mean size of its micrographs' records in kB."""
     command = [sys.executable, "-m", "icestat", "pick", str(folder), "-o", str(output), "--diameter-A",
                str(DIAMETER_A), "--segmentation", "--quiet", *arguments]
     start = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True, cwd=folder)   # not in a checkout: `-m` imports the installed
     seconds = time.perf_counter() - start
-    return seconds, pd.read_csv(output / "summary.csv")["status"].value_counts()
+    record_kB = np.mean([record.stat().st_size / 1e3 for record in output.glob("*_summary.json")])
+    return seconds, pd.read_csv(output / "summary.csv")["status"].value_counts(), record_kB
 
 
 def main() -> None:
@@ -67,14 +72,15 @@ def main() -> None:
         "written (`--segmentation`); each command a fresh `python -m icestat pick` process, its start included. "
         "Written by benchmarks/rerun_speed.py.",
         "",
-        "| command | wall s | s per micrograph | beyond the unchanged rerun, s per micrograph | summary status |",
-        "| --- | --- | --- | --- | --- |",
+        "| command | wall s | s per micrograph | beyond the unchanged rerun, s per micrograph | summary status "
+        "| record, kB |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     unchanged_s = rows[1][1]
-    for label, seconds, statuses in rows:
+    for label, seconds, statuses, record_kB in rows:
         said = ", ".join(f"{count} {status}" for status, count in statuses.items())
         lines.append(f"| {label} | {seconds:.1f} | {seconds / args.n:.2f} | {(seconds - unchanged_s) / args.n:.2f} "
-                     f"| {said} |")
+                     f"| {said} | {record_kB:.0f} |")
     lines += ["", machine_speed_line()]
     publish(lines, "rerun_speed.md")
 

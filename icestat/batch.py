@@ -82,9 +82,13 @@ GIVEN, BLOBS, RUN = "given", "blobs", "run"
 #: Values of the ``polarity_source`` column besides ``given`` (``--polarity dark`` or ``bright``) and ``run`` (the
 #: run's, :func:`to_pick_as_bright`): judged on the micrograph by ``--polarity auto``.
 JUDGED = "judged"
-#: Values of the ``status`` column: ``threshold raised`` is a micrograph picked before at a lower threshold, whose
-#: picks under this run's were dropped from its files (:func:`is_done`).
-PICKED, DONE_BEFORE, THRESHOLD_RAISED, FAILED = "picked", "done before", "threshold raised", "failed"
+#: Values of the ``status`` column: ``threshold changed`` is a micrograph picked before at another threshold, whose
+#: files now hold the candidates it scored then that score at least this run's (:func:`is_done`).
+PICKED, DONE_BEFORE, THRESHOLD_CHANGED, FAILED = "picked", "done before", "threshold changed", "failed"
+#: A micrograph's record keeps every candidate it scored under the threshold (:func:`icestat.pick.pick` at threshold
+#: 0), by these columns, to this many decimals (as its STAR file keeps the picks'): a rerun at another threshold
+#: writes its picks from them and the STAR file, without picking again (:func:`is_done`).
+UNDER_THRESHOLD, UNDER_THRESHOLD_COLUMNS, RECORD_DECIMALS = "under_threshold", ("x_px", "y_px", "score"), 6
 #: Micrographs read ahead of the one being picked, in one process.
 READ_AHEAD = 2
 #: Seconds of making a model's feature kernels ready over which ``-v`` says they were compiled (cached: 0.5 s).
@@ -238,16 +242,18 @@ def is_done(path: str, output: Path, settings: PickSettings) -> dict | None:
 
     The device does not count: CPU and GPU pick the same particles. Nor do the
     pick formats asked for besides STAR: those a micrograph picked before lacks
-    are written from its STAR file, in seconds for a whole run. Nor does a
-    threshold raised: a pick's score does not depend on the threshold, so the
-    picks at the higher one are those of the STAR file scoring at least it
-    (the same as picking again, but for a score within the file's rounding of
-    the threshold); the rest are dropped from every file of the micrograph and
-    its overlay is drawn again (:func:`_rewrite_from_star`). A lower threshold
-    picks again. A setting added to icestat after the record was
-    written counts as its default, so an upgrade does not redo earlier runs; a
-    summary column added since is empty (its row holds every one of
-    ``SUMMARY_COLUMNS``).
+    are written from its STAR file, in seconds for a whole run. Nor does the
+    threshold: a candidate's score does not depend on it, and the record keeps
+    every candidate scored under the threshold it was picked at, so the picks
+    at another threshold, higher or lower, are those of the STAR file and the
+    record scoring at least it (the same as picking again, but for a score
+    within the files' rounding of the threshold); every file of the micrograph
+    is written again with them, its overlay drawn again
+    (:func:`_rewrite_from_record`). A record written before icestat kept those
+    candidates has its micrograph picked again for another threshold. A setting
+    added to icestat after the record was written counts as its default, so an
+    upgrade does not redo earlier runs; a summary column added since is empty
+    (its row holds every one of ``SUMMARY_COLUMNS``).
     """
     try:
         done = json.loads(record_file(output, micrograph_stem(path)).read_text())
@@ -258,51 +264,60 @@ def is_done(path: str, output: Path, settings: PickSettings) -> dict | None:
     if {**recorded, "formats": asked["formats"], "threshold": asked["threshold"]} != asked:
         log.info("%s: picked before with other settings; picking again", path)
         return None
-    if asked["threshold"] < recorded["threshold"]:
-        log.info("%s: picked before at threshold %g, above this run's; picking again", path, recorded["threshold"])
+    under = done.get(UNDER_THRESHOLD)
+    rethreshold = asked["threshold"] != recorded["threshold"]
+    if rethreshold and under is None:
+        log.info("%s: picked before at threshold %g by an icestat that kept no candidates under it; picking again",
+                 path, recorded["threshold"])
         return None
     if not all(Path(name).is_file() for name in outputs):
         return None
     row = {column: row.get(column, math.nan) for column in SUMMARY_COLUMNS}
-    raised = asked["threshold"] > recorded["threshold"]
-    if raised or recorded["formats"] != asked["formats"]:
+    if rethreshold or recorded["formats"] != asked["formats"]:
         try:
-            row = _rewrite_from_star(path, output, settings, row, raised)
-        except (OSError, ValueError):   # its files are not as written, or its micrograph is gone: pick it again
+            row = _rewrite_from_record(path, output, settings, row, under, rethreshold)
+        except (OSError, ValueError, KeyError, TypeError):   # its files are not as written, or its micrograph is gone
             return None
-    return row | {"status": THRESHOLD_RAISED if raised else DONE_BEFORE}
+    return row | {"status": THRESHOLD_CHANGED if rethreshold else DONE_BEFORE}
 
 
 def done_before(paths: list[str], output: Path, settings: PickSettings) -> list[dict | None]:
     """:func:`is_done` of each micrograph, in the order of `paths`, in as many threads as this process has cores: a
-    rerun that raises the threshold draws each micrograph's overlay again (reading it and writing a PNG, which leave
+    rerun at another threshold draws each micrograph's overlay again (reading it and writing a PNG, which leave
     Python's lock free)."""
     with ThreadPoolExecutor(max_workers=cpu_threads(), thread_name_prefix="icestat-done") as pool:
         return list(pool.map(lambda path: is_done(path, output, settings), paths))
 
 
-def _rewrite_from_star(path: str, output: Path, settings: PickSettings, row: dict, raised: bool) -> dict:
-    """Write the files of a micrograph picked before as `settings` ask, from its STAR file and the diameter of its
-    summary `row`, record them, and return its row.
+def _rewrite_from_record(path: str, output: Path, settings: PickSettings, row: dict, under: dict | None,
+                         rethreshold: bool) -> dict:
+    """Write the files of a micrograph picked before as `settings` ask, record them, and return its summary row.
 
-    The pick formats of `settings` are written; where the threshold is `raised`, the picks under it are dropped
-    from the STAR file too, and the overlay (``--segmentation``) is drawn again from the micrograph and its labels.
+    The candidates are the picks of its STAR file and, where its record kept them (`under`), those it scored under
+    the threshold, with the diameter of its summary `row`. The pick formats of `settings` are written with those
+    scoring at least its threshold; where the threshold changed (`rethreshold`), so are the STAR file and the
+    overlay (``--segmentation``, drawn again from the micrograph and its labels).
     """
     name = micrograph_stem(path)
     files = settings.outputs(output, name)
-    picked = scored_at_least(read_star(files["star"]), settings.threshold)
-    table = pick_table(picked["x_px"], picked["y_px"], score=picked["score"], diameter_px=row["diameter_px"],
-                       micrograph=str(path))
+    scored = [read_star(files["star"])[list(UNDER_THRESHOLD_COLUMNS)]]
+    if under is not None:   # all under the picks' lowest score: together, highest score first, as picked
+        scored.append(pd.DataFrame({column: under[column] for column in UNDER_THRESHOLD_COLUMNS}, dtype=np.float64))
+    candidates = pd.concat(scored, ignore_index=True)
+    candidates = pick_table(candidates["x_px"], candidates["y_px"], score=candidates["score"],
+                            diameter_px=row["diameter_px"], micrograph=str(path))
+    table = scored_at_least(candidates, settings.threshold)
     for fmt in settings.formats:
         if fmt != "star":
             write_picks(table, files[fmt], fmt)
-    if raised:
+    if rethreshold:
         if settings.write_segmentation:
             micrograph = read_micrograph(path, settings.pixel_size_A)
             write_overlay(files["overlay"], micrograph.data, mrcfile.read(files["labels"]), table)
         write_picks(table, files["star"], "star")
     row = row | {"n_picks": len(table)}
-    _write_record(output, name, path, settings, files, row)
+    under_now = None if under is None else candidates[candidates["score"] < settings.threshold]
+    _write_record(output, name, path, settings, files, row, under_now)
     return row
 
 
@@ -380,9 +395,9 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
         # `icestat pick` says once whether it rests on crowded micrographs only. Nor an estimate from faint bumps:
         # the run's diameter picks a micrograph without an estimate, and empty holes' speckle would pull it.
         polarity = run_polarity or settings.polarity
-        segmentation, picks = segment_and_pick(micrograph, model, diameter_px, settings.threshold, polarity,
-                                               settings.device, settings.refine, warn_if_crowded=False,
-                                               faint_bumps=False)
+        # Every candidate scored (threshold 0): those under the threshold are kept in the record (UNDER_THRESHOLD).
+        segmentation, picks = segment_and_pick(micrograph, model, diameter_px, 0.0, polarity, settings.device,
+                                               settings.refine, warn_if_crowded=False, faint_bumps=False)
         if source == BLOBS:
             own_estimate = dict(blob_diameter_px=picks.diameter_px,
                                 crowded=is_crowded(segmentation.class_fractions()["particle"]))
@@ -392,27 +407,28 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
             own_estimate = dict(blob_diameter_px=math.nan, crowded=math.nan)
         files = settings.outputs(output, name)
         remove_leftovers([*files.values(), record_file(output, name)])   # of a worker killed while writing them
-        table = picks.table.assign(**{MICROGRAPH_COLUMN: str(path)})
+        candidates = picks.table.assign(**{MICROGRAPH_COLUMN: str(path)})
+        table = scored_at_least(candidates, settings.threshold)
         for fmt in settings.formats:
             if fmt != "star":
                 write_picks(table, files[fmt], fmt)
         if settings.write_segmentation:
             write_mrc(files["labels"], segmentation.labels, micrograph.pixel_size_A)
             write_mrc(files["ice"], segmentation.ice_probability, micrograph.pixel_size_A)
-            write_overlay(files["overlay"], micrograph.data, segmentation.labels, picks.table)
+            write_overlay(files["overlay"], micrograph.data, segmentation.labels, table)
         write_picks(table, files["star"], "star")
     except Exception as err:   # a bad micrograph, or a fault met on it alone (file_error says which): the rest go on
         return failed_row(path, err, seconds=time.perf_counter() - start)
     fractions = segmentation.class_fractions()
     rejected = {f"rejected_{reason}": count for reason, count in picks.n_rejected.items()}
-    row = _row(name, PICKED, pixel_size_A=micrograph.pixel_size_A, n_picks=len(picks), **rejected,
+    row = _row(name, PICKED, pixel_size_A=micrograph.pixel_size_A, n_picks=len(table), **rejected,
                ice_fraction=fractions["ice"], particle_fraction=fractions["particle"], carbon_fraction=fractions["carbon"],
                contamination_fraction=fractions["contamination"],
                brighter_than_ice_fraction=segmentation.brighter_than_ice_fraction, diameter_px=picks.diameter_px,
                diameter_source=source, **own_estimate, polarity=picks.polarity,
                polarity_source=RUN if run_polarity else JUDGED if polarity == "auto" else GIVEN,
                bright_balance=picks.bright_balance, seconds=time.perf_counter() - start)
-    _write_record(output, name, path, settings, files, row)
+    _write_record(output, name, path, settings, files, row, candidates[candidates["score"] < settings.threshold])
     return row
 
 
@@ -538,10 +554,16 @@ def to_pick_as_bright(paths: list[str], rows: list[dict], settings: PickSettings
     return [row["path"] for row in judged if row["polarity"] == "dark"] if run_reads_negated(gains) else []
 
 
-def _write_record(output: Path, name: str, path: str, settings: PickSettings, files: dict[str, Path], row: dict) -> None:
-    """Write the record of micrograph `path` done (:func:`record_file`): its settings, output files and summary row."""
+def _write_record(output: Path, name: str, path: str, settings: PickSettings, files: dict[str, Path], row: dict,
+                  under: pd.DataFrame | None) -> None:
+    """Write the record of micrograph `path` done (:func:`record_file`): its settings, output files and summary row,
+    and the candidates it scored under the threshold (`under`, a pick table; none when None), to
+    ``RECORD_DECIMALS``."""
     record = {"micrograph": str(path), "settings": settings.to_dict(), "outputs": [str(f) for f in files.values()],
               "row": row}
+    if under is not None:
+        record[UNDER_THRESHOLD] = {column: np.round(under[column].to_numpy(dtype=np.float64), RECORD_DECIMALS).tolist()
+                                   for column in UNDER_THRESHOLD_COLUMNS}
     with atomic_path(record_file(output, name)) as tmp:
         tmp.write_text(json.dumps(record, indent=1))
 

@@ -260,10 +260,10 @@ def test_rerun_skips_what_is_done_and_redoes_what_changed(simulated, tmp_path, c
     assert (out / "mic_0000_autopick.star").stat().st_mtime_ns == first
     assert len(starfile.read(out / "autopick.star")) == 3
 
-    # Other settings make the earlier outputs stale (a lower threshold: the picks under the first were not kept);
-    # --overwrite redoes everything.
-    assert main(["pick", micrographs[0], "-o", str(out), "--diameter-px", "75", "--threshold", "0.2", "--quiet"]) == 0
-    assert pd.read_csv(out / "summary.csv")["status"].tolist() == ["picked"]
+    # Another threshold writes the files again from the candidates scored (test_a_rerun_at_another_threshold_...);
+    # --overwrite picks again.
+    assert main(["pick", micrographs[0], "-o", str(out), "--diameter-px", "75", "--threshold", "0.9", "--quiet"]) == 0
+    assert pd.read_csv(out / "summary.csv")["status"].tolist() == ["threshold changed"]
     assert main(["pick", micrographs[0], "-o", str(out), "--diameter-px", "75", "--threshold", "0.9", "--overwrite",
                  "--quiet"]) == 0
     record = json.loads((out / "mic_0000_summary.json").read_text())
@@ -321,42 +321,61 @@ def test_a_rerun_asking_for_other_pick_formats_writes_them_from_the_star_files_w
             np.testing.assert_allclose(written[["x_px", "y_px"]], picked[["x_px", "y_px"]], atol=0.5)
             assert (written["diameter_px"] == 75).all()
         assert json.loads((out / f"{name}_summary.json").read_text())["settings"]["formats"] == ["box", "cbox"]
-    # the picks themselves still count: a lower threshold picks again
-    assert main(["pick", *micrographs[:2], "-o", str(out), "--diameter-px", "75", "--format", "box", "--threshold",
-                 "0.2", "--quiet"]) == 0
-    assert list(pd.read_csv(out / "summary.csv")["status"]) == ["picked"] * 2
 
 
-def test_a_rerun_at_a_higher_threshold_drops_the_picks_under_it_as_picking_at_it_would_leave_them_out(
-        simulated, tmp_path, capsys):
-    # A run looked at (overlays) and found to pick too much: raising the threshold takes seconds, not the picking.
+def test_a_rerun_at_another_threshold_writes_what_picking_at_it_would_without_picking_again(simulated, tmp_path, capsys):
+    # A run looked at (overlays) and found to pick too little, or too much: another threshold takes seconds, as every
+    # candidate's score is kept.
     _, micrographs, _ = simulated
     options = ["--diameter-px", "75", "--format", "cbox", "--segmentation"]
     out, fresh = tmp_path / "picks", tmp_path / "fresh"
-    assert main(["pick", *micrographs[:2], "-o", str(out), *options, "--quiet"]) == 0
+    assert main(["pick", *micrographs[:2], "-o", str(out), *options, "--threshold", "0.6", "--quiet"]) == 0
     first = pd.read_csv(out / "summary.csv")
+    first_files = _files_of(out, first["micrograph"])
     capsys.readouterr()
-    assert main(["pick", *micrographs[:2], "-o", str(out), *options, "--threshold", "0.6"]) == 0
-    raised = pd.read_csv(out / "summary.csv")
+    assert main(["pick", *micrographs[:2], "-o", str(out), *options, "--threshold", "0.3"]) == 0
+    lowered = pd.read_csv(out / "summary.csv")
     said = capsys.readouterr()
-    assert "2 of them picked at a lower threshold, their picks under 0.6 dropped" in said.err
-    assert "2 done before (2 with the threshold raised)" in said.out
-    assert list(raised["status"]) == ["threshold raised"] * 2
-    pd.testing.assert_series_equal(raised["seconds"], first["seconds"])   # not picked again
-    assert main(["pick", *micrographs[:2], "-o", str(fresh), *options, "--threshold", "0.6", "--quiet"]) == 0
+    assert "2 of them picked at another threshold, their picks now the candidates then scored at least 0.3" in said.err
+    assert "2 done before (2 at the new threshold)" in said.out
+    assert list(lowered["status"]) == ["threshold changed"] * 2
+    pd.testing.assert_series_equal(lowered["seconds"], first["seconds"])   # not picked again
+    assert main(["pick", *micrographs[:2], "-o", str(fresh), *options, "--threshold", "0.3", "--quiet"]) == 0
     picked = pd.read_csv(fresh / "summary.csv")
-    assert (0 < picked["n_picks"]).all() and (picked["n_picks"] < first["n_picks"]).all()
-    same = [column for column in raised.columns if column not in ("status", "seconds")]
-    pd.testing.assert_frame_equal(raised[same], picked[same])
-    for name in picked["micrograph"]:
-        for ending in ("_autopick.star", ".cbox"):
-            assert _undated(out / f"{name}{ending}") == _undated(fresh / f"{name}{ending}")
-        np.testing.assert_array_equal(iio.imread(out / f"{name}_overlay.png"), iio.imread(fresh / f"{name}_overlay.png"))
-        assert json.loads((out / f"{name}_summary.json").read_text())["settings"]["threshold"] == 0.6
-    for run_file in ("autopick.star", "particles.star"):
-        assert _undated(out / run_file) == _undated(fresh / run_file).replace(str(fresh), str(out))
+    assert (0 < first["n_picks"]).all() and (first["n_picks"] < picked["n_picks"]).all()
+    same = [column for column in lowered.columns if column not in ("status", "seconds")]
+    pd.testing.assert_frame_equal(lowered[same], picked[same])
+    assert _files_of(out, picked["micrograph"]) == _files_of(fresh, picked["micrograph"], renamed=(fresh, out))
+    # and back up: the files of the first run again
+    assert main(["pick", *micrographs[:2], "-o", str(out), *options, "--threshold", "0.6", "--quiet"]) == 0
+    assert list(pd.read_csv(out / "summary.csv")["status"]) == ["threshold changed"] * 2
+    assert _files_of(out, first["micrograph"]) == first_files
     assert main(["pick", *micrographs[:2], "-o", str(out), *options, "--threshold", "0.6", "--quiet"]) == 0
     assert list(pd.read_csv(out / "summary.csv")["status"]) == ["done before"] * 2
+    # a record of an icestat that kept no candidates under the threshold: picked again
+    record_path = out / "mic_0000_summary.json"
+    record = json.loads(record_path.read_text())
+    assert len(record.pop("under_threshold")["score"]) > 0
+    record_path.write_text(json.dumps(record))
+    assert main(["pick", *micrographs[:2], "-o", str(out), *options, "--threshold", "0.3", "--quiet"]) == 0
+    assert list(pd.read_csv(out / "summary.csv")["status"]) == ["picked", "threshold changed"]
+    assert _files_of(out, picked["micrograph"]) == _files_of(fresh, picked["micrograph"], renamed=(fresh, out))
+
+
+def _files_of(out: Path, names, renamed: tuple[Path, Path] | None = None) -> dict:
+    """What a run wrote into `out` for the micrographs `names` and itself: the text of its pick and STAR files
+    (without their dated comments; the path `renamed[0]` in them read as `renamed[1]`), the pixels of its overlays."""
+    files = {}
+    for name in names:
+        for ending in ("_autopick.star", ".cbox"):
+            files[f"{name}{ending}"] = _undated(out / f"{name}{ending}")
+        files[f"{name}_overlay.png"] = iio.imread(out / f"{name}_overlay.png").tobytes()
+    for run_file in ("autopick.star", "particles.star"):
+        files[run_file] = _undated(out / run_file)
+    if renamed:
+        files = {key: value.replace(str(renamed[0]), str(renamed[1])) if isinstance(value, str) else value
+                 for key, value in files.items()}
+    return files
 
 
 def _undated(path: Path) -> str:
@@ -752,20 +771,21 @@ def test_a_crowded_micrograph_alone_gives_a_diameter_said_to_be_unreliable(trpv1
 
 
 @pytest.mark.filterwarnings("ignore::icestat.micrograph.PixelSizeWarning")   # 8-bit PNGs: none needed
-def test_a_higher_threshold_keeps_the_picks_scoring_at_least_it_where_the_diameter_is_estimated(trpv1_run, tmp_path):
-    # The diameter estimate rests on the picks at the default threshold, whatever the threshold asked.
+def test_a_lower_threshold_gives_the_picks_scoring_at_least_it_where_the_diameter_is_estimated(trpv1_run, tmp_path):
+    # The diameter estimate rests on the candidates at the default threshold, whatever the threshold asked.
     run, micrographs, _, _ = trpv1_run
-    raised, fresh = tmp_path / "raised", tmp_path / "fresh"
-    shutil.copytree(run, raised)
-    for out in (raised, fresh):
-        assert main(["pick", *micrographs, "-o", str(out), "--threshold", "0.45", "--quiet"]) == 0
-    summaries = [pd.read_csv(out / "summary.csv") for out in (run, raised, fresh)]
-    assert list(summaries[1]["status"]) == ["threshold raised"] * 2 and list(summaries[2]["status"]) == ["picked"] * 2
-    assert (summaries[1]["n_picks"] < summaries[0]["n_picks"]).all()
+    rethresholded, fresh = tmp_path / "rethresholded", tmp_path / "fresh"
+    shutil.copytree(run, rethresholded)
+    for out in (rethresholded, fresh):
+        assert main(["pick", *micrographs, "-o", str(out), "--threshold", "0.15", "--quiet"]) == 0
+    summaries = [pd.read_csv(out / "summary.csv") for out in (run, rethresholded, fresh)]
+    assert list(summaries[1]["status"]) == ["threshold changed"] * 2
+    assert list(summaries[2]["status"]) == ["picked"] * 2
+    assert (summaries[1]["n_picks"] > summaries[0]["n_picks"]).all()
     same = [column for column in summaries[1].columns if column not in ("status", "seconds")]
     pd.testing.assert_frame_equal(summaries[1][same], summaries[2][same])
     for name in summaries[2]["micrograph"]:
-        assert _undated(raised / f"{name}_autopick.star") == _undated(fresh / f"{name}_autopick.star")
+        assert _undated(rethresholded / f"{name}_autopick.star") == _undated(fresh / f"{name}_autopick.star")
 
 
 @pytest.mark.filterwarnings("ignore::icestat.micrograph.PixelSizeWarning")   # 8-bit PNGs: none needed

@@ -27,8 +27,8 @@ which way the model sees particles more clearly, and where most say negated
 (summary.csv: polarity_source).
 
 A rerun skips micrographs already done with the same settings unless
---overwrite; one with a higher --threshold drops the picks under it from their
-files (no picking again). A micrograph that cannot be read or picked is reported in the
+--overwrite; one at another --threshold writes their files again from the
+candidates they scored (no picking again). A micrograph that cannot be read or picked is reported in the
 summary and on stderr; the others finish and the exit code is then 1.
 
 Examples:
@@ -53,7 +53,7 @@ from icestat.batch import (
     FAILED,
     PICKED,
     RUN,
-    THRESHOLD_RAISED,
+    THRESHOLD_CHANGED,
     RunDiameter,
     PickSettings,
     cached_model,
@@ -86,8 +86,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add_diameter_args(parser)
     add("--threshold", type=float, default=DEFAULT_THRESHOLD,
-        help="lowest pick score kept, 0 to 1 (default: %(default)s); raised on a rerun, the "
-        "picks under it are dropped from the files, without picking again")
+        help="lowest pick score kept, 0 to 1 (default: %(default)s); changed on a rerun, the "
+        "files are written again from the candidates scored before, without picking again")
     add_polarity_arg(parser)
     add("--format", default="star", help="pick formats, comma-separated: star, box, cbox, tsv, csv "
         "(default: %(default)s; STAR is always written)")
@@ -142,10 +142,11 @@ def main(args: argparse.Namespace) -> int:
         else:
             to_pick.append(path)
     if rows:
-        n_raised = sum(row["status"] == THRESHOLD_RAISED for row in rows.values())
-        raised = f"; {n_raised} of them picked at a lower threshold, their picks under {args.threshold:g} dropped"
+        n_rethresholded = sum(row["status"] == THRESHOLD_CHANGED for row in rows.values())
+        rethresholded = (f"; {n_rethresholded} of them picked at another threshold, their picks now the candidates "
+                         f"then scored at least {args.threshold:g}")
         log.warning("%d of %d micrographs already done in %s (skipped%s; --overwrite picks them again)",
-                    len(rows), len(args.micrographs), output, raised if n_raised else "")
+                    len(rows), len(args.micrographs), output, rethresholded if n_rethresholded else "")
 
     report_failure = failure_reporter(listed_in="summary.csv")
 
@@ -207,7 +208,7 @@ def main(args: argparse.Namespace) -> int:
         return 1
     n_failed = int((summary["status"] == FAILED).sum())
     n_picked = int((summary["status"] == PICKED).sum())
-    n_raised = int((summary["status"] == THRESHOLD_RAISED).sum())
+    n_rethresholded = int((summary["status"] == THRESHOLD_CHANGED).sum())
     n_picks = int(summary["n_picks"].sum())
     if estimating:
         _report_estimated_diameter(summary, run_diameter)
@@ -216,7 +217,7 @@ def main(args: argparse.Namespace) -> int:
     _report_brighter_than_ice(summary)
     print(f"{n_picks} particles in {len(summary) - n_failed} of {len(summary)} micrographs "
           f"({n_picked} picked now, {len(summary) - n_failed - n_picked} done before"
-          f"{f' ({n_raised} with the threshold raised)' if n_raised else ''}, {n_failed} failed); "
+          f"{f' ({n_rethresholded} at the new threshold)' if n_rethresholded else ''}, {n_failed} failed); "
           f"see {output / 'summary.csv'} and {output / 'particles.star'}")
     others = picked_by_other_runs(output, args.micrographs)
     if others:
