@@ -4,7 +4,8 @@ Writes into the output folder, per micrograph:
   <stem>_autopick.star   RELION coordinate file (x, y, figure of merit)
   <stem>.box/.cbox/...   the other formats asked for with --format
   <stem>_labels.mrc, <stem>_ice.mrc, <stem>_overlay.png   with --segmentation
-  <stem>_summary.json    the record that the micrograph is done (written last)
+  <stem>_summary.json    the record that the micrograph is done (written last), with
+                         the candidates it scored under the threshold
 and per run:
   autopick.star   RELION 4/5 index of the coordinate files (Import or Extract in RELION)
   particles.star  every pick with its micrograph
