@@ -306,7 +306,7 @@ def _rewrite_from_record(path: str, output: Path, settings: PickSettings, row: d
     candidates = pd.concat(scored, ignore_index=True)
     candidates = pick_table(candidates["x_px"], candidates["y_px"], score=candidates["score"],
                             diameter_px=row["diameter_px"], micrograph=str(path))
-    table = scored_at_least(candidates, settings.threshold)
+    table, under_now = _split_at(candidates, settings.threshold)
     for fmt in settings.formats:
         if fmt != "star":
             write_picks(table, files[fmt], fmt)
@@ -316,9 +316,13 @@ def _rewrite_from_record(path: str, output: Path, settings: PickSettings, row: d
             write_overlay(files["overlay"], micrograph.data, mrcfile.read(files["labels"]), table)
         write_picks(table, files["star"], "star")
     row = row | {"n_picks": len(table)}
-    under_now = None if under is None else candidates[candidates["score"] < settings.threshold]
-    _write_record(output, name, path, settings, files, row, under_now)
+    _write_record(output, name, path, settings, files, row, None if under is None else under_now)
     return row
+
+
+def _split_at(candidates: pd.DataFrame, threshold: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The candidates scoring at least `threshold` (the picks), and the others."""
+    return scored_at_least(candidates, threshold), candidates[candidates["score"] < threshold]
 
 
 def _comparable(settings: dict) -> dict:
@@ -407,8 +411,7 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
             own_estimate = dict(blob_diameter_px=math.nan, crowded=math.nan)
         files = settings.outputs(output, name)
         remove_leftovers([*files.values(), record_file(output, name)])   # of a worker killed while writing them
-        candidates = picks.table.assign(**{MICROGRAPH_COLUMN: str(path)})
-        table = scored_at_least(candidates, settings.threshold)
+        table, under = _split_at(picks.table.assign(**{MICROGRAPH_COLUMN: str(path)}), settings.threshold)
         for fmt in settings.formats:
             if fmt != "star":
                 write_picks(table, files[fmt], fmt)
@@ -428,7 +431,7 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
                diameter_source=source, **own_estimate, polarity=picks.polarity,
                polarity_source=RUN if run_polarity else JUDGED if polarity == "auto" else GIVEN,
                bright_balance=picks.bright_balance, seconds=time.perf_counter() - start)
-    _write_record(output, name, path, settings, files, row, candidates[candidates["score"] < settings.threshold])
+    _write_record(output, name, path, settings, files, row, under)
     return row
 
 
