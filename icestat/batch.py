@@ -1,7 +1,7 @@
 """Picking many micrographs: one job per micrograph, its files written atomically, a record of what was done.
 
 Every micrograph's outputs go into the run's output folder, the record
-``<stem>_summary.json`` last, so a micrograph is done exactly when its record
+``<stem>_summary.json`` last (:mod:`icestat.records`), so a micrograph is done exactly when its record
 exists, names the same settings, and every output it lists is there. A rerun
 (:func:`is_done`) skips those; an interrupted run leaves no half-written file
 (each is written to a temporary name and renamed). The run's own files
@@ -20,7 +20,6 @@ far from it (:func:`to_pick_with_run_diameter`) are picked again with it.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -52,6 +51,8 @@ from icestat.model import IceModel, load_model
 from icestat.overlay import write_overlay
 from icestat.pick import DEFAULT_THRESHOLD
 from icestat.polarity import check_polarity
+from icestat.records import (RECORD_ENDING, UNDER_THRESHOLD_COLUMNS, read_record, record_file, under_threshold,
+                              write_record)
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +86,6 @@ JUDGED = "judged"
 #: Values of the ``status`` column: ``threshold changed`` is a micrograph picked before at another threshold, whose
 #: files now hold the candidates it scored then that score at least this run's (:func:`is_done`).
 PICKED, DONE_BEFORE, THRESHOLD_CHANGED, FAILED = "picked", "done before", "threshold changed", "failed"
-#: A micrograph's record keeps every candidate it scored under the threshold (:func:`icestat.pick.pick` at threshold
-#: 0), by these columns, to this many decimals (as its STAR file keeps the picks'): a rerun at another threshold
-#: writes its picks from them and the STAR file, without picking again (:func:`is_done`).
-UNDER_THRESHOLD, UNDER_THRESHOLD_COLUMNS, RECORD_DECIMALS = "under_threshold", ("x_px", "y_px", "score"), 6
 #: Micrographs read ahead of the one being picked, in one process.
 READ_AHEAD = 2
 #: Seconds of making a model's feature kernels ready over which ``-v`` says they were compiled (cached: 0.5 s).
@@ -205,14 +202,9 @@ def coordinate_file(output: Path, stem: str) -> Path:
     return Path(output) / f"{stem}_autopick.star"
 
 
-def record_file(output: Path, stem: str) -> Path:
-    """The record of a micrograph done: ``<output>/<stem>_summary.json``."""
-    return Path(output) / f"{stem}_summary.json"
-
-
 def picked_by_other_runs(output: Path, paths: list[str]) -> list[str]:
     """The names of the micrographs with a record in `output` that are not among `paths` (sorted)."""
-    ending = record_file(Path(), "").name
+    ending = RECORD_ENDING
     this_run = {micrograph_stem(path) for path in paths}
     return sorted(name for record in Path(output).glob(f"*{ending}")
                   if (name := record.name[:-len(ending)]) not in this_run)
@@ -256,15 +248,15 @@ def is_done(path: str, output: Path, settings: PickSettings) -> dict | None:
     (its row holds every one of ``SUMMARY_COLUMNS``).
     """
     try:
-        done = json.loads(record_file(output, micrograph_stem(path)).read_text())
+        done = read_record(output, micrograph_stem(path))
         recorded, outputs, row = _comparable(done["settings"]), list(done["outputs"]), dict(done["row"])
+        under = under_threshold(done)
     except (OSError, ValueError, KeyError, TypeError):   # no record, or not one icestat wrote: picked again
         return None
     asked = _comparable(settings.to_dict())
     if {**recorded, "formats": asked["formats"], "threshold": asked["threshold"]} != asked:
         log.info("%s: picked before with other settings; picking again", path)
         return None
-    under = done.get(UNDER_THRESHOLD)
     rethreshold = asked["threshold"] != recorded["threshold"]
     if rethreshold and under is None:
         log.info("%s: picked before at threshold %g by an icestat that kept no candidates under it; picking again",
@@ -289,7 +281,7 @@ def done_before(paths: list[str], output: Path, settings: PickSettings) -> list[
         return list(pool.map(lambda path: is_done(path, output, settings), paths))
 
 
-def _rewrite_from_record(path: str, output: Path, settings: PickSettings, row: dict, under: dict | None,
+def _rewrite_from_record(path: str, output: Path, settings: PickSettings, row: dict, under: pd.DataFrame | None,
                          rethreshold: bool) -> dict:
     """Write the files of a micrograph picked before as `settings` ask, record them, and return its summary row.
 
@@ -300,10 +292,8 @@ def _rewrite_from_record(path: str, output: Path, settings: PickSettings, row: d
     """
     name = micrograph_stem(path)
     files = settings.outputs(output, name)
-    scored = [read_star(files["star"])[list(UNDER_THRESHOLD_COLUMNS)]]
-    if under is not None:   # all under the picks' lowest score: together, highest score first, as picked
-        scored.append(pd.DataFrame({column: under[column] for column in UNDER_THRESHOLD_COLUMNS}, dtype=np.float64))
-    candidates = pd.concat(scored, ignore_index=True)
+    # the picks, then those under the threshold (None: not kept), all scored under the picks': highest first, as picked
+    candidates = pd.concat([read_star(files["star"])[list(UNDER_THRESHOLD_COLUMNS)], under], ignore_index=True)
     candidates = pick_table(candidates["x_px"], candidates["y_px"], score=candidates["score"],
                             diameter_px=row["diameter_px"], micrograph=str(path))
     table, under_now = _split_at(candidates, settings.threshold)
@@ -316,7 +306,7 @@ def _rewrite_from_record(path: str, output: Path, settings: PickSettings, row: d
             write_overlay(files["overlay"], micrograph.data, mrcfile.read(files["labels"]), table)
         write_picks(table, files["star"], "star")
     row = row | {"n_picks": len(table)}
-    _write_record(output, name, path, settings, files, row, None if under is None else under_now)
+    write_record(output, path, settings.to_dict(), list(files.values()), row, None if under is None else under_now)
     return row
 
 
@@ -431,7 +421,7 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
                diameter_source=source, **own_estimate, polarity=picks.polarity,
                polarity_source=RUN if run_polarity else JUDGED if polarity == "auto" else GIVEN,
                bright_balance=picks.bright_balance, seconds=time.perf_counter() - start)
-    _write_record(output, name, path, settings, files, row, under)
+    write_record(output, path, settings.to_dict(), list(files.values()), row, under)
     return row
 
 
@@ -555,20 +545,6 @@ def to_pick_as_bright(paths: list[str], rows: list[dict], settings: PickSettings
         diameter_px = row["diameter_px"] if estimated is None else estimated.px(micrograph.pixel_size_A)
         gains.append(negated_gain(micrograph, model, diameter_px, settings.device, settings.refine))
     return [row["path"] for row in judged if row["polarity"] == "dark"] if run_reads_negated(gains) else []
-
-
-def _write_record(output: Path, name: str, path: str, settings: PickSettings, files: dict[str, Path], row: dict,
-                  under: pd.DataFrame | None) -> None:
-    """Write the record of micrograph `path` done (:func:`record_file`): its settings, output files and summary row,
-    and the candidates it scored under the threshold (`under`, a pick table; none when None), to
-    ``RECORD_DECIMALS``."""
-    record = {"micrograph": str(path), "settings": settings.to_dict(), "outputs": [str(f) for f in files.values()],
-              "row": row}
-    if under is not None:
-        record[UNDER_THRESHOLD] = {column: np.round(under[column].to_numpy(dtype=np.float64), RECORD_DECIMALS).tolist()
-                                   for column in UNDER_THRESHOLD_COLUMNS}
-    with atomic_path(record_file(output, name)) as tmp:
-        tmp.write_text(json.dumps(record, indent=1))
 
 
 def failed_row(path: str, err: Exception, seconds: float = math.nan) -> dict:

@@ -242,7 +242,10 @@ def threshold_sweep(score: Callable[[pd.DataFrame], pd.DataFrame], picks: pd.Dat
     """The overall scores of the picks scored at least each threshold: what ``icestat pick --threshold`` trades.
 
     Each threshold's picks are scored afresh (a one-to-one matching may pair
-    them otherwise than all the picks), so pick once at threshold 0 and sweep.
+    them otherwise than all the picks). `picks` must hold every candidate
+    scored at least the lowest threshold: picked at threshold 0, or an
+    ``icestat pick`` run's picks with the candidates its records keep
+    (:func:`icestat.records.recorded_candidates`).
 
     Parameters
     ----------

@@ -650,13 +650,18 @@ def test_evaluate_at_a_threshold_scores_what_picking_at_it_would_pick(simulated,
     capsys.readouterr()
     scores = {}
     for name, picks, extra in [("picked at 0.5", "0.5", []), ("picked at 0, evaluated at 0.5", "0", ["0.5"]),
-                               ("sweep", "0", ["0,0.5,0.9"])]:
+                               ("sweep", "0", ["0,0.5,0.9"]), ("picked at 0.5, sweep", "0.5", ["0,0.5,0.9"]),
+                               ("picked at 0.5, evaluated at 0", "0.5", ["0"]), ("picked at 0", "0", [])]:
         out = tmp_path / f"{name}.csv"
         threshold = ["--threshold", *extra] if extra else []
         assert main(["evaluate", str(tmp_path / picks / "autopick.star"), "--truth", str(manifest), *threshold,
                      "-o", str(out)]) == 0
         scores[name] = pd.read_csv(out, index_col=0)
     pd.testing.assert_frame_equal(scores["picked at 0, evaluated at 0.5"], scores["picked at 0.5"])
+    # under the run's threshold, the candidates its records keep count: what picking at it would have picked
+    pd.testing.assert_frame_equal(scores["picked at 0.5, sweep"], scores["sweep"])
+    pd.testing.assert_frame_equal(scores["picked at 0.5, evaluated at 0"], scores["picked at 0"])
+    assert scores["picked at 0.5"].loc["overall", "n_picks"] < scores["picked at 0"].loc["overall", "n_picks"]
     sweep = scores["sweep"]
     assert sweep.index.tolist() == [0.0, 0.5, 0.9]
     pd.testing.assert_series_equal(sweep.loc[0.5], scores["picked at 0.5"].loc["overall"], check_names=False)

@@ -15,8 +15,9 @@ import pytest
 import starfile
 
 from cluster_tasks import pick_but_die_the_first_time, threads_in_a_task, visible_gpu, warn_about
-from icestat.batch import PickSettings, failed_row, pick_micrograph, record_file
+from icestat.batch import PickSettings, failed_row, pick_micrograph
 from icestat.cli import main
+from icestat.records import record_file
 from icestat.simulate import SimulationParams, simulate_set, write_simulation
 from icestat.workers import map_unordered
 from page_faults import faults_of_a_block_again

@@ -12,8 +12,11 @@ particle diameter). Only the micrographs the pick files speak for are scored
 (those with picks, every one an autopick.star index lists, and the one an empty
 per-micrograph file is named after, which count with no picks): the truth may
 label more. With --threshold only the picks scored at least T count; with
-several thresholds, one line each of the overall scores: pick once with
-`icestat pick --threshold 0` and see what each threshold would trade.
+several thresholds, one line each of the overall scores: what each threshold
+would trade. The picks of an `icestat pick` run count with the candidates it
+scored under its threshold (kept in each micrograph's record, beside the pick
+files), so thresholds under the run's score what picking at them would pick;
+other pickers' files hold their picks alone: pick at a low threshold first.
 
 Examples:
     icestat evaluate picks/autopick.star --truth truth/manifest.csv
@@ -36,6 +39,7 @@ from icestat.coords import named_micrographs, read_picks
 from icestat.coords.table import MICROGRAPH_COLUMN
 from icestat.evaluate import (check_threshold, evaluate_coordinates, evaluate_labelled, read_manifest_truth,
                               scored_at_least, threshold_sweep)
+from icestat.records import recorded_candidates
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +61,10 @@ def main(args: argparse.Namespace) -> int:
         return 2
     try:
         tables = [read_picks(path) for path in args.picks]
-        picked = set().union(*(named_micrographs(path, table) for path, table in zip(args.picks, tables)))
+        named = [named_micrographs(path, table) for path, table in zip(args.picks, tables)]
+        picked = set().union(*named)
+        if args.threshold is not None:   # an icestat pick run's candidates under its threshold count too
+            tables += [recorded_candidates(Path(path).parent, names) for path, names in zip(args.picks, named)]
         picks = pd.concat(tables, ignore_index=True)
         truth_names = ""   # what the truth names, where that is not the picks' micrographs themselves
         if len(args.truth) == 1 and _is_manifest(args.truth[0]):

@@ -1,0 +1,124 @@
+"""The record of each micrograph an ``icestat pick`` run has done: ``<stem>_summary.json`` beside its picks.
+
+Written last, once every other file of the micrograph is (:func:`icestat.batch.pick_micrograph`): the settings it
+was picked with, its output files, its summary row, and every candidate it scored under the threshold. A rerun reads
+it to skip the micrograph, or to write its files at another threshold without picking it again
+(:func:`icestat.batch.is_done`); ``icestat evaluate`` reads the candidates to score thresholds under the run's
+(:func:`recorded_candidates`). Light on imports: no model is needed to read one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from icestat._atomic import atomic_path
+from icestat.coords.table import pick_table
+from icestat.micrograph import micrograph_stem
+
+#: A record's file name after the micrograph's stem.
+RECORD_ENDING = "_summary.json"
+#: A record keeps every candidate scored under the threshold (:func:`icestat.pick.pick` at threshold 0) under this
+#: key, by these columns, to this many decimals (as the STAR file keeps the picks').
+UNDER_THRESHOLD, UNDER_THRESHOLD_COLUMNS, RECORD_DECIMALS = "under_threshold", ("x_px", "y_px", "score"), 6
+
+
+def record_file(output: str | os.PathLike, stem: str) -> Path:
+    """The record of a micrograph done: ``<output>/<stem>_summary.json``."""
+    return Path(output) / f"{stem}{RECORD_ENDING}"
+
+
+def write_record(output: str | os.PathLike, path: str, settings: dict, files: list[str | os.PathLike], row: dict,
+                 under: pd.DataFrame | None) -> None:
+    """Write the record of micrograph `path` (atomically).
+
+    Parameters
+    ----------
+    output : str or PathLike
+        The run's output folder.
+    path : str
+        The micrograph.
+    settings : dict
+        What it was picked with (JSON-ready).
+    files : list of str or PathLike
+        Its output files.
+    row : dict
+        Its summary row.
+    under : DataFrame or None
+        The candidates it scored under the threshold (a pick table); None where they are not known (a record of an
+        icestat that did not keep them, written again).
+    """
+    record = {"micrograph": str(path), "settings": settings, "outputs": [str(name) for name in files], "row": row}
+    if under is not None:
+        record[UNDER_THRESHOLD] = {column: np.round(under[column].to_numpy(dtype=np.float64), RECORD_DECIMALS).tolist()
+                                   for column in UNDER_THRESHOLD_COLUMNS}
+    with atomic_path(record_file(output, micrograph_stem(path))) as tmp:
+        tmp.write_text(json.dumps(record, indent=1))
+
+
+def read_record(output: str | os.PathLike, stem: str) -> dict:
+    """The record of the micrograph of `stem` in `output`.
+
+    Raises
+    ------
+    OSError
+        Where there is none.
+    ValueError
+        Where it is not JSON.
+    """
+    return json.loads(record_file(output, stem).read_text())
+
+
+def under_threshold(record: dict) -> pd.DataFrame | None:
+    """The candidates a record keeps as scored under its threshold (``x_px, y_px, score``, highest score first), or
+    None where it keeps none (written by an icestat that did not).
+
+    Raises
+    ------
+    KeyError, TypeError, ValueError
+        Where they are not as icestat writes them.
+    """
+    under = record.get(UNDER_THRESHOLD)
+    if under is None:
+        return None
+    return pd.DataFrame({column: under[column] for column in UNDER_THRESHOLD_COLUMNS}, dtype=np.float64)
+
+
+def recorded_candidates(folder: str | os.PathLike, micrographs) -> pd.DataFrame:
+    """The candidates scored under the threshold of those `micrographs` whose records lie in `folder`.
+
+    What ``icestat evaluate --threshold`` adds to the picks of an ``icestat
+    pick`` run, so that a threshold under the run's counts what picking at it
+    would have picked: the files hold the picks at the run's threshold only.
+
+    Parameters
+    ----------
+    folder : str or PathLike
+        Where the records would be (the folder of the pick file read).
+    micrographs : iterable of str
+        The micrographs as the pick file names them (paths or names; a record
+        is found by the stem).
+
+    Returns
+    -------
+    DataFrame
+        A pick table with a ``micrograph`` column (as `micrographs` name them)
+        and each record's particle diameter; empty where no record keeps any.
+    """
+    tables = []
+    for name in sorted(set(map(str, micrographs))):
+        try:
+            record = read_record(folder, micrograph_stem(name))
+            under = under_threshold(record)
+            diameter_px = float(record["row"]["diameter_px"])
+        except (OSError, ValueError, KeyError, TypeError):   # no record, or not one icestat wrote: nothing to add
+            continue
+        if under is not None and len(under):
+            tables.append(pick_table(under["x_px"], under["y_px"], score=under["score"], diameter_px=diameter_px,
+                                     micrograph=name))
+    return pd.concat(tables, ignore_index=True) if tables else pick_table([], [], micrograph=[])
+

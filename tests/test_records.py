@@ -1,0 +1,34 @@
+"""The records :mod:`icestat.records` keeps of each micrograph picked, and the candidates they give back."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from icestat.coords import pick_table
+from icestat.records import UNDER_THRESHOLD, read_record, record_file, recorded_candidates, write_record
+
+
+def test_a_record_gives_back_its_candidates_under_the_threshold_to_six_decimals_named_as_asked(tmp_path):
+    under = pick_table([10.1234567, 20.0], [30.0, 40.9876543], score=[0.2999999, 0.05], diameter_px=12.0)
+    write_record(tmp_path, "/data/mics/mic_1.mrc", {"threshold": 0.3}, ["x"], {"diameter_px": 64.0}, under)
+    assert read_record(tmp_path, "mic_1")["micrograph"] == "/data/mics/mic_1.mrc"
+    # as an autopick.star index names the micrograph, or a coordinate file implies it
+    for name in ("/data/mics/mic_1.mrc", "mic_1"):
+        found = recorded_candidates(tmp_path, [name, "never_picked"])
+        assert found["micrograph"].tolist() == [name, name]
+        np.testing.assert_array_equal(found[["x_px", "y_px", "score"]].to_numpy(),
+                                      [[10.123457, 30.0, 0.3], [20.0, 40.987654, 0.05]])
+        assert (found["diameter_px"] == 64.0).all()   # the diameter it was picked with, from its summary row
+
+
+def test_records_without_candidates_or_not_icestat_s_give_none(tmp_path):
+    write_record(tmp_path, "kept_none.mrc", {}, [], {"diameter_px": 64.0}, None)   # an older icestat's
+    assert UNDER_THRESHOLD not in json.loads(record_file(tmp_path, "kept_none").read_text())
+    record_file(tmp_path, "damaged").write_text("{not json")
+    record_file(tmp_path, "other").write_text(json.dumps({"row": {}, UNDER_THRESHOLD: {"x_px": [1.0]}}))
+    write_record(tmp_path, "empty.mrc", {}, [], {"diameter_px": 64.0}, pick_table([], []))
+    found = recorded_candidates(tmp_path, ["kept_none", "damaged", "other", "empty", "missing"])
+    assert found.empty and isinstance(found, pd.DataFrame) and "micrograph" in found.columns
