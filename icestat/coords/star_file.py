@@ -63,12 +63,18 @@ def write_star_file(blocks: Mapping[str, pd.DataFrame], path: str | os.PathLike)
     path : str or PathLike
         Output file.
     """
-    quoted = {name: frame.assign(**{label: frame[label].map(star_text) for label in frame.columns
+    quoted = {name: frame.assign(**{label: _star_texts(frame[label]) for label in frame.columns
                                     if pd.api.types.is_string_dtype(frame[label])})
               for name, frame in blocks.items()}
     with atomic_path(path) as tmp:
         # the values come quoted where they must be: starfile's own quoting (of values with a space) is off
         starfile.write(quoted, tmp, overwrite=True, quote_character="")
+
+
+def _star_texts(values: pd.Series) -> pd.Series:
+    """:func:`star_text` of each value, made once per distinct value (a particles file names each micrograph once
+    per pick)."""
+    return values.map({value: star_text(value) for value in values.unique()})
 
 
 def read_star_file(path: str | os.PathLike) -> dict:
