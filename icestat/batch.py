@@ -35,7 +35,7 @@ import mrcfile
 import numpy as np
 import pandas as pd
 
-from icestat._atomic import atomic_path, remove_leftovers
+from icestat._atomic import atomic_path, held_lock, remove_leftovers
 from icestat.backend import cpu_threads, parse_device
 from icestat.bright_field import negated_gain, run_reads_negated, run_voters, segment_and_pick
 from icestat.candidates import noise_candidate_heights
@@ -90,6 +90,8 @@ PICKED, DONE_BEFORE, THRESHOLD_CHANGED, FAILED = "picked", "done before", "thres
 READ_AHEAD = 2
 #: Seconds of making a model's feature kernels ready over which ``-v`` says they were compiled (cached: 0.5 s).
 COMPILE_NOTICE_S = 3.0
+#: The file locked while a run writes its run files (:func:`write_run_files`), hidden in its output folder.
+RUN_FILES_LOCK = ".icestat-run-files.lock"
 #: Pick formats written besides RELION STAR; file name ending per format.
 EXTRA_FORMAT_ENDINGS = {"box": ".box", "cbox": ".cbox", "tsv": ".tsv", "csv": ".csv"}
 
@@ -555,6 +557,11 @@ def failed_row(path: str, err: Exception, seconds: float = math.nan) -> dict:
 def write_run_files(paths: list[str], output: Path, rows: list[dict]) -> pd.DataFrame:
     """Write ``summary.csv``, ``autopick.star`` and ``particles.star`` for the micrographs of a run.
 
+    The three are written holding the lock of ``RUN_FILES_LOCK`` in `output`
+    (:func:`icestat._atomic.held_lock`): runs over parts of a dataset ending at
+    once into one folder (a SLURM array's jobs) each leave three files of one
+    run, the last one's, not a mix.
+
     Parameters
     ----------
     paths : list of str
@@ -583,13 +590,14 @@ def write_run_files(paths: list[str], output: Path, rows: list[dict]) -> pd.Data
                                                           "command again picks it again"))
             log.error("%s", by_name[name]["error"])
     summary = pd.DataFrame([by_name[micrograph_stem(path)] for path in paths], columns=list(SUMMARY_COLUMNS))
-    with atomic_path(output / "summary.csv") as tmp:
-        summary.to_csv(tmp, index=False, float_format="%.6g")
-    write_autopick_index({path: str(coordinate_file(output, micrograph_stem(path))) for path in tables},
-                         output / "autopick.star")
     picked = [table for table in tables.values() if len(table)]
     particles = pd.concat(picked, ignore_index=True) if picked else pick_table([], [], micrograph=[])
-    write_particles_star(particles, output / "particles.star")
+    with held_lock(output / RUN_FILES_LOCK):   # the three files of one run, where several runs end at once
+        with atomic_path(output / "summary.csv") as tmp:
+            summary.to_csv(tmp, index=False, float_format="%.6g")
+        write_autopick_index({path: str(coordinate_file(output, micrograph_stem(path))) for path in tables},
+                             output / "autopick.star")
+        write_particles_star(particles, output / "particles.star")
     return summary
 
 

@@ -7,10 +7,14 @@ import logging
 import math
 import subprocess
 import sys
+import threading
+import time
 
+import pandas as pd
 import pytest
 
 from icestat import batch
+from icestat._atomic import held_lock
 from icestat.batch import BLOBS, FAILED, GIVEN, PICKED, RUN, RunDiameter, failed_row, to_pick_with_run_diameter
 
 
@@ -111,3 +115,17 @@ def test_a_model_loaded_for_picking_has_what_picking_makes_once_made(monkeypatch
         batch.cached_model(None, "cpu")
     batch.cached_model.cache_clear()
     assert [record.getMessage().startswith("the feature kernels took ") for record in caplog.records] == [True]
+
+
+def test_run_files_wait_for_another_run_writing_its_own_into_the_same_folder(tmp_path):
+    # Two jobs of a SLURM array ending at once: the second writes its three run files once the first has all of its.
+    rows = [failed_row("mics/a.mrc", ValueError("not an MRC file"))]
+    with held_lock(tmp_path / batch.RUN_FILES_LOCK):   # another run, writing its own
+        writer = threading.Thread(target=batch.write_run_files, args=(["mics/a.mrc"], tmp_path, rows))
+        writer.start()
+        time.sleep(0.5)
+        assert writer.is_alive() and not (tmp_path / "summary.csv").exists()
+    writer.join(timeout=30)
+    assert not writer.is_alive()
+    assert pd.read_csv(tmp_path / "summary.csv")["status"].tolist() == [FAILED]
+    assert (tmp_path / "autopick.star").exists() and (tmp_path / "particles.star").exists()
