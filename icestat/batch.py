@@ -288,9 +288,9 @@ def _rewrite_from_record(path: str, output: Path, settings: PickSettings, row: d
     """Write the files of a micrograph picked before as `settings` ask, record them, and return its summary row.
 
     The candidates are the picks of its STAR file and, where its record kept them (`under`), those it scored under
-    the threshold, with the diameter of its summary `row`. The pick formats of `settings` are written with those
-    scoring at least its threshold; where the threshold changed (`rethreshold`), so are the STAR file and the
-    overlay (``--segmentation``, drawn again from the micrograph and its labels).
+    the threshold, with the diameter of its summary `row`. The pick formats (:func:`_write_pick_formats`) are
+    written with those scoring at least the threshold of `settings`; where it changed (`rethreshold`), so are the
+    STAR file and the overlay (``--segmentation``, drawn again from the micrograph and its labels).
     """
     name = micrograph_stem(path)
     files = settings.outputs(output, name)
@@ -299,9 +299,7 @@ def _rewrite_from_record(path: str, output: Path, settings: PickSettings, row: d
     candidates = pick_table(candidates["x_px"], candidates["y_px"], score=candidates["score"],
                             diameter_px=row["diameter_px"], micrograph=str(path))
     table, under_now = _split_at(candidates, settings.threshold)
-    for fmt in settings.formats:
-        if fmt != "star":
-            write_picks(table, files[fmt], fmt)
+    _write_pick_formats(table, settings, output, name)
     if rethreshold:
         if settings.write_segmentation:
             micrograph = read_micrograph(path, settings.pixel_size_A)
@@ -310,6 +308,15 @@ def _rewrite_from_record(path: str, output: Path, settings: PickSettings, row: d
     row = row | {"n_picks": len(table)}
     write_record(output, path, settings.to_dict(), list(files.values()), row, None if under is None else under_now)
     return row
+
+
+def _write_pick_formats(table: pd.DataFrame, settings: PickSettings, output: Path, name: str) -> None:
+    """Write the picks of the micrograph of `name` in the formats besides STAR that `settings` ask for, and in those
+    an earlier run left in `output` for it: written again, so that no file of its picks holds others."""
+    for fmt, ending in EXTRA_FORMAT_ENDINGS.items():
+        file = output / f"{name}{ending}"
+        if fmt in settings.formats or file.is_file():
+            write_picks(table, file, fmt)
 
 
 def _split_at(candidates: pd.DataFrame, threshold: float) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -404,9 +411,7 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
         files = settings.outputs(output, name)
         remove_leftovers([*files.values(), record_file(output, name)])   # of a worker killed while writing them
         table, under = _split_at(picks.table.assign(**{MICROGRAPH_COLUMN: str(path)}), settings.threshold)
-        for fmt in settings.formats:
-            if fmt != "star":
-                write_picks(table, files[fmt], fmt)
+        _write_pick_formats(table, settings, output, name)
         if settings.write_segmentation:
             write_mrc(files["labels"], segmentation.labels, micrograph.pixel_size_A)
             write_mrc(files["ice"], segmentation.ice_probability, micrograph.pixel_size_A)

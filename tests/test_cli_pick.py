@@ -360,6 +360,14 @@ def test_a_rerun_at_another_threshold_writes_what_picking_at_it_would_without_pi
     assert main(["pick", *micrographs[:2], "-o", str(out), *options, "--threshold", "0.3", "--quiet"]) == 0
     assert list(pd.read_csv(out / "summary.csv")["status"]) == ["picked", "threshold changed"]
     assert _files_of(out, picked["micrograph"]) == _files_of(fresh, picked["micrograph"], renamed=(fresh, out))
+    # the .cbox files of an earlier run are written again too, though not asked for: none holds other picks
+    assert main(["pick", *micrographs[:2], "-o", str(out), "--diameter-px", "75", "--segmentation", "--threshold",
+                 "0.6", "--quiet"]) == 0
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(summary["status"]) == ["threshold changed"] * 2 and summary["n_picks"].tolist() == first["n_picks"].tolist()
+    for name in first["micrograph"]:
+        star, cbox = (read_picks(out / f"{name}{ending}") for ending in ("_autopick.star", ".cbox"))
+        assert len(cbox) == len(star) and (star["score"] >= 0.6).all()
 
 
 def _files_of(out: Path, names, renamed: tuple[Path, Path] | None = None) -> dict:
