@@ -275,12 +275,12 @@ def is_done(path: str, output: Path, settings: PickSettings) -> dict | None:
     return row | {"status": THRESHOLD_CHANGED if rethreshold else DONE_BEFORE}
 
 
-def done_before(paths: list[str], output: Path, settings: PickSettings) -> list[dict | None]:
+def done_before(paths: list[str], output: Path, settings: PickSettings) -> Iterator[dict | None]:
     """:func:`is_done` of each micrograph, in the order of `paths`, in as many threads as this process has cores: a
     rerun at another threshold draws each micrograph's overlay again (reading it and writing a PNG, which leave
     Python's lock free)."""
     with ThreadPoolExecutor(max_workers=cpu_threads(), thread_name_prefix="icestat-done") as pool:
-        return list(pool.map(lambda path: is_done(path, output, settings), paths))
+        yield from pool.map(lambda path: is_done(path, output, settings), paths)
 
 
 def _rewrite_from_record(path: str, output: Path, settings: PickSettings, row: dict, under: pd.DataFrame | None,

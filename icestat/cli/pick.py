@@ -137,11 +137,15 @@ def main(args: argparse.Namespace) -> int:
 
     rows, to_pick = {}, []   # summary rows by micrograph name; micrographs to pick
     records = [None] * len(args.micrographs) if args.overwrite else done_before(args.micrographs, output, settings)
-    for path, done in zip(args.micrographs, records):
-        if done:
-            rows[done["micrograph"]] = done
-        else:
-            to_pick.append(path)
+    # shown where it takes a while: a rerun at another threshold writes each micrograph's files again
+    bar = tqdm(records, total=len(args.micrographs), unit="mic", desc="reading what is done", delay=2,
+               disable=args.quiet)
+    with bar, logging_redirect_tqdm(loggers=[logging.getLogger("icestat")]):
+        for done, path in zip(bar, args.micrographs):   # the records first: their threads end with the last
+            if done:
+                rows[done["micrograph"]] = done
+            else:
+                to_pick.append(path)
     if rows:
         n_rethresholded = sum(row["status"] == THRESHOLD_CHANGED for row in rows.values())
         rethresholded = (f"; {n_rethresholded} of them picked at another threshold, their picks now the candidates "
