@@ -29,8 +29,9 @@ which way the model sees particles more clearly, and where most say negated
 
 A rerun skips micrographs already done with the same settings unless
 --overwrite; one at another --threshold writes their files again from the
-candidates they scored (no picking again). A micrograph that cannot be read or picked is reported in the
-summary and on stderr; the others finish and the exit code is then 1.
+candidates they scored (no picking again). A micrograph that cannot be read or
+picked is reported in the summary and on stderr; the others finish and the exit
+code is then 1.
 
 Examples:
     icestat pick mics/*.mrc -o picks/ --diameter-A 150
@@ -135,24 +136,7 @@ def main(args: argparse.Namespace) -> int:
     if output is None:
         return 2
 
-    rows, to_pick = {}, []   # summary rows by micrograph name; micrographs to pick
-    records = [None] * len(args.micrographs) if args.overwrite else done_before(args.micrographs, output, settings)
-    # shown where it takes a while: a rerun at another threshold writes each micrograph's files again
-    bar = tqdm(records, total=len(args.micrographs), unit="mic", desc="reading what is done", delay=2,
-               disable=args.quiet)
-    with bar, logging_redirect_tqdm(loggers=[logging.getLogger("icestat")]):
-        for done, path in zip(bar, args.micrographs):   # the records first: their threads end with the last
-            if done:
-                rows[done["micrograph"]] = done
-            else:
-                to_pick.append(path)
-    if rows:
-        n_rethresholded = sum(row["status"] == THRESHOLD_CHANGED for row in rows.values())
-        rethresholded = (f"; {n_rethresholded} of them picked at another threshold, their picks now the candidates "
-                         f"then scored at least {args.threshold:g}")
-        log.warning("%d of %d micrographs already done in %s (skipped%s; --overwrite picks them again)",
-                    len(rows), len(args.micrographs), output, rethresholded if n_rethresholded else "")
-
+    rows, to_pick = _done_and_to_pick(args, output, settings)   # summary rows by micrograph name; to pick
     report_failure = failure_reporter(listed_in="summary.csv")
 
     def pick_all(paths: list[str], run_diameter: RunDiameter | None = None, run_polarity: str | None = None,
@@ -230,6 +214,29 @@ def main(args: argparse.Namespace) -> int:
                     "over all of them writes run files that name them all, picking again none that is done",
                     output, _micrographs(len(others)), others[0])
     return 1 if n_failed else 0
+
+
+def _done_and_to_pick(args: argparse.Namespace, output: Path, settings: PickSettings) -> tuple[dict, list[str]]:
+    """The summary rows of the micrographs done before, by name (their files written again at another threshold), and
+    the micrographs to pick; how many were done is said."""
+    rows, to_pick = {}, []
+    records = [None] * len(args.micrographs) if args.overwrite else done_before(args.micrographs, output, settings)
+    # shown where it takes a while: a rerun at another threshold writes each micrograph's files again
+    bar = tqdm(records, total=len(args.micrographs), unit="mic", desc="reading what is done", delay=2,
+               disable=args.quiet)
+    with bar, logging_redirect_tqdm(loggers=[logging.getLogger("icestat")]):
+        for done, path in zip(bar, args.micrographs):   # the records first: their threads end with the last
+            if done:
+                rows[done["micrograph"]] = done
+            else:
+                to_pick.append(path)
+    if rows:
+        n_rethresholded = sum(row["status"] == THRESHOLD_CHANGED for row in rows.values())
+        rethresholded = (f"; {n_rethresholded} of them picked at another threshold, their picks now the candidates "
+                         f"then scored at least {args.threshold:g}")
+        log.warning("%d of %d micrographs already done in %s (skipped%s; --overwrite picks them again)",
+                    len(rows), len(args.micrographs), output, rethresholded if n_rethresholded else "")
+    return rows, to_pick
 
 
 def _report_estimated_diameter(summary: pd.DataFrame, run_diameter: RunDiameter | None) -> None:
