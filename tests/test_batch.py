@@ -15,7 +15,8 @@ import pytest
 
 from icestat import batch
 from icestat._atomic import held_lock
-from icestat.batch import BLOBS, FAILED, GIVEN, PICKED, RUN, RunDiameter, failed_row, to_pick_with_run_diameter
+from icestat.batch import BLOBS, FAILED, GIVEN, PICKED, RUN, failed_row
+from icestat.run_decisions import RunDiameter, to_pick_with_run_diameter
 
 
 def _row(name, source, diameter_px, blob_diameter_px, particle_fraction=0.3, pixel_size_A=None):

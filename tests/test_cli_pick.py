@@ -21,6 +21,7 @@ from scipy.spatial.distance import cdist
 
 from icestat.classes import CONTAMINATION
 import icestat.batch as batch
+import icestat.run_decisions as run_decisions
 from icestat.bright_field import negated_gain
 from icestat.cli import main
 from icestat.cli import pick as pick_cli
@@ -579,7 +580,7 @@ def test_a_raw_run_whose_carbon_the_model_misses_is_taken_as_dark_without_asking
     for seed in (1, 2):
         write_mrc(tmp_path / f"raw_{seed}.mrc", simulate_micrograph(params, seed=seed).image, params.pixel_size_A)
     gains = []
-    monkeypatch.setattr(batch, "negated_gain", lambda *args: gains.append(negated_gain(*args)) or gains[-1])
+    monkeypatch.setattr(run_decisions, "negated_gain", lambda *args: gains.append(negated_gain(*args)) or gains[-1])
     assert main(["pick", str(tmp_path), "-o", str(tmp_path / "picks"), "--diameter-A", "120"]) == 0
     err = capsys.readouterr().err
     summary = pd.read_csv(tmp_path / "picks" / "summary.csv")

@@ -56,7 +56,6 @@ from icestat.batch import (
     PICKED,
     RUN,
     THRESHOLD_CHANGED,
-    RunDiameter,
     PickSettings,
     cached_model,
     check_names,
@@ -65,8 +64,6 @@ from icestat.batch import (
     pick_in_turn,
     pick_micrograph,
     picked_by_other_runs,
-    to_pick_as_bright,
-    to_pick_with_run_diameter,
     write_run_files,
 )
 from icestat.cli._common import (PIXEL_SIZE_HELP, add_diameter_args, add_model_run_args, add_polarity_arg,
@@ -76,6 +73,7 @@ from icestat.evaluate import check_threshold
 from icestat.micrograph import micrograph_stem
 from icestat.model import ModelError
 from icestat.pick import DEFAULT_THRESHOLD
+from icestat.run_decisions import RunDiameter, to_pick_as_bright, to_pick_with_run_diameter
 from icestat.segment import MIN_BRIGHTER_FRACTION
 from icestat.workers import gpu_pinning, map_unordered
 
