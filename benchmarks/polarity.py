@@ -73,7 +73,8 @@ def both_ways(model, micrograph: Micrograph, diameter_px: float, mark) -> dict:
 
 
 def run_vote(model, results: list[dict], way: str, reread) -> dict:
-    """What ``icestat pick`` makes of the group's micrographs (read `way`) as one run (run_decisions.to_pick_as_bright).
+    """What ``icestat pick`` makes of the group's micrographs (read `way`) as one run
+    (icestat.run_decisions.to_pick_as_bright).
 
     `reread(index)` reads the group's micrograph `index` again (as given). Returns the gains of those asked, its
     decision, how many micrographs it took the true way, and their marked picks.
