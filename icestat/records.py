@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from icestat._atomic import atomic_path
-from icestat.coords.table import pick_table
+from icestat.coords.table import MICROGRAPH_COLUMN, pick_table
 from icestat.micrograph import micrograph_stem
 
 #: A record's file name after the micrograph's stem.
@@ -88,20 +88,24 @@ def under_threshold(record: dict) -> pd.DataFrame | None:
     return pd.DataFrame({column: under[column] for column in UNDER_THRESHOLD_COLUMNS}, dtype=np.float64)
 
 
-def recorded_candidates(folder: str | os.PathLike, micrographs) -> pd.DataFrame:
+def recorded_candidates(folder: str | os.PathLike, picks: pd.DataFrame, micrographs) -> pd.DataFrame:
     """The candidates scored under the threshold of those `micrographs` whose records lie in `folder`.
 
     What ``icestat evaluate --threshold`` adds to the picks of an ``icestat
     pick`` run, so that a threshold under the run's counts what picking at it
     would have picked: the files hold the picks at the run's threshold only.
+    A record is taken only where it counts as many picks of its micrograph as
+    `picks` hold: files copied from another run are not added to.
 
     Parameters
     ----------
     folder : str or PathLike
         Where the records would be (the folder of the pick file read).
+    picks : DataFrame
+        The picks read from that file (a pick table with a ``micrograph`` column).
     micrographs : iterable of str
-        The micrographs as the pick file names them (paths or names; a record
-        is found by the stem).
+        The micrographs the file speaks for, as it names them (paths or names;
+        a record is found by the stem).
 
     Returns
     -------
@@ -109,16 +113,16 @@ def recorded_candidates(folder: str | os.PathLike, micrographs) -> pd.DataFrame:
         A pick table with a ``micrograph`` column (as `micrographs` name them)
         and each record's particle diameter; empty where no record keeps any.
     """
+    n_picks = picks[MICROGRAPH_COLUMN].astype(str).value_counts()
     tables = []
     for name in sorted(set(map(str, micrographs))):
         try:
             record = read_record(folder, micrograph_stem(name))
             under = under_threshold(record)
-            diameter_px = float(record["row"]["diameter_px"])
+            recorded_picks, diameter_px = int(record["row"]["n_picks"]), float(record["row"]["diameter_px"])
         except (OSError, ValueError, KeyError, TypeError):   # no record, or not one icestat wrote: nothing to add
             continue
-        if under is not None and len(under):
+        if under is not None and len(under) and recorded_picks == n_picks.get(name, 0):
             tables.append(pick_table(under["x_px"], under["y_px"], score=under["score"], diameter_px=diameter_px,
                                      micrograph=name))
     return pd.concat(tables, ignore_index=True) if tables else pick_table([], [], micrograph=[])
-

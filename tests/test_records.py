@@ -13,22 +13,26 @@ from icestat.records import UNDER_THRESHOLD, read_record, record_file, recorded_
 
 def test_a_record_gives_back_its_candidates_under_the_threshold_to_six_decimals_named_as_asked(tmp_path):
     under = pick_table([10.1234567, 20.0], [30.0, 40.9876543], score=[0.2999999, 0.05], diameter_px=12.0)
-    write_record(tmp_path, "/data/mics/mic_1.mrc", {"threshold": 0.3}, ["x"], {"diameter_px": 64.0}, under)
+    write_record(tmp_path, "/data/mics/mic_1.mrc", {"threshold": 0.3}, ["x"], {"diameter_px": 64.0, "n_picks": 2}, under)
     assert read_record(tmp_path, "mic_1")["micrograph"] == "/data/mics/mic_1.mrc"
-    # as an autopick.star index names the micrograph, or a coordinate file implies it
+    # as an autopick.star index names the micrograph, or a coordinate file implies it; its 2 picks as recorded
     for name in ("/data/mics/mic_1.mrc", "mic_1"):
-        found = recorded_candidates(tmp_path, [name, "never_picked"])
+        picks = pick_table([1.0, 2.0], [1.0, 2.0], score=[0.9, 0.8], micrograph=name)
+        found = recorded_candidates(tmp_path, picks, [name, "never_picked"])
         assert found["micrograph"].tolist() == [name, name]
         np.testing.assert_array_equal(found[["x_px", "y_px", "score"]].to_numpy(),
                                       [[10.123457, 30.0, 0.3], [20.0, 40.987654, 0.05]])
         assert (found["diameter_px"] == 64.0).all()   # the diameter it was picked with, from its summary row
+    # picks that are not the record's (a file of another run copied here): nothing added
+    assert recorded_candidates(tmp_path, picks.iloc[:1], ["mic_1"]).empty
 
 
 def test_records_without_candidates_or_not_icestat_s_give_none(tmp_path):
-    write_record(tmp_path, "kept_none.mrc", {}, [], {"diameter_px": 64.0}, None)   # an older icestat's
+    write_record(tmp_path, "kept_none.mrc", {}, [], {"diameter_px": 64.0, "n_picks": 0}, None)   # an older icestat's
     assert UNDER_THRESHOLD not in json.loads(record_file(tmp_path, "kept_none").read_text())
     record_file(tmp_path, "damaged").write_text("{not json")
     record_file(tmp_path, "other").write_text(json.dumps({"row": {}, UNDER_THRESHOLD: {"x_px": [1.0]}}))
-    write_record(tmp_path, "empty.mrc", {}, [], {"diameter_px": 64.0}, pick_table([], []))
-    found = recorded_candidates(tmp_path, ["kept_none", "damaged", "other", "empty", "missing"])
+    write_record(tmp_path, "empty.mrc", {}, [], {"diameter_px": 64.0, "n_picks": 0}, pick_table([], []))
+    names = ["kept_none", "damaged", "other", "empty", "missing"]
+    found = recorded_candidates(tmp_path, pick_table([], [], micrograph=[]), names)
     assert found.empty and isinstance(found, pd.DataFrame) and "micrograph" in found.columns

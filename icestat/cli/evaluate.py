@@ -64,7 +64,8 @@ def main(args: argparse.Namespace) -> int:
         named = [named_micrographs(path, table) for path, table in zip(args.picks, tables)]
         picked = set().union(*named)
         if args.threshold is not None:   # an icestat pick run's candidates under its threshold count too
-            tables += [recorded_candidates(Path(path).parent, names) for path, names in zip(args.picks, named)]
+            tables += [recorded_candidates(Path(path).parent, table, names)
+                       for path, table, names in zip(args.picks, tables, named)]
         picks = pd.concat(tables, ignore_index=True)
         truth_names = ""   # what the truth names, where that is not the picks' micrographs themselves
         if len(args.truth) == 1 and _is_manifest(args.truth[0]):
