@@ -158,7 +158,7 @@ def test_run_files_that_cannot_be_written_are_said_in_one_line_and_written_by_a_
     out = tmp_path / "picks"
     write_run_files = pick_cli.write_run_files
 
-    def disk_full(*args):
+    def disk_full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(pick_cli, "write_run_files", disk_full)

@@ -188,7 +188,7 @@ def main(args: argparse.Namespace) -> int:
         return 130
 
     try:
-        summary = write_run_files(args.micrographs, output, list(rows.values()))
+        summary = write_run_files(args.micrographs, output, list(rows.values()), show_progress=not args.quiet)
     except OSError as err:   # a full disk, most often: what each micrograph wrote is kept
         log.error("%s: the run's files could not be written (%s); the same command again writes them from what the "
                   "micrographs' own files hold", output, err.strerror or err)
