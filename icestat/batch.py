@@ -60,7 +60,8 @@ log = logging.getLogger(__name__)
 
 #: Columns of ``summary.csv``, one row per micrograph. ``rejected_<reason>`` count the candidates rejected for each
 #: reason of :attr:`icestat.pick.Picks.n_rejected` (on carbon, on contamination, too near the edge, too faint): what
-#: to look at when a micrograph has few picks. ``polarity`` says whether its particles were taken as dark or bright,
+#: to look at when a micrograph has few picks; ``threshold`` is the lowest score of its picks asked for (empty in a
+#: record from before the column). ``polarity`` says whether its particles were taken as dark or bright,
 #: and ``polarity_source`` by whom (said, judged on the micrograph, or the run's); ``bright_balance`` what ``--polarity
 #: auto`` judged the image by (:attr:`icestat.pick.Picks.bright_balance`, -1 to 1: above +0.15 it looks inverted; empty
 #: where the polarity was given or the run's). Micrographs whose particles are bright are
@@ -69,8 +70,8 @@ log = logging.getLogger(__name__)
 #: ``icestat.segment.MIN_BRIGHTER_FRACTION`` or more, a micrograph mostly of carbon film, or an inverted one read as
 #: raw, segmented wrong, or holes in the ice; check its overlay.
 SUMMARY_COLUMNS = (
-    "micrograph", "status", "pixel_size_A", "n_picks", "rejected_carbon", "rejected_contamination", "rejected_edge",
-    "rejected_faint", "ice_fraction", "particle_fraction", "carbon_fraction", "contamination_fraction",
+    "micrograph", "status", "pixel_size_A", "n_picks", "threshold", "rejected_carbon", "rejected_contamination",
+    "rejected_edge", "rejected_faint", "ice_fraction", "particle_fraction", "carbon_fraction", "contamination_fraction",
     "brighter_than_ice_fraction", "diameter_px",
     "diameter_source", "blob_diameter_px", "crowded", "polarity", "polarity_source", "bright_balance", "seconds", "error",
 )
@@ -271,7 +272,7 @@ def _rewrite_from_record(path: str, output: Path, settings: PickSettings, row: d
             micrograph = read_micrograph(path, settings.pixel_size_A)
             write_overlay(files["overlay"], micrograph.data, mrcfile.read(files["labels"]), table)
         write_picks(table, files["star"], "star")
-    row = row | {"n_picks": len(table)}
+    row = row | {"n_picks": len(table), "threshold": settings.threshold}
     write_record(output, path, settings.to_dict(), list(files.values()), row, None if under is None else under_now)
     return row
 
@@ -387,9 +388,9 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
         return failed_row(path, err, seconds=time.perf_counter() - start)
     fractions = segmentation.class_fractions()
     rejected = {f"rejected_{reason}": count for reason, count in picks.n_rejected.items()}
-    row = _row(name, PICKED, pixel_size_A=micrograph.pixel_size_A, n_picks=len(table), **rejected,
-               ice_fraction=fractions["ice"], particle_fraction=fractions["particle"], carbon_fraction=fractions["carbon"],
-               contamination_fraction=fractions["contamination"],
+    row = _row(name, PICKED, pixel_size_A=micrograph.pixel_size_A, n_picks=len(table), threshold=settings.threshold,
+               **rejected, ice_fraction=fractions["ice"], particle_fraction=fractions["particle"],
+               carbon_fraction=fractions["carbon"], contamination_fraction=fractions["contamination"],
                brighter_than_ice_fraction=segmentation.brighter_than_ice_fraction, diameter_px=picks.diameter_px,
                diameter_source=source, **own_estimate, polarity=picks.polarity,
                polarity_source=RUN if run_polarity else JUDGED if polarity == "auto" else GIVEN,

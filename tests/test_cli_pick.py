@@ -340,6 +340,7 @@ def test_a_rerun_at_another_threshold_writes_what_picking_at_it_would_without_pi
     assert "2 of them picked at another threshold, their picks now the candidates then scored at least 0.3" in said.err
     assert "2 done before (2 at the new threshold)" in said.out
     assert list(lowered["status"]) == ["threshold changed"] * 2
+    assert (first["threshold"] == 0.6).all() and (lowered["threshold"] == 0.3).all()
     pd.testing.assert_series_equal(lowered["seconds"], first["seconds"])   # not picked again
     assert main(["pick", *micrographs[:2], "-o", str(fresh), *options, "--threshold", "0.3", "--quiet"]) == 0
     picked = pd.read_csv(fresh / "summary.csv")
