@@ -266,11 +266,13 @@ def _rewrite_from_record(path: str, output: Path, settings: PickSettings, row: d
     candidates = pick_table(candidates["x_px"], candidates["y_px"], score=candidates["score"],
                             diameter_px=row["diameter_px"], micrograph=str(path))
     table, under_now = _split_at(candidates, settings.threshold)
+    redraw = rethreshold and settings.write_segmentation
+    if redraw:   # read before anything is written: where the micrograph is gone, its files stay as they were
+        image, labels = read_micrograph(path, settings.pixel_size_A).data, mrcfile.read(files["labels"])
     _write_pick_formats(table, settings, output, name)
+    if redraw:
+        write_overlay(files["overlay"], image, labels, table)
     if rethreshold:
-        if settings.write_segmentation:
-            micrograph = read_micrograph(path, settings.pixel_size_A)
-            write_overlay(files["overlay"], micrograph.data, mrcfile.read(files["labels"]), table)
         write_picks(table, files["star"], "star")
     row = row | {"n_picks": len(table), "threshold": settings.threshold}
     write_record(output, path, settings.to_dict(), list(files.values()), row, None if under is None else under_now)

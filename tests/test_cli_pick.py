@@ -372,6 +372,23 @@ def test_a_rerun_at_another_threshold_writes_what_picking_at_it_would_without_pi
         assert len(cbox) == len(star) and (star["score"] >= 0.6).all()
 
 
+def test_another_threshold_with_the_micrograph_gone_leaves_its_files_as_they_were(simulated, tmp_path, capsys):
+    # The overlay is drawn from the micrograph: moved away since, it fails, and no file of it is half-changed.
+    _, micrographs, _ = simulated
+    moved = tmp_path / "mic_0000.mrc"
+    shutil.copy(micrographs[0], moved)
+    out = tmp_path / "picks"
+    options = ["--diameter-px", "75", "--format", "cbox", "--segmentation", "--quiet"]
+    assert main(["pick", str(moved), "-o", str(out), *options, "--threshold", "0.6"]) == 0
+    before = {name: (out / name).read_bytes() for name in ("mic_0000.cbox", "mic_0000_autopick.star",
+                                                             "mic_0000_overlay.png", "mic_0000_summary.json")}
+    moved.unlink()
+    capsys.readouterr()
+    assert main(["pick", str(moved), "-o", str(out), *options, "--threshold", "0.3"]) == 1
+    assert "mic_0000.mrc" in capsys.readouterr().err
+    assert {name: (out / name).read_bytes() for name in before} == before
+
+
 def _files_of(out: Path, names, renamed: tuple[Path, Path] | None = None) -> dict:
     """What a run wrote into `out` for the micrographs `names` and itself: the text of its pick and STAR files
     (without their dated comments; the path `renamed[0]` in them read as `renamed[1]`), the pixels of its overlays."""
