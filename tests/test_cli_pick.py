@@ -389,6 +389,20 @@ def test_another_threshold_with_the_micrograph_gone_leaves_its_files_as_they_wer
     assert {name: (out / name).read_bytes() for name in before} == before
 
 
+def test_a_coordinate_file_that_is_not_as_its_record_says_has_its_micrograph_picked_again(simulated, tmp_path):
+    # A run stopped between a micrograph's STAR file and its record: the two would give some candidates twice.
+    _, micrographs, _ = simulated
+    out = tmp_path / "picks"
+    assert main(["pick", micrographs[0], "-o", str(out), "--diameter-px", "75", "--quiet"]) == 0
+    star = out / "mic_0000_autopick.star"
+    picks = read_picks(star)
+    write_picks(picks.iloc[:-1], star)
+    assert main(["pick", micrographs[0], "-o", str(out), "--diameter-px", "75", "--threshold", "0.2", "--quiet"]) == 0
+    assert list(pd.read_csv(out / "summary.csv")["status"]) == ["picked"]
+    again = read_picks(star)
+    assert len(again) >= len(picks) and not again[["x_px", "y_px"]].duplicated().any()
+
+
 def _files_of(out: Path, names, renamed: tuple[Path, Path] | None = None) -> dict:
     """What a run wrote into `out` for the micrographs `names` and itself: the text of its pick and STAR files
     (without their dated comments; the path `renamed[0]` in them read as `renamed[1]`), the pixels of its overlays."""
