@@ -264,8 +264,9 @@ def _rewrite_from_record(path: str, output: Path, settings: PickSettings, row: d
     picked = read_star(files["star"])
     if len(picked) != row["n_picks"]:   # a run stopped between its STAR file and its record: picked again
         raise ValueError(f"{files['star']}: {len(picked)} picks where its record says {row['n_picks']}")
-    # the picks, then those under the threshold (None: not kept), all scored under the picks': highest first, as picked
-    candidates = pd.concat([picked[list(UNDER_THRESHOLD_COLUMNS)], under], ignore_index=True)
+    # the picks, then those under the threshold where kept, all scored under the picks': highest first, as picked
+    candidates = pd.concat([picked[list(UNDER_THRESHOLD_COLUMNS)], *([] if under is None else [under])],
+                           ignore_index=True)
     candidates = pick_table(candidates["x_px"], candidates["y_px"], score=candidates["score"],
                             diameter_px=row["diameter_px"], micrograph=str(path))
     table, under_now = _split_at(candidates, settings.threshold)

@@ -359,6 +359,12 @@ def test_a_rerun_at_another_threshold_writes_what_picking_at_it_would_without_pi
     record = json.loads(record_path.read_text())
     assert len(record.pop("under_threshold")["score"]) > 0
     record_path.write_text(json.dumps(record))
+    # other formats are still written from its STAR file, its record still without candidates
+    assert main(["pick", *micrographs[:2], "-o", str(out), *options, "--format", "cbox,box", "--threshold", "0.6",
+                 "--quiet"]) == 0
+    assert list(pd.read_csv(out / "summary.csv")["status"]) == ["done before"] * 2
+    assert len(read_picks(out / "mic_0000.box")) == first["n_picks"][0]
+    assert "under_threshold" not in json.loads(record_path.read_text())
     assert main(["pick", *micrographs[:2], "-o", str(out), *options, "--threshold", "0.3", "--quiet"]) == 0
     assert list(pd.read_csv(out / "summary.csv")["status"]) == ["picked", "threshold changed"]
     assert _files_of(out, picked["micrograph"]) == _files_of(fresh, picked["micrograph"], renamed=(fresh, out))
