@@ -10,10 +10,11 @@ radii apart and ``MIN_CONTRAST`` standard deviations high are the candidates
 (:func:`candidate_peaks`). Touching particles, which the patch-based
 probability map merges into one region, are still told apart this way.
 
-A candidate stands out of the image's shot noise where it is higher than the
-candidates that white noise alone makes would let it be by chance
-(:func:`too_faint`, on :func:`signal_to_noise`): what keeps a micrograph of
-nothing but ice, whose relative contrast looks like anyone's, free of picks.
+A candidate stands out of the image's shot noise where white noise alone
+would rarely make one as high (:func:`too_faint`, on :func:`signal_to_noise`:
+a false discovery rate over the micrograph's candidates): what keeps a
+micrograph of nothing but ice, whose relative contrast looks like anyone's,
+free of picks.
 :func:`icestat.pick.pick` scores the candidates with the ice model.
 """
 
