@@ -717,9 +717,12 @@ def test_evaluate_at_a_threshold_scores_what_picking_at_it_would_pick(simulated,
     # the sweep reads each labelled micrograph once, not once per threshold
     read = []
     monkeypatch.setattr("icestat.evaluate.load_labelled", lambda row: read.append(row) or load_labelled(row))
+    capsys.readouterr()
     assert main(["evaluate", str(tmp_path / "0" / "autopick.star"), "--truth", str(manifest), "--threshold",
-                 "0,0.3,0.5,0.9"]) == 0
+                 "0,0.3,0.5,0.9", "-o", str(tmp_path / "four.csv")]) == 0
     assert len(read) == len(micrographs)
+    four = pd.read_csv(tmp_path / "four.csv", index_col=0)["f1"]   # the best of them said, for the pick command
+    assert f"best F1 {four.max():.3f} at threshold {four.idxmax():g} (of those asked" in capsys.readouterr().out
     # a threshold outside [0, 1], or picks without scores, are refused in one line
     with pytest.raises(SystemExit):
         main(["evaluate", str(tmp_path / "0" / "autopick.star"), "--truth", str(manifest), "--threshold", "0.5,2"])

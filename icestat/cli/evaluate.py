@@ -13,7 +13,7 @@ particle diameter). Only the micrographs the pick files speak for are scored
 per-micrograph file is named after, which count with no picks): the truth may
 label more. With --threshold only the picks scored at least T count; with
 several thresholds, one line each of the overall scores: what each threshold
-would trade. The picks of an `icestat pick` run count with the candidates it
+would trade (and which of them gives the best F1). The picks of an `icestat pick` run count with the candidates it
 scored under its threshold (kept in each micrograph's record, beside the pick
 files), so thresholds under the run's score what picking at them would pick;
 other pickers' files hold their picks alone: pick at a low threshold first.
@@ -88,6 +88,10 @@ def main(args: argparse.Namespace) -> int:
         log.error("no micrograph of the picks has a truth to be scored against%s", truth_names)
         return 2
     print(table.to_string(float_format=lambda value: f"{value:.3f}"))
+    if args.threshold is not None and len(args.threshold) > 1:
+        best = table["f1"].idxmax()
+        print(f"best F1 {table.loc[best, 'f1']:.3f} at threshold {best:g} (of those asked; `icestat pick` again with "
+              f"--threshold {best:g} writes its picks without picking again)")
     if args.output:
         with atomic_path(args.output) as tmp:
             table.to_csv(tmp, float_format="%.6g")
