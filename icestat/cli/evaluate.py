@@ -90,8 +90,7 @@ def main(args: argparse.Namespace) -> int:
     print(table.to_string(float_format=lambda value: f"{value:.3f}"))
     if args.threshold is not None and len(args.threshold) > 1:
         best = table["f1"].idxmax()
-        print(f"best F1 {table.loc[best, 'f1']:.3f} at threshold {best:g} (of those asked; `icestat pick` again with "
-              f"--threshold {best:g} writes its picks without picking again)")
+        print(f"best F1 {table.loc[best, 'f1']:.3f} at threshold {best:g} (of those asked)")
     if args.output:
         with atomic_path(args.output) as tmp:
             table.to_csv(tmp, float_format="%.6g")
