@@ -130,3 +130,16 @@ def test_run_files_wait_for_another_run_writing_its_own_into_the_same_folder(tmp
     assert not writer.is_alive()
     assert pd.read_csv(tmp_path / "summary.csv")["status"].tolist() == [FAILED]
     assert (tmp_path / "autopick.star").exists() and (tmp_path / "particles.star").exists()
+
+
+def test_run_files_are_written_where_the_file_system_refuses_locks(tmp_path, monkeypatch):
+    # An NFS share without a lock manager answers ENOLCK: the run files are written unlocked, as before.
+    import errno
+    import fcntl
+
+    def no_locks(handle, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    batch.write_run_files(["mics/a.mrc"], tmp_path, [failed_row("mics/a.mrc", ValueError("not an MRC file"))])
+    assert pd.read_csv(tmp_path / "summary.csv")["status"].tolist() == [FAILED]
