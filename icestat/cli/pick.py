@@ -35,7 +35,8 @@ code is then 1.
 
 Examples:
     icestat pick mics/*.mrc -o picks/ --diameter-A 150
-    icestat pick mics/*.mrc -o picks/ --format star,cbox --workers 2 --segmentation
+    icestat pick mics/*.mrc -o picks/ --diameter-A 150 --threshold 0.2   # again, more picks: no picking
+    icestat pick mics/*.mrc -o picks2/ --format star,cbox --workers 2 --segmentation
     icestat pick CtfFind/job003/micrographs_ctf.star -o picks/ --diameter-A 150   # in a RELION project
 """
 
