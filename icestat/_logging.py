@@ -123,16 +123,18 @@ class _FirstFilesOnlyFilter(logging.Filter):
         return ending is not None
 
 
-def failure_reporter(listed_in: str | None = None) -> Callable[[str], None]:
-    """A function that logs the one-line errors of the files that failed in a run (``path: problem``), those of the
-    same problem for the first :data:`REPEATS_SHOWN` files and, saying so (and that `listed_in` lists them all), the
-    next: a run of a thousand micrographs that fail alike (a folder of PNGs given ``--diameter-A``) prints four
-    lines, not a thousand."""
+def failure_reporter(listed_in: str | None = None) -> Callable[[str, str], None]:
+    """A function that logs the one-line error of a file that failed in a run (its path and the error naming it,
+    ``path: problem``), those of the same problem for the first :data:`REPEATS_SHOWN` files and, saying so (and that
+    `listed_in` lists them all), the next: a run of a thousand micrographs that fail alike (a folder of PNGs given
+    ``--diameter-A``) prints four lines, not a thousand. The problem is the error with the path left out, wherever
+    the error names it (a path may hold ``": "`` itself)."""
     first_files = _FirstFilesOnly(" [further files failing so are not shown" + (f": {listed_in} lists them]"
                                                                                 if listed_in else "]"))
 
-    def report(error: str) -> None:
-        ending = first_files.ending(error, error.split(": ", 1)[-1])
+    def report(path: str, error: str) -> None:
+        problem = error[len(path) + 2:] if error.startswith(f"{path}: ") else error.replace(path, "<file>")
+        ending = first_files.ending(error, problem)
         if ending is not None:
             log.error("%s%s", error, ending)
 

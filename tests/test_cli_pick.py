@@ -170,18 +170,21 @@ def test_run_files_that_cannot_be_written_are_said_in_one_line_and_written_by_a_
     assert list(pd.read_csv(out / "summary.csv")["status"]) == ["done before"] * 2
 
 
-def test_micrographs_failing_alike_are_named_for_the_first_few(tmp_path, capsys):
+@pytest.mark.parametrize("folder", ["mics", "grid 2: square 5"])   # a path may hold ": " itself
+def test_micrographs_failing_alike_are_named_for_the_first_few(tmp_path, capsys, folder):
     # A folder of PNGs (no pixel size) given --diameter-A: every micrograph fails, for the same reason.
     rng = np.random.default_rng(0)
+    mics = tmp_path / folder
+    mics.mkdir()
     for i in range(6):
-        iio.imwrite(tmp_path / f"mic_{i}.png", rng.integers(0, 255, (96, 96), dtype=np.uint8))
-    (tmp_path / "mic_9.png").write_text("not an image")   # and one for a reason of its own, after them
-    assert main(["pick", str(tmp_path), "-o", str(tmp_path / "picks"), "--diameter-A", "150", "-q"]) == 1
+        iio.imwrite(mics / f"mic_{i}.png", rng.integers(0, 255, (96, 96), dtype=np.uint8))
+    (mics / "mic_9.png").write_text("not an image")   # and one for a reason of its own, after them
+    assert main(["pick", str(mics), "-o", str(tmp_path / "picks"), "--diameter-A", "150", "-q"]) == 1
     errors = capsys.readouterr().err.splitlines()
     alike = "pixel size unknown, so --diameter-A cannot be used; give --pixel-size-A or --diameter-px"
-    assert errors == [f"ERROR: {tmp_path / f'mic_{i}.png'}: {alike}" for i in range(3)] + [
-        f"ERROR: {tmp_path / 'mic_3.png'}: {alike} [further files failing so are not shown: summary.csv lists them]",
-        f"ERROR: {tmp_path / 'mic_9.png'}: is a text file, not a micrograph"]
+    assert errors == [f"ERROR: {mics / f'mic_{i}.png'}: {alike}" for i in range(3)] + [
+        f"ERROR: {mics / 'mic_3.png'}: {alike} [further files failing so are not shown: summary.csv lists them]",
+        f"ERROR: {mics / 'mic_9.png'}: is a text file, not a micrograph"]
     assert (pd.read_csv(tmp_path / "picks" / "summary.csv")["status"] == "failed").sum() == 7
 
 

@@ -77,7 +77,7 @@ def _feature_tables(args: argparse.Namespace, failed: list[str]) -> Iterator[pd.
             working = prepare(micrograph, args.working_pixel_size_A, args.bin, args.device)
             result = compute_features(working, args.patch_px, args.stride_px, args.features, args.device)
         except Exception as err:   # a bad micrograph, or a fault met on it alone: file_error says which
-            report_failure(file_error(path, err))
+            report_failure(str(path), file_error(path, err))
             failed.append(path)
             continue
         table = result.to_frame()

@@ -149,6 +149,7 @@ def main(args: argparse.Namespace) -> int:
             results = map_unordered(pick_micrograph, paths, args=(output, settings, None, run_diameter, run_polarity),
                                     workers=min(args.workers, len(paths)), scheduler=args.scheduler,
                                     on_error=failed_row, gpus=gpus)
+        path_by_name = {micrograph_stem(path): str(path) for path in paths}
         bar = tqdm(total=len(paths), unit="mic", desc=desc, disable=args.quiet)
         n_picks = sum(row["n_picks"] for row in rows.values())
         with bar, logging_redirect_tqdm(loggers=[logging.getLogger("icestat")]):
@@ -157,7 +158,7 @@ def main(args: argparse.Namespace) -> int:
                 n_picks += row["n_picks"] - (earlier["n_picks"] if earlier else 0)
                 rows[row["micrograph"]] = row
                 if row["status"] == FAILED:
-                    report_failure(row["error"])
+                    report_failure(path_by_name[row["micrograph"]], row["error"])
                 bar.set_postfix(picks=n_picks)
                 bar.update()
 

@@ -71,7 +71,7 @@ def main(args: argparse.Namespace) -> int:
             result, picks = segment_and_pick(micrograph, model, diameter_px, polarity=args.polarity,
                                              device=args.device, refine=not args.no_refine, warn_if_crowded=False)
         except Exception as err:   # a bad micrograph, or a fault met on it alone: file_error says which
-            report_failure(file_error(path, err))
+            report_failure(str(path), file_error(path, err))
             n_failed += 1
             continue
         files = {kind: output / f"{micrograph_stem(path)}{ending}" for kind, ending in SEGMENTATION_FILE_ENDINGS.items()}
