@@ -213,8 +213,7 @@ def _located(segmentation: Segmentation, diameter_px: float, estimated: bool, th
     probabilities = segmentation.working_probabilities
     evidence = particle_evidence(segmentation)
     film = probabilities[CARBON] > MAX_EXCLUDED_PROBABILITY
-    response, polarity, balance = particle_response(working.data, radius_working_px, polarity, carbon=film)
-    contrast = robust_z(response)
+    response, contrast, polarity, balance = locating_contrast(segmentation, radius_working_px, polarity)
     rows, cols = candidate_peaks(contrast, radius_working_px)
     particle = _disk_mean_at(evidence, rows, cols, CORE_RADII * radius_working_px)
     if segmentation.features is not None:   # the patches it was made with
@@ -244,6 +243,21 @@ def _located(segmentation: Segmentation, diameter_px: float, estimated: bool, th
     table = pick_table(x_px[keep][order], y_px[keep][order], score=np.clip(score[keep][order], 0, 1),
                        diameter_px=diameter_px, micrograph=segmentation.name)
     return Picks(table, float(diameter_px), estimated, n_rejected, polarity, balance)
+
+
+def locating_contrast(segmentation: Segmentation, radius_working_px: float,
+                      polarity: str = "auto") -> tuple[np.ndarray, np.ndarray, str, float]:
+    """The response :func:`pick` locates candidates on, on the working image of `segmentation`.
+
+    Returns the response (:func:`icestat.candidates.particle_response`, with
+    ``auto`` polarity judged away from the carbon the segmentation sees), the
+    same in robust standard deviations of the image (:func:`icestat.candidates.robust_z`),
+    the polarity and the balance it was judged by.
+    """
+    film = segmentation.working_probabilities[CARBON] > MAX_EXCLUDED_PROBABILITY
+    response, polarity, balance = particle_response(segmentation.working.data, radius_working_px, polarity,
+                                                    carbon=film)
+    return response, robust_z(response), polarity, balance
 
 
 def lifted_beside_film(particle: np.ndarray, rows: np.ndarray, cols: np.ndarray, film: np.ndarray,

@@ -9,14 +9,14 @@ import pytest
 from scipy import ndimage, stats
 from scipy.spatial.distance import cdist
 
-from icestat.candidates import (MAX_FALSE_DISCOVERY_RATE, NOISE_P_VALUE_LAMBDA, SIGMA_RADII, WHOLE_PARTICLE_SIGMA_RADII,
-                                candidate_peaks, near_edge_at, noise_candidate_heights, particle_response, robust_z,
-                                signal_to_noise, too_faint)
+from icestat.candidates import (MAX_FALSE_DISCOVERY_RATE, MIN_CONTRAST, NOISE_P_VALUE_LAMBDA, SIGMA_RADII,
+                                WHOLE_PARTICLE_SIGMA_RADII, candidate_peaks, near_edge_at, noise_candidate_heights,
+                                particle_response, robust_z, signal_to_noise, too_faint)
 from icestat.classes import CARBON, CONTAMINATION, ICE, PARTICLE
 from icestat.features import PatchFeatures, PatchGrid
 from icestat.frame import FrameBorder
 from icestat.diameter import estimate_diameter_px
-from icestat.pick import pick
+from icestat.pick import locating_contrast, pick
 from icestat.polarity import MIN_BRIGHT_BALANCE, bright_balance, judge_polarity
 from icestat.prepare import WorkingImage
 from icestat.scale_space import blob_response
@@ -339,6 +339,21 @@ def test_noise_alone_stands_out_nowhere_while_a_field_of_candidates_each_a_littl
     null = noise_candidate_heights()
     plain_p_values = (1 + len(null) - np.searchsorted(null, crowded)) / (1 + len(null))
     assert np.mean(stats.false_discovery_control(plain_p_values) <= MAX_FALSE_DISCOVERY_RATE) < 0.2
+
+
+def test_the_candidates_are_the_peaks_of_the_locating_contrast_over_the_bar_and_a_lower_bar_adds_only_lower_ones():
+    segmentation = _segmentation()
+    _, contrast, polarity, _ = locating_contrast(segmentation, RADIUS_WORKING_PX)
+    rows, cols = candidate_peaks(contrast, RADIUS_WORKING_PX)
+    all_rows, all_cols = candidate_peaks(contrast, RADIUS_WORKING_PX, min_contrast=-np.inf)
+    assert polarity == "dark" and len(all_rows) > len(rows) >= len(IN_ICE + TOUCHING)
+    assert (contrast[rows, cols] >= MIN_CONTRAST).all()
+    over_bar = set(zip(rows.tolist(), cols.tolist()))
+    assert over_bar <= set(zip(all_rows.tolist(), all_cols.tolist()))
+    assert all(contrast[r, c] < MIN_CONTRAST for r, c in zip(all_rows, all_cols) if (r, c) not in over_bar)
+    picked = pick(segmentation, diameter_px=2 * RADIUS_WORKING_PX * SCALE, threshold=0.0).table   # pick's own
+    assert set(zip(picked["y_px"], picked["x_px"])) <= {_original_px(r, c) for r, c in over_bar}
+    assert len(picked) >= len(IN_ICE + TOUCHING)
 
 
 def test_the_heights_of_noise_candidates_do_not_depend_on_the_radius():
