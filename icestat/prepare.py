@@ -21,6 +21,7 @@ picking processes sharing one GPU.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -227,12 +228,24 @@ def robust_normalise(image, margin_px: int = 0):
 def applied_bin_factor(bin_factor: float | None) -> float:
     """The factor :func:`prepare` bins by when asked for `bin_factor`: 1 for None, never below ``1 / MAX_ENLARGEMENT``.
 
+    Raises
+    ------
+    ValueError
+        If `bin_factor` is not a positive number.
+
     Examples
     --------
     >>> applied_bin_factor(None), applied_bin_factor(3.5), applied_bin_factor(0.25)
     (1.0, 3.5, 0.5)
+    >>> applied_bin_factor(-2)
+    Traceback (most recent call last):
+    ValueError: the binning factor must be a positive number, got -2
     """
-    return max(1 / MAX_ENLARGEMENT, float(bin_factor or 1.0))
+    if bin_factor is None:
+        return 1.0
+    if not (math.isfinite(bin_factor) and bin_factor > 0):
+        raise ValueError(f"the binning factor must be a positive number, got {bin_factor}")
+    return max(1 / MAX_ENLARGEMENT, float(bin_factor))
 
 
 def binned_shape(shape: tuple[int, int], bin_factor: float) -> tuple[int, int]:
@@ -276,10 +289,15 @@ def prepare(
     ------
     MicrographError
         If no pixel differs from the rest but outliers.
+    ValueError
+        If both or a non-positive `working_pixel_size_A` or `bin_factor` are given, or the working pixel size
+        without the micrograph's.
     """
     if working_pixel_size_A is not None and bin_factor is not None:
         raise ValueError("give working_pixel_size_A or bin_factor, not both")
     if working_pixel_size_A is not None:
+        if not (math.isfinite(working_pixel_size_A) and working_pixel_size_A > 0):
+            raise ValueError(f"the working pixel size must be a positive number of ångström, got {working_pixel_size_A}")
         if micrograph.pixel_size_A is None:
             raise ValueError(
                 f"{micrograph.name}: pixel size unknown; pass it (--pixel-size-A) or bin by a factor instead"

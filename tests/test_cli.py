@@ -238,6 +238,18 @@ def test_features_to_parquet_without_pyarrow_is_refused_before_any_work(tmp_path
     assert not out.exists()
 
 
+@pytest.mark.parametrize("binning", [["--bin", "-1"], ["--working-pixel-size-A", "0"]])
+def test_features_refuses_a_binning_that_is_not_a_positive_number(tmp_path, rng, capsys, binning):
+    # a negative factor had enlarged each micrograph twice, silently
+    path = tmp_path / "a.mrc"
+    write_mrc(path, rng.normal(size=(128, 128)).astype(np.float32), pixel_size_A=1.5)
+    with pytest.raises(SystemExit) as refused:
+        main(["features", str(path), "-o", str(tmp_path / "f.csv"), *binning])
+    assert refused.value.code == 2
+    assert capsys.readouterr().err.strip().endswith(f"argument {binning[0]}: must be a positive number, got {binning[1]}")
+    assert not (tmp_path / "f.csv").exists()
+
+
 def test_features_on_a_cuda_device_without_one_says_so_in_one_line(tmp_path, rng, capsys):
     if importlib.util.find_spec("cupy") is not None:
         pytest.skip("CuPy is installed here: the error this test checks cannot happen")

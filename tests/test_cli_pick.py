@@ -551,6 +551,23 @@ def test_unusable_arguments_fail_in_one_line_before_any_work(simulated, tmp_path
     assert not (tmp_path / "out" / "summary.csv").exists()
 
 
+@pytest.mark.parametrize("command", ["pick", "segment"])
+@pytest.mark.parametrize("arguments, message", [
+    (["--diameter-A", "-150"], "argument --diameter-A: must be a positive number, got -150"),
+    (["--diameter-px", "0"], "argument --diameter-px: must be a positive number, got 0"),
+    (["--diameter-px", "inf"], "argument --diameter-px: must be a positive number, got inf"),
+    (["--diameter-A", "big"], "argument --diameter-A: must be a positive number, got 'big'"),
+])
+def test_a_diameter_that_is_not_a_positive_number_is_refused_before_any_micrograph(simulated, tmp_path, capsys,
+                                                                                   command, arguments, message):
+    # once for the run, not once for each micrograph (each failing alike)
+    _, micrographs, _ = simulated
+    with pytest.raises(SystemExit) as refused:
+        main([command, *micrographs[:2], "-o", str(tmp_path / "out"), *arguments])
+    assert refused.value.code == 2 and capsys.readouterr().err.strip().splitlines()[-1].endswith(message)
+    assert not (tmp_path / "out").exists()
+
+
 def test_an_inverted_micrograph_is_picked_as_its_raw_self_and_the_mixed_run_is_pointed_out(tmp_path, capsys):
     # No carbon: inverted, it is brighter than the ice, and the shipped model does not see it as carbon.
     raw = simulate_micrograph(replace(PARAMS, carbon_fraction=0.0), seed=12).image
@@ -958,6 +975,9 @@ def test_a_relion_external_job_picks_and_tells_relion_what_it_made(relion_projec
     assert not Path("External/job011/RELION_JOB_EXIT_SUCCESS").exists()
     assert main([*job[:-2], "--threshold", "high"]) == 2
     assert "--threshold: invalid float value: 'high'" in capsys.readouterr().err
+    (Path("External/job010") / "RELION_JOB_EXIT_FAILURE").unlink()
+    assert main([*job[:-4], "--diameter_A", "-150"]) == 2
+    assert "--diameter-A: must be a positive number, got -150" in capsys.readouterr().err
     assert Path("External/job010/RELION_JOB_EXIT_FAILURE").is_file()
     assert not Path("External/job010/RELION_JOB_EXIT_SUCCESS").exists()   # the earlier try's is gone
     with pytest.raises(SystemExit) as refused:   # a Param icestat does not know: argparse refuses the whole line

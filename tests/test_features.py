@@ -551,6 +551,16 @@ class TestPrepare:
         y, x = work.to_original_px(np.array([0.0]), np.array([0.0]))
         assert y[0] == pytest.approx(1.5) and x[0] == pytest.approx(300 / 74 / 2 - 0.5)
 
+    @pytest.mark.parametrize("asked", [{"bin_factor": -1.0}, {"bin_factor": 0.0}, {"bin_factor": float("nan")},
+                                       {"working_pixel_size_A": -4.0}, {"working_pixel_size_A": 0.0}])
+    def test_prepare_refuses_a_binning_that_is_not_a_positive_number(self, rng, asked):
+        # not taken as the most enlargement allowed, as a negative factor was
+        from icestat import Micrograph
+
+        mic = Micrograph(rng.normal(50, 7, size=(64, 64)), pixel_size_A=1.0, name="m")
+        with pytest.raises(ValueError, match="must be a positive number"):
+            prepare(mic, **asked)
+
     def test_outlier_pixels_are_replaced_by_their_neighbourhood_median(self, rng):
         # hot and dead pixels (single, a pair, a one-pixel line, at a corner) go; a dark blob as far from the median
         # (contamination, gold) stays, as does everything of a clean image

@@ -91,11 +91,32 @@ def expand_micrographs(args: argparse.Namespace) -> bool:
     return True
 
 
+def positive_number(text: str) -> float:
+    """An argument that must be a finite number above 0 (an argparse ``type``): refused before any work, not
+    micrograph by micrograph.
+
+    Examples
+    --------
+    >>> positive_number("150")
+    150.0
+    >>> positive_number("-5")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: must be a positive number, got -5
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
 def add_diameter_args(parser: argparse.ArgumentParser) -> None:
     """Add ``--diameter-A`` and ``--diameter-px``, the particle diameter (at most one of them)."""
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--diameter-A", type=float, help="particle diameter in ångström")
-    size.add_argument("--diameter-px", type=float, help="particle diameter in pixels of the micrographs")
+    size.add_argument("--diameter-A", type=positive_number, help="particle diameter in ångström")
+    size.add_argument("--diameter-px", type=positive_number, help="particle diameter in pixels of the micrographs")
 
 
 def add_polarity_arg(parser: argparse.ArgumentParser) -> None:

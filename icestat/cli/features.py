@@ -23,7 +23,7 @@ import pandas as pd
 from icestat._atomic import atomic_path
 from icestat._logging import failure_reporter
 from icestat.cli._common import (MICROGRAPHS_HELP, PIXEL_SIZE_HELP, device_usable, expand_micrographs,
-                                output_file_usable)
+                                output_file_usable, positive_number)
 from icestat.features import compute_features
 from icestat.micrograph import file_error, read_micrograph
 from icestat.prepare import prepare
@@ -40,9 +40,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     add("--patch-px", type=int, default=64, help="patch side in working pixels (default: %(default)s)")
     add("--stride-px", type=int, default=32, help="patch step in working pixels (default: %(default)s)")
     binning = parser.add_mutually_exclusive_group()
-    binning.add_argument("--working-pixel-size-A", type=float,
+    binning.add_argument("--working-pixel-size-A", type=positive_number,
                          help="bin to this pixel size first (enlarge, at most twice, if coarser)")
-    binning.add_argument("--bin", type=float,
+    binning.add_argument("--bin", type=positive_number,
                          help="bin by this factor first (for unknown pixel sizes; below 1 enlarges, at most twice)")
     add("--pixel-size-A", type=float, help=PIXEL_SIZE_HELP)
     add("--features", nargs="+", metavar="NAME", help="groups or feature names (default: all)")
