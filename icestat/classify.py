@@ -85,6 +85,8 @@ class IceClassifier(ClassifierMixin, BaseEstimator):
         -------
         self
         """
+        if self.n_estimators < 1:
+            raise ValueError(f"the classifier needs at least one boosting round, got n_estimators={self.n_estimators}")
         features, names = _as_matrix(X)
         fractions = _as_fractions(np.asarray(y), len(features))
         weight = np.ones(len(features)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)

@@ -141,6 +141,8 @@ class BoundaryRefiner:
                  n_networks: int = 1):
         if n_networks < 1:
             raise ValueError(f"a refiner needs at least one network, got n_networks={n_networks}")
+        if n_steps < 1:
+            raise ValueError(f"a refiner needs at least one training step, got n_steps={n_steps}")
         self.width = width
         self.n_steps = n_steps
         self.crop_px = crop_px

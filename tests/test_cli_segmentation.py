@@ -144,6 +144,23 @@ def test_train_refuses_a_dataset_the_manifest_does_not_have_naming_those_it_has(
     assert capsys.readouterr().err == f"ERROR: {train}: no dataset EMPIAR-10017 (it has simulated)\n"
 
 
+@pytest.mark.parametrize("arguments, message", [
+    (["--n-estimators", "0"], "argument --n-estimators: must be at least 1, got 0"),
+    (["--refiner-steps", "-1"], "argument --refiner-steps: must be at least 0, got -1"),
+    (["--refiner-networks", "0"], "argument --refiner-networks: must be at least 1, got 0"),
+    (["--simulated", "-1"], "argument --simulated: must be at least 0, got -1"),
+    (["--simulated", "some"], "argument --simulated: must be a whole number, got 'some'"),
+])
+def test_train_refuses_training_settings_out_of_range_before_reading_anything(labelled, tmp_path, capsys, arguments,
+                                                                              message):
+    # --n-estimators 0 had trained (minutes) a classifier of no trees, --refiner-steps -1 an untrained refiner
+    train, _ = labelled
+    with pytest.raises(SystemExit) as refused:
+        main(["train", str(train), "-o", str(tmp_path / "m.icestat"), *arguments])
+    assert refused.value.code == 2 and capsys.readouterr().err.strip().splitlines()[-1].endswith(message)
+    assert not (tmp_path / "m.icestat").exists()
+
+
 def test_segment_names_the_micrographs_failing_alike_for_the_first_few(tmp_path, capsys):
     for i in range(5):
         (tmp_path / f"notes_{i}.mrc").write_text("not a micrograph\n")

@@ -156,6 +156,8 @@ def test_classifier_learns_fractions_and_explains_itself(rng):
         model.predict_proba(X[["noise"]])
     with pytest.raises(ValueError, match="class codes"):
         IceClassifier().fit(X, np.full(2000, 7))
+    with pytest.raises(ValueError, match="at least one boosting round, got n_estimators=0"):   # not a flat model
+        IceClassifier(n_estimators=0).fit(X, fractions)
 
 
 @pytest.mark.parametrize("with_cuda, expected", [(True, "cuda:1"), (False, "cpu")])
@@ -340,6 +342,8 @@ def test_several_networks_are_trained_apart_and_their_probabilities_averaged(rng
                                atol=1e-6)
     with pytest.raises(ValueError, match="at least one network"):
         BoundaryRefiner(n_networks=0)
+    with pytest.raises(ValueError, match="at least one training step, got n_steps=-1"):   # not an untrained one
+        BoundaryRefiner(n_steps=-1)
 
 
 def test_trained_model_separates_carbon_from_ice(trained):

@@ -7,6 +7,7 @@ import argparse
 import logging
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from icestat.backend import array_module, parse_device
@@ -110,6 +111,29 @@ def positive_number(text: str) -> float:
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
+
+
+def whole_number_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type`` for a whole number of at least `minimum`: refused before any work.
+
+    Examples
+    --------
+    >>> whole_number_at_least(1)("3")
+    3
+    >>> whole_number_at_least(0)("-1")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: must be at least 0, got -1
+    """
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
 
 
 def add_diameter_args(parser: argparse.ArgumentParser) -> None:

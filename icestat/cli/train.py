@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from icestat.classify import IceClassifier
-from icestat.cli._common import output_file_usable
+from icestat.cli._common import output_file_usable, whole_number_at_least
 from icestat.examples import examples_from_manifest, examples_from_simulation
 from icestat.manifest import read_manifest
 from icestat.micrograph import MicrographError
@@ -48,14 +48,14 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     add("--validation", help="a manifest to score the model on when done")
     add("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
     add("--datasets", nargs="+", help="only these datasets of the manifest")
-    add("--simulated", type=int, default=SHIPPED_SIMULATED, metavar="N",
+    add("--simulated", type=whole_number_at_least(0), default=SHIPPED_SIMULATED, metavar="N",
         help=f"add N varied simulated micrographs with carbon film and contamination, named as dataset "
              f"{SIMULATED_DATASET}; 0 for none (default, as the shipped model: %(default)s)")
-    add("--n-estimators", type=int, default=SHIPPED_CLASSIFIER["n_estimators"],
+    add("--n-estimators", type=whole_number_at_least(1), default=SHIPPED_CLASSIFIER["n_estimators"],
         help="boosting rounds (default: %(default)s)")
-    add("--refiner-steps", type=int, default=SHIPPED_REFINER["n_steps"],
+    add("--refiner-steps", type=whole_number_at_least(0), default=SHIPPED_REFINER["n_steps"],
         help="CNN training steps; 0 for no refiner (default: %(default)s)")
-    add("--refiner-networks", type=int, default=SHIPPED_REFINER["n_networks"], metavar="N",
+    add("--refiner-networks", type=whole_number_at_least(1), default=SHIPPED_REFINER["n_networks"], metavar="N",
         help="CNNs trained from N seeds, their probabilities averaged: steadier on specimens unlike the training "
              "ones, N times the refiner's time (default, as the shipped model: %(default)s)")
     add("--no-adapt", action="store_true", help="do not normalise features to each micrograph's own ice")
