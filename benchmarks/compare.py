@@ -45,7 +45,8 @@ import numpy as np
 import pandas as pd
 
 from _report import RESULTS, publish
-from baselines.cases import REAL_DATASETS, SIMULATED, Split, masked_manifest, real_cases, simulated_cases, split
+from _truth import masked_manifest
+from baselines.cases import REAL_DATASETS, SIMULATED, Split, real_cases, simulated_cases, split
 from baselines.measure import measured
 from baselines.plots import plot_data_efficiency, plot_generalisation, plot_picking
 from baselines.systems import DeepOnly, Icestat, LoGPicker

@@ -38,7 +38,7 @@ from unittest import mock
 import numpy as np
 
 from _report import publish
-from _truth import with_mask_particle_diameters
+from _truth import masked_manifest
 from picking import (EMPTY_ICE_DIAMETER_A, MODELS_FOLDER, empty_ice_micrographs, fresh_simulation_micrographs,
                      mask_marker, model_without, pooled_scores, truth_marker)
 
@@ -47,7 +47,7 @@ import train_default_model as recipe  # noqa: E402
 
 import icestat.candidates  # noqa: E402
 import icestat.pick  # noqa: E402
-from icestat.manifest import load_labelled, read_manifest  # noqa: E402
+from icestat.manifest import load_labelled  # noqa: E402
 from icestat.model import load_model  # noqa: E402
 from icestat.segment import segment  # noqa: E402
 
@@ -67,7 +67,7 @@ SPECIMEN_OUT = "specimen held out"
 
 def labelled_groups(shipped, shared: Path, models: Path) -> dict[str, list[tuple]]:
     """Group label -> (segmentation, true diameter in px, marking function) of each masked micrograph."""
-    manifest = with_mask_particle_diameters(read_manifest(shared / "manifest.csv"))
+    manifest = masked_manifest(shared)
     trained = set(shipped.metadata["training_micrographs"])
     groups = {}
     for dataset, rows in manifest[manifest["particle_mask"].notna()].groupby("dataset"):

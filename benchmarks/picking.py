@@ -50,7 +50,7 @@ import pandas as pd
 from sklearn.model_selection import KFold
 
 from _report import publish
-from _truth import with_mask_particle_diameters
+from _truth import masked_manifest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import train_default_model as recipe  # noqa: E402
@@ -59,7 +59,7 @@ from icestat.classify import IceClassifier  # noqa: E402
 from icestat.diameter import (far_from_run_diameter, run_diameter,  # noqa: E402
                               segment_at_estimated_diameter)
 from icestat.evaluate import scored_at_least  # noqa: E402
-from icestat.manifest import load_labelled, read_manifest  # noqa: E402
+from icestat.manifest import load_labelled  # noqa: E402
 from icestat.metrics import mark_picks, mark_picks_on_mask, pick_scores  # noqa: E402
 from icestat.micrograph import Micrograph, micrograph_stem  # noqa: E402
 from icestat.model import load_model  # noqa: E402
@@ -347,7 +347,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     started = time.perf_counter()
-    manifest = with_mask_particle_diameters(read_manifest(args.shared / "manifest.csv"))
+    manifest = masked_manifest(args.shared)
     lines = ["# Picking accuracy", "",
              "Default threshold; the true diameter (what a user gives: on real data each set's one particle, read from",
              "the single disks of its masks, benchmarks/_truth.py) or estimated from the particle evidence.",

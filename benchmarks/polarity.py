@@ -36,14 +36,14 @@ import warnings
 from pathlib import Path
 
 from _report import publish
-from _truth import with_mask_particle_diameters
+from _truth import masked_manifest
 from picking import mask_marker, pooled_scores, truth_marker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import train_default_model as recipe  # noqa: E402
 
 from icestat.bright_field import negated, negated_gain, run_reads_negated, run_voters, segment_and_pick  # noqa: E402
-from icestat.manifest import load_labelled, read_manifest  # noqa: E402
+from icestat.manifest import load_labelled  # noqa: E402
 from icestat.micrograph import Micrograph  # noqa: E402
 from icestat.model import load_model  # noqa: E402
 from icestat.simulate.varied import varied_micrograph  # noqa: E402
@@ -100,7 +100,7 @@ def run_vote(model, results: list[dict], way: str, reread) -> dict:
 
 def shared_groups(model, shared: Path) -> list[tuple[str, list[dict]]]:
     """Every masked micrograph of the shared data both ways, grouped by dataset: (label, results) pairs."""
-    manifest = with_mask_particle_diameters(read_manifest(shared / "manifest.csv"))
+    manifest = masked_manifest(shared)
     groups = []
     for dataset, rows in manifest[manifest["particle_mask"].notna()].groupby("dataset"):
         results = []

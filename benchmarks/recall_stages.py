@@ -34,13 +34,13 @@ import numpy as np
 import pandas as pd
 
 from _report import publish
-from _truth import with_mask_particle_diameters
+from _truth import masked_manifest
 from picking import model_without, recipe
 
 from icestat.candidates import MIN_CONTRAST, candidate_peaks
 from icestat.coords import pick_table
 from icestat.evaluate import scored_at_least
-from icestat.manifest import load_labelled, read_manifest
+from icestat.manifest import load_labelled
 from icestat.metrics import mark_picks_on_mask
 from icestat.pick import DEFAULT_THRESHOLD, locating_contrast, pick
 from icestat.segment import segment, segmented_for_diameter
@@ -84,7 +84,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     started = time.perf_counter()
-    manifest = with_mask_particle_diameters(read_manifest(args.shared / "manifest.csv"))
+    manifest = masked_manifest(args.shared)
     recall = ["| specimen held out | micrographs | true particles | " + " | ".join(STAGES)
               + " | precision at the default threshold |", "|" + " --- |" * (len(STAGES) + 4)]
     contrast = ["| specimen held out | candidates on a particle | contrast on a particle: median [quartiles] "

@@ -34,10 +34,10 @@ import numpy as np
 from skimage.transform import rescale
 
 from _report import publish
-from _truth import with_mask_particle_diameters
+from _truth import masked_manifest
 from picking import given_and_estimated, model_without, pooled_scores, recipe
 
-from icestat.manifest import load_labelled, read_manifest, resize_labels
+from icestat.manifest import load_labelled, resize_labels
 from icestat.metrics import mark_picks_on_mask
 from icestat.micrograph import Micrograph
 from icestat.pick import pick
@@ -95,7 +95,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     started = time.perf_counter()
-    manifest = with_mask_particle_diameters(read_manifest(args.shared / "manifest.csv"))
+    manifest = masked_manifest(args.shared)
     lines = ["# Picking a specimen never seen, presented noisier or smaller", "",
              f"Written by benchmarks/robustness.py (see its docstring). The first {args.n} masked micrographs of each",
              "dataset, picked by the default recipe retrained without that dataset, at the default threshold;",

@@ -29,11 +29,11 @@ import numpy as np
 import pandas as pd
 
 from _report import publish
-from _truth import with_mask_particle_diameters
+from _truth import masked_manifest
 from picking import (EMPTY_ICE_DIAMETER_A, empty_ice_micrographs, fresh_simulation_micrographs, model_without,
                      pooled_scores, recipe)
 
-from icestat.manifest import load_labelled, read_manifest
+from icestat.manifest import load_labelled
 from icestat.metrics import mark_picks, mark_picks_on_mask
 from icestat.model import load_model
 from icestat.pick import pick
@@ -95,7 +95,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     started = time.perf_counter()
-    manifest = with_mask_particle_diameters(read_manifest(args.shared / "manifest.csv"))
+    manifest = masked_manifest(args.shared)
     held_out = ["| model | " + " | ".join(f"F1 (P / R), {way}" for way in WAYS)
                 + " | particle fraction called: default / patches alone / masks |", "|" + " --- |" * 5]
     simulated = ["| model | " + " | ".join(f"F1 (P / R), {way}" for way in WAYS) + " | "

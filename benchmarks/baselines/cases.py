@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from _truth import with_mask_particle_diameters
 from icestat.examples import Example, make_example
-from icestat.manifest import LabelledMicrograph, iter_labelled, read_manifest
+from icestat.manifest import LabelledMicrograph, iter_labelled
 from icestat.metrics import mark_picks, mark_picks_on_mask
 from icestat.micrograph import Micrograph, PixelSizeWarning
 from icestat.settings import SegmentationSettings
@@ -102,16 +100,9 @@ def split(cases: list, seed: int | None, limit: tuple[int, int, int] | None = No
     return Split(*parts)
 
 
-def masked_manifest(shared: Path, max_masks: int | None = None) -> pd.DataFrame:
-    """The manifest of ``../shared/data`` with each masked set's diameter read from its masks (:mod:`_truth`: it
-    reads every masked micrograph, about 20 s, so it is read once for all datasets), or from each set's first
-    `max_masks` masks (the quick mode)."""
-    return with_mask_particle_diameters(read_manifest(shared / "manifest.csv"), max_masks)
-
-
 def real_cases(manifest: pd.DataFrame, dataset: str, settings: SegmentationSettings, max_cases: int | None = None,
                side_fraction: float | None = None) -> list[Case]:
-    """The micrographs of one dataset of `manifest` (:func:`masked_manifest`) that have particle masks, in its order.
+    """The micrographs of one dataset of `manifest` (:func:`_truth.masked_manifest`) that have particle masks, in its order.
 
     `max_cases`, when given, keeps the first that many; `side_fraction` crops each to its top-left corner, that
     fraction of each side (the quick mode).
