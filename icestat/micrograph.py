@@ -430,9 +430,21 @@ def _read_tiff(path: Path) -> tuple[np.ndarray, None, str]:
     try:
         data = tifffile.imread(path)
     except Exception as err:  # tifffile raises many types for a damaged file
-        raise MicrographError(path, f"not a readable TIFF file ({err})") from None
+        data = _tiff_read_by_pillow(path, err)
     data = _grey_image(path, data)
     return data, None, f"TIFF {data.dtype.name}"
+
+
+def _tiff_read_by_pillow(path: Path, tifffile_error: Exception) -> np.ndarray:
+    """The images of a TIFF file whose compression tifffile leaves to the optional imagecodecs package (LZW, as
+    SerialEM and many cameras' programs write it), read by Pillow instead, one after another; a damaged file
+    raises MicrographError."""
+    if "imagecodecs" not in str(tifffile_error):
+        raise MicrographError(path, f"not a readable TIFF file ({tifffile_error})")
+    try:
+        return np.stack(list(iio.imiter(path, plugin="pillow")))
+    except Exception as err:  # image plugins raise many types for a damaged file
+        raise MicrographError(path, f"not a readable TIFF file ({err})") from None
 
 
 def _read_plain_image(path: Path, kind: str) -> tuple[np.ndarray, None, str]:

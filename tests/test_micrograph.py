@@ -346,6 +346,34 @@ class TestOtherFormats:
         with pytest.raises(MicrographError, match="holds 3 images"):
             read_micrograph(path)
 
+    @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+    def test_lzw_compressed_tiff_is_read_without_imagecodecs(self, tmp_path, rng, dtype):
+        # SerialEM and many cameras' programs write LZW, which tifffile decodes only with imagecodecs (optional)
+        from PIL import Image
+
+        values = rng.normal(100, 20, size=(70, 90)) if dtype == np.float32 else rng.integers(0, 200, (70, 90))
+        data = values.astype(dtype)
+        path = tmp_path / "mic.tif"
+        Image.fromarray(data).save(path, compression="tiff_lzw")
+        with pytest.warns(PixelSizeWarning):
+            mic = read_micrograph(path)
+        np.testing.assert_array_equal(mic.data, data.astype(np.float32))
+        assert mic.source == f"TIFF {np.dtype(dtype).name}"
+        # one of several pages, or damaged: refused as other TIFF files are
+        pages = [Image.fromarray(data) for _ in range(2)]
+        pages[0].save(path, compression="tiff_lzw", save_all=True, append_images=pages[1:])
+        with pytest.raises(MicrographError, match="holds 2 images"):
+            read_micrograph(path)
+        Image.fromarray(data).save(path, compression="tiff_lzw")
+        spoiled = bytearray(path.read_bytes())
+        with tifffile.TiffFile(path) as tiff:
+            offset = tiff.pages[0].dataoffsets[0]
+        spoiled[offset:offset + 2000] = bytes([255]) * 2000
+        path.write_bytes(bytes(spoiled))
+        with pytest.raises(MicrographError, match="not a readable TIFF file") as info:
+            read_micrograph(path)
+        assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value)
+
     @pytest.mark.parametrize("suffix", [".png", ".jpg"])
     def test_8_bit_grey_images(self, tmp_path, rng, suffix):
         data = rng.integers(0, 256, size=(70, 90), dtype=np.uint8)
