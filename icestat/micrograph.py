@@ -51,6 +51,14 @@ _MRC_DTYPES = (np.int8, np.int16, np.uint16, np.float16, np.float32)
 #: mode says otherwise), and warned of.
 HEADER_SLIPS = ("Unrecognised machine stamp", "Map ID string not found", "Unrecognised mode")
 _MRC_KINDS = ("mrc", "gzip", "bzip2")  # mrcfile opens all three
+#: IMOD's stamp at byte 152 of an MRC header (in MRC2014's ``extra2``, which begins at 112): its flags at 156 say
+#: whether mode 0 holds signed bytes (``IMOD_SIGNED_BYTES``), as MRC2014 has it, or unsigned ones, as IMOD wrote
+#: them before 4.2.23 and writes them still when asked (``newstack -mode 0``, ``tif2mrc`` of 8-bit images).
+IMOD_STAMP = 1146047817
+IMOD_SIGNED_BYTES = 1
+#: Without the stamp, mode 0 is read unsigned only where its neighbouring pixels then differ less than this fraction
+#: as much as read signed (an image's wrapped values jump by 256; random bytes, alike either way, stay signed).
+CLEARLY_SMOOTHER = 0.8
 _TEXT_BYTES = frozenset(range(32, 127)) | {9, 10, 13}
 #: What a file of several images is told: movies' frames are summed by motion correction first.
 ONE_MICROGRAPH = "icestat needs one 2D micrograph (of a movie, its motion-corrected sum)"
@@ -390,9 +398,48 @@ def _read_mrc(path: Path, compression: str | None) -> tuple[np.ndarray, float, s
 
 
 def _mrc_contents(path: Path, permissive: bool) -> tuple[int, int, float, np.ndarray]:
-    """An MRC file's mode, space group, pixel size (Å, 0 when not set) and data, as mrcfile reads them."""
+    """An MRC file's mode, space group, pixel size (Å, 0 when not set) and data, as mrcfile reads them (mode 0 as
+    :func:`mode_0_bytes` tells)."""
     with mrcfile.open(path, mode="r", permissive=permissive) as mrc:
-        return int(mrc.header.mode), int(mrc.header.ispg), float(mrc.voxel_size.x), np.asarray(mrc.data)
+        mode, data = int(mrc.header.mode), np.asarray(mrc.data)
+        if mode == 0:
+            data = mode_0_bytes(data, bytes(mrc.header.extra2), mrc.header.mode.dtype.byteorder)
+        return mode, int(mrc.header.ispg), float(mrc.voxel_size.x), data
+
+
+def mode_0_bytes(data: np.ndarray, extra2: bytes, byte_order: str = "<") -> np.ndarray:
+    """The bytes of an MRC file of mode 0, which mrcfile reads as signed (MRC2014), as signed or unsigned ones.
+
+    Where IMOD's stamp is in the header (:data:`IMOD_STAMP`), its flags say
+    which; elsewhere, the reading whose neighbouring pixels differ less: an
+    image read the wrong way jumps by 256 wherever its values cross 127 (an
+    unsigned image) or 0 (a signed one): read unsigned where that is
+    ``CLEARLY_SMOOTHER``, else signed, as MRC2014 has it. An image on one
+    side of the crossing reads the same either way.
+
+    Parameters
+    ----------
+    data : ndarray of int8
+        The data as mrcfile reads it.
+    extra2 : bytes
+        The header's bytes 112-195 (MRC2014's ``extra2``).
+    byte_order : str
+        The header's byte order (``<``, ``>`` or ``=``).
+
+    Returns
+    -------
+    ndarray of int8 or uint8 (a view of `data`)
+    """
+    stamp, flags = np.frombuffer(extra2[40:48], dtype=np.dtype(np.int32).newbyteorder(byte_order))
+    unsigned = data.view(np.uint8)
+    if stamp == IMOD_STAMP:
+        return data if flags & IMOD_SIGNED_BYTES else unsigned
+    return unsigned if _neighbour_step(unsigned) < CLEARLY_SMOOTHER * _neighbour_step(data) else data
+
+
+def _neighbour_step(image: np.ndarray) -> float:
+    """Mean absolute difference between neighbours along the rows of every fourth row (enough to tell)."""
+    return float(np.abs(np.diff(image[..., ::4, :].astype(np.int16), axis=-1)).mean())
 
 
 def _mrc_problem(path: Path, compression: str | None, problem: str) -> str:

@@ -21,6 +21,7 @@ from icestat import (
     read_micrograph,
     write_mrc,
 )
+from icestat.micrograph import mode_0_bytes
 
 MODES = [(0, np.int8), (1, np.int16), (2, np.float32), (6, np.uint16), (12, np.float16)]
 
@@ -38,6 +39,31 @@ def _write_with_mrcfile(path, data, voxel_size=1.5, compression=None, stack=Fals
         if stack:
             mrc.set_image_stack()
         mrc.voxel_size = voxel_size
+
+
+@pytest.mark.parametrize("signed, imod_flags", [   # no IMOD stamp (None), or stamped with bit 1 saying signed or not
+    (True, None), (False, None), (True, 1), (True, 3), (False, 0), (False, 2)])
+def test_mode_0_bytes_are_read_signed_or_unsigned_as_their_writer_meant(tmp_path, rng, signed, imod_flags):
+    # MRC2014's mode 0 is signed bytes; IMOD writes unsigned ones where its flags say so, and so did it and others
+    # before: read as signed, an 8-bit image's values over 127 would wrap to negative ones
+    values = rng.normal(0 if signed else 150, 30, size=(90, 120)).clip(-128 if signed else 0, 127 if signed else 255)
+    data = values.astype(np.int8 if signed else np.uint8)
+    path = tmp_path / "bytes.mrc"
+    _write_with_mrcfile(path, data.view(np.int8))   # as mrcfile writes bytes: mode 0
+    if imod_flags is not None:
+        header = bytearray(path.read_bytes())
+        header[152:160] = np.array([1146047817, imod_flags], dtype="<i4").tobytes()
+        path.write_bytes(bytes(header))
+    mic = read_micrograph(path)
+    np.testing.assert_array_equal(mic.data, data.astype(np.float32))
+    assert mic.source == f"MRC mode 0 ({data.dtype.name})"
+
+
+def test_an_imod_stamp_is_believed_over_the_look_of_the_bytes(rng):
+    data = rng.normal(150, 30, size=(90, 120)).clip(0, 255).astype(np.uint8)
+    stamped_signed = np.array([1146047817, 1], dtype="<i4").tobytes()
+    read = mode_0_bytes(data.view(np.int8), bytes(40) + stamped_signed + bytes(36))
+    assert read.dtype == np.int8 and (read < 0).any()
 
 
 @pytest.mark.parametrize("mode, dtype", MODES)
