@@ -238,15 +238,20 @@ def test_features_to_parquet_without_pyarrow_is_refused_before_any_work(tmp_path
     assert not out.exists()
 
 
-@pytest.mark.parametrize("binning", [["--bin", "-1"], ["--working-pixel-size-A", "0"]])
-def test_features_refuses_a_binning_that_is_not_a_positive_number(tmp_path, rng, capsys, binning):
-    # a negative factor had enlarged each micrograph twice, silently
+@pytest.mark.parametrize("argument, value, problem", [
+    ("--bin", "-1", "must be a positive number, got -1"),   # had enlarged each micrograph twice, silently
+    ("--working-pixel-size-A", "0", "must be a positive number, got 0"),
+    ("--patch-px", "2", "must be at least 4, got 2"),   # had failed each micrograph alike
+    ("--stride-px", "0", "must be at least 1, got 0"),
+])
+def test_features_refuses_a_binning_or_patches_out_of_range_before_any_micrograph(tmp_path, rng, capsys, argument,
+                                                                                 value, problem):
     path = tmp_path / "a.mrc"
     write_mrc(path, rng.normal(size=(128, 128)).astype(np.float32), pixel_size_A=1.5)
     with pytest.raises(SystemExit) as refused:
-        main(["features", str(path), "-o", str(tmp_path / "f.csv"), *binning])
+        main(["features", str(path), "-o", str(tmp_path / "f.csv"), argument, value])
     assert refused.value.code == 2
-    assert capsys.readouterr().err.strip().endswith(f"argument {binning[0]}: must be a positive number, got {binning[1]}")
+    assert capsys.readouterr().err.strip().endswith(f"argument {argument}: {problem}")
     assert not (tmp_path / "f.csv").exists()
 
 

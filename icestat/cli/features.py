@@ -23,8 +23,9 @@ import pandas as pd
 from icestat._atomic import atomic_path
 from icestat._logging import failure_reporter
 from icestat.cli._common import (MICROGRAPHS_HELP, PIXEL_SIZE_HELP, device_usable, expand_micrographs,
-                                output_file_usable, positive_number)
+                                output_file_usable, positive_number, whole_number_at_least)
 from icestat.features import compute_features
+from icestat.features.grid import MIN_PATCH_PX
 from icestat.micrograph import file_error, read_micrograph
 from icestat.prepare import prepare
 
@@ -37,8 +38,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     add("micrographs", nargs="+", metavar="MIC", help=MICROGRAPHS_HELP)
     add("-o", "--output", required=True, help="output table: .parquet or .csv")
     add("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
-    add("--patch-px", type=int, default=64, help="patch side in working pixels (default: %(default)s)")
-    add("--stride-px", type=int, default=32, help="patch step in working pixels (default: %(default)s)")
+    add("--patch-px", type=whole_number_at_least(MIN_PATCH_PX), default=64, help="patch side in working pixels (default: %(default)s)")
+    add("--stride-px", type=whole_number_at_least(1), default=32, help="patch step in working pixels (default: %(default)s)")
     binning = parser.add_mutually_exclusive_group()
     binning.add_argument("--working-pixel-size-A", type=positive_number,
                          help="bin to this pixel size first (enlarge, at most twice, if coarser)")

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: The smallest patch side (pixels) the features are defined on.
+MIN_PATCH_PX = 4
+
 
 def _starts(length: int, patch_px: int, stride_px: int) -> np.ndarray:
     starts = np.arange(0, length - patch_px + 1, stride_px)
@@ -33,8 +36,9 @@ class PatchGrid:
     stride_px: int
 
     def __post_init__(self):
-        if self.patch_px < 4 or self.stride_px < 1:
-            raise ValueError(f"patch_px must be at least 4 and stride_px at least 1, got {self.patch_px}, {self.stride_px}")
+        if self.patch_px < MIN_PATCH_PX or self.stride_px < 1:
+            raise ValueError(f"patch_px must be at least {MIN_PATCH_PX} and stride_px at least 1, got {self.patch_px}, "
+                             f"{self.stride_px}")
         if min(self.image_shape) < self.patch_px:
             raise ValueError(f"image {self.image_shape} is smaller than one {self.patch_px}-px patch")
 
