@@ -411,11 +411,11 @@ def mode_0_bytes(data: np.ndarray, extra2: bytes, byte_order: str = "<") -> np.n
     """The bytes of an MRC file of mode 0, which mrcfile reads as signed (MRC2014), as signed or unsigned ones.
 
     Where IMOD's stamp is in the header (:data:`IMOD_STAMP`), its flags say
-    which; elsewhere, the reading whose neighbouring pixels differ less: an
-    image read the wrong way jumps by 256 wherever its values cross 127 (an
-    unsigned image) or 0 (a signed one): read unsigned where that is
-    ``CLEARLY_SMOOTHER``, else signed, as MRC2014 has it. An image on one
-    side of the crossing reads the same either way.
+    which. Elsewhere the bytes are read unsigned where their neighbouring
+    pixels then differ clearly less (``CLEARLY_SMOOTHER``), else signed, as
+    MRC2014 has it: an image read the wrong way jumps by 256 wherever its
+    values cross 127 (an unsigned image) or 0 (a signed one); one whose values
+    stay on one side reads the same either way.
 
     Parameters
     ----------
@@ -438,8 +438,10 @@ def mode_0_bytes(data: np.ndarray, extra2: bytes, byte_order: str = "<") -> np.n
 
 
 def _neighbour_step(image: np.ndarray) -> float:
-    """Mean absolute difference between neighbours along the rows of every fourth row (enough to tell)."""
-    return float(np.abs(np.diff(image[..., ::4, :].astype(np.int16), axis=-1)).mean())
+    """Mean absolute difference between neighbours along the rows of every fourth row (enough to tell; 0 for an
+    image one pixel wide)."""
+    steps = np.abs(np.diff(image[..., ::4, :].astype(np.int16), axis=-1))
+    return float(steps.mean()) if steps.size else 0.0
 
 
 def _mrc_problem(path: Path, compression: str | None, problem: str) -> str:
@@ -487,7 +489,7 @@ def _tiff_read_by_pillow(path: Path, tifffile_error: Exception) -> np.ndarray:
     SerialEM and many cameras' programs write it), read by Pillow instead, one after another; a damaged file
     raises MicrographError."""
     if "imagecodecs" not in str(tifffile_error):
-        raise MicrographError(path, f"not a readable TIFF file ({tifffile_error})")
+        raise MicrographError(path, f"not a readable TIFF file ({tifffile_error})") from None
     try:
         return np.stack(list(iio.imiter(path, plugin="pillow")))
     except Exception as err:  # image plugins raise many types for a damaged file

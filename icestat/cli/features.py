@@ -38,8 +38,10 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     add("micrographs", nargs="+", metavar="MIC", help=MICROGRAPHS_HELP)
     add("-o", "--output", required=True, help="output table: .parquet or .csv")
     add("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
-    add("--patch-px", type=whole_number_at_least(MIN_PATCH_PX), default=64, help="patch side in working pixels (default: %(default)s)")
-    add("--stride-px", type=whole_number_at_least(1), default=32, help="patch step in working pixels (default: %(default)s)")
+    add("--patch-px", type=whole_number_at_least(MIN_PATCH_PX), default=64,
+        help="patch side in working pixels (default: %(default)s)")
+    add("--stride-px", type=whole_number_at_least(1), default=32,
+        help="patch step in working pixels (default: %(default)s)")
     binning = parser.add_mutually_exclusive_group()
     binning.add_argument("--working-pixel-size-A", type=positive_number,
                          help="bin to this pixel size first (enlarge, at most twice, if coarser)")
