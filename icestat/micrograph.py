@@ -398,13 +398,15 @@ def _read_mrc(path: Path, compression: str | None) -> tuple[np.ndarray, float, s
 
 
 def _mrc_contents(path: Path, permissive: bool) -> tuple[int, int, float, np.ndarray]:
-    """An MRC file's mode, space group, pixel size (Å, 0 when not set) and data, as mrcfile reads them (mode 0 as
-    :func:`mode_0_bytes` tells)."""
+    """An MRC file's mode, space group, pixel size (Å; 0, or not finite where the header's grid size is 0, when not
+    set) and data, as mrcfile reads them (mode 0 as :func:`mode_0_bytes` tells)."""
     with mrcfile.open(path, mode="r", permissive=permissive) as mrc:
         mode, data = int(mrc.header.mode), np.asarray(mrc.data)
         if mode == 0:
             data = mode_0_bytes(data, bytes(mrc.header.extra2), mrc.header.mode.dtype.byteorder)
-        return mode, int(mrc.header.ispg), float(mrc.voxel_size.x), data
+        with np.errstate(divide="ignore", invalid="ignore"):   # cell size over a grid size of 0: no pixel size
+            pixel_size_A = float(mrc.voxel_size.x)
+        return mode, int(mrc.header.ispg), pixel_size_A, data
 
 
 def mode_0_bytes(data: np.ndarray, extra2: bytes, byte_order: str = "<") -> np.ndarray:

@@ -270,6 +270,18 @@ class TestPixelSize:
             mic = read_micrograph(path)
         assert mic.pixel_size_A is None
 
+    def test_a_header_grid_of_size_0_is_no_pixel_size_and_only_that_is_warned(self, tmp_path, image):
+        # as some older writers leave MX/MY: the cell size over 0 warned of a division by zero too
+        path = tmp_path / "mic.mrc"
+        _write_with_mrcfile(path, image.astype(np.float32))
+        with mrcfile.open(path, mode="r+") as mrc:
+            mrc.header.mx, mrc.header.my = 0, 0
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            mic = read_micrograph(path)
+        assert mic.pixel_size_A is None
+        assert [type(warning.message) for warning in caught] == [PixelSizeWarning]
+
     def test_placeholder_header_value_warns(self, tmp_path, image):
         path = tmp_path / "mic.mrc"
         write_mrc(path, image, pixel_size_A=1.0)
