@@ -173,10 +173,9 @@ def coordinate_file(output: Path, stem: str) -> Path:
 
 def picked_by_other_runs(output: Path, paths: list[str]) -> list[str]:
     """The names of the micrographs with a record in `output` that are not among `paths` (sorted)."""
-    ending = RECORD_ENDING
     this_run = {micrograph_stem(path) for path in paths}
-    return sorted(name for record in Path(output).glob(f"*{ending}")
-                  if (name := record.name[:-len(ending)]) not in this_run)
+    return sorted(name for record in Path(output).glob(f"*{RECORD_ENDING}")
+                  if (name := record.name[:-len(RECORD_ENDING)]) not in this_run)
 
 
 def check_names(paths: list[str], output: Path) -> None:

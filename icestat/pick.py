@@ -213,7 +213,7 @@ def _located(segmentation: Segmentation, diameter_px: float, estimated: bool, th
     probabilities = segmentation.working_probabilities
     evidence = particle_evidence(segmentation)
     film = probabilities[CARBON] > MAX_EXCLUDED_PROBABILITY
-    response, contrast, polarity, balance = locating_contrast(segmentation, radius_working_px, polarity)
+    response, contrast, polarity, balance = locating_contrast(segmentation, radius_working_px, polarity, film)
     rows, cols = candidate_peaks(contrast, radius_working_px)
     particle = _disk_mean_at(evidence, rows, cols, CORE_RADII * radius_working_px)
     if segmentation.features is not None:   # the patches it was made with
@@ -245,16 +245,18 @@ def _located(segmentation: Segmentation, diameter_px: float, estimated: bool, th
     return Picks(table, float(diameter_px), estimated, n_rejected, polarity, balance)
 
 
-def locating_contrast(segmentation: Segmentation, radius_working_px: float,
-                      polarity: str = "auto") -> tuple[np.ndarray, np.ndarray, str, float]:
+def locating_contrast(segmentation: Segmentation, radius_working_px: float, polarity: str = "auto",
+                      film: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, str, float]:
     """The response :func:`pick` locates candidates on, on the working image of `segmentation`.
 
     Returns the response (:func:`icestat.candidates.particle_response`, with
-    ``auto`` polarity judged away from the carbon the segmentation sees), the
-    same in robust standard deviations of the image (:func:`icestat.candidates.robust_z`),
-    the polarity and the balance it was judged by.
+    ``auto`` polarity judged away from the carbon film the segmentation sees,
+    `film`, made here when not given), the same in robust standard deviations
+    of the image (:func:`icestat.candidates.robust_z`), the polarity and the
+    balance it was judged by.
     """
-    film = segmentation.working_probabilities[CARBON] > MAX_EXCLUDED_PROBABILITY
+    if film is None:
+        film = segmentation.working_probabilities[CARBON] > MAX_EXCLUDED_PROBABILITY
     response, polarity, balance = particle_response(segmentation.working.data, radius_working_px, polarity,
                                                     carbon=film)
     return response, robust_z(response), polarity, balance
