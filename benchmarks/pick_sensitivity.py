@@ -18,8 +18,8 @@ micrographs of empty ice (every one wrong).
 
 The models retrained without each dataset (about 5 min each on 2 cores) are
 kept in ``--models`` (``without_<dataset>_<recipe digest>.icestat``) and reused
-by a rerun, and by picking.py and specimen_transfer.py, while
-scripts/train_default_model.py is unchanged (picking.model_without).
+by a rerun, and by picking.py and specimen_transfer.py, while what trains
+them is unchanged (picking.TRAINING_SOURCES, picking.model_without).
 
 Writes benchmarks/results/pick_sensitivity.md.
 """

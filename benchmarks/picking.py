@@ -66,7 +66,7 @@ from icestat.model import load_model  # noqa: E402
 from icestat.pick import DEFAULT_THRESHOLD, pick  # noqa: E402
 from icestat.refine import BoundaryRefiner  # noqa: E402
 from icestat.segment import segment, segmented_for_diameter  # noqa: E402
-from icestat.simulate import SimulationParams, simulate_micrograph, varied  # noqa: E402
+from icestat.simulate import SimulationParams, simulate_micrograph  # noqa: E402
 from icestat.training import SHIPPED_CLASSIFIER, SHIPPED_REFINER, SHIPPED_SIMULATED, train_model  # noqa: E402
 
 HEADER = ["| data | micrographs | true particles | precision | recall | F1 | AP | F1, own estimated diameter "
@@ -240,19 +240,31 @@ def retrained_without(shared: Path, dataset: str):
 
 #: Where the models retrained without each dataset are kept between benchmark runs (git-ignored).
 MODELS_FOLDER = recipe.REPO / "benchmarks" / "models"
+#: What a model the recipe trains is made by (files, and folders of Python files, of the repository): a change to
+#: any of them retrains the models kept in ``MODELS_FOLDER`` (a change to the refiner's augmentation had not).
+TRAINING_SOURCES = ("scripts/train_default_model.py", "icestat/simulate", "icestat/features", "icestat/adapt.py",
+                    "icestat/classify.py", "icestat/examples.py", "icestat/prepare.py", "icestat/refine.py",
+                    "icestat/settings.py", "icestat/targets.py", "icestat/training.py")
+
+
+def recipe_digest() -> str:
+    """12 hex digits of the SHA-256 of ``TRAINING_SOURCES`` and the shipped training parameters."""
+    digest = hashlib.sha256(repr((SHIPPED_CLASSIFIER, SHIPPED_REFINER, SHIPPED_SIMULATED)).encode())
+    for source in TRAINING_SOURCES:
+        path = recipe.REPO / source
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def model_without(dataset: str, shared: Path, folder: Path = MODELS_FOLDER):
     """:func:`retrained_without`, read from `folder` when it is there (else trained and kept there).
 
-    The file (``without_<dataset>_<recipe digest>.icestat``) is named after the recipe's digest too (its script,
-    its simulations' module and the shipped training parameters), so that a model trained by an earlier recipe is
-    never reused. picking.py, pick_sensitivity.py and specimen_transfer.py share these models (about 5 min each to
-    train on 2 cores).
+    The file (``without_<dataset>_<digest>.icestat``) is named after :func:`recipe_digest` too, so that a model
+    trained by an earlier recipe is never reused. picking.py, pick_sensitivity.py, specimen_transfer.py and
+    recall_stages.py share these models (about 5 min each to train on 2 cores).
     """
-    recipe_parts = (Path(recipe.__file__).read_bytes() + Path(varied.__file__).read_bytes()
-                    + repr((SHIPPED_CLASSIFIER, SHIPPED_REFINER, SHIPPED_SIMULATED)).encode())
-    path = folder / f"without_{dataset}_{hashlib.sha256(recipe_parts).hexdigest()[:12]}.icestat"
+    path = folder / f"without_{dataset}_{recipe_digest()}.icestat"
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
         retrained_without(shared, dataset).save(path)

@@ -8,11 +8,26 @@ new complete version.
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import os
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+#: The errors (``errno``) of a write that are the storage's, not the file's: no space left, over the quota, read-only.
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
+def is_storage_error(err: BaseException) -> bool:
+    """Whether `err` is the storage refusing a write (``STORAGE_ERRNOS``), which every later write there meets too.
+
+    Examples
+    --------
+    >>> is_storage_error(OSError(errno.ENOSPC, "No space left on device")), is_storage_error(FileNotFoundError("a"))
+    (True, False)
+    """
+    return isinstance(err, OSError) and err.errno in STORAGE_ERRNOS
 
 
 @contextlib.contextmanager

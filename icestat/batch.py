@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from icestat._atomic import atomic_path, held_lock, remove_leftovers
+from icestat._atomic import atomic_path, held_lock, is_storage_error, remove_leftovers
 from icestat.backend import cpu_threads, parse_device
 from icestat.bright_field import segment_and_pick
 from icestat.candidates import noise_candidate_heights
@@ -355,6 +355,11 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
     dict
         Its summary row (``SUMMARY_COLUMNS``); ``status`` is ``failed`` with
         the one-line ``error`` when the micrograph could not be picked.
+
+    Raises
+    ------
+    OSError
+        Where the output's storage refuses its files (:func:`failed_row`).
     """
     start = time.perf_counter()
     name = micrograph_stem(path)
@@ -431,7 +436,14 @@ def pick_in_turn(paths: Iterable[str], output: Path, settings: PickSettings, rea
 
 
 def failed_row(path: str, err: Exception, seconds: float = math.nan) -> dict:
-    """The summary row of a micrograph that could not be picked, with the error in one line."""
+    """The summary row of a micrograph that could not be picked, with the error in one line.
+
+    Raises `err` itself where it is the output's storage refusing the micrograph's files (full, over quota,
+    read-only: :func:`icestat._atomic.is_storage_error`), which every micrograph after it would meet too: a run
+    stops there (``icestat pick``), keeping what is done.
+    """
+    if is_storage_error(err):
+        raise err
     return _row(micrograph_stem(path), FAILED, seconds=seconds, error=file_error(path, err))
 
 

@@ -170,6 +170,43 @@ def test_run_files_that_cannot_be_written_are_said_in_one_line_and_written_by_a_
     assert list(pd.read_csv(out / "summary.csv")["status"]) == ["done before"] * 2
 
 
+def test_a_full_disk_stops_the_run_at_once_keeping_what_is_done_and_a_rerun_does_the_rest(simulated, tmp_path, capsys,
+                                                                                         monkeypatch):
+    # Every micrograph after the first the storage refuses would fail alike: the run stops there, not after minutes
+    # of picking each micrograph for nothing, and says so once.
+    _, micrographs, _ = simulated
+    write_picks = batch.write_picks
+
+    def full_from_the_second(table, path, *args, **kwargs):
+        if "mic_0001" in str(path):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return write_picks(table, path, *args, **kwargs)
+
+    monkeypatch.setattr(batch, "write_picks", full_from_the_second)
+    out = tmp_path / "picks"
+    assert main(["pick", *micrographs, "-o", str(out), "--diameter-A", "150", "-q"]) == 1
+    assert capsys.readouterr().err == (f"ERROR: {out}: No space left on device, so the run stopped with 1 of 3 "
+                                       "micrographs done; once there is room, the same command again picks the rest\n")
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(summary["micrograph"]) == ["mic_0000"] and list(summary["status"]) == ["picked"]
+    assert sorted(path.name for path in out.glob("mic_*")) == ["mic_0000_autopick.star", "mic_0000_summary.json"]
+    assert len(starfile.read(out / "particles.star")) == summary["n_picks"].iloc[0] > 5
+
+    monkeypatch.setattr(batch, "write_picks", write_picks)
+    assert main(["pick", *micrographs, "-o", str(out), "--diameter-A", "150", "-q"]) == 0
+    assert list(pd.read_csv(out / "summary.csv")["status"]) == ["done before", "picked", "picked"]
+
+
+def test_only_the_storage_refusing_a_micrographs_files_is_raised_for_the_run_to_stop_on_a_dask_worker_too():
+    # failed_row is what a Dask task that raised becomes: a bad micrograph a failed row, a full disk the run's end.
+    row = batch.failed_row("mics/a.mrc", PermissionError(errno.EACCES, "Permission denied", "mics/a.mrc"))
+    assert row["status"] == batch.FAILED and row["error"] == "[Errno 13] Permission denied: 'mics/a.mrc'"
+    for code in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+        with pytest.raises(OSError) as raised:
+            batch.failed_row("mics/a.mrc", OSError(code, os.strerror(code)))
+        assert raised.value.errno == code
+
+
 @pytest.mark.parametrize("folder", ["mics", "grid 2: square 5"])   # a path may hold ": " itself
 def test_micrographs_failing_alike_are_named_for_the_first_few(tmp_path, capsys, folder):
     # A folder of PNGs (no pixel size) given --diameter-A: every micrograph fails, for the same reason.

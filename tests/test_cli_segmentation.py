@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -159,6 +161,26 @@ def test_train_refuses_training_settings_out_of_range_before_reading_anything(la
         main(["train", str(train), "-o", str(tmp_path / "m.icestat"), *arguments])
     assert refused.value.code == 2 and capsys.readouterr().err.strip().splitlines()[-1].endswith(message)
     assert not (tmp_path / "m.icestat").exists()
+
+
+def test_a_full_disk_is_said_in_one_line_keeping_the_files_written(labelled, tmp_path, capsys, monkeypatch):
+    import icestat.cli.segment as segment_cli
+    folder = labelled[0].parent
+    micrographs = [str(folder / f"train_000{i}.mrc") for i in range(3)]
+    written = []
+
+    def full_after_two(path, *args, **kwargs):
+        if len(written) == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        write_mrc(path, *args, **kwargs)
+        written.append(Path(path).name)
+
+    monkeypatch.setattr(segment_cli, "write_mrc", full_after_two)
+    out = tmp_path / "out"
+    assert main(["segment", *micrographs, "-o", str(out)]) == 1
+    assert capsys.readouterr().err == f"ERROR: {out}: No space left on device; once there is room, run the command again\n"
+    assert sorted(path.name for path in out.iterdir()) == ["train_0000_ice.mrc", "train_0000_labels.mrc",
+                                                          "train_0000_overlay.png"]
 
 
 def test_segment_names_the_micrographs_failing_alike_for_the_first_few(tmp_path, capsys):

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterable
 
 from icestat import __version__
+from icestat._atomic import is_storage_error
 from icestat._logging import report_on_stderr
 from icestat.allocator import keep_freed_memory
 
@@ -89,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         log.error("interrupted")
         return 130
+    except OSError as err:   # the storage full, over quota or read-only: one line, not a traceback
+        if not is_storage_error(err):
+            raise
+        where = getattr(args, "output", None) or getattr(args, "job_folder", None) or err.filename
+        log.error("%s: %s; once there is room, run the command again", where, err.strerror)
+        return 1
 
 
 def _add_verbosity(parser: argparse.ArgumentParser, default_from_here: bool) -> None:

@@ -31,7 +31,9 @@ A rerun skips micrographs already done with the same settings unless
 --overwrite; one at another --threshold writes their files again from the
 candidates they scored (no picking again). A micrograph that cannot be read or
 picked is reported in the summary and on stderr; the others finish and the exit
-code is then 1.
+code is then 1. Where the output folder's storage is full (or over quota, or
+read-only), the run stops at once, keeping what is done: the same command again,
+once there is room, picks the rest.
 
 Examples:
     icestat pick mics/*.mrc -o picks/ --diameter-A 150
@@ -51,6 +53,7 @@ import pandas as pd
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from icestat._atomic import is_storage_error
 from icestat._logging import failure_reporter
 from icestat.batch import (
     FAILED,
@@ -163,6 +166,7 @@ def main(args: argparse.Namespace) -> int:
                 bar.update()
 
     estimating = settings.diameter_A is None and settings.diameter_px is None
+    refused = ""   # what the output's storage said where it refused a micrograph's files
     try:
         pick_all(to_pick)
         if settings.polarity == "auto":
@@ -183,11 +187,19 @@ def main(args: argparse.Namespace) -> int:
         log.error("%s", err)
         return 2
     except KeyboardInterrupt:   # what is done is kept: the run's files name it, and the same command does the rest
-        done = [path for path in args.micrographs if micrograph_stem(path) in rows]
-        write_run_files(done, output, list(rows.values()))
-        log.error("interrupted: %d of %d micrographs done (%s); the same command again picks the rest", len(done),
+        n_done = _write_run_files_so_far(args.micrographs, output, rows)
+        log.error("interrupted: %d of %d micrographs done (%s); the same command again picks the rest", n_done,
                   len(args.micrographs), output / "summary.csv")
         return 130
+    except OSError as err:   # raised only where the storage refused a micrograph's files (failed_row): all would fail
+        if not is_storage_error(err):
+            raise
+        refused = err.strerror   # said below, once the error's frames have let go of any file they held open
+    if refused:
+        n_done = _write_run_files_so_far(args.micrographs, output, rows)
+        log.error("%s: %s, so the run stopped with %d of %d micrographs done; once there is room, the same command "
+                  "again picks the rest", output, refused, n_done, len(args.micrographs))
+        return 1
 
     try:
         summary = write_run_files(args.micrographs, output, list(rows.values()), show_progress=not args.quiet)
@@ -214,6 +226,17 @@ def main(args: argparse.Namespace) -> int:
                     "over all of them writes run files that name them all, picking again none that is done",
                     output, _micrographs(len(others)), others[0])
     return 1 if n_failed else 0
+
+
+def _write_run_files_so_far(paths: list[str], output: Path, rows: dict) -> int:
+    """Write the run's files for those of `paths` done (or failed) so far, where the storage still lets them be
+    written (each micrograph's own files are there either way, and a rerun writes them); how many those are."""
+    done = [path for path in paths if micrograph_stem(path) in rows]
+    try:
+        write_run_files(done, output, list(rows.values()))
+    except OSError as err:
+        log.error("%s: the run's files could not be written (%s)", output, err.strerror or err)
+    return len(done)
 
 
 def _done_and_to_pick(args: argparse.Namespace, output: Path, settings: PickSettings) -> tuple[dict, list[str]]:
