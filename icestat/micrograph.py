@@ -36,6 +36,13 @@ log = logging.getLogger(__name__)
 
 #: The smallest side, in pixels, of an image icestat accepts: one feature patch.
 MIN_SIDE_PX = 64
+#: A file whose image holds fewer grey levels than this is a label map or a mask, not a micrograph: icestat's own
+#: ``_labels.mrc`` hold at most 5 (-1 to 3); a motion-corrected sum of a counting camera, even at half an electron
+#: per pixel, holds more.
+MIN_GREY_LEVELS = 6
+#: The grey levels are first counted on about this many pixels, spread over the image (all of them only where those
+#: hold fewer than ``MIN_GREY_LEVELS``).
+GREY_LEVEL_SAMPLE = 16384
 
 #: Pixel size (Å) that many programs write when they do not know the real one.
 PLACEHOLDER_PIXEL_SIZE_A = 1.0
@@ -225,7 +232,8 @@ def read_micrograph(
     MicrographError
         If the file is not a readable micrograph: not an MRC/image file,
         truncated, a stack or 3D volume, colour, complex, NaN/Inf, constant,
-        or smaller than `min_side_px`. The message names the file.
+        smaller than `min_side_px`, or a label map or a mask (fewer than
+        ``MIN_GREY_LEVELS`` grey levels). The message names the file.
 
     Examples
     --------
@@ -243,6 +251,10 @@ def read_micrograph(
         raise MicrographError(
             path, f"the image is {data.shape[0]}x{data.shape[1]} px, smaller than one {min_side_px}-px patch"
         )
+    levels = grey_levels(data)
+    if data.dtype != bool and 1 < len(levels) < MIN_GREY_LEVELS and np.isfinite(levels).all():   # else Micrograph
+        raise MicrographError(path, f"holds only {len(levels)} grey levels ({', '.join(f'{v:g}' for v in levels)}): "
+                                    "a label map or a mask, not a micrograph")
     placeholder = False
     if pixel_size_A is None:
         with reading(path):   # told for the first few files only, where the headers of a run give none
@@ -254,6 +266,20 @@ def read_micrograph(
                           placeholder_pixel_size=placeholder)
     except MicrographError as err:
         raise MicrographError(path, err.problem) from None
+
+
+def grey_levels(image: np.ndarray) -> np.ndarray:
+    """The distinct values of `image` where they are fewer than ``MIN_GREY_LEVELS``; else those of a sample of
+    ``GREY_LEVEL_SAMPLE`` pixels spread over it (at least ``MIN_GREY_LEVELS`` of them), in milliseconds.
+
+    Examples
+    --------
+    >>> grey_levels(np.array([[0, 1], [1, 3]], dtype=np.int8)).tolist()
+    [0, 1, 3]
+    """
+    flat = np.ravel(image)
+    sampled = np.unique(flat[::max(1, flat.size // GREY_LEVEL_SAMPLE)])
+    return sampled if len(sampled) >= MIN_GREY_LEVELS else np.unique(flat)
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:

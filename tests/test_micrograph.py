@@ -21,7 +21,7 @@ from icestat import (
     read_micrograph,
     write_mrc,
 )
-from icestat.micrograph import mode_0_bytes
+from icestat.micrograph import GREY_LEVEL_SAMPLE, MIN_GREY_LEVELS, grey_levels, mode_0_bytes
 
 MODES = [(0, np.int8), (1, np.int16), (2, np.float32), (6, np.uint16), (12, np.float16)]
 
@@ -134,6 +134,34 @@ def test_constant_image_is_refused(tmp_path):
     write_mrc(path, np.full((80, 80), 3.0, dtype=np.float32), pixel_size_A=1.2)
     with pytest.raises(MicrographError, match="constant"):
         read_micrograph(path)
+
+
+def test_a_label_map_or_a_mask_is_refused_as_not_a_micrograph(tmp_path, rng):
+    # A glob over an output folder (mics/*.mrc) takes icestat's own label files too; picked, a label map gave picks.
+    labels = rng.integers(-1, 4, size=(128, 128)).astype(np.int8)
+    write_mrc(tmp_path / "mic_labels.mrc", labels, pixel_size_A=1.2)
+    with pytest.raises(MicrographError) as info:
+        read_micrograph(tmp_path / "mic_labels.mrc")
+    assert str(info.value) == (f"{tmp_path / 'mic_labels.mrc'}: holds only 5 grey levels (-1, 0, 1, 2, 3): a label "
+                               "map or a mask, not a micrograph")
+    iio.imwrite(tmp_path / "mask.png", np.where(rng.random((128, 128)) < 0.3, 255, 0).astype(np.uint8))
+    with pytest.raises(MicrographError, match="holds only 2 grey levels [(]0, 255[)]: a label map or a mask"):
+        read_micrograph(tmp_path / "mask.png")
+    # a count image of half an electron per pixel, stored as integers, is still a micrograph
+    counts = rng.poisson(0.5, size=(128, 128)).astype(np.uint16)
+    write_mrc(tmp_path / "counts.mrc", counts, pixel_size_A=1.2)
+    assert len(np.unique(counts)) >= MIN_GREY_LEVELS
+    assert read_micrograph(tmp_path / "counts.mrc").shape == (128, 128)
+
+
+def test_grey_levels_counts_every_pixel_where_a_sample_has_too_few():
+    image = np.zeros((1024, 1024), dtype=np.float32)
+    image[::2, :] = 1.0
+    image[1::4, :] = 2.0
+    image[3, 5], image[7, 9], image[11, 13] = 3.0, 4.0, 5.0   # three pixels the strided sample misses
+    assert grey_levels(image).tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    noise = np.random.default_rng(0).normal(size=(1024, 1024))
+    assert len(grey_levels(noise)) == GREY_LEVEL_SAMPLE   # a sample where it has enough: its distinct values
 
 
 def test_image_smaller_than_a_patch_is_refused(tmp_path, rng):
