@@ -1027,6 +1027,31 @@ def test_a_relion_external_job_picks_and_tells_relion_what_it_made(relion_projec
     assert Path("External/job013/RELION_JOB_EXIT_FAILURE").is_file()
 
 
+def test_a_relion_external_job_stopped_by_a_full_disk_is_a_failed_job(relion_project, monkeypatch, capsys):
+    # RELION must not take a job that picked part of its micrographs for finished: continued, it picks the rest.
+    project, names = relion_project
+    monkeypatch.chdir(project)
+    write_picks = batch.write_picks
+
+    def full_from_the_second(table, path, *args, **kwargs):
+        if "mic_1" in str(path):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return write_picks(table, path, *args, **kwargs)
+
+    monkeypatch.setattr(batch, "write_picks", full_from_the_second)
+    job = ["relion", "--o", "External/job020/", "--in_mics", "CtfFind/job003/micrographs_ctf.star", "--diameter_A",
+           "150"]
+    assert main(job) == 1
+    assert "External/job020: No space left on device, so the run stopped with 1 of 2" in capsys.readouterr().err
+    assert Path("External/job020/RELION_JOB_EXIT_FAILURE").is_file()
+    assert not Path("External/job020/RELION_JOB_EXIT_SUCCESS").exists()
+    monkeypatch.setattr(batch, "write_picks", write_picks)
+    assert main(job) == 0   # continued
+    assert Path("External/job020/RELION_JOB_EXIT_SUCCESS").is_file()
+    assert not Path("External/job020/RELION_JOB_EXIT_FAILURE").exists()
+    assert pd.read_csv("External/job020/summary.csv")["status"].tolist() == ["done before", "picked"]
+
+
 def test_a_run_of_several_pixel_sizes_shares_one_diameter_in_angstrom(tmp_path, capsys):
     # 150 Å particles at 2.0 and 2.5 Å/px, and 300 Å ones at 3.0 Å/px: the odd micrograph's own estimate is far
     # from the run's (the median in Å), so it is picked again with the run's diameter in its own pixels.

@@ -10,7 +10,8 @@ which is `icestat pick` of the micrographs into the job folder (--j worker
 processes), plus what RELION needs of an External job: RELION_OUTPUT_NODES.star
 naming the job's autopick.star as its coordinates (for Extract), and
 RELION_JOB_EXIT_SUCCESS, or RELION_JOB_EXIT_FAILURE when nothing could be
-picked or its arguments are unusable (an unknown Param too). Micrographs that
+picked, its arguments are unusable (an unknown Param too) or the run stopped
+part way (the job folder's storage full, or Ctrl-C). Micrographs that
 fail are left out of autopick.star and reported in the job's output and
 summary.csv, as RELION's own jobs do; continuing the job picks only what is
 not done yet.
@@ -63,7 +64,7 @@ def main(args: argparse.Namespace) -> int:
         _say_failed(job_folder)
         return 2
     code = pick.main(pick_args)
-    if code == 2 or not _anything_picked(job_folder):
+    if code == 2 or not _picked_through(job_folder, len(pick_args.micrographs)):
         _say_failed(job_folder)
         return code or 2
     nodes = pd.DataFrame({"rlnPipeLineNodeName": [str(job_folder / "autopick.star")],
@@ -105,13 +106,14 @@ def _job_folder(argv: list[str]) -> str | None:
     return parser.parse_known_args(argv)[0].o
 
 
-def _anything_picked(job_folder: Path) -> bool:
-    """True when the run's summary has a micrograph that did not fail."""
+def _picked_through(job_folder: Path, n_micrographs: int) -> bool:
+    """True when the run's summary has a row for each of its `n_micrographs` (it did not stop part way) and one
+    that did not fail."""
     try:
         summary = pd.read_csv(job_folder / "summary.csv")
     except (OSError, ValueError):
         return False
-    return bool((summary["status"] != FAILED).any())
+    return len(summary) == n_micrographs and bool((summary["status"] != FAILED).any())
 
 
 def _pick_args(args: argparse.Namespace) -> argparse.Namespace:
