@@ -29,7 +29,7 @@ from icestat.cli.relion import run_as_job
 from icestat.coords import pick_table, read_picks, write_picks
 from icestat.diameter import far_from_run_diameter
 from icestat.manifest import load_labelled
-from icestat.micrograph import PixelSizeWarning, read_micrograph, write_mrc
+from icestat.micrograph import PixelSizeWarning, read_image, read_micrograph, write_mrc
 from icestat.model import load_model
 from icestat.pick import pick
 from icestat.polarity import MIN_BRIGHT_BALANCE
@@ -176,13 +176,7 @@ def test_a_full_disk_stops_the_run_at_once_keeping_what_is_done_and_a_rerun_does
     # of picking each micrograph for nothing, and says so once.
     _, micrographs, _ = simulated
     write_picks = batch.write_picks
-
-    def full_from_the_second(table, path, *args, **kwargs):
-        if "mic_0001" in str(path):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return write_picks(table, path, *args, **kwargs)
-
-    monkeypatch.setattr(batch, "write_picks", full_from_the_second)
+    monkeypatch.setattr(batch, "write_picks", _full_from("mic_0001", write_picks))
     out = tmp_path / "picks"
     assert main(["pick", *micrographs, "-o", str(out), "--diameter-A", "150", "-q"]) == 1
     assert capsys.readouterr().err == (f"ERROR: {out}: No space left on device, so the run stopped with 1 of 3 "
@@ -195,6 +189,15 @@ def test_a_full_disk_stops_the_run_at_once_keeping_what_is_done_and_a_rerun_does
     monkeypatch.setattr(batch, "write_picks", write_picks)
     assert main(["pick", *micrographs, "-o", str(out), "--diameter-A", "150", "-q"]) == 0
     assert list(pd.read_csv(out / "summary.csv")["status"]) == ["done before", "picked", "picked"]
+
+
+def _full_from(name_part: str, write_picks):
+    """`write_picks` as on a disk that has no room for the pick files whose names hold `name_part`."""
+    def full(table, path, *args, **kwargs):
+        if name_part in str(path):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return write_picks(table, path, *args, **kwargs)
+    return full
 
 
 def test_only_the_storage_refusing_a_micrographs_files_is_raised_for_the_run_to_stop_on_a_dask_worker_too():
@@ -621,7 +624,7 @@ def test_an_inverted_micrograph_is_picked_as_its_raw_self_and_the_mixed_run_is_p
     picks = {name: read_picks(tmp_path / "picks" / f"{name}_autopick.star") for name in ("a_raw", "b_inverted")}
     assert len(picks["a_raw"]) > 20
     assert np.allclose(picks["b_inverted"][["x_px", "y_px", "score"]], picks["a_raw"][["x_px", "y_px", "score"]])
-    labels = {name: read_micrograph(tmp_path / "picks" / f"{name}_labels.mrc").data for name in ("a_raw", "b_inverted")}
+    labels = {name: read_image(tmp_path / "picks" / f"{name}_labels.mrc") for name in ("a_raw", "b_inverted")}
     assert np.array_equal(labels["a_raw"], labels["b_inverted"])
 
 
@@ -1032,13 +1035,7 @@ def test_a_relion_external_job_stopped_by_a_full_disk_is_a_failed_job(relion_pro
     project, names = relion_project
     monkeypatch.chdir(project)
     write_picks = batch.write_picks
-
-    def full_from_the_second(table, path, *args, **kwargs):
-        if "mic_1" in str(path):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return write_picks(table, path, *args, **kwargs)
-
-    monkeypatch.setattr(batch, "write_picks", full_from_the_second)
+    monkeypatch.setattr(batch, "write_picks", _full_from("mic_1", write_picks))
     job = ["relion", "--o", "External/job020/", "--in_mics", "CtfFind/job003/micrographs_ctf.star", "--diameter_A",
            "150"]
     assert main(job) == 1

@@ -15,7 +15,7 @@ import pytest
 from icestat.classes import CARBON, CONTAMINATION, PARTICLE
 from icestat.cli import build_parser, main
 from icestat.manifest import read_manifest
-from icestat.micrograph import read_micrograph, write_mrc
+from icestat.micrograph import read_image, read_micrograph, write_mrc
 from icestat.model import load_model
 from icestat.segment import segment
 from icestat.simulate import SimulationParams, simulate_set, write_simulation
@@ -218,7 +218,8 @@ def test_segment_with_the_diameter_segments_large_particles_as_pick_does(large_p
     # its estimate, `icestat segment` takes contamination smaller than a particle for particle, as `icestat pick`.
     sim = large_particles
     write_mrc(tmp_path / "large.mrc", sim.image, pixel_size_A=1.6)
-    iio.imwrite(tmp_path / "no_pixel_size.png", (sim.image[:256, :256] > sim.image.mean()).astype(np.uint8) * 255)
+    crop = sim.image[:256, :256]
+    iio.imwrite(tmp_path / "no_pixel_size.png", np.interp(crop, (crop.min(), crop.max()), (0, 255)).astype(np.uint8))
     model_alone = segment(read_micrograph(tmp_path / "large.mrc"), load_model()).class_fractions()
     assert model_alone["contamination"] > 0.01
     for way, extra in (("estimated", []), ("told", ["--diameter-A", "300"])):
@@ -254,7 +255,7 @@ def test_a_model_trained_on_particle_labels_knows_carbon_film_from_the_simulated
     particles_only = labelled[0].parent / "particles_only.csv"   # beside the micrographs it names
     pd.read_csv(labelled[0]).drop(columns="regions").to_csv(particles_only, index=False)
     validation = read_micrograph(labelled[1].parent / "val_0000.mrc")
-    true_film = read_micrograph(labelled[1].parent / "val_0000_labels.mrc").data == CARBON
+    true_film = read_image(labelled[1].parent / "val_0000_labels.mrc") == CARBON
     film_found = {}
     for n_simulated in ("0", "2"):
         output = tmp_path / f"simulated_{n_simulated}.icestat"
