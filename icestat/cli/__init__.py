@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         if not is_storage_error(err):
             raise
         where = getattr(args, "output", None) or getattr(args, "job_folder", None) or err.filename
-        log.error("%s: %s; once there is room, run the command again", where, err.strerror)
+        log.error("%s: %s; once there is room, run the command again", where, err.strerror or err)
         return 1
 
 

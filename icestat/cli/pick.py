@@ -166,7 +166,7 @@ def main(args: argparse.Namespace) -> int:
                 bar.update()
 
     estimating = settings.diameter_A is None and settings.diameter_px is None
-    refused = ""   # what the output's storage said where it refused a micrograph's files
+    refused = None   # what the output's storage said where it refused a micrograph's files
     try:
         pick_all(to_pick)
         if settings.polarity == "auto":
@@ -194,8 +194,8 @@ def main(args: argparse.Namespace) -> int:
     except OSError as err:   # raised only where the storage refused a micrograph's files (failed_row): all would fail
         if not is_storage_error(err):
             raise
-        refused = err.strerror   # said below, once the error's frames have let go of any file they held open
-    if refused:
+        refused = err.strerror or str(err)   # said below, once the error's frames let go of any file they held open
+    if refused is not None:
         n_done = _write_run_files_so_far(args.micrographs, output, rows)
         log.error("%s: %s, so the run stopped with %d of %d micrographs done; once there is room, the same command "
                   "again picks the rest", output, refused, n_done, len(args.micrographs))
