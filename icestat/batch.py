@@ -166,6 +166,12 @@ class PickSettings:
         return values
 
 
+def bytes_written(output: Path, settings: PickSettings, stem: str) -> int:
+    """How many bytes the files of the micrograph of `stem` take in `output`, its record too."""
+    files = [*settings.outputs(output, stem).values(), record_file(output, stem)]
+    return sum(path.stat().st_size for path in files if path.exists())
+
+
 def coordinate_file(output: Path, stem: str) -> Path:
     """The RELION coordinate file of a micrograph: ``<output>/<stem>_autopick.star``."""
     return Path(output) / f"{stem}_autopick.star"

@@ -191,6 +191,25 @@ def test_a_full_disk_stops_the_run_at_once_keeping_what_is_done_and_a_rerun_does
     assert list(pd.read_csv(out / "summary.csv")["status"]) == ["done before", "picked", "picked"]
 
 
+def test_a_run_that_will_not_fit_says_so_after_its_first_micrograph(simulated, tmp_path, capsys, monkeypatch):
+    # Hours before the storage fills: the first micrograph's files times the micrographs left, against what is free.
+    _, micrographs, _ = simulated
+    out = tmp_path / "picks"
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(pick_cli.shutil, "disk_usage", lambda path: usage._replace(free=50_000))
+    assert main(["pick", *micrographs, "-o", str(out), "--diameter-A", "150", "--segmentation"]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "free there" in line]
+    first = sum(path.stat().st_size for path in out.glob("mic_0000_*"))
+    assert first > 1e6   # the overlay and maps of --segmentation
+    assert warnings == [f"WARNING: {out}: each micrograph's files take {pick_cli._size(first)}, so the 2 left need "
+                        f"{pick_cli._size(2 * first)}, more than the 0.05 MB free there; the run will stop when it "
+                        "fills (the overlays and maps of --segmentation take the most)"]
+    assert (pd.read_csv(out / "summary.csv")["status"] == "picked").all()   # a warning only: here it did fit
+    monkeypatch.setattr(pick_cli.shutil, "disk_usage", lambda path: usage._replace(free=int(2.5 * first)))
+    assert main(["pick", *micrographs, "-o", str(tmp_path / "again"), "--diameter-A", "150", "--segmentation"]) == 0
+    assert "free there" not in capsys.readouterr().err
+
+
 def _full_from(name_part: str, write_picks):
     """`write_picks` as on a disk that has no room for the pick files whose names hold `name_part`."""
     def full(table, path, *args, **kwargs):

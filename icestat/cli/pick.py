@@ -33,7 +33,8 @@ candidates they scored (no picking again). A micrograph that cannot be read or
 picked is reported in the summary and on stderr; the others finish and the exit
 code is then 1. Where the output folder's storage is full (or over quota, or
 read-only), the run stops at once, keeping what is done: the same command again,
-once there is room, picks the rest.
+once there is room, picks the rest (a warning after the first micrograph says
+when the rest will not fit).
 
 Examples:
     icestat pick mics/*.mrc -o picks/ --diameter-A 150
@@ -46,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -61,6 +63,7 @@ from icestat.batch import (
     RUN,
     THRESHOLD_CHANGED,
     PickSettings,
+    bytes_written,
     cached_model,
     check_names,
     done_before,
@@ -142,8 +145,9 @@ def main(args: argparse.Namespace) -> int:
     report_failure = failure_reporter(listed_in="summary.csv")
 
     def pick_all(paths: list[str], run_diameter: RunDiameter | None = None, run_polarity: str | None = None,
-                 desc: str = "picking") -> None:
-        """Pick `paths`, their rows replacing any earlier ones in `rows`."""
+                 desc: str = "picking", check_room: bool = False) -> None:
+        """Pick `paths`, their rows replacing any earlier ones in `rows` (with `check_room`, warning after the first
+        one picked where the rest would not fit: :func:`_warn_if_short_of_room`)."""
         if not paths:   # all done before: no cluster to start
             return
         if args.workers <= 1 and args.scheduler is None:  # here, reading the next micrographs meanwhile
@@ -162,13 +166,17 @@ def main(args: argparse.Namespace) -> int:
                 rows[row["micrograph"]] = row
                 if row["status"] == FAILED:
                     report_failure(path_by_name[row["micrograph"]], row["error"])
+                elif check_room:
+                    check_room = False
+                    _warn_if_short_of_room(output, bytes_written(output, settings, row["micrograph"]),
+                                           len(paths) - bar.n - 1)
                 bar.set_postfix(picks=n_picks)
                 bar.update()
 
     estimating = settings.diameter_A is None and settings.diameter_px is None
     refused = None   # what the output's storage said where it refused a micrograph's files
     try:
-        pick_all(to_pick)
+        pick_all(to_pick, check_room=True)
         if settings.polarity == "auto":
             again = to_pick_as_bright(args.micrographs, list(rows.values()), settings)
             if again:
@@ -226,6 +234,23 @@ def main(args: argparse.Namespace) -> int:
                     "over all of them writes run files that name them all, picking again none that is done",
                     output, _micrographs(len(others)), others[0])
     return 1 if n_failed else 0
+
+
+def _warn_if_short_of_room(output: Path, bytes_per_micrograph: int, n_left: int) -> None:
+    """Warn where `n_left` micrographs more, each writing `bytes_per_micrograph`, need more room than the storage of
+    `output` has free: said after the first micrograph, not when the storage fills hours later."""
+    free_bytes = shutil.disk_usage(output).free
+    if bytes_per_micrograph * n_left > free_bytes:
+        log.warning("%s: each micrograph's files take %s, so the %d left need %s, more than the %s free there; the "
+                    "run will stop when it fills (the overlays and maps of --segmentation take the most)", output,
+                    _size(bytes_per_micrograph), n_left, _size(bytes_per_micrograph * n_left),
+                    _size(free_bytes))
+
+
+def _size(n_bytes: int) -> str:
+    """`n_bytes` in MB, or in GB from 1 GB, to three significant digits."""
+    value, unit = (n_bytes / 1e9, "GB") if n_bytes >= 1e9 else (n_bytes / 1e6, "MB")
+    return f"{float(f'{value:.3g}'):g} {unit}"
 
 
 def _write_run_files_so_far(paths: list[str], output: Path, rows: dict) -> int:
