@@ -89,6 +89,10 @@ JUDGED = "judged"
 #: Values of the ``status`` column: ``threshold changed`` is a micrograph picked before at another threshold, whose
 #: files now hold the candidates it scored then that score at least this run's (:func:`is_done`).
 PICKED, DONE_BEFORE, THRESHOLD_CHANGED, FAILED = "picked", "done before", "threshold changed", "failed"
+#: The key (not a summary column) under which a failed row holds ``(errno, strerror)`` where the output's storage
+#: refused the micrograph's files (:func:`failed_row`): every micrograph after it would meet the same, so a run
+#: stops there. A row, not a raised error, so that a Dask worker neither logs its traceback nor tries it again.
+STORAGE_REFUSED = "storage_refused"
 #: Micrographs read ahead of the one being picked, in one process.
 READ_AHEAD = 2
 #: Seconds of making a model's feature kernels ready over which ``-v`` says they were compiled (cached: 0.5 s).
@@ -362,10 +366,6 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
         Its summary row (``SUMMARY_COLUMNS``); ``status`` is ``failed`` with
         the one-line ``error`` when the micrograph could not be picked.
 
-    Raises
-    ------
-    OSError
-        Where the output's storage refuses its files (:func:`failed_row`).
     """
     start = time.perf_counter()
     name = micrograph_stem(path)
@@ -444,13 +444,13 @@ def pick_in_turn(paths: Iterable[str], output: Path, settings: PickSettings, rea
 def failed_row(path: str, err: Exception, seconds: float = math.nan) -> dict:
     """The summary row of a micrograph that could not be picked, with the error in one line.
 
-    Raises `err` itself where it is the output's storage refusing the micrograph's files (full, over quota,
-    read-only: :func:`icestat._atomic.is_storage_error`), which every micrograph after it would meet too: a run
-    stops there (``icestat pick``), keeping what is done.
+    Where `err` is the output's storage refusing the micrograph's files (full, over quota, read-only:
+    :func:`icestat._atomic.is_storage_error`), the row also holds ``STORAGE_REFUSED``.
     """
+    row = _row(micrograph_stem(path), FAILED, seconds=seconds, error=file_error(path, err))
     if is_storage_error(err):
-        raise err
-    return _row(micrograph_stem(path), FAILED, seconds=seconds, error=file_error(path, err))
+        row[STORAGE_REFUSED] = (err.errno, err.strerror or str(err))
+    return row
 
 
 def write_run_files(paths: list[str], output: Path, rows: list[dict], show_progress: bool = False) -> pd.DataFrame:

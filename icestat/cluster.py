@@ -26,6 +26,8 @@ class WorkerReporting(WorkerPlugin):
 
     At this process's level of icestat's log (``--quiet``, ``-v``), on the
     worker's stderr, warnings among them (:func:`icestat._logging.report_on_stderr`).
+    Dask's warning for each task cut short as a run that stops early (a full disk)
+    closes its cluster is not shown: icestat says why the run stopped, once.
     """
 
     def __init__(self, level: int):
@@ -34,6 +36,7 @@ class WorkerReporting(WorkerPlugin):
     def setup(self, worker) -> None:
         """Called by Dask on each worker as it starts."""
         report_on_stderr(self.level)
+        logging.getLogger("distributed.worker.state_machine").setLevel(logging.ERROR)
 
 
 def _restore_environment(saved: dict[str, str]) -> None:

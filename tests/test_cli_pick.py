@@ -219,14 +219,15 @@ def _full_from(name_part: str, write_picks):
     return full
 
 
-def test_only_the_storage_refusing_a_micrographs_files_is_raised_for_the_run_to_stop_on_a_dask_worker_too():
-    # failed_row is what a Dask task that raised becomes: a bad micrograph a failed row, a full disk the run's end.
+def test_a_failed_row_says_when_the_storage_refused_its_files_for_the_run_to_stop_on_dask_workers_too():
+    # failed_row is what a micrograph that failed becomes, on a Dask worker too (and a task that raised, its
+    # on_error): the run stops on a row whose files the storage refused, and on no other.
     row = batch.failed_row("mics/a.mrc", PermissionError(errno.EACCES, "Permission denied", "mics/a.mrc"))
     assert row["status"] == batch.FAILED and row["error"] == "[Errno 13] Permission denied: 'mics/a.mrc'"
+    assert batch.STORAGE_REFUSED not in row
     for code in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
-        with pytest.raises(OSError) as raised:
-            batch.failed_row("mics/a.mrc", OSError(code, os.strerror(code)))
-        assert raised.value.errno == code
+        row = batch.failed_row("mics/a.mrc", OSError(code, os.strerror(code)))
+        assert row["status"] == batch.FAILED and row[batch.STORAGE_REFUSED] == (code, os.strerror(code))
 
 
 @pytest.mark.parametrize("folder", ["mics", "grid 2: square 5"])   # a path may hold ": " itself

@@ -61,6 +61,7 @@ from icestat.batch import (
     FAILED,
     PICKED,
     RUN,
+    STORAGE_REFUSED,
     THRESHOLD_CHANGED,
     PickSettings,
     bytes_written,
@@ -161,6 +162,8 @@ def main(args: argparse.Namespace) -> int:
         n_picks = sum(row["n_picks"] for row in rows.values())
         with bar, logging_redirect_tqdm(loggers=[logging.getLogger("icestat")]):
             for row in results:
+                if STORAGE_REFUSED in row:   # so would every micrograph after it: the run stops (main)
+                    raise OSError(*row[STORAGE_REFUSED])
                 earlier = rows.get(row["micrograph"])
                 n_picks += row["n_picks"] - (earlier["n_picks"] if earlier else 0)
                 rows[row["micrograph"]] = row
@@ -199,7 +202,7 @@ def main(args: argparse.Namespace) -> int:
         log.error("interrupted: %d of %d micrographs done (%s); the same command again picks the rest", n_done,
                   len(args.micrographs), output / "summary.csv")
         return 130
-    except OSError as err:   # raised only where the storage refused a micrograph's files (failed_row): all would fail
+    except OSError as err:   # the storage refused a micrograph's files (batch.STORAGE_REFUSED): all would fail
         if not is_storage_error(err):
             raise
         refused = err.strerror or str(err)   # said below, once the error's frames let go of any file they held open
