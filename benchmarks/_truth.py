@@ -13,6 +13,7 @@ mask blob's particles with it (:func:`icestat.metrics.mark_picks_on_mask`).
 
 from __future__ import annotations
 
+import argparse
 import warnings
 from pathlib import Path
 
@@ -22,6 +23,14 @@ import pandas as pd
 from icestat.manifest import load_labelled, read_manifest
 from icestat.metrics import mask_particle_diameter_px
 from icestat.micrograph import PixelSizeWarning
+
+#: The shared data of a checkout: ``../shared/data`` beside the repository.
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def add_shared_argument(parser: argparse.ArgumentParser) -> None:
+    """Add the benchmark scripts' ``--shared`` argument: the shared data folder (``SHARED_DATA`` when not given)."""
+    parser.add_argument("--shared", type=Path, default=SHARED_DATA)
 
 
 def with_mask_particle_diameters(manifest: pd.DataFrame, max_masks: int | None = None) -> pd.DataFrame:

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from _report import RESULTS, publish
-from _truth import masked_manifest
+from _truth import add_shared_argument, masked_manifest
 from baselines.cases import REAL_DATASETS, SIMULATED, Split, real_cases, simulated_cases, split
 from baselines.measure import measured
 from baselines.plots import plot_data_efficiency, plot_generalisation, plot_picking
@@ -269,7 +269,7 @@ def _names(cases) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    add_shared_argument(parser)
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N for the learned systems")
     parser.add_argument("--quick", action="store_true", help="a tiny split with small budgets (under 5 minutes)")
     parser.add_argument("--output", type=Path, default=RESULTS, help="folder for compare.md, .csv and .png")

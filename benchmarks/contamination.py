@@ -27,13 +27,13 @@ import argparse
 import os
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import ndimage
 
 from _report import publish
+from _truth import add_shared_argument
 from picking import model_without, recipe
 
 from icestat.classes import CONTAMINATION
@@ -100,7 +100,7 @@ def simulated_rows(label: str, model) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shared", type=Path, default=recipe.REPO.parent / "shared" / "data")
+    add_shared_argument(parser)
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     started = time.perf_counter()

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 import warnings
 from contextlib import ExitStack
@@ -38,18 +37,15 @@ from unittest import mock
 import numpy as np
 
 from _report import publish
-from _truth import masked_manifest
+from _truth import add_shared_argument, masked_manifest
 from picking import (EMPTY_ICE_DIAMETER_A, MODELS_FOLDER, empty_ice_micrographs, fresh_simulation_micrographs,
                      mask_marker, model_without, pooled_scores, truth_marker)
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-import train_default_model as recipe  # noqa: E402
-
-import icestat.candidates  # noqa: E402
-import icestat.pick  # noqa: E402
-from icestat.manifest import load_labelled  # noqa: E402
-from icestat.model import load_model  # noqa: E402
-from icestat.segment import segment  # noqa: E402
+import icestat.candidates
+import icestat.pick
+from icestat.manifest import load_labelled
+from icestat.model import load_model
+from icestat.segment import segment
 
 #: Score thresholds tried in place of the default.
 THRESHOLDS = (0.15, 0.2, 0.25, 0.35)
@@ -115,7 +111,7 @@ def variant_row(label: str, groups: dict, empty: list, threshold: float) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shared", type=Path, default=recipe.REPO.parent / "shared" / "data")
+    add_shared_argument(parser)
     parser.add_argument("--models", type=Path, default=MODELS_FOLDER,
                         help="folder keeping the models retrained without each dataset (reused when there)")
     args = parser.parse_args()

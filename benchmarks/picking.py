@@ -50,7 +50,7 @@ import pandas as pd
 from sklearn.model_selection import KFold
 
 from _report import publish
-from _truth import masked_manifest
+from _truth import add_shared_argument, masked_manifest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import train_default_model as recipe  # noqa: E402
@@ -352,7 +352,7 @@ def empty_simulations(n: int = 4) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shared", type=Path, default=recipe.REPO.parent / "shared" / "data")
+    add_shared_argument(parser)
     parser.add_argument("--folds", type=int, default=4, help="folds over EMPIAR-10017 (0 skips the retraining)")
     parser.add_argument("--no-specimens", dest="specimens", action="store_false",
                         help="skip retraining without each specimen (one training per masked dataset)")

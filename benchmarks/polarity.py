@@ -30,23 +30,19 @@ Writes benchmarks/results/polarity.md.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import warnings
 from pathlib import Path
 
 from _report import publish
-from _truth import masked_manifest
+from _truth import add_shared_argument, masked_manifest
 from picking import mask_marker, pooled_scores, truth_marker
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-import train_default_model as recipe  # noqa: E402
-
-from icestat.bright_field import negated, negated_gain, run_reads_negated, run_voters, segment_and_pick  # noqa: E402
-from icestat.manifest import load_labelled  # noqa: E402
-from icestat.micrograph import Micrograph  # noqa: E402
-from icestat.model import load_model  # noqa: E402
-from icestat.simulate.varied import varied_micrograph  # noqa: E402
+from icestat.bright_field import negated, negated_gain, run_reads_negated, run_voters, segment_and_pick
+from icestat.manifest import load_labelled
+from icestat.micrograph import Micrograph
+from icestat.model import load_model
+from icestat.simulate.varied import varied_micrograph
 
 #: Seeds of the fresh simulations (the default model trained on seed recipe.SEED).
 SIMULATION_SEED = 4242
@@ -139,7 +135,7 @@ def _cells(results: list[dict], way: str, vote: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shared", type=Path, default=recipe.REPO.parent / "shared" / "data")
+    add_shared_argument(parser)
     parser.add_argument("--model", help="model file (default: the shipped one)")
     parser.add_argument("--simulations", type=int, default=6, help="fresh simulated micrographs")
     args = parser.parse_args()

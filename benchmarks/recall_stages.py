@@ -28,14 +28,13 @@ import argparse
 import os
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from _report import publish
-from _truth import masked_manifest
-from picking import model_without, recipe
+from _truth import add_shared_argument, masked_manifest
+from picking import model_without
 
 from icestat.candidates import MIN_CONTRAST, candidate_peaks
 from icestat.coords import pick_table
@@ -80,7 +79,7 @@ def stages_of(model, rows: pd.DataFrame) -> tuple[list[int], int, pd.DataFrame, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shared", type=Path, default=recipe.REPO.parent / "shared" / "data")
+    add_shared_argument(parser)
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     started = time.perf_counter()

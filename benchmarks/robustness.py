@@ -28,14 +28,13 @@ import argparse
 import os
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 from skimage.transform import rescale
 
 from _report import publish
-from _truth import masked_manifest
-from picking import given_and_estimated, model_without, pooled_scores, recipe
+from _truth import add_shared_argument, masked_manifest
+from picking import given_and_estimated, model_without, pooled_scores
 
 from icestat.manifest import load_labelled, resize_labels
 from icestat.metrics import mark_picks_on_mask
@@ -90,7 +89,7 @@ def dataset_rows(dataset: str, model, items: list) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shared", type=Path, default=recipe.REPO.parent / "shared" / "data")
+    add_shared_argument(parser)
     parser.add_argument("--n", type=int, default=5, help="masked micrographs per dataset")
     args = parser.parse_args()
     warnings.simplefilter("ignore")

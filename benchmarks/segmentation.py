@@ -31,6 +31,7 @@ from pathlib import Path
 from sklearn.model_selection import KFold
 
 from _report import publish
+from _truth import add_shared_argument
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import train_default_model as recipe  # noqa: E402
@@ -110,7 +111,7 @@ def across_specimens(shared: Path) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shared", type=Path, default=recipe.REPO.parent / "shared" / "data")
+    add_shared_argument(parser)
     parser.add_argument("--folds", type=int, default=3)
     args = parser.parse_args()
     warnings.simplefilter("ignore")

@@ -23,15 +23,14 @@ import argparse
 import os
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from _report import publish
-from _truth import masked_manifest
+from _truth import add_shared_argument, masked_manifest
 from picking import (EMPTY_ICE_DIAMETER_A, empty_ice_micrographs, fresh_simulation_micrographs, model_without,
-                     pooled_scores, recipe)
+                     pooled_scores)
 
 from icestat.manifest import load_labelled
 from icestat.metrics import mark_picks, mark_picks_on_mask
@@ -91,7 +90,7 @@ def simulation_cells(model) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shared", type=Path, default=recipe.REPO.parent / "shared" / "data")
+    add_shared_argument(parser)
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     started = time.perf_counter()
