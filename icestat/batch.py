@@ -365,7 +365,6 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
     dict
         Its summary row (``SUMMARY_COLUMNS``); ``status`` is ``failed`` with
         the one-line ``error`` when the micrograph could not be picked.
-
     """
     start = time.perf_counter()
     name = micrograph_stem(path)
@@ -400,18 +399,19 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
             write_mrc(files["ice"], segmentation.ice_probability, micrograph.pixel_size_A)
             write_overlay(files["overlay"], micrograph.data, segmentation.labels, table)
         write_picks(table, files["star"], "star")
+        fractions = segmentation.class_fractions()
+        rejected = {f"rejected_{reason}": count for reason, count in picks.n_rejected.items()}
+        row = _row(name, PICKED, pixel_size_A=micrograph.pixel_size_A, n_picks=len(table),
+                   threshold=settings.threshold, **rejected, ice_fraction=fractions["ice"],
+                   particle_fraction=fractions["particle"], carbon_fraction=fractions["carbon"],
+                   contamination_fraction=fractions["contamination"],
+                   brighter_than_ice_fraction=segmentation.brighter_than_ice_fraction, diameter_px=picks.diameter_px,
+                   diameter_source=source, **own_estimate, polarity=picks.polarity,
+                   polarity_source=RUN if run_polarity else JUDGED if polarity == "auto" else GIVEN,
+                   bright_balance=picks.bright_balance, seconds=time.perf_counter() - start)
+        write_record(output, path, settings.to_dict(), list(files.values()), row, under)   # last: it is done
     except Exception as err:   # a bad micrograph, or a fault met on it alone (file_error says which): the rest go on
         return failed_row(path, err, seconds=time.perf_counter() - start)
-    fractions = segmentation.class_fractions()
-    rejected = {f"rejected_{reason}": count for reason, count in picks.n_rejected.items()}
-    row = _row(name, PICKED, pixel_size_A=micrograph.pixel_size_A, n_picks=len(table), threshold=settings.threshold,
-               **rejected, ice_fraction=fractions["ice"], particle_fraction=fractions["particle"],
-               carbon_fraction=fractions["carbon"], contamination_fraction=fractions["contamination"],
-               brighter_than_ice_fraction=segmentation.brighter_than_ice_fraction, diameter_px=picks.diameter_px,
-               diameter_source=source, **own_estimate, polarity=picks.polarity,
-               polarity_source=RUN if run_polarity else JUDGED if polarity == "auto" else GIVEN,
-               bright_balance=picks.bright_balance, seconds=time.perf_counter() - start)
-    write_record(output, path, settings.to_dict(), list(files.values()), row, under)
     return row
 
 

@@ -177,7 +177,6 @@ def main(args: argparse.Namespace) -> int:
                 bar.update()
 
     estimating = settings.diameter_A is None and settings.diameter_px is None
-    refused = None   # what the output's storage said where it refused a micrograph's files
     try:
         pick_all(to_pick, check_room=True)
         if settings.polarity == "auto":
@@ -205,11 +204,9 @@ def main(args: argparse.Namespace) -> int:
     except OSError as err:   # the storage refused a micrograph's files (batch.STORAGE_REFUSED): all would fail
         if not is_storage_error(err):
             raise
-        refused = err.strerror or str(err)   # said below, once the error's frames let go of any file they held open
-    if refused is not None:
         n_done = _write_run_files_so_far(args.micrographs, output, rows)
         log.error("%s: %s, so the run stopped with %d of %d micrographs done; once there is room, the same command "
-                  "again picks the rest", output, refused, n_done, len(args.micrographs))
+                  "again picks the rest", output, err.strerror or err, n_done, len(args.micrographs))
         return 1
 
     try:
