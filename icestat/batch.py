@@ -47,11 +47,11 @@ from icestat.features import compute_features
 from icestat.micrograph import (SEGMENTATION_FILE_ENDINGS, file_error, micrograph_stem,
                                 read_micrograph, write_mrc)
 from icestat.model import IceModel, load_model
-from icestat.overlay import write_overlay
+from icestat.overlay import shrunk, write_overlay
 from icestat.pick import DEFAULT_THRESHOLD
 from icestat.polarity import check_polarity
-from icestat.records import (RECORD_ENDING, UNDER_THRESHOLD_COLUMNS, read_record, record_file, under_threshold,
-                              write_record)
+from icestat.records import (RECORD_ENDING, UNDER_THRESHOLD_COLUMNS, overlay_labels, read_record, record_file,
+                              under_threshold, write_record)
 
 if TYPE_CHECKING:   # the run's decisions read this module's summary rows
     from icestat.run_decisions import RunDiameter
@@ -124,7 +124,10 @@ class PickSettings:
     formats : tuple of str
         Pick formats written besides STAR (``box``, ``cbox``, ``tsv``, ``csv``).
     write_segmentation : bool
-        Also write ``<stem>_labels.mrc``, ``<stem>_ice.mrc`` and ``<stem>_overlay.png``.
+        Also write ``<stem>_labels.mrc``, ``<stem>_ice.mrc`` and ``<stem>_overlay.png`` (about 85 MB for a 4096x4096
+        micrograph, nearly all of it the two maps).
+    write_overlay : bool
+        Also write ``<stem>_overlay.png`` (about 1.5 MB); True wherever `write_segmentation` is.
     pixel_size_A : float or None
         Pixel size overriding the micrographs' headers.
     carbon_regions : bool
@@ -142,6 +145,7 @@ class PickSettings:
     polarity: str = "auto"
     formats: tuple[str, ...] = field(default=())
     write_segmentation: bool = False
+    write_overlay: bool = False
     pixel_size_A: float | None = None
     carbon_regions: bool = True
     refine: bool = True
@@ -150,6 +154,8 @@ class PickSettings:
         if self.diameter_A is not None and self.diameter_px is not None:
             raise ValueError("give the particle diameter in ångström or in pixels, not both")
         check_polarity(self.polarity)
+        if self.write_segmentation:   # its files hold the overlay
+            object.__setattr__(self, "write_overlay", True)
         unknown = set(self.formats) - set(EXTRA_FORMAT_ENDINGS) - {"star"}
         if unknown:
             raise ValueError(f"unknown pick format(s) {', '.join(sorted(unknown))}; "
@@ -160,6 +166,8 @@ class PickSettings:
         files = {fmt: output / f"{stem}{EXTRA_FORMAT_ENDINGS[fmt]}" for fmt in self.formats if fmt != "star"}
         if self.write_segmentation:
             files.update({kind: output / f"{stem}{ending}" for kind, ending in SEGMENTATION_FILE_ENDINGS.items()})
+        elif self.write_overlay:
+            files["overlay"] = output / f"{stem}{SEGMENTATION_FILE_ENDINGS['overlay']}"
         files["star"] = coordinate_file(output, stem)
         return files
 
@@ -218,9 +226,10 @@ def is_done(path: str, output: Path, settings: PickSettings) -> dict | None:
     at another threshold, higher or lower, are those of the STAR file and the
     record scoring at least it (the same as picking again, but for a score
     within the files' rounding of the threshold); every file of the micrograph
-    is written again with them, its overlay drawn again
-    (:func:`_rewrite_from_record`). A record written before icestat kept those
-    candidates has its micrograph picked again for another threshold. A setting
+    is written again with them, its overlay drawn again over the labels of
+    ``--segmentation`` or those its record keeps (:func:`_rewrite_from_record`).
+    A record written before icestat kept those candidates has its micrograph
+    picked again for another threshold. A setting
     added to icestat after the record was written counts as its default, so an
     upgrade does not redo earlier runs; a summary column added since is empty
     (its row holds every one of ``SUMMARY_COLUMNS``).
@@ -245,7 +254,7 @@ def is_done(path: str, output: Path, settings: PickSettings) -> dict | None:
     row = {column: row.get(column, math.nan) for column in SUMMARY_COLUMNS}
     if rethreshold or recorded["formats"] != asked["formats"]:
         try:
-            row = _rewrite_from_record(path, output, settings, row, under, rethreshold)
+            row = _rewrite_from_record(path, output, settings, done, row, under, rethreshold)
         except (OSError, ValueError, KeyError, TypeError):   # its files are not as written, or its micrograph is gone
             return None
     return row | {"status": THRESHOLD_CHANGED if rethreshold else DONE_BEFORE}
@@ -259,15 +268,17 @@ def done_before(paths: list[str], output: Path, settings: PickSettings) -> Itera
         yield from pool.map(lambda path: is_done(path, output, settings), paths)
 
 
-def _rewrite_from_record(path: str, output: Path, settings: PickSettings, row: dict, under: pd.DataFrame | None,
-                         rethreshold: bool) -> dict:
+def _rewrite_from_record(path: str, output: Path, settings: PickSettings, record: dict, row: dict,
+                         under: pd.DataFrame | None, rethreshold: bool) -> dict:
     """Write the files of a micrograph picked before as `settings` ask, record them, and return its summary row.
 
-    The candidates are the picks of its STAR file and, where its record kept them (`under`), those it scored under
+    The candidates are the picks of its STAR file and, where its `record` kept them (`under`), those it scored under
     the threshold, with the diameter of its summary `row`. The pick formats (:func:`_write_pick_formats`) are
     written with those scoring at least the threshold of `settings`; where it changed (`rethreshold`), so are the
-    STAR file and the overlay (``--segmentation``, drawn again from the micrograph and its labels).
+    STAR file and the overlay (drawn again from the micrograph and its labels: the label map of ``--segmentation``,
+    or those the record keeps, :func:`icestat.records.overlay_labels`).
     """
+    shown_labels = overlay_labels(record) if settings.write_overlay and not settings.write_segmentation else None
     name = micrograph_stem(path)
     files = settings.outputs(output, name)
     picked = read_star(files["star"])
@@ -279,16 +290,18 @@ def _rewrite_from_record(path: str, output: Path, settings: PickSettings, row: d
     candidates = pick_table(candidates["x_px"], candidates["y_px"], score=candidates["score"],
                             diameter_px=row["diameter_px"], micrograph=str(path))
     table, under_now = _split_at(candidates, settings.threshold)
-    redraw = rethreshold and settings.write_segmentation
+    redraw = rethreshold and settings.write_overlay
     if redraw:   # read before anything is written: where the micrograph is gone, its files stay as they were
-        image, labels = read_micrograph(path, settings.pixel_size_A).data, mrcfile.read(files["labels"])
+        image = read_micrograph(path, settings.pixel_size_A).data
+        labels = mrcfile.read(files["labels"]) if settings.write_segmentation else shown_labels
     _write_pick_formats(table, settings, output, name)
     if redraw:
         write_overlay(files["overlay"], image, labels, table)
     if rethreshold:
         write_picks(table, files["star"], "star")
     row = row | {"n_picks": len(table), "threshold": settings.threshold}
-    write_record(output, path, settings.to_dict(), list(files.values()), row, None if under is None else under_now)
+    write_record(output, path, settings.to_dict(), list(files.values()), row, None if under is None else under_now,
+                 shown_labels)
     return row
 
 
@@ -310,6 +323,7 @@ def _comparable(settings: dict) -> dict:
     """Recorded settings as compared: without the device, and with any setting the record lacks at its default."""
     values = {**PickSettings().to_dict(), **settings}
     del values["device"]
+    values["write_overlay"] = bool(values["write_overlay"] or values["write_segmentation"])   # a record from before
     return values
 
 
@@ -397,6 +411,7 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
         if settings.write_segmentation:
             write_mrc(files["labels"], segmentation.labels, micrograph.pixel_size_A)
             write_mrc(files["ice"], segmentation.ice_probability, micrograph.pixel_size_A)
+        if settings.write_overlay:
             write_overlay(files["overlay"], micrograph.data, segmentation.labels, table)
         write_picks(table, files["star"], "star")
         fractions = segmentation.class_fractions()
@@ -409,7 +424,9 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
                    diameter_source=source, **own_estimate, polarity=picks.polarity,
                    polarity_source=RUN if run_polarity else JUDGED if polarity == "auto" else GIVEN,
                    bright_balance=picks.bright_balance, seconds=time.perf_counter() - start)
-        write_record(output, path, settings.to_dict(), list(files.values()), row, under)   # last: it is done
+        shown_labels = shrunk(segmentation.labels) if settings.write_overlay and not settings.write_segmentation \
+            else None   # for a rerun at another threshold to draw the overlay again
+        write_record(output, path, settings.to_dict(), list(files.values()), row, under, shown_labels)   # last
     except Exception as err:   # a bad micrograph, or a fault met on it alone (file_error says which): the rest go on
         return failed_row(path, err, seconds=time.perf_counter() - start)
     return row

@@ -48,7 +48,7 @@ MIN_AGREEMENT_GAIN = 0.15
 #: (:func:`icestat.segment.brighter_than_ice`, over at least ``MIN_BRIGHTER_FRACTION`` of it).
 BRIGHTER_THAN_ICE_WARNING = ("%s: %.0f%% of it is brighter than what is called ice: the micrograph may be mostly "
                              "carbon film (which icestat does not segment right), inverted (--polarity bright), or "
-                             "have holes in its ice; check its overlay (--segmentation)")
+                             "have holes in its ice; check its overlay (icestat pick --overlays)")
 #: How many of a run's micrographs that look inverted are asked (:func:`negated_gain`; two segmentations each).
 RUN_POLARITY_VOTERS = 3
 

@@ -28,8 +28,8 @@ def overlay_image(image: np.ndarray, labels: np.ndarray, picks: pd.DataFrame | N
                   alpha: float = 0.35) -> np.ndarray:
     """An RGB uint8 picture of `image` with the non-ice `labels` tinted (shrunk to at most 1024 px).
 
-    Picks (a pick table, :mod:`icestat.coords`) are circled in yellow, with their
-    diameter (or 20 px of the picture where it is unknown).
+    `labels` are at the shape of `image`, or already shrunk as :func:`shrunk` shrinks it. Picks (a pick table,
+    :mod:`icestat.coords`) are circled in yellow, with their diameter (or 20 px of the picture where it is unknown).
 
     Examples
     --------
@@ -39,8 +39,15 @@ def overlay_image(image: np.ndarray, labels: np.ndarray, picks: pd.DataFrame | N
     >>> rgb.shape, bool((rgb[:, 4:, 2] > rgb[:, 4:, 0] + 40).all()), bool((rgb[:, :4, 2] == rgb[:, :4, 0]).all())
     ((8, 8, 3), True, True)
     """
-    step = max(1, int(np.ceil(max(image.shape) / MAX_SIDE_PX)))
-    image, labels = np.asarray(image, dtype=np.float32)[::step, ::step], np.asarray(labels)[::step, ::step]
+    image, labels = np.asarray(image, dtype=np.float32), np.asarray(labels)
+    step = _step(image.shape)
+    shown = image[::step, ::step]
+    if labels.shape == image.shape:
+        labels = labels[::step, ::step]
+    elif labels.shape != shown.shape:
+        raise ValueError(f"labels of shape {labels.shape} fit neither the image, of shape {image.shape}, nor it as "
+                         f"shown, {shown.shape}")
+    image = shown
     centre, spread = robust_centre_and_spread(image)
     grey = np.clip((image - centre) / (6 * spread) + 0.5, 0, 1) if spread > 0 else np.full(image.shape, 0.5)
     rgb = np.repeat(grey[..., None], 3, axis=-1)
@@ -54,6 +61,16 @@ def overlay_image(image: np.ndarray, labels: np.ndarray, picks: pd.DataFrame | N
             rows, cols = circle_perimeter(int(round(y_px / step)), int(round(x_px / step)), radius, shape=labels.shape)
             rgb[rows, cols] = PICK_COLOUR
     return rgb
+
+
+def shrunk(array: np.ndarray) -> np.ndarray:
+    """`array` as an overlay shows it: every n-th pixel each way, so that its longer side is at most ``MAX_SIDE_PX``."""
+    step = _step(array.shape)
+    return array[::step, ::step]
+
+
+def _step(shape: tuple[int, ...]) -> int:
+    return max(1, int(np.ceil(max(shape) / MAX_SIDE_PX)))
 
 
 def write_overlay(path: str | os.PathLike, image: np.ndarray, labels: np.ndarray,

@@ -1,16 +1,19 @@
 """The record of each micrograph an ``icestat pick`` run has done: ``<stem>_summary.json`` beside its picks.
 
 Written last, once every other file of the micrograph is (:func:`icestat.batch.pick_micrograph`): the settings it
-was picked with, its output files, its summary row, and every candidate it scored under the threshold. A rerun reads
-it to skip the micrograph, or to write its files at another threshold without picking it again
+was picked with, its output files, its summary row, every candidate it scored under the threshold, and, where its
+overlay is kept without the label map of ``--segmentation``, the labels the overlay shows. A rerun reads it to skip
+the micrograph, or to write its files at another threshold without picking it again
 (:func:`icestat.batch.is_done`); ``icestat evaluate`` reads the candidates to score thresholds under the run's
 (:func:`recorded_candidates`). Light on imports: no model is needed to read one.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +28,10 @@ RECORD_ENDING = "_summary.json"
 #: A record keeps every candidate scored under the threshold (:func:`icestat.pick.pick` at threshold 0) under this
 #: key, by these columns, to this many decimals (as the STAR file keeps the picks').
 UNDER_THRESHOLD, UNDER_THRESHOLD_COLUMNS, RECORD_DECIMALS = "under_threshold", ("x_px", "y_px", "score"), 6
+#: Where the overlay is kept without the label map, the record keeps the labels it shows (shrunk as it is,
+#: :func:`icestat.overlay.shrunk`: about 40 kB for a 4096x4096 micrograph) under this key, so that a rerun at another
+#: threshold draws it again without picking again: ``shape``, and the int8 codes row by row, zlib-compressed, base64.
+OVERLAY_LABELS = "overlay_labels"
 
 
 def record_file(output: str | os.PathLike, stem: str) -> Path:
@@ -33,7 +40,7 @@ def record_file(output: str | os.PathLike, stem: str) -> Path:
 
 
 def write_record(output: str | os.PathLike, path: str, settings: dict, files: list[str | os.PathLike], row: dict,
-                 under: pd.DataFrame | None) -> None:
+                 under: pd.DataFrame | None, shown_labels: np.ndarray | None = None) -> None:
     """Write the record of micrograph `path` (atomically).
 
     Parameters
@@ -51,11 +58,17 @@ def write_record(output: str | os.PathLike, path: str, settings: dict, files: li
     under : DataFrame or None
         The candidates it scored under the threshold (a pick table); None where they are not known (a record of an
         icestat that did not keep them, written again).
+    shown_labels : ndarray, optional
+        The class codes its overlay shows, where no label map of it is kept (:func:`overlay_labels`).
     """
     record = {"micrograph": str(path), "settings": settings, "outputs": [str(name) for name in files], "row": row}
     if under is not None:
         record[UNDER_THRESHOLD] = {column: np.round(under[column].to_numpy(dtype=np.float64), RECORD_DECIMALS).tolist()
                                    for column in UNDER_THRESHOLD_COLUMNS}
+    if shown_labels is not None:
+        codes = np.ascontiguousarray(shown_labels, dtype=np.int8).tobytes()
+        record[OVERLAY_LABELS] = {"shape": list(shown_labels.shape),
+                                  "codes": base64.b64encode(zlib.compress(codes)).decode("ascii")}
     with atomic_path(record_file(output, micrograph_stem(path))) as tmp:
         tmp.write_text(json.dumps(record, indent=1))
 
@@ -86,6 +99,22 @@ def under_threshold(record: dict) -> pd.DataFrame | None:
     if under is None:
         return None
     return pd.DataFrame({column: under[column] for column in UNDER_THRESHOLD_COLUMNS}, dtype=np.float64)
+
+
+def overlay_labels(record: dict) -> np.ndarray:
+    """The class codes (int8) a record keeps as its micrograph's overlay shows them (``OVERLAY_LABELS``).
+
+    Raises
+    ------
+    KeyError, TypeError, ValueError
+        Where it keeps none, or not as icestat writes them.
+    """
+    kept = record[OVERLAY_LABELS]
+    try:
+        codes = zlib.decompress(base64.b64decode(kept["codes"], validate=True))
+    except zlib.error as err:
+        raise ValueError(f"the labels of its overlay are damaged ({err})") from None
+    return np.frombuffer(codes, dtype=np.int8).reshape(kept["shape"])
 
 
 def recorded_candidates(folder: str | os.PathLike, picks: pd.DataFrame, micrographs) -> pd.DataFrame:

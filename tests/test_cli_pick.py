@@ -31,6 +31,7 @@ from icestat.diameter import far_from_run_diameter
 from icestat.manifest import load_labelled
 from icestat.micrograph import PixelSizeWarning, read_image, read_micrograph, write_mrc
 from icestat.model import load_model
+from icestat.overlay import PICK_COLOUR
 from icestat.pick import pick
 from icestat.polarity import MIN_BRIGHT_BALANCE
 from icestat.segment import MIN_BRIGHTER_FRACTION, segment
@@ -203,7 +204,7 @@ def test_a_run_that_will_not_fit_says_so_after_its_first_micrograph(simulated, t
     assert first > 1e6   # the overlay and maps of --segmentation
     assert warnings == [f"WARNING: {out}: each micrograph's files take {pick_cli._size(first)}, so the 2 left need "
                         f"{pick_cli._size(2 * first)}, more than the 0.05 MB free there; the run will stop when it "
-                        "fills (the overlays and maps of --segmentation take the most)"]
+                        "fills (the maps of --segmentation take the most)"]
     assert (pd.read_csv(out / "summary.csv")["status"] == "picked").all()   # a warning only: here it did fit
     monkeypatch.setattr(pick_cli.shutil, "disk_usage", lambda path: usage._replace(free=int(2.5 * first)))
     assert main(["pick", *micrographs, "-o", str(tmp_path / "again"), "--diameter-A", "150", "--segmentation"]) == 0
@@ -522,6 +523,58 @@ def test_a_coordinate_file_damaged_since_it_was_written_fails_its_micrograph_and
     assert starfile.read(out / "autopick.star")["rlnMicrographName"].tolist() == micrographs[:1]
     assert main(["pick", *micrographs[:2], "-o", str(out), "--diameter-px", "75", "--quiet"]) == 0
     assert list(pd.read_csv(out / "summary.csv")["status"]) == ["done before", "picked"]
+
+
+def test_overlays_alone_are_those_of_segmentation_without_its_maps(simulated, tmp_path, capsys):
+    # Overlays to look over thousands of micrographs, without 85 MB of maps for each.
+    _, micrographs, _ = simulated
+    out, full = tmp_path / "overlays", tmp_path / "segmentation"
+    options = ["--diameter-px", "75", "--threshold", "0.6", "--quiet"]
+    assert main(["pick", micrographs[0], "-o", str(out), "--overlays", *options]) == 0
+    assert sorted(path.name for path in out.glob("mic_*")) == [
+        "mic_0000_autopick.star", "mic_0000_overlay.png", "mic_0000_summary.json"]
+    assert main(["pick", micrographs[0], "-o", str(full), "--segmentation", *options]) == 0
+    overlay = iio.imread(out / "mic_0000_overlay.png")
+    assert np.array_equal(overlay, iio.imread(full / "mic_0000_overlay.png"))
+    n_picks = pd.read_csv(out / "summary.csv")["n_picks"][0]
+    assert n_picks > 0 and (overlay == PICK_COLOUR).all(axis=-1).any()
+
+    assert main(["pick", micrographs[0], "-o", str(out), "--overlays", *options]) == 0
+    assert pd.read_csv(out / "summary.csv")["status"].tolist() == ["done before"]
+    # --segmentation writes the overlay: asked with it or not, the same settings (records from before it too)
+    record_path = full / "mic_0000_summary.json"
+    record = json.loads(record_path.read_text())
+    assert record["settings"]["write_overlay"] is True
+    del record["settings"]["write_overlay"]
+    record_path.write_text(json.dumps(record))
+    assert main(["pick", micrographs[0], "-o", str(full), "--segmentation", "--overlays", *options]) == 0
+    assert pd.read_csv(full / "summary.csv")["status"].tolist() == ["done before"]
+
+    # Another threshold: the overlay is drawn again over the labels its record keeps (some 40 kB), without picking
+    # again, as --segmentation draws it over its label map.
+    assert len((out / "mic_0000_summary.json").read_bytes()) < len((full / "mic_0000_summary.json").read_bytes()) + 1e5
+    lower = ["--diameter-px", "75", "--threshold", "0.3", "--quiet"]
+    for folder, asked in ((out, "--overlays"), (full, "--segmentation")):
+        assert main(["pick", micrographs[0], "-o", str(folder), asked, *lower]) == 0
+        summary = pd.read_csv(folder / "summary.csv")
+        assert summary["status"].tolist() == ["threshold changed"] and summary["n_picks"][0] > n_picks
+    assert np.array_equal(iio.imread(out / "mic_0000_overlay.png"), iio.imread(full / "mic_0000_overlay.png"))
+    assert main(["pick", micrographs[0], "-o", str(fresh := tmp_path / "fresh"), "--overlays", *lower]) == 0
+    assert np.array_equal(iio.imread(out / "mic_0000_overlay.png"), iio.imread(fresh / "mic_0000_overlay.png"))
+    # labels damaged in the record, or of another shape than the micrograph's as shown: picked again
+    record_path = out / "mic_0000_summary.json"
+    for damage in (None, "codes", "shape"):
+        record = json.loads(record_path.read_text())
+        kept = record["overlay_labels"]
+        if damage == "codes":
+            kept["codes"] = kept["codes"][:-40]
+        elif damage == "shape":
+            kept["shape"] = [*kept["shape"], 1]
+        record["row"]["threshold"] = record["settings"]["threshold"] = 0.6   # as if picked at 0.6
+        record_path.write_text(json.dumps(record))
+        assert main(["pick", micrographs[0], "-o", str(out), "--overlays", *lower]) == 0
+        expected = "threshold changed" if damage is None else "picked"
+        assert pd.read_csv(out / "summary.csv")["status"].tolist() == [expected]
 
 
 def test_a_record_from_before_a_setting_existed_counts_as_that_setting_at_its_default(simulated, tmp_path):

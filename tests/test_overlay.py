@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from icestat.classes import CARBON, CONTAMINATION, ICE, PARTICLE
-from icestat.overlay import CLASS_COLOURS, PICK_COLOUR, overlay_image
+from icestat.overlay import CLASS_COLOURS, MAX_SIDE_PX, PICK_COLOUR, overlay_image, shrunk
 
 
 def _labels(codes):
@@ -40,3 +40,17 @@ def test_picks_are_circled_and_large_micrographs_shrunk():
     yellow = np.argwhere((rgb == PICK_COLOUR).all(axis=-1))
     radii = np.hypot(yellow[:, 0] - 500, yellow[:, 1] - 350)
     assert len(yellow) > 100 and np.abs(radii - 50).max() <= 1.5
+
+
+def test_labels_kept_shrunk_give_the_overlay_of_the_whole_label_map_and_others_are_refused():
+    # What a record keeps for `icestat pick --overlays` (icestat.records.overlay_labels) draws the same overlay.
+    rng = np.random.default_rng(3)
+    image = rng.normal(size=(2100, 1300))
+    labels = rng.integers(-1, 4, size=image.shape).astype(np.int8)
+    picks = pd.DataFrame({"x_px": [600.0, 100.0], "y_px": [900.0, 2000.0], "diameter_px": [150.0, np.nan]})
+    kept = shrunk(labels)
+    assert kept.shape == (700, 434) and max(kept.shape) <= MAX_SIDE_PX
+    np.testing.assert_array_equal(overlay_image(image, kept, picks), overlay_image(image, labels, picks))
+    said = r"labels of shape \(434, 700\) fit neither the image, of shape \(2100, 1300\), nor it as shown, \(700, 434\)"
+    with pytest.raises(ValueError, match=said):
+        overlay_image(image, kept.T)

@@ -6,9 +6,11 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from icestat.coords import pick_table
-from icestat.records import UNDER_THRESHOLD, read_record, record_file, recorded_candidates, write_record
+from icestat.records import (OVERLAY_LABELS, UNDER_THRESHOLD, overlay_labels, read_record, record_file,
+                             recorded_candidates, write_record)
 
 
 def test_a_record_gives_back_its_candidates_under_the_threshold_to_six_decimals_named_as_asked(tmp_path):
@@ -36,3 +38,20 @@ def test_records_without_candidates_or_not_icestat_s_give_none(tmp_path):
     names = ["kept_none", "damaged", "other", "empty", "missing"]
     found = recorded_candidates(tmp_path, pick_table([], [], micrograph=[]), names)
     assert found.empty and isinstance(found, pd.DataFrame) and "micrograph" in found.columns
+
+
+def test_a_record_gives_back_the_labels_its_overlay_shows_and_refuses_damaged_ones(tmp_path):
+    labels = np.random.default_rng(4).integers(-1, 4, size=(300, 200)).astype(np.int8)
+    write_record(tmp_path, "mic_2.mrc", {}, [], {"n_picks": 0}, None, labels)
+    record = read_record(tmp_path, "mic_2")
+    kept = overlay_labels(record)
+    assert kept.dtype == np.int8
+    np.testing.assert_array_equal(kept, labels)
+    write_record(tmp_path, "mic_3.mrc", {}, [], {"n_picks": 0}, None)
+    with pytest.raises(KeyError):
+        overlay_labels(read_record(tmp_path, "mic_3"))
+    damaged = {OVERLAY_LABELS: {**record[OVERLAY_LABELS], "codes": record[OVERLAY_LABELS]["codes"][:-8]}}
+    with pytest.raises(ValueError, match="the labels of its overlay are damaged"):
+        overlay_labels(damaged)
+    with pytest.raises(ValueError):   # as many codes as another shape holds
+        overlay_labels({OVERLAY_LABELS: {**record[OVERLAY_LABELS], "shape": [300, 201]}})

@@ -3,7 +3,9 @@
 Writes into the output folder, per micrograph:
   <stem>_autopick.star   RELION coordinate file (x, y, figure of merit)
   <stem>.box/.cbox/...   the other formats asked for with --format
-  <stem>_labels.mrc, <stem>_ice.mrc, <stem>_overlay.png   with --segmentation
+  <stem>_overlay.png     with --overlays or --segmentation: the micrograph, its classes and
+                         its picks circled (about 1.5 MB)
+  <stem>_labels.mrc, <stem>_ice.mrc   with --segmentation (about 85 MB for 4096x4096)
   <stem>_summary.json    the record that the micrograph is done (written last), with
                          the candidates it scored under the threshold
 and per run:
@@ -39,7 +41,7 @@ when the rest will not fit).
 Examples:
     icestat pick mics/*.mrc -o picks/ --diameter-A 150
     icestat pick mics/*.mrc -o picks/ --diameter-A 150 --threshold 0.2   # again, more picks: no picking
-    icestat pick mics/*.mrc -o picks2/ --format star,cbox --workers 2 --segmentation
+    icestat pick mics/*.mrc -o picks2/ --format star,cbox --workers 2 --overlays
     icestat pick CtfFind/job003/micrographs_ctf.star -o picks/ --diameter-A 150   # in a RELION project
 """
 
@@ -99,7 +101,10 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     add_polarity_arg(parser)
     add("--format", default="star", help="pick formats, comma-separated: star, box, cbox, tsv, csv "
         "(default: %(default)s; STAR is always written)")
-    add("--segmentation", action="store_true", help="also write the labels, ice probability and overlay")
+    add("--overlays", action="store_true", help="also write each micrograph's overlay: its classes tinted and "
+        "its picks circled, a PNG of about 1.5 MB")
+    add("--segmentation", action="store_true", help="also write the labels and ice probability maps (about 85 MB "
+        "for a 4096x4096 micrograph) with the overlay")
     add("--pixel-size-A", type=float, help=PIXEL_SIZE_HELP)
     add("--workers", type=int, default=1, help="micrographs picked at once: more than 1 starts a local Dask "
         "cluster of that many worker processes (default: %(default)s)")
@@ -117,7 +122,7 @@ def main(args: argparse.Namespace) -> int:
             model_path=args.model, device=args.device, diameter_A=args.diameter_A, diameter_px=args.diameter_px,
             threshold=args.threshold, polarity=args.polarity,
             formats=tuple(f.strip().lower() for f in args.format.split(",") if f.strip()),
-            write_segmentation=args.segmentation, pixel_size_A=args.pixel_size_A,
+            write_segmentation=args.segmentation, write_overlay=args.overlays, pixel_size_A=args.pixel_size_A,
             carbon_regions=not args.carbon_per_pixel, refine=not args.no_refine,
         )
         check_threshold(args.threshold, "--threshold")
@@ -242,7 +247,7 @@ def _warn_if_short_of_room(output: Path, bytes_per_micrograph: int, n_left: int)
     free_bytes = shutil.disk_usage(output).free
     if bytes_per_micrograph * n_left > free_bytes:
         log.warning("%s: each micrograph's files take %s, so the %d left need %s, more than the %s free there; the "
-                    "run will stop when it fills (the overlays and maps of --segmentation take the most)", output,
+                    "run will stop when it fills (the maps of --segmentation take the most)", output,
                     _size(bytes_per_micrograph), n_left, _size(bytes_per_micrograph * n_left),
                     _size(free_bytes))
 
@@ -322,7 +327,7 @@ def _report_brighter_than_ice(summary: pd.DataFrame) -> None:
     if len(flagged):
         log.warning("%s with a part brighter than what is called ice (such as %s; brighter_than_ice_fraction in "
                     "summary.csv): mostly carbon film, inverted, or holes in the ice; check their overlays "
-                    "(--segmentation) or leave them out", _micrographs(len(flagged)), flagged.iloc[0])
+                    "(--overlays) or leave them out", _micrographs(len(flagged)), flagged.iloc[0])
 
 
 def _micrographs(n: int) -> str:
