@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import tempfile
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -16,7 +17,7 @@ from icestat.classes import CARBON, CONTAMINATION, PARTICLE
 from icestat.cli import build_parser, main
 from icestat.manifest import read_manifest
 from icestat.micrograph import read_image, read_micrograph, write_mrc
-from icestat.model import load_model
+from icestat.model import IceModel, load_model
 from icestat.segment import segment
 from icestat.simulate import SimulationParams, simulate_set, write_simulation
 from icestat.training import SHIPPED_CLASSIFIER, SHIPPED_REFINER, SHIPPED_SIMULATED
@@ -282,3 +283,37 @@ def test_train_adds_simulated_micrographs_to_those_of_the_manifest(labelled, tmp
     trained_on = load_model(output).metadata["training_micrographs"]
     assert trained_on == ["simulated/train_0000", "simulated/train_0001", "simulated/train_0002",
                           "simulated_by_train/sim_0000"]
+
+
+def test_a_model_trained_for_storage_without_room_is_kept_in_the_temporary_folder(labelled, tmp_path, capsys,
+                                                                                 monkeypatch):
+    # Minutes of training are not lost to a full disk at the end: the model goes to the temporary folder, said so.
+    train, _ = labelled
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    save = IceModel.save
+    full = [tmp_path / "full"]   # the folders whose storage has no room
+
+    def save_if_room(model, path):
+        if Path(path).parent in full or Path(path).parent.parent in full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return save(model, path)
+
+    monkeypatch.setattr(IceModel, "save", save_if_room)
+    output = tmp_path / "full" / "model.icestat"
+    output.parent.mkdir()
+    arguments = ["train", str(train), "-o", str(output), "--simulated", "0", "--refiner-steps", "0",
+                 "--n-estimators", "5"]
+    assert main(arguments) == 1
+    [kept] = temporary.glob("icestat-train-*/model.icestat")
+    assert capsys.readouterr().err.strip() == (f"ERROR: {output}: No space left on device; the model trained is kept in "
+                                               f"{kept} instead: move it where you want it once there is room")
+    assert len(load_model(kept).metadata["training_micrographs"]) == 3 and not output.exists()
+
+    full.append(temporary)   # the temporary folder on the same full disk
+    assert main(arguments) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"ERROR: {output}: No space left on device, and the temporary folder {temporary} too (No space left on device): "
+        "the model trained is lost; once there is room, run the command again")
+    assert [path.name for path in temporary.iterdir()] == [kept.parent.name]   # no empty folder left

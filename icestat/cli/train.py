@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+import tempfile
 import time
 from pathlib import Path
 
+from icestat._atomic import is_storage_error
 from icestat.classify import IceClassifier
 from icestat.cli._common import output_file_usable, whole_number_at_least
 from icestat.examples import examples_from_manifest, examples_from_simulation
 from icestat.manifest import read_manifest
 from icestat.micrograph import MicrographError
+from icestat.model import IceModel
 from icestat.refine import BoundaryRefiner
 from icestat.settings import SegmentationSettings
 from icestat.simulate import varied_set
@@ -99,7 +102,8 @@ def main(args: argparse.Namespace) -> int:
         return 2
     if args.validation:
         model.metadata["validation"] = {"manifest": str(args.validation), **evaluate_model(model, validation)}
-    model.save(args.output)
+    if not _saved(model, Path(args.output)):
+        return 1
     print(f"model -> {Path(args.output)}: {len(examples)} micrographs, {model.metadata['training_patches']} patches, "
           f"{time.perf_counter() - started:.0f} s")
     if args.validation:
@@ -108,3 +112,28 @@ def main(args: argparse.Namespace) -> int:
             if key != "manifest":
                 print(f"  {key:18} {value:.3f}" if isinstance(value, float) else f"  {key:18} {value}")
     return 0
+
+
+def _saved(model: IceModel, output: Path) -> bool:
+    """Save `model` to `output`; where that storage has no room (full, over quota, read-only), save it in the
+    temporary folder instead, so that minutes of training are not lost, and say where. Whether it is in `output`."""
+    try:
+        model.save(output)
+        return True
+    except OSError as err:
+        if not is_storage_error(err):
+            raise
+        refused = err.strerror or str(err)
+    kept = Path(tempfile.mkdtemp(prefix="icestat-train-")) / output.name
+    try:
+        model.save(kept)
+    except OSError as err:
+        if not is_storage_error(err):
+            raise
+        log.error("%s: %s, and the temporary folder %s too (%s): the model trained is lost; once there is room, run "
+                  "the command again", output, refused, kept.parent.parent, err.strerror or err)
+        kept.parent.rmdir()
+        return False
+    log.error("%s: %s; the model trained is kept in %s instead: move it where you want it once there is room",
+              output, refused, kept)
+    return False
