@@ -896,7 +896,8 @@ def test_demo_picks_and_scores_simulated_micrographs(tmp_path, capsys):
     assert n_true == 420 and precision > 0.8 and recall > 0.6
     summary = pd.read_csv(out / "picks" / "summary.csv")
     assert summary["carbon_fraction"][0] > 0.1 and summary["contamination_fraction"][1] > 0.02
-    assert len(list((out / "picks").glob("demo_*_overlay.png"))) == 3
+    assert len(list((out / "picks").glob("demo_*_overlay.png"))) == 3 and not list((out / "picks").glob("*.mrc"))
+    assert printed.strip().endswith(f"-o {out / 'picks'} --diameter-A 150 --overlays")
     assert len(starfile.read(out / "picks" / "particles.star")) == n_picks
     assert main(["info", *map(str, sorted((out / "micrographs").glob("demo_????.mrc")))]) == 0
 

@@ -52,7 +52,7 @@ def main(args: argparse.Namespace) -> int:
     paths = [str(manifest.parent / name) for name in read_manifest(manifest)["micrograph"]]
     picks_folder = out / "picks"
     picks_folder.mkdir(parents=True, exist_ok=True)
-    settings = PickSettings(diameter_A=DIAMETER_A, write_segmentation=True)
+    settings = PickSettings(diameter_A=DIAMETER_A, write_overlay=True)
     rows = list(pick_in_turn(paths, picks_folder, settings))
     summary = write_run_files(paths, picks_folder, rows)
     print(summary[["micrograph", "status", "n_picks", "carbon_fraction", "contamination_fraction", "seconds"]]
@@ -62,5 +62,5 @@ def main(args: argparse.Namespace) -> int:
     print(scores.to_string(float_format=lambda value: f"{value:.3f}"))
     print(f"\noverlays (particles circled; carbon blue, contamination red): {picks_folder}/demo_????_overlay.png\n"
           f"the same run from the command line: icestat pick {manifest.parent}/demo_????.mrc "
-          f"-o {picks_folder} --diameter-A {DIAMETER_A:g} --segmentation")
+          f"-o {picks_folder} --diameter-A {DIAMETER_A:g} --overlays")
     return 1 if (summary["status"] == FAILED).any() else 0
