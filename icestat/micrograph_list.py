@@ -3,6 +3,9 @@
 A folder stands for the micrograph files directly in it (``MICROGRAPH_SUFFIXES``,
 not ``NOT_MICROGRAPH_STEM_ENDINGS``), in name order; of a micrograph saved both
 with and without dose weighting, the dose-weighted one (``DOSE_WEIGHTED_PAIRS``).
+Files named one by one (a shell's ``mics/*.mrc``) follow the same rules where
+the micrograph they go with is named too: its power spectrum or icestat's
+segmentation files beside it, or its copy without dose weighting, are left out.
 A STAR file (``MotionCorr/job002/corrected_micrographs.star``,
 ``CtfFind/job003/micrographs_ctf.star``, a Select job's output ...) stands for
 the micrographs in its ``_rlnMicrographName`` column, read with the pixel size
@@ -92,7 +95,7 @@ def list_micrographs(arguments: Sequence[str]) -> MicrographList:
     arguments = [path for argument in arguments for path in _files_of(argument)]
     stars = [argument for argument in arguments if _is_star(argument)]
     if not stars:
-        return MicrographList(_once_each(arguments), None)
+        return MicrographList(_once_each(_without_companions(arguments)), None)
     if len(stars) < len(arguments):
         raise ValueError(f"give micrograph files or RELION STAR files listing them, not both "
                          f"({stars[0]} and {next(a for a in arguments if not _is_star(a))})")
@@ -174,20 +177,42 @@ def _files_of(argument: str) -> list[str]:
         raise ValueError(f"{argument}: a folder with no micrograph file ({', '.join(MICROGRAPH_SUFFIXES)})")
     not_weighted = _not_dose_weighted(files)
     if not_weighted:
-        log.warning("%s: %d micrograph(s) also saved without dose weighting (such as %s); picking the dose-weighted "
+        log.warning("%s: %d micrograph(s) also saved without dose weighting (such as %s); taking the dose-weighted "
                     "one(s) only", argument, len(not_weighted), not_weighted[0].name)
     return [str(path) for path in files if path not in not_weighted]
 
 
+def _without_companions(paths: list[str]) -> list[str]:
+    """`paths` without the files that go with a micrograph among them, where they were named with it: its power
+    spectrum or icestat's segmentation files (``NOT_MICROGRAPH_STEM_ENDINGS``; a ``_labels.mrc`` taken for a
+    micrograph is refused as a label map, and the run fails), and its copy without dose weighting (picked too, its
+    particles would be picked twice); each said in a warning."""
+    files = [Path(path) for path in paths]
+    present = {(path.parent, micrograph_stem(path)) for path in files}
+    companions = [path for path in files if any(
+        stem.endswith(ending) and (path.parent, stem.removesuffix(ending)) in present
+        for stem in [micrograph_stem(path)] for ending in NOT_MICROGRAPH_STEM_ENDINGS)]
+    if companions:
+        log.warning("%d file(s) named beside their micrograph are its power spectrum or icestat's segmentation files "
+                    "(such as %s); leaving them out", len(companions), companions[0])
+    not_weighted = _not_dose_weighted(files)
+    if not_weighted:
+        log.warning("%d micrograph(s) also named without dose weighting (such as %s); taking the dose-weighted one(s) "
+                    "only", len(not_weighted), not_weighted[0])
+    left_out = set(companions) | set(not_weighted)
+    return [path for path, file in zip(paths, files) if file not in left_out]
+
+
 def _not_dose_weighted(files: list[Path]) -> list[Path]:
-    """Those of `files` that have a dose-weighted twin among them (``DOSE_WEIGHTED_PAIRS``), in order."""
-    stems = [micrograph_stem(path) for path in files]
-    present = set(stems)
+    """Those of `files` that have a dose-weighted twin among them in their folder (``DOSE_WEIGHTED_PAIRS``), in
+    order."""
+    keys = [(path.parent, micrograph_stem(path)) for path in files]
+    present = set(keys)
     twinned = set()
     for weighted_ending, plain_ending in DOSE_WEIGHTED_PAIRS:
-        for path, stem in zip(files, stems):
+        for path, (folder, stem) in zip(files, keys):
             twin = stem.removesuffix(plain_ending) + weighted_ending
-            if stem.endswith(plain_ending) and twin != stem and twin in present:
+            if stem.endswith(plain_ending) and twin != stem and (folder, twin) in present:
                 twinned.add(path)
     return [path for path in files if path in twinned]
 

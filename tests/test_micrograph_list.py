@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -194,3 +196,22 @@ def test_icestat_info_on_a_folder_without_micrographs_exits_2_with_one_line(tmp_
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.startswith(f"ERROR: {tmp_path}: a folder with no micrograph file")
     assert len(captured.err.strip().splitlines()) == 1
+
+
+def test_files_named_with_their_micrograph_leave_out_its_spectrum_segmentation_and_copy_without_dose_weighting(
+        tmp_path, caplog):
+    # What a shell's mics/*.mrc names in a MotionCor2 or RELION output folder, or one icestat simulated into: picked,
+    # a label map fails the run, a power spectrum is picked as noise and a copy without dose weighting twice.
+    (tmp_path / "other").mkdir()
+    names = ["a.mrc", "a_DW.mrc", "a_DW_PS.mrc", "b.mrc", "b_labels.mrc", "b_ice.mrc", "b_overlay.png",
+             "c_noDW.mrc", "c.mrc", "other/b_labels.mrc", "other/d.mrc", "other/d_DW.mrc", "e_PS.mrc", "f_labels.mrc"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    listed = list_micrographs([str(tmp_path / name) for name in names])
+    # alone, a file keeps its place: reported for what it is when read, not silently passed over
+    assert [str(Path(path).relative_to(tmp_path)) for path in listed.paths] == [
+        "a_DW.mrc", "b.mrc", "c.mrc", "other/b_labels.mrc", "other/d_DW.mrc", "e_PS.mrc", "f_labels.mrc"]
+    assert (f"4 file(s) named beside their micrograph are its power spectrum or icestat's segmentation files (such as "
+            f"{tmp_path / 'a_DW_PS.mrc'}); leaving them out") in caplog.text
+    assert (f"3 micrograph(s) also named without dose weighting (such as {tmp_path / 'a.mrc'}); taking the "
+            "dose-weighted one(s) only") in caplog.text
