@@ -60,6 +60,9 @@ log = logging.getLogger(__name__)
 
 #: Default score threshold of :func:`pick`.
 DEFAULT_THRESHOLD = 0.3
+#: Columns of :attr:`Picks.candidates`.
+CANDIDATE_COLUMNS = ("x_px", "y_px", "contrast_sd", "signal_to_noise", "particle_evidence", "carbon_probability",
+                     "contamination_probability", "model_score", "score", "rejected")
 #: A candidate has the full contrast score from the median contrast of the candidates with at least this model
 #: score on ...
 SURE_MODEL_SCORE = 0.5
@@ -120,6 +123,17 @@ class Picks:
         above :data:`~icestat.polarity.MIN_BRIGHT_BALANCE` the image looks
         inverted (particles brighter than the ice). NaN when the polarity was
         said or nothing was judged.
+    candidates : DataFrame
+        Why each candidate was picked or not, highest score first (``CANDIDATE_COLUMNS``): its centre in pixels
+        of the original micrograph (``x_px``, ``y_px``); its contrast in robust standard deviations of the
+        locating response (``contrast_sd``) and its height over the image's white noise (``signal_to_noise``,
+        NaN where it was rejected before that was asked); its mean particle evidence over its core
+        (``particle_evidence``, raised beside film: :func:`lifted_beside_film`) and the mean probability of
+        carbon and of contamination over its disk (``carbon_probability``, ``contamination_probability``); its
+        model score, calibrated to the micrograph (``model_score``: :func:`calibrated_model_score`), and its
+        ``score`` (:func:`candidate_score`); and ``rejected``, the reason it was left out whatever its score
+        (``carbon``, ``contamination``, ``edge``, ``faint``: as counted in `n_rejected`), or empty. The picks are
+        those not rejected whose score is at least the threshold.
     """
 
     table: pd.DataFrame
@@ -128,6 +142,7 @@ class Picks:
     n_rejected: dict[str, int]
     polarity: str
     bright_balance: float
+    candidates: pd.DataFrame
 
     def __len__(self) -> int:
         return len(self.table)
@@ -209,7 +224,7 @@ def _located(segmentation: Segmentation, diameter_px: float, estimated: bool, th
     radius_working_px = diameter_px / 2 / float(np.mean(working.scale))
     if not np.isfinite(radius_working_px) or radius_working_px < 1:
         return Picks(_empty_table(segmentation.name), float(diameter_px), estimated, _no_rejections(), "",
-                     float("nan"))
+                     float("nan"), pd.DataFrame(columns=list(CANDIDATE_COLUMNS)))
     probabilities = segmentation.working_probabilities
     evidence = particle_evidence(segmentation)
     film = probabilities[CARBON] > MAX_EXCLUDED_PROBABILITY
@@ -229,20 +244,24 @@ def _located(segmentation: Segmentation, diameter_px: float, estimated: bool, th
     excluded = on_carbon | on_contamination
     faint = np.zeros_like(near_edge)
     tested = ~excluded & ~near_edge
-    faint[tested] = too_faint(signal_to_noise(response[rows[tested], cols[tested]], working.data, radius_working_px))
+    height = np.full(len(rows), np.nan)
+    height[tested] = signal_to_noise(response[rows[tested], cols[tested]], working.data, radius_working_px)
+    faint[tested] = too_faint(height[tested])
     eligible = tested & ~faint
-    score = candidate_score(contrast[rows, cols], particle * (1.0 - carbon - contamination), eligible)
-    keep = eligible & (score >= threshold)
-    n_rejected = {
-        "carbon": int(on_carbon.sum()),
-        "contamination": int(on_contamination.sum()),
-        "edge": int((near_edge & ~excluded).sum()),
-        "faint": int(faint.sum()),
-    }
-    order = np.argsort(-score[keep], kind="stable")
-    table = pick_table(x_px[keep][order], y_px[keep][order], score=np.clip(score[keep][order], 0, 1),
-                       diameter_px=diameter_px, micrograph=segmentation.name)
-    return Picks(table, float(diameter_px), estimated, n_rejected, polarity, balance)
+    contrast_sd = contrast[rows, cols]
+    model_score = calibrated_model_score(contrast_sd, particle * (1.0 - carbon - contamination), eligible)
+    score = np.clip(_combined_score(contrast_sd, model_score), 0, 1)
+    rejected = np.select([on_carbon, on_contamination, near_edge, faint], ["carbon", "contamination", "edge", "faint"],
+                         "")
+    n_rejected = {reason: int((rejected == reason).sum()) for reason in _no_rejections()}
+    order = np.argsort(-score, kind="stable")
+    candidates = pd.DataFrame(dict(zip(CANDIDATE_COLUMNS, (
+        x_px, y_px, contrast_sd, height, particle, carbon, contamination, model_score, score, rejected))))
+    candidates = candidates.iloc[order].reset_index(drop=True)
+    keep = candidates[(candidates["rejected"] == "") & (candidates["score"] >= threshold)]
+    table = pick_table(keep["x_px"], keep["y_px"], score=keep["score"], diameter_px=diameter_px,
+                       micrograph=segmentation.name)
+    return Picks(table, float(diameter_px), estimated, n_rejected, polarity, balance, candidates)
 
 
 def locating_contrast(segmentation: Segmentation, radius_working_px: float, polarity: str = "auto",
@@ -321,8 +340,12 @@ def candidate_score(contrast: np.ndarray, model_score: np.ndarray, eligible: np.
     >>> candidate_score(np.array([2.0, 3.0]), np.array([0.05, 0.05])).round(3).tolist()   # an unsure model: from 2.5
     [0.5, 0.794]
     """
+    return _combined_score(contrast, calibrated_model_score(contrast, model_score, eligible))
+
+
+def _combined_score(contrast: np.ndarray, model_score: np.ndarray) -> np.ndarray:
+    """:func:`candidate_score` of model scores calibrated already."""
     contrast = np.asarray(contrast, dtype=np.float64)
-    model_score = calibrated_model_score(contrast, model_score, eligible)
     sure = contrast[model_score >= SURE_MODEL_SCORE]
     full_contrast = max(FULL_CONTRAST, float(np.median(sure))) if len(sure) else FULL_CONTRAST
     contrast_score = np.clip((contrast - MIN_CONTRAST) / (full_contrast - MIN_CONTRAST), 0.0, 1.0)

@@ -16,7 +16,7 @@ from icestat.classes import CARBON, CONTAMINATION, ICE, PARTICLE
 from icestat.features import PatchFeatures, PatchGrid
 from icestat.frame import FrameBorder
 from icestat.diameter import estimate_diameter_px
-from icestat.pick import locating_contrast, pick
+from icestat.pick import CANDIDATE_COLUMNS, candidate_score, locating_contrast, pick
 from icestat.polarity import MIN_BRIGHT_BALANCE, bright_balance, judge_polarity
 from icestat.prepare import WorkingImage
 from icestat.scale_space import blob_response
@@ -85,6 +85,37 @@ def test_picks_every_particle_in_ice_and_only_those():
     assert scores.min() > 0.5  # 0.85 particle probability in the core, no carbon around
     assert (picks.table["diameter_px"] == 32).all() and (picks.table["micrograph"] == "synthetic").all()
     assert not picks.diameter_estimated
+
+
+def test_every_candidate_says_why_it_was_picked_or_not():
+    segmentation = _segmentation()
+    picks = pick(segmentation, diameter_px=2 * RADIUS_WORKING_PX * SCALE, threshold=0.6)
+    candidates = picks.candidates
+    assert list(candidates.columns) == list(CANDIDATE_COLUMNS) and np.all(np.diff(candidates["score"]) <= 0)
+    picked = candidates[(candidates["rejected"] == "") & (candidates["score"] >= 0.6)]
+    np.testing.assert_array_equal(picked[["x_px", "y_px", "score"]].to_numpy(),
+                                  picks.table[["x_px", "y_px", "score"]].to_numpy())
+    reasons = candidates["rejected"].value_counts()
+    assert {reason: int(reasons.get(reason, 0)) for reason in picks.n_rejected} == picks.n_rejected
+    by_place = {reason: candidates[candidates["rejected"] == reason] for reason in ("carbon", "edge")}
+    for reason, centres in (("carbon", ON_CARBON), ("edge", NEAR_EDGE)):
+        (y, x), = (_original_px(*centre) for centre in centres)
+        assert np.hypot(by_place[reason]["x_px"] - x, by_place[reason]["y_px"] - y).min() <= 4
+    assert (by_place["carbon"]["carbon_probability"] > 0.5).all()
+    # each value as its own function gives it, at the candidate's place in the working image
+    rows, cols = (np.rint((candidates[axis] + 0.5) / SCALE - 0.5).astype(int) for axis in ("y_px", "x_px"))
+    response, contrast, _, _ = locating_contrast(segmentation, RADIUS_WORKING_PX)
+    np.testing.assert_allclose(candidates["contrast_sd"], contrast[rows, cols])
+    tested = candidates["rejected"].isin(["", "faint"])
+    np.testing.assert_allclose(candidates.loc[tested, "signal_to_noise"],
+                               signal_to_noise(response[rows[tested], cols[tested]], segmentation.working.data,
+                                               RADIUS_WORKING_PX))
+    assert candidates.loc[~tested, "signal_to_noise"].isna().all()
+    np.testing.assert_allclose(candidates["score"], candidate_score(
+        candidates["contrast_sd"], candidates["particle_evidence"] * (1 - candidates["carbon_probability"]
+                                                                      - candidates["contamination_probability"]),
+        candidates["rejected"] == ""))
+    assert candidates.loc[candidates["rejected"] == "", "particle_evidence"].gt(0.5).sum() >= len(IN_ICE)
 
 
 def test_picks_inside_a_frame_border_land_in_the_micrograph_and_keep_off_the_border():
@@ -436,6 +467,7 @@ def test_an_estimate_on_a_crowded_micrograph_is_called_unreliable(caplog):
     caplog.clear()
     none_found = pick(crowded, diameter_estimated=True)
     assert len(none_found) == 0 and none_found.diameter_estimated and np.isnan(none_found.diameter_px)
+    assert none_found.candidates.empty and list(none_found.candidates.columns) == list(CANDIDATE_COLUMNS)
     assert np.isfinite(estimate_diameter_px(crowded)) and "crowded" not in caplog.text
 
 
