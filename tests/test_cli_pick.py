@@ -1082,6 +1082,17 @@ def test_a_relion_external_job_picks_and_tells_relion_what_it_made(relion_projec
     assert index["rlnMicrographName"].tolist() == names
     assert all(Path(coordinates).is_file() for coordinates in index["rlnMicrographCoordinates"])  # from the project
     assert pd.read_csv("External/job010/summary.csv")["diameter_px"].iloc[:2].tolist() == [75.0, 75.0]
+    assert not list(Path("External/job010").glob("*_overlay.png"))
+    # continued with overlays asked for (RELION's Params are labels and values): picked again, overlays written
+    capsys.readouterr()
+    assert main([*job, "--overlays", "Yes"]) == 1 and "(2 picked now, 0 done before" in capsys.readouterr().out
+    assert sorted(path.name for path in Path("External/job010").glob("*_overlay.png")) == ["mic_0_overlay.png",
+                                                                                           "mic_1_overlay.png"]
+    assert main([*job, "--overlays", "yes"]) == 1 and "(0 picked now, 2 done before" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as refused:
+        run_as_job([*job[1:], "--overlays", "maybe"])
+    assert refused.value.code == 2 and "--overlays: must be yes or no, got 'maybe'" in capsys.readouterr().err
+    (Path("External/job010") / "RELION_JOB_EXIT_FAILURE").unlink()   # told to RELION
 
     # Nothing picked, or a Param icestat cannot use: RELION is told the job failed.
     assert main(["relion", "--o", "External/job011/", "--in_mics", "broken.star"]) == 1

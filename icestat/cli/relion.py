@@ -3,7 +3,8 @@
 In the RELION GUI, make an External job with:
   External executable:  icestat-relion
   Input micrographs:    CtfFind/job003/micrographs_ctf.star (any micrograph STAR file)
-  Params (optional):    diameter_A, diameter_px, threshold, polarity, model, device, pixel_size_A, format
+  Params (optional):    diameter_A, diameter_px, threshold, polarity, model, device, pixel_size_A, format,
+                        overlays (yes: each micrograph's overlay PNG in the job folder, to look the picks over)
 RELION then runs, from its project folder,
   icestat-relion --o External/job012/ --in_mics CtfFind/job003/micrographs_ctf.star --j 1 [--diameter_A 150 ...]
 which is `icestat pick` of the micrographs into the job folder (--j worker
@@ -35,8 +36,10 @@ from icestat.coords.star_file import write_star_file
 OUTPUT_NODES, SUCCESS, FAILURE = "RELION_OUTPUT_NODES.star", "RELION_JOB_EXIT_SUCCESS", "RELION_JOB_EXIT_FAILURE"
 #: RELION's node type of a coordinate index (``autopick.star``).
 COORDINATES_NODE_TYPE = "MicrographsCoords.star.relion.autopick"
-#: Options of ``icestat pick`` that the job's Params may set (RELION passes ``--label value``).
+#: Options of ``icestat pick`` that the job's Params may set (RELION passes ``--label value``) ...
 PARAMS = ("diameter_A", "diameter_px", "threshold", "polarity", "model", "device", "pixel_size_A", "format")
+#: ... and its flags, set by a Param of ``yes`` (or ``no``).
+FLAG_PARAMS = ("overlays",)
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +52,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     add("--pipeline_control", help="given by RELION; not used")
     for param in PARAMS:
         add(f"--{param}", help=f"as --{param.replace('_', '-')} of icestat pick")
+    for param in FLAG_PARAMS:
+        add(f"--{param}", type=_yes_or_no, default=False, metavar="yes|no",
+            help=f"yes: as --{param.replace('_', '-')} of icestat pick")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -93,6 +99,15 @@ def run_as_job(argv: list[str]) -> int:
         raise
 
 
+def _yes_or_no(text: str) -> bool:
+    """A Param's ``yes`` or ``no`` (an argparse ``type``; ``true``, ``false``, ``1``, ``0`` too, any case)."""
+    answers = {"yes": True, "y": True, "true": True, "1": True, "no": False, "n": False, "false": False, "0": False}
+    try:
+        return answers[text.strip().lower()]
+    except KeyError:
+        raise argparse.ArgumentTypeError(f"must be yes or no, got {text!r}") from None
+
+
 def _say_failed(job_folder: Path) -> None:
     """Leave RELION's failure file in the job folder (made if needed)."""
     job_folder.mkdir(parents=True, exist_ok=True)
@@ -123,6 +138,7 @@ def _pick_args(args: argparse.Namespace) -> argparse.Namespace:
         value = getattr(args, param)
         if value is not None:
             argv += [f"--{param.replace('_', '-')}", value]
+    argv += [f"--{param.replace('_', '-')}" for param in FLAG_PARAMS if getattr(args, param)]
     parser = argparse.ArgumentParser(prog="icestat pick")
     pick.add_args(parser)
     pick_args = parser.parse_args(argv)
