@@ -533,7 +533,12 @@ def test_overlays_alone_are_those_of_segmentation_without_its_maps(simulated, tm
     assert main(["pick", micrographs[0], "-o", str(out), "--overlays", *options]) == 0
     assert sorted(path.name for path in out.glob("mic_*")) == [
         "mic_0000_autopick.star", "mic_0000_overlay.png", "mic_0000_summary.json"]
+    assert f"the overlays in {out / 'overlays.html'}" in capsys.readouterr().out   # one page of them all
+    assert 'src="mic_0000_overlay.png"' in (out / "overlays.html").read_text()
     assert main(["pick", micrographs[0], "-o", str(full), "--segmentation", *options]) == 0
+    assert (full / "overlays.html").is_file()
+    assert main(["pick", micrographs[0], "-o", str(tmp_path / "plain"), *options]) == 0
+    assert not (tmp_path / "plain" / "overlays.html").exists()
     overlay = iio.imread(out / "mic_0000_overlay.png")
     assert np.array_equal(overlay, iio.imread(full / "mic_0000_overlay.png"))
     n_picks = pd.read_csv(out / "summary.csv")["n_picks"][0]

@@ -11,6 +11,7 @@ Writes into the output folder, per micrograph:
 and per run:
   autopick.star   RELION 4/5 index of the coordinate files (Import or Extract in RELION)
   particles.star  every pick with its micrograph
+  overlays.html   with --overlays or --segmentation: every overlay on one page, for a browser
   summary.csv     one row per micrograph: status, picks, candidates rejected (on carbon, on
                   contamination, near the edge, faint), class fractions, diameter, seconds
 
@@ -82,6 +83,7 @@ from icestat.diameter import RUN_DIAMETER_TOLERANCE
 from icestat.evaluate import check_threshold
 from icestat.micrograph import micrograph_stem
 from icestat.model import ModelError
+from icestat.overlay_index import INDEX_FILE, write_overlay_index
 from icestat.pick import DEFAULT_THRESHOLD
 from icestat.run_decisions import RunDiameter, to_pick_as_bright, to_pick_with_run_diameter
 from icestat.segment import MIN_BRIGHTER_FRACTION
@@ -216,6 +218,8 @@ def main(args: argparse.Namespace) -> int:
 
     try:
         summary = write_run_files(args.micrographs, output, list(rows.values()), show_progress=not args.quiet)
+        if settings.write_overlay:
+            write_overlay_index(summary, output)
     except OSError as err:   # a full disk, most often: what each micrograph wrote is kept
         log.error("%s: the run's files could not be written (%s); the same command again writes them from what the "
                   "micrographs' own files hold", output, err.strerror or err)
@@ -232,7 +236,8 @@ def main(args: argparse.Namespace) -> int:
     print(f"{n_picks} particles in {len(summary) - n_failed} of {len(summary)} micrographs "
           f"({n_picked} picked now, {len(summary) - n_failed - n_picked} done before"
           f"{f' ({n_rethresholded} at the new threshold)' if n_rethresholded else ''}, {n_failed} failed); "
-          f"see {output / 'summary.csv'} and {output / 'particles.star'}")
+          f"see {output / 'summary.csv'} and {output / 'particles.star'}"
+          f"{f', the overlays in {output / INDEX_FILE}' if settings.write_overlay else ''}")
     others = picked_by_other_runs(output, args.micrographs)
     if others:
         log.warning("%s also holds %s picked by another run (such as %s), which this run's files leave out; a run "
