@@ -124,15 +124,17 @@ def _saved(model: IceModel, output: Path) -> bool:
         if not is_storage_error(err):
             raise
         refused = err.strerror or str(err)
-    kept = Path(tempfile.mkdtemp(prefix="icestat-train-")) / output.name
+    folder = None
     try:
-        model.save(kept)
+        folder = Path(tempfile.mkdtemp(prefix="icestat-train-"))
+        kept = model.save(folder / output.name)
     except OSError as err:
         if not is_storage_error(err):
             raise
+        if folder is not None:
+            folder.rmdir()
         log.error("%s: %s, and the temporary folder %s too (%s): the model trained is lost; once there is room, run "
-                  "the command again", output, refused, kept.parent.parent, err.strerror or err)
-        kept.parent.rmdir()
+                  "the command again", output, refused, tempfile.gettempdir(), err.strerror or err)
         return False
     log.error("%s: %s; the model trained is kept in %s instead: move it where you want it once there is room",
               output, refused, kept)
