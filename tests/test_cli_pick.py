@@ -555,7 +555,7 @@ def test_overlays_alone_are_those_of_segmentation_without_its_maps(simulated, tm
     assert main(["pick", micrographs[0], "-o", str(full), "--segmentation", "--overlays", *options]) == 0
     assert pd.read_csv(full / "summary.csv")["status"].tolist() == ["done before"]
 
-    # Another threshold: the overlay is drawn again over the labels its record keeps (some 40 kB), without picking
+    # Another threshold: the overlay is drawn again over the labels its record keeps (some 30 kB), without picking
     # again, as --segmentation draws it over its label map.
     assert len((out / "mic_0000_summary.json").read_bytes()) < len((full / "mic_0000_summary.json").read_bytes()) + 1e5
     lower = ["--diameter-px", "75", "--threshold", "0.3", "--quiet"]
