@@ -19,7 +19,7 @@ import pytest
 import starfile
 from scipy.spatial.distance import cdist
 
-from icestat.classes import CONTAMINATION
+from icestat.classes import CONTAMINATION, PARTICLE
 import icestat.batch as batch
 import icestat.run_decisions as run_decisions
 from icestat.bright_field import negated_gain
@@ -32,6 +32,7 @@ from icestat.manifest import load_labelled
 from icestat.micrograph import PixelSizeWarning, read_image, read_micrograph, write_mrc
 from icestat.model import load_model
 from icestat.overlay import PICK_COLOUR
+from icestat.records import overlay_labels
 from icestat.pick import pick
 from icestat.polarity import MIN_BRIGHT_BALANCE
 from icestat.segment import MIN_BRIGHTER_FRACTION, segment
@@ -640,8 +641,13 @@ def test_two_workers_give_the_same_picks_as_one(trpv1_run, tmp_path, capfd):
     # Without a diameter, so both rounds (each micrograph's own estimate, then the run's) run on the cluster.
     one, micrographs, _, _ = trpv1_run
     two = tmp_path / "two"
-    assert main(["pick", *micrographs, "-o", str(two), "--workers", "2", "--quiet"]) == 0
+    assert main(["pick", *micrographs, "-o", str(two), "--workers", "2", "--overlays", "--quiet"]) == 0
     assert "crowded (" not in capfd.readouterr().err   # no warning per crowded micrograph from the workers either
+    # the workers' overlays, and the labels they show kept in their records (icestat.records.overlay_labels)
+    for name in ("stack_0005_2x_dfpt_10059", "stack_0002_2x_dfpt_10059"):
+        overlay = iio.imread(two / f"{name}_overlay.png")
+        kept = overlay_labels(json.loads((two / f"{name}_summary.json").read_text()))
+        assert kept.shape == overlay.shape[:2] and (kept == PARTICLE).mean() > 0.3   # crowded with particles
     # Each worker runs on one thread and the single process on two, so sums run in another order (the particle
     # evidence differs by up to 2e-3): the same picks, their scores within 5e-4 (up to 9e-5 seen).
     for name in ("stack_0005_2x_dfpt_10059", "stack_0002_2x_dfpt_10059"):
