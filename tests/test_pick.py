@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import ndimage, stats
 from scipy.spatial.distance import cdist
@@ -16,7 +17,9 @@ from icestat.classes import CARBON, CONTAMINATION, ICE, PARTICLE
 from icestat.features import PatchFeatures, PatchGrid
 from icestat.frame import FrameBorder
 from icestat.diameter import estimate_diameter_px
-from icestat.pick import CANDIDATE_COLUMNS, candidate_score, locating_contrast, pick
+import icestat.pick
+from icestat.pick import (CANDIDATE_COLUMNS, CROWDED_LOCATING_FACTOR, CROWDED_PICK_AREA, candidate_score,
+                          locating_contrast, pick, picks_area_fraction)
 from icestat.polarity import MIN_BRIGHT_BALANCE, bright_balance, judge_polarity
 from icestat.prepare import WorkingImage
 from icestat.scale_space import blob_response
@@ -502,9 +505,9 @@ def test_an_estimate_wider_than_the_picks_spacing_is_bounded_by_it():
     assert overstated.diameter_estimated
     assert overstated.diameter_px == pytest.approx(diameter_px, rel=0.1)
     assert (overstated.table["diameter_px"] == overstated.diameter_px).all()
-    given = pick(segmentation, 1.375 * diameter_px)   # a diameter given is the user's to choose: used as given
-    assert given.diameter_px == 1.375 * diameter_px
-    assert _found(overstated, centres) >= 0.85 * len(centres) > _found(given, centres) + 10   # edge: 10 %
+    given = pick(segmentation, 1.375 * diameter_px)   # a diameter given is the user's to choose: reported as given
+    assert given.diameter_px == 1.375 * diameter_px and (given.table["diameter_px"] == given.diameter_px).all()
+    assert _found(overstated, centres) >= 0.85 * len(centres)   # edge: 10 %
     # The bound is judged on the picks at the default threshold, whatever threshold the caller keeps.
     for threshold in (0.05, 0.6):
         thresholded = pick(segmentation, 1.375 * diameter_px, threshold=threshold, diameter_estimated=True,
@@ -514,6 +517,29 @@ def test_an_estimate_wider_than_the_picks_spacing_is_bounded_by_it():
     # An estimate within the spacing stands, and so do the estimates of isolated particles (test above).
     assert pick(segmentation, 0.8 * diameter_px, diameter_estimated=True, warn_if_crowded=False).diameter_px == (
         0.8 * diameter_px)
+
+
+def test_a_crowded_micrograph_is_located_at_a_smaller_scale_and_others_as_they_were(monkeypatch):
+    # Packed particles' responses run together at their own scale: where the picks would cover much of the field,
+    # the candidates are located again at CROWDED_LOCATING_FACTOR of the diameter (reported as given).
+    packed, centres = _packed()
+    sparse = _segmentation()
+    diameter_px = 2 * RADIUS_WORKING_PX * SCALE
+    shape = packed.working.original_shape
+    assert picks_area_fraction(pick(packed, diameter_px).table, shape) > CROWDED_PICK_AREA
+    assert picks_area_fraction(pick(sparse, diameter_px).table, shape) < 0.1
+    for generous in (1.0, 1.375):   # the diameter given, or a generous one
+        with monkeypatch.context() as unchanged:
+            unchanged.setattr(icestat.pick, "CROWDED_PICK_AREA", np.inf)
+            before = pick(packed, generous * diameter_px)
+            smaller = pick(packed, CROWDED_LOCATING_FACTOR * generous * diameter_px).table
+            sparse_before = pick(sparse, generous * diameter_px)
+        after = pick(packed, generous * diameter_px)
+        assert after.diameter_px == generous * diameter_px and (after.table["diameter_px"] == after.diameter_px).all()
+        assert _found(after, centres) > _found(before, centres) + 5
+        # the picks of the smaller scale (once: not smaller again), with the diameter given kept in the table
+        np.testing.assert_array_equal(after.table[["x_px", "y_px", "score"]], smaller[["x_px", "y_px", "score"]])
+        pd.testing.assert_frame_equal(pick(sparse, generous * diameter_px).table, sparse_before.table)
 
 
 def test_a_solid_region_labelled_particle_is_not_taken_for_a_particle():
