@@ -5,7 +5,8 @@ pixel level on the working image (:mod:`icestat.candidates`: the local maxima
 of a Laplacian of Gaussian at the particle's scale, turned to the particles'
 polarity, in robust standard deviations of the whole image, at least
 ``MIN_CONTRAST`` high), so touching particles, which the patch-based
-probability map merges into one region, are still told apart.
+probability map merges into one region, are still told apart; on a crowded
+micrograph, at a somewhat smaller scale (``CROWDED_LOCATING_FACTOR``).
 
 Each candidate's score, in [0, 1], weighs what the image shows against what
 the ice model says. Its model score is the mean particle evidence over the
@@ -177,7 +178,10 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
         than the median spacing of the picks it makes at the default threshold
         (:func:`icestat.diameter.spacing_bound_px`: touching particles,
         whose bumps of evidence merge) is replaced by that spacing, and the
-        micrograph picked again with it; a diameter given is used as given.
+        micrograph picked again with it; a diameter given is used as given. On a
+        micrograph its picks would crowd (more than ``CROWDED_PICK_AREA`` of it
+        covered), candidates are located at ``CROWDED_LOCATING_FACTOR`` of the
+        diameter, which is still the one reported.
     threshold : float
         Lowest score kept, in [0, 1].
     polarity : {"auto", "dark", "bright"}
