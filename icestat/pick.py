@@ -181,7 +181,8 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
         micrograph picked again with it; a diameter given is used as given. On a
         micrograph its picks would crowd (more than ``CROWDED_PICK_AREA`` of it
         covered), candidates are located at ``CROWDED_LOCATING_FACTOR`` of the
-        diameter, which is still the one reported.
+        diameter, which is still the one reported (as are the polarity and the
+        balance judged at the particle's own scale).
     threshold : float
         Lowest score kept, in [0, 1].
     polarity : {"auto", "dark", "bright"}
@@ -231,8 +232,11 @@ def pick(segmentation: Segmentation, diameter_px: float | None = None,
         if warn_if_crowded and np.isfinite(diameter_px) and is_crowded(particle_fraction):
             log.warning(CROWDED_WARNING, segmentation.name, 100 * particle_fraction, diameter_px)
     if picks_area_fraction(located.table, segmentation.working.original_shape) > CROWDED_PICK_AREA:
-        located = _located(segmentation, CROWDED_LOCATING_FACTOR * diameter_px, estimated, lowest_threshold, polarity)
-        located = replace(located, table=located.table.assign(diameter_px=diameter_px), diameter_px=diameter_px)
+        judged = located   # the polarity as judged at the particle's own scale
+        located = _located(segmentation, CROWDED_LOCATING_FACTOR * diameter_px, estimated, lowest_threshold,
+                           judged.polarity)
+        located = replace(located, table=located.table.assign(diameter_px=diameter_px), diameter_px=diameter_px,
+                          bright_balance=judged.bright_balance)
     return replace(located, table=scored_at_least(located.table, threshold).reset_index(drop=True))
 
 

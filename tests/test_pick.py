@@ -537,6 +537,7 @@ def test_a_crowded_micrograph_is_located_at_a_smaller_scale_and_others_as_they_w
         after = pick(packed, generous * diameter_px)
         assert after.diameter_px == generous * diameter_px and (after.table["diameter_px"] == after.diameter_px).all()
         assert _found(after, centres) > _found(before, centres) + 5
+        assert (after.polarity, after.bright_balance) == (before.polarity, before.bright_balance)   # judged at d
         # the picks of the smaller scale (once: not smaller again), with the diameter given kept in the table
         np.testing.assert_array_equal(after.table[["x_px", "y_px", "score"]], smaller[["x_px", "y_px", "score"]])
         pd.testing.assert_frame_equal(pick(sparse, generous * diameter_px).table, sparse_before.table)
