@@ -161,6 +161,12 @@ class PickSettings:
             raise ValueError(f"unknown pick format(s) {', '.join(sorted(unknown))}; "
                              f"use star, {', '.join(EXTRA_FORMAT_ENDINGS)}")
 
+    @property
+    def records_overlay_labels(self) -> bool:
+        """Whether each micrograph's record keeps the labels its overlay shows: an overlay without the label map of
+        ``write_segmentation`` to draw it again over (:func:`icestat.records.overlay_labels`)."""
+        return self.write_overlay and not self.write_segmentation
+
     def outputs(self, output: Path, stem: str) -> dict[str, Path]:
         """The files written for the micrograph of `stem`, by kind, the STAR coordinate file last."""
         files = {fmt: output / f"{stem}{EXTRA_FORMAT_ENDINGS[fmt]}" for fmt in self.formats if fmt != "star"}
@@ -278,7 +284,7 @@ def _rewrite_from_record(path: str, output: Path, settings: PickSettings, record
     STAR file and the overlay (drawn again from the micrograph and its labels: the label map of ``--segmentation``,
     or those the record keeps, :func:`icestat.records.overlay_labels`).
     """
-    shown_labels = overlay_labels(record) if settings.write_overlay and not settings.write_segmentation else None
+    shown_labels = overlay_labels(record) if settings.records_overlay_labels else None
     name = micrograph_stem(path)
     files = settings.outputs(output, name)
     picked = read_star(files["star"])
@@ -293,7 +299,7 @@ def _rewrite_from_record(path: str, output: Path, settings: PickSettings, record
     redraw = rethreshold and settings.write_overlay
     if redraw:   # read before anything is written: where the micrograph is gone, its files stay as they were
         image = read_micrograph(path, settings.pixel_size_A).data
-        labels = mrcfile.read(files["labels"]) if settings.write_segmentation else shown_labels
+        labels = shown_labels if settings.records_overlay_labels else mrcfile.read(files["labels"])
     _write_pick_formats(table, settings, output, name)
     if redraw:
         write_overlay(files["overlay"], image, labels, table)
@@ -424,8 +430,8 @@ def pick_micrograph(path: str, output: Path, settings: PickSettings, reading: Fu
                    diameter_source=source, **own_estimate, polarity=picks.polarity,
                    polarity_source=RUN if run_polarity else JUDGED if polarity == "auto" else GIVEN,
                    bright_balance=picks.bright_balance, seconds=time.perf_counter() - start)
-        shown_labels = shrunk(segmentation.labels) if settings.write_overlay and not settings.write_segmentation \
-            else None   # for a rerun at another threshold to draw the overlay again
+        # for a rerun at another threshold to draw the overlay again
+        shown_labels = shrunk(segmentation.labels) if settings.records_overlay_labels else None
         write_record(output, path, settings.to_dict(), list(files.values()), row, under, shown_labels)   # last
     except Exception as err:   # a bad micrograph, or a fault met on it alone (file_error says which): the rest go on
         return failed_row(path, err, seconds=time.perf_counter() - start)

@@ -270,7 +270,8 @@ def read_micrograph(
 
 def grey_levels(image: np.ndarray) -> np.ndarray:
     """The distinct values of `image` where they are fewer than ``MIN_GREY_LEVELS``; else those of a sample of
-    ``GREY_LEVEL_SAMPLE`` pixels spread over it (at least ``MIN_GREY_LEVELS`` of them), in milliseconds.
+    ``GREY_LEVEL_SAMPLE`` pixels spread over it (at least ``MIN_GREY_LEVELS`` of them), so that a micrograph's are
+    counted in a fraction of a millisecond.
 
     Examples
     --------

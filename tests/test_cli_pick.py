@@ -144,10 +144,8 @@ def test_an_interrupted_run_writes_the_run_files_of_what_it_did_and_a_rerun_does
     assert main(["pick", *micrographs, "-o", str(out), "--diameter-A", "150", "-q"]) == 130
     assert capsys.readouterr().err == (f"ERROR: interrupted: 1 of 3 micrographs done ({out / 'summary.csv'}); the same "
                                        "command again picks the rest\n")
-    summary = pd.read_csv(out / "summary.csv")
-    assert list(summary["micrograph"]) == ["mic_0000"] and list(summary["status"]) == ["picked"]
+    _run_files_of_the_first_alone(out)
     assert starfile.read(out / "autopick.star")["rlnMicrographName"].tolist() == micrographs[:1]
-    assert len(starfile.read(out / "particles.star")) == summary["n_picks"].iloc[0] > 5
 
     monkeypatch.setattr(batch, "segment_and_pick", segment_and_pick)
     assert main(["pick", *micrographs, "-o", str(out), "--diameter-A", "150", "-q"]) == 0
@@ -183,10 +181,8 @@ def test_a_full_disk_stops_the_run_at_once_keeping_what_is_done_and_a_rerun_does
     assert main(["pick", *micrographs, "-o", str(out), "--diameter-A", "150", "-q"]) == 1
     assert capsys.readouterr().err == (f"ERROR: {out}: No space left on device, so the run stopped with 1 of 3 "
                                        "micrographs done; once there is room, the same command again picks the rest\n")
-    summary = pd.read_csv(out / "summary.csv")
-    assert list(summary["micrograph"]) == ["mic_0000"] and list(summary["status"]) == ["picked"]
+    _run_files_of_the_first_alone(out)
     assert sorted(path.name for path in out.glob("mic_*")) == ["mic_0000_autopick.star", "mic_0000_summary.json"]
-    assert len(starfile.read(out / "particles.star")) == summary["n_picks"].iloc[0] > 5
 
     monkeypatch.setattr(batch, "write_picks", write_picks)
     assert main(["pick", *micrographs, "-o", str(out), "--diameter-A", "150", "-q"]) == 0
@@ -210,6 +206,13 @@ def test_a_run_that_will_not_fit_says_so_after_its_first_micrograph(simulated, t
     monkeypatch.setattr(pick_cli.shutil, "disk_usage", lambda path: usage._replace(free=int(2.5 * first)))
     assert main(["pick", *micrographs, "-o", str(tmp_path / "again"), "--diameter-A", "150", "--segmentation"]) == 0
     assert "free there" not in capsys.readouterr().err
+
+
+def _run_files_of_the_first_alone(out: Path) -> None:
+    """Assert that the run files in `out` are those of a run stopped after its first micrograph, picked."""
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(summary["micrograph"]) == ["mic_0000"] and list(summary["status"]) == ["picked"]
+    assert len(starfile.read(out / "particles.star")) == summary["n_picks"].iloc[0] > 5
 
 
 def _full_from(name_part: str, write_picks):
