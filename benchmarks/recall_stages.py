@@ -9,7 +9,8 @@ true diameter (benchmarks/_truth.py), as `icestat pick --diameter-px` does. Reca
 holding round(area / one particle's area) particles: icestat.metrics.mark_picks_on_mask) is counted after each step:
 
 1. a local maximum of the locating response (icestat.pick.locating_contrast) at any height, at least
-   MIN_DISTANCE_RADII apart, lands on the particle;
+   MIN_DISTANCE_RADII apart, lands on the particle (at the scale picking located its candidates at: a smaller one on
+   a crowded micrograph, icestat.pick.Picks.locating_diameter_px);
 2. one at least MIN_CONTRAST robust standard deviations high does (the candidates);
 3. a candidate survives the rejections (carbon, contamination, the edge, too faint to tell from noise): a pick at
    score 0;
@@ -48,11 +49,12 @@ STAGES = ("a peak at any height", f"a candidate (peak at least {MIN_CONTRAST:g} 
           f"a pick at the default threshold ({DEFAULT_THRESHOLD:g})")
 
 
-def peak_table(segmentation, diameter_px: float, min_contrast: float) -> pd.DataFrame:
-    """The locating response's peaks at least `min_contrast` high, in original pixels, scored by their contrast."""
+def peak_table(segmentation, diameter_px: float, polarity: str, min_contrast: float) -> pd.DataFrame:
+    """The peaks of the locating response at the scale of `diameter_px` turned to `polarity`, at least `min_contrast`
+    high, in original pixels, scored by their contrast."""
     working = segmentation.working
     radius_working_px = diameter_px / 2 / float(np.mean(working.scale))
-    _, contrast, _, _ = locating_contrast(segmentation, radius_working_px)
+    _, contrast, _, _ = locating_contrast(segmentation, radius_working_px, polarity)
     rows, cols = candidate_peaks(contrast, radius_working_px, min_contrast=min_contrast)
     y_px, x_px = working.to_original_px(rows, cols)
     return pick_table(x_px, y_px, score=contrast[rows, cols], micrograph=segmentation.name)
@@ -66,9 +68,10 @@ def stages_of(model, rows: pd.DataFrame) -> tuple[list[int], int, pd.DataFrame, 
         item = load_labelled(row)
         diameter_px = item.particle_diameter_px
         segmentation = segmented_for_diameter(segment(item.micrograph, model), item.micrograph, model, diameter_px)
-        picks = pick(segmentation, diameter_px=diameter_px, threshold=0.0).table
-        tables = [peak_table(segmentation, diameter_px, -np.inf), peak_table(segmentation, diameter_px, MIN_CONTRAST),
-                  picks, scored_at_least(picks, DEFAULT_THRESHOLD)]
+        picks = pick(segmentation, diameter_px=diameter_px, threshold=0.0)
+        located = (segmentation, picks.locating_diameter_px, picks.polarity)   # a smaller scale where crowded
+        tables = [peak_table(*located, -np.inf), peak_table(*located, MIN_CONTRAST), picks.table,
+                  scored_at_least(picks.table, DEFAULT_THRESHOLD)]
         marked = [mark_picks_on_mask(table, item.particle_mask, diameter_px) for table in tables]
         found += [int(table["correct"].sum()) for table, _ in marked]
         n_true += marked[0][1]

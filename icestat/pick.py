@@ -147,6 +147,9 @@ class Picks:
         ``score`` (:func:`candidate_score`); and ``rejected``, the reason it was left out whatever its score
         (``carbon``, ``contamination``, ``edge``, ``faint``: as counted in `n_rejected`), or empty. The picks are
         those not rejected whose score is at least the threshold.
+    locating_diameter_px : float
+        The diameter, in original pixels, whose scale the candidates were located at: `diameter_px`, or
+        ``CROWDED_LOCATING_FACTOR`` times it on a crowded micrograph (:func:`pick`).
     """
 
     table: pd.DataFrame
@@ -156,6 +159,7 @@ class Picks:
     polarity: str
     bright_balance: float
     candidates: pd.DataFrame
+    locating_diameter_px: float
 
     def __len__(self) -> int:
         return len(self.table)
@@ -262,7 +266,7 @@ def _located(segmentation: Segmentation, diameter_px: float, estimated: bool, th
     radius_working_px = diameter_px / 2 / float(np.mean(working.scale))
     if not np.isfinite(radius_working_px) or radius_working_px < 1:
         return Picks(_empty_table(segmentation.name), float(diameter_px), estimated, _no_rejections(), "",
-                     float("nan"), pd.DataFrame(columns=list(CANDIDATE_COLUMNS)))
+                     float("nan"), pd.DataFrame(columns=list(CANDIDATE_COLUMNS)), float(diameter_px))
     probabilities = segmentation.working_probabilities
     evidence = particle_evidence(segmentation)
     film = probabilities[CARBON] > MAX_EXCLUDED_PROBABILITY
@@ -299,7 +303,7 @@ def _located(segmentation: Segmentation, diameter_px: float, estimated: bool, th
     keep = candidates[(candidates["rejected"] == "") & (candidates["score"] >= threshold)]
     table = pick_table(keep["x_px"], keep["y_px"], score=keep["score"], diameter_px=diameter_px,
                        micrograph=segmentation.name)
-    return Picks(table, float(diameter_px), estimated, n_rejected, polarity, balance, candidates)
+    return Picks(table, float(diameter_px), estimated, n_rejected, polarity, balance, candidates, float(diameter_px))
 
 
 def locating_contrast(segmentation: Segmentation, radius_working_px: float, polarity: str = "auto",

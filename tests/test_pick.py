@@ -536,6 +536,8 @@ def test_a_crowded_micrograph_is_located_at_a_smaller_scale_and_others_as_they_w
             sparse_before = pick(sparse, generous * diameter_px)
         after = pick(packed, generous * diameter_px)
         assert after.diameter_px == generous * diameter_px and (after.table["diameter_px"] == after.diameter_px).all()
+        assert after.locating_diameter_px == pytest.approx(CROWDED_LOCATING_FACTOR * after.diameter_px)
+        assert before.locating_diameter_px == sparse_before.locating_diameter_px == generous * diameter_px
         assert _found(after, centres) > _found(before, centres) + 5
         assert (after.polarity, after.bright_balance) == (before.polarity, before.bright_balance)   # judged at d
         # the picks of the smaller scale (once: not smaller again), with the diameter given kept in the table
