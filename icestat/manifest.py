@@ -26,6 +26,9 @@ column                   meaning
 Masks of another size than the micrograph (e.g. 256x256 for a 1024x1024
 image) are resized to it with nearest-neighbour interpolation.
 
+:func:`write_manifest` writes one (the simulator's labelled sets, ``icestat manifest``: micrographs paired with
+the pick files that hold their particles, :mod:`icestat.pick_manifest`).
+
 Example, on the developers' real data::
 
     from icestat.manifest import iter_labelled
@@ -46,6 +49,7 @@ import numpy as np
 import pandas as pd
 from skimage.transform import resize
 
+from icestat._atomic import atomic_path
 from icestat.classes import CONTAMINATION, ICE, VALID_CODES
 from icestat.coords import MICROGRAPH_COLUMN, read_picks
 from icestat.micrograph import (PIXEL_SIZE_ADVICE, Micrograph, PixelSizeWarning, micrograph_stem, read_image,
@@ -130,6 +134,36 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
         rows = f"rows {', '.join(str(i + 2) for i in empty)} have" if len(empty) > 1 else f"row {empty[0] + 2} has"
         raise ValueError(f"{path}: {rows} no micrograph")
     return frame.reset_index(drop=True)
+
+
+def write_manifest(path: str | os.PathLike, rows: Iterable[dict]) -> None:
+    """Write a manifest (atomically), its paths relative to its own folder as :func:`read_manifest` reads them.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The manifest CSV to write.
+    rows : iterable of dict
+        One per micrograph, by column (``micrograph`` required); paths (``PATH_COLUMNS``) absolute or relative to
+        the working folder, None or NaN for a cell not given.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> write_manifest(folder / "sets" / "labelled.csv", [{"micrograph": folder / "mics" / "a.mrc", "dataset": "x"}])
+    >>> print((folder / "sets" / "labelled.csv").read_text().strip())
+    micrograph,dataset
+    ../mics/a.mrc,x
+    """
+    path = Path(path)
+    frame = pd.DataFrame(list(rows))
+    for column in PATH_COLUMNS:
+        if column in frame.columns:
+            frame[column] = [_relative_path(cell, path.parent) if _is_given_path(cell) else "" for cell in frame[column]]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False, float_format="%.6g")
 
 
 def iter_labelled(
@@ -253,3 +287,16 @@ def _number_or_none(value: float) -> float | None:
 
 def _is_given(cell) -> bool:
     return isinstance(cell, str) and bool(cell)
+
+
+def _is_given_path(cell) -> bool:
+    return isinstance(cell, (str, os.PathLike)) and bool(str(cell))
+
+
+def _relative_path(path: str | os.PathLike, folder: Path) -> str:
+    """`path` relative to `folder`, with forward slashes; absolute where no relative path leads there."""
+    absolute = os.path.abspath(path)
+    try:
+        return Path(os.path.relpath(absolute, os.path.abspath(folder))).as_posix()
+    except ValueError:   # on Windows, another drive
+        return absolute

@@ -22,7 +22,7 @@ from icestat._atomic import is_storage_error
 from icestat._logging import report_on_stderr
 from icestat.allocator import keep_freed_memory
 
-SUBCOMMANDS = ("demo", "evaluate", "features", "info", "pick", "relion", "segment", "simulate", "train")
+SUBCOMMANDS = ("demo", "evaluate", "features", "info", "manifest", "pick", "relion", "segment", "simulate", "train")
 
 log = logging.getLogger("icestat")
 

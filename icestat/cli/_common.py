@@ -92,6 +92,11 @@ def expand_micrographs(args: argparse.Namespace) -> bool:
     return True
 
 
+def n_micrographs(n: int) -> str:
+    """``"1 micrograph"``, ``"2 micrographs"``."""
+    return f"{n} micrograph{'s' * (n != 1)}"
+
+
 def positive_number(text: str) -> float:
     """An argument that must be a finite number above 0 (an argparse ``type``): refused before any work, not
     micrograph by micrograph.

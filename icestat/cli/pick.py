@@ -78,7 +78,7 @@ from icestat.batch import (
     write_run_files,
 )
 from icestat.cli._common import (PIXEL_SIZE_HELP, add_diameter_args, add_model_run_args, add_polarity_arg,
-                                device_usable, expand_micrographs, output_folder)
+                                device_usable, expand_micrographs, n_micrographs, output_folder)
 from icestat.diameter import RUN_DIAMETER_TOLERANCE
 from icestat.evaluate import check_threshold
 from icestat.micrograph import micrograph_stem
@@ -190,7 +190,7 @@ def main(args: argparse.Namespace) -> int:
             again = to_pick_as_bright(args.micrographs, list(rows.values()), settings)
             if again:
                 log.info("most micrographs look inverted, and the model sees their particles more clearly negated: "
-                         "picking again %s as bright", _micrographs(len(again)))
+                         "picking again %s as bright", n_micrographs(len(again)))
                 pick_all(again, run_polarity="bright", desc="picking as bright")
         # Taken as bright by the run (now or in an earlier run): so when picked again with the run's diameter.
         run_polarity = "bright" if any(row.get("polarity_source") == RUN for row in rows.values()) else None
@@ -198,7 +198,7 @@ def main(args: argparse.Namespace) -> int:
             run_diameter, again = to_pick_with_run_diameter(args.micrographs, list(rows.values()))
             if again:
                 log.info("the run's particle diameter is %s; picking again %s whose own estimate is far from it",
-                         run_diameter, _micrographs(len(again)))
+                         run_diameter, n_micrographs(len(again)))
                 pick_all(again, run_diameter, run_polarity, desc="picking with the run's diameter")
     except RuntimeError as err:  # Dask asked for but not installed, or its scheduler not reached
         log.error("%s", err)
@@ -242,7 +242,7 @@ def main(args: argparse.Namespace) -> int:
     if others:
         log.warning("%s also holds %s picked by another run (such as %s), which this run's files leave out; a run "
                     "over all of them writes run files that name them all, picking again none that is done",
-                    output, _micrographs(len(others)), others[0])
+                    output, n_micrographs(len(others)), others[0])
     return 1 if n_failed else 0
 
 
@@ -304,10 +304,10 @@ def _report_estimated_diameter(summary: pd.DataFrame, run_diameter: RunDiameter 
             print("the particle diameter could not be estimated (fewer than two bumps of particle evidence on "
                   "every micrograph); give --diameter-A or --diameter-px")
         return
-    basis = (f"median over {_micrographs(run_diameter.n_micrographs)}"
+    basis = (f"median over {n_micrographs(run_diameter.n_micrographs)}"
              + (", unreliable: all are crowded with particles" if run_diameter.all_crowded else ""))
     n_run = int((summary["diameter_source"] == RUN).sum())
-    repicked = (f"; {_micrographs(n_run)} whose own estimate was more than {RUN_DIAMETER_TOLERANCE - 1:.0%} off "
+    repicked = (f"; {n_micrographs(n_run)} whose own estimate was more than {RUN_DIAMETER_TOLERANCE - 1:.0%} off "
                 "picked with it" if n_run else "")
     print(f"particle diameter estimated from the particle evidence: {run_diameter} ({basis}){repicked}; "
           "give --diameter-A or --diameter-px if you know it")
@@ -323,7 +323,7 @@ def _report_polarity(summary: pd.DataFrame) -> None:
     example = judged.loc[judged["polarity"] == fewer, "micrograph"].iloc[0]
     log.warning("the particles were taken as %s on %s (such as %s) and as %s on %d; if they are all one, give "
                 "--polarity (summary.csv's polarity column says which is which)", fewer,
-                _micrographs(int(counts.iloc[-1])), example, counts.index[0], int(counts.iloc[0]))
+                n_micrographs(int(counts.iloc[-1])), example, counts.index[0], int(counts.iloc[0]))
 
 
 def _report_brighter_than_ice(summary: pd.DataFrame) -> None:
@@ -332,8 +332,4 @@ def _report_brighter_than_ice(summary: pd.DataFrame) -> None:
     if len(flagged):
         log.warning("%s with a part brighter than what is called ice (such as %s; brighter_than_ice_fraction in "
                     "summary.csv): mostly carbon film, inverted, or holes in the ice; check their overlays "
-                    "(--overlays) or leave them out", _micrographs(len(flagged)), flagged.iloc[0])
-
-
-def _micrographs(n: int) -> str:
-    return f"{n} micrograph{'s' * (n != 1)}"
+                    "(--overlays) or leave them out", n_micrographs(len(flagged)), flagged.iloc[0])

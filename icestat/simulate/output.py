@@ -7,11 +7,10 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-import pandas as pd
-
 from icestat import __version__
 from icestat._atomic import atomic_path
 from icestat.coords.relion import write_star
+from icestat.manifest import write_manifest
 from icestat.micrograph import write_mrc
 from icestat.simulate.core import SimulatedMicrograph
 
@@ -48,9 +47,9 @@ def write_simulation(
         rows.append(
             {
                 "dataset": "simulated",
-                "micrograph": f"{stem}.mrc",
-                "regions": f"{stem}_labels.mrc",
-                "coords": f"{stem}_truth.star",
+                "micrograph": out / f"{stem}.mrc",
+                "regions": out / f"{stem}_labels.mrc",
+                "coords": out / f"{stem}_truth.star",
                 "pixel_size_A": pixel_size_A,
                 "particle_diameter_px": sim.params.particle_diameter_A / pixel_size_A,
             }
@@ -60,6 +59,5 @@ def write_simulation(
     with atomic_path(out / "simulation.json") as tmp:
         tmp.write_text(json.dumps(record, indent=2))
     manifest = out / "manifest.csv"
-    with atomic_path(manifest) as tmp:
-        pd.DataFrame(rows).to_csv(tmp, index=False)
+    write_manifest(manifest, rows)
     return manifest
