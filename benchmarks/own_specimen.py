@@ -1,0 +1,182 @@
+"""Is a model of one's own specimen, trained on picks of a few micrographs, better than the shipped one?
+
+Usage:
+    python benchmarks/own_specimen.py [--shared ../shared/data] [--quick]
+
+What a user does who picks a few micrographs of a new specimen by hand: `icestat manifest` pairs them with their
+pick files, `icestat train` (its defaults: the manifest's micrographs and 12 simulated ones) learns the specimen.
+For each masked dataset of ../shared/data:
+
+- its masked micrographs are split into those picked by hand (for EMPIAR-10028 and -10059, those the shipped
+  model trained on; for 10017, all of which it trained on, every other one by name) and the test micrographs (the
+  rest);
+- the hand picks are the particles of the training micrographs' masks, a centre each (mask_centres: a blob holding
+  round(area / one particle's area) particles, as the scoring counts them, is split into as many by k-means),
+  written as RELION coordinate files; all of them ("every particle picked") or a random half ("half picked": a
+  user who picks the clear ones, whose unpicked neighbours are taught as ice);
+- the two models so trained, through the two commands, pick the test micrographs, as do the recipe retrained
+  without the dataset (picking.py's "specimen held out" models: the shipped model as it does on a specimen it has
+  never seen) and the shipped model itself.
+
+Picks: the true diameter, the default threshold, as `icestat pick --diameter-px` picks; scored on the masks
+(icestat.metrics.mark_picks_on_mask). --quick: one dataset, two micrographs each way, tiny training (a check that
+it runs; its numbers mean little), printed only.
+
+Writes benchmarks/results/own_specimen.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import ndimage
+from sklearn.cluster import KMeans
+
+from _report import publish
+from _truth import add_shared_argument, masked_manifest
+from picking import model_without, pooled_scores
+
+from icestat.cli import main as icestat
+from icestat.coords import pick_table
+from icestat.coords.relion import write_star
+from icestat.manifest import load_labelled
+from icestat.metrics import mark_picks_on_mask
+from icestat.model import load_model
+from icestat.pick import pick
+from icestat.segment import segment
+
+SEED = 2026
+#: The share of the particles a "half picked" user picks.
+HALF = 0.5
+
+
+def mask_centres(mask: np.ndarray, diameter_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """One centre (y, x) per particle of a particle mask: a blob of area A holds max(1, round(A / a)) particles (a:
+    one particle's disk), its pixels split among them by k-means."""
+    labels, n_blobs = ndimage.label(mask)
+    one_particle = np.pi * diameter_px ** 2 / 4
+    centres = []
+    for index, blob in enumerate(ndimage.find_objects(labels), start=1):
+        ys, xs = np.nonzero(labels[blob] == index)
+        pixels = np.column_stack([ys + blob[0].start, xs + blob[1].start]).astype(np.float64)
+        n = max(1, round(len(pixels) / one_particle))
+        if n == 1:
+            centres.append(pixels.mean(axis=0, keepdims=True))
+        else:
+            centres.append(KMeans(n, n_init=3, random_state=SEED).fit(pixels).cluster_centers_)
+    centres = np.concatenate(centres) if centres else np.zeros((0, 2))
+    return centres[:, 0], centres[:, 1]
+
+
+def hand_picks(rows: pd.DataFrame, folder: Path, share: float) -> tuple[list[Path], int]:
+    """Coordinate files (``<stem>_manualpick.star``) of `share` of the particles of `rows`' masks, in `folder`, and
+    how many particles they hold."""
+    rng = np.random.default_rng(SEED)
+    folder.mkdir(parents=True, exist_ok=True)
+    files, n_picked = [], 0
+    for _, row in rows.iterrows():
+        item = load_labelled(row)
+        y_px, x_px = mask_centres(item.particle_mask, item.particle_diameter_px)
+        kept = rng.random(len(y_px)) < share
+        files.append(folder / f"{item.micrograph.name}_manualpick.star")
+        write_star(pick_table(x_px[kept], y_px[kept]), files[-1])
+        n_picked += int(kept.sum())
+    return files, n_picked
+
+
+def own_model(rows: pd.DataFrame, folder: Path, share: float, quick: bool) -> tuple[object, int]:
+    """The model `icestat manifest` and `icestat train` make of `share` of the particles of `rows` picked by hand,
+    and how many were picked."""
+    picks, n_picked = hand_picks(rows, folder / "picks", share)
+    manifest, model_file = folder / "labelled.csv", folder / "mine.icestat"
+    diameter_px, pixel_size_A = float(rows["particle_diameter_px"].iloc[0]), float(rows["pixel_size_A"].iloc[0])
+    known = ["--pixel-size-A", str(pixel_size_A)] if np.isfinite(pixel_size_A) else []   # not in the JPEGs
+    if icestat(["-q", "manifest", *rows["micrograph"], "--picks", *map(str, picks), "-o", str(manifest),
+                "--diameter-px", str(diameter_px), *known]) != 0:
+        raise RuntimeError(f"icestat manifest failed for {folder}")
+    budget = ["--simulated", "2", "--n-estimators", "20", "--refiner-steps", "30", "--refiner-networks", "1"]
+    if icestat(["-q", "train", str(manifest), "-o", str(model_file), *(budget if quick else [])]) != 0:
+        raise RuntimeError(f"icestat train failed for {folder}")
+    return load_model(model_file), n_picked
+
+
+def scored(model, rows: pd.DataFrame) -> dict:
+    """Picking scores of `model` on `rows`' masked micrographs, pooled (true diameter, default threshold)."""
+    marked = []
+    for _, row in rows.iterrows():
+        item = load_labelled(row)
+        segmentation = segment(item.micrograph, model, particle_diameter_px=item.particle_diameter_px)
+        picks = pick(segmentation, diameter_px=item.particle_diameter_px).table
+        marked.append(mark_picks_on_mask(picks, item.particle_mask, item.particle_diameter_px))
+    return pooled_scores(marked)
+
+
+def split(rows: pd.DataFrame, dataset: str, trained_on: set[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The micrographs of `rows` picked by hand and the test ones: the shipped model's training ones and the rest,
+    or, where it trained on all, every other one by name."""
+    rows = rows.sort_values("micrograph")
+    in_training = rows["micrograph"].map(lambda path: f"{dataset}/{Path(path).stem}" in trained_on).to_numpy()
+    if in_training.all():
+        in_training = np.arange(len(rows)) % 2 == 0
+    return rows[in_training], rows[~in_training]
+
+
+def _cell(scores: dict) -> str:
+    return f"{scores['f1']:.3f} ({scores['precision']:.2f} / {scores['recall']:.2f})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_shared_argument(parser)
+    parser.add_argument("--quick", action="store_true", help="one dataset, two micrographs each way, tiny training")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    started = time.perf_counter()
+    manifest = masked_manifest(args.shared, max_masks=2 if args.quick else None)
+    shipped = load_model()
+    trained_on = set(shipped.metadata["training_micrographs"])
+    table = ["| specimen | hand-picked / test micrographs | particles picked by hand (all / half) | never seen (recipe retrained "
+             "without it) | own model, every particle picked | own model, half picked | shipped model |",
+             "|" + " --- |" * 7]   # particles: every one / half
+    groups = list(manifest[manifest["particle_mask"].notna()].groupby("dataset"))
+    for dataset, rows in groups[-1:] if args.quick else groups:
+        picked_rows, test = split(rows, dataset, trained_on)
+        if args.quick:
+            picked_rows, test = picked_rows.iloc[:2], test.iloc[:2]
+        cells, n_picked = [], []
+        with tempfile.TemporaryDirectory(prefix="own-specimen-") as folder:
+            never_seen = shipped if args.quick else model_without(dataset, args.shared)
+            cells.append(_cell(scored(never_seen, test)))
+            for share in (1.0, HALF):
+                model, n = own_model(picked_rows, Path(folder) / f"share_{share:g}", share, args.quick)
+                n_picked.append(str(n))
+                cells.append(_cell(scored(model, test)))
+            cells.append(_cell(scored(shipped, test)))
+        table.append(f"| {dataset} | {len(picked_rows)} / {len(test)} | {' / '.join(n_picked)} | "
+                     + " | ".join(cells) + " |")
+        print(table[-1], flush=True)
+    lines = ["# A model of one's own specimen, from picks of a few micrographs",
+             "",
+             "Written by benchmarks/own_specimen.py (see its docstring). F1 (precision / recall) on each specimen's",
+             "test micrographs, true diameter, default threshold, mask-based. The own models are made as a user makes",
+             "them: `icestat manifest` of the hand-picked micrographs' coordinate files, then `icestat train` with its",
+             "defaults. The shipped model trained on EMPIAR-10017's test micrographs too (all 16 of its masked ones).",
+             ""]
+    lines += table
+    lines += ["", f"Whole run: {time.perf_counter() - started:.0f} s on {len(os.sched_getaffinity(0))} cores"
+              + (" (--quick: numbers mean little)." if args.quick else ".")]
+    if args.quick:
+        print("\n".join(lines))
+    else:
+        publish(lines, "own_specimen.md")
+
+
+if __name__ == "__main__":
+    main()
