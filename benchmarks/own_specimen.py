@@ -1,7 +1,7 @@
 """Is a model of one's own specimen, trained on picks of a few micrographs, better than the shipped one?
 
 Usage:
-    python benchmarks/own_specimen.py [--shared ../shared/data] [--quick]
+    python benchmarks/own_specimen.py [--shared ../shared/data] [--variants all,half,self] [--quick]
 
 What a user does who picks a few micrographs of a new specimen by hand: `icestat manifest` pairs them with their
 pick files, `icestat train` (its defaults: the manifest's micrographs and 12 simulated ones) learns the specimen.
@@ -12,11 +12,13 @@ For each masked dataset of ../shared/data:
   rest);
 - the hand picks are the particles of the training micrographs' masks, a centre each (mask_centres: a blob holding
   round(area / one particle's area) particles, as the scoring counts them, is split into as many by k-means),
-  written as RELION coordinate files; all of them ("every particle picked") or a random half ("half picked": a
-  user who picks the clear ones, whose unpicked neighbours are taught as ice);
-- the two models so trained, through the two commands, pick the test micrographs, as do the recipe retrained
-  without the dataset (picking.py's "specimen held out" models: the shipped model as it does on a specimen it has
-  never seen) and the shipped model itself.
+  written as RELION coordinate files; all of them ("all": every particle picked) or a random half ("half": a
+  user who picks the clear ones, whose unpicked neighbours are taught as ice); or no hand picks but those the
+  recipe retrained without the dataset makes of them ("self": `icestat pick` at the default threshold, as a user
+  who lets icestat pick a few micrographs and teaches it the specimen from its own picks);
+- the models so trained (--variants: which), through the two commands, pick the test micrographs, as do the
+  recipe retrained without the dataset (picking.py's "specimen held out" models: the shipped model as it does on
+  a specimen it has never seen) and the shipped model itself.
 
 Picks: the true diameter, the default threshold, as `icestat pick --diameter-px` picks; scored on the masks
 (icestat.metrics.mark_picks_on_mask). --quick: one dataset, two micrographs each way, tiny training (a check that
@@ -41,10 +43,10 @@ from sklearn.cluster import KMeans
 
 from _report import publish
 from _truth import add_shared_argument, masked_manifest
-from picking import model_without, pooled_scores
+from picking import model_file_without, pooled_scores
 
 from icestat.cli import main as icestat
-from icestat.coords import pick_table
+from icestat.coords import pick_table, read_picks
 from icestat.coords.relion import write_star
 from icestat.manifest import load_labelled
 from icestat.metrics import mark_picks_on_mask
@@ -55,6 +57,9 @@ from icestat.segment import segment
 SEED = 2026
 #: The share of the particles a "half picked" user picks.
 HALF = 0.5
+#: The own models made, by the picks they learn from.
+VARIANTS = {"all": "every particle picked", "half": "half picked",
+            "self": "from its picks by the never-seen model (icestat pick, default threshold)"}
 
 
 def mask_centres(mask: np.ndarray, diameter_px: float) -> tuple[np.ndarray, np.ndarray]:
@@ -91,20 +96,35 @@ def hand_picks(rows: pd.DataFrame, folder: Path, share: float) -> tuple[list[Pat
     return files, n_picked
 
 
-def own_model(rows: pd.DataFrame, folder: Path, share: float, quick: bool) -> tuple[object, int]:
-    """The model `icestat manifest` and `icestat train` make of `share` of the particles of `rows` picked by hand,
-    and how many were picked."""
-    picks, n_picked = hand_picks(rows, folder / "picks", share)
+def its_own_picks(rows: pd.DataFrame, folder: Path, model_file: Path | None) -> tuple[list[Path], int]:
+    """The picks `icestat pick` makes of `rows`' micrographs with `model_file` (None: the shipped model) at the
+    default threshold, in `folder` (its ``autopick.star``), and how many."""
+    if icestat(["-q", "pick", *rows["micrograph"], "-o", str(folder), "--diameter-px", str(_diameter_px(rows)),
+                *_pixel_size_args(rows), *(["--model", str(model_file)] if model_file else [])]) != 0:
+        raise RuntimeError(f"icestat pick failed for {folder}")
+    return [folder / "autopick.star"], len(read_picks(folder / "particles.star"))
+
+
+def own_model(rows: pd.DataFrame, folder: Path, picks: list[Path], quick: bool):
+    """The model `icestat manifest` and `icestat train` make of `rows`' micrographs and their `picks`."""
     manifest, model_file = folder / "labelled.csv", folder / "mine.icestat"
-    diameter_px, pixel_size_A = float(rows["particle_diameter_px"].iloc[0]), float(rows["pixel_size_A"].iloc[0])
-    known = ["--pixel-size-A", str(pixel_size_A)] if np.isfinite(pixel_size_A) else []   # not in the JPEGs
     if icestat(["-q", "manifest", *rows["micrograph"], "--picks", *map(str, picks), "-o", str(manifest),
-                "--diameter-px", str(diameter_px), *known]) != 0:
+                "--diameter-px", str(_diameter_px(rows)), *_pixel_size_args(rows)]) != 0:
         raise RuntimeError(f"icestat manifest failed for {folder}")
     budget = ["--simulated", "2", "--n-estimators", "20", "--refiner-steps", "30", "--refiner-networks", "1"]
     if icestat(["-q", "train", str(manifest), "-o", str(model_file), *(budget if quick else [])]) != 0:
         raise RuntimeError(f"icestat train failed for {folder}")
-    return load_model(model_file), n_picked
+    return load_model(model_file)
+
+
+def _diameter_px(rows: pd.DataFrame) -> float:
+    return float(rows["particle_diameter_px"].iloc[0])
+
+
+def _pixel_size_args(rows: pd.DataFrame) -> list[str]:
+    """``--pixel-size-A`` with the manifest's pixel size, where it gives one (the JPEGs hold none)."""
+    pixel_size_A = float(rows["pixel_size_A"].iloc[0])
+    return ["--pixel-size-A", str(pixel_size_A)] if np.isfinite(pixel_size_A) else []
 
 
 def scored(model, rows: pd.DataFrame) -> dict:
@@ -135,30 +155,38 @@ def _cell(scores: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_shared_argument(parser)
+    parser.add_argument("--variants", type=lambda text: text.split(","), default=list(VARIANTS),
+                        help=f"the own models to make, of {', '.join(VARIANTS)} (default: all)")
     parser.add_argument("--quick", action="store_true", help="one dataset, two micrographs each way, tiny training")
     args = parser.parse_args()
+    if set(args.variants) - set(VARIANTS):
+        parser.error(f"--variants: one or more of {', '.join(VARIANTS)}")
     warnings.simplefilter("ignore")
     started = time.perf_counter()
     manifest = masked_manifest(args.shared, max_masks=2 if args.quick else None)
     shipped = load_model()
     trained_on = set(shipped.metadata["training_micrographs"])
-    table = ["| specimen | hand-picked / test micrographs | particles picked by hand (all / half) | never seen (recipe retrained "
-             "without it) | own model, every particle picked | own model, half picked | shipped model |",
-             "|" + " --- |" * 7]   # particles: every one / half
+    table = ["| specimen | hand-picked / test micrographs | particles picked | never seen (recipe retrained without it) | "
+             + " | ".join(f"own model, {VARIANTS[variant]}" for variant in args.variants) + " | shipped model |",
+             "|" + " --- |" * (len(args.variants) + 5)]
     groups = list(manifest[manifest["particle_mask"].notna()].groupby("dataset"))
     for dataset, rows in groups[-1:] if args.quick else groups:
         picked_rows, test = split(rows, dataset, trained_on)
         if args.quick:
             picked_rows, test = picked_rows.iloc[:2], test.iloc[:2]
-        cells, n_picked = [], []
-        with tempfile.TemporaryDirectory(prefix="own-specimen-") as folder:
-            never_seen = shipped if args.quick else model_without(dataset, args.shared)
-            cells.append(_cell(scored(never_seen, test)))
-            for share in (1.0, HALF):
-                model, n = own_model(picked_rows, Path(folder) / f"share_{share:g}", share, args.quick)
+        never_seen_file = None if args.quick else model_file_without(dataset, args.shared)
+        never_seen = load_model(never_seen_file)
+        cells, n_picked = [_cell(scored(never_seen, test))], []
+        with tempfile.TemporaryDirectory(prefix="own-specimen-") as temporary:
+            for variant in args.variants:
+                folder = Path(temporary) / variant
+                if variant == "self":
+                    picks, n = its_own_picks(picked_rows, folder / "picks", never_seen_file)
+                else:
+                    picks, n = hand_picks(picked_rows, folder / "picks", 1.0 if variant == "all" else HALF)
                 n_picked.append(str(n))
-                cells.append(_cell(scored(model, test)))
-            cells.append(_cell(scored(shipped, test)))
+                cells.append(_cell(scored(own_model(picked_rows, folder, picks, args.quick), test)))
+        cells.append(_cell(scored(shipped, test)))
         table.append(f"| {dataset} | {len(picked_rows)} / {len(test)} | {' / '.join(n_picked)} | "
                      + " | ".join(cells) + " |")
         print(table[-1], flush=True)
@@ -166,8 +194,9 @@ def main() -> None:
              "",
              "Written by benchmarks/own_specimen.py (see its docstring). F1 (precision / recall) on each specimen's",
              "test micrographs, true diameter, default threshold, mask-based. The own models are made as a user makes",
-             "them: `icestat manifest` of the hand-picked micrographs' coordinate files, then `icestat train` with its",
-             "defaults. The shipped model trained on EMPIAR-10017's test micrographs too (all 16 of its masked ones).",
+             "them: `icestat manifest` of the picked micrographs' coordinate files (by hand, or `icestat pick`'s), then",
+             "`icestat train` with its defaults. Particles picked: for each own model, in its column's order. The",
+             "shipped model trained on EMPIAR-10017's test micrographs too (all 16 of its masked ones).",
              ""]
     lines += table
     lines += ["", f"Whole run: {time.perf_counter() - started:.0f} s on {len(os.sched_getaffinity(0))} cores"

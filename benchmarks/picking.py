@@ -261,14 +261,19 @@ def model_without(dataset: str, shared: Path, folder: Path = MODELS_FOLDER):
     """:func:`retrained_without`, read from `folder` when it is there (else trained and kept there).
 
     The file (``without_<dataset>_<digest>.icestat``) is named after :func:`recipe_digest` too, so that a model
-    trained by an earlier recipe is never reused. picking.py, pick_sensitivity.py, specimen_transfer.py and
-    recall_stages.py share these models (about 5 min each to train on 2 cores).
+    trained by an earlier recipe is never reused. picking.py, pick_sensitivity.py, specimen_transfer.py,
+    recall_stages.py and own_specimen.py share these models (about 5 min each to train on 2 cores).
     """
+    return load_model(model_file_without(dataset, shared, folder))
+
+
+def model_file_without(dataset: str, shared: Path, folder: Path = MODELS_FOLDER) -> Path:
+    """The file of :func:`model_without`, trained and kept first where it is not there yet."""
     path = folder / f"without_{dataset}_{recipe_digest()}.icestat"
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
         retrained_without(shared, dataset).save(path)
-    return load_model(path)
+    return path
 
 
 def held_out_10017(shared: Path, n_folds: int) -> tuple[str, list[Marked]]:
