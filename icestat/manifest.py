@@ -119,7 +119,7 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
     folder = path.resolve().parent
     for column in PATH_COLUMNS:
         cells = frame[column] if column in frame.columns else pd.Series([""] * len(frame))
-        paths = [str(folder / cell.strip()) if cell.strip() else None for cell in cells]
+        paths = [os.path.normpath(folder / cell.strip()) if cell.strip() else None for cell in cells]
         frame[column] = pd.Series(paths, index=frame.index, dtype=object)
     for column in NUMBER_COLUMNS:
         cells = frame[column] if column in frame.columns else pd.Series([""] * len(frame))
