@@ -1,7 +1,7 @@
 """Is a model of one's own specimen, trained on picks of a few micrographs, better than the shipped one?
 
 Usage:
-    python benchmarks/own_specimen.py [--shared ../shared/data] [--variants all,half,self] [--quick]
+    python benchmarks/own_specimen.py [--shared ../shared/data] [--variants all,half,self] [--quick] [--simulated]
 
 What a user does who picks a few micrographs of a new specimen by hand: `icestat manifest` pairs them with their
 pick files, `icestat train` (its defaults: the manifest's micrographs and 12 simulated ones) learns the specimen.
@@ -24,7 +24,11 @@ Picks: the true diameter, the default threshold, as `icestat pick --diameter-px`
 (icestat.metrics.mark_picks_on_mask). --quick: one dataset, two micrographs each way, tiny training (a check that
 it runs; its numbers mean little), printed only.
 
-Writes benchmarks/results/own_specimen.md.
+--simulated (alone): the same taught from the shipped model's own picks, on simulated micrographs of clean ice and
+of ice full of debris (SIMULATED: five to pick and teach from, five to test on), scored against the true centres:
+what a picker that picks junk teaches itself.
+
+Writes benchmarks/results/own_specimen.md (--simulated: own_specimen_simulated.md).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import os
 import tempfile
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -44,15 +49,18 @@ from sklearn.cluster import KMeans
 from _report import publish
 from _truth import add_shared_argument, masked_manifest
 from picking import model_file_without, pooled_scores
+from specimen_conditions import BASELINE
 
 from icestat.cli import main as icestat
 from icestat.coords import pick_table, read_picks
 from icestat.coords.relion import write_star
 from icestat.manifest import load_labelled
-from icestat.metrics import mark_picks_on_mask
+from icestat.metrics import mark_picks, mark_picks_on_mask
+from icestat.micrograph import Micrograph, write_mrc
 from icestat.model import load_model
 from icestat.pick import pick
 from icestat.segment import segment
+from icestat.simulate import simulate_micrograph
 
 SEED = 2026
 #: The share of the particles a "half picked" user picks.
@@ -60,6 +68,11 @@ HALF = 0.5
 #: The own models made, by the picks they learn from.
 VARIANTS = {"all": "every particle picked", "half": "half picked",
             "self": "from its picks by the never-seen model (icestat pick, default threshold)"}
+#: --simulated: the conditions (changes to specimen_conditions.py's BASELINE) a model is taught from the shipped
+#: model's own picks of N_SIMULATED micrographs and tested on N_SIMULATED others: clean ice, and ice full of
+#: debris, where the shipped model's picks are a quarter wrong.
+SIMULATED = (("baseline (clean ice)", {}), ("debris in the ice, 0.2 rad", dict(debris_phase_sd_rad=0.2)))
+N_SIMULATED = 5
 
 
 def mask_centres(mask: np.ndarray, diameter_px: float) -> tuple[np.ndarray, np.ndarray]:
@@ -138,6 +151,34 @@ def scored(model, rows: pd.DataFrame) -> dict:
     return pooled_scores(marked)
 
 
+def simulated_row(label: str, changes: dict, folder: Path) -> str:
+    """A table line of --simulated: the shipped model and the model taught from its own picks (`icestat pick`,
+    `icestat manifest`, `icestat train`) of ``N_SIMULATED`` micrographs of `changes`, on ``N_SIMULATED`` others,
+    against the true centres within half a diameter."""
+    params = replace(BASELINE, **changes)
+    diameter_px = params.particle_diameter_A / params.pixel_size_A
+    (folder / "first").mkdir(parents=True)
+    paths, tests = [], []
+    for seed in range(2 * N_SIMULATED):
+        sim = simulate_micrograph(params, seed=[77, seed])
+        if seed < N_SIMULATED:
+            paths.append(folder / "first" / f"first_{seed}.mrc")
+            write_mrc(paths[-1], sim.image, params.pixel_size_A)
+        else:
+            tests.append((Micrograph(sim.image, params.pixel_size_A, f"test_{seed}"), sim.picks))
+    rows = pd.DataFrame({"micrograph": list(map(str, paths)), "particle_diameter_px": diameter_px,
+                         "pixel_size_A": params.pixel_size_A})
+    picks, n_picked = its_own_picks(rows, folder / "picks", None)
+    cells = []
+    for model in (load_model(), own_model(rows, folder, picks, quick=False)):
+        marked = []
+        for micrograph, truth in tests:
+            segmentation = segment(micrograph, model, particle_diameter_px=diameter_px)
+            marked.append(mark_picks(pick(segmentation, diameter_px=diameter_px).table, truth, diameter_px / 2))
+        cells.append(_cell(pooled_scores(marked)))
+    return f"| {label} | {N_SIMULATED} / {N_SIMULATED} | {n_picked} | " + " | ".join(cells) + " |"
+
+
 def split(rows: pd.DataFrame, dataset: str, trained_on: set[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The micrographs of `rows` picked by hand and the test ones: the shipped model's training ones and the rest,
     or, where it trained on all, every other one by name."""
@@ -158,11 +199,16 @@ def main() -> None:
     parser.add_argument("--variants", type=lambda text: text.split(","), default=list(VARIANTS),
                         help=f"the own models to make, of {', '.join(VARIANTS)} (default: all)")
     parser.add_argument("--quick", action="store_true", help="one dataset, two micrographs each way, tiny training")
+    parser.add_argument("--simulated", action="store_true", help="only the simulated check of a model taught "
+                        "from the shipped model's own picks (own_specimen_simulated.md)")
     args = parser.parse_args()
     if set(args.variants) - set(VARIANTS):
         parser.error(f"--variants: one or more of {', '.join(VARIANTS)}")
     warnings.simplefilter("ignore")
     started = time.perf_counter()
+    if args.simulated:
+        simulated_check(started)
+        return
     manifest = masked_manifest(args.shared, max_masks=2 if args.quick else None)
     shipped = load_model()
     trained_on = set(shipped.metadata["training_micrographs"])
@@ -205,6 +251,23 @@ def main() -> None:
         print("\n".join(lines))
     else:
         publish(lines, "own_specimen.md")
+
+
+def simulated_check(started: float) -> None:
+    """--simulated: :func:`simulated_row` of each of ``SIMULATED``, written to own_specimen_simulated.md."""
+    table = ["| simulated micrographs | picked / test micrographs | particles picked | shipped model | own model, from "
+             "the shipped model's picks |", "|" + " --- |" * 5]
+    with tempfile.TemporaryDirectory(prefix="own-specimen-") as temporary:
+        for row, (label, changes) in enumerate(SIMULATED):
+            table.append(simulated_row(label, changes, Path(temporary) / str(row)))
+            print(table[-1], flush=True)
+    publish(["# A model taught from icestat's own picks, on simulated micrographs", "",
+             "Written by benchmarks/own_specimen.py --simulated (see its docstring). F1 (precision / recall) on the",
+             "test micrographs, against the true centres within half a diameter; true diameter, default threshold.",
+             f"Micrographs as specimen_conditions.py's baseline ({BASELINE.particle_diameter_A:g} Å particles at "
+             f"{BASELINE.pixel_size_A:g} Å/px, {BASELINE.n_particles} a micrograph) with the row's change.", ""]
+            + table + ["", f"Whole run: {time.perf_counter() - started:.0f} s on {len(os.sched_getaffinity(0))} "
+                           "cores."], "own_specimen_simulated.md")
 
 
 if __name__ == "__main__":
