@@ -14,7 +14,7 @@ For each masked dataset of ../shared/data:
   round(area / one particle's area) particles, as the scoring counts them, is split into as many by k-means),
   written as RELION coordinate files; all of them ("all": every particle picked) or a random half ("half": a
   user who picks the clear ones, whose unpicked neighbours are taught as ice); or no hand picks but those the
-  recipe retrained without the dataset makes of them ("self": `icestat pick` at the default threshold, as a user
+  recipe retrained without the dataset makes of them ("self": `icestat pick` at --threshold, as a user
   who lets icestat pick a few micrographs and teaches it the specimen from its own picks);
 - the models so trained (--variants: which), through the two commands, pick the test micrographs, as do the
   recipe retrained without the dataset (picking.py's "specimen held out" models: the shipped model as it does on
@@ -58,7 +58,7 @@ from icestat.manifest import load_labelled
 from icestat.metrics import mark_picks, mark_picks_on_mask
 from icestat.micrograph import Micrograph, write_mrc
 from icestat.model import load_model
-from icestat.pick import pick
+from icestat.pick import DEFAULT_THRESHOLD, pick
 from icestat.segment import segment
 from icestat.simulate import simulate_micrograph
 
@@ -67,7 +67,7 @@ SEED = 2026
 HALF = 0.5
 #: The own models made, by the picks they learn from.
 VARIANTS = {"all": "every particle picked", "half": "half picked",
-            "self": "from its picks by the never-seen model (icestat pick, default threshold)"}
+            "self": "from its picks by the never-seen model (icestat pick)"}
 #: --simulated: the conditions (changes to specimen_conditions.py's BASELINE) a model is taught from the shipped
 #: model's own picks of N_SIMULATED micrographs and tested on N_SIMULATED others: clean ice, and ice full of
 #: debris, where the shipped model's picks are a quarter wrong.
@@ -109,11 +109,13 @@ def hand_picks(rows: pd.DataFrame, folder: Path, share: float) -> tuple[list[Pat
     return files, n_picked
 
 
-def its_own_picks(rows: pd.DataFrame, folder: Path, model_file: Path | None) -> tuple[list[Path], int]:
-    """The picks `icestat pick` makes of `rows`' micrographs with `model_file` (None: the shipped model) at the
-    default threshold, in `folder` (its ``autopick.star``), and how many."""
+def its_own_picks(rows: pd.DataFrame, folder: Path, model_file: Path | None,
+                  threshold: float) -> tuple[list[Path], int]:
+    """The picks `icestat pick` makes of `rows`' micrographs with `model_file` (None: the shipped model) at
+    `threshold`, in `folder` (its ``autopick.star``), and how many."""
     if icestat(["-q", "pick", *rows["micrograph"], "-o", str(folder), "--diameter-px", str(_diameter_px(rows)),
-                *_pixel_size_args(rows), *(["--model", str(model_file)] if model_file else [])]) != 0:
+                "--threshold", str(threshold), *_pixel_size_args(rows),
+                *(["--model", str(model_file)] if model_file else [])]) != 0:
         raise RuntimeError(f"icestat pick failed for {folder}")
     return [folder / "autopick.star"], len(read_picks(folder / "particles.star"))
 
@@ -151,10 +153,10 @@ def scored(model, rows: pd.DataFrame) -> dict:
     return pooled_scores(marked)
 
 
-def simulated_row(label: str, changes: dict, folder: Path) -> str:
+def simulated_row(label: str, changes: dict, folder: Path, threshold: float) -> str:
     """A table line of --simulated: the shipped model and the model taught from its own picks (`icestat pick`,
-    `icestat manifest`, `icestat train`) of ``N_SIMULATED`` micrographs of `changes`, on ``N_SIMULATED`` others,
-    against the true centres within half a diameter."""
+    `icestat manifest`, `icestat train`) at `threshold` of ``N_SIMULATED`` micrographs of `changes`, on
+    ``N_SIMULATED`` others, against the true centres within half a diameter."""
     params = replace(BASELINE, **changes)
     diameter_px = params.particle_diameter_A / params.pixel_size_A
     (folder / "first").mkdir(parents=True)
@@ -168,7 +170,7 @@ def simulated_row(label: str, changes: dict, folder: Path) -> str:
             tests.append((Micrograph(sim.image, params.pixel_size_A, f"test_{seed}"), sim.picks))
     rows = pd.DataFrame({"micrograph": list(map(str, paths)), "particle_diameter_px": diameter_px,
                          "pixel_size_A": params.pixel_size_A})
-    picks, n_picked = its_own_picks(rows, folder / "picks", None)
+    picks, n_picked = its_own_picks(rows, folder / "picks", None, threshold)
     cells = []
     for model in (load_model(), own_model(rows, folder, picks, quick=False)):
         marked = []
@@ -199,6 +201,8 @@ def main() -> None:
     parser.add_argument("--variants", type=lambda text: text.split(","), default=list(VARIANTS),
                         help=f"the own models to make, of {', '.join(VARIANTS)} (default: all)")
     parser.add_argument("--quick", action="store_true", help="one dataset, two micrographs each way, tiny training")
+    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="score threshold of the picks a "
+                        "model is taught from by its own (self, --simulated; default: %(default)s)")
     parser.add_argument("--simulated", action="store_true", help="only the simulated check of a model taught "
                         "from the shipped model's own picks (own_specimen_simulated.md)")
     args = parser.parse_args()
@@ -207,7 +211,7 @@ def main() -> None:
     warnings.simplefilter("ignore")
     started = time.perf_counter()
     if args.simulated:
-        simulated_check(started)
+        simulated_check(started, args.threshold)
         return
     manifest = masked_manifest(args.shared, max_masks=2 if args.quick else None)
     shipped = load_model()
@@ -227,7 +231,7 @@ def main() -> None:
             for variant in args.variants:
                 folder = Path(temporary) / variant
                 if variant == "self":
-                    picks, n = its_own_picks(picked_rows, folder / "picks", never_seen_file)
+                    picks, n = its_own_picks(picked_rows, folder / "picks", never_seen_file, args.threshold)
                 else:
                     picks, n = hand_picks(picked_rows, folder / "picks", 1.0 if variant == "all" else HALF)
                 n_picked.append(str(n))
@@ -243,6 +247,7 @@ def main() -> None:
              "them: `icestat manifest` of the picked micrographs' coordinate files (by hand, or `icestat pick`'s), then",
              "`icestat train` with its defaults. Particles picked: for each own model, in its column's order. The",
              "shipped model trained on EMPIAR-10017's test micrographs too (all 16 of its masked ones).",
+             f"The never-seen model's own picks (if any column) are those at threshold {args.threshold:g}.",
              ""]
     lines += table
     lines += ["", f"Whole run: {time.perf_counter() - started:.0f} s on {len(os.sched_getaffinity(0))} cores"
@@ -253,17 +258,18 @@ def main() -> None:
         publish(lines, "own_specimen.md")
 
 
-def simulated_check(started: float) -> None:
+def simulated_check(started: float, threshold: float) -> None:
     """--simulated: :func:`simulated_row` of each of ``SIMULATED``, written to own_specimen_simulated.md."""
     table = ["| simulated micrographs | picked / test micrographs | particles picked | shipped model | own model, from "
              "the shipped model's picks |", "|" + " --- |" * 5]
     with tempfile.TemporaryDirectory(prefix="own-specimen-") as temporary:
         for row, (label, changes) in enumerate(SIMULATED):
-            table.append(simulated_row(label, changes, Path(temporary) / str(row)))
+            table.append(simulated_row(label, changes, Path(temporary) / str(row), threshold))
             print(table[-1], flush=True)
     publish(["# A model taught from icestat's own picks, on simulated micrographs", "",
              "Written by benchmarks/own_specimen.py --simulated (see its docstring). F1 (precision / recall) on the",
-             "test micrographs, against the true centres within half a diameter; true diameter, default threshold.",
+             "test micrographs, against the true centres within half a diameter; true diameter, default threshold;",
+             f"the model taught from the shipped model's picks at threshold {threshold:g}.",
              f"Micrographs as specimen_conditions.py's baseline ({BASELINE.particle_diameter_A:g} Å particles at "
              f"{BASELINE.pixel_size_A:g} Å/px, {BASELINE.n_particles} a micrograph) with the row's change.", ""]
             + table + ["", f"Whole run: {time.perf_counter() - started:.0f} s on {len(os.sched_getaffinity(0))} "
