@@ -48,14 +48,13 @@ from sklearn.cluster import KMeans
 
 from _report import publish
 from _truth import add_shared_argument, masked_manifest
-from picking import model_file_without, pooled_scores
+from picking import mask_marker, model_file_without, pooled_scores, truth_marker
 from specimen_conditions import BASELINE
 
 from icestat.cli import main as icestat
 from icestat.coords import pick_table, read_picks
 from icestat.coords.relion import write_star
 from icestat.manifest import load_labelled
-from icestat.metrics import mark_picks, mark_picks_on_mask
 from icestat.micrograph import Micrograph, write_mrc
 from icestat.model import load_model
 from icestat.pick import DEFAULT_THRESHOLD, pick
@@ -78,7 +77,7 @@ N_SIMULATED = 5
 def mask_centres(mask: np.ndarray, diameter_px: float) -> tuple[np.ndarray, np.ndarray]:
     """One centre (y, x) per particle of a particle mask: a blob of area A holds max(1, round(A / a)) particles (a:
     one particle's disk), its pixels split among them by k-means."""
-    labels, n_blobs = ndimage.label(mask)
+    labels, _ = ndimage.label(mask)
     one_particle = np.pi * diameter_px ** 2 / 4
     centres = []
     for index, blob in enumerate(ndimage.find_objects(labels), start=1):
@@ -142,15 +141,20 @@ def _pixel_size_args(rows: pd.DataFrame) -> list[str]:
     return ["--pixel-size-A", str(pixel_size_A)] if np.isfinite(pixel_size_A) else []
 
 
-def scored(model, rows: pd.DataFrame) -> dict:
-    """Picking scores of `model` on `rows`' masked micrographs, pooled (true diameter, default threshold)."""
+def scored(model, cases: list[tuple]) -> dict:
+    """Picking scores of `model` on `cases`, pooled (true diameter, default threshold): each a micrograph, its
+    particle diameter in pixels and the function marking its picks (picking.mask_marker, truth_marker)."""
     marked = []
-    for _, row in rows.iterrows():
-        item = load_labelled(row)
-        segmentation = segment(item.micrograph, model, particle_diameter_px=item.particle_diameter_px)
-        picks = pick(segmentation, diameter_px=item.particle_diameter_px).table
-        marked.append(mark_picks_on_mask(picks, item.particle_mask, item.particle_diameter_px))
+    for micrograph, diameter_px, mark in cases:
+        segmentation = segment(micrograph, model, particle_diameter_px=diameter_px)
+        marked.append(mark(pick(segmentation, diameter_px=diameter_px).table))
     return pooled_scores(marked)
+
+
+def masked_cases(rows: pd.DataFrame) -> list[tuple]:
+    """:func:`scored`'s cases of `rows`' masked micrographs, read once for every model scored on them."""
+    items = [load_labelled(row) for _, row in rows.iterrows()]
+    return [(item.micrograph, item.particle_diameter_px, mask_marker(item)) for item in items]
 
 
 def simulated_row(label: str, changes: dict, folder: Path, threshold: float) -> str:
@@ -167,17 +171,12 @@ def simulated_row(label: str, changes: dict, folder: Path, threshold: float) -> 
             paths.append(folder / "first" / f"first_{seed}.mrc")
             write_mrc(paths[-1], sim.image, params.pixel_size_A)
         else:
-            tests.append((Micrograph(sim.image, params.pixel_size_A, f"test_{seed}"), sim.picks))
+            tests.append((Micrograph(sim.image, params.pixel_size_A, f"test_{seed}"), diameter_px,
+                          truth_marker(sim.picks, diameter_px)))
     rows = pd.DataFrame({"micrograph": list(map(str, paths)), "particle_diameter_px": diameter_px,
                          "pixel_size_A": params.pixel_size_A})
     picks, n_picked = its_own_picks(rows, folder / "picks", None, threshold)
-    cells = []
-    for model in (load_model(), own_model(rows, folder, picks, quick=False)):
-        marked = []
-        for micrograph, truth in tests:
-            segmentation = segment(micrograph, model, particle_diameter_px=diameter_px)
-            marked.append(mark_picks(pick(segmentation, diameter_px=diameter_px).table, truth, diameter_px / 2))
-        cells.append(_cell(pooled_scores(marked)))
+    cells = [_cell(scored(model, tests)) for model in (load_model(), own_model(rows, folder, picks, quick=False))]
     return f"| {label} | {N_SIMULATED} / {N_SIMULATED} | {n_picked} | " + " | ".join(cells) + " |"
 
 
@@ -225,8 +224,8 @@ def main() -> None:
         if args.quick:
             picked_rows, test = picked_rows.iloc[:2], test.iloc[:2]
         never_seen_file = None if args.quick else model_file_without(dataset, args.shared)
-        never_seen = load_model(never_seen_file)
-        cells, n_picked = [_cell(scored(never_seen, test))], []
+        never_seen, cases = load_model(never_seen_file), masked_cases(test)
+        cells, n_picked = [_cell(scored(never_seen, cases))], []
         with tempfile.TemporaryDirectory(prefix="own-specimen-") as temporary:
             for variant in args.variants:
                 folder = Path(temporary) / variant
@@ -235,8 +234,8 @@ def main() -> None:
                 else:
                     picks, n = hand_picks(picked_rows, folder / "picks", 1.0 if variant == "all" else HALF)
                 n_picked.append(str(n))
-                cells.append(_cell(scored(own_model(picked_rows, folder, picks, args.quick), test)))
-        cells.append(_cell(scored(shipped, test)))
+                cells.append(_cell(scored(own_model(picked_rows, folder, picks, args.quick), cases)))
+        cells.append(_cell(scored(shipped, cases)))
         table.append(f"| {dataset} | {len(picked_rows)} / {len(test)} | {' / '.join(n_picked)} | "
                      + " | ".join(cells) + " |")
         print(table[-1], flush=True)

@@ -59,19 +59,13 @@ def picked_micrographs(pick_files: Iterable[str | os.PathLike]) -> dict[str, Pic
     picked: dict[str, PickedMicrograph] = {}
     for pick_file in map(Path, pick_files):
         picks = read_picks(pick_file)
-        stems = picks[MICROGRAPH_COLUMN].astype(str).map(micrograph_stem)
+        diameters_px = picks["diameter_px"].astype(np.float64).groupby(
+            picks[MICROGRAPH_COLUMN].astype(str).map(micrograph_stem))   # once, not once per micrograph
+        counts, medians = diameters_px.size(), diameters_px.median()   # the median of the diameters given
         for stem in sorted({micrograph_stem(name) for name in named_micrographs(pick_file, picks)}):
             if stem in picked:
                 raise ValueError(f"{stem}: its particles are in two pick files, {picked[stem].pick_file} and "
                                  f"{pick_file}; give one of them")
-            diameters_px = picks.loc[stems == stem, "diameter_px"].to_numpy(dtype=np.float64)
-            finite = diameters_px[np.isfinite(diameters_px)]
-            picked[stem] = PickedMicrograph(pick_file, len(diameters_px),
-                                            float(np.median(finite)) if len(finite) else float("nan"))
+            picked[stem] = PickedMicrograph(pick_file, int(counts.get(stem, 0)), float(medians.get(stem, np.nan)))
     return picked
 
-
-def unpaired_pick_stems(picked: dict[str, PickedMicrograph], micrographs: Iterable[str | os.PathLike]) -> list[str]:
-    """The stems of `picked` that none of `micrographs` has, in order."""
-    given = {micrograph_stem(path) for path in micrographs}
-    return sorted(stem for stem in picked if stem not in given)

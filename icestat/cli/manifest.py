@@ -29,7 +29,7 @@ from icestat.cli._common import (MICROGRAPHS_HELP, PIXEL_SIZE_HELP, add_diameter
 from icestat.diameter import given_diameter_px
 from icestat.manifest import write_manifest
 from icestat.micrograph import PixelSizeWarning, file_error, micrograph_stem, read_micrograph
-from icestat.pick_manifest import picked_micrographs, unpaired_pick_stems
+from icestat.pick_manifest import picked_micrographs
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +57,12 @@ def main(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as err:
         log.error("%s", err)
         return 2
-    with_picks = [path for path in args.micrographs if micrograph_stem(path) in picked]
+    stems = {path: micrograph_stem(path) for path in args.micrographs}
+    with_picks = [path for path in args.micrographs if stems[path] in picked]
     _warn_of("given without picks in the pick files, left out",
-             [micrograph_stem(path) for path in args.micrographs if micrograph_stem(path) not in picked])
-    _warn_of("with picks in the pick files not among those given", unpaired_pick_stems(picked, args.micrographs))
-    lacking = sorted({str(picked[micrograph_stem(path)].pick_file) for path in with_picks
-                      if picked[micrograph_stem(path)].needs_diameter})
+             [stem for stem in stems.values() if stem not in picked])
+    _warn_of("with picks in the pick files not among those given", sorted(set(picked) - set(stems.values())))
+    lacking = sorted({str(picked[stems[path]].pick_file) for path in with_picks if picked[stems[path]].needs_diameter})
     if lacking and args.diameter_A is None and args.diameter_px is None:
         log.error("%s: gives no particle diameter, which training and scoring need; give --diameter-A or "
                   "--diameter-px", lacking[0])
@@ -79,7 +79,7 @@ def main(args: argparse.Namespace) -> int:
             report_failure(str(path), file_error(path, err))
             n_failed += 1
             continue
-        own = picked[micrograph_stem(path)]   # its pick file's own diameters count where it gives them
+        own = picked[stems[path]]   # its pick file's own diameters count where it gives them
         rows.append({"micrograph": path, "dataset": args.dataset, "coords": own.pick_file,
                      "pixel_size_A": args.pixel_size_A, "particle_diameter_px": diameter_px,
                      "n_particles": own.n_particles})
