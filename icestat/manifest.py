@@ -20,7 +20,8 @@ column                   meaning
 ``particle_mask``        non-zero (above half the maximum) on particle pixels
 ``coords``               a pick file in any format :func:`icestat.coords.read_picks` reads
 ``pixel_size_A``         pixel size in ångström (overrides the micrograph's header)
-``particle_diameter_px`` particle diameter in micrograph pixels
+``particle_diameter_px`` particle diameter in micrograph pixels: every particle's, where given (over what
+                         a pick file says, such as an EMAN box's side); else a pick file's own
 =======================  ===================================================================
 
 Masks of another size than the micrograph (e.g. 256x256 for a 1024x1024
@@ -276,8 +277,8 @@ def _picks_of(path: str, micrograph_path: str, diameter_px: float | None) -> pd.
         log.warning("%s: no picks of micrograph %s (the file names %s), so it has no true particles", path, name,
                     ", ".join(sorted(set(stems))[:3]))
     picks = picks[mine].reset_index(drop=True)
-    if diameter_px is not None:
-        picks["diameter_px"] = picks["diameter_px"].fillna(diameter_px)
+    if diameter_px is not None:   # the manifest's word over the file's (a box's side is not the particle's)
+        picks["diameter_px"] = diameter_px
     return picks
 
 

@@ -79,6 +79,25 @@ def test_one_file_of_all_picks_needs_a_diameter_and_warns_of_micrographs_without
     np.testing.assert_allclose(items[1].picks["diameter_px"], 40.0)
 
 
+def test_a_given_diameter_is_every_particles_over_the_box_side_of_eman_files(simulated, tmp_path, capsys):
+    boxes = []
+    for name in ("mic_0000", "mic_0001"):   # boxes twice the particle, as EMAN users box them
+        boxes.append(tmp_path / f"{name}.box")
+        write_picks(read_picks(simulated / f"{name}_truth.star"), boxes[-1], box_size_px=80)
+    output = tmp_path / "labelled.csv"
+    assert main(["manifest", str(simulated), "--picks", *map(str, boxes), "-o", str(output)]) == 0
+    error = capsys.readouterr().err
+    assert f"{boxes[0]}: an EMAN box file gives the box's side, not the particle's diameter" in error
+    assert all((item.picks["diameter_px"] == 80).all() for item in iter_labelled(output))
+
+    assert main(["manifest", str(simulated), "--picks", *map(str, boxes), "-o", str(output), "--diameter-A", "140"]) == 0
+    assert "EMAN box file" not in capsys.readouterr().err
+    items = list(iter_labelled(output))
+    assert [len(item.picks) for item in items] == [20, 20]
+    for item in items:   # the particles' own diameter (40 px at 3.5 A), which training and scoring then use
+        np.testing.assert_allclose(item.picks["diameter_px"], 140.0 / PIXEL_SIZE_A, rtol=1e-4)
+
+
 def test_an_empty_pick_file_keeps_its_micrograph_and_bad_files_are_named(simulated, tmp_path, capsys):
     empty = tmp_path / "mic_0000_manualpick.star"   # looked at and found to hold no particle
     write_star(read_picks(simulated / "mic_0000_truth.star").iloc[:0], empty)

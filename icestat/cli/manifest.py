@@ -8,7 +8,10 @@ model of your own specimen) and `icestat evaluate --truth` scores against.
 Micrographs without picks are left out, with a warning; a micrograph whose
 pick file holds no pick (an empty _manualpick.star) is kept, with no
 particles. Training and scoring need the particles' diameter: give it
-(--diameter-A, --diameter-px) unless the pick files do (.cbox, icestat's own).
+(--diameter-A, --diameter-px), and it is every particle's; without it, the
+pick files' own are taken where they give one (crYOLO's estimate in a .cbox,
+icestat's own picks; an EMAN .box gives only its box's side, wider than the
+particle as a rule, so give the diameter with those).
 Particles the picks miss are taught as ice where they lie near a picked one,
 so pick each training micrograph completely, or nearly.
 
@@ -62,11 +65,17 @@ def main(args: argparse.Namespace) -> int:
     _warn_of("given without picks in the pick files, left out",
              [stem for stem in stems.values() if stem not in picked])
     _warn_of("with picks in the pick files not among those given", sorted(set(picked) - set(stems.values())))
-    lacking = sorted({str(picked[stems[path]].pick_file) for path in with_picks if picked[stems[path]].needs_diameter})
-    if lacking and args.diameter_A is None and args.diameter_px is None:
+    used = [picked[stems[path]] for path in with_picks]
+    diameter_given = args.diameter_A is not None or args.diameter_px is not None
+    lacking = sorted({str(own.pick_file) for own in used if own.needs_diameter})
+    if lacking and not diameter_given:
         log.error("%s: gives no particle diameter, which training and scoring need; give --diameter-A or "
                   "--diameter-px", lacking[0])
         return 2
+    boxes = sorted({str(own.pick_file) for own in used if own.pick_file.suffix.lower() == ".box"})
+    if boxes and not diameter_given:
+        log.warning("%s: an EMAN box file gives the box's side, not the particle's diameter, and it is taken as the "
+                    "diameter; give --diameter-A or --diameter-px for the particles' own", boxes[0])
     rows, n_failed, report_failure = [], 0, failure_reporter()
     for path in with_picks:
         try:
@@ -79,7 +88,7 @@ def main(args: argparse.Namespace) -> int:
             report_failure(str(path), file_error(path, err))
             n_failed += 1
             continue
-        own = picked[stems[path]]   # its pick file's own diameters count where it gives them
+        own = picked[stems[path]]   # its pick file's own diameters count where none is given
         rows.append({"micrograph": path, "dataset": args.dataset, "coords": own.pick_file,
                      "pixel_size_A": args.pixel_size_A, "particle_diameter_px": diameter_px,
                      "n_particles": own.n_particles})
