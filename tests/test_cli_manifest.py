@@ -98,6 +98,23 @@ def test_a_given_diameter_is_every_particles_over_the_box_side_of_eman_files(sim
         np.testing.assert_allclose(item.picks["diameter_px"], 140.0 / PIXEL_SIZE_A, rtol=1e-4)
 
 
+def test_evaluate_against_eman_box_files_warns_that_their_box_side_sets_the_matching_radius(simulated, tmp_path,
+                                                                                            capsys):
+    truth = read_picks(simulated / "mic_0000_truth.star")
+    box = tmp_path / "mic_0000.box"   # boxes twice the particle (40 px): a radius of 40 px, not 20
+    write_picks(truth, box, box_size_px=80)
+    off = tmp_path / "off.csv"   # every pick 25 px off its particle: wrong at half the particle's diameter
+    write_picks(truth.assign(x_px=truth["x_px"] + 25), off)
+    assert main(["evaluate", str(off), "--truth", str(box)]) == 0
+    out, error = capsys.readouterr()
+    assert f"{box}: an EMAN box file gives the box's side" in error and "--radius-px" in error
+    assert out.strip().splitlines()[-1].split()[1:4] == ["20", "20", "20"]
+    assert main(["evaluate", str(off), "--truth", str(box), "--radius-px", "20"]) == 0
+    out, error = capsys.readouterr()
+    n_picks, n_true, n_correct = out.strip().splitlines()[-1].split()[1:4]
+    assert "EMAN box file" not in error and (n_picks, n_true) == ("20", "20") and int(n_correct) <= 2   # a neighbour
+
+
 def test_an_empty_pick_file_keeps_its_micrograph_and_bad_files_are_named(simulated, tmp_path, capsys):
     empty = tmp_path / "mic_0000_manualpick.star"   # looked at and found to hold no particle
     write_star(read_picks(simulated / "mic_0000_truth.star").iloc[:0], empty)

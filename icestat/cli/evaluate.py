@@ -8,7 +8,8 @@ mask blob holds as many particles as its area allows, one particle's size the
 manifest's particle_diameter_px or, where it gives none, read from the masks'
 single disks). A pick is right when it
 is matched one to one to a true centre within --radius-px (default: half the
-particle diameter). Only the micrographs the pick files speak for are scored
+particle diameter the truth, else the picks, give; of EMAN .box files, half
+the box's side, which is warned of). Only the micrographs the pick files speak for are scored
 (those with picks, every one an autopick.star index lists, and the one an empty
 per-micrograph file is named after, which count with no picks): the truth may
 label more. With --threshold only the picks scored at least T count; with
@@ -35,7 +36,7 @@ import pandas as pd
 
 from icestat._atomic import atomic_path
 from icestat.cli._common import output_file_usable
-from icestat.coords import named_micrographs, read_picks
+from icestat.coords import BOX_SIDE_NOTE, box_side_files, named_micrographs, read_picks
 from icestat.coords.table import MICROGRAPH_COLUMN
 from icestat.evaluate import (check_threshold, evaluate_coordinates, evaluate_labelled, read_manifest_truth,
                               scored_at_least, threshold_sweep)
@@ -73,6 +74,10 @@ def main(args: argparse.Namespace) -> int:
                                       radius_px=args.radius_px)
         else:
             truth = pd.concat([read_picks(path) for path in args.truth], ignore_index=True)
+            boxes = box_side_files(args.truth if truth["diameter_px"].notna().any() else args.picks)
+            if boxes and args.radius_px is None:   # the radius is half the diameter the truth, else the picks, give
+                log.warning("%s: %s, and half of it is taken as the matching radius; give --radius-px for half the "
+                            "particle's diameter", boxes[0], BOX_SIDE_NOTE)
             score = functools.partial(evaluate_coordinates, truth=truth, radius_px=args.radius_px, micrographs=picked)
             truth_names = f"; the truth names {_some(set(truth[MICROGRAPH_COLUMN]))}"
         if args.threshold is None:

@@ -29,6 +29,7 @@ import warnings
 from icestat._logging import failure_reporter
 from icestat.cli._common import (MICROGRAPHS_HELP, PIXEL_SIZE_HELP, add_diameter_args, expand_micrographs,
                                 n_micrographs, output_file_usable)
+from icestat.coords import BOX_SIDE_NOTE, box_side_files
 from icestat.diameter import given_diameter_px
 from icestat.manifest import write_manifest
 from icestat.micrograph import PixelSizeWarning, file_error, micrograph_stem, read_micrograph
@@ -72,10 +73,10 @@ def main(args: argparse.Namespace) -> int:
         log.error("%s: gives no particle diameter, which training and scoring need; give --diameter-A or "
                   "--diameter-px", lacking[0])
         return 2
-    boxes = sorted({str(own.pick_file) for own in used if own.pick_file.suffix.lower() == ".box"})
+    boxes = box_side_files(own.pick_file for own in used)
     if boxes and not diameter_given:
-        log.warning("%s: an EMAN box file gives the box's side, not the particle's diameter, and it is taken as the "
-                    "diameter; give --diameter-A or --diameter-px for the particles' own", boxes[0])
+        log.warning("%s: %s, and it is taken as the diameter; give --diameter-A or --diameter-px for the particles' "
+                    "own", boxes[0], BOX_SIDE_NOTE)
     rows, n_failed, report_failure = [], 0, failure_reporter()
     for path in with_picks:
         try:

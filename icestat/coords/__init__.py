@@ -68,6 +68,22 @@ def format_of(path: str | os.PathLike, fmt: str | None = None) -> str:
     return fmt
 
 
+def box_side_files(paths) -> list[str]:
+    """The EMAN ``.box`` files among `paths`, sorted: the diameter read from them is the box's side, which is wider
+    than the particle as a rule (:data:`BOX_SIDE_NOTE`).
+
+    Examples
+    --------
+    >>> box_side_files(["b.box", "a.star", "a.BOX"])
+    ['a.BOX', 'b.box']
+    """
+    return sorted({str(path) for path in paths if Path(path).suffix.lower() == ".box"})
+
+
+#: What a warning of :func:`box_side_files` says of them.
+BOX_SIDE_NOTE = "an EMAN box file gives the box's side, not the particle's diameter"
+
+
 def read_picks(path: str | os.PathLike, fmt: str | None = None) -> pd.DataFrame:
     """Read a pick file of any supported format.
 
@@ -163,10 +179,12 @@ def write_picks(
 
 
 __all__ = [
+    "BOX_SIDE_NOTE",
     "FORMATS",
     "MICROGRAPH_COLUMN",
     "PICK_COLUMNS",
     "as_pick_table",
+    "box_side_files",
     "format_of",
     "named_micrographs",
     "pick_table",
