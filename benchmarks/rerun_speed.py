@@ -63,7 +63,7 @@ def linked_run(folder: Path, output: Path, n_micrographs: int, to: Path) -> tupl
     many, many_output = to / "mics", to / "picks"
     many.mkdir(parents=True)
     many_output.mkdir()
-    originals = sorted(path.stem for path in folder.glob("*.mrc"))
+    originals = sorted(record.name.removesuffix("_summary.json") for record in output.glob("*_summary.json"))
     for index in range(n_micrographs):
         original, stem = originals[index % len(originals)], f"copy_{index:05d}"
         os.link(folder / f"{original}.mrc", many / f"{stem}.mrc")
