@@ -67,7 +67,7 @@ def linked_run(folder: Path, output: Path, n_micrographs: int, to: Path) -> tupl
     for index in range(n_micrographs):
         original, stem = originals[index % len(originals)], f"copy_{index:05d}"
         os.link(folder / f"{original}.mrc", many / f"{stem}.mrc")
-        for file in output.glob(f"{original}_*"):
+        for file in [*output.glob(f"{original}_*"), *output.glob(f"{original}.*")]:   # <stem>.box too
             renamed = many_output / file.name.replace(original, stem)
             if file.name.endswith("_summary.json"):
                 text = file.read_text().replace(str(folder), str(many)).replace(str(output), str(many_output))
