@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterable
 
 import pandas as pd
 
@@ -68,7 +69,7 @@ def format_of(path: str | os.PathLike, fmt: str | None = None) -> str:
     return fmt
 
 
-def box_side_files(paths) -> list[str]:
+def box_side_files(paths: Iterable[str | os.PathLike]) -> list[str]:
     """The EMAN ``.box`` files among `paths`, sorted: the diameter read from them is the box's side, which is wider
     than the particle as a rule (:data:`BOX_SIDE_NOTE`).
 
