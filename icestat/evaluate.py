@@ -63,8 +63,7 @@ def evaluate_coordinates(picks: pd.DataFrame, truth: pd.DataFrame, radius_px: fl
         If no radius is given and neither table knows the diameter.
     """
     if radius_px is None:
-        radius_px = _half_diameter(truth["diameter_px"], picks["diameter_px"],
-                                   unknown="the particle diameter is in neither the picks nor the truth")
+        radius_px = matching_radius_px(truth, picks)
     picks_by_name = _by_stem(picks)
     truth_by_name = _by_stem(truth)
     if micrographs is not None:
@@ -75,6 +74,24 @@ def evaluate_coordinates(picks: pd.DataFrame, truth: pd.DataFrame, radius_px: fl
         marked[name] = mark_picks(picks_by_name.pop(name, picks.iloc[:0]), true_centres, radius_px)
     _warn_unmatched(picks_by_name)
     return _table(marked)
+
+
+def matching_radius_px(truth: pd.DataFrame, picks: pd.DataFrame) -> float:
+    """The default matching radius of :func:`evaluate_coordinates`: half the particle diameter of the truth (the
+    median of its ``diameter_px``), else of the picks.
+
+    Raises
+    ------
+    ValueError
+        If neither table knows the diameter.
+
+    Examples
+    --------
+    >>> matching_radius_px(pd.DataFrame({"diameter_px": [40.0, 42.0, 80.0]}), pd.DataFrame({"diameter_px": [64.0]}))
+    21.0
+    """
+    return _half_diameter(truth["diameter_px"], picks["diameter_px"],
+                          unknown="the particle diameter is in neither the picks nor the truth")
 
 
 @dataclass(frozen=True)

@@ -108,9 +108,11 @@ def test_evaluate_against_eman_box_files_warns_that_their_box_side_sets_the_matc
     assert main(["evaluate", str(off), "--truth", str(box)]) == 0
     out, error = capsys.readouterr()
     assert f"{box}: an EMAN box file gives the box's side" in error and "--radius-px" in error
+    assert "within 40 px (half the particle diameter)" in out   # said above the table
     assert out.strip().splitlines()[-1].split()[1:4] == ["20", "20", "20"]
     assert main(["evaluate", str(off), "--truth", str(box), "--radius-px", "20"]) == 0
     out, error = capsys.readouterr()
+    assert out.splitlines()[0] == "each pick matched one to one to a true centre within 20 px"
     n_picks, n_true, n_correct = out.strip().splitlines()[-1].split()[1:4]
     assert "EMAN box file" not in error and (n_picks, n_true) == ("20", "20") and int(n_correct) <= 2   # a neighbour
 

@@ -9,7 +9,8 @@ manifest's particle_diameter_px or, where it gives none, read from the masks'
 single disks). A pick is right when it
 is matched one to one to a true centre within --radius-px (default: half the
 particle diameter the truth, else the picks, give; of EMAN .box files, half
-the box's side, which is warned of). Only the micrographs the pick files speak for are scored
+the box's side, which is warned of; the radius is said above the table). Only
+the micrographs the pick files speak for are scored
 (those with picks, every one an autopick.star index lists, and the one an empty
 per-micrograph file is named after, which count with no picks): the truth may
 label more. With --threshold only the picks scored at least T count; with
@@ -38,8 +39,8 @@ from icestat._atomic import atomic_path
 from icestat.cli._common import output_file_usable
 from icestat.coords import BOX_SIDE_NOTE, box_side_files, named_micrographs, read_picks
 from icestat.coords.table import MICROGRAPH_COLUMN
-from icestat.evaluate import (check_threshold, evaluate_coordinates, evaluate_labelled, read_manifest_truth,
-                              scored_at_least, threshold_sweep)
+from icestat.evaluate import (check_threshold, evaluate_coordinates, evaluate_labelled, matching_radius_px,
+                              read_manifest_truth, scored_at_least, threshold_sweep)
 from icestat.records import recorded_candidates
 
 log = logging.getLogger(__name__)
@@ -69,16 +70,22 @@ def main(args: argparse.Namespace) -> int:
                        for path, table, names in zip(args.picks, tables, named)]
         picks = pd.concat(tables, ignore_index=True)
         truth_names = ""   # what the truth names, where that is not the picks' micrographs themselves
+        matching = ""   # how picks were matched to true centres, where one radius did it
         if len(args.truth) == 1 and _is_manifest(args.truth[0]):
             score = functools.partial(evaluate_labelled, truth=read_manifest_truth(args.truth[0], picked),
                                       radius_px=args.radius_px)
         else:
             truth = pd.concat([read_picks(path) for path in args.truth], ignore_index=True)
-            boxes = box_side_files(args.truth if truth["diameter_px"].notna().any() else args.picks)
-            if boxes and args.radius_px is None:   # the radius is half the diameter the truth, else the picks, give
-                log.warning("%s: %s, and half of it is taken as the matching radius; give --radius-px for half the "
-                            "particle's diameter", boxes[0], BOX_SIDE_NOTE)
-            score = functools.partial(evaluate_coordinates, truth=truth, radius_px=args.radius_px, micrographs=picked)
+            radius_px = args.radius_px
+            if radius_px is None:   # half the diameter the truth, else the picks, give
+                radius_px = matching_radius_px(truth, picks)
+                boxes = box_side_files(args.truth if truth["diameter_px"].notna().any() else args.picks)
+                if boxes:
+                    log.warning("%s: %s, and half of it is taken as the matching radius; give --radius-px for half "
+                                "the particle's diameter", boxes[0], BOX_SIDE_NOTE)
+            matching = (f"each pick matched one to one to a true centre within {radius_px:.3g} px"
+                        + (" (half the particle diameter)" if args.radius_px is None else ""))
+            score = functools.partial(evaluate_coordinates, truth=truth, radius_px=radius_px, micrographs=picked)
             truth_names = f"; the truth names {_some(set(truth[MICROGRAPH_COLUMN]))}"
         if args.threshold is None:
             table = score(picks)
@@ -92,6 +99,8 @@ def main(args: argparse.Namespace) -> int:
     if table.empty:
         log.error("no micrograph of the picks has a truth to be scored against%s", truth_names)
         return 2
+    if matching:
+        print(matching)
     print(table.to_string(float_format=lambda value: f"{value:.3f}"))
     if args.threshold is not None and len(args.threshold) > 1:
         best = table["f1"].idxmax()
