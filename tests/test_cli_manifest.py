@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import starfile
 
 from icestat.cli import main
-from icestat.coords import read_picks, write_picks
+from icestat.coords import box_side_files, read_picks, write_picks
 from icestat.coords.relion import write_particles_star, write_star
 from icestat.manifest import iter_labelled, read_manifest
 from icestat.model import load_model
@@ -79,23 +80,27 @@ def test_one_file_of_all_picks_needs_a_diameter_and_warns_of_micrographs_without
     np.testing.assert_allclose(items[1].picks["diameter_px"], 40.0)
 
 
-def test_a_given_diameter_is_every_particles_over_the_box_side_of_eman_files(simulated, tmp_path, capsys):
-    boxes = []
-    for name in ("mic_0000", "mic_0001"):   # boxes twice the particle, as EMAN users box them
-        boxes.append(tmp_path / f"{name}.box")
-        write_picks(read_picks(simulated / f"{name}_truth.star"), boxes[-1], box_size_px=80)
+def test_a_given_diameter_is_every_particles_over_the_box_side_of_box_files(simulated, tmp_path, capsys):
+    boxes = [tmp_path / "mic_0000.box", tmp_path / "mic_0001.cbox"]   # boxes twice the particle, as users box them
+    for box in boxes:
+        write_picks(read_picks(simulated / f"{box.stem}_truth.star"), box, box_size_px=80)
+    cbox = starfile.read(boxes[1], always_dict=True)   # a .cbox without crYOLO's size estimates: its box sides too
+    starfile.write({"cryolo": cbox["cryolo"].drop(columns=["EstWidth", "EstHeight"])}, boxes[1], overwrite=True)
     output = tmp_path / "labelled.csv"
     assert main(["manifest", str(simulated), "--picks", *map(str, boxes), "-o", str(output)]) == 0
     error = capsys.readouterr().err
-    assert f"{boxes[0]}: an EMAN box file gives the box's side, not the particle's diameter" in error
+    assert f"{boxes[0]}: its picks' diameters are their boxes' sides" in error
     assert all((item.picks["diameter_px"] == 80).all() for item in iter_labelled(output))
+    assert box_side_files(boxes) == list(map(str, boxes))
 
     assert main(["manifest", str(simulated), "--picks", *map(str, boxes), "-o", str(output), "--diameter-A", "140"]) == 0
-    assert "EMAN box file" not in capsys.readouterr().err
+    assert "boxes' sides" not in capsys.readouterr().err
     items = list(iter_labelled(output))
     assert [len(item.picks) for item in items] == [20, 20]
     for item in items:   # the particles' own diameter (40 px at 3.5 A), which training and scoring then use
         np.testing.assert_allclose(item.picks["diameter_px"], 140.0 / PIXEL_SIZE_A, rtol=1e-4)
+    write_picks(read_picks(simulated / "mic_0001_truth.star"), boxes[1], box_size_px=80)   # with estimates: not warned
+    assert box_side_files(boxes) == [str(boxes[0])]
 
 
 def test_evaluate_against_eman_box_files_warns_that_their_box_side_sets_the_matching_radius(simulated, tmp_path,
@@ -107,14 +112,14 @@ def test_evaluate_against_eman_box_files_warns_that_their_box_side_sets_the_matc
     write_picks(truth.assign(x_px=truth["x_px"] + 25), off)
     assert main(["evaluate", str(off), "--truth", str(box)]) == 0
     out, error = capsys.readouterr()
-    assert f"{box}: an EMAN box file gives the box's side" in error and "--radius-px" in error
+    assert f"{box}: its picks' diameters are their boxes' sides" in error and "--radius-px" in error
     assert "within 40 px (half the particle diameter)" in out   # said above the table
     assert out.strip().splitlines()[-1].split()[1:4] == ["20", "20", "20"]
     assert main(["evaluate", str(off), "--truth", str(box), "--radius-px", "20"]) == 0
     out, error = capsys.readouterr()
     assert out.splitlines()[0] == "each pick matched one to one to a true centre within 20 px"
     n_picks, n_true, n_correct = out.strip().splitlines()[-1].split()[1:4]
-    assert "EMAN box file" not in error and (n_picks, n_true) == ("20", "20") and int(n_correct) <= 2   # a neighbour
+    assert "boxes' sides" not in error and (n_picks, n_true) == ("20", "20") and int(n_correct) <= 2   # a neighbour
 
 
 def test_an_empty_pick_file_keeps_its_micrograph_and_bad_files_are_named(simulated, tmp_path, capsys):

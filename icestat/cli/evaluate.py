@@ -8,8 +8,9 @@ mask blob holds as many particles as its area allows, one particle's size the
 manifest's particle_diameter_px or, where it gives none, read from the masks'
 single disks). A pick is right when it
 is matched one to one to a true centre within --radius-px (default: half the
-particle diameter the truth, else the picks, give; of EMAN .box files, half
-the box's side, which is warned of; the radius is said above the table). Only
+particle diameter the truth, else the picks, give; of EMAN .box files, or
+.cbox files without crYOLO's size estimates, half the box's side, which is
+warned of; the radius is said above the table). Only
 the micrographs the pick files speak for are scored
 (those with picks, every one an autopick.star index lists, and the one an empty
 per-micrograph file is named after, which count with no picks): the truth may
@@ -81,8 +82,8 @@ def main(args: argparse.Namespace) -> int:
                 radius_px = matching_radius_px(truth, picks)
                 boxes = box_side_files(args.truth if truth["diameter_px"].notna().any() else args.picks)
                 if boxes:
-                    log.warning("%s: %s, and half of it is taken as the matching radius; give --radius-px for half "
-                                "the particle's diameter", boxes[0], BOX_SIDE_NOTE)
+                    log.warning("%s: %s, and half a box's side is taken as the matching radius; give --radius-px "
+                                "for half the particle's diameter", boxes[0], BOX_SIDE_NOTE)
             matching = (f"each pick matched one to one to a true centre within {radius_px:.3g} px"
                         + (" (half the particle diameter)" if args.radius_px is None else ""))
             score = functools.partial(evaluate_coordinates, truth=truth, radius_px=radius_px, micrographs=picked)

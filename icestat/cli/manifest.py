@@ -10,8 +10,9 @@ pick file holds no pick (an empty _manualpick.star) is kept, with no
 particles. Training and scoring need the particles' diameter: give it
 (--diameter-A, --diameter-px), and it is every particle's; without it, the
 pick files' own are taken where they give one (crYOLO's estimate in a .cbox,
-icestat's own picks; an EMAN .box gives only its box's side, wider than the
-particle as a rule, so give the diameter with those).
+icestat's own picks; an EMAN .box, or a .cbox without estimates, gives only
+its box's side, wider than the particle as a rule: give the diameter with
+those).
 Particles the picks miss are taught as ice where they lie near a picked one,
 so pick each training micrograph completely, or nearly.
 
@@ -75,8 +76,7 @@ def main(args: argparse.Namespace) -> int:
         return 2
     boxes = box_side_files(own.pick_file for own in used)
     if boxes and not diameter_given:
-        log.warning("%s: %s, and it is taken as the diameter; give --diameter-A or --diameter-px for the particles' "
-                    "own", boxes[0], BOX_SIDE_NOTE)
+        log.warning("%s: %s; give --diameter-A or --diameter-px for the particles' own", boxes[0], BOX_SIDE_NOTE)
     rows, n_failed, report_failure = [], 0, failure_reporter()
     for path in with_picks:
         try:

@@ -70,19 +70,25 @@ def format_of(path: str | os.PathLike, fmt: str | None = None) -> str:
 
 
 def box_side_files(paths: Iterable[str | os.PathLike]) -> list[str]:
-    """The EMAN ``.box`` files among `paths`, sorted: the diameter read from them is the box's side, which is wider
-    than the particle as a rule (:data:`BOX_SIDE_NOTE`).
+    """The pick files among `paths` whose diameters are their boxes' sides, sorted: EMAN ``.box`` files, and crYOLO
+    ``.cbox`` files without crYOLO's size estimates (``_EstWidth``). A box is wider than its particle as a rule
+    (:data:`BOX_SIDE_NOTE`).
 
     Examples
     --------
     >>> box_side_files(["b.box", "a.star", "a.BOX"])
     ['a.BOX', 'b.box']
     """
-    return sorted({str(path) for path in paths if Path(path).suffix.lower() == ".box"})
+    def sides_only(path: Path) -> bool:
+        suffix = path.suffix.lower()
+        return suffix == ".box" or (suffix == ".cbox" and path.is_file() and "_EstWidth" not in path.read_text())
+
+    return sorted({str(path) for path in paths if sides_only(Path(path))})
 
 
 #: What a warning of :func:`box_side_files` says of them.
-BOX_SIDE_NOTE = "an EMAN box file gives the box's side, not the particle's diameter"
+BOX_SIDE_NOTE = "its picks' diameters are their boxes' sides (an EMAN box file, a crYOLO box file without size " \
+                "estimates), not the particle's diameter"
 
 
 def read_picks(path: str | os.PathLike, fmt: str | None = None) -> pd.DataFrame:
