@@ -1,14 +1,17 @@
-"""The README's Python examples run as written, on a small simulated micrograph: the API they show still exists."""
+"""The README's examples as written: its Python ones run on a small simulated micrograph, and its commands are ones
+``icestat`` takes (the API and options they show still exist)."""
 
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from icestat import write_mrc
+from icestat.cli import build_parser
 from icestat.coords import write_autopick_index
 from icestat.simulate import SimulationParams, simulate_micrograph
 
@@ -43,3 +46,21 @@ def test_the_readme_python_examples_run_in_turn(tmp_path, monkeypatch):
     picks = namespace["picks"]
     assert isinstance(picks.table, pd.DataFrame) and len(picks.table) > 0
     assert np.isfinite(picks.diameter_px)
+
+
+def readme_commands() -> list[str]:
+    """The ``icestat`` command lines of the README's ``bash`` code blocks, their comments and ``[ ]`` (optional
+    parts) taken off; not ``icestat --version``, which ends the parsing."""
+    lines = [line for block in re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.S)
+             for line in block.splitlines()]
+    return [line.split("  #")[0].replace("[", "").replace("]", "").strip() for line in lines
+            if line.startswith("icestat ") and line.strip() != "icestat --version"]
+
+
+def test_the_readme_commands_are_ones_icestat_takes():
+    commands = readme_commands()
+    assert {shlex.split(command)[1] for command in commands} >= {"pick", "evaluate", "segment", "manifest", "train"}
+    parser = build_parser()
+    for command in commands:   # an option renamed or gone ends the parsing (SystemExit), naming the option
+        args = parser.parse_args(shlex.split(command)[1:])
+        assert args.command == shlex.split(command)[1]
