@@ -62,5 +62,5 @@ def test_the_readme_commands_are_ones_icestat_takes():
     assert {shlex.split(command)[1] for command in commands} >= {"pick", "evaluate", "segment", "manifest", "train"}
     parser = build_parser()
     for command in commands:   # an option renamed or gone ends the parsing (SystemExit), naming the option
-        args = parser.parse_args(shlex.split(command)[1:])
-        assert args.command == shlex.split(command)[1]
+        argv = shlex.split(command)[1:]
+        assert parser.parse_args(argv).command == argv[0]

@@ -74,8 +74,8 @@ def main(args: argparse.Namespace) -> int:
         log.error("%s: gives no particle diameter, which training and scoring need; give --diameter-A or "
                   "--diameter-px", lacking[0])
         return 2
-    boxes = box_side_files(own.pick_file for own in used)
-    if boxes and not diameter_given:
+    boxes = [] if diameter_given else box_side_files(own.pick_file for own in used)   # reads .cbox files again
+    if boxes:
         log.warning("%s: %s; give --diameter-A or --diameter-px for the particles' own", boxes[0], BOX_SIDE_NOTE)
     rows, n_failed, report_failure = [], 0, failure_reporter()
     for path in with_picks:
