@@ -220,8 +220,10 @@ def run_voters(polarities, bright_balances, n_voters: int = RUN_POLARITY_VOTERS)
     ([0, 2], [0, 1])
     >>> run_voters(["dark", "dark", "bright"], [-0.3, -0.2, 0.5]), run_voters(["bright"] * 2, [0.3, 0.4])
     ([], [])
+    >>> run_voters([], [])   # a run whose every micrograph failed
+    []
     """
-    polarities, bright_balances = np.asarray(polarities), np.asarray(bright_balances, dtype=np.float64)
+    polarities, bright_balances = np.asarray(polarities, dtype=str), np.asarray(bright_balances, dtype=np.float64)
     dark = polarities == "dark"
     looks_inverted = np.flatnonzero((dark & (bright_balances > 0)) | (polarities == "bright"))
     if not dark.any() or len(looks_inverted) <= len(polarities) / 2:

@@ -125,7 +125,7 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
     for column in NUMBER_COLUMNS:
         cells = frame[column] if column in frame.columns else pd.Series([""] * len(frame))
         try:
-            frame[column] = pd.to_numeric(cells.replace("", np.nan)).astype(np.float64).to_numpy()
+            frame[column] = pd.to_numeric(np.where(cells == "", None, cells)).astype(np.float64)
         except ValueError as err:
             raise ValueError(f"{path}: column {column} must hold numbers ({err})") from None
     if "dataset" not in frame.columns:

@@ -93,7 +93,8 @@ def to_pick_with_run_diameter(paths: list[str], rows: list[dict]) -> tuple[RunDi
     in_A = bool(table["pixel_size_A"].notna().all())
     scale = table["pixel_size_A"] if in_A else 1.0
     # a record from before the column: crowded where it was picked
-    crowded = table["crowded"].fillna(table["particle_fraction"].map(is_crowded)).astype(bool)
+    crowded = pd.Series(np.where(table["crowded"].isna(), table["particle_fraction"].map(is_crowded), table["crowded"]),
+                        dtype=bool)
     estimates = table["blob_diameter_px"] * scale
     value = run_diameter(estimates)
     if not math.isfinite(value):
