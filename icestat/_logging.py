@@ -75,6 +75,10 @@ REPEATS_SHOWN = 3
 """How many files a warning of the same words is shown for; the next says that the rest are not shown."""
 FURTHER_NOT_SHOWN = " [further files with this warning are not shown]"
 
+LIBRARY_DEPRECATIONS = (DeprecationWarning, PendingDeprecationWarning)
+"""Warnings that a library's code calls another's in a way to change (mrcfile's under NumPy 2.5 on every file read):
+words to their developers, shown by ``icestat -vv`` only, and not as something wrong with a file."""
+
 PER_MICROGRAPH_LOGGERS = ("icestat.bright_field",)
 """The loggers whose warnings say the same words (their template) of one micrograph after another."""
 
@@ -166,6 +170,9 @@ def report_on_stderr(level: int) -> None:
     def show_warning(message, category, filename, lineno, file=None, line=None):
         path, words = _file_and_words(str(message))
         text = _joined(path, words)
+        if issubclass(category, LIBRARY_DEPRECATIONS):   # a library's word to developers, not about the file: -vv
+            log.debug("%s (%s from %s:%d)", text, category.__name__, filename, lineno)
+            return
         ending = first_files.ending(text, (category, words))
         if ending is not None:
             log.warning("%s%s", text, ending)
@@ -177,5 +184,6 @@ def report_on_stderr(level: int) -> None:
         library.propagate = False
     for name in PER_MICROGRAPH_LOGGERS:
         logging.getLogger(name).filters[:] = [_FirstFilesOnlyFilter()]
-    # mrcfile's warnings say the same words of every file with the same fault: Python would show them once
-    warnings.filterwarnings("always", module="mrcfile")
+    # mrcfile's warnings of a file's faults say the same words of every file with that fault: Python would show them
+    # once
+    warnings.filterwarnings("always", category=RuntimeWarning, module="mrcfile")

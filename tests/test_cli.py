@@ -6,13 +6,15 @@ import importlib.util
 import logging
 import subprocess
 import sys
+import warnings
 
+import mrcfile
 import numpy as np
 import pandas as pd
 import pytest
 
 from icestat import __version__, read_image, read_micrograph, write_mrc
-from icestat._logging import FURTHER_NOT_SHOWN, REPEATS_SHOWN, report_on_stderr
+from icestat._logging import FURTHER_NOT_SHOWN, REPEATS_SHOWN, reading, report_on_stderr
 from icestat.cli import main
 from icestat.manifest import iter_labelled
 
@@ -69,6 +71,34 @@ def test_a_warning_of_the_library_reading_a_file_names_the_file(tmp_path, rng, c
     assert main(["pick", *map(str, paths), "-o", str(tmp_path / "picks"), "--diameter-px", "30"]) == 0
     warned = [line for line in capsys.readouterr().err.splitlines() if "larger than expected" in line]
     assert warned == [f"WARNING: {path}: MRC file is 1000 bytes larger than expected" for path in paths]
+
+
+def test_a_library_deprecation_met_reading_a_file_is_no_warning_of_the_file_but_shows_with_vv(tmp_path, rng, capsys,
+                                                                                          monkeypatch):
+    # mrcfile under NumPy 2.5 warns of a deprecated NumPy call on every file it opens: words to its developers, which
+    # `icestat info` and `icestat pick` must not print as a fault of each micrograph (and `-vv` still shows).
+    path = tmp_path / "mic.mrc"
+    write_mrc(path, rng.normal(size=(64, 64)).astype(np.float32), pixel_size_A=2.0)
+    mrcfile_open = mrcfile.open
+
+    def open_deprecated(*args, **kwargs):
+        warnings.warn("Setting the dtype on a NumPy array has been deprecated in NumPy 2.5.", DeprecationWarning)
+        return mrcfile_open(*args, **kwargs)
+
+    monkeypatch.setattr(mrcfile, "open", open_deprecated)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")   # as under pytest or `python -X dev`: deprecations are shown
+        assert main(["info", str(path)]) == 0
+        out, err = capsys.readouterr()
+        assert out.rstrip().endswith("\tok") and "deprecated" not in err
+        for verbosity, shown in (([], False), (["-vv"], True)):
+            report_on_stderr(logging.DEBUG if verbosity else logging.INFO)
+            with reading(path):
+                read_micrograph(path, min_side_px=32)
+            err = capsys.readouterr().err
+            assert "WARNING" not in err and ("deprecated in NumPy 2.5" in err) == shown
+            if shown:
+                assert err.startswith(f"DEBUG: {path}: Setting the dtype") and "DeprecationWarning from" in err
 
 
 def test_a_warning_of_many_files_is_shown_for_the_first_few(tmp_path, rng, capsys):

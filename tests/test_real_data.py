@@ -80,11 +80,12 @@ def test_real_relion_star_file(shared_data):
     assert picks["x_px"].between(0, 959).all() and picks["y_px"].between(0, 927).all()
 
 
-class TestSharedManifest:
-    @pytest.fixture(scope="class")
-    def manifest(self, shared_data):
-        return read_manifest(shared_data / "manifest.csv")
+@pytest.fixture(scope="module")
+def manifest(shared_data):
+    return read_manifest(shared_data / "manifest.csv")
 
+
+class TestSharedManifest:
     def test_rows_and_columns(self, manifest):
         assert len(manifest) == 37
         assert manifest["dataset"].value_counts().to_dict() == {

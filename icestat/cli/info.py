@@ -16,6 +16,7 @@ import logging
 import warnings
 from pathlib import Path
 
+from icestat._logging import LIBRARY_DEPRECATIONS
 from icestat.cli._common import MICROGRAPHS_HELP, PIXEL_SIZE_HELP, expand_micrographs
 from icestat.micrograph import MicrographError, read_micrograph
 
@@ -49,6 +50,8 @@ def describe(path: str, pixel_size_A: float | None = None) -> tuple[str, bool]:
     """Return (one line describing the file, whether it is usable)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        for category in LIBRARY_DEPRECATIONS:   # not about the file
+            warnings.simplefilter("ignore", category)
         try:
             mic = read_micrograph(path, pixel_size_A=pixel_size_A)
         except (MicrographError, OSError) as err:
