@@ -184,6 +184,6 @@ def report_on_stderr(level: int) -> None:
         library.propagate = False
     for name in PER_MICROGRAPH_LOGGERS:
         logging.getLogger(name).filters[:] = [_FirstFilesOnlyFilter()]
-    # mrcfile's warnings of a file's faults say the same words of every file with that fault: Python would show them
-    # once
+    # mrcfile's warnings of a file's faults say the same words of every file with that fault: shown for each file,
+    # where Python would show them once
     warnings.filterwarnings("always", category=RuntimeWarning, module="mrcfile")
