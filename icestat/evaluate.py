@@ -90,8 +90,21 @@ def matching_radius_px(truth: pd.DataFrame, picks: pd.DataFrame) -> float:
     >>> matching_radius_px(pd.DataFrame({"diameter_px": [40.0, 42.0, 80.0]}), pd.DataFrame({"diameter_px": [64.0]}))
     21.0
     """
-    return _half_diameter(truth["diameter_px"], picks["diameter_px"],
-                          unknown="the particle diameter is in neither the picks nor the truth")
+    sized = truth if knows_diameter(truth) else picks
+    return _half_diameter(sized["diameter_px"], unknown="the particle diameter is in neither the picks nor the truth")
+
+
+def knows_diameter(table: pd.DataFrame) -> bool:
+    """Whether a pick table gives the particle diameter (its ``diameter_px`` has a median): a truth that does sets
+    :func:`matching_radius_px`, else the picks do.
+
+    Examples
+    --------
+    >>> unknown, known = pd.DataFrame({"diameter_px": [np.nan]}), pd.DataFrame({"diameter_px": [np.nan, 40.0]})
+    >>> knows_diameter(known), knows_diameter(unknown)
+    (True, False)
+    """
+    return bool(np.isfinite(pd.Series(table["diameter_px"], dtype=np.float64).median()))
 
 
 @dataclass(frozen=True)

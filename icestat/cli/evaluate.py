@@ -40,8 +40,8 @@ from icestat._atomic import atomic_path
 from icestat.cli._common import output_file_usable
 from icestat.coords import BOX_SIDE_NOTE, box_side_files, named_micrographs, read_picks
 from icestat.coords.table import MICROGRAPH_COLUMN
-from icestat.evaluate import (check_threshold, evaluate_coordinates, evaluate_labelled, matching_radius_px,
-                              read_manifest_truth, scored_at_least, threshold_sweep)
+from icestat.evaluate import (check_threshold, evaluate_coordinates, evaluate_labelled, knows_diameter,
+                              matching_radius_px, read_manifest_truth, scored_at_least, threshold_sweep)
 from icestat.records import recorded_candidates
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def main(args: argparse.Namespace) -> int:
             radius_px = args.radius_px
             if radius_px is None:   # half the diameter the truth, else the picks, give
                 radius_px = matching_radius_px(truth, picks)
-                boxes = box_side_files(args.truth if truth["diameter_px"].notna().any() else args.picks)
+                boxes = box_side_files(args.truth if knows_diameter(truth) else args.picks)
                 if boxes:
                     log.warning("%s: %s, and half a box's side is taken as the matching radius; give --radius-px "
                                 "for half the particle's diameter", boxes[0], BOX_SIDE_NOTE)
