@@ -15,6 +15,7 @@ as :func:`threshold_sweep` does for ``icestat evaluate --threshold T,T,...``.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -104,7 +105,7 @@ def knows_diameter(table: pd.DataFrame) -> bool:
     >>> knows_diameter(known), knows_diameter(unknown)
     (True, False)
     """
-    return bool(np.isfinite(pd.Series(table["diameter_px"], dtype=np.float64).median()))
+    return bool(np.isfinite(_median(table["diameter_px"])))
 
 
 @dataclass(frozen=True)
@@ -310,10 +311,18 @@ def threshold_sweep(score: Callable[[pd.DataFrame], pd.DataFrame], picks: pd.Dat
 def _half_diameter(*sources, unknown: str) -> float:
     """Half the first known particle diameter; each source a number (None when unknown) or a column (its median)."""
     for source in sources:
-        diameter = pd.Series(np.atleast_1d(np.asarray(source, dtype=np.float64))).median()
+        diameter = _median(source)
         if np.isfinite(diameter):
             return float(diameter) / 2
     raise ValueError(f"{unknown}; give --radius-px")
+
+
+def _median(values) -> float:
+    """The median of the values that are not NaN (a number or None counts as one value); NaN, without a warning,
+    where none is (pandas before 2.3 warns of an empty slice)."""
+    known = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    known = known[~np.isnan(known)]
+    return float(np.median(known)) if known.size else math.nan
 
 
 def _stems(micrographs: Iterable[str]) -> set[str]:
