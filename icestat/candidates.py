@@ -28,6 +28,7 @@ from skimage.feature import peak_local_max
 
 from icestat.frame import FrameBorder
 from icestat.polarity import check_polarity, judge_polarity
+from icestat.prepare import fourier_resample
 from icestat.scale_space import MAD_TO_SD, blob_noise_sd, blob_responses, white_noise_sd
 
 #: Width of the locating Laplacian of Gaussian, in particle radii (narrower than the 1 / sqrt 2 that answers
@@ -214,7 +215,8 @@ def noise_candidate_heights() -> np.ndarray:
     return np.sort(signal_to_noise(response[rows[inside], cols[inside]], noise, NOISE_RADIUS_PX))
 
 
-def signal_to_noise(response: np.ndarray, image: np.ndarray, radius_px: float) -> np.ndarray:
+def signal_to_noise(response: np.ndarray, image: np.ndarray, radius_px: float,
+                    scale: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
     """Values of a :func:`particle_response` of `image` in standard deviations of what its white noise alone would give.
 
     At the response's narrow width (``SIGMA_RADII``), the noisier of its two:
@@ -229,6 +231,15 @@ def signal_to_noise(response: np.ndarray, image: np.ndarray, radius_px: float) -
         :func:`icestat.scale_space.white_noise_sd`).
     radius_px : float
         The particle radius it was computed with, in pixels.
+    scale : (float, float), optional
+        Micrograph pixels per pixel of `image` along rows and columns
+        (:attr:`icestat.prepare.WorkingImage.scale`). Where it is under 1, the
+        image is the micrograph enlarged, and its noise fills only the
+        frequencies the micrograph had (at its finest scale the image holds
+        next to none): the noise is then measured on the image brought back to
+        the micrograph's sampling, where it is white, and taken as the white
+        noise whose responses would spread as much (times the square root of
+        the enlargement).
 
     Returns
     -------
@@ -247,9 +258,19 @@ def signal_to_noise(response: np.ndarray, image: np.ndarray, radius_px: float) -
     >>> round(float(signal_to_noise(particle_response(noise, 8.0)[0], noise, 8.0).std()), 1)
     0.8
     """
-    noise_sd = white_noise_sd(image) * blob_noise_sd(SIGMA_RADII * radius_px)
+    noise_sd = _white_noise_sd(image, scale) * blob_noise_sd(SIGMA_RADII * radius_px)
     with np.errstate(divide="ignore", invalid="ignore"):
         return (np.asarray(response, dtype=np.float32) / np.float32(noise_sd)).astype(np.float32)
+
+
+def _white_noise_sd(image: np.ndarray, scale: tuple[float, float]) -> float:
+    """The standard deviation of the white noise that gives `image`'s noise, where `image` may be a micrograph enlarged
+    (`scale` as for :func:`signal_to_noise`)."""
+    enlargement = np.maximum(1.0, 1.0 / np.asarray(scale, dtype=np.float64))
+    if np.all(enlargement == 1.0):
+        return white_noise_sd(image)
+    sampled_as_the_micrograph = tuple(int(round(side / factor)) for side, factor in zip(image.shape, enlargement))
+    return white_noise_sd(fourier_resample(image, sampled_as_the_micrograph)) * float(np.sqrt(np.prod(enlargement)))
 
 
 def robust_z(response: np.ndarray) -> np.ndarray:

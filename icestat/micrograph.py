@@ -46,6 +46,9 @@ GREY_LEVEL_SAMPLE = 16384
 
 #: Pixel size (Å) that many programs write when they do not know the real one.
 PLACEHOLDER_PIXEL_SIZE_A = 1.0
+#: Pixel sizes (Å) of micrographs to pick particles in, from super-resolution pixels to binned screening images; one
+#: outside is warned of: most often nanometres taken for ångström (1.06 Å written 0.106), or a header's cell size.
+PLAUSIBLE_PIXEL_SIZE_A = (0.2, 20.0)
 
 _COMPRESSION_SUFFIXES = {".gz": "gzip", ".bz2": "bzip2"}
 #: What icestat appends to a micrograph's stem for the segmentation files it writes (``icestat segment``, and
@@ -255,12 +258,13 @@ def read_micrograph(
     if data.dtype != bool and 1 < len(levels) < MIN_GREY_LEVELS and np.isfinite(levels).all():   # else Micrograph
         raise MicrographError(path, f"holds only {len(levels)} grey levels ({', '.join(f'{v:g}' for v in levels)}): "
                                     "a label map or a mask, not a micrograph")
-    placeholder = False
-    if pixel_size_A is None:
-        with reading(path):   # told for the first few files only, where the headers of a run give none
+    placeholder, given = False, pixel_size_A is not None
+    with reading(path):   # told for the first few files only, where the headers of a run give none
+        if given:
+            pixel_size_A = _checked_pixel_size(pixel_size_A, path)
+        else:
             pixel_size_A, placeholder = _header_pixel_size(path, header_pixel_size_A)
-    else:
-        pixel_size_A = _checked_pixel_size(pixel_size_A, path)
+        _warn_if_implausible(path, pixel_size_A, given)
     try:
         return Micrograph(data, pixel_size_A=pixel_size_A, name=micrograph_stem(path), source=source,
                           placeholder_pixel_size=placeholder)
@@ -569,6 +573,19 @@ def _header_pixel_size(path: Path, header_pixel_size_A: float | None) -> tuple[f
             stacklevel=3,
         )
     return header_pixel_size_A, placeholder
+
+
+def _warn_if_implausible(path: Path, pixel_size_A: float | None, given: bool) -> None:
+    """A :class:`PixelSizeWarning` where `pixel_size_A` (given, or the header's) is outside
+    :data:`PLAUSIBLE_PIXEL_SIZE_A`."""
+    low, high = PLAUSIBLE_PIXEL_SIZE_A
+    if pixel_size_A is None or low <= pixel_size_A <= high:
+        return
+    where, advice = (("the pixel size given", ": is it in ångström, not nanometres?") if given else
+                     ("the header's pixel size", f" (nanometres, or the cell's size?); if it is wrong, pass the right "
+                                                 f"one {PIXEL_SIZE_ADVICE}"))
+    warnings.warn(f"{path}: {where}, {pixel_size_A:g} Å, is outside the {low:g}-{high:g} Å of micrographs to pick "
+                  f"particles in{advice}", PixelSizeWarning, stacklevel=3)
 
 
 def _checked_pixel_size(pixel_size_A: float, source: str | os.PathLike) -> float:

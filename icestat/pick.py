@@ -287,7 +287,8 @@ def _located(segmentation: Segmentation, diameter_px: float, estimated: bool, th
     faint = np.zeros_like(near_edge)
     tested = ~excluded & ~near_edge
     height = np.full(len(rows), np.nan)
-    height[tested] = signal_to_noise(response[rows[tested], cols[tested]], working.data, radius_working_px)
+    height[tested] = signal_to_noise(response[rows[tested], cols[tested]], working.data, radius_working_px,
+                                     working.scale)
     faint[tested] = too_faint(height[tested])
     eligible = tested & ~faint
     contrast_sd = contrast[rows, cols]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import re
 import warnings
 
 import imageio.v3 as iio
@@ -319,6 +320,19 @@ class TestPixelSize:
             mic = read_micrograph(path)
         assert mic.pixel_size_A == 1.0
         assert mic.placeholder_pixel_size
+
+    @pytest.mark.parametrize("header_A, given_A, words", [
+        (0.106, None, r"the header's pixel size, 0.106 Å, is outside the 0.2-20 Å .*--pixel-size-A"),
+        (500.0, None, r"the header's pixel size, 500 Å, is outside"),
+        (1.06, 0.106, r"the pixel size given, 0.106 Å, is outside .*ångström, not nanometres"),
+    ])
+    def test_a_pixel_size_no_micrograph_to_pick_has_is_warned_of_and_kept(self, tmp_path, image, header_A, given_A,
+                                                                          words):
+        path = tmp_path / "mic.mrc"
+        write_mrc(path, image, pixel_size_A=header_A)
+        with pytest.warns(PixelSizeWarning, match=f"^{re.escape(str(path))}: {words}"):
+            mic = read_micrograph(path, pixel_size_A=given_A)
+        assert mic.pixel_size_A == pytest.approx(given_A or header_A, rel=1e-6)
 
     @pytest.mark.parametrize("given_A", [0.83, 1.0])
     def test_override_wins_silently_and_is_no_placeholder(self, tmp_path, image, given_A):

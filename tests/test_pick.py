@@ -21,7 +21,7 @@ import icestat.pick
 from icestat.pick import (CANDIDATE_COLUMNS, CROWDED_LOCATING_FACTOR, CROWDED_PICK_AREA, candidate_score,
                           locating_contrast, pick, picks_area_fraction)
 from icestat.polarity import MIN_BRIGHT_BALANCE, bright_balance, judge_polarity
-from icestat.prepare import WorkingImage
+from icestat.prepare import WorkingImage, fourier_resample
 from icestat.scale_space import blob_response
 from icestat.segment import Segmentation
 
@@ -388,6 +388,51 @@ def test_the_candidates_are_the_peaks_of_the_locating_contrast_over_the_bar_and_
     picked = pick(segmentation, diameter_px=2 * RADIUS_WORKING_PX * SCALE, threshold=0.0).table   # pick's own
     assert set(zip(picked["y_px"], picked["x_px"])) <= {_original_px(r, c) for r, c in over_bar}
     assert len(picked) >= len(IN_ICE + TOUCHING)
+
+
+def _enlarged(n_particles: int, seed: int, depth: float = 1.5):
+    """A 160 x 160 micrograph of white noise (sd 1) with `n_particles` dark balls of radius 4 px, `depth` deep, on a
+    grid 16 px apart, enlarged twice to its working image (as a micrograph coarser than the working scale is), which
+    the model calls particle on the balls, or, with none, half particle and sure on dark spots: (segmentation, ball
+    centres in micrograph pixels)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:160, :160]
+    centres = [(row, col) for row in range(12, 150, 16) for col in range(12, 150, 16)][:n_particles]
+    thickness = np.zeros((160, 160))
+    for row, col in centres:
+        thickness += np.sqrt(np.clip(16 - (yy - row) ** 2 - (xx - col) ** 2, 0, None)) / 4
+    image = fourier_resample((rng.normal(0.0, 1.0, (160, 160)) - depth * thickness).astype(np.float32), (320, 320))
+    probabilities = np.zeros((4, 320, 320), dtype=np.float32)
+    on_balls = ndimage.zoom(thickness, 2, order=1) > 0
+    probabilities[PARTICLE] = (np.where(on_balls, 0.85, 0.5) if centres else
+                               0.5 + 0.4 * (ndimage.gaussian_filter(image, 4) < 0))
+    probabilities[ICE] = 1 - probabilities[PARTICLE]
+    working = WorkingImage(image, 2.0, (0.5, 0.5), (160, 160), FrameBorder())
+    return Segmentation("enlarged", working, probabilities, probabilities.mean(axis=(1, 2)), None), centres
+
+
+def test_the_noise_of_an_enlarged_micrograph_is_that_of_the_micrograph():
+    # Enlarged, a micrograph's noise fills only the frequencies it had: at the working image's finest scale there is
+    # next to none, which had made every candidate of such a micrograph stand out of "its noise" (a 512-px micrograph
+    # of white noise without a pixel size gave 72 picks). Reference: the response's own spread on noise alone.
+    noise = np.random.default_rng(5).standard_normal((300, 300)).astype(np.float32)
+    for factor in (1.25, 2.0):
+        enlarged = fourier_resample(noise, (round(300 * factor), round(300 * factor)))
+        response = blob_response(enlarged, SIGMA_RADII * 8.0)[40:-40, 40:-40]
+        scale = (1 / factor, 1 / factor)
+        assert signal_to_noise(response, enlarged, 8.0, scale).std() == pytest.approx(1.0, abs=0.1)
+        assert signal_to_noise(response, enlarged, 8.0).std() > 1.5   # taken as it is, its noise is too low
+
+
+def test_an_enlarged_micrograph_of_noise_gives_no_picks_while_its_particles_are_picked():
+    for seed in range(3):
+        nothing, _ = _enlarged(0, seed)
+        picks = pick(nothing, diameter_px=8.0)
+        assert len(picks) == 0 and picks.n_rejected["faint"] >= 200   # 215-334 picks before
+        particles, centres = _enlarged(81, seed)
+        picked = pick(particles, diameter_px=8.0).table[["y_px", "x_px"]].to_numpy()
+        distances = cdist(np.asarray(centres, dtype=float), picked)
+        assert np.count_nonzero(distances.min(axis=1) <= 2.0) >= 0.95 * len(centres)
 
 
 def test_the_heights_of_noise_candidates_do_not_depend_on_the_radius():
