@@ -319,7 +319,7 @@ def _half_diameter(*sources, unknown: str) -> float:
 
 def _median(values) -> float:
     """The median of the values that are not NaN (a number or None counts as one value); NaN, without a warning,
-    where none is (pandas before 2.3 warns of an empty slice)."""
+    where none is (pandas 2.2's median warns of an empty slice)."""
     known = np.atleast_1d(np.asarray(values, dtype=np.float64))
     known = known[~np.isnan(known)]
     return float(np.median(known)) if known.size else math.nan

@@ -219,7 +219,9 @@ def read_micrograph(
         Pixel size in ångström. Overrides the file's header. When omitted, the
         MRC header's value is used; a missing (0) or placeholder (1.0) value
         gives a :class:`PixelSizeWarning` that says how to pass the right one,
-        and a placeholder is marked so (``placeholder_pixel_size``).
+        and a placeholder is marked so (``placeholder_pixel_size``). A pixel
+        size outside ``PLAUSIBLE_PIXEL_SIZE_A``, given or the header's, warns
+        too, and is used.
     min_side_px : int, optional
         Images with a side shorter than this are refused.
 
