@@ -17,8 +17,6 @@ contrast or noise. Two things make it so:
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from icestat.backend import to_host
@@ -65,27 +63,33 @@ def normalise_to_majority(values: np.ndarray, reference: np.ndarray | None = Non
     flat = np.asarray(values, dtype=np.float64).reshape(-1, values.shape[-1])
     flat = np.where(np.isfinite(flat), flat, np.nan)
     sample = flat if reference is None else flat[np.asarray(reference, dtype=bool).ravel()]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN features
-        median = _column_medians(sample)
-        spread = MAD_TO_SD * _column_medians(np.abs(sample - median))
-        spread = np.where(spread > 0, spread, np.nanstd(sample, axis=0))
+    # All-NaN features are left out rather than warned of and the warning ignored: a filter set here would silence
+    # the warnings of the micrograph icestat pick reads meanwhile in another thread (Python's filters are global).
+    median = _column_medians(sample)
+    spread = MAD_TO_SD * _column_medians(np.abs(sample - median))
+    sd = np.full(sample.shape[1], np.nan)
+    numbered = ~np.isnan(sample).all(axis=0)
+    if numbered.any():
+        sd[numbered] = np.nanstd(sample[:, numbered], axis=0)
+    spread = np.where(spread > 0, spread, sd)
     usable = np.isfinite(median) & (spread > 0)
     z = np.where(usable, (flat - median) / np.where(usable, spread, 1.0), 0.0)
     return np.nan_to_num(z, nan=0.0).reshape(values.shape).astype(np.float32)
 
 
 def _column_medians(table: np.ndarray) -> np.ndarray:
-    """The median of each column of `table` ``(n, m)``, ignoring NaN (NaN for a column of NaN alone).
+    """The median of each column of `table` ``(n, m)``, ignoring NaN (NaN, without a warning, for a column of NaN
+    alone or of no rows).
 
     As ``np.nanmedian(table, axis=0)``, which takes column by column in Python what ``np.median`` takes at once:
-    4x slower for a few thousand patches, so it is left the columns that hold NaN.
+    4x slower for a few thousand patches, so it is left the columns that hold NaN and a number.
     """
-    with_nan = np.isnan(table).any(axis=0)
-    medians = np.empty(table.shape[1])
-    medians[~with_nan] = np.median(table[:, ~with_nan], axis=0)
-    if with_nan.any():
-        medians[with_nan] = np.nanmedian(table[:, with_nan], axis=0)
+    missing = np.isnan(table)
+    numbered = ~missing.all(axis=0)
+    medians = np.full(table.shape[1], np.nan)
+    for columns, median in ((numbered & ~missing.any(axis=0), np.median), (numbered & missing.any(axis=0), np.nanmedian)):
+        if columns.any():
+            medians[columns] = median(table[:, columns], axis=0)
     return medians
 
 

@@ -6,6 +6,7 @@ import importlib.util
 import logging
 import subprocess
 import sys
+import threading
 import warnings
 
 import mrcfile
@@ -13,6 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import icestat.adapt
+import icestat.micrograph
 from icestat import __version__, read_image, read_micrograph, write_mrc
 from icestat._logging import FURTHER_NOT_SHOWN, REPEATS_SHOWN, reading, report_on_stderr
 from icestat.cli import main
@@ -69,6 +72,39 @@ def test_a_warning_of_the_library_reading_a_file_names_the_file(tmp_path, rng, c
         write_mrc(path, image, pixel_size_A=2.0)
         path.write_bytes(path.read_bytes() + bytes(1000))
     assert main(["pick", *map(str, paths), "-o", str(tmp_path / "picks"), "--diameter-px", "30"]) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if "larger than expected" in line]
+    assert warned == [f"WARNING: {path}: MRC file is 1000 bytes larger than expected" for path in paths]
+
+
+def test_a_file_read_while_another_is_normalised_keeps_its_warning(tmp_path, rng, capsys, monkeypatch):
+    # icestat pick reads b in a thread of its own while it normalises a's features; a warning filter set there (it
+    # ignored RuntimeWarning, Python's filters being global) silenced mrcfile's warning of b. b is read just then.
+    image = rng.normal(size=(256, 256)).astype(np.float32)
+    paths = [tmp_path / f"{name}.mrc" for name in ("a", "b")]
+    for path in paths:
+        write_mrc(path, image, pixel_size_A=2.0)
+        path.write_bytes(path.read_bytes() + bytes(1000))
+    normalising, b_read = threading.Event(), threading.Event()
+    column_medians, read_2d = icestat.adapt._column_medians, icestat.micrograph._read_2d
+
+    def medians_while_b_is_read(table):
+        normalising.set()
+        b_read.wait(timeout=20)
+        return column_medians(table)
+
+    def read_b_while_normalising(path):
+        if path.name != "b.mrc":
+            return read_2d(path)
+        normalising.wait(timeout=20)
+        try:
+            return read_2d(path)
+        finally:
+            b_read.set()
+
+    monkeypatch.setattr(icestat.adapt, "_column_medians", medians_while_b_is_read)
+    monkeypatch.setattr(icestat.micrograph, "_read_2d", read_b_while_normalising)
+    assert main(["pick", *map(str, paths), "-o", str(tmp_path / "picks"), "--diameter-px", "30"]) == 0
+    assert normalising.is_set() and b_read.is_set()
     warned = [line for line in capsys.readouterr().err.splitlines() if "larger than expected" in line]
     assert warned == [f"WARNING: {path}: MRC file is 1000 bytes larger than expected" for path in paths]
 
