@@ -5,7 +5,7 @@ was picked with, its output files, its summary row, every candidate it scored un
 overlay is kept without the label map of ``--segmentation``, the labels the overlay shows. A rerun reads it to skip
 the micrograph, or to write its files at another threshold without picking it again
 (:func:`icestat.batch.is_done`); ``icestat evaluate`` reads the candidates to score thresholds under the run's
-(:func:`recorded_candidates`). Light on imports: no model is needed to read one.
+(:func:`recorded_candidates`), and the particle diameter to match the picks with (:func:`with_recorded_diameters`). Light on imports: no model is needed to read one.
 """
 
 from __future__ import annotations
@@ -143,16 +143,62 @@ def recorded_candidates(folder: str | os.PathLike, picks: pd.DataFrame, microgra
         A pick table with a ``micrograph`` column (as `micrographs` name them)
         and each record's particle diameter; empty where no record keeps any.
     """
-    n_picks = picks[MICROGRAPH_COLUMN].astype(str).value_counts()
     tables = []
-    for name in sorted(set(map(str, micrographs))):
+    for name, record in _records_of(folder, picks, micrographs).items():
         try:
-            record = read_record(folder, micrograph_stem(name))
-            under = under_threshold(record)
-            recorded_picks, diameter_px = int(record["row"]["n_picks"]), float(record["row"]["diameter_px"])
-        except (OSError, ValueError, KeyError, TypeError):   # no record, or not one icestat wrote: nothing to add
+            under, diameter_px = under_threshold(record), float(record["row"]["diameter_px"])
+        except (ValueError, KeyError, TypeError):   # not as icestat writes them: nothing to add
             continue
-        if under is not None and len(under) and recorded_picks == n_picks.get(name, 0):
+        if under is not None and len(under):
             tables.append(pick_table(under["x_px"], under["y_px"], score=under["score"], diameter_px=diameter_px,
                                      micrograph=name))
     return pd.concat(tables, ignore_index=True) if tables else pick_table([], [], micrograph=[])
+
+
+def with_recorded_diameters(folder: str | os.PathLike, picks: pd.DataFrame) -> pd.DataFrame:
+    """`picks` with the particle diameter each micrograph's record in `folder` gives where they give none.
+
+    RELION coordinate files keep no diameter, so the picks an ``icestat pick``
+    run wrote are read without one; its records keep the diameter each
+    micrograph was picked with (given or estimated), which ``icestat evaluate``
+    takes to match picks to true centres that give none either. As for
+    :func:`recorded_candidates`, a record is taken only where it counts as many
+    picks of its micrograph as `picks` hold.
+
+    Parameters
+    ----------
+    folder : str or PathLike
+        Where the records would be (the folder of the pick file read).
+    picks : DataFrame
+        The picks read from that file (a pick table with a ``micrograph`` column).
+
+    Returns
+    -------
+    DataFrame
+        A copy of `picks`, its unknown ``diameter_px`` filled where a record knows it.
+    """
+    picks = picks.copy()
+    names = picks[MICROGRAPH_COLUMN].astype(str)
+    for name, record in _records_of(folder, picks, set(names)).items():
+        try:
+            diameter_px = float(record["row"]["diameter_px"])
+        except (ValueError, KeyError, TypeError):   # not as icestat writes them
+            continue
+        unknown = (names == name) & picks["diameter_px"].isna()
+        picks.loc[unknown, "diameter_px"] = diameter_px
+    return picks
+
+
+def _records_of(folder: str | os.PathLike, picks: pd.DataFrame, micrographs) -> dict[str, dict]:
+    """The records in `folder` of those `micrographs` (as named there) that count as many picks as `picks` hold."""
+    n_picks = picks[MICROGRAPH_COLUMN].astype(str).value_counts()
+    records = {}
+    for name in sorted(set(map(str, micrographs))):
+        try:
+            record = read_record(folder, micrograph_stem(name))
+            recorded_picks = int(record["row"]["n_picks"])
+        except (OSError, ValueError, KeyError, TypeError):   # no record, or not one icestat wrote
+            continue
+        if recorded_picks == n_picks.get(name, 0):
+            records[name] = record
+    return records

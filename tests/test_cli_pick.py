@@ -816,6 +816,20 @@ def test_evaluate_scores_picks_against_the_simulated_truth(simulated, tmp_path, 
     again = pd.read_csv(table_file, index_col=0)
     pd.testing.assert_series_equal(again.loc["overall"], overall)
 
+    # A truth without diameters (manual picks) is matched with the diameter the run picked with, from its records:
+    # 150 Å at 2 Å/px. Its picks copied elsewhere, without the records, know none.
+    bare = tmp_path / "manual.csv"
+    pd.concat([read_picks(name)[["micrograph", "x_px", "y_px"]] for name in truth_files]).to_csv(bare, index=False)
+    capsys.readouterr()
+    assert main(["evaluate", str(out / "autopick.star"), "--truth", str(bare), "-o", str(table_file)]) == 0
+    assert "within 37.5 px (half the particle diameter)" in capsys.readouterr().out
+    pd.testing.assert_series_equal(pd.read_csv(table_file, index_col=0).loc["overall"], overall)
+    copied = tmp_path / "copied"
+    copied.mkdir()
+    (copied / "particles.star").write_bytes((out / "particles.star").read_bytes())
+    assert main(["evaluate", str(copied / "particles.star"), "--truth", str(bare)]) == 2
+    assert "give --radius-px" in capsys.readouterr().err
+
 
 def test_evaluate_scores_only_the_micrographs_picked_of_a_truth_that_labels_more(simulated, tmp_path, capsys):
     manifest, micrographs, _ = simulated

@@ -10,7 +10,7 @@ import pytest
 
 from icestat.coords import pick_table
 from icestat.records import (OVERLAY_LABELS, UNDER_THRESHOLD, overlay_labels, read_record, record_file,
-                             recorded_candidates, write_record)
+                             recorded_candidates, with_recorded_diameters, write_record)
 
 
 def test_a_record_gives_back_its_candidates_under_the_threshold_to_six_decimals_named_as_asked(tmp_path):
@@ -29,6 +29,19 @@ def test_a_record_gives_back_its_candidates_under_the_threshold_to_six_decimals_
     assert recorded_candidates(tmp_path, picks.iloc[:1], ["mic_1"]).empty
 
 
+def test_a_record_gives_the_diameter_to_its_own_picks_that_know_none(tmp_path):
+    write_record(tmp_path, "/data/mic_1.mrc", {}, [], {"diameter_px": 64.0, "n_picks": 2}, None)
+    write_record(tmp_path, "/data/mic_2.mrc", {}, [], {"diameter_px": 50.0, "n_picks": 5}, None)   # not these picks'
+    picks = pd.concat([pick_table([1.0, 2.0], [1.0, 2.0], micrograph="/data/mic_1.mrc"),
+                       pick_table([3.0], [3.0], micrograph="mic_2"),
+                       pick_table([4.0], [4.0], diameter_px=30.0, micrograph="mic_3")], ignore_index=True)
+    filled = with_recorded_diameters(tmp_path, picks)
+    np.testing.assert_array_equal(filled["diameter_px"], [64.0, 64.0, np.nan, 30.0])
+    assert picks["diameter_px"].isna().sum() == 3   # the picks given are left as they were
+    known = pick_table([1.0, 2.0], [1.0, 2.0], diameter_px=40.0, micrograph="mic_1")   # a file that gives its own
+    assert (with_recorded_diameters(tmp_path, known)["diameter_px"] == 40.0).all()
+
+
 def test_records_without_candidates_or_not_icestat_s_give_none(tmp_path):
     write_record(tmp_path, "kept_none.mrc", {}, [], {"diameter_px": 64.0, "n_picks": 0}, None)   # an older icestat's
     assert UNDER_THRESHOLD not in json.loads(record_file(tmp_path, "kept_none").read_text())
@@ -38,6 +51,10 @@ def test_records_without_candidates_or_not_icestat_s_give_none(tmp_path):
     names = ["kept_none", "damaged", "other", "empty", "missing"]
     found = recorded_candidates(tmp_path, pick_table([], [], micrograph=[]), names)
     assert found.empty and isinstance(found, pd.DataFrame) and "micrograph" in found.columns
+    record_file(tmp_path, "listed").write_text("[1, 2]")   # JSON, but no record
+    write_record(tmp_path, "unknown.mrc", {}, [], {"diameter_px": None, "n_picks": 1}, None)
+    picks = pick_table([1.0, 2.0, 3.0, 4.0], [1.0] * 4, micrograph=["damaged", "other", "listed", "unknown"])
+    assert with_recorded_diameters(tmp_path, picks)["diameter_px"].isna().all()
 
 
 def test_a_record_gives_back_the_labels_its_overlay_shows_and_refuses_damaged_ones(tmp_path):

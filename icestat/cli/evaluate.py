@@ -8,9 +8,10 @@ mask blob holds as many particles as its area allows, one particle's size the
 manifest's particle_diameter_px or, where it gives none, read from the masks'
 single disks). A pick is right when it
 is matched one to one to a true centre within --radius-px (default: half the
-particle diameter the truth, else the picks, give; of EMAN .box files, or
-.cbox files without crYOLO's size estimates, half the box's side, which is
-warned of; the radius is said above the table). Only
+particle diameter the truth, else the picks, give: the picks of an `icestat
+pick` run give the diameter each micrograph was picked with, kept in its
+record; of EMAN .box files, or .cbox files without crYOLO's size estimates,
+half the box's side, which is warned of; the radius is said above the table). Only
 the micrographs the pick files speak for are scored
 (those with picks, every one an autopick.star index lists, and the one an empty
 per-micrograph file is named after, which count with no picks): the truth may
@@ -42,7 +43,7 @@ from icestat.coords import BOX_SIDE_NOTE, box_side_files, named_micrographs, rea
 from icestat.coords.table import MICROGRAPH_COLUMN
 from icestat.evaluate import (check_threshold, evaluate_coordinates, evaluate_labelled, knows_diameter,
                               matching_radius_px, read_manifest_truth, scored_at_least, threshold_sweep)
-from icestat.records import recorded_candidates
+from icestat.records import recorded_candidates, with_recorded_diameters
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def main(args: argparse.Namespace) -> int:
     if args.output and not output_file_usable(args.output):
         return 2
     try:
-        tables = [read_picks(path) for path in args.picks]
+        tables = [with_recorded_diameters(Path(path).parent, read_picks(path)) for path in args.picks]
         named = [named_micrographs(path, table) for path, table in zip(args.picks, tables)]
         picked = set().union(*named)
         if args.threshold is not None:   # an icestat pick run's candidates under its threshold count too
