@@ -258,14 +258,30 @@ def _region_codes(path: str, shape: tuple[int, int]) -> np.ndarray:
         unknown = sorted(set(np.unique(values).tolist()) - VALID_CODES)
         if unknown:
             raise ValueError(f"{path}: unknown class codes {unknown[:5]}; expected {sorted(VALID_CODES)}")
-    return resize_labels(codes, shape)
+    return resize_labels(_covering(codes, shape, path), shape)
 
 
 def _particle_mask(path: str, shape: tuple[int, int]) -> np.ndarray:
     values = read_image(path).astype(np.float32)
     highest = float(values.max())
     mask = values > highest / 2 if highest > 0 else np.zeros(values.shape, dtype=bool)
-    return resize_labels(mask, shape)
+    return resize_labels(_covering(mask, shape, path), shape)
+
+
+def _covering(labels: np.ndarray, shape: tuple[int, int], path: str) -> np.ndarray:
+    """`labels` where they cover the micrograph's field at some sampling: masks are often kept binned, but one of
+    another aspect ratio (beyond each side's rounding, and 1 %) is another micrograph's, or cropped.
+
+    Raises
+    ------
+    ValueError
+        Where they do not, naming `path` and both shapes.
+    """
+    expected_columns = shape[1] * labels.shape[0] / shape[0]
+    if abs(expected_columns - labels.shape[1]) > 1 + shape[1] / shape[0] + 0.01 * expected_columns:
+        raise ValueError(f"{path}: {labels.shape[1]}x{labels.shape[0]} px, not the field of the "
+                         f"{shape[1]}x{shape[0]} px micrograph at any sampling (another aspect ratio)")
+    return labels
 
 
 def _picks_of(path: str, micrograph_path: str, diameter_px: float | None) -> pd.DataFrame:

@@ -118,6 +118,19 @@ def test_unknown_class_codes_are_refused(labelled_folder):
         next(iter_labelled(labelled_folder / "manifest.csv"))
 
 
+@pytest.mark.parametrize("name", ["mic_a_regions.png", "mic_a_mask.png"])
+def test_labels_of_another_aspect_ratio_are_refused_naming_both_shapes(labelled_folder, name):
+    # the micrograph is 160x128 px; its masks half that. Binned otherwise, or to within a pixel's rounding: taken
+    for shape in ((32, 40), (43, 53), (65, 80), (640, 800)):
+        iio.imwrite(labelled_folder / name, np.zeros(shape, dtype=np.uint8))
+        assert next(iter_labelled(labelled_folder / "manifest.csv")).micrograph.shape == (128, 160)
+    for shape in ((64, 64), (80, 64), (64, 90)):   # another micrograph's, or cropped
+        iio.imwrite(labelled_folder / name, np.zeros(shape, dtype=np.uint8))
+        with pytest.raises(ValueError) as info:
+            next(iter_labelled(labelled_folder / "manifest.csv"))
+        assert str(info.value) == (f"{labelled_folder / name}: {shape[1]}x{shape[0]} px, not the field of the 160x128 px micrograph at any sampling (another aspect ratio)")
+
+
 def test_resize_labels_is_nearest_neighbour():
     labels = np.array([[0, 3], [2, 255]], dtype=np.uint8)
     big = resize_labels(labels, (6, 6))
