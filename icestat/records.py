@@ -5,7 +5,8 @@ was picked with, its output files, its summary row, every candidate it scored un
 overlay is kept without the label map of ``--segmentation``, the labels the overlay shows. A rerun reads it to skip
 the micrograph, or to write its files at another threshold without picking it again
 (:func:`icestat.batch.is_done`); ``icestat evaluate`` reads the candidates to score thresholds under the run's
-(:func:`recorded_candidates`), and the particle diameter to match the picks with (:func:`with_recorded_diameters`). Light on imports: no model is needed to read one.
+(:func:`recorded_candidates`), and the particle diameter to match the picks with (:func:`with_recorded_diameters`).
+Light on imports: no model is needed to read one.
 """
 
 from __future__ import annotations

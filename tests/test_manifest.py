@@ -128,7 +128,8 @@ def test_labels_of_another_aspect_ratio_are_refused_naming_both_shapes(labelled_
         iio.imwrite(labelled_folder / name, np.zeros(shape, dtype=np.uint8))
         with pytest.raises(ValueError) as info:
             next(iter_labelled(labelled_folder / "manifest.csv"))
-        assert str(info.value) == (f"{labelled_folder / name}: {shape[1]}x{shape[0]} px, not the field of the 160x128 px micrograph at any sampling (another aspect ratio)")
+        assert str(info.value) == (f"{labelled_folder / name}: {shape[1]}x{shape[0]} px, not the field of the "
+                                   "160x128 px micrograph at any sampling (another aspect ratio)")
 
 
 def test_resize_labels_is_nearest_neighbour():
