@@ -147,10 +147,11 @@ def recorded_candidates(folder: str | os.PathLike, picks: pd.DataFrame, microgra
     tables = []
     for name, record in _records_of(folder, picks, micrographs).items():
         try:
-            under, diameter_px = under_threshold(record), float(record["row"]["diameter_px"])
+            under = under_threshold(record)
         except (ValueError, KeyError, TypeError):   # not as icestat writes them: nothing to add
             continue
-        if under is not None and len(under):
+        diameter_px = _recorded_diameter_px(record)
+        if under is not None and len(under) and diameter_px is not None:
             tables.append(pick_table(under["x_px"], under["y_px"], score=under["score"], diameter_px=diameter_px,
                                      micrograph=name))
     return pd.concat(tables, ignore_index=True) if tables else pick_table([], [], micrograph=[])
@@ -179,15 +180,20 @@ def with_recorded_diameters(folder: str | os.PathLike, picks: pd.DataFrame) -> p
         A copy of `picks`, its unknown ``diameter_px`` filled where a record knows it.
     """
     picks = picks.copy()
-    names = picks[MICROGRAPH_COLUMN].astype(str)
-    for name, record in _records_of(folder, picks, set(names)).items():
-        try:
-            diameter_px = float(record["row"]["diameter_px"])
-        except (ValueError, KeyError, TypeError):   # not as icestat writes them
-            continue
-        unknown = (names == name) & picks["diameter_px"].isna()
-        picks.loc[unknown, "diameter_px"] = diameter_px
+    names, unknown = picks[MICROGRAPH_COLUMN].astype(str), picks["diameter_px"].isna()
+    for name, record in _records_of(folder, picks, set(names[unknown])).items():   # read only where needed
+        diameter_px = _recorded_diameter_px(record)
+        if diameter_px is not None:
+            picks.loc[(names == name) & unknown, "diameter_px"] = diameter_px
     return picks
+
+
+def _recorded_diameter_px(record: dict) -> float | None:
+    """The particle diameter a record's summary row gives; None where it is not as icestat writes it."""
+    try:
+        return float(record["row"]["diameter_px"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _records_of(folder: str | os.PathLike, picks: pd.DataFrame, micrographs) -> dict[str, dict]:

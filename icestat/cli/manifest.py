@@ -10,9 +10,9 @@ pick file holds no pick (an empty _manualpick.star) is kept, with no
 particles. Training and scoring need the particles' diameter: give it
 (--diameter-A, --diameter-px), and it is every particle's; without it, the
 pick files' own are taken where they give one (crYOLO's estimate in a .cbox,
-the .cbox and .csv files of `icestat pick`; an EMAN .box, or a .cbox without estimates, gives only
-its box's side, wider than the particle as a rule: give the diameter with
-those).
+the .cbox and .csv files of `icestat pick`; an EMAN .box, or a .cbox without
+estimates, gives only its box's side, wider than the particle as a rule: give
+the diameter with those).
 Particles the picks miss are taught as ice where they lie near a picked one,
 so pick each training micrograph completely, or nearly.
 
